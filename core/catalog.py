@@ -1,0 +1,139 @@
+"""The catalog API: open a catalog, read its attributes and label counts.
+
+Everything here returns plain frozen dataclasses so that callers (the CLI, the window's worker threads) never
+hold ORM objects. Each caller opens its own :class:`Catalog` (one engine, one session per operation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import _describe, open_engine
+from core.errors import TailorError
+from core.models import KINDS, SPLITS, Annotation, Attribute, Image, Label
+
+
+@dataclass(frozen=True)
+class AttributeInfo:
+    id: int
+    name: str
+    kind: str  # "single" | "multi"
+    labels: int
+    images: int
+
+
+@dataclass(frozen=True)
+class LabelCount:
+    label_id: int
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """Images per label of one attribute, in one split or all (``split`` None)."""
+
+    attribute: str
+    kind: str
+    split: str | None
+    images: int  # images with at least one label of the attribute
+    labels: tuple[LabelCount, ...]
+
+    @property
+    def annotations(self) -> int:
+        return sum(item.count for item in self.labels)
+
+
+class Catalog:
+    """An open catalog. Thread use: one Catalog per thread (SQLAlchemy engines are thread-safe, sessions not)."""
+
+    def __init__(self, location: str | Path, *, create: bool = False) -> None:
+        self.location = str(location)
+        self.engine = open_engine(location, create=create)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def create(cls, location: str | Path) -> Catalog:
+        return cls(location, create=True)
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Catalog({_describe(self.location)!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def image_count(self, split: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count(Image.id))
+            if split is not None:
+                query = query.where(Image.split == check_split(split))
+            return s.scalar(query) or 0
+
+    def attributes(self) -> list[AttributeInfo]:
+        with self.session() as s:
+            labels = dict(s.execute(select(Label.attribute_id, func.count(Label.id)).group_by(Label.attribute_id)).all())
+            images = dict(s.execute(select(Annotation.attribute_id, func.count(distinct(Annotation.image_id)))
+                                    .group_by(Annotation.attribute_id)).all())
+            return [AttributeInfo(a.id, a.name, a.kind, labels.get(a.id, 0), images.get(a.id, 0))
+                    for a in s.scalars(select(Attribute).order_by(Attribute.name))]
+
+    def attribute(self, name: str) -> AttributeInfo:
+        for info in self.attributes():
+            if info.name == name:
+                return info
+        known = ", ".join(a.name for a in self.attributes()) or "none yet; import some images first"
+        raise TailorError(f"no attribute '{name}' in {_describe(self.location)} (attributes: {known})")
+
+    def label_counts(self, attribute: str, split: str | None = None) -> LabelCounts:
+        """Per-label image counts of ``attribute``, sorted by count (descending) then name.
+
+        Labels with no image (in that split) are included with count 0. Uses index-only scans on
+        ``annotation(label_id, image_id)`` and ``annotation(attribute_id, image_id)`` when ``split`` is None.
+        """
+        info = self.attribute(attribute)
+        with self.session() as s:
+            counted = select(Annotation.label_id, func.count().label("n")).where(
+                Annotation.attribute_id == info.id)
+            images = select(func.count(distinct(Annotation.image_id))).where(Annotation.attribute_id == info.id)
+            if split is not None:
+                in_split = select(Image.id).where(Image.split == check_split(split))
+                counted = counted.where(Annotation.image_id.in_(in_split))
+                images = images.where(Annotation.image_id.in_(in_split))
+            counts = dict(s.execute(counted.group_by(Annotation.label_id)).all())
+            n_images = s.scalar(images) or 0
+            labels = s.execute(select(Label.id, Label.name).where(Label.attribute_id == info.id)).all()
+        items = sorted((LabelCount(lid, name, counts.get(lid, 0)) for lid, name in labels),
+                       key=lambda item: (-item.count, item.name))
+        return LabelCounts(info.name, info.kind, split, n_images, tuple(items))
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise TailorError(f"unknown split '{split}' (expected one of {', '.join(SPLITS)})")
+    return split
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise TailorError(f"unknown attribute kind '{kind}' (expected one of {', '.join(KINDS)})")
+    return kind

@@ -1,0 +1,108 @@
+"""The catalog's tables as SQLAlchemy 2 typed ORM models.
+
+These are the schema at the newest migration (``core/migrations/versions``); a test checks that the two agree.
+Code outside ``core`` never sees these objects: the catalog API hands out plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SPLITS = ("train", "val", "test")
+KINDS = ("single", "multi")
+SOURCES = ("human", "import", "model")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Image(Base):
+    __tablename__ = "image"
+    __table_args__ = (
+        CheckConstraint("split IN ('train', 'val', 'test')", name="ck_image_split"),
+        UniqueConstraint("path", name="uq_image_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(4096))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    split: Mapped[str | None] = mapped_column(String(8), index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    annotations: Mapped[list[Annotation]] = relationship(back_populates="image", passive_deletes=True)
+
+
+class Attribute(Base):
+    __tablename__ = "attribute"
+    __table_args__ = (
+        CheckConstraint("kind IN ('single', 'multi')", name="ck_attribute_kind"),
+        UniqueConstraint("name", name="uq_attribute_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    labels: Mapped[list[Label]] = relationship(back_populates="attribute", passive_deletes=True)
+
+
+class Label(Base):
+    __tablename__ = "label"
+    __table_args__ = (
+        UniqueConstraint("attribute_id", "name", name="uq_label_attribute_name"),
+        # Lets annotation carry (label_id, attribute_id) with a foreign key that keeps the two consistent.
+        UniqueConstraint("id", "attribute_id", name="uq_label_id_attribute"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attribute_id: Mapped[int] = mapped_column(ForeignKey("attribute.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+
+    attribute: Mapped[Attribute] = relationship(back_populates="labels")
+
+
+class Annotation(Base):
+    """One label on one image. ``attribute_id`` repeats the label's attribute (kept consistent by a composite
+    foreign key) so that per-attribute counts and image counts are index-only scans."""
+
+    __tablename__ = "annotation"
+    __table_args__ = (
+        UniqueConstraint("image_id", "label_id", name="uq_annotation_image_label"),
+        ForeignKeyConstraint(["label_id", "attribute_id"], ["label.id", "label.attribute_id"],
+                             name="fk_annotation_label_attribute", ondelete="CASCADE"),
+        CheckConstraint("source IN ('human', 'import', 'model')", name="ck_annotation_source"),
+        Index("ix_annotation_label_image", "label_id", "image_id"),
+        Index("ix_annotation_attribute_image", "attribute_id", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    label_id: Mapped[int] = mapped_column(Integer)
+    attribute_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="annotations")
+    label: Mapped[Label] = relationship(foreign_keys=[label_id], primaryjoin="Annotation.label_id == Label.id",
+                                        viewonly=True)

@@ -1,0 +1,54 @@
+"""Shared fixtures. Qt runs offscreen; every test gets its own temporary folder and catalog."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import io  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from core.catalog import Catalog  # noqa: E402
+
+
+def png_bytes(colour=(200, 30, 30), size=(8, 8), fmt="PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def write_image(path: Path, colour=(200, 30, 30), size=(8, 8), fmt=None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = fmt or ("JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG")
+    path.write_bytes(png_bytes(colour, size, fmt))
+    return path
+
+
+@pytest.fixture
+def catalog(tmp_path) -> Catalog:
+    with Catalog.create(tmp_path / "catalog.sqlite") as cat:
+        yield cat
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """A class-per-folder tree: 5 cats, 3 dogs, 1 fox (distinct colours so contents differ)."""
+    root = tmp_path / "tree"
+    n = 0
+    for label, count in (("cat", 5), ("dog", 3), ("fox", 1)):
+        for i in range(count):
+            n += 1
+            write_image(root / label / f"{label}{i}.png", colour=(n * 20 % 256, n * 7 % 256, 90))
+    return root
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console script the way a user would."""
+    exe = Path(sys.executable).with_name("tailor")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=300)

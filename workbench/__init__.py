@@ -1,0 +1,1 @@
+"""Tailor PySide6 workbench."""
