@@ -98,33 +98,48 @@ class Catalog:
                     for a in s.scalars(select(Attribute).order_by(Attribute.name))]
 
     def attribute(self, name: str) -> AttributeInfo:
-        for info in self.attributes():
-            if info.name == name:
-                return info
-        known = ", ".join(a.name for a in self.attributes()) or "none yet; import some images first"
-        raise TailorError(f"no attribute '{name}' in {_describe(self.location)} (attributes: {known})")
+        with self.session() as s:
+            id_, _, kind = self._attribute_row(s, name)
+            labels = s.scalar(select(func.count(Label.id)).where(Label.attribute_id == id_)) or 0
+            images = s.scalar(select(func.count(distinct(Annotation.image_id)))
+                              .where(Annotation.attribute_id == id_)) or 0
+        return AttributeInfo(id_, name, kind, labels, images)
+
+    def _attribute_row(self, s: Session, name: str) -> tuple[int, str, str]:
+        row = s.execute(select(Attribute.id, Attribute.name, Attribute.kind).where(Attribute.name == name)).first()
+        if row is None:
+            known = ", ".join(s.scalars(select(Attribute.name).order_by(Attribute.name))) or \
+                "none yet; import some images first"
+            raise TailorError(f"no attribute '{name}' in {_describe(self.location)} (attributes: {known})")
+        return tuple(row)
 
     def label_counts(self, attribute: str, split: str | None = None) -> LabelCounts:
         """Per-label image counts of ``attribute``, sorted by count (descending) then name.
 
-        Labels with no image (in that split) are included with count 0. Uses index-only scans on
-        ``annotation(label_id, image_id)`` and ``annotation(attribute_id, image_id)`` when ``split`` is None.
+        Labels with no image (in that split) are included with count 0. Each label is counted by a correlated
+        subquery over the covering index ``annotation(label_id, image_id)`` and the images by one over
+        ``annotation(attribute_id, image_id)``: about 75 ms for 1,000,000 annotations on SQLite. One split costs
+        more (the split's image ids are looked up in the annotation index).
         """
-        info = self.attribute(attribute)
         with self.session() as s:
-            counted = select(Annotation.label_id, func.count().label("n")).where(
-                Annotation.attribute_id == info.id)
-            images = select(func.count(distinct(Annotation.image_id))).where(Annotation.attribute_id == info.id)
-            if split is not None:
-                in_split = select(Image.id).where(Image.split == check_split(split))
-                counted = counted.where(Annotation.image_id.in_(in_split))
-                images = images.where(Annotation.image_id.in_(in_split))
-            counts = dict(s.execute(counted.group_by(Annotation.label_id)).all())
+            attribute_id, name, kind = self._attribute_row(s, attribute)
+            images = select(func.count(distinct(Annotation.image_id))).where(Annotation.attribute_id == attribute_id)
+            if split is None:
+                per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
+                rows = s.execute(select(Label.id, Label.name, per_label.scalar_subquery())
+                                 .where(Label.attribute_id == attribute_id)).all()
+            else:  # the split's image ids drive seeks into annotation(attribute_id, image_id)
+                in_split = Annotation.image_id.in_(select(Image.id).where(Image.split == check_split(split)))
+                images = images.where(in_split)
+                counts = dict(s.execute(select(Annotation.label_id, func.count())
+                                        .where(Annotation.attribute_id == attribute_id, in_split)
+                                        .group_by(Annotation.label_id)).all())
+                rows = [(lid, label, counts.get(lid, 0)) for lid, label in
+                        s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id))]
             n_images = s.scalar(images) or 0
-            labels = s.execute(select(Label.id, Label.name).where(Label.attribute_id == info.id)).all()
-        items = sorted((LabelCount(lid, name, counts.get(lid, 0)) for lid, name in labels),
+        items = sorted((LabelCount(lid, label, count) for lid, label, count in rows),
                        key=lambda item: (-item.count, item.name))
-        return LabelCounts(info.name, info.kind, split, n_images, tuple(items))
+        return LabelCounts(name, kind, split, n_images, tuple(items))
 
 
 def check_split(split: str) -> str:

@@ -1,0 +1,145 @@
+"""The tailor command line as a user runs it: exit codes, one-line errors, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli, write_image
+
+SHARED = Path(os.environ.get("TAILOR_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+
+def ok(*args):
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def one_line_error(result, code=2):
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_init_import_stats_info(tmp_path, tree):
+    cat = str(tmp_path / "c.sqlite")
+    assert "created catalog" in ok("init", cat).stdout
+    out = ok("import", cat, str(tree), "--attribute", "animal").stdout
+    assert "9 images into 'animal'" in out and "9 new" in out
+    stats = json.loads(ok("stats", cat, "--attribute", "animal", "--json").stdout)
+    assert stats["attribute"] == "animal" and stats["kind"] == "single" and stats["images"] == 9
+    assert stats["imbalance_ratio"] == 5.0
+    assert [(x["name"], x["count"]) for x in stats["labels"]] == [("cat", 5), ("dog", 3), ("fox", 1)]
+    for item in stats["labels"]:
+        assert set(item) >= {"name", "count", "effective_number", "group", "weights"}
+        assert set(item["weights"]) == {"nw", "ifw", "isw", "iew"}
+    text = ok("stats", cat, "-a", "animal").stdout
+    assert "imbalance ratio 5.0" in text and "fox" in text
+    info = json.loads(ok("info", cat, "--json").stdout)
+    assert info["images"] == 9 and info["attributes"][0]["name"] == "animal"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("stats", "{cat}", "--attribute", "nope"), "no attribute 'nope'"),
+    (("stats", "{cat}", "--attribute", "animal", "--beta", "1.5"), "beta must be in [0, 1)"),
+    (("stats", "{cat}", "--attribute", "animal", "--groups", "quartiles"), "unknown group rule 'quartiles'"),
+    (("stats", "{missing}", "--attribute", "animal"), "no catalog at"),
+    (("import", "{cat}", "{missing}", "--attribute", "a"), "no such folder or manifest"),
+    (("import", "{cat}", "{tree}", "--attribute", "animal", "--multi-label"), "is single-label, not multi-label"),
+    (("init", "{cat}",), "already exists"),
+    (("stats", "{cat}"), "the following arguments are required: --attribute/-a"),
+    (("stats", "{cat}", "-a", "animal", "--split", "bogus"), "invalid choice: 'bogus'"),
+    (("frobnicate",), "invalid choice: 'frobnicate'"),
+    (("stats", "{tree}", "-a", "x"), "is a folder, not a catalog file"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, tree, args, expected):
+    cat = tmp_path / "c.sqlite"
+    ok("init", str(cat))
+    ok("import", str(cat), str(tree), "--attribute", "animal")
+    fill = {"cat": str(cat), "missing": str(tmp_path / "missing.sqlite"), "tree": str(tree)}
+    line = one_line_error(run_cli(*(a.format(**fill) for a in args)))
+    assert expected in line
+
+
+def test_manifest_without_labels_exits_nonzero_names_column_and_changes_nothing(tmp_path, tree):
+    cat = str(tmp_path / "c.sqlite")
+    ok("init", cat)
+    ok("import", cat, str(tree), "--attribute", "animal")
+    before = (tmp_path / "c.sqlite").read_bytes()
+    stats_before = ok("stats", cat, "-a", "animal", "--json").stdout
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\ntree/cat/cat0.png,tabby\n")
+    line = one_line_error(run_cli("import", cat, str(manifest), "--attribute", "colour"))
+    assert "column 'labels'" in line and "m.csv" in line
+    assert ok("stats", cat, "-a", "animal", "--json").stdout == stats_before
+    assert "colour" not in ok("info", cat).stdout
+    assert len(before) > 0
+
+
+def test_skipped_files_are_named_and_reported(tmp_path, tree):
+    (tree / "cat" / "empty.png").write_bytes(b"")
+    (tree / "dog" / "readme.txt").write_text("hi")
+    cat = str(tmp_path / "c.sqlite")
+    ok("init", cat)
+    report = tmp_path / "skipped.csv"
+    out = ok("import", cat, str(tree), "-a", "animal", "--report", str(report)).stdout
+    assert "empty.png: empty file (0 bytes)" in out
+    assert "readme.txt: not an image (format not recognised)" in out
+    assert "2 skipped" in out
+    assert report.read_text().splitlines()[0] == "path,reason"
+    data = json.loads(ok("import", cat, str(tree), "-a", "animal", "--json").stdout)
+    assert data["unchanged"] == 9 and len(data["skipped"]) == 2
+
+
+def test_no_arguments_prints_help():
+    result = ok()
+    assert "usage: tailor" in result.stdout and "import" in result.stdout
+
+
+def test_demo_builds_a_long_tailed_catalog_twice(tmp_path):
+    first = ok("demo", "--out", str(tmp_path / "demo"), "--no-gui").stdout
+    assert "sleeve (single-label)" in first and "style (multi-label)" in first
+    second = ok("demo", "--out", str(tmp_path / "demo"), "--no-gui").stdout
+    assert "0 new, 0 updated, 351 unchanged" in second
+    stats = json.loads(ok("stats", str(tmp_path / "demo" / "catalog.sqlite"), "-a", "sleeve", "--json").stdout)
+    assert stats["imbalance_ratio"] == 25.0 and stats["labels"][-1]["name"] == "bell sleeve"
+    style = json.loads(ok("stats", str(tmp_path / "demo" / "catalog.sqlite"), "-a", "style", "--json").stdout)
+    assert style["kind"] == "multi" and style["annotations"] > style["images"]
+
+
+@pytest.mark.skipif(not (SHARED / "fashion-mnist-900").is_dir(), reason="../shared/datasets not present")
+@pytest.mark.parametrize("beta", [0.9, 0.999])
+def test_fashion_mnist_900_gives_10_labels_of_90(tmp_path, beta):
+    cat = str(tmp_path / "f.sqlite")
+    ok("init", cat)
+    ok("import", cat, str(SHARED / "fashion-mnist-900"), "--attribute", "category")
+    stats = json.loads(ok("stats", cat, "-a", "category", "--json", "--beta", str(beta)).stdout)
+    assert stats["images"] == 900 and len(stats["labels"]) == 10
+    assert {x["count"] for x in stats["labels"]} == {90}
+    assert stats["imbalance_ratio"] == 1.0
+    for item in stats["labels"]:
+        assert item["effective_number"] == pytest.approx((1 - beta ** 90) / (1 - beta))
+        assert item["weights"] == pytest.approx({"nw": 1.0, "ifw": 1.0, "isw": 1.0, "iew": 1.0})
+
+
+def test_stats_weights_follow_the_formulas_for_any_beta(tmp_path):
+    root = tmp_path / "lt"
+    for label, count in (("a", 40), ("b", 12), ("c", 3)):
+        for i in range(count):
+            write_image(root / label / f"{i}.png", colour=(i, count, 7))
+    cat = str(tmp_path / "c.sqlite")
+    ok("init", cat)
+    ok("import", cat, str(root), "-a", "x")
+    n = np.array([40, 12, 3], float)
+    for beta in (0.5, 0.9, 0.99, 0.9999):
+        stats = json.loads(ok("stats", cat, "-a", "x", "--json", "--beta", str(beta)).stdout)
+        for scheme, raw in (("ifw", 1 / n), ("isw", 1 / np.sqrt(n)), ("iew", (1 - beta) / (1 - beta ** n))):
+            got = np.array([item["weights"][scheme] for item in stats["labels"]])
+            assert np.allclose(got / got.sum(), raw / raw.sum(), rtol=1e-12)
