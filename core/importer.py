@@ -35,7 +35,7 @@ CHUNK = 2000  # rows per IN (...) query and per progress step
 
 @dataclass(frozen=True)
 class ImportProgress:
-    phase: str  # "scanning" | "reading" | "writing"
+    phase: str  # "scanning" | "reading" | "images" | "labels" (the last two write, in one transaction)
     done: int
     total: int
 
@@ -166,8 +166,6 @@ def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *
 
 def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], attribute_name: str, kind: str,
            report: ImportReport) -> Generator[ImportProgress, None, None]:
-    total = len(entries)
-    yield ImportProgress("writing", 0, total)
     now = utcnow()
     with catalog.session() as s:
         attribute = _check_attribute(s, attribute_name, kind)
@@ -206,21 +204,21 @@ def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], att
             if e.split is not None and e.split != split:
                 split_rows.append({"id": image_id, "split": e.split})
         image_ids = {path: row[0] for path, row in existing.items()}
+        total = len(new_rows) + len(changed_rows) + len(split_rows)
+        yield ImportProgress("images", 0, total)
         for chunk in _chunks(new_rows):
             rows = s.execute(insert(Image).returning(Image.path, Image.id, sort_by_parameter_order=True), chunk)
             image_ids.update(rows.all())
             report.new += len(chunk)
-            yield ImportProgress("writing", report.new, total)
-        for chunk in _chunks(changed_rows):
+            yield ImportProgress("images", report.new, total)
+        for chunk in _chunks(changed_rows + split_rows):
             s.execute(update(Image), chunk)
-        for chunk in _chunks(split_rows):
-            s.execute(update(Image), chunk)
-        yield from _write_annotations(s, entries, image_ids, label_ids, attribute.id, kind, now, report, total)
+        yield ImportProgress("images", total, total)
+        yield from _write_annotations(s, entries, image_ids, label_ids, attribute.id, kind, now, report)
 
 
 def _write_annotations(s, entries: list[Entry], image_ids: dict[str, int], label_ids: dict[str, int],
-                       attribute_id: int, kind: str, now, report: ImportReport,
-                       total: int) -> Generator[ImportProgress, None, None]:
+                       attribute_id: int, kind: str, now, report: ImportReport) -> Generator[ImportProgress, None, None]:
     current: dict[int, dict[int, tuple[int, str]]] = {}  # image id -> label id -> (annotation id, source)
     ids = [image_ids[e.path] for e in entries if e.path in image_ids]
     for chunk in _chunks(ids):
@@ -253,13 +251,15 @@ def _write_annotations(s, entries: list[Entry], image_ids: dict[str, int], label
             if label_id not in have:
                 additions.append({"image_id": image_id, "label_id": label_id, "attribute_id": attribute_id,
                                   "source": "import", "created_at": now})
+    total = len(removals) + len(additions)
+    yield ImportProgress("labels", 0, total)
     for chunk in _chunks(removals):
         s.execute(delete(Annotation).where(Annotation.id.in_(chunk)))
-    for done, chunk in enumerate(_chunks(additions), start=1):
+    for chunk in _chunks(additions):
         s.execute(insert(Annotation), chunk)
         report.annotations_added += len(chunk)
-        yield ImportProgress("writing", min(total, done * CHUNK), total)
-    yield ImportProgress("writing", total, total)
+        yield ImportProgress("labels", len(removals) + report.annotations_added, total)
+    yield ImportProgress("labels", total, total)
 
 
 def describe_skipped(skipped: Iterable[tuple[str, str]], limit: int | None = 20) -> list[str]:

@@ -114,7 +114,7 @@ def test_closing_the_generator_writes_nothing(catalog, tree):
     seen = []
     for event in events:
         seen.append(event)
-        if event.phase == "writing" and event.done > 0:
+        if event.phase == "labels" and event.done > 0:
             events.close()
             break
     assert any(isinstance(e, ImportProgress) and e.phase == "reading" for e in seen)
@@ -126,7 +126,11 @@ def test_progress_reaches_the_total(catalog, tree):
     events = list(e for e in import_source(catalog, tree, "animal"))
     reading = [e for e in events if e.phase == "reading"]
     assert reading[-1].done == reading[-1].total == 9
-    assert events[-1] == ImportProgress("writing", 9, 9)
+    assert events[-1] == ImportProgress("labels", 9, 9)
+    assert [e.phase for e in events if e.done == 0] == ["scanning", "reading", "images", "labels"]
+    for phase in ("reading", "images", "labels"):
+        done = [e.done for e in events if e.phase == phase]
+        assert done == sorted(done), f"{phase} progress went backwards: {done}"
 
 
 def test_multi_label_folder_import(catalog, tree):
