@@ -26,6 +26,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_stats.py
+	$(BIN)/python benchmarks/bench_losses.py
 
 clean:
 	rm -rf $(VENV) demo-catalog tailor-demo .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,146 @@
+"""Evaluation metrics of the long-tail literature, computed with scikit-learn.
+
+``evaluate(y_true, scores, multi_label=..., target_precision=0.6, groups=None)``; ``scores`` are N x C
+probabilities (softmax for single-label, sigmoid for multi-label; AP and PR curves only need a per-label ranking,
+but thresholds are reported in score units). Returned keys:
+
+``top1``
+    Single-label: accuracy of the arg-max. Multi-label: exact-match ratio (every label right at threshold 0.5,
+    scikit-learn's subset accuracy); ``sample_f1`` (sample-averaged F1 at 0.5) and ``precision_at_1`` (the
+    top-scored label is a true one) are given beside it.
+``acsa``
+    Average class-specific accuracy: the mean over labels of per-label recall (single-label: of the arg-max, equal
+    to ``balanced_accuracy_score``; multi-label: at threshold 0.5). Labels with no positive in ``y_true`` are left
+    out (their recall is undefined).
+``gm``
+    Geometric mean of the same per-label recalls; 0 as soon as one label has recall 0 (the product is 0), which is
+    what makes GM a harsh tail metric.
+``macro_ap`` / ``micro_ap``
+    Mean of the per-label average precisions (labels with positives only) / AP of all (label, image) pairs pooled.
+``per_label``
+    One entry per label, in label order: ``support`` (positives in y_true), ``accuracy`` (recall as above, None
+    without positives), ``ap`` (``average_precision_score``; None without positives: AP is undefined there, not 0),
+    ``threshold`` and ``recall`` at the smallest score threshold whose precision reaches ``target_precision``
+    (None when no threshold does), and ``pr_curve`` (``precision`` and ``recall`` lists, at most ~200 points).
+``groups`` (with ``groups=[head|medium|tail per label]``)
+    Per group: number of labels and the means of accuracy and AP over its labels with positives.
+``confusion`` (single-label)
+    The C x C confusion matrix (rows: true label, columns: predicted).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix, f1_score,
+                             precision_recall_curve)
+
+MAX_CURVE_POINTS = 200
+
+
+def _downsample(precision: np.ndarray, recall: np.ndarray, limit: int = MAX_CURVE_POINTS) -> dict:
+    if len(precision) > limit:
+        index = np.unique(np.round(np.linspace(0, len(precision) - 1, limit)).astype(int))
+        precision, recall = precision[index], recall[index]
+    return {"precision": precision.tolist(), "recall": recall.tolist()}
+
+
+def _label_curve(positive: np.ndarray, score: np.ndarray, target_precision: float) -> dict:
+    """AP, the operating point at ``target_precision`` and the PR curve of one label."""
+    if not positive.any():
+        return {"ap": None, "threshold": None, "recall_at_threshold": None, "pr_curve": None}
+    ap = float(average_precision_score(positive, score))
+    precision, recall, thresholds = precision_recall_curve(positive, score)
+    # precision/recall have one more point than thresholds (the final precision 1, recall 0 point)
+    reached = np.flatnonzero(precision[:-1] >= target_precision)
+    threshold = recall_at = None
+    if reached.size:
+        first = reached[0]  # thresholds increase: the first index is the smallest threshold
+        threshold, recall_at = float(thresholds[first]), float(recall[first])
+    return {"ap": ap, "threshold": threshold, "recall_at_threshold": recall_at,
+            "pr_curve": _downsample(precision, recall)}
+
+
+def _geometric_mean(values: list[float]) -> float | None:
+    if not values:
+        return None
+    if min(values) <= 0:
+        return 0.0
+    return float(math.exp(sum(math.log(v) for v in values) / len(values)))
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def evaluate(y_true, scores, *, multi_label: bool, target_precision: float = 0.6,
+             groups: list[str] | None = None) -> dict:
+    """Evaluate ``scores`` against ``y_true``; see the module docstring for every key."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[0] == 0:
+        raise ValueError(f"scores must be a non-empty N x C array, got shape {scores.shape}")
+    n, c = scores.shape
+    if not 0 < target_precision <= 1:
+        raise ValueError(f"target_precision must be in (0, 1], got {target_precision}")
+    y = np.asarray(y_true)
+    if multi_label:
+        if y.shape != scores.shape:
+            raise ValueError(f"multi-label y_true must be N x C like scores {scores.shape}, got {y.shape}")
+        truth = y.astype(bool)
+        predicted = scores >= 0.5
+    else:
+        if y.shape != (n,):
+            raise ValueError(f"single-label y_true must be {n} class indices, got shape {y.shape}")
+        y = y.astype(np.int64)
+        if y.min() < 0 or y.max() >= c:
+            raise ValueError(f"class index out of range 0..{c - 1} in y_true")
+        truth = np.zeros((n, c), dtype=bool)
+        truth[np.arange(n), y] = True
+        predicted_index = scores.argmax(axis=1)
+        predicted = np.zeros((n, c), dtype=bool)
+        predicted[np.arange(n), predicted_index] = True
+    support = truth.sum(axis=0)
+    hits = (truth & predicted).sum(axis=0)
+    accuracy = [float(hits[j] / support[j]) if support[j] else None for j in range(c)]
+    per_label = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for j in range(c):
+            curve = _label_curve(truth[:, j], scores[:, j], target_precision)
+            per_label.append({"support": int(support[j]), "accuracy": accuracy[j], "ap": curve["ap"],
+                              "threshold": curve["threshold"], "recall": curve["recall_at_threshold"],
+                              "pr_curve": curve["pr_curve"]})
+        micro_ap = float(average_precision_score(truth.ravel(), scores.ravel())) if truth.any() else None
+    recalls = [a for a in accuracy if a is not None]
+    result = {
+        "multi_label": multi_label,
+        "n": int(n),
+        "num_labels": int(c),
+        "target_precision": float(target_precision),
+        "acsa": _mean(recalls),
+        "gm": _geometric_mean(recalls),
+        "macro_ap": _mean(p["ap"] for p in per_label),
+        "micro_ap": micro_ap,
+        "per_label": per_label,
+    }
+    if multi_label:
+        result["top1"] = float(accuracy_score(truth, predicted))
+        result["sample_f1"] = float(f1_score(truth, predicted, average="samples", zero_division=0))
+        result["precision_at_1"] = float(truth[np.arange(n), scores.argmax(axis=1)].mean())
+    else:
+        result["top1"] = float(accuracy_score(y, predicted_index))
+        result["confusion"] = confusion_matrix(y, predicted_index, labels=np.arange(c)).tolist()
+    if groups is not None:
+        if len(groups) != c:
+            raise ValueError(f"groups must name a group for each of the {c} labels, got {len(groups)}")
+        result["groups"] = {}
+        for group in dict.fromkeys(groups):
+            members = [j for j in range(c) if groups[j] == group]
+            result["groups"][group] = {"labels": len(members),
+                                       "accuracy": _mean(accuracy[j] for j in members),
+                                       "ap": _mean(per_label[j]["ap"] for j in members)}
+    return result
