@@ -16,6 +16,10 @@ from pathlib import Path
 from core.errors import TailorError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Kept here (not imported from core.losses / core.backbones) so that `tailor --help` does not import torch.
+LOSS_NAMES = ("nw", "ifw", "isw", "iew", "focal", "cb-focal", "ldam", "ldam-drw")
+BACKBONE_NAMES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0",
+                  "resnet32-cifar")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +68,56 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="images and attributes of a catalog", description="Summarise a catalog.")
     _add_catalog(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("train", help="train and evaluate one weighting variant on an attribute",
+                       description="Train a classifier for an attribute with one loss, evaluate it on the test "
+                       "split every epoch and record the run (metrics, test scores, checkpoints) in the catalog.")
+    _add_catalog(p)
+    p.add_argument("--attribute", "-a", metavar="NAME", help="attribute to learn (not with --resume)")
+    p.add_argument("--loss", default="nw", choices=LOSS_NAMES, help="weighting variant (default nw)")
+    p.add_argument("--backbone", default="resnet18", choices=BACKBONE_NAMES, help="network (default resnet18)")
+    p.add_argument("--pretrained", nargs="?", const="imagenet", metavar="FILE",
+                   help="start from ImageNet weights in the local torch cache, or from FILE (never downloads)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, help="learning rate (default: Adam 1e-3, or 1e-4/1e-5 pretrained; SGD 0.1)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--weight-decay", type=float, help="default: SGD 2e-4, Adam 0")
+    p.add_argument("--schedule", choices=("constant", "step", "cosine"),
+                   help="default: step (x0.01 at 80%%, x0.0001 at 90%% of the epochs) for SGD, constant for Adam")
+    p.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default: 5 for SGD with >= 20 epochs)")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--beta", type=float, default=0.99, help="beta of iew and cb-focal (default 0.99)")
+    p.add_argument("--gamma", type=float, default=2.0, help="gamma of focal and cb-focal (default 2)")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader processes when images do not fit in memory")
+    p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
+    p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
+    p.add_argument("--json", action="store_true", help="print the run's result as JSON")
+
+    p = sub.add_parser("runs", help="list training runs", description="List the training runs of a catalog.")
+    _add_catalog(p)
+    p.add_argument("--attribute", "-a", metavar="NAME", help="only runs of this attribute")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("compare", help="compare runs label by label (runs x labels AP table)",
+                       description="Per-label AP of each run (rows: runs, columns: labels), top-1, ACSA, GM, macro "
+                       "AP with the difference to the first run, and head/medium/tail means.")
+    _add_catalog(p)
+    p.add_argument("runs", metavar="RUN", type=int, nargs="+")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--markdown", action="store_true")
+    output.add_argument("--csv", action="store_true")
+
+    p = sub.add_parser("export-model", help="write a run's model as TorchScript or ONNX",
+                       description="Export the final model of a finished run (image in: N x 3 x S x S float, "
+                       "ImageNet-normalised; out: N x labels logits).")
+    _add_catalog(p)
+    p.add_argument("run", metavar="RUN", type=int)
+    p.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
+    p.add_argument("--out", required=True, metavar="FILE")
 
     p = sub.add_parser("demo", help="build the demo catalog of drawn garments",
                        description="Draw a few hundred garments (no download), import them into a catalog with "
@@ -243,7 +297,71 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"init": cmd_init, "import": cmd_import, "stats": cmd_stats, "info": cmd_info, "demo": cmd_demo}
+def cmd_train(args) -> int:
+    from core.training import TrainConfig, train
+
+    if args.resume is None and not args.attribute:
+        raise TailorError("--attribute is required (or --resume RUN)")
+    config = TrainConfig(attribute=args.attribute or "", loss=args.loss, backbone=args.backbone,
+                         pretrained=args.pretrained, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule,
+                         warmup_epochs=args.warmup_epochs, image_size=args.image_size, beta=args.beta,
+                         gamma=args.gamma, device=args.device, seed=args.seed, workers=args.workers)
+    from core.training_cli import render_training
+
+    return render_training(train(args.catalog, config, resume=args.resume, runs_dir=args.runs_dir), args.catalog,
+                           as_json=args.json)
+
+
+def cmd_runs(args) -> int:
+    from core.catalog import Catalog
+    from core.runs import list_runs, summary
+
+    with Catalog(args.catalog) as catalog:
+        runs = list_runs(catalog, args.attribute)
+    if args.json:
+        print(json.dumps([summary(run) for run in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet: tailor train CATALOG --attribute NAME --loss nw")
+        return EXIT_OK
+    print(f"{'run':>4}  {'attribute':<12} {'loss':<9} {'backbone':<18} {'status':<10} {'epochs':>6}  {'top-1':>6} "
+          f"{'ACSA':>6} {'GM':>6} {'mAP':>6}  {'time':>7}  created")
+    for run in runs:
+        last = (run.metrics or {}).get("last") or {}
+        cell = lambda key: "-" if last.get(key) is None else f"{100 * last[key]:.1f}"  # noqa: E731
+        seconds = "-" if run.seconds is None else f"{run.seconds:.0f} s"
+        print(f"{run.id:>4}  {run.attribute[:12]:<12} {run.loss:<9} {run.backbone:<18} {run.status:<10} "
+              f"{run.epochs_done:>3}/{run.epochs:<3} {cell('top1'):>6} {cell('acsa'):>6} {cell('gm'):>6} "
+              f"{cell('macro_ap'):>6}  {seconds:>7}  {run.created_at:%Y-%m-%d %H:%M}")
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from core.catalog import Catalog
+    from core.runs import compare, compare_csv, compare_markdown
+
+    with Catalog(args.catalog) as catalog:
+        table = compare(catalog, args.runs)
+    if args.json:
+        print(json.dumps(table, indent=2))
+    elif args.csv:
+        print(compare_csv(table), end="")
+    else:
+        print(compare_markdown(table))
+    return EXIT_OK
+
+
+def cmd_export_model(args) -> int:
+    from core.export import export_model
+
+    path = export_model(args.catalog, args.run, args.format, args.out)
+    print(f"wrote {args.format} model of run {args.run} to {path}")
+    return EXIT_OK
+
+
+COMMANDS = {"init": cmd_init, "import": cmd_import, "stats": cmd_stats, "info": cmd_info, "demo": cmd_demo,
+            "train": cmd_train, "runs": cmd_runs, "compare": cmd_compare, "export-model": cmd_export_model}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,14 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -106,3 +109,73 @@ class Annotation(Base):
     image: Mapped[Image] = relationship(back_populates="annotations")
     label: Mapped[Label] = relationship(foreign_keys=[label_id], primaryjoin="Annotation.label_id == Label.id",
                                         viewonly=True)
+
+
+RUN_STATUSES = ("running", "finished", "failed", "cancelled", "interrupted")
+
+
+class Run(Base):
+    """One training run: its configuration, its frozen label list, its status and its final metrics (JSON)."""
+
+    __tablename__ = "run"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'finished', 'failed', 'cancelled', 'interrupted')",
+                        name="ck_run_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attribute_id: Mapped[int | None] = mapped_column(ForeignKey("attribute.id", ondelete="SET NULL"), index=True)
+    attribute_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    loss: Mapped[str] = mapped_column(String(32))
+    backbone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[str] = mapped_column(Text)  # JSON of the TrainConfig
+    labels: Mapped[str] = mapped_column(Text)  # JSON list of {"id", "name", "train", "test"} in model output order
+    directory: Mapped[str] = mapped_column(String(4096))
+    device: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    epochs_done: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    images_per_second: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[str | None] = mapped_column(Text)  # JSON: {"last": evaluate(...), "best": {...}}
+    base_run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id", ondelete="SET NULL"))
+
+
+class RunEpoch(Base):
+    """Scalar metrics of one epoch of a run (per-label AP and accuracy in ``per_label`` JSON)."""
+
+    __tablename__ = "run_epoch"
+    __table_args__ = (UniqueConstraint("run_id", "epoch", name="uq_run_epoch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(Integer)
+    train_loss: Mapped[float] = mapped_column(Float)
+    test_loss: Mapped[float | None] = mapped_column(Float)
+    top1: Mapped[float | None] = mapped_column(Float)
+    acsa: Mapped[float | None] = mapped_column(Float)
+    gm: Mapped[float | None] = mapped_column(Float)
+    macro_ap: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float)
+    per_label: Mapped[str] = mapped_column(Text)
+
+
+class RunImage(Base):
+    """The frozen snapshot of a run: each image, its split in the run, its targets and (test) its scores."""
+
+    __tablename__ = "run_image"
+    __table_args__ = (
+        UniqueConstraint("run_id", "image_id", name="uq_run_image"),
+        CheckConstraint("split IN ('train', 'val', 'test')", name="ck_run_image_split"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(4096))
+    split: Mapped[str] = mapped_column(String(8))
+    targets: Mapped[str] = mapped_column(String(2000))  # space-separated label indices in the run's label order
+    scores: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 scores of the final model (val/test)

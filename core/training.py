@@ -1,0 +1,398 @@
+"""Training: a generator of events that trains one variant on one attribute and records the run in the catalog.
+
+``train(catalog, config)`` yields :mod:`core.events` and returns the run id. The CLI iterates it and draws a
+progress bar; the window runs the same generator in a worker thread. Cancel cooperatively with a
+``threading.Event`` (checked before every batch) or by closing the generator; either way the run is recorded as
+``cancelled`` and its last epoch checkpoint can be resumed (``resume=RUN``).
+
+Optimisation: Adam, or SGD with momentum 0.9 and weight decay; learning rate per epoch with an optional linear
+warm-up and a ``step`` schedule (x0.01 at 80% and x0.0001 at 90% of the epochs: the CIFAR-LT protocol's 160/180
+of 200) or ``cosine``. On CUDA: automatic mixed precision and channels_last.
+
+Model selection: the metrics shown for a run are the **last** epoch's (its final model, whose test scores are
+stored). The **best** epoch is reported beside them, selected on the validation split when the catalog has one,
+otherwise on the test set and labelled ``"selected_on": "test"`` (what the literature reports; optimistic).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from core import runs as store
+from core.backbones import BACKBONES, build_classifier
+from core.catalog import Catalog
+from core.data import (IMAGENET_MEAN, IMAGENET_STD, Snapshot, SnapshotDataset, build_transforms, fits_in_memory,
+                       load_cache, take_snapshot)
+from core.errors import TailorError
+from core.events import (BatchProgress, CheckpointSaved, Decoding, EpochFinished, Event, Note, RunCancelled,
+                         RunFailed, RunFinished, RunStarted)
+from core.imbalance import assign_groups
+from core.losses import LOSSES, make_loss
+from core.metrics import evaluate
+
+PROGRESS_INTERVAL_S = 0.25
+
+
+@dataclass
+class TrainConfig:
+    attribute: str
+    loss: str = "nw"
+    backbone: str = "resnet18"
+    pretrained: str | None = None  # None, "imagenet" or a state-dict file
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float | None = None  # None: Adam 1e-3 (pretrained: 1e-4 multi-label, 1e-5 single-label); SGD 0.1
+    optimizer: str = "adam"  # "adam" | "sgd"
+    weight_decay: float | None = None  # None: SGD 2e-4, Adam 0
+    schedule: str | None = None  # "constant" | "step" | "cosine"; None: step for SGD, constant for Adam
+    warmup_epochs: int | None = None  # None: 5 for SGD when epochs >= 20, else 0
+    image_size: int = 32
+    beta: float = 0.99  # iew / cb-focal
+    gamma: float = 2.0  # focal / cb-focal
+    device: str = "auto"
+    seed: int = 0
+    workers: int = 0  # DataLoader worker processes when images are not cached (forkserver)
+    test_fraction: float = 0.1
+    target_precision: float = 0.6
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        data = json.loads(text)
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def resolved(self, multi_label: bool) -> TrainConfig:
+        """The configuration with every default made explicit (what the run records)."""
+        c = TrainConfig(**asdict(self))
+        if c.lr is None:
+            c.lr = 0.1 if c.optimizer == "sgd" else (1e-3 if not c.pretrained else 1e-4 if multi_label else 1e-5)
+        if c.weight_decay is None:
+            c.weight_decay = 2e-4 if c.optimizer == "sgd" else 0.0
+        if c.schedule is None:
+            c.schedule = "step" if c.optimizer == "sgd" else "constant"
+        if c.warmup_epochs is None:
+            c.warmup_epochs = 5 if c.optimizer == "sgd" and c.epochs >= 20 else 0
+        return c
+
+    def validate(self) -> None:
+        checks = [
+            (self.loss in LOSSES, f"unknown loss '{self.loss}' (expected one of {', '.join(LOSSES)})"),
+            (self.backbone in BACKBONES, f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)})"),
+            (self.optimizer in ("adam", "sgd"), f"unknown optimizer '{self.optimizer}' (adam or sgd)"),
+            (self.schedule in (None, "constant", "step", "cosine"), f"unknown schedule '{self.schedule}'"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch size must be at least 1"),
+            (16 <= self.image_size <= 1024, "image size must be between 16 and 1024"),
+            (self.lr is None or self.lr > 0, "learning rate must be positive"),
+            (0 <= self.beta < 1, "beta must be in [0, 1)"),
+            (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+             f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)"),
+            (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TailorError(message)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TailorError("--device cuda: no CUDA GPU is available here (use --device auto or cpu)")
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def lr_factor(config: TrainConfig, epoch: int) -> float:
+    """Learning-rate multiplier of a (0-based) epoch: warm-up, then the schedule."""
+    if epoch < config.warmup_epochs:
+        return (epoch + 1) / config.warmup_epochs
+    if config.schedule == "step":
+        if epoch >= round(0.9 * config.epochs):
+            return 1e-4
+        if epoch >= round(0.8 * config.epochs):
+            return 1e-2
+        return 1.0
+    if config.schedule == "cosine":
+        span = max(1, config.epochs - config.warmup_epochs)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - config.warmup_epochs) / span))
+    return 1.0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+class _Normaliser:
+    """Scales uint8 batches to float and normalises with the ImageNet statistics, on the training device."""
+
+    def __init__(self, device: torch.device, channels_last: bool) -> None:
+        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
+        self.device, self.channels_last = device, channels_last
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = batch.to(self.device, non_blocking=True).float().sub_(self.mean).div_(self.std)
+        return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
+
+
+def _loader(dataset, batch_size: int, *, shuffle: bool, generator, workers: int, pin: bool) -> DataLoader:
+    extra = {}
+    if workers > 0:  # never fork: the window runs Qt threads
+        extra = {"num_workers": workers, "multiprocessing_context": "forkserver", "persistent_workers": True}
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, pin_memory=pin,
+                      drop_last=False, **extra)
+
+
+def _oom_message(config: TrainConfig) -> str:
+    return (f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
+            f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size")
+
+
+def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event | None = None,
+          resume: int | None = None, runs_dir: str | None = None) -> Generator[Event, None, int]:
+    """Train ``config`` on the catalog; yields events, returns the run id (see the module docstring)."""
+    catalog = Catalog(catalog_location)
+    run_id = 0
+    state = {"epoch": 0}
+    try:
+        config.validate()
+        if resume is not None:
+            run = store.get_run(catalog, resume)
+            if run.status == "finished":
+                raise TailorError(f"run {resume} has finished; nothing to resume")
+            config = TrainConfig.from_json(run.config)
+            snapshot = store.load_snapshot(catalog, resume)
+            directory, run_id = Path(run.directory), resume
+            if not (directory / "checkpoint.pt").is_file():
+                raise TailorError(f"run {resume} has no checkpoint in {directory} to resume from")
+        else:
+            snapshot = take_snapshot(catalog, config.attribute, seed=config.seed,
+                                     test_fraction=config.test_fraction)
+            config = config.resolved(snapshot.multi_label)
+        device = pick_device(config.device)
+        if resume is None:
+            base = Path(runs_dir) if runs_dir else store.default_runs_dir(catalog_location)
+            run_id, directory = store.create_run(catalog, config, snapshot, base, device_label(device))
+        else:
+            store.set_status(catalog, run_id, "running", None)
+        log = (directory / "events.jsonl").open("a", encoding="utf-8")
+        try:
+            for event in _train(catalog, run_id, config, snapshot, device, directory, cancel, resume is not None,
+                                state):
+                if not isinstance(event, BatchProgress):
+                    log.write(json.dumps(event.as_dict()) + "\n")
+                    log.flush()
+                yield event
+        finally:
+            log.close()
+        return run_id
+    except GeneratorExit:
+        if run_id:
+            store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {state['epoch'] + 1}")
+        raise
+    except TailorError as exc:
+        if run_id:
+            store.set_status(catalog, run_id, "failed", exc.message)
+        yield RunFailed(run_id, exc.message)
+        return run_id
+    except torch.cuda.OutOfMemoryError:
+        message = _oom_message(config)
+        if run_id:
+            store.set_status(catalog, run_id, "failed", message)
+        yield RunFailed(run_id, message)
+        return run_id
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
+        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        if "out of memory" in str(exc).lower():
+            message = _oom_message(config)
+        if run_id:
+            store.set_status(catalog, run_id, "failed", message)
+        yield RunFailed(run_id, message)
+        return run_id
+    finally:
+        catalog.close()
+
+
+def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapshot, device: torch.device,
+           directory: Path, cancel: threading.Event | None, resuming: bool,
+           state: dict) -> Generator[Event, None, None]:
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    multi = snapshot.multi_label
+    train_idx, val_idx, test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
+    counts = snapshot.counts("train")
+    model, message = build_classifier(config.backbone, len(snapshot.labels),
+                                      cosine=config.loss.startswith("ldam"), pretrained=config.pretrained)
+    loss_params = {"iew": {"beta": config.beta}, "focal": {"gamma": config.gamma},
+                   "cb-focal": {"gamma": config.gamma, "beta": config.beta},
+                   "ldam-drw": {"epochs": config.epochs}}.get(config.loss, {})
+    criterion = make_loss(config.loss, counts, multi_label=multi, **loss_params).to(device)
+    cuda = device.type == "cuda"
+    model.to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    if config.optimizer == "sgd":
+        optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9,
+                                    weight_decay=config.weight_decay)
+    else:
+        optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    loader_rng = torch.Generator().manual_seed(config.seed)
+    start_epoch = 0
+    checkpoint = directory / "checkpoint.pt"
+    if resuming:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimizer"])
+        scaler.load_state_dict(saved["scaler"])
+        torch.set_rng_state(saved["rng"])
+        loader_rng.set_state(saved["loader_rng"])
+        start_epoch = int(saved["epoch"]) + 1
+    yield RunStarted(run_id, snapshot.attribute, snapshot.kind, config.loss, config.backbone, device_label(device),
+                     [label.name for label in snapshot.labels], len(train_idx), len(test_idx), len(val_idx),
+                     config.epochs, start_epoch, snapshot.split_source, str(directory))
+    if message:
+        yield Note(run_id, message)
+
+    everything = train_idx + val_idx + test_idx
+    cache = None
+    if fits_in_memory(len(everything), config.image_size):
+        decoding = load_cache([snapshot.paths[i] for i in everything], config.image_size)
+        while True:
+            try:
+                done = next(decoding)
+            except StopIteration as stop:
+                cache = stop.value
+                break
+            yield Decoding(run_id, done, len(everything))
+            if cancel is not None and cancel.is_set():
+                store.set_status(catalog, run_id, "cancelled", "cancelled while decoding images")
+                yield RunCancelled(run_id, start_epoch)
+                return
+    row = {i: r for r, i in enumerate(everything)}
+    train_tf, test_tf = _uint8_transforms(config.image_size)
+    def dataset(indices, tf):
+        return SnapshotDataset(snapshot, indices, config.image_size, tf, cache,
+                               [row[i] for i in indices] if cache is not None else None)
+    train_loader = _loader(dataset(train_idx, train_tf), config.batch_size, shuffle=True, generator=loader_rng,
+                           workers=0 if cache is not None else config.workers, pin=cuda)
+    normalise = _Normaliser(device, channels_last=cuda)
+    groups = assign_groups(counts)
+    selection_split = "val" if val_idx else "test"
+    selection_key = "macro_ap" if multi else "acsa"
+    best = store.best_so_far(catalog, run_id, selection_key) if resuming else None
+    images_seen, train_seconds = 0, 0.0
+    last_eval = None
+    for epoch in range(start_epoch, config.epochs):
+        state["epoch"] = epoch
+        epoch_started = time.perf_counter()
+        lr = config.lr * lr_factor(config, epoch)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        criterion.set_epoch(epoch)
+        model.train()
+        total_loss, seen, last_report = 0.0, 0, 0.0
+        batches = len(train_loader)
+        for batch, (images, targets) in enumerate(train_loader):
+            if cancel is not None and cancel.is_set():
+                store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {epoch + 1}")
+                yield RunCancelled(run_id, epoch)
+                return
+            images, targets = normalise(images), targets.to(device, non_blocking=True)
+            with torch.autocast(device.type, enabled=cuda):
+                loss = criterion(model(images), targets)
+            optimiser.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            total_loss += float(loss.detach()) * len(images)
+            seen += len(images)
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_INTERVAL_S or batch == batches - 1:
+                last_report = now
+                elapsed = now - epoch_started
+                rate = seen / elapsed if elapsed > 0 else 0.0
+                remaining = (len(train_idx) - seen) + (config.epochs - epoch - 1) * len(train_idx)
+                yield BatchProgress(run_id, epoch, config.epochs, batch + 1, batches, total_loss / seen, rate,
+                                    remaining / rate if rate else float("nan"))
+        train_seconds += time.perf_counter() - epoch_started
+        images_seen += seen
+        test_eval, test_loss, test_scores = _evaluate(model, criterion, snapshot, test_idx, dataset(test_idx, test_tf),
+                                                      config, normalise, device, groups)
+        selection = test_eval
+        if val_idx:
+            selection, _, _ = _evaluate(model, criterion, snapshot, val_idx, dataset(val_idx, test_tf), config,
+                                        normalise, device, groups)
+        seconds = time.perf_counter() - epoch_started
+        store.record_epoch(catalog, run_id, epoch, total_loss / seen, test_loss, test_eval, seconds)
+        value = selection.get(selection_key)
+        if value is not None and (best is None or value > best["value"]):
+            best = {"epoch": epoch, "value": value, "selected_on": selection_split, "key": selection_key}
+        yield EpochFinished(run_id, epoch, config.epochs, total_loss / seen, test_loss, lr, seconds, test_eval)
+        _save_checkpoint(checkpoint, model, optimiser, scaler, loader_rng, epoch)
+        yield CheckpointSaved(run_id, epoch, str(checkpoint))
+        last_eval = (test_eval, test_scores)
+    seconds = time.perf_counter() - started
+    rate = images_seen / train_seconds if train_seconds else 0.0
+    summary = store.finish_run(catalog, run_id, snapshot, test_idx, last_eval, best, seconds, rate, config.epochs)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
+    yield RunFinished(run_id, seconds, rate, summary)
+
+
+def _uint8_transforms(size: int):
+    """Per-sample geometric augmentation on uint8 (v2 transforms); scaling and normalisation happen per batch."""
+    from torchvision.transforms import v2
+
+    train = build_transforms(size, train=True).transforms[:-2]
+    return v2.Compose(train), v2.Identity()
+
+
+@torch.inference_mode()
+def _evaluate(model, criterion, snapshot: Snapshot, indices: list[int], data, config: TrainConfig, normalise,
+              device: torch.device, groups: list[str]) -> tuple[dict, float, np.ndarray]:
+    model.eval()
+    loader = DataLoader(data, batch_size=max(256, config.batch_size), shuffle=False)
+    scores, losses = [], 0.0
+    for images, targets in loader:
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            logits = model(normalise(images)).float()
+        losses += float(criterion(logits, targets.to(device))) * len(images)
+        probabilities = torch.sigmoid(logits) if snapshot.multi_label else torch.softmax(
+            logits * (criterion.s if config.loss.startswith("ldam") else 1.0), dim=1)
+        scores.append(probabilities.cpu().numpy())
+    scores = np.concatenate(scores).astype(np.float64)
+    truth = snapshot.target_matrix(indices) if snapshot.multi_label else snapshot.target_vector(indices)
+    result = evaluate(truth, scores, multi_label=snapshot.multi_label, target_precision=config.target_precision,
+                      groups=groups)
+    return result, losses / max(1, len(indices)), scores.astype(np.float32)
+
+
+def _save_checkpoint(path: Path, model, optimiser, scaler, loader_rng: torch.Generator, epoch: int) -> None:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(), "scaler": scaler.state_dict(),
+                "rng": torch.get_rng_state(), "loader_rng": loader_rng.get_state(), "epoch": epoch}, tmp)
+    os.replace(tmp, path)
