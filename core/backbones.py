@@ -142,6 +142,22 @@ def _load_state(path: Path) -> dict:
     return state
 
 
+def _load_into(module: nn.Module, name: str, path: Path, prefix: str = "") -> str:
+    """Load a state dict (torchvision's, or a Tailor run's ``model.pt`` whose backbone keys carry ``prefix``)
+    into ``module``, ignoring the classifier head; returns the message for the user."""
+    if not path.is_file():
+        raise TailorError(f"--pretrained {path}: no such file")
+    state = _load_state(path)
+    if prefix and any(k.startswith(prefix) for k in state):
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    own = module.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if len(usable) < 0.5 * len(own):
+        raise TailorError(f"{path} does not hold {name} weights ({len(usable)} of {len(own)} tensors match)")
+    module.load_state_dict(usable, strict=False)
+    return f"loaded pretrained weights from {path} ({len(usable)} of {len(own)} tensors)"
+
+
 def build_classifier(name: str, num_labels: int, *, cosine: bool = False,
                      pretrained: str | None = None) -> tuple[Classifier, str | None]:
     """The classifier and a message about pretrained weights (None when there is nothing to say)."""
@@ -150,25 +166,21 @@ def build_classifier(name: str, num_labels: int, *, cosine: bool = False,
     message = None
     if name == "resnet32-cifar":
         backbone, features = ResNet32Cifar(), ResNet32Cifar.out_features
-        if pretrained:
+        if pretrained == "imagenet":
             message = "resnet32-cifar has no ImageNet weights; training from random initialisation"
+        elif pretrained:
+            message = _load_into(backbone, name, Path(pretrained).expanduser(), prefix="backbone.")
     else:
         from torchvision import models
 
         model = models.get_model(name, weights=None)
         if pretrained:
             path = local_weights_file(name) if pretrained == "imagenet" else Path(pretrained).expanduser()
-            if path.is_file():
-                missing, unexpected = model.load_state_dict(_load_state(path), strict=False)
-                if len(missing) > 4 or unexpected:
-                    raise TailorError(f"{path} does not match {name} ({len(missing)} missing, {len(unexpected)} "
-                                      "unexpected weights)")
-                message = f"loaded pretrained weights from {path}"
-            elif pretrained == "imagenet":
+            if path.is_file() or pretrained != "imagenet":
+                message = _load_into(model, name, path)
+            else:
                 message = (f"no ImageNet weights for {name} in {path.parent} (nothing is downloaded); training from "
                            f"random initialisation — put {path.name} there or pass --pretrained FILE")
-            else:
-                raise TailorError(f"--pretrained {pretrained}: no such file")
         backbone, features = _strip_head(name, model)
     head = CosineLinear(features, num_labels) if cosine else nn.Linear(features, num_labels)
     return Classifier(backbone, head, name), message

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from core.catalog import Catalog
 from core.errors import TailorError
-from core.images import open_rgb
+from core.images import BadImage, open_rgb
 from core.models import Annotation, Attribute, Image as ImageRow, Label
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -166,7 +166,11 @@ def resize_square(image: Image.Image, size: int) -> Image.Image:
 
 
 def _decode(path: str, size: int) -> np.ndarray:
-    return np.asarray(resize_square(open_rgb(path), size), dtype=np.uint8).transpose(2, 0, 1).copy()
+    try:
+        image = open_rgb(path)
+    except BadImage as exc:
+        raise TailorError(f"cannot read image {path}: {exc}") from None
+    return np.asarray(resize_square(image, size), dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
 def load_cache(paths: list[str], size: int, *, workers: int = 4) -> Generator[int, None, torch.Tensor]:

@@ -192,7 +192,7 @@ def load_snapshot(catalog: Catalog, run_id: int):
                     [r[3] for r in rows], "stored")
 
 
-def test_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], list[tuple[int, ...]], np.ndarray]:
+def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], list[tuple[int, ...]], np.ndarray]:
     """Image ids, paths, targets and the final model's scores (N x C) of a finished run's test images."""
     run = get_run(catalog, run_id)
     with catalog.session() as s:

@@ -162,8 +162,10 @@ def _loader(dataset, batch_size: int, *, shuffle: bool, generator, workers: int,
     extra = {}
     if workers > 0:  # never fork: the window runs Qt threads
         extra = {"num_workers": workers, "multiprocessing_context": "forkserver", "persistent_workers": True}
+    # BatchNorm cannot train on a batch of one: drop a trailing single image (it is seen in other epochs)
+    drop_last = shuffle and len(dataset) > batch_size and len(dataset) % batch_size == 1
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, pin_memory=pin,
-                      drop_last=False, **extra)
+                      drop_last=drop_last, **extra)
 
 
 def _oom_message(config: TrainConfig) -> str:

@@ -1,0 +1,232 @@
+"""The training engine end to end on small generated images: CLI, events, cancel/resume, splits, snapshots."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+from sqlalchemy import text
+
+from core.catalog import Catalog
+from core.data import take_snapshot
+from core.events import CheckpointSaved, EpochFinished, RunCancelled, RunFailed, RunFinished, RunStarted
+from core.importer import import_source, run
+from core.losses import LOSSES
+from core.runs import epochs, final_scores, get_run, load_snapshot
+from core.training import TrainConfig, lr_factor, train
+from tests.conftest import run_cli, write_image
+from tests.test_cli import SHARED
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+@pytest.fixture
+def shapes(tmp_path):
+    """A small single-label catalog: 3 colour labels, 16/8/5 images of 24 x 24, noisy so they differ."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "shapes"
+    for (label, colour), count in zip(COLOURS.items(), (16, 8, 5)):
+        for i in range(count):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 25, (24, 24, 3)), 0, 255).astype(np.uint8)
+            path = root / label / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            from PIL import Image
+
+            Image.fromarray(pixels).save(path)
+    location = str(tmp_path / "c.sqlite")
+    with Catalog.create(location) as cat:
+        run(import_source(cat, root, "colour"))
+    return location
+
+
+def config(**kw) -> TrainConfig:
+    base = dict(attribute="colour", backbone="resnet32-cifar", epochs=1, batch_size=8, image_size=16)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def drain(events):
+    return list(events)
+
+
+def test_cli_train_prints_the_json_schema_and_runs_lists_it(shapes):
+    result = run_cli("train", shapes, "-a", "colour", "--loss", "iew", "--backbone", "resnet18", "--epochs", "1",
+                     "--batch-size", "8", "--image-size", "32", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "finished" and data["run_id"] == 1
+    assert data["seconds"] > 0 and data["images_per_second"] > 0
+    metrics = data["metrics"]
+    for key in ("top1", "acsa", "gm", "macro_ap"):
+        assert 0 <= metrics[key] <= 1
+    assert [p["name"] for p in metrics["per_label"]] == ["blue", "green", "red"]
+    for entry in metrics["per_label"]:
+        assert set(entry) >= {"name", "count", "ap", "accuracy", "threshold", "recall"}
+    assert sum(p["count"] for p in metrics["per_label"]) + sum(p["test_count"] for p in metrics["per_label"]) == 29
+    listed = run_cli("runs", shapes)
+    assert listed.returncode == 0 and "iew" in listed.stdout and "finished" in listed.stdout
+    compared = run_cli("compare", shapes, "1", "--markdown")
+    assert compared.returncode == 0 and "| run | loss | blue" in compared.stdout
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_trains_and_records_a_finished_run(shapes, loss):
+    events = drain(train(shapes, config(loss=loss, epochs=2)))
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished), events[-1]
+    with Catalog(shapes) as cat:
+        info = get_run(cat, events[0].run_id)
+        assert info.status == "finished" and info.epochs_done == 2
+        ids, paths, targets, scores = final_scores(cat, info.id)
+        assert scores.shape == (len(ids), 3) and np.allclose(scores.sum(axis=1), 1, atol=1e-4)
+        assert len(epochs(cat, info.id)) == 2
+    model_state = torch.load(f"{info.directory}/model.pt", weights_only=True)
+    if loss.startswith("ldam"):
+        assert "head.weight" in model_state and "head.bias" not in model_state  # cosine head
+    log = [json.loads(line)["event"] for line in open(f"{info.directory}/events.jsonl")]
+    assert log[0] == "started" and log[-1] == "finished" and log.count("epoch") == 2
+
+
+def test_training_is_reproducible_on_cpu(shapes):
+    first = [e.train_loss for e in drain(train(shapes, config(epochs=2))) if isinstance(e, EpochFinished)]
+    second = [e.train_loss for e in drain(train(shapes, config(epochs=2))) if isinstance(e, EpochFinished)]
+    assert first == second
+    other = [e.train_loss for e in drain(train(shapes, config(epochs=2, seed=5))) if isinstance(e, EpochFinished)]
+    assert other != first
+
+
+def test_split_is_seeded_stratified_and_stored(shapes):
+    with Catalog(shapes) as cat:
+        a = take_snapshot(cat, "colour", seed=1)
+        b = take_snapshot(cat, "colour", seed=1)
+        c = take_snapshot(cat, "colour", seed=2)
+    assert a.splits == b.splits and a.splits != c.splits
+    assert a.counts("test").tolist() == [1, 1, 2]  # blue 5, green 8, red 16: max(1, round(n / 10))
+    events = drain(train(shapes, config(seed=1)))
+    with Catalog(shapes) as cat:
+        stored = load_snapshot(cat, events[0].run_id)
+    assert stored.splits == a.splits and stored.image_ids == a.image_ids and stored.targets == a.targets
+
+
+def test_cancel_then_resume_finishes_the_run(shapes):
+    cancel = threading.Event()
+    seen = []
+    for event in train(shapes, config(epochs=3), cancel=cancel):
+        seen.append(event)
+        if isinstance(event, CheckpointSaved):
+            cancel.set()
+    assert isinstance(seen[-1], RunCancelled)
+    run_id = seen[0].run_id
+    with Catalog(shapes) as cat:
+        assert get_run(cat, run_id).status == "cancelled"
+        assert get_run(cat, run_id).epochs_done == 1
+    resumed = drain(train(shapes, config(), resume=run_id))
+    assert resumed[0].start_epoch == 1 and isinstance(resumed[-1], RunFinished)
+    assert [e.epoch for e in resumed if isinstance(e, EpochFinished)] == [1, 2]
+    with Catalog(shapes) as cat:
+        info = get_run(cat, run_id)
+        assert info.status == "finished" and info.epochs_done == 3
+
+
+def test_closing_the_generator_records_a_cancelled_run(shapes):
+    events = train(shapes, config(epochs=2))
+    for event in events:
+        if isinstance(event, EpochFinished):
+            events.close()
+            break
+    with Catalog(shapes) as cat:
+        assert get_run(cat, 1).status == "cancelled"
+
+
+def test_snapshot_isolates_a_running_experiment_from_edits(shapes, tmp_path):
+    events = train(shapes, config(epochs=2))
+    started = next(events)
+    with Catalog(shapes) as cat:
+        before = load_snapshot(cat, started.run_id)
+        with cat.engine.begin() as conn:  # relabel every red image as blue, and add a new image, mid-run
+            conn.execute(text("UPDATE annotation SET label_id = (SELECT id FROM label WHERE name = 'blue') "
+                              "WHERE label_id = (SELECT id FROM label WHERE name = 'red')"))
+        write_image(tmp_path / "more" / "blue" / "new.png", colour=(0, 0, 250), size=(24, 24))
+        run(import_source(cat, tmp_path / "more", "colour"))
+    rest = drain(events)
+    assert isinstance(rest[-1], RunFinished)
+    with Catalog(shapes) as cat:
+        after = load_snapshot(cat, started.run_id)
+        info = get_run(cat, started.run_id)
+    assert after.targets == before.targets and after.image_ids == before.image_ids
+    assert [label["train"] for label in info.labels] == [4, 7, 14]
+
+
+def test_unreadable_image_fails_the_run_with_its_name(shapes, tmp_path):
+    (tmp_path / "shapes" / "red" / "3.png").write_bytes(b"")
+    events = drain(train(shapes, config()))
+    assert isinstance(events[-1], RunFailed)
+    assert "3.png" in events[-1].message and "empty file" in events[-1].message
+    with Catalog(shapes) as cat:
+        info = get_run(cat, events[-1].run_id)
+    assert info.status == "failed" and "3.png" in info.message
+    result = run_cli("train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--epochs", "1",
+                     "--image-size", "16")
+    assert result.returncode == 1 and "failed: cannot read image" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-a", "nope"), "no attribute 'nope'"),
+    (("--epochs", "0"), "epochs must be at least 1"),
+    (("--device", "cuda"), "no CUDA GPU"),
+    (("--pretrained", "/no/such/weights.pt"), "no such file"),
+])
+def test_bad_train_input_is_one_line(shapes, args, message):
+    base = ["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--image-size", "16"]
+    if "-a" in args:
+        base = base[:2] + base[4:]
+    result = run_cli(*base, *args)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_missing_imagenet_weights_fall_back_with_a_message(shapes, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    torch.hub.set_dir(str(tmp_path / "torch-home" / "hub"))
+    notes = [e.message for e in drain(train(shapes, config(backbone="resnet18", pretrained="imagenet", image_size=32)))
+             if e.kind == "note"]
+    assert any("no ImageNet weights for resnet18" in n and "random initialisation" in n for n in notes)
+
+
+def test_step_schedule_follows_the_cifar_lt_protocol():
+    c = TrainConfig(attribute="x", optimizer="sgd", epochs=200).resolved(multi_label=False)
+    assert (c.lr, c.weight_decay, c.schedule, c.warmup_epochs) == (0.1, 2e-4, "step", 5)
+    assert [lr_factor(c, e) for e in (0, 4, 5, 159, 160, 179, 180, 199)] == [0.2, 1.0, 1.0, 1.0, 0.01, 0.01,
+                                                                           1e-4, 1e-4]
+
+
+def test_export_model_torchscript_and_onnx(shapes, tmp_path):
+    events = drain(train(shapes, config()))
+    run_id = events[0].run_id
+    for fmt, name in (("torchscript", "m.pt"), ("onnx", "m.onnx")):
+        result = run_cli("export-model", shapes, str(run_id), "--format", fmt, "--out", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    assert scripted(torch.zeros(2, 3, 16, 16)).shape == (2, 3)
+
+
+@pytest.mark.skipif(not (SHARED / "fashion-mnist-900").is_dir(), reason="../shared/datasets not present")
+def test_every_loss_on_fashion_mnist_900_through_the_cli(tmp_path):
+    """Acceptance: each loss finishes on Fashion-MNIST-900 (CPU, resnet18, 32 x 32, 1 epoch); runs and compare."""
+    cat = str(tmp_path / "f.sqlite")
+    assert run_cli("init", cat).returncode == 0
+    assert run_cli("import", cat, str(SHARED / "fashion-mnist-900"), "-a", "category").returncode == 0
+    for loss in LOSSES:
+        result = run_cli("train", cat, "-a", "category", "--loss", loss, "--backbone", "resnet18", "--epochs", "1",
+                         "--image-size", "32", "--device", "cpu", "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["status"] == "finished" and len(data["metrics"]["per_label"]) == 10
+        assert sum(p["count"] for p in data["metrics"]["per_label"]) == 810
+    listed = json.loads(run_cli("runs", cat, "--json").stdout)
+    assert [r["loss"] for r in listed] == list(LOSSES)
+    table = run_cli("compare", cat, *[str(r["run_id"]) for r in listed])
+    assert table.returncode == 0
+    assert sum(line.startswith("| ") for line in table.stdout.splitlines()) == len(LOSSES) + 1  # header + runs
