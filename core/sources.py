@@ -53,8 +53,9 @@ def read_source(location: str | os.PathLike, *, multi_label: bool, attribute: st
 
 # -- folders ----------------------------------------------------------------------------------------------
 
-def _walk_files(folder: Path) -> list[str]:
-    """All non-hidden files below ``folder``, sorted, using scandir (fast on large trees)."""
+def _walk_files(folder: Path, broken: list[tuple[str, str]] | None = None) -> list[str]:
+    """All non-hidden files below ``folder``, sorted, using scandir (fast on large trees). Broken symbolic links
+    are added to ``broken`` with a reason."""
     found: list[str] = []
     stack = [str(folder)]
     while stack:
@@ -68,6 +69,8 @@ def _walk_files(folder: Path) -> list[str]:
                         stack.append(entry.path)
                     elif entry.is_file(follow_symlinks=True):
                         found.append(entry.path)
+                    elif entry.is_symlink() and broken is not None:
+                        broken.append((entry.path, "broken symbolic link"))
         except PermissionError:
             continue
     found.sort()
@@ -93,7 +96,7 @@ def read_folder(root: Path) -> Source:
         for file in sorted(p for p in base.iterdir() if p.is_file() and not p.name.startswith(".")):
             passed_over.append((str(file), "not inside a label folder"))
         for label_dir in _subfolders(base):
-            for file in _walk_files(label_dir):
+            for file in _walk_files(label_dir, passed_over):
                 entries.append(Entry(file, (label_dir.name,), split))
     if not entries and not passed_over:
         raise TailorError(f"{root}: no label folders with files found (expected {root}/<label>/<image files>)")

@@ -127,10 +127,10 @@ def lr_factor(config: TrainConfig, epoch: int) -> float:
     """Learning-rate multiplier of a (0-based) epoch: warm-up, then the schedule."""
     if epoch < config.warmup_epochs:
         return (epoch + 1) / config.warmup_epochs
-    if config.schedule == "step":
-        if epoch >= round(0.9 * config.epochs):
+    if config.schedule == "step":  # int(), like LDAM-DRW's deferred re-weighting epoch: 160/180 of 200
+        if epoch >= int(0.9 * config.epochs):
             return 1e-4
-        if epoch >= round(0.8 * config.epochs):
+        if epoch >= int(0.8 * config.epochs):
             return 1e-2
         return 1.0
     if config.schedule == "cosine":

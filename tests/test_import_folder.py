@@ -79,9 +79,11 @@ def test_bad_files_are_skipped_with_reasons_and_good_ones_imported(catalog, tree
     (tree / "dog" / "notes.txt").write_text("not an image\n")
     (tree / "loose.png").write_bytes(png)
     (tree / "cat" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (tree / "dog" / "gone.png").symlink_to(tree / "nowhere.png")
     report = run(import_source(catalog, tree, "animal"))
     reasons = {os.path.basename(p): r for p, r in report.skipped}
-    assert set(reasons) == {"corrupt.jpg", "empty.png", "truncated.png", "notes.txt", "loose.png"}
+    assert set(reasons) == {"corrupt.jpg", "empty.png", "truncated.png", "notes.txt", "loose.png", "gone.png"}
+    assert reasons["gone.png"] == "broken symbolic link"
     assert reasons["empty.png"] == "empty file (0 bytes)"
     assert reasons["truncated.png"].startswith("truncated image")
     assert reasons["notes.txt"] == "not an image (format not recognised)"
