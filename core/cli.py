@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gamma", type=float, default=2.0, help="gamma of focal and cb-focal (default 2)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader processes when images do not fit in memory")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader processes when images are not cached")
+    p.add_argument("--no-cache", dest="cache", action="store_false",
+                   help="decode images every epoch instead of once into memory")
     p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
     p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
     p.add_argument("--json", action="store_true", help="print the run's result as JSON")
@@ -306,7 +308,8 @@ def cmd_train(args) -> int:
                          pretrained=args.pretrained, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule,
                          warmup_epochs=args.warmup_epochs, image_size=args.image_size, beta=args.beta,
-                         gamma=args.gamma, device=args.device, seed=args.seed, workers=args.workers)
+                         gamma=args.gamma, device=args.device, seed=args.seed, workers=args.workers,
+                         cache=args.cache)
     from core.training_cli import render_training
 
     return render_training(train(args.catalog, config, resume=args.resume, runs_dir=args.runs_dir), args.catalog,

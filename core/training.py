@@ -64,6 +64,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     workers: int = 0  # DataLoader worker processes when images are not cached (forkserver)
+    cache: bool = True  # decode once into memory when the images fit (4 GB)
     test_fraction: float = 0.1
     target_precision: float = 0.6
 
@@ -281,7 +282,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
 
     everything = train_idx + val_idx + test_idx
     cache = None
-    if fits_in_memory(len(everything), config.image_size):
+    if config.cache and fits_in_memory(len(everything), config.image_size):
         decoding = load_cache([snapshot.paths[i] for i in everything], config.image_size)
         while True:
             try:

@@ -230,3 +230,27 @@ def test_every_loss_on_fashion_mnist_900_through_the_cli(tmp_path):
     table = run_cli("compare", cat, *[str(r["run_id"]) for r in listed])
     assert table.returncode == 0
     assert sum(line.startswith("| ") for line in table.stdout.splitlines()) == len(LOSSES) + 1  # header + runs
+
+
+def test_the_image_cache_changes_nothing_and_forkserver_workers_train(shapes):
+    cached = [e for e in drain(train(shapes, config(epochs=1))) if isinstance(e, EpochFinished)]
+    decoded = drain(train(shapes, config(epochs=1, cache=False)))
+    assert not any(e.kind == "decoding" for e in decoded)
+    assert [e.train_loss for e in decoded if isinstance(e, EpochFinished)] == [cached[0].train_loss]
+    streamed = drain(train(shapes, config(epochs=1, cache=False, workers=1)))  # worker processes: forkserver
+    assert isinstance(streamed[-1], RunFinished), streamed[-1]
+    assert np.isfinite([e.train_loss for e in streamed if isinstance(e, EpochFinished)]).all()
+
+
+def test_out_of_memory_becomes_a_failed_run_with_advice(shapes, monkeypatch):
+    from core import losses
+
+    def explode(self, logits, targets):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(losses.WeightedCrossEntropy, "forward", explode)
+    events = drain(train(shapes, config(batch_size=16)))
+    assert isinstance(events[-1], RunFailed)
+    assert "out of GPU memory" in events[-1].message and "--batch-size 8" in events[-1].message
+    with Catalog(shapes) as cat:
+        assert get_run(cat, events[-1].run_id).status == "failed"
