@@ -190,26 +190,22 @@ def fits_in_memory(count: int, size: int, budget: int = CACHE_BUDGET_BYTES) -> b
     return count * 3 * size * size <= budget
 
 
-def build_transforms(size: int, train: bool):
-    """torchvision v2 transforms on uint8 CHW tensors: pad-4 crop + flip (<= 64 px, the CIFAR protocol) or
-    random resized crop + flip (larger) for training; normalisation with the ImageNet statistics."""
+def augmentation(size: int):
+    """Per-sample training augmentation on uint8 CHW tensors (torchvision v2): pad-4 crop + flip up to 64 px (the
+    CIFAR protocol), random resized crop + flip above. Scaling and normalisation happen per batch on the device."""
     from torchvision.transforms import v2
 
-    steps = []
-    if train:
-        if size <= 64:
-            steps += [v2.RandomCrop(size, padding=4), v2.RandomHorizontalFlip()]
-        else:
-            steps += [v2.RandomResizedCrop(size, scale=(0.35, 1.0), antialias=True), v2.RandomHorizontalFlip()]
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    return v2.Compose(steps)
+    if size <= 64:
+        return v2.Compose([v2.RandomCrop(size, padding=4), v2.RandomHorizontalFlip()])
+    return v2.Compose([v2.RandomResizedCrop(size, scale=(0.35, 1.0), antialias=True), v2.RandomHorizontalFlip()])
 
 
 class SnapshotDataset(Dataset):
-    """Items ``(image tensor, target)`` of some snapshot indices; from the cache when given, else decoded."""
+    """Items ``(uint8 image tensor, target)`` of some snapshot indices, from the cache when given, else decoded;
+    ``transform`` (training augmentation) is applied when given."""
 
-    def __init__(self, snapshot: Snapshot, indices: list[int], size: int, transform, cache: torch.Tensor | None,
-                 cache_rows: list[int] | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, indices: list[int], size: int, transform=None,
+                 cache: torch.Tensor | None = None, cache_rows: list[int] | None = None) -> None:
         self.paths = [snapshot.paths[i] for i in indices]
         self.size = size
         self.transform = transform
@@ -228,4 +224,4 @@ class SnapshotDataset(Dataset):
             pixels = self.cache[self.cache_rows[item] if self.cache_rows is not None else item]
         else:
             pixels = torch.from_numpy(_decode(self.paths[item], self.size))
-        return self.transform(pixels), self.targets[item]
+        return (self.transform(pixels) if self.transform is not None else pixels), self.targets[item]

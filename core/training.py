@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from core import runs as store
 from core.backbones import BACKBONES, build_classifier
 from core.catalog import Catalog
-from core.data import (IMAGENET_MEAN, IMAGENET_STD, Snapshot, SnapshotDataset, build_transforms, fits_in_memory,
+from core.data import (IMAGENET_MEAN, IMAGENET_STD, Snapshot, SnapshotDataset, augmentation, fits_in_memory,
                        load_cache, take_snapshot)
 from core.errors import TailorError
 from core.events import (BatchProgress, CheckpointSaved, Decoding, EpochFinished, Event, Note, RunCancelled,
@@ -169,9 +169,15 @@ def _loader(dataset, batch_size: int, *, shuffle: bool, generator, workers: int,
                       drop_last=drop_last, **extra)
 
 
-def _oom_message(config: TrainConfig) -> str:
-    return (f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
-            f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size")
+def _failure_message(exc: Exception, config: TrainConfig) -> str:
+    """One line for a failed run: the user's error as is, out-of-memory with advice, anything else by type."""
+    if isinstance(exc, TailorError):
+        return exc.message
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
+        return (f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
+                f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size")
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event | None = None,
@@ -216,21 +222,8 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
         if run_id:
             store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {state['epoch'] + 1}")
         raise
-    except TailorError as exc:
-        if run_id:
-            store.set_status(catalog, run_id, "failed", exc.message)
-        yield RunFailed(run_id, exc.message)
-        return run_id
-    except torch.cuda.OutOfMemoryError:
-        message = _oom_message(config)
-        if run_id:
-            store.set_status(catalog, run_id, "failed", message)
-        yield RunFailed(run_id, message)
-        return run_id
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
-        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        if "out of memory" in str(exc).lower():
-            message = _oom_message(config)
+        message = _failure_message(exc, config)
         if run_id:
             store.set_status(catalog, run_id, "failed", message)
         yield RunFailed(run_id, message)
@@ -296,12 +289,14 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
                 yield RunCancelled(run_id, start_epoch)
                 return
     row = {i: r for r, i in enumerate(everything)}
-    train_tf, test_tf = _uint8_transforms(config.image_size)
-    def dataset(indices, tf):
-        return SnapshotDataset(snapshot, indices, config.image_size, tf, cache,
+
+    def dataset(indices, transform=None):
+        return SnapshotDataset(snapshot, indices, config.image_size, transform, cache,
                                [row[i] for i in indices] if cache is not None else None)
-    train_loader = _loader(dataset(train_idx, train_tf), config.batch_size, shuffle=True, generator=loader_rng,
-                           workers=0 if cache is not None else config.workers, pin=cuda)
+
+    train_loader = _loader(dataset(train_idx, augmentation(config.image_size)), config.batch_size, shuffle=True,
+                           generator=loader_rng, workers=0 if cache is not None else config.workers, pin=cuda)
+    test_data, val_data = dataset(test_idx), dataset(val_idx)
     normalise = _Normaliser(device, channels_last=cuda)
     groups = assign_groups(counts)
     selection_split = "val" if val_idx else "test"
@@ -343,12 +338,12 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
                                     remaining / rate if rate else float("nan"))
         train_seconds += time.perf_counter() - epoch_started
         images_seen += seen
-        test_eval, test_loss, test_scores = _evaluate(model, criterion, snapshot, test_idx, dataset(test_idx, test_tf),
-                                                      config, normalise, device, groups)
+        test_eval, test_loss, test_scores = _evaluate(model, criterion, snapshot, test_idx, test_data, config,
+                                                      normalise, device, groups)
         selection = test_eval
         if val_idx:
-            selection, _, _ = _evaluate(model, criterion, snapshot, val_idx, dataset(val_idx, test_tf), config,
-                                        normalise, device, groups)
+            selection, _, _ = _evaluate(model, criterion, snapshot, val_idx, val_data, config, normalise, device,
+                                        groups)
         seconds = time.perf_counter() - epoch_started
         store.record_epoch(catalog, run_id, epoch, total_loss / seen, test_loss, test_eval, seconds)
         value = selection.get(selection_key)
@@ -363,14 +358,6 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     summary = store.finish_run(catalog, run_id, snapshot, test_idx, last_eval, best, seconds, rate, config.epochs)
     torch.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
     yield RunFinished(run_id, seconds, rate, summary)
-
-
-def _uint8_transforms(size: int):
-    """Per-sample geometric augmentation on uint8 (v2 transforms); scaling and normalisation happen per batch."""
-    from torchvision.transforms import v2
-
-    train = build_transforms(size, train=True).transforms[:-2]
-    return v2.Compose(train), v2.Identity()
 
 
 @torch.inference_mode()
