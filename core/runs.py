@@ -115,16 +115,6 @@ def record_epoch(catalog: Catalog, run_id: int, epoch: int, train_loss: float, t
         s.execute(update(Run).where(Run.id == run_id).values(epochs_done=epoch + 1))
 
 
-def best_so_far(catalog: Catalog, run_id: int, key: str) -> dict | None:
-    """The best recorded epoch of a run being resumed (selected on the test set: resumed runs have no val)."""
-    best = None
-    for epoch in epochs(catalog, run_id):
-        value = epoch[key]
-        if value is not None and (best is None or value > best["value"]):
-            best = {"epoch": epoch["epoch"], "value": value, "selected_on": "test", "key": key}
-    return best
-
-
 def finish_run(catalog: Catalog, run_id: int, snapshot, test_idx: list[int], last: tuple[dict, np.ndarray] | None,
                best: dict | None, seconds: float, rate: float, epochs_done: int) -> dict:
     """Store the final metrics (last epoch, plus the best epoch's summary) and the test scores of every image."""

@@ -257,7 +257,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     loader_rng = torch.Generator().manual_seed(config.seed)
-    start_epoch = 0
+    start_epoch, best = 0, None
     checkpoint = directory / "checkpoint.pt"
     if resuming:
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -267,6 +267,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         torch.set_rng_state(saved["rng"])
         loader_rng.set_state(saved["loader_rng"])
         start_epoch = int(saved["epoch"]) + 1
+        best = saved.get("best")  # the model-selection state, on the same split as before the interruption
     yield RunStarted(run_id, snapshot.attribute, snapshot.kind, config.loss, config.backbone, device_label(device),
                      [label.name for label in snapshot.labels], len(train_idx), len(test_idx), len(val_idx),
                      config.epochs, start_epoch, snapshot.split_source, str(directory))
@@ -301,7 +302,6 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     groups = assign_groups(counts)
     selection_split = "val" if val_idx else "test"
     selection_key = "macro_ap" if multi else "acsa"
-    best = store.best_so_far(catalog, run_id, selection_key) if resuming else None
     images_seen, train_seconds = 0, 0.0
     last_eval = None
     for epoch in range(start_epoch, config.epochs):
@@ -350,7 +350,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         if value is not None and (best is None or value > best["value"]):
             best = {"epoch": epoch, "value": value, "selected_on": selection_split, "key": selection_key}
         yield EpochFinished(run_id, epoch, config.epochs, total_loss / seen, test_loss, lr, seconds, test_eval)
-        _save_checkpoint(checkpoint, model, optimiser, scaler, loader_rng, epoch)
+        _save_checkpoint(checkpoint, model, optimiser, scaler, loader_rng, epoch, best)
         yield CheckpointSaved(run_id, epoch, str(checkpoint))
         last_eval = (test_eval, test_scores)
     seconds = time.perf_counter() - started
@@ -380,9 +380,11 @@ def _evaluate(model, criterion, snapshot: Snapshot, indices: list[int], data, co
     return result, losses / max(1, len(indices)), scores.astype(np.float32)
 
 
-def _save_checkpoint(path: Path, model, optimiser, scaler, loader_rng: torch.Generator, epoch: int) -> None:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a checkpoint."""
+def _save_checkpoint(path: Path, model, optimiser, scaler, loader_rng: torch.Generator, epoch: int,
+                     best: dict | None) -> None:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a checkpoint. ``best`` (plain
+    numbers and strings, fine for ``weights_only``) carries model selection across a resume."""
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(), "scaler": scaler.state_dict(),
-                "rng": torch.get_rng_state(), "loader_rng": loader_rng.get_state(), "epoch": epoch}, tmp)
+                "rng": torch.get_rng_state(), "loader_rng": loader_rng.get_state(), "epoch": epoch, "best": best}, tmp)
     os.replace(tmp, path)

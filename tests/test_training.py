@@ -255,3 +255,35 @@ def test_out_of_memory_becomes_a_failed_run_with_advice(shapes, monkeypatch):
     assert "out of GPU memory" in events[-1].message and "--batch-size 8" in events[-1].message
     with Catalog(shapes) as cat:
         assert get_run(cat, events[-1].run_id).status == "failed"
+
+
+def test_resume_keeps_selecting_the_best_epoch_on_val(tmp_path):
+    rng = np.random.default_rng(1)
+    from PIL import Image
+
+    for split, per_label in (("train", 8), ("val", 3), ("test", 3)):
+        for label, colour in COLOURS.items():
+            for i in range(per_label):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, (16, 16, 3)), 0, 255).astype(np.uint8)
+                path = tmp_path / "split" / split / label / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(path)
+    location = str(tmp_path / "v.sqlite")
+    with Catalog.create(location) as cat:
+        run(import_source(cat, tmp_path / "split", "colour"))
+    cancel = threading.Event()
+    first = []
+    for event in train(location, config(epochs=3), cancel=cancel):
+        first.append(event)
+        if isinstance(event, CheckpointSaved):
+            cancel.set()
+    assert first[0].val_images == 9 and isinstance(first[-1], RunCancelled)
+    saved = torch.load(f"{first[0].directory}/checkpoint.pt", weights_only=True)
+    assert saved["best"]["epoch"] == 0 and saved["best"]["selected_on"] == "val"
+    resumed = drain(train(location, config(), resume=first[0].run_id))
+    assert isinstance(resumed[-1], RunFinished)
+    whole = drain(train(location, config(epochs=3)))  # the same run, never interrupted (training is reproducible)
+    assert [e.train_loss for e in resumed if isinstance(e, EpochFinished)] == \
+        [e.train_loss for e in whole if isinstance(e, EpochFinished)][1:]
+    assert resumed[-1].summary["best"] == whole[-1].summary["best"]
+    assert whole[-1].summary["best"]["selected_on"] == "val"
