@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-export QT_QPA_PLATFORM ?= offscreen
+# Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
 .PHONY: venv test demo bench bench-quality lint clean
 EPOCHS ?= 16

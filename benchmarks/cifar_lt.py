@@ -55,3 +55,20 @@ def build(folder: Path, ratio: float = 100.0) -> tuple[Path, Path]:
                        capture_output=True)
         tmp.rename(catalog)
     return tree, catalog
+
+
+def build_full(folder: Path) -> tuple[Path, Path]:
+    """Return (tree, catalog) of the whole CIFAR-10 (60,000 images, attribute ``object``), building them once."""
+    build_raw = folder / "cifar10"
+    if not (build_raw / "train").is_dir():
+        build(folder)  # unpacks the archive (and builds the ratio-100 catalog beside it)
+    catalog = folder / "cifar10-full.sqlite"
+    if not catalog.exists():
+        tailor = Path(sys.executable).with_name("tailor")
+        tmp = catalog.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        subprocess.run([str(tailor), "init", str(tmp)], check=True, capture_output=True)
+        subprocess.run([str(tailor), "import", str(tmp), str(build_raw), "--attribute", "object"], check=True,
+                       capture_output=True)
+        tmp.rename(catalog)
+    return build_raw, catalog

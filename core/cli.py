@@ -127,8 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "print their statistics.")
     p.add_argument("--out", default="tailor-demo", metavar="DIR", help="folder for images and catalog "
                    "(default ./tailor-demo)")
-    p.add_argument("--no-gui", action="store_true", help="do not open the window (the window is not part of "
-                   "this version yet: the demo prints statistics)")
+    p.add_argument("--no-gui", action="store_true", help="only build the catalog and print its statistics")
+
+    p = sub.add_parser("gui", help="open the workbench window (also: tailor with no command)",
+                       description="Open the workbench window on CATALOG (default: the last catalog opened).")
+    p.add_argument("catalog", metavar="CATALOG", nargs="?", help="catalog file or SQLAlchemy URL")
+    p.add_argument("--screenshot", metavar="FILE", help="save the window as a PNG once loaded, then quit")
+    p.add_argument("--view", choices=("browse", "imbalance"), default="browse",
+                   help="the view --screenshot shows (default browse)")
     return parser
 
 
@@ -296,7 +302,26 @@ def cmd_demo(args) -> int:
             print()
             print(format_stats(stats_dict(catalog, attribute, beta=0.99, split=None, groups="log")))
     print(f"\ndemo catalog: {location}")
-    return EXIT_OK
+    if args.no_gui:
+        return EXIT_OK
+    return _open_window(args, str(location))
+
+
+def _open_window(args, catalog: str | None, screenshot: str | None = None, view: str = "browse") -> int:
+    opener = getattr(args, "open_window", None)
+    if opener is None:
+        raise TailorError("the workbench window is not available in this installation (use the commands "
+                          "listed by tailor --help)")
+    return opener(catalog, screenshot=screenshot, view=view)
+
+
+def cmd_gui(args) -> int:
+    if args.catalog and "://" not in args.catalog and not Path(args.catalog).exists():
+        raise TailorError(f"catalog {args.catalog} does not exist (create one with tailor init, or from the "
+                          "window's File menu)")
+    if args.screenshot and not Path(args.screenshot).expanduser().resolve().parent.is_dir():
+        raise TailorError(f"--screenshot: folder of {args.screenshot} does not exist")
+    return _open_window(args, args.catalog, args.screenshot, args.view)
 
 
 def cmd_train(args) -> int:
@@ -364,15 +389,23 @@ def cmd_export_model(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "import": cmd_import, "stats": cmd_stats, "info": cmd_info, "demo": cmd_demo,
-            "train": cmd_train, "runs": cmd_runs, "compare": cmd_compare, "export-model": cmd_export_model}
+            "train": cmd_train, "runs": cmd_runs, "compare": cmd_compare, "export-model": cmd_export_model,
+            "gui": cmd_gui}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, open_window=None) -> int:
+    """Run one command. ``open_window(catalog, screenshot=, view=) -> int`` is how ``gui``, ``demo`` and no
+    command at all open the window; the workbench passes it in (``workbench.launcher``), so core never imports Qt.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+        if open_window is None:
+            parser.print_help()
+            return EXIT_OK
+        args.command = "gui"
+        args.catalog, args.screenshot, args.view = None, None, "browse"
+    args.open_window = open_window
     try:
         return COMMANDS[args.command](args)
     except TailorError as exc:

@@ -52,3 +52,26 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed console script the way a user would."""
     exe = Path(sys.executable).with_name("tailor")
     return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qt_settings(tmp_path_factory, monkeypatch):
+    """Every test gets its own QSettings folder and thumbnail cache (never the user's)."""
+    folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("TAILOR_CACHE_DIR", str(folder / "cache"))
+    if "PySide6.QtCore" in sys.modules:  # only Qt tests import Qt; keep the others free of it
+        from PySide6.QtCore import QSettings
+
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    yield
+
+
+def make_garments(root: Path, counts: dict[str, int], size=(24, 24)) -> Path:
+    """A class-per-folder tree with ``counts`` images per label (distinct colours)."""
+    n = 0
+    for label, count in counts.items():
+        for i in range(count):
+            n += 1
+            write_image(root / label / f"{label}-{i:04d}.png", colour=(n * 37 % 256, n * 11 % 256, n % 256),
+                        size=size)
+    return root

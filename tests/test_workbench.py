@@ -1,0 +1,356 @@
+"""The workbench window (pytest-qt, offscreen): grid paging, filters, annotation with undo/redo against the
+database, label merge, the histogram against ``tailor stats``, imports with cancel, and screenshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from core.catalog import Catalog
+from core.importer import import_source, run
+from tests.conftest import make_garments, run_cli, write_image
+from tests.qt_helpers import dump, open_window, settle
+from workbench import grid as grid_module
+
+COUNTS = {"long": 300, "short": 180, "sleeveless": 60, "cap": 12, "puff": 4}  # 556 images, ratio 75
+
+
+@pytest.fixture
+def shop(tmp_path) -> Path:
+    location = tmp_path / "shop.sqlite"
+    make_garments(tmp_path / "images", COUNTS, size=(20, 20))
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, tmp_path / "images", "sleeve"))
+    return location
+
+
+def select_rows(window, rows) -> None:
+    grid, model = window.browser.grid, window.browser.model
+    selection = QItemSelection()
+    for row in rows:
+        selection.select(model.index(row), model.index(row))
+    grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
+def test_window_shows_the_catalog_with_thumbnails(qtbot, shop):
+    window = open_window(qtbot, shop)
+    model = window.browser.model
+    assert model.rowCount() == sum(COUNTS.values())
+    assert window.browser.filters.count.text() == "556 images"
+    qtbot.waitUntil(lambda: model.loaded_pages() > 0 and window.thumbs.cached_count > 10, timeout=15000)
+    image = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
+    assert image is not None and image.width() == 20
+    assert model.data(model.index(0)) == "cap"  # cells show the labels of the current attribute
+    assert window.attribute.currentText().startswith("sleeve")
+
+
+def test_grid_pages_rows_on_demand_and_keeps_a_bounded_number(qtbot, shop, monkeypatch):
+    monkeypatch.setattr(grid_module, "PAGE", 20)
+    monkeypatch.setattr(grid_module, "MAX_PAGES", 5)
+    window = open_window(qtbot, shop)
+    model = window.browser.model
+    for row in range(0, model.rowCount(), 20):  # touch every page, as scrolling to the end does
+        model.data(model.index(row))
+        qtbot.waitUntil(lambda r=row: model.row_info(r) is not None, timeout=5000)
+        assert model.loaded_pages() <= 5
+    last = model.row_info(model.rowCount() - 1)
+    assert last is not None and last.id == model.image_id(model.rowCount() - 1)
+
+
+def test_each_filter_changes_the_grid(qtbot, shop):
+    window = open_window(qtbot, shop)
+    bar, browser = window.browser.filters, window.browser
+
+    def count_after(change) -> int:
+        before = browser.query_count
+        change()
+        qtbot.waitUntil(lambda: browser.query_count > before, timeout=5000)
+        return browser.model.rowCount()
+
+    puff = bar.label.findText("puff (4)")
+    assert count_after(lambda: bar.label.setCurrentIndex(puff)) == 4
+    assert count_after(lambda: bar.has.setCurrentIndex(1)) == 552
+    assert count_after(lambda: bar.has.setCurrentIndex(0)) == 4
+    assert count_after(lambda: bar.label.setCurrentIndex(0)) == 556
+    assert count_after(lambda: bar.split.setCurrentIndex(bar.split.findData("none"))) == 556
+    assert count_after(lambda: bar.split.setCurrentIndex(bar.split.findData("test"))) == 0
+    assert count_after(lambda: bar.split.setCurrentIndex(0)) == 556
+    assert count_after(lambda: bar.unlabeled.setChecked(True)) == 0
+    assert count_after(lambda: bar.unlabeled.setChecked(False)) == 556
+    assert count_after(lambda: bar.source.setCurrentIndex(bar.source.findData("human"))) == 0
+    assert count_after(lambda: bar.source.setCurrentIndex(bar.source.findData("import"))) == 556
+    assert count_after(lambda: bar.text.setText("cap-000")) == 10
+    assert count_after(lambda: bar.sort.setCurrentIndex(bar.sort.findData("newest"))) == 10
+
+
+def test_bulk_label_500_then_undo_and_redo_round_trip_the_database(qtbot, shop):
+    window = open_window(qtbot, shop)
+    before = dump(shop)
+    select_rows(window, range(500))
+    window.browser.grid.setFocus()
+    labels = [info.name for info in window.state.labels]  # number keys follow this order
+    qtbot.keyClick(window.browser.grid, Qt.Key.Key_1 + labels.index("puff"))
+    settle(qtbot, window)
+    after = dump(shop)
+    with Catalog(shop) as catalog:
+        counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
+    assert counts["puff"] == 500  # the first 500 by path include the 4 puffs already there
+    assert sum(counts.values()) == 556  # single-label: one label per image, replaced not added
+    assert window.editor.stack.count() == 1
+    window.undo()
+    settle(qtbot, window)
+    assert dump(shop) == before
+    window.redo()
+    settle(qtbot, window)
+    assert dump(shop) == after
+    window.undo()
+    settle(qtbot, window)
+    assert dump(shop) == before
+    # the views followed: the histogram shows the catalog's counts again
+    qtbot.waitUntil(lambda: dict(window.imbalance.bar_values()) == COUNTS, timeout=5000)
+
+
+def test_keys_move_select_and_clear(qtbot, shop):
+    window = open_window(qtbot, shop)
+    grid = window.browser.grid
+    grid.setFocus()
+    grid.setCurrentIndex(window.browser.model.index(0))
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    assert grid.currentIndex().row() == 1
+    qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert grid.selected_rows() == [1, 2]
+    qtbot.keyClick(grid, Qt.Key.Key_0)  # clear the sleeve labels of the two
+    settle(qtbot, window)
+    with Catalog(shop) as catalog:
+        assert catalog.label_counts("sleeve").images == 554
+
+
+def test_multi_label_click_adds_and_remove_button_removes(qtbot, tmp_path):
+    location = tmp_path / "styles.sqlite"
+    manifest = tmp_path / "m.csv"
+    lines = ["path,labels"]
+    for i in range(8):
+        path = write_image(tmp_path / "img" / f"{i}.png", colour=(i * 20, 0, 0))
+        lines.append(f"{path},{'boho|retro' if i < 3 else 'minimal'}")
+    manifest.write_text("\n".join(lines) + "\n")
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, manifest, "style", multi_label=True))
+    window = open_window(qtbot, location)
+    select_rows(window, range(8))
+    window.browser._selection_settled()
+    panel = window.browser.labels
+    retro = next(i for i in range(panel.list.count()) if panel.list.item(i).text().split()[1] == "retro")
+    panel.list.itemClicked.emit(panel.list.item(retro))
+    settle(qtbot, window)
+    with Catalog(location) as catalog:
+        assert {c.name: c.count for c in catalog.label_counts("style").labels} == \
+            {"retro": 8, "boho": 3, "minimal": 5}
+    panel.list.setCurrentRow(retro)
+    panel.remove_button.click()
+    settle(qtbot, window)
+    with Catalog(location) as catalog:
+        assert {c.name: c.count for c in catalog.label_counts("style").labels}["retro"] == 0
+
+
+def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
+    from workbench import labels_dialog
+
+    window = open_window(qtbot, shop)
+    before = dump(shop)
+    dialog = labels_dialog.LabelsDialog(window.catalog, window.editor, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
+    top = dialog.tree.topLevelItem(0)
+    puff = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(0) == "puff")
+    dialog.tree.setCurrentItem(puff)
+    monkeypatch.setattr(labels_dialog._ChooseLabel, "exec", lambda self: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(labels_dialog._ChooseLabel, "choice",
+                        lambda self: next(info for _, items in dialog.data for info in items if info.name == "cap"))
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[2]) or QMessageBox.StandardButton.Yes)
+    dialog.merge()
+    settle(qtbot, window)
+    assert "4 images of 'puff'" in asked[0]
+    with Catalog(shop) as catalog:
+        counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
+    assert counts["cap"] == 16 and "puff" not in counts
+    qtbot.waitUntil(lambda: "puff" not in [t.text(0) for t in
+                                           (dialog.tree.topLevelItem(0).child(i)
+                                            for i in range(dialog.tree.topLevelItem(0).childCount()))],
+                    timeout=5000)
+    window.undo()
+    settle(qtbot, window)
+    assert dump(shop) == before
+
+
+def test_histogram_equals_tailor_stats_and_click_filters_the_browser(qtbot, shop):
+    window = open_window(qtbot, shop)
+    view = window.imbalance
+    qtbot.waitUntil(lambda: view.stats is not None, timeout=5000)
+    stats = json.loads(run_cli("stats", str(shop), "--attribute", "sleeve", "--json").stdout)
+    assert view.bar_values() == [(item["name"], item["count"]) for item in stats["labels"]]
+    assert view.stats["imbalance_ratio"] == pytest.approx(stats["imbalance_ratio"]) == 75.0
+    heights = view.count_bars.item.opts["height"]
+    assert list(heights) == pytest.approx([__import__("math").log10(c) for _, c in view.bar_values()])
+    view.log.setChecked(False)
+    assert list(view.count_bars.item.opts["height"]) == [c for _, c in view.bar_values()]
+    # weights at another beta equal the CLI's
+    view.beta.setValue(200)  # beta = 0.999
+    stats = json.loads(run_cli("stats", str(shop), "--attribute", "sleeve", "--json", "--beta", "0.999").stdout)
+    for mine, theirs in zip(view.stats["labels"], stats["labels"]):
+        assert mine["weights"]["iew"] == pytest.approx(theirs["weights"]["iew"])
+    # clicking the 'puff' bar shows its images in the browser
+    window.tabs.setCurrentWidget(view)
+    qtbot.wait(50)
+    index = [name for name, _ in view.bar_values()].index("puff")
+    plot = view.count_plot.getPlotItem()
+    scene_pos = plot.vb.mapViewToScene(QPointF(index, 1.0))
+    event = type("Click", (), {"scenePos": lambda self: scene_pos})()
+    before = window.browser.query_count
+    view._clicked(event)
+    qtbot.waitUntil(lambda: window.browser.query_count > before, timeout=5000)
+    assert window.tabs.currentWidget() is window.browser
+    assert window.browser.model.rowCount() == 4
+
+
+def test_split_view_counts_one_split(qtbot, tmp_path):
+    location = tmp_path / "split.sqlite"
+    make_garments(tmp_path / "tree" / "train", {"a": 8, "b": 2})
+    make_garments(tmp_path / "tree" / "test", {"a": 3, "b": 3})
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, tmp_path / "tree", "x"))
+    window = open_window(qtbot, location)
+    view = window.imbalance
+    qtbot.waitUntil(lambda: view.stats is not None, timeout=5000)
+    assert dict(view.bar_values()) == {"a": 11, "b": 5}
+    view.split.setCurrentIndex(view.split.findData("test"))
+    qtbot.waitUntil(lambda: view.stats["split"] == "test", timeout=5000)
+    assert dict(view.bar_values()) == {"a": 3, "b": 3}
+
+
+def test_import_from_the_window_reports_skipped_files_and_saves_them(qtbot, tmp_path):
+    location = tmp_path / "new.sqlite"
+    Catalog.create(location).close()
+    make_garments(tmp_path / "drop", {"red": 5, "blue": 2})
+    (tmp_path / "drop" / "red" / "broken.png").write_bytes(b"\x89PNG not really")
+    window = open_window(qtbot, location)
+    with qtbot.waitSignal(window.importer.finished, timeout=20000) as finished:
+        window.start_import(str(tmp_path / "drop"), "colour")
+    report = finished.args[0]
+    assert report.new == 7 and len(report.skipped) == 1
+    dialog = window.last_report_dialog
+    assert dialog.table.rowCount() == 1 and "broken.png" in dialog.table.item(0, 0).text()
+    out = tmp_path / "skipped.csv"
+    dialog.save_to(str(out))
+    qtbot.waitUntil(out.exists, timeout=5000)
+    assert "broken.png" in out.read_text()
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 7, timeout=5000)
+
+
+def test_import_cancel_leaves_the_catalog_unchanged(qtbot, tmp_path, monkeypatch):
+    from core import importer
+
+    location = tmp_path / "cancel.sqlite"
+    Catalog.create(location).close()
+    make_garments(tmp_path / "many", {"a": 150, "b": 150})
+    monkeypatch.setattr(importer, "CHUNK", 10)  # many progress events, so the cancel lands mid-import
+    window = open_window(qtbot, location)
+    before = dump(location)
+    seen = []
+
+    def on_event(event):
+        seen.append(event.phase)
+        if event.phase == "reading" and event.done >= 50:
+            window.importer.cancel()
+
+    with qtbot.waitSignal(window.importer.cancelled, timeout=20000):
+        window.start_import(str(tmp_path / "many"), "letters")
+        window.importer.worker.yielded.connect(on_event)
+    assert "reading" in seen and not window.importer.running
+    assert dump(location) == before
+
+
+def test_dropping_a_folder_opens_the_import_dialog(qtbot, shop, tmp_path, monkeypatch):
+    window = open_window(qtbot, shop)
+    asked = []
+    monkeypatch.setattr(window, "import_dialog", lambda source="": asked.append(source))
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: asked == [str(tmp_path)], timeout=2000)
+
+
+def test_window_state_and_recent_catalogs_are_remembered(qtbot, shop):
+    from workbench import settings
+
+    window = open_window(qtbot, shop)
+    window.resize(640, 470)  # inside the offscreen screen (restoreGeometry keeps windows on screen)
+    window.close()
+    assert settings.recent_catalogs()[0] == str(shop)
+    again = open_window(qtbot, shop)
+    assert again.size().height() == 470  # (the width is held up by the toolbars' minimum on a small screen)
+    assert settings.settings().value("window/geometry") is not None
+
+
+def test_screenshots_of_each_main_view(qtbot, tmp_path):
+    """Writes browse.png and imbalance.png (to $TAILOR_SCREENSHOTS, default a temp folder) from the demo."""
+    from core.demo import generate
+
+    out = Path(os.environ.get("TAILOR_SCREENSHOTS", tmp_path / "shots"))
+    out.mkdir(parents=True, exist_ok=True)
+    images, manifest = generate(tmp_path / "demo")
+    location = tmp_path / "demo" / "catalog.sqlite"
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, images, "sleeve"))
+        run(import_source(catalog, manifest, "style", multi_label=True))
+    window = open_window(qtbot, location)
+    window.resize(1280, 800)
+    window.browser.grid.setCurrentIndex(window.browser.model.index(3))
+    qtbot.waitUntil(lambda: window.browser.detail.detail is not None and window.thumbs.cached_count > 20,
+                    timeout=15000)
+    settle(qtbot, window)
+    assert window.grab().save(str(out / "browse.png"))
+    window.tabs.setCurrentWidget(window.imbalance)
+    qtbot.waitUntil(lambda: window.imbalance.stats is not None, timeout=5000)
+    qtbot.wait(200)
+    assert window.grab().save(str(out / "imbalance.png"))
+    assert (out / "browse.png").stat().st_size > 20000
+
+
+def test_window_start_does_not_import_torch(shop):
+    code = ("import sys\nfrom PySide6.QtWidgets import QApplication\nfrom workbench.app import create_main_window\n"
+            f"w = create_main_window({str(shop)!r}); w.show()\n"
+            "app = QApplication.instance()\n"
+            "import time; end = time.time() + 3\n"
+            "while time.time() < end: app.processEvents(); time.sleep(0.01)\n"
+            "assert w.browser.model.rowCount() == 556, w.browser.model.rowCount()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_gui_screenshot_and_bad_catalog(shop, tmp_path):
+    result = run_cli("gui", str(tmp_path / "missing.sqlite"))
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+    shot = tmp_path / "shot.png"
+    env_result = subprocess.run([str(Path(sys.executable).with_name("tailor")), "gui", str(shop), "--screenshot",
+                                 str(shot), "--view", "imbalance"], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert env_result.returncode == 0, env_result.stderr[-2000:]
+    assert shot.stat().st_size > 10000
+    no_display = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([str(Path(sys.executable).with_name("tailor")), "gui", str(shop)], capture_output=True,
+                            text=True, timeout=60, env=no_display)
+    assert result.returncode == 2 and "no display" in result.stderr

@@ -1,0 +1,135 @@
+"""Thumbnails for the grid: decoded by background threads, newest request first, kept in a bounded LRU cache.
+
+The GUI thread only asks (:meth:`ThumbnailLoader.get` returns at once: the image, or ``None`` and a load is
+queued) and receives finished ``QImage`` objects through a queued signal. Requests are served last-in first-out
+and the queue is capped, so while a user flings the grid the threads decode what is on screen now, not what
+scrolled past a second ago.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from core import thumbnails
+from core.images import BadImage
+
+MAX_PENDING = 400
+
+
+class ThumbnailLoader(QObject):
+    """``ready(image_id)`` is emitted on the GUI thread when a thumbnail (or its failure) is known."""
+
+    ready = Signal(int)
+    _loaded = Signal(int, object, str)  # from worker threads: id, QImage or None, failure reason
+
+    def __init__(self, cache_dir: Path | None, *, size: int = thumbnails.THUMBNAIL_SIZE,
+                 budget_bytes: int = 96 * 1024 * 1024, threads: int = 2, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.size = size
+        self.cache_dir = cache_dir
+        self.budget_bytes = budget_bytes
+        self._cache: OrderedDict[int, QImage] = OrderedDict()
+        self._bytes = 0
+        self._failed: dict[int, str] = {}
+        self._pending: OrderedDict[int, tuple[str, str]] = OrderedDict()  # newest last
+        self._in_flight: set[int] = set()
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._loaded.connect(self._store)
+        self._threads = [threading.Thread(target=self._work, name=f"tailor-thumbs-{i}", daemon=True)
+                         for i in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    # -- GUI thread ------------------------------------------------------------------------------------
+
+    def get(self, image_id: int, path: str, content_hash: str) -> QImage | None:
+        image = self._cache.get(image_id)
+        if image is not None:
+            self._cache.move_to_end(image_id)
+            return image
+        if image_id in self._failed:
+            return None
+        with self._lock:
+            if image_id not in self._in_flight:
+                self._pending.pop(image_id, None)
+                self._pending[image_id] = (path, content_hash)
+                while len(self._pending) > MAX_PENDING:
+                    self._pending.popitem(last=False)  # the oldest request scrolled away long ago
+                self._lock.notify()
+        return None
+
+    def failure(self, image_id: int) -> str | None:
+        return self._failed.get(image_id)
+
+    def forget(self, image_id: int) -> None:
+        """Drop one image (its file changed)."""
+        image = self._cache.pop(image_id, None)
+        if image is not None:
+            self._bytes -= image.sizeInBytes()
+        self._failed.pop(image_id, None)
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def cached_count(self) -> int:
+        return len(self._cache)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending) + len(self._in_flight)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._pending.clear()
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _store(self, image_id: int, image: QImage | None, reason: str) -> None:
+        if image is None:
+            self._failed[image_id] = reason
+        else:
+            old = self._cache.pop(image_id, None)
+            if old is not None:
+                self._bytes -= old.sizeInBytes()
+            self._cache[image_id] = image
+            self._bytes += image.sizeInBytes()
+            while self._bytes > self.budget_bytes and len(self._cache) > 1:
+                _, evicted = self._cache.popitem(last=False)
+                self._bytes -= evicted.sizeInBytes()
+        self.ready.emit(image_id)
+
+    # -- worker threads --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._stopping:
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                image_id, (path, content_hash) = self._pending.popitem(last=True)  # newest first
+                self._in_flight.add(image_id)
+            try:
+                thumb = thumbnails.load(path, content_hash, self.cache_dir, size=self.size)
+                image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3,
+                               QImage.Format.Format_RGB888).copy()
+                result, reason = image, ""
+            except BadImage as exc:
+                result, reason = None, str(exc)
+            except Exception as exc:  # noqa: BLE001 - a thumbnail must never take the window down
+                result, reason = None, f"cannot show ({type(exc).__name__}: {exc})"
+            with self._lock:
+                self._in_flight.discard(image_id)
+                if self._stopping:
+                    return
+            self._loaded.emit(image_id, result, reason)
