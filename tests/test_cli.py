@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +100,14 @@ def test_skipped_files_are_named_and_reported(tmp_path, tree):
     assert data["unchanged"] == 9 and len(data["skipped"]) == 2
 
 
-def test_no_arguments_prints_help():
-    result = ok()
-    assert "usage: tailor" in result.stdout and "import" in result.stdout
+def test_help_and_no_arguments_opens_the_window_or_says_why_not():
+    result = ok("--help")
+    assert "usage: tailor" in result.stdout and "import" in result.stdout and "gui" in result.stdout
+    # no command opens the window; without any display that is one clear line, not a hang or a traceback
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    exe = Path(sys.executable).with_name("tailor")
+    result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2 and "no display" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_demo_builds_a_long_tailed_catalog_twice(tmp_path):

@@ -172,6 +172,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, cell: int = 112, parent=None) -> None:
         super().__init__(parent)
         self.cell = cell
+        self._font: QFont | None = None
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt API
         return QSize(self.cell + 12, self.cell + 30)
@@ -195,17 +196,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setBrush(placeholder)
             painter.drawRoundedRect(square.adjusted(8, 8, -8, -8), 4, 4)
         else:
-            size = image.size().scaled(square.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            size = image.size()
+            if size.width() > square.width() or size.height() > square.height():
+                size = size.scaled(square.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(square.center())
-            painter.drawImage(target, image)
+            painter.drawImage(target, image)  # delivered at cell size: a plain copy
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         text_rect = QRect(rect.left() + 2, square.bottom() + 3, rect.width() - 4, rect.bottom() - square.bottom() - 3)
         colour = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         painter.setPen(colour)
-        font = QFont(option.font)
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-        painter.setFont(font)
+        if self._font is None:
+            self._font = QFont(option.font)
+            self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.9))
+        painter.setFont(self._font)
         elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, elided)
         painter.restore()

@@ -8,11 +8,12 @@ scrolled past a second ago.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from core import thumbnails
@@ -21,18 +22,30 @@ from core.images import BadImage
 MAX_PENDING = 400
 
 
+def lower_priority(niceness: int = 10) -> None:
+    """Make the calling thread yield the CPU to the GUI thread (Linux: per-thread nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # other platforms: best effort only
+        pass
+
+
 class ThumbnailLoader(QObject):
     """``ready(image_id)`` is emitted on the GUI thread when a thumbnail (or its failure) is known."""
 
     ready = Signal(int)
     _loaded = Signal(int, object, str)  # from worker threads: id, QImage or None, failure reason
 
-    def __init__(self, cache_dir: Path | None, *, size: int = thumbnails.THUMBNAIL_SIZE,
-                 budget_bytes: int = 96 * 1024 * 1024, threads: int = 2, parent: QObject | None = None) -> None:
+    def __init__(self, cache_dir: Path | None, *, size: int = thumbnails.THUMBNAIL_SIZE, display: int = 112,
+                 budget_bytes: int = 96 * 1024 * 1024, max_items: int = 4000, threads: int = 1,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.size = size
+        self.display = display  # images are delivered fitted in display x display, ready to blit
         self.cache_dir = cache_dir
         self.budget_bytes = budget_bytes
+        # a count cap too: tens of thousands of tiny thumbnails are few bytes but many objects for the collector
+        self.max_items = max_items
         self._cache: OrderedDict[int, QImage] = OrderedDict()
         self._bytes = 0
         self._failed: dict[int, str] = {}
@@ -103,14 +116,23 @@ class ThumbnailLoader(QObject):
                 self._bytes -= old.sizeInBytes()
             self._cache[image_id] = image
             self._bytes += image.sizeInBytes()
-            while self._bytes > self.budget_bytes and len(self._cache) > 1:
+            while (self._bytes > self.budget_bytes or len(self._cache) > self.max_items) and len(self._cache) > 1:
                 _, evicted = self._cache.popitem(last=False)
                 self._bytes -= evicted.sizeInBytes()
         self.ready.emit(image_id)
 
+    def _for_display(self, thumb: thumbnails.Thumbnail) -> QImage:
+        """Scaled to the cell and in the raster engine's native format, so painting is a plain copy."""
+        image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888)
+        if max(thumb.width, thumb.height) != self.display:
+            image = image.scaled(self.display, self.display, Qt.AspectRatioMode.KeepAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+
     # -- worker threads --------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        lower_priority()
         while True:
             with self._lock:
                 while not self._pending and not self._stopping:
@@ -121,9 +143,7 @@ class ThumbnailLoader(QObject):
                 self._in_flight.add(image_id)
             try:
                 thumb = thumbnails.load(path, content_hash, self.cache_dir, size=self.size)
-                image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3,
-                               QImage.Format.Format_RGB888).copy()
-                result, reason = image, ""
+                result, reason = self._for_display(thumb), ""
             except BadImage as exc:
                 result, reason = None, str(exc)
             except Exception as exc:  # noqa: BLE001 - a thumbnail must never take the window down
