@@ -354,3 +354,18 @@ def test_cli_gui_screenshot_and_bad_catalog(shop, tmp_path):
     result = subprocess.run([str(Path(sys.executable).with_name("tailor")), "gui", str(shop)], capture_output=True,
                             text=True, timeout=60, env=no_display)
     assert result.returncode == 2 and "no display" in result.stderr
+
+
+def test_missing_x11_libraries_are_named_instead_of_qt_aborting(monkeypatch):
+    import ctypes.util
+
+    from workbench.app import display_problem
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "xcb-cursor" else f"lib{name}.so")
+    assert "libxcb-cursor0" in display_problem() and "apt install libxcb-cursor0" in display_problem()
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so")
+    assert display_problem() is None

@@ -17,12 +17,25 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 from workbench.resources import app_icon, stylesheet
 
 
+# Libraries Qt's xcb platform plugin loads (Debian package names); desktops have them, minimal images may not.
+XCB_LIBRARIES = (("xcb-cursor", "libxcb-cursor0"), ("xcb-icccm", "libxcb-icccm4"), ("xcb-keysyms", "libxcb-keysyms1"),
+                 ("xkbcommon-x11", "libxkbcommon-x11-0"))
+
+
 def display_problem() -> str | None:
     """Why no window can be shown here, or None."""
     if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and \
             not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         return ("no display to show the window on (DISPLAY is not set); run it on a desktop, under xvfb-run, "
                 "or with QT_QPA_PLATFORM=offscreen for a screenshot")
+    if sys.platform.startswith("linux") and os.environ.get("QT_QPA_PLATFORM", "xcb").startswith("xcb") and \
+            os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        import ctypes.util
+
+        missing = [package for library, package in XCB_LIBRARIES if ctypes.util.find_library(library) is None]
+        if missing:  # Qt >= 6.5 aborts the process without them
+            return (f"Qt's X11 plugin needs system libraries that are missing here: {', '.join(missing)} "
+                    f"(Debian/Ubuntu: sudo apt install {' '.join(missing)})")
     return None
 
 
