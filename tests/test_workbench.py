@@ -45,7 +45,9 @@ def test_window_shows_the_catalog_with_thumbnails(qtbot, shop):
     model = window.browser.model
     assert model.rowCount() == sum(COUNTS.values())
     assert window.browser.filters.count.text() == "556 images"
-    qtbot.waitUntil(lambda: model.loaded_pages() > 0 and window.thumbs.cached_count > 10, timeout=15000)
+    # newest requests are served first, so row 0 (asked for first) may come last: wait for it
+    qtbot.waitUntil(lambda: model.loaded_pages() > 0 and
+                    model.data(model.index(0), Qt.ItemDataRole.DecorationRole) is not None, timeout=15000)
     image = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
     assert image is not None and max(image.width(), image.height()) == 112  # delivered at cell size
     assert model.data(model.index(0)) == "cap"  # cells show the labels of the current attribute
