@@ -47,13 +47,7 @@ def build(folder: Path, ratio: float = 100.0) -> tuple[Path, Path]:
                     link = target / file.name
                     if not link.exists():
                         link.symlink_to(file.resolve())
-        tailor = Path(sys.executable).with_name("tailor")
-        tmp = catalog.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        subprocess.run([str(tailor), "init", str(tmp)], check=True, capture_output=True)
-        subprocess.run([str(tailor), "import", str(tmp), str(tree), "--attribute", "object"], check=True,
-                       capture_output=True)
-        tmp.rename(catalog)
+        _import(tree, catalog)
     return tree, catalog
 
 
@@ -64,11 +58,16 @@ def build_full(folder: Path) -> tuple[Path, Path]:
         build(folder)  # unpacks the archive (and builds the ratio-100 catalog beside it)
     catalog = folder / "cifar10-full.sqlite"
     if not catalog.exists():
-        tailor = Path(sys.executable).with_name("tailor")
-        tmp = catalog.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        subprocess.run([str(tailor), "init", str(tmp)], check=True, capture_output=True)
-        subprocess.run([str(tailor), "import", str(tmp), str(build_raw), "--attribute", "object"], check=True,
-                       capture_output=True)
-        tmp.rename(catalog)
+        _import(build_raw, catalog)
     return build_raw, catalog
+
+
+def _import(tree: Path, catalog: Path) -> None:
+    """``tailor init`` + ``tailor import`` into a temporary file, renamed only when complete."""
+    tailor = Path(sys.executable).with_name("tailor")
+    tmp = catalog.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    subprocess.run([str(tailor), "init", str(tmp)], check=True, capture_output=True)
+    subprocess.run([str(tailor), "import", str(tmp), str(tree), "--attribute", "object"], check=True,
+                   capture_output=True)
+    tmp.rename(catalog)
