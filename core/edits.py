@@ -12,7 +12,7 @@ The window's ``QUndoStack`` commands and the CLI call these functions; nothing h
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -61,7 +61,7 @@ class Edit:
     inserted: tuple[Rows, ...] = ()
     updated: tuple[Update, ...] = ()
     images: tuple[int, ...] = ()
-    attributes: tuple[int, ...] = field(default=())  # attributes whose labels or counts changed
+    attributes: tuple[int, ...] = ()  # attributes whose labels or counts changed
 
     @property
     def empty(self) -> bool:
@@ -87,6 +87,12 @@ def _fetch(s: Session, table: str, ids: Sequence[int]) -> dict[int, tuple]:
     return found
 
 
+def _delete_ids(s: Session, table: str, ids: Sequence[int]) -> None:
+    model = _TABLES[table]
+    for start in range(0, len(ids), _CHUNK):
+        s.execute(delete(model).where(model.id.in_(ids[start:start + _CHUNK])))
+
+
 def _changed_elsewhere(what: str) -> TailorError:
     return TailorError(f"the catalog changed since this edit ({what}); refresh and try again")
 
@@ -106,9 +112,7 @@ def _apply(s: Session, edit: Edit) -> None:
         for row in rows.values:
             if current.get(row[0]) != row:
                 raise _changed_elsewhere(f"{table} {row[0]} is no longer as it was")
-        model = _TABLES[table]
-        for start in range(0, len(rows.ids), _CHUNK):
-            s.execute(delete(model).where(model.id.in_(rows.ids[start:start + _CHUNK])))
+        _delete_ids(s, table, rows.ids)
     by_table = {r.table: r for r in edit.inserted}
     for table in _PARENTS_FIRST:
         rows = by_table.get(table)
@@ -158,9 +162,7 @@ def _insert_rows(s: Session, table: str, dicts: list[dict]) -> Rows:
 def _delete_rows(s: Session, table: str, ids: Sequence[int]) -> Rows:
     ids = sorted(set(ids))
     current = _fetch(s, table, ids)
-    model = _TABLES[table]
-    for start in range(0, len(ids), _CHUNK):
-        s.execute(delete(model).where(model.id.in_(ids[start:start + _CHUNK])))
+    _delete_ids(s, table, ids)
     return Rows(table, _columns(table), tuple(current[i] for i in ids))
 
 

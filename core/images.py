@@ -55,10 +55,11 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise BadImage(f"cannot read: {exc.strerror or exc}") from None
 
 
-def decode(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
-    """Decode image bytes completely (so truncation is detected) and return the Pillow image.
+def open_checked(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Open image bytes lazily (header only) after the checks every decode needs.
 
-    Raises :class:`BadImage` for empty, unrecognised, truncated, corrupt and oversized (bomb) images.
+    Raises :class:`BadImage` for empty, unrecognised, corrupt-header and oversized (bomb) images; no pixel is
+    decoded yet.
     """
     if not data:
         raise BadImage("empty file (0 bytes)")
@@ -76,6 +77,15 @@ def decode(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     if width * height > max_pixels:
         raise BadImage(f"refused as a decompression bomb: {width}x{height} pixels is over the limit of "
                        f"{max_pixels:,}")
+    return image
+
+
+def decode(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Decode image bytes completely (so truncation is detected) and return the Pillow image.
+
+    Raises :class:`BadImage` for empty, unrecognised, truncated, corrupt and oversized (bomb) images.
+    """
+    image = open_checked(data, max_pixels=max_pixels)
     try:
         image.load()
     except Image.DecompressionBombError as exc:

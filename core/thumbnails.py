@@ -7,7 +7,6 @@ reading the original costs the same as reading a cached copy (CIFAR's 32 x 32 fi
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from core.images import MAX_IMAGE_PIXELS, BadImage, _short, read_bytes
+from core.images import MAX_IMAGE_PIXELS, BadImage, _short, open_checked, read_bytes
 
 THUMBNAIL_SIZE = 128
 
@@ -45,20 +44,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _decode_small(data: bytes, size: int, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
     """The decoded thumbnail and the original's size."""
-    if not data:
-        raise BadImage("empty file (0 bytes)")
+    image = open_checked(data, max_pixels=max_pixels)  # the import's checks: empty, not an image, bomb
+    original = image.size
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > max_pixels:
-            raise BadImage(f"refused as a decompression bomb: {width}x{height} pixels is over the limit of "
-                           f"{max_pixels:,}")
         image.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale directly
         image = ImageOps.exif_transpose(image)
         image.thumbnail((size, size), Image.Resampling.LANCZOS)
-        return _to_rgb(image), (width, height)
-    except BadImage:
-        raise
+        return _to_rgb(image), original
     except Image.DecompressionBombError as exc:
         raise BadImage(f"refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
