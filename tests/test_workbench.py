@@ -107,6 +107,7 @@ def test_bulk_label_500_then_undo_and_redo_round_trip_the_database(qtbot, shop):
     assert counts["puff"] == 500  # the first 500 by path include the 4 puffs already there
     assert sum(counts.values()) == 556  # single-label: one label per image, replaced not added
     assert window.editor.stack.count() == 1
+    qtbot.waitUntil(lambda: dict(window.imbalance.bar_values()).get("puff") == 500, timeout=5000)  # view followed
     window.undo()
     settle(qtbot, window)
     assert dump(shop) == before

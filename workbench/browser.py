@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -236,8 +236,6 @@ class BrowserView(QWidget):
         total = len(ids)
         self.filters.count.setText(f"{total:,} image{'s' if total != 1 else ''}")
         if keep and len(keep) <= 5000:
-            from PySide6.QtCore import QItemSelection, QItemSelectionModel
-
             selection = QItemSelection()
             for row, image_id in enumerate(ids):
                 if image_id in keep:

@@ -35,7 +35,12 @@ class EditCommand(QUndoCommand):
             self.editor.writer.submit(first, (self, "do"))
         else:
             edit = self.edit
-            self.editor.writer.submit(lambda catalog: (edits.reapply(catalog, edit), edit)[1], (self, "redo"))
+
+            def again(catalog: Catalog) -> Edit:
+                edits.reapply(catalog, edit)
+                return edit
+
+            self.editor.writer.submit(again, (self, "redo"))
 
     def undo(self) -> None:
         def revert(catalog: Catalog) -> Edit | None:

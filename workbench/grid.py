@@ -11,7 +11,7 @@ import os
 from array import array
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -68,9 +68,6 @@ class ImageGridModel(QAbstractListModel):
 
     def image_id(self, row: int) -> int:
         return self._ids[row]
-
-    def ids(self) -> array:
-        return self._ids
 
     def row_info(self, row: int) -> ImageRow | None:
         page = self._pages.get(row // PAGE)
@@ -129,9 +126,7 @@ class ImageGridModel(QAbstractListModel):
 
     def _page_arrived(self, token: int, page_no: int, ids: list[int], rows: list[ImageRow]) -> None:
         if self._requested.get(page_no) != token:
-            return  # a newer request for this page is on its way, or the model was reset
-        if page_no * PAGE >= len(self._ids) or self._ids[page_no * PAGE:(page_no + 1) * PAGE].tolist() != ids:
-            return  # the id list changed meanwhile
+            return  # a newer request for this page is on its way, or the model was reset (tokens never repeat)
         by_id = {r.id: r for r in rows}
         page = [by_id.get(i) for i in ids]
         old = self._pages.pop(page_no, None)
@@ -257,6 +252,3 @@ class ImageGridView(QListView):
     def selected_ids(self) -> list[int]:
         model = self.model()
         return [model.image_id(row) for row in self.selected_rows()]
-
-    def current_persistent(self) -> QPersistentModelIndex:
-        return QPersistentModelIndex(self.currentIndex())

@@ -142,10 +142,10 @@ class ImbalanceView(QWidget):
 
     # -- data ------------------------------------------------------------------------------------------
 
-    def attach(self, state: CatalogState, editor) -> None:
+    def attach(self, state: CatalogState) -> None:
+        """Follow the catalog's state; the window refreshes it after every edit, so edits reach the view too."""
         self.state = state
         state.changed.connect(self.reload)
-        editor.edited.connect(lambda edit: self.reload())
         if state.loaded:
             self.reload()
 

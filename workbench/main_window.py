@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         self.state.changed.connect(self._state_changed)
         self.state.error.connect(self.status)
         self.browser.attach(self.state, self.editor)
-        self.imbalance.attach(self.state, self.editor)
+        self.imbalance.attach(self.state)
         self.state.refresh()
         self.stack.setCurrentWidget(self.tabs)
         self.setWindowTitle(f"{Path(location).name} — Tailor" if "://" not in location else f"{location} — Tailor")

@@ -80,13 +80,6 @@ class ThumbnailLoader(QObject):
     def failure(self, image_id: int) -> str | None:
         return self._failed.get(image_id)
 
-    def forget(self, image_id: int) -> None:
-        """Drop one image (its file changed)."""
-        image = self._cache.pop(image_id, None)
-        if image is not None:
-            self._bytes -= image.sizeInBytes()
-        self._failed.pop(image_id, None)
-
     @property
     def cached_bytes(self) -> int:
         return self._bytes
