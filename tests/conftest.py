@@ -48,6 +48,14 @@ def tree(tmp_path) -> Path:
     return root
 
 
+def dump_tables(catalog, tables=("attribute", "label", "annotation", "run", "image")) -> dict[str, list[tuple]]:
+    """Every row of the tables an edit can touch, for exact before/after comparison."""
+    from sqlalchemy import text
+
+    with catalog.engine.connect() as conn:
+        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))] for t in tables}
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed console script the way a user would."""
     exe = Path(sys.executable).with_name("tailor")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
+from tests.conftest import dump_tables
 from workbench.app import create_main_window
 
 
@@ -27,6 +26,5 @@ def settle(qtbot, window, timeout: int = 15000) -> None:
 def dump(location) -> dict[str, list[tuple]]:
     from core.catalog import Catalog
 
-    with Catalog(location) as catalog, catalog.engine.connect() as conn:
-        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))]
-                for t in ("attribute", "label", "annotation", "image")}
+    with Catalog(location) as catalog:
+        return dump_tables(catalog)

@@ -9,13 +9,9 @@ from core import edits
 from core.errors import TailorError
 from core.importer import import_source, run
 from core.models import Annotation, Label
+from tests.conftest import dump_tables as dump
 
 
-def dump(catalog) -> dict[str, list[tuple]]:
-    """Every row of the tables an edit can touch, for exact before/after comparison."""
-    with catalog.engine.connect() as conn:
-        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))]
-                for t in ("attribute", "label", "annotation", "run", "image")}
 
 
 @pytest.fixture
