@@ -11,8 +11,8 @@ import os
 from array import array
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPalette
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from core.browse import ImageRow, image_rows
@@ -24,6 +24,7 @@ PAGE = 200
 MAX_PAGES = 30
 IdRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
+CellRole = Qt.ItemDataRole.UserRole + 3  # (thumbnail or None, caption): what the delegate paints
 
 
 class ImageGridModel(QAbstractListModel):
@@ -73,6 +74,10 @@ class ImageGridModel(QAbstractListModel):
         page = self._pages.get(row // PAGE)
         return page[row % PAGE] if page is not None else None
 
+    @staticmethod
+    def caption(info: ImageRow) -> str:
+        return ", ".join(info.labels) if info.labels else os.path.basename(info.path)
+
     def loaded_pages(self) -> int:
         return len(self._pages)
 
@@ -94,10 +99,12 @@ class ImageGridModel(QAbstractListModel):
         info = page[row % PAGE]
         if info is None:
             return None
+        if role == CellRole:
+            return self.thumbs.get(info.id, info.path, info.content_hash), self.caption(info)
         if role == RowRole:
             return info
         if role == Qt.ItemDataRole.DisplayRole:
-            return ", ".join(info.labels) if info.labels else os.path.basename(info.path)
+            return self.caption(info)
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.get(info.id, info.path, info.content_hash)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -162,52 +169,95 @@ class ImageGridModel(QAbstractListModel):
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """Paints a cell: the thumbnail fitted in a square (placeholder until loaded), the labels below it."""
+    """Paints a cell: the thumbnail fitted in a square (placeholder until loaded), the labels below it.
+
+    Painting is the grid's hot path (every newly exposed cell while scrolling), so a cell is two image blits in
+    the backing store's opaque format: the thumbnail (or a pre-rendered placeholder) and a pre-rendered strip of
+    its caption, cached by text. The caches follow the palette (:meth:`clear`).
+    """
+
+    STRIPS = 4096
 
     def __init__(self, cell: int = 112, parent=None) -> None:
         super().__init__(parent)
         self.cell = cell
         self._font: QFont | None = None
+        self._placeholder: QImage | None = None
+        self._strips: OrderedDict[tuple[str, bool], QImage] = OrderedDict()
+
+    def clear(self) -> None:
+        self._placeholder = None
+        self._strips.clear()
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt API
         return QSize(self.cell + 12, self.cell + 30)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        palette = option.palette
-        rect = option.rect.adjusted(3, 3, -3, -3)
+        rect = option.rect
+        left, top, width = rect.left() + 3, rect.top() + 3, rect.width() - 6
+        cell = self.cell
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        image, text = index.data(CellRole) or (None, "")
         if selected:
+            painter.save()
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
-            painter.drawRoundedRect(rect, 6, 6)
-        square = QRect(rect.left() + (rect.width() - self.cell) // 2, rect.top() + 4, self.cell, self.cell)
-        image = index.data(Qt.ItemDataRole.DecorationRole)
-        if image is None or image.isNull():
-            painter.setPen(Qt.PenStyle.NoPen)
-            placeholder = palette.color(QPalette.ColorRole.Mid)
-            placeholder.setAlpha(60)
-            painter.setBrush(placeholder)
-            painter.drawRoundedRect(square.adjusted(8, 8, -8, -8), 4, 4)
+            painter.setBrush(option.palette.color(QPalette.ColorRole.Highlight))
+            painter.drawRoundedRect(QRect(left, top, width, rect.height() - 6), 6, 6)
+            painter.restore()
+        square_left, square_top = left + (width - cell) // 2, top + 4
+        if image is None:
+            if selected:
+                image = self._placeholder_image(option.palette, QPalette.ColorRole.Highlight)
+            else:
+                if self._placeholder is None:
+                    self._placeholder = self._placeholder_image(option.palette, QPalette.ColorRole.Base)
+                image = self._placeholder
+        iw, ih = image.width(), image.height()
+        if iw <= cell and ih <= cell:  # delivered at cell size: a plain copy
+            painter.drawImage(QPoint(square_left + (cell - iw) // 2, square_top + (cell - ih) // 2), image)
         else:
-            size = image.size()
-            if size.width() > square.width() or size.height() > square.height():
-                size = size.scaled(square.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(square.center())
-            painter.drawImage(target, image)  # delivered at cell size: a plain copy
-        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        text_rect = QRect(rect.left() + 2, square.bottom() + 3, rect.width() - 4, rect.bottom() - square.bottom() - 3)
-        colour = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
-        painter.setPen(colour)
+            target = QRect(QPoint(0, 0), image.size().scaled(cell, cell, Qt.AspectRatioMode.KeepAspectRatio))
+            target.moveCenter(QRect(square_left, square_top, cell, cell).center())
+            painter.drawImage(target, image)
+        if text:
+            painter.drawImage(QPoint(left + 6, square_top + cell + 3), self._strip(text, selected, option, width - 12))
+
+    def _placeholder_image(self, palette: QPalette, background: QPalette.ColorRole) -> QImage:
+        image = QImage(self.cell, self.cell, QImage.Format.Format_RGB32)
+        image.fill(palette.color(background))
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        colour = palette.color(QPalette.ColorRole.Mid)
+        colour.setAlpha(60)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(QRect(8, 8, self.cell - 16, self.cell - 16), 4, 4)
+        painter.end()
+        return image
+
+    def _strip(self, text: str, selected: bool, option: QStyleOptionViewItem, width: int) -> QImage:
+        key = (text, selected)
+        strip = self._strips.get(key)
+        if strip is not None and strip.width() == width:
+            self._strips.move_to_end(key)
+            return strip
         if self._font is None:
             self._font = QFont(option.font)
             self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.9))
+        palette = option.palette
+        metrics = QFontMetrics(self._font)
+        strip = QImage(max(1, width), metrics.height() + 2, QImage.Format.Format_RGB32)
+        strip.fill(palette.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base))
+        painter = QPainter(strip)
         painter.setFont(self._font)
-        elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, elided)
-        painter.restore()
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        painter.drawText(strip.rect(), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                         metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        painter.end()
+        self._strips[key] = strip
+        while len(self._strips) > self.STRIPS:
+            self._strips.popitem(last=False)
+        return strip
 
 
 class ImageGridView(QListView):
@@ -233,6 +283,16 @@ class ImageGridView(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         background = self.palette().color(QPalette.ColorRole.Base)
         self.setStyleSheet(f"QListView {{ background: {QColor(background).name()}; }}")
+
+    def dataChanged(self, top_left, bottom_right, roles=()) -> None:  # noqa: N802 - Qt API
+        # QListView's icon mode asks the delegate (Python) for the size of every changed row on each dataChanged:
+        # up to 17 ms for a batch of thumbnails. Every cell has the same size here, so repainting is all it needs.
+        QAbstractItemView.dataChanged(self, top_left, bottom_right, roles)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.itemDelegate().clear()  # pre-rendered placeholders and captions use the old colours
+        super().changeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         key = event.key()

@@ -115,12 +115,16 @@ class ThumbnailLoader(QObject):
         self.ready.emit(image_id)
 
     def _for_display(self, thumb: thumbnails.Thumbnail) -> QImage:
-        """Scaled to the cell and in the raster engine's native format, so painting is a plain copy."""
+        """Scaled to the cell and opaque 32-bit (the backing store's format), so painting is a plain copy.
+
+        Thumbnails are RGB, never transparent: ``Format_RGB32`` blits in ~2 us where ``ARGB32_Premultiplied``
+        takes ~60 us a cell (blended pixel by pixel), which was most of the grid's paint time.
+        """
         image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888)
         if max(thumb.width, thumb.height) != self.display:
             image = image.scaled(self.display, self.display, Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.SmoothTransformation)
-        return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        return image.convertToFormat(QImage.Format.Format_RGB32)
 
     # -- worker threads --------------------------------------------------------------------------------
 
