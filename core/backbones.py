@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.config import BACKBONES
 from core.errors import TailorError
 
-TORCHVISION = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0")
-BACKBONES = TORCHVISION + ("resnet32-cifar",)
+TORCHVISION = tuple(name for name in BACKBONES if name != "resnet32-cifar")
 
 
 class CosineLinear(nn.Module):

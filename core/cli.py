@@ -13,13 +13,10 @@ import os
 import sys
 from pathlib import Path
 
+from core.config import BACKBONES, LOSSES
 from core.errors import TailorError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-# Kept here (not imported from core.losses / core.backbones) so that `tailor --help` does not import torch.
-LOSS_NAMES = ("nw", "ifw", "isw", "iew", "focal", "cb-focal", "ldam", "ldam-drw")
-BACKBONE_NAMES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0",
-                  "resnet32-cifar")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "split every epoch and record the run (metrics, test scores, checkpoints) in the catalog.")
     _add_catalog(p)
     p.add_argument("--attribute", "-a", metavar="NAME", help="attribute to learn (not with --resume)")
-    p.add_argument("--loss", default="nw", choices=LOSS_NAMES, help="weighting variant (default nw)")
-    p.add_argument("--backbone", default="resnet18", choices=BACKBONE_NAMES, help="network (default resnet18)")
+    p.add_argument("--loss", default="nw", choices=LOSSES, help="weighting variant (default nw)")
+    p.add_argument("--backbone", default="resnet18", choices=BACKBONES, help="network (default resnet18)")
     p.add_argument("--pretrained", nargs="?", const="imagenet", metavar="FILE",
                    help="start from ImageNet weights in the local torch cache, or from FILE (never downloads)")
     p.add_argument("--epochs", type=int, default=10)
@@ -325,7 +322,8 @@ def cmd_gui(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from core.training import TrainConfig, train
+    from core.config import TrainConfig
+    from core.training import train
 
     if args.resume is None and not args.attribute:
         raise TailorError("--attribute is required (or --resume RUN)")

@@ -11,7 +11,7 @@ from core.backbones import build_classifier
 from core.catalog import Catalog
 from core.errors import TailorError
 from core.runs import get_run
-from core.training import TrainConfig
+from core.config import TrainConfig
 
 
 def load_run_model(catalog_location: str, run_id: int):

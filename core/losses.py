@@ -39,10 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
+from core.config import LOSSES, SINGLE_LABEL_ONLY  # noqa: F401 - defined without torch, re-exported here
 from core.imbalance import class_weights
-
-LOSSES = ("nw", "ifw", "isw", "iew", "focal", "cb-focal", "ldam", "ldam-drw")
-SINGLE_LABEL_ONLY = ("ldam", "ldam-drw")
 
 
 class TailorLoss(nn.Module):

@@ -23,7 +23,8 @@ but thresholds are reported in score units). Returned keys:
     ``threshold`` and ``recall`` at the smallest score threshold whose precision reaches ``target_precision``
     (None when no threshold does), and ``pr_curve`` (``precision`` and ``recall`` lists, at most ~200 points).
 ``groups`` (with ``groups=[head|medium|tail per label]``)
-    Per group: number of labels and the means of accuracy and AP over its labels with positives.
+    Per group: number of labels, the means of accuracy and AP over its labels with positives, and ``pr_curve``:
+    the PR curve of the group's (image, label) pairs pooled (None without positives).
 ``confusion`` (single-label)
     The C x C confusion matrix (rows: true label, columns: predicted).
 """
@@ -48,7 +49,7 @@ def _downsample(precision: np.ndarray, recall: np.ndarray, limit: int = MAX_CURV
     return {"precision": precision.tolist(), "recall": recall.tolist()}
 
 
-def _label_curve(positive: np.ndarray, score: np.ndarray, target_precision: float) -> dict:
+def label_operating_point(positive: np.ndarray, score: np.ndarray, target_precision: float) -> dict:
     """AP, the operating point at ``target_precision`` and the PR curve of one label."""
     if not positive.any():
         return {"ap": None, "threshold": None, "recall_at_threshold": None, "pr_curve": None}
@@ -110,7 +111,7 @@ def evaluate(y_true, scores, *, multi_label: bool, target_precision: float = 0.6
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         for j in range(c):
-            curve = _label_curve(truth[:, j], scores[:, j], target_precision)
+            curve = label_operating_point(truth[:, j], scores[:, j], target_precision)
             per_label.append({"support": int(support[j]), "accuracy": accuracy[j], "ap": curve["ap"],
                               "threshold": curve["threshold"], "recall": curve["recall_at_threshold"],
                               "pr_curve": curve["pr_curve"]})
@@ -140,7 +141,13 @@ def evaluate(y_true, scores, *, multi_label: bool, target_precision: float = 0.6
         result["groups"] = {}
         for group in dict.fromkeys(groups):
             members = [j for j in range(c) if groups[j] == group]
+            pooled_truth, pooled_scores = truth[:, members].ravel(), scores[:, members].ravel()
+            pooled = None
+            if pooled_truth.any():  # the group's labels pooled: the source paper's per-group PR figures
+                precision, recall, _ = precision_recall_curve(pooled_truth, pooled_scores)
+                pooled = _downsample(precision, recall)
             result["groups"][group] = {"labels": len(members),
                                        "accuracy": _mean(accuracy[j] for j in members),
-                                       "ap": _mean(per_label[j]["ap"] for j in members)}
+                                       "ap": _mean(per_label[j]["ap"] for j in members),
+                                       "pr_curve": pooled}
     return result
