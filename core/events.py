@@ -37,6 +37,7 @@ class RunStarted(Event):
     start_epoch: int
     split_source: str
     directory: str
+    train_counts: list[int] = field(default_factory=list)  # training images per label, in label order
 
 
 @dataclass(frozen=True)

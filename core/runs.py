@@ -291,3 +291,11 @@ def compare_csv(table: dict) -> str:
                          row["macro_ap"], *(row["delta"][k] for k in ("top1", "acsa", "gm", "macro_ap")),
                          *(row["groups"].get(g) for g in ("head", "medium", "tail"))])
     return out.getvalue()
+
+
+def history(catalog: Catalog, run_id: int) -> dict:
+    """What the window plots of a run: its summary, label names and training counts, epochs and last metrics."""
+    run = get_run(catalog, run_id)
+    return {"run_id": run.id, "name": f"{run.loss} · {run.backbone}", "status": run.status,
+            "labels": [label["name"] for label in run.labels], "counts": [label["train"] for label in run.labels],
+            "epochs": epochs(catalog, run_id), "last": (run.metrics or {}).get("last")}

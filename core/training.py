@@ -209,7 +209,8 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         best = saved.get("best")  # the model-selection state, on the same split as before the interruption
     yield RunStarted(run_id, snapshot.attribute, snapshot.kind, config.loss, config.backbone, device_label(device),
                      [label.name for label in snapshot.labels], len(train_idx), len(test_idx), len(val_idx),
-                     config.epochs, start_epoch, snapshot.split_source, str(directory))
+                     config.epochs, start_epoch, snapshot.split_source, str(directory),
+                     [int(n) for n in counts])
     if message:
         yield Note(run_id, message)
 

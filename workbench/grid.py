@@ -38,6 +38,7 @@ class ImageGridModel(QAbstractListModel):
         self.catalog: Catalog | None = None
         self.attribute_id: int | None = None
         self._ids = array("q")
+        self.captions: dict[int, str] | None = None
         self._pages: OrderedDict[int, list[ImageRow | None]] = OrderedDict()
         self._requested: dict[int, int] = {}  # page -> token of the newest request for it
         self._token = 0
@@ -49,8 +50,11 @@ class ImageGridModel(QAbstractListModel):
 
     # -- contents ------------------------------------------------------------------------------------------
 
-    def set_ids(self, catalog: Catalog, ids: array, attribute_id: int | None) -> None:
+    def set_ids(self, catalog: Catalog, ids: array, attribute_id: int | None,
+                captions: dict[int, str] | None = None) -> None:
+        """Show ``ids`` in this order; ``captions`` (image id -> text) replace the labels under the cells."""
         self.beginResetModel()
+        self.captions = captions
         self.catalog = catalog
         self.attribute_id = attribute_id
         self._ids = ids
@@ -74,8 +78,9 @@ class ImageGridModel(QAbstractListModel):
         page = self._pages.get(row // PAGE)
         return page[row % PAGE] if page is not None else None
 
-    @staticmethod
-    def caption(info: ImageRow) -> str:
+    def caption(self, info: ImageRow) -> str:
+        if self.captions is not None and info.id in self.captions:
+            return self.captions[info.id]
         return ", ".join(info.labels) if info.labels else os.path.basename(info.path)
 
     def loaded_pages(self) -> int:

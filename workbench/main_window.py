@@ -31,8 +31,13 @@ from workbench.importing import MANIFEST_FILTER, ImportDialog, ImportRunner, Rep
 from workbench.labels_dialog import LabelsDialog
 from workbench.resources import app_icon
 from workbench.state import CatalogState
-from workbench.tasks import run_function
+from workbench.live_plots import RunSeries
+from workbench.review_view import ReviewView
+from workbench.runs_view import RunsView
+from workbench.tasks import Latest, run_function
 from workbench.thumbnails import ThumbnailLoader
+from workbench.training_panel import TrainingPanel
+from workbench.training_queue import TrainingQueue
 
 CATALOG_FILTER = "Tailor catalogs (*.sqlite *.db *.tailor);;All files (*)"
 
@@ -99,6 +104,20 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.browser, "Browse")
         self.tabs.addTab(self.imbalance, "Imbalance")
+        self.queue: TrainingQueue | None = None
+        self._quit_when_idle = False
+        self.training = TrainingPanel()
+        self.runs_view = RunsView()
+        self.review = ReviewView(self.thumbs)
+        self.tabs.addTab(self.training, "Train")
+        self.tabs.addTab(self.runs_view, "Runs")
+        self.tabs.addTab(self.review, "Review")
+        for view in (self.training, self.runs_view, self.review):
+            view.status.connect(self.status)
+        self.training.runEnded.connect(self._run_ended)
+        self.runs_view.plotRuns.connect(self.plot_runs)
+        self.runs_view.reviewRun.connect(self.review_run)
+        self._histories = Latest()
         self.welcome = WelcomePage(self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
@@ -158,6 +177,9 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         view.addAction(self._action("&Browse", lambda: self.tabs.setCurrentWidget(self.browser), "Ctrl+1"))
         view.addAction(self._action("&Imbalance", lambda: self.tabs.setCurrentWidget(self.imbalance), "Ctrl+2"))
+        view.addAction(self._action("&Train", lambda: self.tabs.setCurrentWidget(self.training), "Ctrl+3"))
+        view.addAction(self._action("R&uns", lambda: self.tabs.setCurrentWidget(self.runs_view), "Ctrl+4"))
+        view.addAction(self._action("Re&view", lambda: self.tabs.setCurrentWidget(self.review), "Ctrl+5"))
         view.addAction(self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
                                     "Read the catalog again (shows edits made elsewhere)"))
         help_menu = self.menuBar().addMenu("&Help")
@@ -211,6 +233,9 @@ class MainWindow(QMainWindow):
     def open_catalog(self, location: str, create: bool = False) -> None:
         """Open (or create) a catalog in a worker; the views fill in when it is ready."""
         location = str(location)
+        if self.queue is not None and self.queue.busy():
+            self.status("A run is training on this catalog: cancel it (Train tab) before opening another catalog.")
+            return
         self.status(f"Opening {location}…")
         run_function(Catalog, location, create=create, on_return=lambda catalog: self._opened(location, catalog),
                      on_error=lambda exc: self._open_failed(location, exc))
@@ -231,6 +256,11 @@ class MainWindow(QMainWindow):
         self.state.error.connect(self.status)
         self.browser.attach(self.state, self.editor)
         self.imbalance.attach(self.state)
+        self.queue = TrainingQueue(location, self)
+        self.queue.idle.connect(self._training_idle)
+        self.training.attach(self.state, self.queue)
+        self.runs_view.attach(catalog)
+        self.review.attach(catalog, self.editor)
         self.state.refresh()
         self.stack.setCurrentWidget(self.tabs)
         self.setWindowTitle(f"{Path(location).name} — Tailor" if "://" not in location else f"{location} — Tailor")
@@ -239,6 +269,9 @@ class MainWindow(QMainWindow):
         self.status(f"Opened {location}")
 
     def _close_catalog(self) -> None:
+        if self.queue is not None:
+            self.queue.deleteLater()
+            self.queue = None
         if self.editor is not None:
             self.editor.stack.indexChanged.disconnect(self._undo_changed)
             self.editor.flush()
@@ -341,6 +374,38 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.import_dialog(paths[0]))
 
+    # -- training, runs, review ------------------------------------------------------------------------
+
+    def plot_runs(self, run_ids: list[int]) -> None:
+        """Show finished runs' curves and overlaid per-class bars in the Train tab's plots."""
+        if self.catalog is None or not run_ids:
+            return
+        from core.runs import history
+
+        def read(catalog, ids):
+            return [history(catalog, run_id) for run_id in ids]
+
+        def arrived(histories) -> None:
+            runs = [RunSeries(h["run_id"], h["name"], h["labels"], h["counts"], h["epochs"], h["last"])
+                    for h in histories]
+            self.training.plots.show_runs(runs, focus=runs[0].run_id)
+            self.tabs.setCurrentWidget(self.training)
+
+        self._histories.run(read, self.catalog, list(run_ids), on_return=arrived,
+                            on_error=lambda exc: self.status(str(exc)))
+
+    def review_run(self, run_id: int) -> None:
+        self.review.review_run(run_id)
+        self.tabs.setCurrentWidget(self.review)
+
+    def _run_ended(self, _job) -> None:
+        self.runs_view.refresh()
+        self.review.refresh_runs()
+
+    def _training_idle(self) -> None:
+        if self._quit_when_idle:
+            QTimer.singleShot(0, self.close)
+
     # -- labels ----------------------------------------------------------------------------------------
 
     def manage_labels(self) -> None:
@@ -376,6 +441,21 @@ class MainWindow(QMainWindow):
             self.browser.splitter.restoreState(splitter)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self.queue is not None and self.queue.busy():
+            if not self._quit_when_idle:
+                waiting = len(self.queue.waiting())
+                more = f" and {waiting} waiting" if waiting else ""
+                answer = QMessageBox.question(self, "Quit", f"A run is training{more}. Cancel "
+                                              f"{'them' if waiting else 'it'} and quit? (A cancelled run is kept "
+                                              "as cancelled and can be resumed with tailor train --resume.)")
+                if answer != QMessageBox.StandardButton.Yes:
+                    event.ignore()
+                    return
+                self._quit_when_idle = True
+                self.queue.cancel_all()
+                self.status("Cancelling the run; the window closes when it has stopped…")
+            event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
+            return
         if self.importer.running:
             answer = QMessageBox.question(self, "Quit", "An import is running. Cancel it and quit? "
                                          "(Nothing of it will be recorded.)")
@@ -388,5 +468,6 @@ class MainWindow(QMainWindow):
         store.setValue("window/state", self.saveState())
         store.setValue("window/browser-splitter", self.browser.splitter.saveState())
         self._close_catalog()
+        self.training.shutdown()
         self.thumbs.stop()
         super().closeEvent(event)

@@ -1,0 +1,183 @@
+"""Train, compare and review from the window: the panel's queue, live plots, cancel, runs table, review gallery."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+from core.catalog import Catalog
+from core.events import BatchProgress
+from core.importer import import_source, run
+from core.review import load_review, misclassified
+from core.runs import final_scores, list_runs
+from tests.conftest import make_garments
+from tests.qt_helpers import dump, open_window, settle
+
+COUNTS = {"long": 40, "short": 24, "cap": 8, "puff": 5}
+
+
+@pytest.fixture
+def wardrobe(tmp_path) -> Path:
+    location = tmp_path / "wardrobe.sqlite"
+    make_garments(tmp_path / "images", COUNTS, size=(20, 20))
+    with Catalog.create(str(location)) as catalog:
+        run(import_source(catalog, tmp_path / "images", "sleeve"))
+    return location
+
+
+def tiny(panel, epochs: int = 2) -> None:
+    """Settings small enough for CI: the CIFAR ResNet-32 on 16 px images."""
+    panel.backbone.setCurrentText("resnet32-cifar")
+    panel.pretrained.setCurrentIndex(0)
+    panel.epochs.setValue(epochs)
+    panel.batch_size.setValue(8)
+    panel.image_size.setValue(16)
+
+
+def train_and_wait(qtbot, window, variants, epochs=2):
+    panel = window.training
+    tiny(panel, epochs)
+    panel.set_variants(variants)
+    ended = []
+    window.queue.jobEnded.connect(ended.append)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: len(ended) == len(variants), timeout=120000)
+    return ended
+
+
+def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    assert window.training.attribute.currentText() == "sleeve"
+    jobs = train_and_wait(qtbot, window, ["nw", "iew"])
+    assert [job.status for job in jobs] == ["finished", "finished"], [job.message for job in jobs]
+    plots = window.training.plots
+    for job in jobs:
+        series = plots.series[job.run_id]
+        assert [e["epoch"] for e in series.epochs] == [0, 1]  # one point per epoch
+        assert series.last is not None and series.counts and sum(series.counts) > 0
+    qtbot.waitUntil(lambda: len(plots.test_curve.getData()[0]) == 2, timeout=2000)  # redraws are throttled
+    x, y = plots.test_curve.getData()
+    assert list(x) == [1, 2] and np.all(np.isfinite(y))
+    assert len(plots.bar_heights()) == 2  # both runs overlaid
+    with Catalog(str(wardrobe)) as catalog:  # what `tailor runs` lists
+        listed = {r.id: r.status for r in list_runs(catalog)}
+    assert listed == {jobs[0].run_id: "finished", jobs[1].run_id: "finished"}
+    window.runs_view.refresh()
+    qtbot.waitUntil(lambda: window.runs_view.table.rowCount() == 2, timeout=10000)
+
+    # compare: select both runs -> runs x labels AP table, exported as CSV and Markdown
+    runs_view = window.runs_view
+    runs_view.select_runs([jobs[0].run_id, jobs[1].run_id])
+    qtbot.waitUntil(lambda: runs_view.table_data is not None, timeout=10000)
+    assert runs_view.compare_table.rowCount() == 2
+    assert runs_view.compare_table.columnCount() == 1 + len(COUNTS) + 4
+    csv_path = runs_view.export("csv", str(wardrobe.parent / "cmp.csv"))
+    md_path = runs_view.export("md", str(wardrobe.parent / "cmp.md"))
+    assert Path(csv_path).read_text().startswith("run_id,loss,backbone,ap:")
+    assert "| run | loss |" in Path(md_path).read_text()
+    qtbot.waitUntil(lambda: runs_view.threshold_table.rowCount() == len(COUNTS), timeout=10000)
+    runs_view.target.setValue(0.9)
+    qtbot.waitUntil(lambda: "90%" in runs_view.threshold_caption.text(), timeout=10000)
+
+
+def test_cancel_stops_the_run_within_two_seconds_and_records_it(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    panel = window.training
+    tiny(panel, epochs=50)
+    panel.set_variants(["nw", "ifw"])
+    seen, ended = [], []
+    window.queue.event.connect(lambda e: seen.append(e) if isinstance(e, BatchProgress) else None)
+    window.queue.jobEnded.connect(ended.append)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=60000)
+    waiting = window.queue.waiting()
+    assert len(waiting) == 1
+    window.queue.remove(waiting[0])  # the user removes the waiting run, then cancels the running one
+    started = time.perf_counter()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: bool(ended), timeout=2000)
+    assert time.perf_counter() - started < 2.0
+    assert ended[0].status == "cancelled"
+    qtbot.waitUntil(lambda: not window.queue.busy(), timeout=5000)
+    with Catalog(str(wardrobe)) as catalog:
+        assert [r.status for r in list_runs(catalog)] == ["cancelled"]
+
+
+def test_a_failed_run_shows_its_message_and_the_window_lives(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    for path in (wardrobe.parent / "images" / "puff").iterdir():
+        path.write_bytes(b"not an image")  # unreadable images fail the run
+    jobs = train_and_wait(qtbot, window, ["nw"], epochs=1)
+    assert jobs[0].status == "failed" and "puff" in jobs[0].message
+    assert "failed" in window.training.jobs.item(0).text()
+    assert window.isVisible()
+
+
+def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    jobs = train_and_wait(qtbot, window, ["nw"], epochs=1)
+    run_id = jobs[0].run_id
+    with Catalog(str(wardrobe)) as catalog:  # independently of core.review: off the arg-max
+        ids, _paths, targets, scores = final_scores(catalog, run_id)
+        expected = {i for i, t, s in zip(ids, targets, scores) if int(np.argmax(s)) != t[0]}
+        review = load_review(catalog, run_id)
+    review_view = window.review
+    listed = []
+    review_view.listed.connect(lambda: listed.append(True))
+    window.review_run(run_id)
+    qtbot.waitUntil(lambda: bool(listed) and review_view.review is not None, timeout=10000)
+    shown = {review_view.model.image_id(r) for r in range(review_view.model.rowCount())}
+    assert shown == expected and len(misclassified(review)) == len(expected)
+    if not expected:
+        pytest.skip("the run made no mistake to review")
+    # a confusion cell lists exactly its images
+    row = review_view.items[0]
+    true_j, pred_j = review.labels.index(row.truth[0]), review.labels.index(row.predicted[0])
+    review_view.show_cell(true_j, pred_j)
+    assert row.image_id in {item.image_id for item in review_view.items}
+    assert all(item.truth == row.truth and item.predicted == row.predicted for item in review_view.items)
+
+    before = dump(wardrobe)
+    model = review_view.model
+    review_view.gallery.selectionModel().select(QItemSelection(model.index(0), model.index(0)),
+                                                QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    review_view.accept_selected()  # the model's prediction becomes the label, source "model"
+    settle(qtbot, window)
+    after = dump(wardrobe)
+    assert after != before
+    with Catalog(str(wardrobe)) as catalog:
+        from sqlalchemy import text
+
+        source = catalog.engine.connect().execute(text(
+            "select a.source, l.name from annotation a join label l on l.id = a.label_id where a.image_id = :i"),
+            {"i": review_view.items[0].image_id}).all()
+    assert source == [("model", row.predicted[0])]
+    window.undo()
+    settle(qtbot, window)
+    assert dump(wardrobe) == before
+
+
+@pytest.mark.skipif(not os.environ.get("TAILOR_SCREENSHOTS"), reason="set TAILOR_SCREENSHOTS=DIR to write them")
+def test_screenshots_of_training_compare_and_review(qtbot, wardrobe):
+    out = Path(os.environ["TAILOR_SCREENSHOTS"])
+    out.mkdir(parents=True, exist_ok=True)
+    window = open_window(qtbot, wardrobe)
+    window.resize(1400, 900)
+    jobs = train_and_wait(qtbot, window, ["nw", "iew"], epochs=4)
+    window.tabs.setCurrentWidget(window.training)
+    qtbot.wait(400)
+    window.grab().save(str(out / "train.png"))
+    window.runs_view.select_runs([j.run_id for j in jobs])
+    window.tabs.setCurrentWidget(window.runs_view)
+    qtbot.waitUntil(lambda: window.runs_view.table_data is not None, timeout=10000)
+    qtbot.wait(400)
+    window.grab().save(str(out / "compare.png"))
+    window.review_run(jobs[0].run_id)
+    qtbot.waitUntil(lambda: window.review.review is not None, timeout=10000)
+    settle(qtbot, window)
+    window.grab().save(str(out / "review.png"))

@@ -1,0 +1,313 @@
+"""The Runs tab: every run of the catalog (window or CLI), the runs x labels comparison and per-label thresholds.
+
+Select runs in the table: two or more finished runs of one attribute fill the comparison (per-label AP, best per
+label highlighted, differences to the chosen baseline) and can be exported as CSV or Markdown; the first
+selected run's thresholds at the target precision are listed with the recall they keep. The table re-reads the
+catalog every few seconds while shown, so runs started from the CLI appear too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.catalog import Catalog
+from core.review import load_review, thresholds
+from core.runs import compare, compare_csv, compare_markdown, list_runs, summary
+from workbench.tasks import Latest
+
+COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
+BEST = QColor(120, 200, 120, 90)
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _read_runs(catalog: Catalog) -> list[dict]:
+    return [summary(run) for run in list_runs(catalog)]
+
+
+def _thresholds(catalog: Catalog, run_id: int, target: float) -> list[dict]:
+    return thresholds(load_review(catalog, run_id), target)
+
+
+def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if sort_value is not None:
+        item.setData(Qt.ItemDataRole.UserRole, sort_value)
+    if tip:
+        item.setToolTip(tip)
+    return item
+
+
+class RunsView(QWidget):
+    plotRuns = Signal(list)  # run ids to show in the Train tab's plots
+    reviewRun = Signal(int)
+    status = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.catalog: Catalog | None = None
+        self.runs: list[dict] = []
+        self.table_data: dict | None = None
+        self._runs_latest, self._compare_latest, self._threshold_latest = Latest(), Latest(), Latest()
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.plot_button = QPushButton("Show in plots")
+        self.review_button = QPushButton("Review mistakes")
+        self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
+        self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
+        self.baseline = QComboBox(toolTip="Differences are to this run")
+        self.baseline.currentIndexChanged.connect(lambda _i: self._compare())
+        self.csv_button = QPushButton("Export CSV…")
+        self.markdown_button = QPushButton("Export Markdown…")
+        self.csv_button.clicked.connect(lambda: self.export("csv"))
+        self.markdown_button.clicked.connect(lambda: self.export("md"))
+        self.compare_table = QTableWidget(0, 0)
+        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_caption = QLabel("Select two or more finished runs of one attribute to compare them.")
+        self.target = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2,
+                                     toolTip="Per-label thresholds reaching this precision on the test set")
+        self.target.valueChanged.connect(lambda _v: self._thresholds())
+        self.threshold_table = QTableWidget(0, 5)
+        self.threshold_table.setHorizontalHeaderLabels(("label", "test positives", "AP", "threshold", "recall"))
+        self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.threshold_table.verticalHeader().setVisible(False)
+        self.threshold_caption = QLabel()
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Runs of this catalog (from the window and the CLI)"), 1)
+        buttons.addWidget(self.plot_button)
+        buttons.addWidget(self.review_button)
+        top_layout.addLayout(buttons)
+        top_layout.addWidget(self.table)
+        compare_box = QWidget()
+        compare_layout = QVBoxLayout(compare_box)
+        compare_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.compare_caption, 1)
+        row.addWidget(QLabel("Baseline"))
+        row.addWidget(self.baseline)
+        row.addWidget(self.csv_button)
+        row.addWidget(self.markdown_button)
+        compare_layout.addLayout(row)
+        compare_layout.addWidget(self.compare_table)
+        threshold_box = QWidget()
+        threshold_layout = QVBoxLayout(threshold_box)
+        threshold_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.threshold_caption, 1)
+        row.addWidget(QLabel("Target precision"))
+        row.addWidget(self.target)
+        threshold_layout.addLayout(row)
+        threshold_layout.addWidget(self.threshold_table)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(compare_box)
+        bottom.addWidget(threshold_box)
+        bottom.setStretchFactor(0, 3)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._poll = QTimer(self, interval=5000)
+        self._poll.timeout.connect(self.refresh)
+        self._buttons()
+
+    def attach(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.refresh()
+        self._poll.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._poll.stop()
+        super().hideEvent(event)
+
+    # -- runs -------------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if self.catalog is not None:
+            self._runs_latest.run(_read_runs, self.catalog, on_return=self._runs_arrived,
+                                  on_error=lambda exc: self.status.emit(f"Cannot read runs: {exc}"))
+
+    def _runs_arrived(self, runs: list[dict]) -> None:
+        if runs == self.runs:
+            return
+        selected = set(self.selected_ids())
+        self.runs = runs
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(runs))
+        for r, run in enumerate(runs):
+            metrics = run["metrics"] or {}
+            seconds = run["seconds"]
+            duration = "–" if seconds is None else f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+            status = run["status"] + (f" ({run['epochs_done']}/{run['epochs']})" if run["status"] == "running" else "")
+            cells = [str(run["run_id"]), run["loss"], run["backbone"], run["attribute"], status,
+                     _pct(metrics.get("top1")), _pct(metrics.get("acsa")), _pct(metrics.get("gm")),
+                     _pct(metrics.get("macro_ap")), duration, run["created_at"].replace("T", " ")]
+            for c, text in enumerate(cells):
+                item = _item(text, run["run_id"] if c == 0 else None, run["message"] if c == 4 else None)
+                if c == 4 and run["status"] == "failed":
+                    item.setForeground(QBrush(QColor("#c0392b")))
+                self.table.setItem(r, c, item)
+        self.table.clearSelection()
+        for r, run in enumerate(runs):
+            if run["run_id"] in selected:
+                self._add_row_to_selection(r)
+        self.table.blockSignals(False)
+        self._selection_changed()
+
+    def _add_row_to_selection(self, row: int) -> None:
+        model = self.table.model()
+        selection = QItemSelection(model.index(row, 0), model.index(row, len(COLUMNS) - 1))
+        self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.Select)
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.runs[r]["run_id"] for r in rows if r < len(self.runs)]
+
+    def select_runs(self, run_ids: list[int]) -> None:
+        self.table.clearSelection()
+        for r, run in enumerate(self.runs):
+            if run["run_id"] in run_ids:
+                self._add_row_to_selection(r)
+
+    def _selected_finished(self) -> list[int]:
+        by_id = {run["run_id"]: run for run in self.runs}
+        return [i for i in self.selected_ids() if by_id.get(i, {}).get("status") == "finished"]
+
+    def _buttons(self) -> None:
+        ids = self.selected_ids()
+        finished = self._selected_finished()
+        self.plot_button.setEnabled(bool(finished))
+        self.review_button.setEnabled(bool(finished) and finished[0] == (ids[0] if ids else None))
+        comparable = self.table_data is not None
+        self.csv_button.setEnabled(comparable)
+        self.markdown_button.setEnabled(comparable)
+
+    def _selection_changed(self) -> None:
+        finished = self._selected_finished()
+        current = self.baseline.currentData()
+        self.baseline.blockSignals(True)
+        self.baseline.clear()
+        for run_id in finished:
+            self.baseline.addItem(f"run {run_id}", run_id)
+        self.baseline.setCurrentIndex(max(0, self.baseline.findData(current)))
+        self.baseline.blockSignals(False)
+        self._compare()
+        self._thresholds()
+        self._buttons()
+
+    # -- comparison -------------------------------------------------------------------------------------------
+
+    def _compare(self) -> None:
+        finished = self._selected_finished()
+        if len(finished) < 2 or self.catalog is None:
+            self.table_data = None
+            self.compare_table.setRowCount(0)
+            self.compare_table.setColumnCount(0)
+            self.compare_caption.setText("Select two or more finished runs of one attribute to compare them.")
+            self._buttons()
+            return
+        baseline = self.baseline.currentData()
+        ordered = [baseline] + [i for i in finished if i != baseline] if baseline in finished else finished
+        self._compare_latest.run(compare, self.catalog, ordered, on_return=self._compared,
+                                 on_error=self._compare_failed)
+
+    def _compare_failed(self, exc: Exception) -> None:
+        self.table_data = None
+        self.compare_table.setRowCount(0)
+        self.compare_caption.setText(str(exc))
+        self._buttons()
+
+    def _compared(self, table: dict) -> None:
+        self.table_data = table
+        labels, rows = table["labels"], table["rows"]
+        headers = ["run"] + [f"{name}\n({n})" for name, n in zip(labels, table["train_counts"])] + \
+                  ["top-1", "ACSA", "GM", "macro AP"]
+        self.compare_table.setColumnCount(len(headers))
+        self.compare_table.setHorizontalHeaderLabels(headers)
+        self.compare_table.setRowCount(len(rows))
+        bold = QFont()
+        bold.setBold(True)
+        for r, row in enumerate(rows):
+            base = row["run_id"] == table["baseline"]
+            self.compare_table.setItem(r, 0, _item(f"{row['run_id']} {row['loss']}" + (" (baseline)" if base else "")))
+            for j, ap in enumerate(row["ap"]):
+                delta = row["ap_delta"][j]
+                text = _pct(ap) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
+                item = _item(text)
+                if ap is not None and ap == table["best_ap"][j]:
+                    item.setBackground(QBrush(BEST))
+                    item.setFont(bold)
+                self.compare_table.setItem(r, 1 + j, item)
+            for k, key in enumerate(("top1", "acsa", "gm", "macro_ap")):
+                delta = row["delta"][key]
+                text = _pct(row[key]) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
+                self.compare_table.setItem(r, 1 + len(labels) + k, _item(text))
+        self.compare_table.resizeColumnsToContents()
+        self.compare_caption.setText(f"Per-label AP (%) of {len(rows)} runs on {table['attribute']}, last epoch; "
+                                     f"best per label highlighted; (±x): difference to run {table['baseline']}")
+        self._buttons()
+
+    def export(self, kind: str, path: str | None = None) -> str | None:
+        if self.table_data is None:
+            return None
+        if path is None:
+            suffix = "CSV (*.csv)" if kind == "csv" else "Markdown (*.md)"
+            path, _ = QFileDialog.getSaveFileName(self, "Export comparison", f"comparison.{kind}", suffix)
+            if not path:
+                return None
+        text = compare_csv(self.table_data) if kind == "csv" else compare_markdown(self.table_data) + "\n"
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.status.emit(f"Cannot write {path}: {exc.strerror}")
+            return None
+        self.status.emit(f"Comparison written to {path}")
+        return path
+
+    # -- thresholds -------------------------------------------------------------------------------------------
+
+    def _thresholds(self) -> None:
+        finished = self._selected_finished()
+        if not finished or self.catalog is None:
+            self.threshold_table.setRowCount(0)
+            self.threshold_caption.setText("Select a finished run for its per-label thresholds.")
+            return
+        run_id, target = finished[0], self.target.value()
+        self._threshold_latest.run(_thresholds, self.catalog, run_id, target,
+                                   on_return=lambda rows: self._thresholds_arrived(run_id, target, rows),
+                                   on_error=lambda exc: self.threshold_caption.setText(str(exc)))
+
+    def _thresholds_arrived(self, run_id: int, target: float, rows: list[dict]) -> None:
+        self.threshold_rows = rows
+        self.threshold_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = [row["label"], str(row["positives"]), _pct(row["ap"]),
+                     "not reached" if row["threshold"] is None else f"{row['threshold']:.3f}",
+                     "–" if row["recall"] is None else f"{100 * row['recall']:.1f}%"]
+            for c, text in enumerate(cells):
+                self.threshold_table.setItem(r, c, _item(text))
+        self.threshold_table.resizeColumnsToContents()
+        self.threshold_caption.setText(f"Run {run_id}: per-label score thresholds reaching {100 * target:.0f}% "
+                                       "precision on the test set, and the recall they keep")

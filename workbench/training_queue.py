@@ -1,0 +1,160 @@
+"""The training queue: runs wait in line and train one at a time through ``core.training.train`` in a worker.
+
+Runs are :class:`Job` objects (plain data for the views). The queue starts the next job when the running one
+ends, lets the user reorder or remove waiting jobs, and cancels the running one cooperatively (the core loop checks
+the cancel event before every batch, so it stops within one batch). torch is imported in the worker thread by
+the first job, never at start-up.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+from PySide6.QtCore import QObject, Signal
+
+from core.config import TrainConfig
+from core.events import BatchProgress, Decoding, Event, RunCancelled, RunFailed, RunFinished, RunStarted
+from workbench.tasks import run_generator
+from workbench.torch_loading import import_training
+
+
+@dataclass
+class Job:
+    number: int
+    config: TrainConfig
+    status: str = "queued"  # queued | starting | running | finished | failed | cancelled
+    run_id: int | None = None
+    message: str = ""
+    progress: BatchProgress | Decoding | None = field(default=None, repr=False)
+
+    @property
+    def title(self) -> str:
+        c = self.config
+        return f"{c.loss} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
+
+
+def _train_job(location: str, config: TrainConfig, cancel: threading.Event):
+    training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
+    return (yield from training.train(location, config, cancel=cancel))
+
+
+class TrainingQueue(QObject):
+    """``changed`` when jobs or their states change; ``event(Event)`` for every core event of the running job;
+    ``jobEnded(Job)`` when a job finished, failed or was cancelled; ``idle`` when nothing runs or waits."""
+
+    changed = Signal()
+    event = Signal(object)
+    jobEnded = Signal(object)
+    idle = Signal()
+
+    def __init__(self, catalog_location: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.location = catalog_location
+        self.jobs: list[Job] = []
+        self._numbers = 0
+        self._running: Job | None = None
+        self._cancel: threading.Event | None = None
+
+    # -- what the views read ----------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> Job | None:
+        return self._running
+
+    def waiting(self) -> list[Job]:
+        return [job for job in self.jobs if job.status == "queued"]
+
+    def busy(self) -> bool:
+        return self._running is not None or bool(self.waiting())
+
+    # -- what the user does -----------------------------------------------------------------------------------
+
+    def enqueue(self, base: TrainConfig, losses: list[str]) -> list[Job]:
+        """One job per variant, all on the same split and seed."""
+        added = []
+        for loss in losses:
+            self._numbers += 1
+            added.append(Job(self._numbers, replace(base, loss=loss)))
+        self.jobs.extend(added)
+        self.changed.emit()
+        self._start_next()
+        return added
+
+    def move(self, job: Job, offset: int) -> None:
+        """Move a waiting job up (-1) or down (+1) among the waiting jobs."""
+        waiting = self.waiting()
+        if job not in waiting:
+            return
+        i = waiting.index(job)
+        j = max(0, min(len(waiting) - 1, i + offset))
+        if i == j:
+            return
+        other = waiting[j]
+        a, b = self.jobs.index(job), self.jobs.index(other)
+        self.jobs[a], self.jobs[b] = other, job
+        self.changed.emit()
+
+    def remove(self, job: Job) -> None:
+        if job.status == "queued" or job.status in ("finished", "failed", "cancelled"):
+            self.jobs.remove(job)
+            self.changed.emit()
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (it is recorded as cancelled)."""
+        if self._cancel is not None:
+            self._cancel.set()
+            if self._running is not None:
+                self._running.message = "cancelling…"
+                self.changed.emit()
+
+    def cancel_all(self) -> None:
+        for job in self.waiting():
+            self.jobs.remove(job)
+        self.cancel()
+        self.changed.emit()
+
+    # -- running ----------------------------------------------------------------------------------------------
+
+    def _start_next(self) -> None:
+        if self._running is not None:
+            return
+        waiting = self.waiting()
+        if not waiting:
+            self.idle.emit()
+            return
+        job = self._running = waiting[0]
+        job.status, job.message = "starting", "loading torch and decoding images…"
+        self._cancel = threading.Event()
+        self.changed.emit()
+        run_generator(_train_job, self.location, job.config, self._cancel,
+                      on_yield=lambda e, j=job: self._on_event(j, e),
+                      on_error=lambda exc, j=job: self._on_error(j, exc),
+                      on_finish=lambda j=job: self._on_finish(j))
+
+    def _on_event(self, job: Job, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            job.run_id, job.status, job.message = event.run_id, "running", f"on {event.device}"
+            self.changed.emit()
+        elif isinstance(event, (BatchProgress, Decoding)):
+            job.progress = event
+        elif isinstance(event, RunFinished):
+            job.status, job.message = "finished", f"{event.seconds:.0f} s"
+        elif isinstance(event, RunFailed):
+            job.status, job.message = "failed", event.message
+            job.run_id = job.run_id or event.run_id or None
+        elif isinstance(event, RunCancelled):
+            job.status, job.message = "cancelled", f"cancelled in epoch {event.epoch + 1}"
+        self.event.emit(event)
+
+    def _on_error(self, job: Job, exc: BaseException) -> None:
+        job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
+
+    def _on_finish(self, job: Job) -> None:
+        if job.status in ("starting", "running"):  # the generator ended without a final event
+            job.status = "cancelled" if self._cancel is not None and self._cancel.is_set() else "failed"
+            job.message = job.message if job.status == "failed" else "cancelled"
+        self._running, self._cancel = None, None
+        self.changed.emit()
+        self.jobEnded.emit(job)
+        self._start_next()
