@@ -66,9 +66,20 @@ class Review:
         """Per image: right (single-label: arg-max is the label; multi-label: every label right at threshold)."""
         return (self.truth_matrix == self.predicted_matrix(threshold)).all(axis=1)
 
+    def mistake_confidence(self, row: int) -> float:
+        """How sure the model was of a wrong image's decision: single-label, the winning score; multi-label, the
+        score furthest from 0.5 among its wrong labels (at threshold 0.5), as a probability in [0.5, 1]."""
+        scores = self.scores[row]
+        if not self.multi_label:
+            return float(scores.max())
+        truth = np.zeros(len(scores), dtype=bool)
+        truth[list(self.targets[row])] = True
+        wrong = truth != (scores >= 0.5)
+        return float(np.abs(scores - 0.5)[wrong].max()) + 0.5
+
     def _item(self, row: int, confidence: float, threshold: float = 0.5) -> ReviewItem:
-        predicted = np.flatnonzero(self.predicted_matrix(threshold)[row]) if self.multi_label else \
-            [int(self.scores[row].argmax())]
+        scores = self.scores[row]
+        predicted = np.flatnonzero(scores >= threshold) if self.multi_label else [int(scores.argmax())]
         return ReviewItem(self.image_ids[row], self.paths[row], tuple(self.labels[j] for j in self.targets[row]),
                           tuple(self.labels[j] for j in predicted), float(confidence))
 
@@ -106,13 +117,7 @@ def cell(review: Review, true_label: int, predicted_label: int) -> list[ReviewIt
 
 def misclassified(review: Review) -> list[ReviewItem]:
     """Every wrong test image (single-label: off the diagonal), most confident mistake first."""
-    wrong = np.flatnonzero(~review.correct())
-    if review.multi_label:
-        truth, predicted = review.truth_matrix, review.predicted_matrix()
-        confidence = [float(np.abs(review.scores[r] - 0.5)[truth[r] != predicted[r]].max()) + 0.5 for r in wrong]
-    else:
-        confidence = [float(review.scores[r].max()) for r in wrong]
-    items = [review._item(int(r), c) for r, c in zip(wrong, confidence)]
+    items = [review._item(int(r), review.mistake_confidence(int(r))) for r in np.flatnonzero(~review.correct())]
     return sorted(items, key=lambda item: -item.confidence)
 
 
@@ -145,11 +150,7 @@ def right_in_a_wrong_in_b(a: Review, b: Review) -> list[ReviewItem]:
                           "the same labels")
     right_a = {a.image_ids[r] for r in np.flatnonzero(a.correct())}
     wrong_b = np.flatnonzero(~b.correct())
-    items = []
-    for r in wrong_b:
-        if b.image_ids[r] in right_a:
-            confidence = float(b.scores[r].max()) if not b.multi_label else float(np.abs(b.scores[r] - 0.5).max()) + 0.5
-            items.append(b._item(int(r), confidence))
+    items = [b._item(int(r), b.mistake_confidence(int(r))) for r in wrong_b if b.image_ids[r] in right_a]
     return sorted(items, key=lambda item: -item.confidence)
 
 

@@ -103,3 +103,15 @@ def test_review_of_a_real_run_matches_its_recorded_metrics(shapes):  # noqa: F81
     off_diagonal = sum(v for i, row in enumerate(last["confusion"]) for j, v in enumerate(row) if i != j)
     assert len(misclassified(review)) == off_diagonal
     assert review.label_ids and len(review.label_ids) == len(review.labels) == 3
+
+
+def test_a_mistake_has_one_confidence_in_every_list_multi_label():
+    scores = np.array([[0.9, 0.2, 0.6], [0.4, 0.8, 0.1], [0.7, 0.1, 0.3]], dtype=np.float32)
+    targets = [(0,), (0, 1), (1,)]
+    right = Review(1, "style", True, LABELS, [1, 2, 3], [1, 2, 3], ["p"] * 3, targets,
+                   np.array([[0.9, 0.1, 0.1], [0.9, 0.9, 0.1], [0.1, 0.9, 0.1]], dtype=np.float32))
+    wrong = Review(2, "style", True, LABELS, [1, 2, 3], [1, 2, 3], ["p"] * 3, targets, scores)
+    everything = {item.image_id: item.confidence for item in misclassified(wrong)}
+    versus = {item.image_id: item.confidence for item in right_in_a_wrong_in_b(right, wrong)}
+    assert versus == everything  # image 1: its wrong label c scored 0.6, not its right label a's 0.9
+    assert [everything[i] for i in (1, 2, 3)] == pytest.approx([0.6, 0.6, 0.9])
