@@ -9,7 +9,7 @@ so the window can show the panel without it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 from core.errors import TailorError
 
@@ -89,6 +89,3 @@ def defaults_for(device: str, attribute: str = "") -> TrainConfig:
     return TrainConfig(attribute=attribute, backbone="densenet121", pretrained="imagenet", epochs=30,
                        batch_size=32, image_size=224, device="auto")
 
-
-def with_loss(config: TrainConfig, loss: str) -> TrainConfig:
-    return replace(config, loss=loss)

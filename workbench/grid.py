@@ -187,11 +187,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.cell = cell
         self._font: QFont | None = None
-        self._placeholder: QImage | None = None
+        self._placeholders: dict[bool, QImage] = {}  # selected -> placeholder on that background
         self._strips: OrderedDict[tuple[str, bool], QImage] = OrderedDict()
 
     def clear(self) -> None:
-        self._placeholder = None
+        self._placeholders.clear()
         self._strips.clear()
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt API
@@ -211,12 +211,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.restore()
         square_left, square_top = left + (width - cell) // 2, top + 4
         if image is None:
-            if selected:
-                image = self._placeholder_image(option.palette, QPalette.ColorRole.Highlight)
-            else:
-                if self._placeholder is None:
-                    self._placeholder = self._placeholder_image(option.palette, QPalette.ColorRole.Base)
-                image = self._placeholder
+            image = self._placeholders.get(selected)
+            if image is None:
+                image = self._placeholders[selected] = self._placeholder_image(
+                    option.palette, QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base)
         iw, ih = image.width(), image.height()
         if iw <= cell and ih <= cell:  # delivered at cell size: a plain copy
             painter.drawImage(QPoint(square_left + (cell - iw) // 2, square_top + (cell - ih) // 2), image)

@@ -179,7 +179,6 @@ class LivePlots(QWidget):
         self.label_curve.setData(curve["recall"] if curve else [], curve["precision"] if curve else [])
         if run is not None and j is not None:
             ap = last["per_label"][j].get("ap") if last else None
-            self.label_curve.opts["name"] = run.labels[j]
             self.pr.setTitle(f"Precision-recall of {run.labels[j]}" + (f": AP {ap:.3f}" if ap is not None else ""))
         groups = (last or {}).get("groups") or {}
         for group, item in self.group_curves.items():

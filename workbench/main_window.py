@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog import Catalog
+from core.runs import history
 from workbench import settings
 from workbench.browser import BrowserView
 from workbench.editing import Editor
@@ -380,7 +381,6 @@ class MainWindow(QMainWindow):
         """Show finished runs' curves and overlaid per-class bars in the Train tab's plots."""
         if self.catalog is None or not run_ids:
             return
-        from core.runs import history
 
         def read(catalog, ids):
             return [history(catalog, run_id) for run_id in ids]

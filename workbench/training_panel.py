@@ -226,7 +226,7 @@ class TrainingPanel(QWidget):
         pretrained = self.pretrained.currentData()
         if pretrained == "file":
             pretrained = self.pretrained_file
-        base = defaults_for("cpu" if self.device_kind == "cpu" else self.device_kind)
+        base = defaults_for(self.device_kind)
         return replace(base, attribute=self.attribute.currentText(), backbone=self.backbone.currentText(),
                        pretrained=pretrained, epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                        lr=lr, image_size=self.image_size.value(), beta=self.beta.value(), seed=self.seed.value())

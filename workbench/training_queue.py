@@ -96,7 +96,7 @@ class TrainingQueue(QObject):
         self.changed.emit()
 
     def remove(self, job: Job) -> None:
-        if job.status == "queued" or job.status in ("finished", "failed", "cancelled"):
+        if job.status not in ("starting", "running"):  # the running job is cancelled, not removed
             self.jobs.remove(job)
             self.changed.emit()
 
