@@ -86,6 +86,8 @@ class RunsView(QWidget):
         self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.threshold_table.verticalHeader().setVisible(False)
         self.threshold_caption = QLabel()
+        for caption in (self.compare_caption, self.threshold_caption):
+            caption.setWordWrap(True)  # long captions wrap instead of widening the window
 
         top = QWidget()
         top_layout = QVBoxLayout(top)

@@ -123,6 +123,8 @@ class TrainingPanel(QWidget):
         self.plots = LivePlots()
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         scroll.setWidget(left)  # the form never forces a tall window
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.splitter = QSplitter()
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(self.plots)
