@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core import checkpoints
 from core.config import BACKBONES
 from core.errors import TailorError
 
@@ -132,7 +133,7 @@ def local_weights_file(name: str) -> Path:
 
 def _load_state(path: Path) -> dict:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoints.load(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
         raise TailorError(f"cannot load weights {path}: {str(exc).splitlines()[0]}") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):

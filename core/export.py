@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from core import checkpoints
 from core.backbones import build_classifier
 from core.catalog import Catalog
 from core.errors import TailorError
@@ -25,7 +26,7 @@ def load_run_model(catalog_location: str, run_id: int):
         raise TailorError(f"run {run_id}: model file {path} is missing")
     config = TrainConfig.from_json(run.config)
     model, _ = build_classifier(config.backbone, len(run.labels), cosine=config.loss.startswith("ldam"))
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(checkpoints.load(path))
     return model.eval(), config, run
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import threading
 import time
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from core import checkpoints
 from core import runs as store
 from core.backbones import build_classifier
 from core.catalog import Catalog
@@ -199,7 +199,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     start_epoch, best = 0, None
     checkpoint = directory / "checkpoint.pt"
     if resuming:
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        saved = checkpoints.load(checkpoint)
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimizer"])
         scaler.load_state_dict(saved["scaler"])
@@ -296,7 +296,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     seconds = time.perf_counter() - started
     rate = images_seen / train_seconds if train_seconds else 0.0
     summary = store.finish_run(catalog, run_id, snapshot, test_idx, last_eval, best, seconds, rate, config.epochs)
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
+    checkpoints.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
     yield RunFinished(run_id, seconds, rate, summary)
 
 
@@ -322,9 +322,8 @@ def _evaluate(model, criterion, snapshot: Snapshot, indices: list[int], data, co
 
 def _save_checkpoint(path: Path, model, optimiser, scaler, loader_rng: torch.Generator, epoch: int,
                      best: dict | None) -> None:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a checkpoint. ``best`` (plain
-    numbers and strings, fine for ``weights_only``) carries model selection across a resume."""
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(), "scaler": scaler.state_dict(),
-                "rng": torch.get_rng_state(), "loader_rng": loader_rng.get_state(), "epoch": epoch, "best": best}, tmp)
-    os.replace(tmp, path)
+    """Written atomically (see core.checkpoints). ``best`` (plain numbers and strings, fine for ``weights_only``)
+    carries model selection across a resume."""
+    checkpoints.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+                      "scaler": scaler.state_dict(), "rng": torch.get_rng_state(),
+                      "loader_rng": loader_rng.get_state(), "epoch": epoch, "best": best}, path)
