@@ -273,7 +273,10 @@ def describe_skipped(skipped: Iterable[tuple[str, str]], limit: int | None = 20)
 def write_skipped_csv(skipped: Iterable[tuple[str, str]], path: str | os.PathLike) -> None:
     import csv
 
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:  # whole or not at all: readers never see half a file
         writer = csv.writer(fh)
         writer.writerow(["path", "reason"])
         writer.writerows(skipped)
+    os.replace(tmp, path)
