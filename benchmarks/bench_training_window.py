@@ -1,9 +1,10 @@
 """Benchmark: the window trains one run on the demo catalog with the CPU defaults (target: worst stall <= 50 ms).
 
-Builds the demo catalog in ``.bench/demo`` once, opens the window (Qt offscreen), checks ``nw`` in the Train tab
-and clicks **Train** with the panel's CPU defaults, while a 5 ms heartbeat timer records the longest gap of the
-event loop, from the click (torch is imported by the worker) to the end of the run. Prints the run's duration,
-the worst stall and whether ``tailor runs`` lists the run.
+Builds the demo catalog in ``.bench/demo`` once, opens the window (Qt offscreen) and its Train tab (which imports
+torch on the training thread), checks ``nw`` and clicks **Train** with the panel's CPU defaults, while a 5 ms
+heartbeat timer records the longest gap of the event loop: from opening the tab until torch is imported (plus a
+second), and from the click to the end of the run. Prints both, the run's duration and whether ``tailor runs``
+lists the run.
 
     .venv/bin/python benchmarks/bench_training_window.py [--json]
 """
@@ -47,13 +48,20 @@ def main() -> int:
     window.resize(1280, 800)
     window.show()
     wait(app, lambda: window.queue is not None and window.training.attribute.count() > 0, 30)
-    window.tabs.setCurrentWidget(window.training)
+    beat = Heartbeat()
+    beat.start()
+    opened = time.perf_counter()
+    window.tabs.setCurrentWidget(window.training)  # showing the tab imports torch on the training thread
+    wait(app, window.queue.engine_ready, 120)
+    engine_seconds = time.perf_counter() - opened
+    settle = time.perf_counter() + 1.0  # a user then sets up the run
+    wait(app, lambda: time.perf_counter() > settle, 5)
+    preparing = beat.stop()
     panel = window.training
     panel.attribute.setCurrentText("sleeve")
     panel.set_variants(["nw"])
     ended = []
     window.queue.jobEnded.connect(ended.append)
-    beat = Heartbeat()
     beat.start()
     started = time.perf_counter()
     panel.train_button.click()
@@ -66,14 +74,21 @@ def main() -> int:
     runs = json.loads(listed.stdout) if listed.returncode == 0 else []
     result = {"status": job.status, "run_id": job.run_id, "seconds": round(seconds, 1),
               "config": {k: getattr(job.config, k) for k in ("backbone", "epochs", "batch_size", "image_size")},
-              "worst_stall_ms": stall["worst_ms"], "p99_ms": stall["p99_ms"],
+              "worst_stall_ms": stall["worst_ms"], "p99_ms": stall["p99_ms"], "worst_at_s": stall["worst_at_s"],
+              "stalls_over_50ms": stall["over_50ms"],
+              "tab_opened": {"engine_loaded_s": round(engine_seconds, 1), "worst_stall_ms": preparing["worst_ms"],
+                             "worst_at_s": preparing["worst_at_s"],
+                             "p99_ms": preparing["p99_ms"], "stalls_over_50ms": preparing["over_50ms"]},
               "listed_by_tailor_runs": any(r["run_id"] == job.run_id for r in runs)}
     window.close()
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        print(f"Train tab opened: torch imported in the background in {engine_seconds:.1f} s, worst event-loop stall "
+              f"meanwhile {preparing['worst_ms']} ms {preparing['worst_at_s']} s after opening (p99 {preparing['p99_ms']} ms, {preparing['over_50ms']} over 50 ms)")
         print(f"run {job.run_id} {job.status} in {result['seconds']} s ({result['config']}); worst event-loop stall "
-              f"{stall['worst_ms']} ms (p99 {stall['p99_ms']} ms); listed by tailor runs: "
+              f"{stall['worst_ms']} ms {stall['worst_at_s']} s after the click (p99 {stall['p99_ms']} ms, "
+              f"{stall['over_50ms']} over 50 ms); listed by tailor runs: "
               f"{result['listed_by_tailor_runs']}")
     return 0
 

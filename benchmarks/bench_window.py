@@ -40,25 +40,31 @@ class Heartbeat:
         from PySide6.QtCore import QTimer
 
         self.gaps: list[float] = []
-        self.last = time.perf_counter()
+        self.ends: list[float] = []  # when each gap ended, seconds after start()
+        self.last = self.began = time.perf_counter()
         self.timer = QTimer(interval=5)
         self.timer.timeout.connect(self.tick)
 
     def start(self) -> None:
         self.gaps.clear()
-        self.last = time.perf_counter()
+        self.ends.clear()
+        self.last = self.began = time.perf_counter()
         self.timer.start()
 
     def tick(self) -> None:
         now = time.perf_counter()
         self.gaps.append(now - self.last)
+        self.ends.append(now - self.began)
         self.last = now
 
     def stop(self) -> dict:
         self.timer.stop()
         gaps = sorted(self.gaps)
+        worst = max(range(len(self.gaps)), key=self.gaps.__getitem__)
         return {"ticks": len(gaps), "worst_ms": round(gaps[-1] * 1000, 1),
-                "p99_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1)}
+                "p99_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1),
+                "worst_at_s": round(self.ends[worst] - self.gaps[worst], 2),
+                "over_50ms": sum(gap > 0.05 for gap in gaps)}
 
 
 def wait(app, condition, timeout: float) -> bool:

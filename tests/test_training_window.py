@@ -50,6 +50,17 @@ def train_and_wait(qtbot, window, variants, epochs=2):
     return ended
 
 
+def test_opening_the_train_tab_loads_the_training_engine_in_the_background(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    panel = window.training
+    with qtbot.waitSignal(window.queue.prepared, timeout=60000) as blocker:
+        window.tabs.setCurrentWidget(panel)
+    assert blocker.args == [""]
+    assert window.queue.engine_ready()
+    assert panel.progress_text.text().startswith("Ready to train")
+    assert window.queue.prepare() is False  # once per session
+
+
 def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
     assert window.training.attribute.currentText() == "sleeve"

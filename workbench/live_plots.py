@@ -1,7 +1,17 @@
 """Live training plots (pyqtgraph): losses and metrics per epoch, PR curves, per-class bars of several runs.
 
 Curves are created once and updated with ``setData``; epoch data arrive from the training queue (or a run's
-history read from the catalog) and the redraw is throttled to 10 Hz. The plots hold plain data only:
+history read from the catalog) and the redraw is throttled to 10 Hz. Painting must stay cheap while a training
+thread competes for the GIL, so:
+
+* every view range is set by hand (the x axis spans the planned epochs, the loss axis only grows to "nice"
+  bounds, the others are fixed at 0..1): an axis whose range did not change keeps its cached tick picture, which
+  is most of a plot's paint time;
+* a redraw updates one plot per event-loop turn (a few ms apart), so Qt paints one plot at a time instead of four;
+* per-class bars are rebuilt only when the runs or labels change, otherwise their heights are set in place, and
+  titles and captions are only set when their text changes.
+
+The plots hold plain data only:
 
 * **Loss**: train and test loss per epoch of the focused run.
 * **Metrics**: top-1, ACSA, GM and macro AP per epoch of the focused run.
@@ -13,12 +23,14 @@ history read from the catalog) and the redraw is throttled to 10 Hz. The plots h
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout,
+                               QWidget)
 
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 METRICS = (("top1", "top-1", "#1f77b4"), ("acsa", "ACSA", "#ff7f0e"), ("gm", "GM", "#2ca02c"),
@@ -37,6 +49,7 @@ class RunSeries:
     counts: list[int]  # training images per label
     epochs: list[dict] = field(default_factory=list)  # epoch, train_loss, test_loss, top1, acsa, gm, macro_ap
     last: dict | None = None  # the latest epoch's full metrics (per_label with pr_curve, groups)
+    planned: int = 0  # epochs the run will train (the x axis spans them from the start)
 
     def add_epoch(self, epoch: int, train_loss: float, test_loss: float, metrics: dict) -> None:
         self.epochs = [e for e in self.epochs if e["epoch"] != epoch]
@@ -52,11 +65,23 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
     plot.setLabel("bottom", bottom)
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.setMenuEnabled(False)
+    plot.disableAutoRange()  # ranges are set by hand: see the module's docstring
     return plot
 
 
 def _values(items, key):
     return [float("nan") if item.get(key) is None else float(item[key]) for item in items]
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= value (an axis top that does not move on every epoch)."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0
+    scale = 10 ** math.floor(math.log10(value))
+    return next(step * scale for step in (1, 2, 2.5, 5, 10) if step * scale >= value * (1 - 1e-12))
+
+
+STEP_GAP_MS = 4  # between the plots of one redraw: each is painted in its own event-loop turn
 
 
 class LivePlots(QWidget):
@@ -66,6 +91,11 @@ class LivePlots(QWidget):
         self.focus: int | None = None
         self._redraw = QTimer(self, interval=100, singleShot=True)  # at most 10 redraws a second
         self._redraw.timeout.connect(self._draw)
+        self._step_timer = QTimer(self, interval=STEP_GAP_MS, singleShot=True)
+        self._step_timer.timeout.connect(self._step)
+        self._steps: list = []
+        self._ranges: dict[int, tuple] = {}
+        self._bar_layout: tuple | None = None
 
         self.loss = _plot("Loss", "loss", "epoch")
         self.loss.addLegend(offset=(-10, 10))
@@ -74,19 +104,17 @@ class LivePlots(QWidget):
         self.test_curve = self.loss.plot([], [], pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
                                          symbol="o", symbolSize=5, name="test")
         self.metrics = _plot("Test metrics", "value", "epoch")
-        self.metrics.setYRange(0, 1)
         self.metrics.addLegend(offset=(-10, -10))
         self.metric_curves = {key: self.metrics.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
                                                      symbolSize=5, name=name) for key, name, colour in METRICS}
-        self.pr = _plot("Precision-recall (latest epoch)", "precision", "recall")
-        self.pr.setXRange(0, 1)
-        self.pr.setYRange(0, 1.02)
+        self._pr_title = "Precision-recall (latest epoch)"
+        self.pr = _plot(self._pr_title, "precision", "recall")
+        self.pr.setRange(xRange=(0, 1), yRange=(0, 1.02), padding=0)
         self.pr.addLegend(offset=(-10, -10))
         self.label_curve = self.pr.plot([], [], pen=pg.mkPen("#444444", width=3), name="label")
         self.group_curves = {g: self.pr.plot([], [], pen=pg.mkPen(c, width=2, style=Qt.PenStyle.DashLine),
                                              name=f"{g} (pooled)") for g, c in GROUP_COLOURS.items()}
         self.bars = _plot("Per class (sorted by training images)", "accuracy", "")
-        self.bars.setYRange(0, 1)
         self.bars.addLegend(offset=(-10, 10))
         self._bar_items: list[pg.BarGraphItem] = []
         self._bar_runs: list[int] = []
@@ -98,7 +126,8 @@ class LivePlots(QWidget):
         self.bar_metric.addItem("average precision", "ap")
         self.bar_metric.currentIndexChanged.connect(lambda _i: self._schedule())
         self.caption = QLabel("Train a run or pick runs in the Runs tab to see their curves.")
-        self.caption.setWordWrap(True)
+        # a new caption never changes the layout (which would resize, and so repaint, all four plots)
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         controls = QHBoxLayout()
         controls.addWidget(self.caption, 1)
@@ -115,6 +144,7 @@ class LivePlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addLayout(grid, 1)
+        self.flush()  # the empty plots get their ranges
 
     # -- data in ----------------------------------------------------------------------------------------------
 
@@ -164,34 +194,100 @@ class LivePlots(QWidget):
         self.label_picker.blockSignals(False)
 
     def _draw(self) -> None:
+        """Start a staged redraw: one plot per event-loop turn (a newer redraw restarts the sequence)."""
+        self._steps = [self._draw_losses, self._draw_metrics, self._draw_pr, self._draw_bars, self._draw_caption]
+        self._step()
+
+    def _step(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
+        if self._steps:
+            self._step_timer.start()
+
+    def flush(self) -> None:
+        """Draw everything now (tests, screenshots)."""
+        self._redraw.stop()
+        self._step_timer.stop()
+        self._draw()
+        while self._steps:
+            self._step()
+
+    def _set_range(self, plot: pg.PlotWidget, x: tuple[float, float], y: tuple[float, float]) -> None:
+        if self._ranges.get(id(plot)) != (x, y):  # an unchanged range keeps the axes' cached pictures
+            self._ranges[id(plot)] = (x, y)
+            plot.setRange(xRange=x, yRange=y, padding=0)
+
+    def _epoch_span(self, run: RunSeries | None) -> tuple[float, float]:
+        n = max(run.planned if run else 0, len(run.epochs) if run else 0, 1)
+        return (0.5, n + 0.5)
+
+    def _draw_losses(self) -> None:
         run = self.focused()
         epochs = run.epochs if run else []
         x = [e["epoch"] + 1 for e in epochs]
-        self.train_curve.setData(x, _values(epochs, "train_loss"))
-        self.test_curve.setData(x, _values(epochs, "test_loss"))
+        train, test = _values(epochs, "train_loss"), _values(epochs, "test_loss")
+        self.train_curve.setData(x, train)
+        self.test_curve.setData(x, test)
+        top = max((v for v in train + test if math.isfinite(v)), default=1.0)
+        self._set_range(self.loss, self._epoch_span(run), (0.0, nice_ceiling(top * 1.05)))
+
+    def _draw_metrics(self) -> None:
+        run = self.focused()
+        epochs = run.epochs if run else []
+        x = [e["epoch"] + 1 for e in epochs]
         for key, curve in self.metric_curves.items():
             curve.setData(x, _values(epochs, key))
+        self._set_range(self.metrics, self._epoch_span(run), (0.0, 1.02))
+
+    def _draw_pr(self) -> None:
+        run = self.focused()
         last = run.last if run else None
         j = self.label_picker.currentData()
         curve = None
         if last is not None and j is not None and j < len(last["per_label"]):
             curve = last["per_label"][j].get("pr_curve")
         self.label_curve.setData(curve["recall"] if curve else [], curve["precision"] if curve else [])
-        if run is not None and j is not None:
-            ap = last["per_label"][j].get("ap") if last else None
-            self.pr.setTitle(f"Precision-recall of {run.labels[j]}" + (f": AP {ap:.3f}" if ap is not None else ""))
+        title = f"Precision-recall of {run.labels[j]}" if run is not None and j is not None else self._pr_title
+        if title != self.pr.plotItem.titleLabel.text:
+            self.pr.setTitle(title)
+        ap = last["per_label"][j].get("ap") if last is not None and j is not None and j < len(last["per_label"]) \
+            else None
+        self._legend_text(self.pr, self.label_curve, "label" if ap is None else f"AP {ap:.3f}")
         groups = (last or {}).get("groups") or {}
         for group, item in self.group_curves.items():
             pooled = (groups.get(group) or {}).get("pr_curve")
             item.setData(pooled["recall"] if pooled else [], pooled["precision"] if pooled else [])
-        self._draw_bars()
-        if run is not None:
-            done = len(epochs)
-            self.caption.setText(f"Run {run.run_id} ({run.name}): {done} epoch{'s' if done != 1 else ''} evaluated"
-                                 + (f"; bars: {', '.join(str(r) for r in self.series)}" if len(self.series) > 1
-                                    else ""))
+
+    @staticmethod
+    def _legend_text(plot: pg.PlotWidget, item, text: str) -> None:
+        legend = plot.plotItem.legend
+        for sample, label in legend.items if legend is not None else []:
+            if sample.item is item and label.text != text:
+                label.setText(text)
+
+    def _draw_caption(self) -> None:
+        run = self.focused()
+        if run is None:
+            return
+        done = len(run.epochs)
+        text = (f"Run {run.run_id} ({run.name}): {done} epoch{'s' if done != 1 else ''} evaluated"
+                + (f"; bars: {', '.join(str(r) for r in self.series)}" if len(self.series) > 1 else ""))
+        if text != self.caption.text():
+            self.caption.setText(text)
 
     def _draw_bars(self) -> None:
+        key = self.bar_metric.currentData()
+        reference = self.focused()
+        runs = [r for r in self.series.values() if r.last is not None and r.labels == (reference.labels
+                                                                                          if reference else r.labels)]
+        order = sorted(range(len(runs[0].labels)), key=lambda j: -runs[0].counts[j]) if runs else []  # head left
+        heights = [[run.last["per_label"][j].get(key) or 0.0 for j in order] for run in runs]
+        layout = (key, tuple(r.run_id for r in runs), tuple(runs[0].labels) if runs else ())
+        if layout == self._bar_layout:  # the same runs and labels: new heights only
+            for item, values in zip(self._bar_items, heights):
+                item.setOpts(height=values)
+            return
+        self._bar_layout = layout
         for item in self._bar_items:
             self.bars.removeItem(item)
         self._bar_items.clear()
@@ -199,28 +295,22 @@ class LivePlots(QWidget):
         legend = self.bars.plotItem.legend
         if legend is not None:
             legend.clear()
-        key = self.bar_metric.currentData()
         self.bars.setLabel("left", "accuracy" if key == "accuracy" else "AP")
-        reference = self.focused()
-        runs = [r for r in self.series.values() if r.last is not None and r.labels == (reference.labels
-                                                                                          if reference else r.labels)]
         if not runs:
             self.bars.getAxis("bottom").setTicks([[]])
             return
-        order = sorted(range(len(runs[0].labels)), key=lambda j: -runs[0].counts[j])  # head left, tail right
         width = 0.8 / len(runs)
-        for k, run in enumerate(runs):
-            heights = [run.last["per_label"][j].get(key) or 0.0 for j in order]
+        for k, (run, values) in enumerate(zip(runs, heights)):
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(order))]
             colour = QColor(RUN_COLOURS[k % len(RUN_COLOURS)])
-            item = pg.BarGraphItem(x=xs, height=heights, width=width * 0.95, brush=colour, pen=pg.mkPen(None),
+            item = pg.BarGraphItem(x=xs, height=values, width=width * 0.95, brush=colour, pen=pg.mkPen(None),
                                    name=f"run {run.run_id} ({run.name})")
             self.bars.addItem(item)
             self._bar_items.append(item)
             self._bar_runs.append(run.run_id)
         ticks = [(i, f"{runs[0].labels[j]}\n{runs[0].counts[j]}") for i, j in enumerate(order)]
         self.bars.getAxis("bottom").setTicks([ticks])
-        self.bars.setXRange(-0.6, len(order) - 0.4, padding=0)
+        self._set_range(self.bars, (-0.6, len(order) - 0.4), (0.0, 1.02))
 
     def bar_heights(self) -> dict[int, list[float]]:
         """Per shown run: the bar heights left to right (tests)."""

@@ -28,6 +28,8 @@ def _pool() -> QThreadPool:
 
 
 POOL = _pool()
+TRAINING_POOL = _pool()  # training runs on threads of their own (lowered priority: see training_queue)
+TRAINING_POOL.setMaxThreadCount(1)
 _LIVE: set = set()  # workers are kept alive here until they finish
 
 
@@ -42,7 +44,7 @@ class ClosingGeneratorWorker(GeneratorWorker):
                 self._gen.close()
 
 
-def _start(worker, on_return, on_error, on_finish):
+def _start(worker, on_return, on_error, on_finish, pool=None):
     if on_return is not None:
         worker.returned.connect(on_return)
     # always connected: an unconnected error would be re-raised on the GUI thread
@@ -55,25 +57,26 @@ def _start(worker, on_return, on_error, on_finish):
             on_finish()
 
     worker.finished.connect(finished)
-    POOL.start(worker)
+    (pool or POOL).start(worker)
     return worker
 
 
 def run_function(func: Callable, *args, on_return: Callable | None = None, on_error: Callable | None = None,
-                 on_finish: Callable | None = None, **kwargs) -> FunctionWorker:
+                 on_finish: Callable | None = None, pool: QThreadPool | None = None, **kwargs) -> FunctionWorker:
     worker = create_worker(func, *args, _start_thread=False, **kwargs)
-    return _start(worker, on_return, on_error, on_finish)
+    return _start(worker, on_return, on_error, on_finish, pool)
 
 
 def run_generator(func: Callable, *args, on_yield: Callable | None = None, on_return: Callable | None = None,
                   on_error: Callable | None = None, on_abort: Callable | None = None,
-                  on_finish: Callable | None = None, **kwargs) -> GeneratorWorker:
+                  on_finish: Callable | None = None, pool: QThreadPool | None = None,
+                  **kwargs) -> GeneratorWorker:
     worker = create_worker(func, *args, _start_thread=False, _worker_class=ClosingGeneratorWorker, **kwargs)
     if on_yield is not None:
         worker.yielded.connect(on_yield)
     if on_abort is not None:
         worker.aborted.connect(on_abort)
-    return _start(worker, on_return, on_error, on_finish)
+    return _start(worker, on_return, on_error, on_finish, pool)
 
 
 class Latest:

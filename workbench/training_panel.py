@@ -11,11 +11,13 @@ import math
 import sys
 from dataclasses import replace
 
-from PySide6.QtCore import QProcess, Qt, Signal
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
                                QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from shiboken6 import isValid
 
 from core.config import BACKBONES, LOSSES, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
 from core.devices import describe
@@ -144,8 +146,25 @@ class TrainingPanel(QWidget):
         queue.changed.connect(self._queue_changed)
         queue.event.connect(self._event)
         queue.jobEnded.connect(self._job_ended)
+        queue.prepared.connect(self._prepared)
         self._state_changed()
         self._queue_changed()
+        if self.isVisible():
+            self._prepare()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        QTimer.singleShot(300, self._prepare)  # after the tab's first paint, which the import would slow down
+
+    def _prepare(self) -> None:
+        """Import torch in the background once the user looks at this tab: the first run then starts at once."""
+        if self.isVisible() and self.queue is not None and self.queue.prepare() and self.queue.running is None:
+            self.progress_text.setText("Loading the training engine (torch)…")
+
+    def _prepared(self, error: str) -> None:
+        if self.queue is not None and self.queue.running is None and not self.queue.waiting():
+            self.progress_text.setText(f"Cannot load the training engine: {error}" if error
+                                       else "Ready to train. Nothing is training.")
 
     def _state_changed(self) -> None:
         state = self.state
@@ -182,7 +201,7 @@ class TrainingPanel(QWidget):
     def _detect_device(self) -> None:
         self._probe = QProcess(self)
         self._probe.finished.connect(self._device_detected)
-        self._probe.errorOccurred.connect(lambda _e: self._device_found({}))
+        self._probe.errorOccurred.connect(self._probe_failed)
         self._probe.start(sys.executable, ["-m", "core.devices"])
 
     def shutdown(self) -> None:
@@ -202,6 +221,10 @@ class TrainingPanel(QWidget):
             except (ValueError, IndexError):
                 found = {}
         self._device_found(found)
+
+    def _probe_failed(self, _error) -> None:
+        if isValid(self.device):  # not when the probe is killed because the window is being destroyed
+            self._device_found({})
 
     def _device_found(self, found: dict) -> None:
         self.device_text = describe(found)
@@ -314,7 +337,7 @@ class TrainingPanel(QWidget):
     def _event(self, event) -> None:
         if isinstance(event, RunStarted):
             self.plots.start_run(RunSeries(event.run_id, f"{event.loss} · {event.backbone}", event.labels,
-                                           list(event.train_counts)))
+                                           list(event.train_counts), planned=event.epochs))
             self.progress_text.setText(f"Run {event.run_id}: {event.loss} on {event.device}, "
                                        f"{event.train_images} training images")
         elif isinstance(event, Decoding):

@@ -2,12 +2,16 @@
 
 Runs are :class:`Job` objects (plain data for the views). The queue starts the next job when the running one
 ends, lets the user reorder or remove waiting jobs, and cancels the running one cooperatively (the core loop checks
-the cancel event before every batch, so it stops within one batch). torch is imported in the worker thread by
-the first job, never at start-up.
+the cancel event before every batch, so it stops within one batch). torch is never imported at start-up: it is
+imported on the training thread when the Train tab is first shown (:meth:`TrainingQueue.prepare`; importing takes
+seconds and holds the GIL in C code for up to tens of ms at a time, better done while the user fills in the form
+than while a run starts), or by the first job.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from dataclasses import dataclass, field, replace
 
@@ -15,7 +19,8 @@ from PySide6.QtCore import QObject, Signal
 
 from core.config import TrainConfig
 from core.events import BatchProgress, Decoding, Event, RunCancelled, RunFailed, RunFinished, RunStarted
-from workbench.tasks import run_generator
+from workbench.tasks import TRAINING_POOL, run_function, run_generator
+from workbench import torch_loading
 from workbench.torch_loading import import_training
 
 
@@ -34,7 +39,31 @@ class Job:
         return f"{c.loss} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
 
 
+BACKGROUND_NICENESS = 10
+
+
+def lower_priority(niceness: int = BACKGROUND_NICENESS) -> bool:
+    """Lower this thread's scheduling priority (Linux: per thread; threads it starts, such as the image decoders
+    and torch's OpenMP workers, inherit it). Training then takes the CPU the window leaves, and the window stays
+    responsive on a machine whose every core trains. Not undoable without privileges, hence a dedicated pool."""
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if current < niceness:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        return True
+    except OSError:
+        return False
+
+
+def _prepare() -> None:
+    lower_priority()
+    import_training()
+
+
 def _train_job(location: str, config: TrainConfig, cancel: threading.Event):
+    lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
     return (yield from training.train(location, config, cancel=cancel))
 
@@ -47,6 +76,7 @@ class TrainingQueue(QObject):
     event = Signal(object)
     jobEnded = Signal(object)
     idle = Signal()
+    prepared = Signal(str)  # "" when the training engine is imported, else why it could not be
 
     def __init__(self, catalog_location: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +85,21 @@ class TrainingQueue(QObject):
         self._numbers = 0
         self._running: Job | None = None
         self._cancel: threading.Event | None = None
+        self._preparing = False
+
+    def prepare(self) -> bool:
+        """Import the training engine (torch) on the training thread ahead of the first run; ``prepared`` tells
+        when it is done. False when it is already imported or being imported."""
+        if self._preparing or torch_loading.loaded():
+            return False
+        self._preparing = True
+        run_function(_prepare, on_return=lambda _r: self.prepared.emit(""),
+                     on_error=lambda exc: self.prepared.emit(f"{type(exc).__name__}: {exc}"), pool=TRAINING_POOL)
+        return True
+
+    @staticmethod
+    def engine_ready() -> bool:
+        return torch_loading.loaded()
 
     # -- what the views read ----------------------------------------------------------------------------------
 
@@ -130,7 +175,7 @@ class TrainingQueue(QObject):
         run_generator(_train_job, self.location, job.config, self._cancel,
                       on_yield=lambda e, j=job: self._on_event(j, e),
                       on_error=lambda exc, j=job: self._on_error(j, exc),
-                      on_finish=lambda j=job: self._on_finish(j))
+                      on_finish=lambda j=job: self._on_finish(j), pool=TRAINING_POOL)
 
     def _on_event(self, job: Job, event: Event) -> None:
         if isinstance(event, RunStarted):

@@ -1,0 +1,95 @@
+"""Live plots stay cheap to paint while training: ranges set by hand, bars updated in place; training runs niced."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from workbench.live_plots import LivePlots, RunSeries, nice_ceiling
+from workbench.training_queue import lower_priority
+
+LABELS = ["long", "short", "cap", "puff"]
+COUNTS = [40, 24, 8, 5]
+
+
+def metrics(step: int) -> dict:
+    """An epoch's metrics shaped like core.metrics' output, improving with ``step``."""
+    per_label = [{"accuracy": min(1.0, 0.2 * (j + 1) + 0.05 * step), "ap": min(1.0, 0.3 + 0.1 * step),
+                  "pr_curve": {"recall": [0.0, 0.5, 1.0], "precision": [1.0, 0.8, 0.4]}} for j in range(len(LABELS))]
+    return {"top1": 0.4 + 0.05 * step, "acsa": 0.3 + 0.05 * step, "gm": 0.2, "macro_ap": 0.5,
+            "per_label": per_label,
+            "groups": {"head": {"pr_curve": {"recall": [0.0, 1.0], "precision": [1.0, 0.5]}}}}
+
+
+def test_nice_ceiling_gives_stable_axis_tops():
+    assert nice_ceiling(0.83) == 1.0
+    assert nice_ceiling(1.0) == 1.0
+    assert nice_ceiling(1.2) == 2.0
+    assert nice_ceiling(2.2) == 2.5
+    assert nice_ceiling(3.1) == 5.0
+    assert nice_ceiling(7) == 10.0
+    assert nice_ceiling(0.031) == pytest.approx(0.05)
+    assert nice_ceiling(float("nan")) == 1.0 and nice_ceiling(0) == 1.0
+
+
+def test_epochs_do_not_move_the_axes_and_bars_update_in_place(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    plots.start_run(RunSeries(7, "nw · resnet18", LABELS, COUNTS, planned=10))
+    plots.add_epoch(7, 0, 2.2, 2.1, metrics(0))
+    plots.flush()
+    view = plots.loss.plotItem.vb
+    (x0, x1), (y0, y1) = view.viewRange()
+    assert (x0, x1) == pytest.approx((0.5, 10.5))  # the planned epochs from the first one on
+    assert (y0, y1) == pytest.approx((0.0, 2.5))
+    bars_before = list(plots._bar_items)
+    moved = []
+    for plot in (plots.loss, plots.metrics, plots.pr, plots.bars):
+        plot.plotItem.vb.sigRangeChanged.connect(lambda *_a, p=plot: moved.append(p))
+    for epoch in range(1, 4):  # falling losses, better metrics: nothing needs a new range
+        plots.add_epoch(7, epoch, 2.0 - 0.3 * epoch, 1.9 - 0.3 * epoch, metrics(epoch))
+        plots.flush()
+    assert moved == []
+    assert plots._bar_items == bars_before  # same items, new heights
+    heights = plots.bar_heights()[7]
+    assert heights == pytest.approx([min(1.0, 0.2 * (j + 1) + 0.15) for j in range(4)])  # head first
+    assert list(plots.train_curve.getData()[0]) == [1, 2, 3, 4]
+    legend = [label.text for _sample, label in plots.pr.plotItem.legend.items]
+    assert "AP 0.600" in legend
+    assert "puff" in plots.pr.plotItem.titleLabel.text  # the rarest label is picked first
+
+    plots.add_epoch(7, 4, 3.4, 3.3, metrics(4))  # a loss above the axis top: the range grows once
+    plots.flush()
+    assert plots.loss.plotItem.vb.viewRange()[1] == pytest.approx([0.0, 5.0])
+    assert moved == [plots.loss]
+
+    plots.start_run(RunSeries(8, "ldam · resnet18", LABELS, COUNTS, planned=10))  # a second run overlays
+    plots.add_epoch(8, 0, 1.0, 1.0, metrics(1))
+    plots.flush()
+    assert set(plots.bar_heights()) == {7, 8}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_training_threads_run_at_lower_priority_than_the_window():
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def work():
+        seen["lowered"] = lower_priority(10)
+        seen["own"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        child = threading.Thread(target=lambda: seen.setdefault(
+            "child", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        child.start()
+        child.join()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen["lowered"] is True
+    assert seen["own"] == max(before, 10) and seen["child"] == seen["own"]  # decoders and OpenMP workers inherit
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the window's thread is not
