@@ -182,6 +182,8 @@ def test_screenshots_of_training_compare_and_review(qtbot, wardrobe):
     jobs = train_and_wait(qtbot, window, ["nw", "iew"], epochs=4)
     window.tabs.setCurrentWidget(window.training)
     qtbot.wait(400)
+    window.training.plots.flush()
+    qtbot.wait(100)
     window.grab().save(str(out / "train.png"))
     window.runs_view.select_runs([j.run_id for j in jobs])
     window.tabs.setCurrentWidget(window.runs_view)

@@ -116,6 +116,7 @@ class LivePlots(QWidget):
                                              name=f"{g} (pooled)") for g, c in GROUP_COLOURS.items()}
         self.bars = _plot("Per class (sorted by training images)", "accuracy", "")
         self.bars.addLegend(offset=(-10, 10))
+        self.bars.getAxis("bottom").setHeight(48)  # two-line ticks: label and training count
         self._bar_items: list[pg.BarGraphItem] = []
         self._bar_runs: list[int] = []
 
@@ -212,10 +213,16 @@ class LivePlots(QWidget):
         while self._steps:
             self._step()
 
-    def _set_range(self, plot: pg.PlotWidget, x: tuple[float, float], y: tuple[float, float]) -> None:
+    def _set_range(self, plot: pg.PlotWidget, x: tuple[float, float], y: tuple[float, float],
+                   epochs: bool = False) -> None:
         if self._ranges.get(id(plot)) != (x, y):  # an unchanged range keeps the axes' cached pictures
             self._ranges[id(plot)] = (x, y)
-            plot.setRange(xRange=x, yRange=y, padding=0)
+            low, high = y
+            plot.setRange(xRange=x, yRange=(low - 0.03 * (high - low), high), padding=0)  # the 0 tick shows
+            if epochs:  # whole epochs only
+                span = x[1] - x[0]
+                step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500) if span / s <= 12), 1000)
+                plot.getAxis("bottom").setTickSpacing(step, step)
 
     def _epoch_span(self, run: RunSeries | None) -> tuple[float, float]:
         n = max(run.planned if run else 0, len(run.epochs) if run else 0, 1)
@@ -229,7 +236,7 @@ class LivePlots(QWidget):
         self.train_curve.setData(x, train)
         self.test_curve.setData(x, test)
         top = max((v for v in train + test if math.isfinite(v)), default=1.0)
-        self._set_range(self.loss, self._epoch_span(run), (0.0, nice_ceiling(top * 1.05)))
+        self._set_range(self.loss, self._epoch_span(run), (0.0, nice_ceiling(top * 1.05)), epochs=True)
 
     def _draw_metrics(self) -> None:
         run = self.focused()
@@ -237,7 +244,7 @@ class LivePlots(QWidget):
         x = [e["epoch"] + 1 for e in epochs]
         for key, curve in self.metric_curves.items():
             curve.setData(x, _values(epochs, key))
-        self._set_range(self.metrics, self._epoch_span(run), (0.0, 1.02))
+        self._set_range(self.metrics, self._epoch_span(run), (0.0, 1.02), epochs=True)
 
     def _draw_pr(self) -> None:
         run = self.focused()
