@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from core.config import BACKBONES, LOSSES
+from core.config import BACKBONES, HEAD_LOSSES, LOSSES, OVERSAMPLERS
 from core.errors import TailorError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -93,7 +93,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decode images every epoch instead of once into memory")
     p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
     p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
+    p.add_argument("--oversample", choices=OVERSAMPLERS,
+                   help="then run Phase 2 of the convex-GAN oversampler on the trained run (a second run)")
+    p.add_argument("--gan-epochs", type=int, default=10, help="Phase 2 epochs (default 10)")
+    p.add_argument("--gan-batch-size", type=int, default=256, help="Phase 2 batch (default 256)")
+    p.add_argument("--gan-lr", type=float, default=5e-5, help="Phase 2 rate of G and D (default 5e-5)")
+    _oversampler_options(p)
     p.add_argument("--json", action="store_true", help="print the run's result as JSON")
+
+    p = sub.add_parser("oversample", help="Phase 2 of the convex-GAN oversampler on a finished run",
+                       description="Features of RUN's frozen backbone form per-label dictionaries; a convex "
+                       "generator mixes them into synthetic minority features, trained against a discriminator "
+                       "and the classifier head, which is fine-tuned on real and synthetic features. Records a new "
+                       "run (base_run_id = RUN).")
+    _add_catalog(p)
+    p.add_argument("run", metavar="RUN", type=int, help="a finished run (any variant)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=5e-5, help="rate of G and D (default 5e-5)")
+    _oversampler_options(p)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
+    p.add_argument("--json", action="store_true", help="print the run's result as JSON")
+
+    p = sub.add_parser("synthetic", help="synthetic samples of an oversampled run and the images they mix",
+                       description="Regenerate synthetic features of a label with a convex-gan run's generator "
+                       "and list, for each, the real training images it mixes with their convex weights; and the "
+                       "per-label counts of synthetic features the classifier was trained on.")
+    _add_catalog(p)
+    p.add_argument("run", metavar="RUN", type=int, help="a finished convex-gan run")
+    p.add_argument("--label", required=True, metavar="NAME")
+    p.add_argument("--count", type=int, default=5, help="synthetic samples (default 5)")
+    p.add_argument("--top", type=int, default=5, help="largest weights shown per sample (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("runs", help="list training runs", description="List the training runs of a catalog.")
     _add_catalog(p)
@@ -133,6 +167,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("browse", "imbalance"), default="browse",
                    help="the view --screenshot shows (default browse)")
     return parser
+
+
+def _oversampler_options(p) -> None:
+    p.add_argument("--head-loss", choices=HEAD_LOSSES, default="mse",
+                   help="loss of the fine-tuned classifier (default mse, the paper's baseline)")
+    p.add_argument("--head-lr", type=float, default=1e-3,
+                   help="rate of the classifier (default 1e-3; the paper uses the GAN's rate, 5e-5)")
+    p.add_argument("--dictionary-size", type=int, default=2000, help="features per label kept (default 2000)")
+    p.add_argument("--samples", type=int, help="N_s, features mixed per synthetic one (default min(100, "
+                   "smallest label - 1))")
+    p.add_argument("--weights", choices=("per-feature", "per-dimension"), default="per-feature",
+                   help="one convex weight per sampled feature (default) or per feature and dimension")
+    p.add_argument("--lam", type=float, default=1e3, help="weight of the discriminator in G's loss (default 1e3)")
+    p.add_argument("--d-every", type=int, default=5, help="update D every N iterations (default 5)")
+    p.add_argument("--iterations", type=int, help="iterations per epoch (default: labels x largest count / batch)")
+
+
+def _oversample_config(args, *, epochs: int, batch_size: int, lr: float):
+    from core.config import OversampleConfig
+
+    return OversampleConfig(dictionary_size=args.dictionary_size, samples=args.samples, weights=args.weights,
+                            lam=args.lam, head_loss=args.head_loss, epochs=epochs, iterations=args.iterations,
+                            batch_size=batch_size, lr=lr, head_lr=args.head_lr, d_every=args.d_every,
+                            seed=args.seed, device=args.device)
 
 
 def _version() -> str:
@@ -332,11 +390,43 @@ def cmd_train(args) -> int:
                          optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule,
                          warmup_epochs=args.warmup_epochs, image_size=args.image_size, beta=args.beta,
                          gamma=args.gamma, device=args.device, seed=args.seed, workers=args.workers,
-                         cache=args.cache)
+                         cache=args.cache, oversample=args.oversample)
+    from core.oversample_run import train_and_oversample
     from core.training_cli import render_training
 
-    return render_training(train(args.catalog, config, resume=args.resume, runs_dir=args.runs_dir), args.catalog,
+    oversampler = _oversample_config(args, epochs=args.gan_epochs, batch_size=args.gan_batch_size, lr=args.gan_lr)
+    oversampler.validate()
+    events = train_and_oversample(args.catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
+    return render_training(events, args.catalog, as_json=args.json)
+
+
+def cmd_oversample(args) -> int:
+    from core.oversample_run import oversample
+    from core.training_cli import render_training
+
+    config = _oversample_config(args, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+    config.validate()
+    return render_training(oversample(args.catalog, args.run, config, runs_dir=args.runs_dir), args.catalog,
                            as_json=args.json)
+
+
+def cmd_synthetic(args) -> int:
+    from core.oversample_run import synthetic
+
+    if args.count < 1 or args.top < 1:
+        raise TailorError("--count and --top must be at least 1")
+    result = synthetic(args.catalog, args.run, args.label, count=args.count, top=args.top, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    print(f"run {args.run}: synthetic '{args.label}' features, each mixing {result['samples_per_synthetic']} real "
+          f"ones ({result['weights']} weights); largest weights:")
+    for k, sample in enumerate(result["synthetic"], 1):
+        mixes = ", ".join(f"image {m['image_id']} x {m['weight']:.3f}" for m in sample["mixes"])
+        print(f"  {k}. {mixes}")
+    print("synthetic features the classifier was trained on, per label: "
+          + ", ".join(f"{name} {n:,}" for name, n in result["generated_per_label"].items()))
+    return EXIT_OK
 
 
 def cmd_runs(args) -> int:
@@ -351,13 +441,13 @@ def cmd_runs(args) -> int:
     if not runs:
         print("no runs yet: tailor train CATALOG --attribute NAME --loss nw")
         return EXIT_OK
-    print(f"{'run':>4}  {'attribute':<12} {'loss':<9} {'backbone':<18} {'status':<10} {'epochs':>6}  {'top-1':>6} "
+    print(f"{'run':>4}  {'attribute':<12} {'loss':<10} {'backbone':<18} {'status':<10} {'epochs':>6}  {'top-1':>6} "
           f"{'ACSA':>6} {'GM':>6} {'mAP':>6}  {'time':>7}  created")
     for run in runs:
         last = (run.metrics or {}).get("last") or {}
         cell = lambda key: "-" if last.get(key) is None else f"{100 * last[key]:.1f}"  # noqa: E731
         seconds = "-" if run.seconds is None else f"{run.seconds:.0f} s"
-        print(f"{run.id:>4}  {run.attribute[:12]:<12} {run.loss:<9} {run.backbone:<18} {run.status:<10} "
+        print(f"{run.id:>4}  {run.attribute[:12]:<12} {run.loss:<10} {run.backbone:<18} {run.status:<10} "
               f"{run.epochs_done:>3}/{run.epochs:<3} {cell('top1'):>6} {cell('acsa'):>6} {cell('gm'):>6} "
               f"{cell('macro_ap'):>6}  {seconds:>7}  {run.created_at:%Y-%m-%d %H:%M}")
     return EXIT_OK
@@ -388,7 +478,7 @@ def cmd_export_model(args) -> int:
 
 COMMANDS = {"init": cmd_init, "import": cmd_import, "stats": cmd_stats, "info": cmd_info, "demo": cmd_demo,
             "train": cmd_train, "runs": cmd_runs, "compare": cmd_compare, "export-model": cmd_export_model,
-            "gui": cmd_gui}
+            "oversample": cmd_oversample, "synthetic": cmd_synthetic, "gui": cmd_gui}
 
 
 def main(argv: list[str] | None = None, *, open_window=None) -> int:

@@ -15,6 +15,8 @@ from core.errors import TailorError
 
 LOSSES = ("nw", "ifw", "isw", "iew", "focal", "cb-focal", "ldam", "ldam-drw")
 SINGLE_LABEL_ONLY = ("ldam", "ldam-drw")
+OVERSAMPLERS = ("convex-gan",)
+HEAD_LOSSES = ("mse", "focal", "ldam")
 BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0",
              "resnet32-cifar")
 
@@ -41,6 +43,13 @@ class TrainConfig:
     cache: bool = True  # decode once into memory when the images fit (4 GB)
     test_fraction: float = 0.1
     target_precision: float = 0.6
+    oversample: str | None = None  # "convex-gan": after training, Phase 2 of the GAN oversampler (a second run)
+    base_loss: str | None = None  # an oversampled run's record: the loss its base run was trained with
+
+    @property
+    def cosine_head(self) -> bool:
+        """LDAM and LDAM-DRW runs (and runs oversampled from them) have a cosine head."""
+        return (self.base_loss or self.loss).startswith("ldam")
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -74,6 +83,8 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
              f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)"),
             (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),
+            (self.oversample in (None,) + OVERSAMPLERS,
+             f"unknown oversampler '{self.oversample}' (expected {', '.join(OVERSAMPLERS)})"),
         ]
         for ok, message in checks:
             if not ok:
@@ -89,3 +100,45 @@ def defaults_for(device: str, attribute: str = "") -> TrainConfig:
     return TrainConfig(attribute=attribute, backbone="densenet121", pretrained="imagenet", epochs=30,
                        batch_size=32, image_size=224, device="auto")
 
+
+@dataclass
+class OversampleConfig:
+    """Phase 2 of the convex-GAN oversampler (see core.oversampling); defaults are the source paper's."""
+
+    dictionary_size: int = 2000  # features per class kept in its dictionary (all when fewer)
+    samples: int | None = None  # N_s, features mixed per synthetic one; None: min(100, smallest class - 1)
+    noise: int = 256  # size of z
+    weights: str = "per-feature"  # or "per-dimension" (one weight per sampled feature and feature dimension)
+    lam: float = 1e3  # weight of the discriminator term in G's loss
+    head_loss: str = "mse"  # loss of the classifier Q: mse (the paper's baseline), focal or ldam
+    epochs: int = 10
+    iterations: int | None = None  # per epoch; None: enough for C x N_max samples (one balanced pass)
+    batch_size: int = 256
+    lr: float = 5e-5
+    lr_late: float = 1e-5  # after decay_after epochs
+    head_lr: float | None = 1e-3  # Q's rate (decayed alike); None: lr, the paper's (see core.oversampling)
+    decay_after: int = 3
+    d_every: int = 5  # D is updated every d_every-th iteration
+    second_run: int | None = None  # two streams: this run's backbone features are concatenated to the base's
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> None:
+        checks = [
+            (self.dictionary_size >= 2, "dictionary size must be at least 2"),
+            (self.samples is None or self.samples >= 1, "samples per synthetic feature must be at least 1"),
+            (self.weights in ("per-feature", "per-dimension"), f"unknown weights '{self.weights}' "
+                                                               "(per-feature or per-dimension)"),
+            (self.head_loss in HEAD_LOSSES, f"unknown head loss '{self.head_loss}' (expected "
+                                            f"{', '.join(HEAD_LOSSES)})"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.iterations is None or self.iterations >= 1, "iterations must be at least 1"),
+            (self.batch_size >= 2, "batch size must be at least 2"),
+            (self.lr > 0 and self.lr_late > 0 and (self.head_lr is None or self.head_lr > 0),
+             "learning rates must be positive"),
+            (self.d_every >= 1, "d-every must be at least 1"),
+            (self.noise >= 1, "noise size must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TailorError(message)

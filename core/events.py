@@ -96,6 +96,26 @@ class RunCancelled(Event):
     epoch: int
 
 
+@dataclass(frozen=True)
+class FeatureProgress(Event):
+    """Phase 1 of the GAN oversampler: images passed through the frozen backbone (cached features: all at once)."""
+
+    done: int
+    total: int
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class GanEpoch(Event):
+    """Phase 2 of the GAN oversampler: the epoch's mean losses of the classifier Q, discriminator D, generator G."""
+
+    epoch: int
+    q_loss: float
+    d_loss: float
+    g_loss: float
+    generated: list[int] = field(default_factory=list)  # synthetic features Q was trained on so far, per label
+
+
 _KINDS = {RunStarted: "started", Note: "note", Decoding: "decoding", BatchProgress: "batch",
           EpochFinished: "epoch", CheckpointSaved: "checkpoint", RunFinished: "finished", RunFailed: "failed",
-          RunCancelled: "cancelled"}
+          RunCancelled: "cancelled", FeatureProgress: "features", GanEpoch: "gan-epoch"}

@@ -25,7 +25,7 @@ def load_run_model(catalog_location: str, run_id: int):
     if not path.is_file():
         raise TailorError(f"run {run_id}: model file {path} is missing")
     config = TrainConfig.from_json(run.config)
-    model, _ = build_classifier(config.backbone, len(run.labels), cosine=config.loss.startswith("ldam"))
+    model, _ = build_classifier(config.backbone, len(run.labels), cosine=config.cosine_head)
     model.load_state_dict(checkpoints.load(path))
     return model.eval(), config, run
 

@@ -67,7 +67,9 @@ def _info(run: Run) -> RunInfo:
 
 # -- writing (training) -----------------------------------------------------------------------------------------
 
-def create_run(catalog: Catalog, config, snapshot, base_dir: Path, device: str) -> tuple[int, Path]:
+def create_run(catalog: Catalog, config, snapshot, base_dir: Path, device: str, *, base_run_id: int | None = None,
+               extra: dict | None = None) -> tuple[int, Path]:
+    """A new run (status running) with its snapshot's images; ``extra`` joins the recorded configuration."""
     from dataclasses import asdict
 
     train_counts, test_counts = snapshot.counts("train"), snapshot.counts("test")
@@ -75,7 +77,8 @@ def create_run(catalog: Catalog, config, snapshot, base_dir: Path, device: str) 
               for i, label in enumerate(snapshot.labels)]
     with catalog.session() as s:
         run = Run(attribute_id=snapshot.attribute_id, attribute_name=snapshot.attribute, kind=snapshot.kind,
-                  loss=config.loss, backbone=config.backbone, status="running", config=json.dumps(asdict(config)),
+                  loss=config.loss, backbone=config.backbone, status="running",
+                  config=json.dumps({**asdict(config), **(extra or {})}), base_run_id=base_run_id,
                   labels=json.dumps(labels), directory="", device=device, created_at=utcnow(), epochs_done=0)
         s.add(run)
         s.flush()

@@ -85,7 +85,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class _Normaliser:
+class Normaliser:
     """Scales uint8 batches to float and normalises with the ImageNet statistics, on the training device."""
 
     def __init__(self, device: torch.device, channels_last: bool) -> None:
@@ -180,7 +180,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     train_idx, val_idx, test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
     counts = snapshot.counts("train")
     model, message = build_classifier(config.backbone, len(snapshot.labels),
-                                      cosine=config.loss.startswith("ldam"), pretrained=config.pretrained)
+                                      cosine=config.cosine_head, pretrained=config.pretrained)
     loss_params = {"iew": {"beta": config.beta}, "focal": {"gamma": config.gamma},
                    "cb-focal": {"gamma": config.gamma, "beta": config.beta},
                    "ldam-drw": {"epochs": config.epochs}}.get(config.loss, {})
@@ -238,7 +238,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     train_loader = _loader(dataset(train_idx, augmentation(config.image_size)), config.batch_size, shuffle=True,
                            generator=loader_rng, workers=0 if cache is not None else config.workers, pin=cuda)
     test_data, val_data = dataset(test_idx), dataset(val_idx)
-    normalise = _Normaliser(device, channels_last=cuda)
+    normalise = Normaliser(device, channels_last=cuda)
     groups = assign_groups(counts)
     selection_split = "val" if val_idx else "test"
     selection_key = "macro_ap" if multi else "acsa"

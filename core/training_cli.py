@@ -6,7 +6,8 @@ import json
 import sys
 
 from core.errors import TailorError
-from core.events import BatchProgress, Decoding, EpochFinished, Note, RunCancelled, RunFailed, RunFinished, RunStarted
+from core.events import (BatchProgress, Decoding, EpochFinished, FeatureProgress, GanEpoch, Note, RunCancelled,
+                         RunFailed, RunFinished, RunStarted)
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
@@ -36,6 +37,11 @@ def render_training(events, catalog_location: str, *, as_json: bool) -> int:
                 say(f"note: {event.message}")
             elif isinstance(event, Decoding) and event.done == event.total:
                 say(f"decoded {event.total:,} images into memory")
+            elif isinstance(event, FeatureProgress) and event.done == event.total:
+                say(f"features of {event.total:,} images {'read from the cache' if event.cached else 'extracted'}")
+            elif isinstance(event, GanEpoch):
+                say(f"phase 2 epoch {event.epoch + 1}: losses Q {event.q_loss:.4f}, D {event.d_loss:.4f}, "
+                    f"G {event.g_loss:.4f}")
             elif isinstance(event, BatchProgress):
                 if bar is None:
                     bar = tqdm(total=event.batches, desc=f"epoch {event.epoch + 1}/{event.epochs}", unit=" batch",

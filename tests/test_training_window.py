@@ -96,6 +96,21 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
     qtbot.waitUntil(lambda: "90%" in runs_view.threshold_caption.text(), timeout=10000)
 
 
+def test_the_convex_gan_variant_trains_a_base_run_then_oversamples_it(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    panel = window.training
+    panel.set_variants(["convex-gan"])
+    [job] = train_and_wait(qtbot, window, ["convex-gan"], epochs=1)
+    assert job.status == "finished", job.message
+    assert job.title.startswith("nw + convex-gan")
+    with Catalog(str(wardrobe)) as catalog:
+        runs = {r.id: r for r in list_runs(catalog)}
+    oversampled = runs[job.run_id]
+    assert oversampled.loss == "convex-gan" and runs[oversampled.base_run_id].loss == "nw"
+    assert set(panel.plots.series) == set(runs)  # both runs were plotted live
+    assert len(panel.plots.series[job.run_id].epochs) == 10  # Phase 2's default 10 epochs
+
+
 def test_cancel_stops_the_run_within_two_seconds_and_records_it(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
     panel = window.training

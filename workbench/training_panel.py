@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 
 from shiboken6 import isValid
 
-from core.config import BACKBONES, LOSSES, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
+from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
 from core.devices import describe
-from core.events import BatchProgress, Decoding, EpochFinished, RunStarted
+from core.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
 from workbench.live_plots import LivePlots, RunSeries
 from workbench.state import CatalogState
 from workbench.training_queue import Job, TrainingQueue
@@ -51,8 +51,11 @@ class TrainingPanel(QWidget):
         self.attribute = QComboBox(toolTip="The attribute whose labels the runs learn")
         self.variants = QListWidget(toolTip="One run per checked variant, on the same split and seed")
         self.variants.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        for loss in LOSSES:
+        for loss in LOSSES + OVERSAMPLERS:
             item = QListWidgetItem(loss)
+            if loss in OVERSAMPLERS:
+                item.setToolTip("An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
+                                "run whose head is fine-tuned on real and synthetic minority features")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if loss == "nw" else Qt.CheckState.Unchecked)
             self.variants.addItem(item)
@@ -344,6 +347,10 @@ class TrainingPanel(QWidget):
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
             self.progress.setFormat(f"decoding images %v / %m")
+        elif isinstance(event, FeatureProgress):
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.progress.setFormat("Phase 1: features %v / %m" + (" (cached)" if event.cached else ""))
         elif isinstance(event, BatchProgress):
             total = event.epochs * event.batches
             self.progress.setRange(0, total)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, Signal
 
-from core.config import TrainConfig
-from core.events import BatchProgress, Decoding, Event, RunCancelled, RunFailed, RunFinished, RunStarted
+from core.config import OVERSAMPLERS, TrainConfig
+from core.events import (BatchProgress, Decoding, Event, FeatureProgress, RunCancelled, RunFailed, RunFinished,
+                         RunStarted)
 from workbench.tasks import TRAINING_POOL, run_function, run_generator
 from workbench import torch_loading
 from workbench.torch_loading import import_training
@@ -31,12 +32,13 @@ class Job:
     status: str = "queued"  # queued | starting | running | finished | failed | cancelled
     run_id: int | None = None
     message: str = ""
-    progress: BatchProgress | Decoding | None = field(default=None, repr=False)
+    progress: BatchProgress | Decoding | FeatureProgress | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         c = self.config
-        return f"{c.loss} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
+        variant = f"{c.loss} + {c.oversample}" if c.oversample else c.loss
+        return f"{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
 
 
 BACKGROUND_NICENESS = 10
@@ -65,6 +67,10 @@ def _prepare() -> None:
 def _train_job(location: str, config: TrainConfig, cancel: threading.Event):
     lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
+    if config.oversample:  # the base run, then Phase 2 of the GAN oversampler on it (a second run)
+        from core.oversample_run import train_and_oversample
+
+        return (yield from train_and_oversample(location, config, cancel=cancel))
     return (yield from training.train(location, config, cancel=cancel))
 
 
@@ -120,7 +126,9 @@ class TrainingQueue(QObject):
         added = []
         for loss in losses:
             self._numbers += 1
-            added.append(Job(self._numbers, replace(base, loss=loss)))
+            config = (replace(base, loss="nw", oversample=loss) if loss in OVERSAMPLERS  # its base run: nw
+                      else replace(base, loss=loss, oversample=None))
+            added.append(Job(self._numbers, config))
         self.jobs.extend(added)
         self.changed.emit()
         self._start_next()
@@ -181,7 +189,7 @@ class TrainingQueue(QObject):
         if isinstance(event, RunStarted):
             job.run_id, job.status, job.message = event.run_id, "running", f"on {event.device}"
             self.changed.emit()
-        elif isinstance(event, (BatchProgress, Decoding)):
+        elif isinstance(event, (BatchProgress, Decoding, FeatureProgress)):
             job.progress = event
         elif isinstance(event, RunFinished):
             job.status, job.message = "finished", f"{event.seconds:.0f} s"
