@@ -31,12 +31,13 @@ from core.config import OversampleConfig, TrainConfig
 from core.data import Snapshot, SnapshotDataset, load_cache
 from core.errors import TailorError
 from core.events import (BatchProgress, EpochFinished, Event, FeatureProgress, GanEpoch, Note, RunCancelled,
-                         RunFailed, RunFinished, RunStarted)
+                         RunFinished, RunStarted)
 from core.export import load_run_model
 from core.imbalance import assign_groups
 from core.metrics import evaluate
 from core.oversampling import FeatureBank, Phase2
-from core.training import Normaliser, device_label, pick_device, train
+from core.training import (Normaliser, device_label, logged, pick_device, record_cancelled, record_failed,
+                           train)
 
 FEATURES_FILE, STATE_FILE = "features.pt", "oversampler.pt"
 
@@ -109,23 +110,15 @@ def oversample(catalog_location: str, base_run_id: int, config: OversampleConfig
         base_dir = Path(runs_dir) if runs_dir else store.default_runs_dir(catalog_location)
         run_id, directory = store.create_run(catalog, run_config, snapshot, base_dir, device_label(device),
                                              base_run_id=base_run_id, extra={"oversampler": asdict(config)})
-        with (directory / "events.jsonl").open("a", encoding="utf-8") as log:
-            for event in _oversample(catalog, catalog_location, run_id, base, run_config, config, snapshot, device,
-                                     directory, cancel, state):
-                if not isinstance(event, (BatchProgress, FeatureProgress)):
-                    log.write(json.dumps(event.as_dict()) + "\n")
-                    log.flush()
-                yield event
+        yield from logged(directory, _oversample(catalog, catalog_location, run_id, base, run_config, config,
+                                                 snapshot, device, directory, cancel, state))
         return run_id
     except GeneratorExit:
-        if run_id:
-            store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {state['epoch'] + 1}")
+        record_cancelled(catalog, run_id, state)
         raise
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
-        message = exc.message if isinstance(exc, TailorError) else f"{type(exc).__name__}: {exc}"
-        if run_id:
-            store.set_status(catalog, run_id, "failed", message)
-        yield RunFailed(run_id, message)
+        yield record_failed(catalog, run_id, exc.message if isinstance(exc, TailorError)
+                            else f"{type(exc).__name__}: {exc}")
         return run_id
     finally:
         catalog.close()

@@ -36,7 +36,8 @@ from core.config import TrainConfig
 from core.data import (IMAGENET_MEAN, IMAGENET_STD, Snapshot, SnapshotDataset, augmentation, fits_in_memory,
                        load_cache, take_snapshot)
 from core.errors import TailorError
-from core.events import (BatchProgress, CheckpointSaved, Decoding, EpochFinished, Event, Note, RunCancelled,
+from core.events import (BatchProgress, CheckpointSaved, Decoding, EpochFinished, Event, FeatureProgress, Note,
+                         RunCancelled,
                          RunFailed, RunFinished, RunStarted)
 from core.imbalance import assign_groups
 from core.losses import make_loss
@@ -119,6 +120,28 @@ def _failure_message(exc: Exception, config: TrainConfig) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
+def logged(directory: Path, events: Generator[Event, None, None]) -> Generator[Event, None, None]:
+    """Pass a run's events on, appending each (but progress) to its ``events.jsonl``."""
+    with (directory / "events.jsonl").open("a", encoding="utf-8") as log:
+        for event in events:
+            if not isinstance(event, (BatchProgress, FeatureProgress)):
+                log.write(json.dumps(event.as_dict()) + "\n")
+                log.flush()
+            yield event
+
+
+def record_cancelled(catalog: Catalog, run_id: int, state: dict) -> None:
+    """The run's generator was closed (Ctrl+C, the window's Cancel): recorded as cancelled."""
+    if run_id:
+        store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {state['epoch'] + 1}")
+
+
+def record_failed(catalog: Catalog, run_id: int, message: str) -> RunFailed:
+    if run_id:
+        store.set_status(catalog, run_id, "failed", message)
+    return RunFailed(run_id, message)
+
+
 def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event | None = None,
           resume: int | None = None, runs_dir: str | None = None) -> Generator[Event, None, int]:
     """Train ``config`` on the catalog; yields events, returns the run id (see the module docstring)."""
@@ -146,26 +169,14 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
             run_id, directory = store.create_run(catalog, config, snapshot, base, device_label(device))
         else:
             store.set_status(catalog, run_id, "running", None)
-        log = (directory / "events.jsonl").open("a", encoding="utf-8")
-        try:
-            for event in _train(catalog, run_id, config, snapshot, device, directory, cancel, resume is not None,
-                                state):
-                if not isinstance(event, BatchProgress):
-                    log.write(json.dumps(event.as_dict()) + "\n")
-                    log.flush()
-                yield event
-        finally:
-            log.close()
+        yield from logged(directory, _train(catalog, run_id, config, snapshot, device, directory, cancel,
+                                            resume is not None, state))
         return run_id
     except GeneratorExit:
-        if run_id:
-            store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {state['epoch'] + 1}")
+        record_cancelled(catalog, run_id, state)
         raise
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
-        message = _failure_message(exc, config)
-        if run_id:
-            store.set_status(catalog, run_id, "failed", message)
-        yield RunFailed(run_id, message)
+        yield record_failed(catalog, run_id, _failure_message(exc, config))
         return run_id
     finally:
         catalog.close()
