@@ -49,11 +49,19 @@ def _stamp(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def features(catalog_location: str, base_run_id: int, device: torch.device, *, run_id: int = 0,
+def _result(generator: Generator):
+    """Run a generator to its end, dropping what it yields; its return value."""
+    while True:
+        try:
+            next(generator)
+        except StopIteration as stop:
+            return stop.value
+
+
+def features(model, config: TrainConfig, run, snapshot: Snapshot, device: torch.device, *, run_id: int = 0,
              batch_size: int = 256) -> Generator[Event, None, torch.Tensor]:
-    """Features (N x D, float32, in snapshot order) of every image of a finished run, cached in its folder."""
-    model, config, run = load_run_model(catalog_location, base_run_id)
-    snapshot = _snapshot(catalog_location, base_run_id)
+    """Features (N x D, float32, in snapshot order) of every image of a finished run (``model``, ``config`` and
+    ``run`` as ``load_run_model`` gives them, ``snapshot`` its images), cached in its folder."""
     cache_file = Path(run.directory) / FEATURES_FILE
     key = {"stamp": _stamp(Path(run.directory) / "model.pt"), "image_size": config.image_size,
            "images": len(snapshot.image_ids)}
@@ -63,13 +71,7 @@ def features(catalog_location: str, base_run_id: int, device: torch.device, *, r
             yield FeatureProgress(run_id, len(snapshot.image_ids), len(snapshot.image_ids), cached=True)
             return saved["features"].float()
     everything = list(range(len(snapshot.image_ids)))
-    decoding = load_cache(snapshot.paths, config.image_size)
-    while True:
-        try:
-            next(decoding)
-        except StopIteration as stop:
-            pixels = stop.value
-            break
+    pixels = _result(load_cache(snapshot.paths, config.image_size))
     data = SnapshotDataset(snapshot, everything, config.image_size, None, pixels, everything)
     normalise = Normaliser(device, channels_last=False)
     model.to(device).eval()
@@ -82,11 +84,6 @@ def features(catalog_location: str, base_run_id: int, device: torch.device, *, r
     result = torch.cat(chunks)
     checkpoints.save({"key": json.dumps(key), "features": result.half()}, cache_file)
     return result
-
-
-def _snapshot(catalog_location: str, run_id: int) -> Snapshot:
-    with Catalog(catalog_location) as catalog:
-        return store.load_snapshot(catalog, run_id)
 
 
 # -- Phase 2 as a run ---------------------------------------------------------------------------------------------
@@ -135,12 +132,12 @@ def _oversample(catalog: Catalog, location: str, run_id: int, base, run_config: 
                      device_label(device), [label.name for label in snapshot.labels], len(train_idx), len(test_idx),
                      len(val_idx), config.epochs, 0, snapshot.split_source, str(directory), [int(n) for n in counts])
     yield Note(run_id, f"Phase 1: features of run {base.id} ({base.loss} · {base.backbone})")
-    all_features = yield from features(location, base.id, device, run_id=run_id)
+    model, base_config, base = load_run_model(location, base.id)
+    all_features = yield from features(model, base_config, base, snapshot, device, run_id=run_id)
     if cancel is not None and cancel.is_set():
         store.set_status(catalog, run_id, "cancelled", "cancelled while extracting features")
         yield RunCancelled(run_id, 0)
         return
-    model, _, _ = load_run_model(location, base.id)
     bank = FeatureBank(all_features[train_idx], [snapshot.targets[i] for i in train_idx], len(snapshot.labels),
                        dictionary_size=config.dictionary_size, seed=config.seed, multi_label=multi)
     phase = Phase2(bank, model.head, config, cosine=run_config.cosine_head, device=device)
@@ -240,15 +237,10 @@ def synthetic(catalog_location: str, run_id: int, label: str, *, count: int = 5,
     saved = checkpoints.load(path)
     settings = OversampleConfig(**json.loads(run.config)["oversampler"])
     device = torch.device("cpu")
-    all_features = None
-    for_events = features(catalog_location, int(saved["base_run_id"]), device)
-    while True:
-        try:
-            next(for_events)
-        except StopIteration as stop:
-            all_features = stop.value
-            break
-    snapshot = _snapshot(catalog_location, run_id)
+    base_model, base_config, base = load_run_model(catalog_location, int(saved["base_run_id"]))
+    with Catalog(catalog_location) as catalog:
+        snapshot = store.load_snapshot(catalog, base.id)  # the oversampled run's images are its base's
+    all_features = _result(features(base_model, base_config, base, snapshot, device))
     train_idx = snapshot.indices("train")
     bank = FeatureBank(all_features[train_idx], [snapshot.targets[i] for i in train_idx], len(names),
                        dictionary_size=settings.dictionary_size, seed=settings.seed, multi_label=snapshot.multi_label)

@@ -71,6 +71,7 @@ class FeatureBank:
             raise TailorError(f"labels {empty} have no training features; the oversampler needs at least one per "
                               f"label")
         self.counts = np.array([len(rows) for rows in members])
+        self.member_counts = torch.tensor(self.counts)
         rng = np.random.default_rng(seed)
         dictionaries = [rows if len(rows) <= dictionary_size else
                         sorted(rng.choice(rows, size=dictionary_size, replace=False).tolist()) for rows in members]
@@ -96,8 +97,7 @@ class FeatureBank:
 
     def real(self, classes: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """One real feature of each given class (drawn from all its training features) and its targets."""
-        counts = torch.tensor(self.counts)[classes]
-        pick = (torch.rand(len(classes), generator=generator) * counts).long()
+        pick = (torch.rand(len(classes), generator=generator) * self.member_counts[classes]).long()
         rows = self.members[classes, pick]
         targets = self.target_matrix[rows] if self.multi_label else self.target_vector[rows]
         return self.features[rows], targets
