@@ -146,17 +146,22 @@ def test_a_failed_run_shows_its_message_and_the_window_lives(qtbot, wardrobe):
 
 def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
-    jobs = train_and_wait(qtbot, window, ["nw"], epochs=1)
+    jobs = train_and_wait(qtbot, window, ["nw", "ifw"], epochs=1)
     run_id = jobs[0].run_id
+    review_view = window.review
+    window.review_run(jobs[1].run_id)  # the tab shows one run, then another is asked for while it is hidden
+    qtbot.waitUntil(lambda: review_view.review is not None and review_view.review.run_id == jobs[1].run_id,
+                    timeout=10000)
+    window.tabs.setCurrentWidget(window.browser)
     with Catalog(str(wardrobe)) as catalog:  # independently of core.review: off the arg-max
         ids, _paths, targets, scores = final_scores(catalog, run_id)
         expected = {i for i, t, s in zip(ids, targets, scores) if int(np.argmax(s)) != t[0]}
         review = load_review(catalog, run_id)
-    review_view = window.review
     listed = []
     review_view.listed.connect(lambda: listed.append(True))
     window.review_run(run_id)
     qtbot.waitUntil(lambda: bool(listed) and review_view.review is not None, timeout=10000)
+    assert review_view.review.run_id == run_id and review_view.run.currentData() == run_id
     shown = {review_view.model.image_id(r) for r in range(review_view.model.rowCount())}
     assert shown == expected and len(misclassified(review)) == len(expected)
     if not expected:

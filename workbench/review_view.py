@@ -49,6 +49,7 @@ class ReviewView(QWidget):
         self.other: core_review.Review | None = None
         self.items: list[core_review.ReviewItem] = []
         self._runs_latest, self._load_latest = Latest(), Latest()
+        self._select: int | None = None  # a run asked for by review_run, kept until a newer list arrives
 
         self.run = QComboBox(toolTip="The run whose mistakes are listed")
         self.run.activated.connect(lambda _i: self.load())
@@ -119,10 +120,14 @@ class ReviewView(QWidget):
     # -- runs -------------------------------------------------------------------------------------------------
 
     def refresh_runs(self, select: int | None = None) -> None:
+        """Re-read the finished runs; ``select`` a run to review (a later refresh does not forget it)."""
+        if select is not None:
+            self._select = select
         if self.catalog is not None:
-            self._runs_latest.run(_finished_runs, self.catalog, on_return=lambda runs: self._runs(runs, select))
+            self._runs_latest.run(_finished_runs, self.catalog, on_return=self._runs)
 
-    def _runs(self, runs, select: int | None) -> None:
+    def _runs(self, runs) -> None:
+        select, self._select = self._select, None
         current = select if select is not None else self.run.currentData()
         for combo, first in ((self.run, None), (self.versus, "— (every mistake)")):
             keep = combo.currentData()
