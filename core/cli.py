@@ -206,13 +206,15 @@ def _version() -> str:
 
 def cmd_init(args) -> int:
     from core.catalog import Catalog
-    from core.db import is_url
+    from core.db import describe, is_url, table_names
 
     if not is_url(args.catalog) and Path(args.catalog).exists():
         raise TailorError(f"{args.catalog} already exists; choose a new file name")
+    if is_url(args.catalog) and "alembic_version" in table_names(args.catalog):
+        raise TailorError(f"{describe(args.catalog)} already exists (it holds a Tailor catalog); open it instead")
     with Catalog.create(args.catalog):
         pass
-    print(f"created catalog {args.catalog}")
+    print(f"created catalog {describe(args.catalog)}")
     return EXIT_OK
 
 
@@ -275,6 +277,10 @@ def stats_dict(catalog, attribute: str, *, beta: float, split: str | None, group
     except ValueError as exc:
         raise TailorError(str(exc)) from None
     counts = catalog.label_counts(attribute, split)
+    if not counts.labels:
+        where = f" in split {split}" if split else ""
+        raise TailorError(f"attribute '{attribute}' has no labelled images{where} yet "
+                          f"(tailor import CATALOG SOURCE --attribute {attribute})")
     return summarize(counts.attribute, counts.kind, [c.name for c in counts.labels], [c.count for c in counts.labels],
                      images=counts.images, split=split, beta=beta, rule=rule)
 

@@ -107,16 +107,34 @@ def migrate(location: str | Path, revision: str = "head") -> None:
         engine.dispose()
 
 
-def _describe(location: str | Path) -> str:
+def describe(location: str | Path) -> str:
+    """The catalog's location as it may be shown: a URL's password is hidden."""
     text = str(location)
-    return make_url(text).render_as_string(hide_password=True) if is_url(text) else text
+    if not is_url(text):
+        return text
+    url = make_url(text)
+    return url.render_as_string(hide_password=True) if url.password else text
+
+
+
+
+def table_names(location: str | Path) -> set[str]:
+    """The tables of the database at ``location`` (a one-line TailorError when it cannot be reached)."""
+    engine = make_engine(location)
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
+        raise TailorError(f"cannot open catalog {describe(location)}: {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
 
 
 def open_engine(location: str | Path, *, create: bool = False) -> Engine:
     """Check that ``location`` holds a Tailor catalog (or create one), migrate it to the newest schema and
     return an engine for it. Raises :class:`TailorError` with one line on anything a user could get wrong."""
     text = str(location)
-    where = _describe(location)
+    where = describe(location)
     if not is_url(text):
         path = Path(text).expanduser()
         if path.is_dir():
@@ -147,11 +165,32 @@ def open_engine(location: str | Path, *, create: bool = False) -> Engine:
             migrate(location)
     except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
         engine.dispose()
-        raise TailorError(f"cannot open catalog {where}: {_first_line(exc)}") from None
+        problem = storage_error(exc, location)
+        raise TailorError(f"cannot open catalog {where}: " + (problem.split(" (")[0] if problem
+                                                               else _first_line(exc))) from None
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+_STORAGE_PROBLEMS = (
+    ("database or disk is full", "the disk holding the catalog is full"),
+    ("no space left on device", "the disk holding the catalog is full"),
+    ("readonly database", "the catalog is read-only"),
+    ("read-only transaction", "the catalog is read-only"),
+    ("disk i/o error", "the disk holding the catalog failed to read or write"),
+    ("database is locked", "another program keeps the catalog locked"),
+)
+
+
+def storage_error(exc: BaseException, location: str | Path) -> str | None:
+    """One line for a database error a user can act on (full disk, read-only, locked), or None for others."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    for needle, meaning in _STORAGE_PROBLEMS:
+        if needle in text:
+            return f"{meaning} ({describe(location)}); nothing was written"
+    return None
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:

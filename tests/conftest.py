@@ -30,9 +30,54 @@ def write_image(path: Path, colour=(200, 30, 30), size=(8, 8), fmt=None) -> Path
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> str | None:
+    """The URL of a PostgreSQL server for the tests: ``TAILOR_TEST_POSTGRES`` (``.ci/run`` starts one and sets it),
+    else a server started here when PostgreSQL's binaries are installed, else None (PostgreSQL cases skip)."""
+    from tests import postgres
+
+    url = os.environ.get("TAILOR_TEST_POSTGRES")
+    if url:
+        if not postgres.reachable(url):  # set but down is an error, never a silent skip
+            raise RuntimeError(f"TAILOR_TEST_POSTGRES={url} does not answer")
+        yield url
+        return
+    if postgres.binaries() is None:
+        yield None
+        return
+    import shutil
+    import tempfile
+
+    data = Path(tempfile.mkdtemp(prefix="tailor-postgres-"))  # not under pytest's root-only folder
+    try:
+        yield postgres.start(data)
+    finally:
+        postgres.stop(data)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def location(request, tmp_path) -> str:
+    """Where a new catalog goes: an SQLite file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "catalog.sqlite")
+        return
+    server = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip("no PostgreSQL server binary (initdb) on this machine")
+    from tests import postgres
+
+    url = postgres.create_database(server)
+    yield url
+    postgres.drop_database(server, url)
+
+
 @pytest.fixture
-def catalog(tmp_path) -> Catalog:
-    with Catalog.create(tmp_path / "catalog.sqlite") as cat:
+def catalog(location) -> Catalog:
+    with Catalog.create(location) as cat:
         yield cat
 
 
