@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import _describe, open_engine
+from core.db import describe, open_engine, storage_error
 from core.errors import TailorError
 from core.models import KINDS, SPLITS, Annotation, Attribute, Image, Label
 
@@ -57,6 +58,16 @@ class Catalog:
         self.location = str(location)
         self.engine = open_engine(location, create=create)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.interrupted = self._mark_interrupted()
+
+    def _mark_interrupted(self) -> list[int]:
+        """Runs left ``running`` by a process that died are marked ``interrupted`` (see core.run_lock)."""
+        from core.runs import mark_interrupted
+
+        try:
+            return mark_interrupted(self)
+        except (OperationalError, DatabaseError):  # a read-only catalog: marked by the next writer
+            return []
 
     @classmethod
     def create(cls, location: str | Path) -> Catalog:
@@ -72,13 +83,19 @@ class Catalog:
         self.engine.dispose()
 
     def __repr__(self) -> str:
-        return f"Catalog({_describe(self.location)!r})"
+        return f"Catalog({describe(self.location)!r})"
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any exception."""
-        with self._sessions() as session, session.begin():
-            yield session
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, DatabaseError) as exc:  # rolled back; a full disk or read-only file in words
+            problem = storage_error(exc, self.location)
+            if problem is None:
+                raise
+            raise TailorError(problem) from None
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -110,7 +127,7 @@ class Catalog:
         if row is None:
             known = ", ".join(s.scalars(select(Attribute.name).order_by(Attribute.name))) or \
                 "none yet; import some images first"
-            raise TailorError(f"no attribute '{name}' in {_describe(self.location)} (attributes: {known})")
+            raise TailorError(f"no attribute '{name}' in {describe(self.location)} (attributes: {known})")
         return tuple(row)
 
     def label_counts(self, attribute: str, split: str | None = None) -> LabelCounts:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from core import checkpoints
+from core import checkpoints, run_lock
 from core import runs as store
 from core.catalog import Catalog
 from core.config import OversampleConfig, TrainConfig
@@ -118,6 +118,8 @@ def oversample(catalog_location: str, base_run_id: int, config: OversampleConfig
                             else f"{type(exc).__name__}: {exc}")
         return run_id
     finally:
+        if run_id:
+            run_lock.release(directory)
         catalog.close()
 
 

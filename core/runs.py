@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 
+from core import run_lock
 from core.catalog import Catalog
 from core.db import is_url
 from core.errors import TailorError
@@ -92,10 +93,26 @@ def create_run(catalog: Catalog, config, snapshot, base_dir: Path, device: str, 
         run_id = run.id
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        run_lock.hold(directory)  # until the run ends: a later reader can tell a live run from a killed one
     except OSError as exc:
         set_status(catalog, run_id, "failed", f"cannot create run folder {directory}: {exc.strerror}")
         raise TailorError(f"cannot create run folder {directory}: {exc.strerror}") from None
     return run_id, directory
+
+
+def mark_interrupted(catalog: Catalog) -> list[int]:
+    """Runs recorded as running whose process has gone (killed, crashed, powered off) become ``interrupted``;
+    they can be resumed from their last epoch checkpoint. Runs trained elsewhere are left alone."""
+    with catalog.session() as s:
+        running = s.execute(select(Run.id, Run.directory, Run.epochs_done).where(Run.status == "running")).all()
+    dead = [(run_id, done) for run_id, directory, done in running if run_lock.owner_alive(directory) is False]
+    for run_id, done in dead:
+        with catalog.session() as s:
+            s.execute(update(Run).where(Run.id == run_id, Run.status == "running").values(
+                status="interrupted", finished_at=utcnow(),
+                message=f"interrupted after epoch {done}: the process training it stopped "
+                        f"(resume with: tailor train CATALOG --resume {run_id})"))
+    return [run_id for run_id, _ in dead]
 
 
 def set_status(catalog: Catalog, run_id: int, status: str, message: str | None) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from core import checkpoints
+from core import checkpoints, run_lock
 from core import runs as store
 from core.backbones import build_classifier
 from core.catalog import Catalog
@@ -156,9 +156,11 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
                 raise TailorError(f"run {resume} has finished; nothing to resume")
             config = TrainConfig.from_json(run.config)
             snapshot = store.load_snapshot(catalog, resume)
-            directory, run_id = Path(run.directory), resume
+            directory = Path(run.directory)
             if not (directory / "checkpoint.pt").is_file():
                 raise TailorError(f"run {resume} has no checkpoint in {directory} to resume from")
+            run_lock.hold(directory)  # refuses a run another live process is training
+            run_id = resume  # from here on a failure is the run's
         else:
             snapshot = take_snapshot(catalog, config.attribute, seed=config.seed,
                                      test_fraction=config.test_fraction)
@@ -179,6 +181,8 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
         yield record_failed(catalog, run_id, _failure_message(exc, config))
         return run_id
     finally:
+        if run_id:
+            run_lock.release(directory)
         catalog.close()
 
 
