@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling crash-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -43,6 +43,10 @@ bench-quality: $(STAMP)
 # the convex-GAN oversampler on the nw run of bench-quality (trained first when absent): ~1.5 min per setting
 bench-oversampling: $(STAMP)
 	$(BIN)/python benchmarks/bench_oversampling.py --device $(DEVICE) --also "--head-lr 5e-5"
+
+# kill -9 during an import of the 60,000-image CIFAR-10 tree (4 times), then import again: ~1 min
+crash-check: $(STAMP)
+	$(BIN)/python benchmarks/kill_import.py
 
 clean:
 	rm -rf $(VENV) demo-catalog tailor-demo .pytest_cache .hypothesis *.egg-info

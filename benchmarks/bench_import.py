@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = Path(os.environ.get("TAILOR_DATASETS", ROOT.parent / "shared" / "datasets")) / "cifar10-jpg.tar.gz"
 
 
+def unpack(archive: Path, folder: Path) -> Path:
+    """Unpack the CIFAR-10 JPEG archive into ``folder``; the tree's root (holding train/ and test/)."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    return next(p for p in folder.iterdir() if p.is_dir()) if not (folder / "train").is_dir() else folder
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", default=str(DEFAULT_ARCHIVE))
@@ -33,9 +40,7 @@ def main() -> int:
         return 0
     tailor = Path(sys.executable).with_name("tailor")
     with tempfile.TemporaryDirectory(prefix="tailor-bench-") as tmp:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
-        tree = next(p for p in Path(tmp).iterdir() if p.is_dir()) if not (Path(tmp) / "train").is_dir() else Path(tmp)
+        tree = unpack(archive, Path(tmp))
         files = sum(1 for _ in tree.rglob("*.jpg"))
         catalog = Path(tmp) / "catalog.sqlite"
         subprocess.run([str(tailor), "init", str(catalog)], check=True, capture_output=True)
