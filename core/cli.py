@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", dest="cache", action="store_false",
                    help="decode images every epoch instead of once into memory")
     p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes torchrun starts (DDP; --batch-size is per process; "
+                   "rank 0 writes the run), e.g. torchrun --nproc-per-node 4 -m core.cli train ... --distributed")
     p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
     p.add_argument("--oversample", choices=OVERSAMPLERS,
                    help="then run Phase 2 of the convex-GAN oversampler on the trained run (a second run)")
@@ -402,7 +405,17 @@ def cmd_train(args) -> int:
 
     oversampler = _oversample_config(args, epochs=args.gan_epochs, batch_size=args.gan_batch_size, lr=args.gan_lr)
     oversampler.validate()
-    events = train_and_oversample(args.catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
+    if args.distributed:
+        from core.distributed import env_rank
+
+        if args.oversample:
+            raise TailorError("--oversample cannot run --distributed; train the run distributed, then oversample "
+                              "it with: tailor oversample CATALOG RUN")
+        events = train(args.catalog, config, resume=args.resume, runs_dir=args.runs_dir, distributed=True)
+        if env_rank() != 0:  # rank 0 reports; the others train quietly
+            return render_training(events, args.catalog, as_json=args.json, quiet=True)
+    else:
+        events = train_and_oversample(args.catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
     return render_training(events, args.catalog, as_json=args.json)
 
 

@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 
 from core import checkpoints, run_lock
+from core import distributed as parallel
 from core import runs as store
 from core.backbones import build_classifier
 from core.catalog import Catalog
@@ -99,12 +101,17 @@ class Normaliser:
         return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
 
-def _loader(dataset, batch_size: int, *, shuffle: bool, generator, workers: int, pin: bool) -> DataLoader:
+def _loader(dataset, batch_size: int, *, shuffle: bool, generator, workers: int, pin: bool,
+            sampler=None) -> DataLoader:
     extra = {}
     if workers > 0:  # never fork: the window runs Qt threads
         extra = {"num_workers": workers, "multiprocessing_context": "forkserver", "persistent_workers": True}
     # BatchNorm cannot train on a batch of one: drop a trailing single image (it is seen in other epochs)
-    drop_last = shuffle and len(dataset) > batch_size and len(dataset) % batch_size == 1
+    n = len(sampler) if sampler is not None else len(dataset)
+    drop_last = shuffle and n > batch_size and n % batch_size == 1
+    if sampler is not None:  # a DistributedSampler shuffles this process's shard itself
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, pin_memory=pin, drop_last=drop_last,
+                          **extra)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, pin_memory=pin,
                       drop_last=drop_last, **extra)
 
@@ -143,11 +150,18 @@ def record_failed(catalog: Catalog, run_id: int, message: str) -> RunFailed:
 
 
 def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event | None = None,
-          resume: int | None = None, runs_dir: str | None = None) -> Generator[Event, None, int]:
-    """Train ``config`` on the catalog; yields events, returns the run id (see the module docstring)."""
+          resume: int | None = None, runs_dir: str | None = None,
+          distributed: bool = False) -> Generator[Event, None, int]:
+    """Train ``config`` on the catalog; yields events, returns the run id (see the module docstring).
+    ``distributed``: one process of a torchrun group (see core.distributed); rank 0 alone writes."""
+    group = parallel.start(config.device) if distributed else None
+    if group is not None and not group.main:
+        run_id = yield from _follow(catalog_location, group, cancel)
+        return run_id
     catalog = Catalog(catalog_location)
     run_id = 0
     state = {"epoch": 0}
+    shared = group is None
     try:
         config.validate()
         if resume is not None:
@@ -166,13 +180,18 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
                                      test_fraction=config.test_fraction)
             config = config.resolved(snapshot.multi_label)
         device = pick_device(config.device)
+        if group is not None:
+            device = parallel.device_of(group, device)
         if resume is None:
             base = Path(runs_dir) if runs_dir else store.default_runs_dir(catalog_location)
             run_id, directory = store.create_run(catalog, config, snapshot, base, device_label(device))
         else:
             store.set_status(catalog, run_id, "running", None)
+        if group is not None:
+            shared = True
+            parallel.share_int(run_id, group)  # the other ranks read the run from the catalog
         yield from logged(directory, _train(catalog, run_id, config, snapshot, device, directory, cancel,
-                                            resume is not None, state))
+                                            resume is not None, state, group))
         return run_id
     except GeneratorExit:
         record_cancelled(catalog, run_id, state)
@@ -181,14 +200,38 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
         yield record_failed(catalog, run_id, _failure_message(exc, config))
         return run_id
     finally:
+        if not shared:  # failed before the run existed: the other ranks learn it from run id 0
+            parallel.share_int(0, group)
         if run_id:
             run_lock.release(directory)
         catalog.close()
+        if group is not None:
+            parallel.stop()
+
+
+def _follow(catalog_location: str, group: parallel.Group,
+            cancel: threading.Event | None) -> Generator[Event, None, int]:
+    """A rank other than 0: train the run rank 0 created (or resumed), writing nothing."""
+    try:
+        run_id = parallel.share_int(0, group)
+        if not run_id:
+            raise TailorError("rank 0 could not start the run (its error is on its output)")
+        with Catalog(catalog_location) as catalog:
+            run = store.get_run(catalog, run_id)
+            snapshot = store.load_snapshot(catalog, run_id)
+            config = TrainConfig.from_json(run.config)
+            device = parallel.device_of(group, pick_device(config.device))
+            resuming = run.epochs_done > 0 or (Path(run.directory) / "checkpoint.pt").is_file()
+            yield from _train(catalog, run_id, config, snapshot, device, Path(run.directory), cancel, resuming,
+                              {"epoch": 0}, group)
+        return run_id
+    finally:
+        parallel.stop()
 
 
 def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapshot, device: torch.device,
            directory: Path, cancel: threading.Event | None, resuming: bool,
-           state: dict) -> Generator[Event, None, None]:
+           state: dict, group: parallel.Group | None = None) -> Generator[Event, None, None]:
     started = time.perf_counter()
     seed_everything(config.seed)
     multi = snapshot.multi_label
@@ -201,9 +244,13 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
                    "ldam-drw": {"epochs": config.epochs}}.get(config.loss, {})
     criterion = make_loss(config.loss, counts, multi_label=multi, **loss_params).to(device)
     cuda = device.type == "cuda"
+    main = group is None or group.main  # rank 0 alone evaluates and writes
     model.to(device)
     if cuda:
         model.to(memory_format=torch.channels_last)
+    net = model  # the plain module: evaluation, checkpoints, the saved model
+    if group is not None:
+        model = DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
     if config.optimizer == "sgd":
         optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9,
                                     weight_decay=config.weight_decay)
@@ -215,7 +262,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
     checkpoint = directory / "checkpoint.pt"
     if resuming:
         saved = checkpoints.load(checkpoint)
-        model.load_state_dict(saved["model"])
+        net.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimizer"])
         scaler.load_state_dict(saved["scaler"])
         torch.set_rng_state(saved["rng"])
@@ -250,8 +297,12 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         return SnapshotDataset(snapshot, indices, config.image_size, transform, cache,
                                [row[i] for i in indices] if cache is not None else None)
 
-    train_loader = _loader(dataset(train_idx, augmentation(config.image_size)), config.batch_size, shuffle=True,
-                           generator=loader_rng, workers=0 if cache is not None else config.workers, pin=cuda)
+    training_data = dataset(train_idx, augmentation(config.image_size))
+    sampler = None if group is None else DistributedSampler(training_data, group.world, group.rank, shuffle=True,
+                                                            seed=config.seed)
+    train_loader = _loader(training_data, config.batch_size, shuffle=True, generator=loader_rng,
+                           workers=0 if cache is not None else config.workers, pin=cuda, sampler=sampler)
+    shard = len(sampler) if sampler is not None else len(train_idx)
     test_data, val_data = dataset(test_idx), dataset(val_idx)
     normalise = Normaliser(device, channels_last=cuda)
     groups = assign_groups(counts)
@@ -263,9 +314,11 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         state["epoch"] = epoch
         epoch_started = time.perf_counter()
         lr = config.lr * lr_factor(config, epoch)
-        for group in optimiser.param_groups:
-            group["lr"] = lr
+        for param_group in optimiser.param_groups:
+            param_group["lr"] = lr
         criterion.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         model.train()
         total_loss, seen, last_report = 0.0, 0, 0.0
         batches = len(train_loader)
@@ -288,16 +341,21 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
                 last_report = now
                 elapsed = now - epoch_started
                 rate = seen / elapsed if elapsed > 0 else 0.0
-                remaining = (len(train_idx) - seen) + (config.epochs - epoch - 1) * len(train_idx)
+                remaining = (shard - seen) + (config.epochs - epoch - 1) * shard
                 yield BatchProgress(run_id, epoch, config.epochs, batch + 1, batches, total_loss / seen, rate,
                                     remaining / rate if rate else float("nan"))
         train_seconds += time.perf_counter() - epoch_started
+        if group is not None:  # the whole group's loss and images
+            total_loss, seen = parallel.sum_floats([total_loss, float(seen)], group)
         images_seen += seen
-        test_eval, test_loss, test_scores = _evaluate(model, criterion, snapshot, test_idx, test_data, config,
+        if not main:
+            parallel.barrier(group)  # wait while rank 0 evaluates and writes the epoch
+            continue
+        test_eval, test_loss, test_scores = _evaluate(net, criterion, snapshot, test_idx, test_data, config,
                                                       normalise, device, groups)
         selection = test_eval
         if val_idx:
-            selection, _, _ = _evaluate(model, criterion, snapshot, val_idx, val_data, config, normalise, device,
+            selection, _, _ = _evaluate(net, criterion, snapshot, val_idx, val_data, config, normalise, device,
                                         groups)
         seconds = time.perf_counter() - epoch_started
         store.record_epoch(catalog, run_id, epoch, total_loss / seen, test_loss, test_eval, seconds)
@@ -305,13 +363,17 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         if value is not None and (best is None or value > best["value"]):
             best = {"epoch": epoch, "value": value, "selected_on": selection_split, "key": selection_key}
         yield EpochFinished(run_id, epoch, config.epochs, total_loss / seen, test_loss, lr, seconds, test_eval)
-        _save_checkpoint(checkpoint, model, optimiser, scaler, loader_rng, epoch, best)
+        _save_checkpoint(checkpoint, net, optimiser, scaler, loader_rng, epoch, best)
         yield CheckpointSaved(run_id, epoch, str(checkpoint))
         last_eval = (test_eval, test_scores)
+        if group is not None:
+            parallel.barrier(group)
+    if not main:
+        return
     seconds = time.perf_counter() - started
     rate = images_seen / train_seconds if train_seconds else 0.0
     summary = store.finish_run(catalog, run_id, snapshot, test_idx, last_eval, best, seconds, rate, config.epochs)
-    checkpoints.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
+    checkpoints.save({k: v.cpu() for k, v in net.state_dict().items()}, directory / "model.pt")
     yield RunFinished(run_id, seconds, rate, summary)
 
 

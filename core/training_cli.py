@@ -16,12 +16,18 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def render_training(events, catalog_location: str, *, as_json: bool) -> int:
+def render_training(events, catalog_location: str, *, as_json: bool, quiet: bool = False) -> int:
+    """Draw the events; ``quiet`` (a distributed run's ranks but 0) only drives them and reports failures."""
     from tqdm import tqdm
 
     from core.catalog import Catalog
     from core.runs import get_run, summary
 
+    if quiet:
+        failures = [event.message for event in events if isinstance(event, RunFailed)]
+        if failures:
+            print(f"tailor train: {failures[0]}", file=sys.stderr)
+        return EXIT_FAILED if failures else EXIT_OK
     bar = None
     run_id, status, failure = 0, "running", None
     say = (lambda text: print(text, file=sys.stderr)) if as_json else print
