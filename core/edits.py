@@ -11,7 +11,7 @@ The window's ``QUndoStack`` commands and the CLI call these functions; nothing h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
@@ -195,14 +195,21 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source: str = "human") -> Edit:
-    """Give ``label_id`` to every image. On a single-label attribute an image's other label is replaced."""
+def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source: str = "human",
+           seen: Mapping[int, Sequence[str]] | None = None) -> Edit:
+    """Give ``label_id`` to every image. On a single-label attribute an image's other label is replaced.
+
+    ``seen``: the label names of (some of) the images as the user saw them. On a single-label attribute, an image
+    relabelled by someone else since then makes the whole edit fail (nothing written) instead of silently
+    overwriting the other person's label."""
     if source not in SOURCES:
         raise TailorError(f"unknown annotation source '{source}' (expected one of {', '.join(SOURCES)})")
     images = sorted(set(image_ids))
     with catalog.session() as s:
         _, label_name, attribute_id, attribute_name, kind = _label(s, label_id)
         existing = _annotations_of(s, attribute_id, images)
+        if seen and kind == "single":
+            _check_seen(s, attribute_id, existing, seen)
         has = {img for _, img, lab, _ in existing if lab == label_id}
         stale = [ann for ann, _, lab, _ in existing if kind == "single" and lab != label_id]
         deleted = _delete_rows(s, "annotation", stale)
@@ -213,6 +220,20 @@ def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source:
     changed = sorted({row[1] for row in deleted.values} | {d["image_id"] for d in new})
     return Edit(f"label {_plural(len(images), 'image')} '{label_name}'", deleted=(deleted,), inserted=(inserted,),
                 images=tuple(changed), attributes=(attribute_id,))
+
+
+def _check_seen(s: Session, attribute_id: int, existing, seen: Mapping[int, Sequence[str]]) -> None:
+    names = dict(s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id)).all())
+    now: dict[int, list[str]] = {}
+    for _, image, label, _ in existing:
+        now.setdefault(image, []).append(names[label])
+    changed = [(image, sorted(now.get(image, ())), sorted(seen[image])) for image in sorted(seen)
+               if sorted(now.get(image, ())) != sorted(seen[image])]
+    if changed:
+        image, current, before = changed[0]
+        raise TailorError(f"{_plural(len(changed), 'image')} relabelled elsewhere since shown (image {image}: now "
+                          f"{'/'.join(current) or 'no label'}, shown {'/'.join(before) or 'no label'}); nothing "
+                          f"changed: refresh (F5) and label again")
 
 
 def remove(catalog: Catalog, image_ids: Iterable[int], label_id: int) -> Edit:

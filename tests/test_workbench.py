@@ -376,3 +376,33 @@ def test_missing_x11_libraries_are_named_instead_of_qt_aborting(monkeypatch):
     assert "libxcb-cursor0" in display_problem() and "apt install libxcb-cursor0" in display_problem()
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so")
     assert display_problem() is None
+
+
+def test_a_label_changed_elsewhere_is_not_overwritten_and_refresh_shows_it(qtbot, shop):
+    from core import edits
+
+    window = open_window(qtbot, shop)
+    model = window.browser.model
+    qtbot.waitUntil(lambda: model.row_info(0) is not None, timeout=5000)
+    image, shown = model.image_id(0), model.row_info(0).labels
+    ids = {info.name: info.id for info in window.state.labels}
+    other = "puff" if shown != ("puff",) else "cap"
+    with Catalog(shop) as elsewhere:  # a colleague relabels the image in another process
+        edits.assign(elsewhere, [image], ids[other])
+    before = dump(shop)
+    failures = []
+    window.editor.failed.connect(failures.append)
+    select_rows(window, [0])
+    window.browser.assign_label(ids["sleeveless"])  # over what this window still shows
+    settle(qtbot, window)
+    assert failures and "relabelled elsewhere" in failures[0] and "refresh" in failures[0]
+    assert dump(shop) == before and window.editor.stack.count() == 0  # nothing written, nothing to undo
+    assert "relabelled elsewhere" in window.statusBar().currentMessage()
+    window.refresh()  # F5 shows the colleague's label
+    qtbot.waitUntil(lambda: model.row_info(0) is not None and model.row_info(0).labels == (other,), timeout=5000)
+    select_rows(window, [0])
+    window.browser.assign_label(ids["sleeveless"])  # now it is a deliberate change
+    settle(qtbot, window)
+    with Catalog(shop) as catalog:
+        counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
+    assert counts["sleeveless"] == COUNTS["sleeveless"] + 1

@@ -275,7 +275,8 @@ class BrowserView(QWidget):
         if not ids or info is None:
             self.status.emit("Select images first, then choose a label.")
             return
-        self.editor.assign(ids, label_id, info.name)
+        seen = self.model.seen_labels(ids) if self.model.attribute_id == self.state.attribute_id else None
+        self.editor.assign(ids, label_id, info.name, seen=seen)
 
     def remove_label(self, label_id: int) -> None:
         ids = self.grid.selected_ids()

@@ -71,9 +71,11 @@ class Editor(QObject):
         return command
 
     # conveniences used by the browser, the label manager and (later) the review gallery
-    def assign(self, image_ids: list[int], label_id: int, label_name: str, source: str = "human") -> None:
+    def assign(self, image_ids: list[int], label_id: int, label_name: str, source: str = "human",
+               seen: dict[int, tuple[str, ...]] | None = None) -> None:
+        """``seen``: the labels the user saw on the images (an image relabelled elsewhere meanwhile fails it)."""
         if image_ids:
-            self.push(lambda c: edits.assign(c, image_ids, label_id, source=source),
+            self.push(lambda c: edits.assign(c, image_ids, label_id, source=source, seen=seen),
                       f"label {len(image_ids):,} '{label_name}'")
 
     def remove(self, image_ids: list[int], label_id: int, label_name: str) -> None:

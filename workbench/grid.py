@@ -78,6 +78,16 @@ class ImageGridModel(QAbstractListModel):
         page = self._pages.get(row // PAGE)
         return page[row % PAGE] if page is not None else None
 
+    def seen_labels(self, image_ids) -> dict[int, tuple[str, ...]]:
+        """The labels (of ``attribute_id``) shown for those of ``image_ids`` whose rows are loaded."""
+        seen = {}
+        for image_id in image_ids:
+            row = self._row_of.get(image_id)
+            info = self.row_info(row) if row is not None else None
+            if info is not None and info.id == image_id:
+                seen[image_id] = info.labels
+        return seen
+
     def caption(self, info: ImageRow) -> str:
         if self.captions is not None and info.id in self.captions:
             return self.captions[info.id]

@@ -181,8 +181,10 @@ class MainWindow(QMainWindow):
         view.addAction(self._action("&Train", lambda: self.tabs.setCurrentWidget(self.training), "Ctrl+3"))
         view.addAction(self._action("R&uns", lambda: self.tabs.setCurrentWidget(self.runs_view), "Ctrl+4"))
         view.addAction(self._action("Re&view", lambda: self.tabs.setCurrentWidget(self.review), "Ctrl+5"))
-        view.addAction(self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
-                                    "Read the catalog again (shows edits made elsewhere)"))
+        self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
+                                           "Read the catalog again: labels, counts and runs changed by others "
+                                           "sharing it (F5)")
+        view.addAction(self.refresh_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Keyboard shortcuts", self._shortcuts))
         help_menu.addAction(self._action("&About Tailor", self._about))
@@ -198,8 +200,9 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.import_folder)
         toolbar.addAction(self.manage_action)
+        toolbar.addAction(self.refresh_action)
         self._catalog_actions = [self.import_folder, self.import_manifest, self.manage_action, self.undo_action,
-                                 self.redo_action]
+                                 self.redo_action, self.refresh_action]
         self._set_catalog_enabled(False)
 
     def _set_catalog_enabled(self, enabled: bool) -> None:
@@ -283,9 +286,13 @@ class MainWindow(QMainWindow):
         self.editor = self.state = None
 
     def refresh(self) -> None:
+        """Read everything shown again (another person or process may have changed the catalog)."""
         if self.state is not None:
             self.state.refresh()
             self.browser.apply_filter()
+            self.runs_view.refresh()
+            self.review.refresh_runs()
+            self.status("Catalog read again")
 
     def _state_changed(self) -> None:
         state = self.state
