@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling crash-check lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling crash-check package package-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -48,5 +48,17 @@ bench-oversampling: $(STAMP)
 crash-check: $(STAMP)
 	$(BIN)/python benchmarks/kill_import.py
 
+# One-folder application (PyInstaller) in dist/tailor with its .desktop file, icon and install.sh; about 5 GB
+# because torch's CUDA libraries come along. Not part of `make test` (several minutes): run package-check after.
+package: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[package]'
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/tailor.spec
+	cp packaging/linux/tailor.desktop packaging/linux/install.sh resources/icons/tailor.svg dist/tailor/
+	@du -sh dist/tailor
+
+package-check:
+	packaging/smoke_check.sh dist/tailor
+
 clean:
-	rm -rf $(VENV) demo-catalog tailor-demo .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) demo-catalog tailor-demo .pytest_cache .hypothesis *.egg-info build dist
