@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -38,29 +39,35 @@ def test_catalog_accepts_a_sqlalchemy_url(tmp_path):
         assert cat.image_count() == 0
 
 
-def _seed_first_revision(path):
-    """A catalog as the first revision wrote it, with an annotation."""
-    path.touch()
-    migrate(path, "0001")
-    con = sqlite3.connect(path)
-    con.executescript("""
-        INSERT INTO image VALUES (1, '/a.png', 'h1', 8, 8, 'train', '2026-01-01', '2026-01-01');
-        INSERT INTO image VALUES (2, '/b.png', 'h2', 8, 8, NULL, '2026-01-01', '2026-01-01');
-        INSERT INTO attribute VALUES (1, 'sleeve', 'single', '2026-01-01');
-        INSERT INTO attribute VALUES (2, 'style', 'multi', '2026-01-01');
-        INSERT INTO label VALUES (1, 1, 'short'), (2, 1, 'long'), (3, 2, 'boho'), (4, 2, 'formal');
-        INSERT INTO annotation VALUES (1, 1, 2, 'import', '2026-01-01'), (2, 2, 2, 'human', '2026-01-01'),
-                                      (3, 1, 3, 'import', '2026-01-01'), (4, 1, 4, 'model', '2026-01-01');
-    """)
-    con.commit()
-    assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
-    con.close()
+FIRST_REVISION_ROWS = [
+    "INSERT INTO image VALUES (1, '/a.png', 'h1', 8, 8, 'train', '2026-01-01', '2026-01-01')",
+    "INSERT INTO image VALUES (2, '/b.png', 'h2', 8, 8, NULL, '2026-01-01', '2026-01-01')",
+    "INSERT INTO attribute VALUES (1, 'sleeve', 'single', '2026-01-01')",
+    "INSERT INTO attribute VALUES (2, 'style', 'multi', '2026-01-01')",
+    "INSERT INTO label VALUES (1, 1, 'short'), (2, 1, 'long'), (3, 2, 'boho'), (4, 2, 'formal')",
+    "INSERT INTO annotation VALUES (1, 1, 2, 'import', '2026-01-01'), (2, 2, 2, 'human', '2026-01-01'), "
+    "(3, 1, 3, 'import', '2026-01-01'), (4, 1, 4, 'model', '2026-01-01')",
+]
 
 
-def test_opening_a_first_revision_catalog_upgrades_it_and_keeps_data(tmp_path):
-    path = tmp_path / "old.sqlite"
-    _seed_first_revision(path)
-    with Catalog(path) as cat:
+def _seed_first_revision(location: str) -> None:
+    """A catalog as the first revision wrote it, with annotations (SQLite file or PostgreSQL database)."""
+    from core.db import make_engine
+
+    if "://" not in location:
+        Path(location).touch()
+    migrate(location, "0001")
+    engine = make_engine(location)
+    with engine.begin() as conn:
+        for statement in FIRST_REVISION_ROWS:
+            conn.exec_driver_sql(statement)
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").one() == ("0001",)
+    engine.dispose()
+
+
+def test_opening_a_first_revision_catalog_upgrades_it_and_keeps_data(location):
+    _seed_first_revision(location)
+    with Catalog(location) as cat:
         assert current_revision(cat.engine) == head_revision() != "0001"
         sleeve = cat.label_counts("sleeve")
         assert [(c.name, c.count) for c in sleeve.labels] == [("long", 2), ("short", 0)]
@@ -69,8 +76,9 @@ def test_opening_a_first_revision_catalog_upgrades_it_and_keeps_data(tmp_path):
         with cat.engine.connect() as conn:
             rows = conn.exec_driver_sql("SELECT id, attribute_id FROM annotation ORDER BY id").all()
             assert rows == [(1, 1), (2, 1), (3, 2), (4, 2)]
-            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
 
 def test_annotation_attribute_must_match_its_label(catalog):
