@@ -86,10 +86,16 @@ class Catalog:
         return f"Catalog({describe(self.location)!r})"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any exception."""
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any exception.
+
+        ``write``: the transaction will write. On SQLite it then starts with ``BEGIN IMMEDIATE``, taking the write
+        lock at once (waiting up to the busy timeout for another writer): a transaction that read first and then
+        tried to write after another process committed would fail at once with "database is locked"."""
         try:
             with self._sessions() as session, session.begin():
+                if write and self.engine.dialect.name == "sqlite":
+                    session.connection(execution_options={"tailor_immediate": True})
                 yield session
         except (OperationalError, DatabaseError) as exc:  # rolled back; a full disk or read-only file in words
             problem = storage_error(exc, self.location)

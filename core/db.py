@@ -68,7 +68,8 @@ def make_engine(location: str | Path, *, foreign_keys: bool = True) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get("tailor_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

@@ -136,13 +136,13 @@ def _update(s: Session, updates: Iterable[Update]) -> None:
 
 def reapply(catalog: Catalog, edit: Edit) -> None:
     """Redo an edit that was reverted."""
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _apply(s, edit)
 
 
 def revert(catalog: Catalog, edit: Edit) -> None:
     """Undo an edit."""
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _apply(s, edit.inverse())
 
 
@@ -205,7 +205,7 @@ def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source:
     if source not in SOURCES:
         raise TailorError(f"unknown annotation source '{source}' (expected one of {', '.join(SOURCES)})")
     images = sorted(set(image_ids))
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, label_name, attribute_id, attribute_name, kind = _label(s, label_id)
         existing = _annotations_of(s, attribute_id, images)
         if seen and kind == "single":
@@ -239,7 +239,7 @@ def _check_seen(s: Session, attribute_id: int, existing, seen: Mapping[int, Sequ
 def remove(catalog: Catalog, image_ids: Iterable[int], label_id: int) -> Edit:
     """Take ``label_id`` off every image that has it."""
     images = sorted(set(image_ids))
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, label_name, attribute_id, _, _ = _label(s, label_id)
         gone = [ann for ann, _, lab, _ in _annotations_of(s, attribute_id, images) if lab == label_id]
         deleted = _delete_rows(s, "annotation", gone)
@@ -250,7 +250,7 @@ def remove(catalog: Catalog, image_ids: Iterable[int], label_id: int) -> Edit:
 def clear(catalog: Catalog, image_ids: Iterable[int], attribute_id: int) -> Edit:
     """Take every label of one attribute off the images (they become unlabeled for it)."""
     images = sorted(set(image_ids))
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, name, _ = _attribute(s, attribute_id)
         deleted = _delete_rows(s, "annotation", [ann for ann, *_ in _annotations_of(s, attribute_id, images)])
     return Edit(f"clear '{name}' on {_plural(len({r[1] for r in deleted.values}), 'image')}", deleted=(deleted,),
@@ -268,7 +268,7 @@ def _check_name(name: str, what: str) -> str:
 
 def create_attribute(catalog: Catalog, name: str, kind: str = "single") -> Edit:
     name, kind = _check_name(name, "attribute"), check_kind(kind)
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         if s.scalar(select(Attribute.id).where(Attribute.name == name)) is not None:
             raise TailorError(f"attribute '{name}' already exists")
         inserted = _insert_rows(s, "attribute", [{"name": name, "kind": kind, "created_at": utcnow()}])
@@ -277,7 +277,7 @@ def create_attribute(catalog: Catalog, name: str, kind: str = "single") -> Edit:
 
 def rename_attribute(catalog: Catalog, attribute_id: int, new_name: str) -> Edit:
     new_name = _check_name(new_name, "attribute")
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, old, _ = _attribute(s, attribute_id)
         if old == new_name:
             return Edit(f"rename attribute '{old}'", attributes=(attribute_id,))
@@ -291,7 +291,7 @@ def rename_attribute(catalog: Catalog, attribute_id: int, new_name: str) -> Edit
 
 def delete_attribute(catalog: Catalog, attribute_id: int) -> Edit:
     """Delete an attribute with its labels and annotations (runs keep their records, unlinked)."""
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, name, _ = _attribute(s, attribute_id)
         runs = list(s.scalars(select(Run.id).where(Run.attribute_id == attribute_id)))
         updates = tuple(Update("run", r, {"attribute_id": attribute_id}, {"attribute_id": None}) for r in runs)
@@ -307,7 +307,7 @@ def delete_attribute(catalog: Catalog, attribute_id: int) -> Edit:
 
 def create_label(catalog: Catalog, attribute_id: int, name: str) -> Edit:
     name = _check_name(name, "label")
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, attribute_name, _ = _attribute(s, attribute_id)
         if s.scalar(select(Label.id).where(Label.attribute_id == attribute_id, Label.name == name)) is not None:
             raise TailorError(f"label '{name}' already exists in '{attribute_name}'")
@@ -317,7 +317,7 @@ def create_label(catalog: Catalog, attribute_id: int, name: str) -> Edit:
 
 def rename_label(catalog: Catalog, label_id: int, new_name: str) -> Edit:
     new_name = _check_name(new_name, "label")
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, old, attribute_id, attribute_name, _ = _label(s, label_id)
         if old == new_name:
             return Edit(f"rename label '{old}'", attributes=(attribute_id,))
@@ -330,7 +330,7 @@ def rename_label(catalog: Catalog, label_id: int, new_name: str) -> Edit:
 
 def delete_label(catalog: Catalog, label_id: int) -> Edit:
     """Delete a label and take it off every image."""
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, name, attribute_id, _, _ = _label(s, label_id)
         annotations = _delete_rows(s, "annotation", list(
             s.scalars(select(Annotation.id).where(Annotation.label_id == label_id))))
@@ -347,7 +347,7 @@ def merge_labels(catalog: Catalog, label_ids: Iterable[int], into: int) -> Edit:
     sources = sorted(set(label_ids) - {into})
     if not sources:
         raise TailorError("choose at least one label other than the one to merge into")
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         _, into_name, attribute_id, _, _ = _label(s, into)
         names = []
         for label_id in sources:

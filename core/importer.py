@@ -167,7 +167,7 @@ def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *
 def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], attribute_name: str, kind: str,
            report: ImportReport) -> Generator[ImportProgress, None, None]:
     now = utcnow()
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         attribute = _check_attribute(s, attribute_name, kind)
         if attribute is None:
             attribute = Attribute(name=attribute_name, kind=kind, created_at=now)

@@ -76,7 +76,7 @@ def create_run(catalog: Catalog, config, snapshot, base_dir: Path, device: str, 
     train_counts, test_counts = snapshot.counts("train"), snapshot.counts("test")
     labels = [{"id": label.id, "name": label.name, "train": int(train_counts[i]), "test": int(test_counts[i])}
               for i, label in enumerate(snapshot.labels)]
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         run = Run(attribute_id=snapshot.attribute_id, attribute_name=snapshot.attribute, kind=snapshot.kind,
                   loss=config.loss, backbone=config.backbone, status="running",
                   config=json.dumps({**asdict(config), **(extra or {})}), base_run_id=base_run_id,
@@ -107,7 +107,7 @@ def mark_interrupted(catalog: Catalog) -> list[int]:
         running = s.execute(select(Run.id, Run.directory, Run.epochs_done).where(Run.status == "running")).all()
     dead = [(run_id, done) for run_id, directory, done in running if run_lock.owner_alive(directory) is False]
     for run_id, done in dead:
-        with catalog.session() as s:
+        with catalog.session(write=True) as s:
             s.execute(update(Run).where(Run.id == run_id, Run.status == "running").values(
                 status="interrupted", finished_at=utcnow(),
                 message=f"interrupted after epoch {done}: the process training it stopped "
@@ -116,7 +116,7 @@ def mark_interrupted(catalog: Catalog) -> list[int]:
 
 
 def set_status(catalog: Catalog, run_id: int, status: str, message: str | None) -> None:
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         s.execute(update(Run).where(Run.id == run_id).values(status=status, message=message,
                                                                finished_at=utcnow() if status != "running" else None))
 
@@ -127,7 +127,7 @@ def _epoch_per_label(metrics: dict) -> str:
 
 def record_epoch(catalog: Catalog, run_id: int, epoch: int, train_loss: float, test_loss: float, metrics: dict,
                  seconds: float) -> None:
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         s.execute(delete(RunEpoch).where(RunEpoch.run_id == run_id, RunEpoch.epoch == epoch))
         s.add(RunEpoch(run_id=run_id, epoch=epoch, train_loss=train_loss, test_loss=test_loss, top1=metrics["top1"],
                        acsa=metrics["acsa"], gm=metrics["gm"], macro_ap=metrics["macro_ap"], seconds=seconds,
@@ -141,7 +141,7 @@ def finish_run(catalog: Catalog, run_id: int, snapshot, test_idx: list[int], las
     if last is None:
         raise TailorError("the run ended without an evaluated epoch")
     metrics, scores = last
-    with catalog.session() as s:
+    with catalog.session(write=True) as s:
         best_metrics = None
         if best is not None:
             row = s.scalar(select(RunEpoch).where(RunEpoch.run_id == run_id, RunEpoch.epoch == best["epoch"]))
