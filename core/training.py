@@ -16,6 +16,7 @@ otherwise on the test set and labelled ``"selected_on": "test"`` (what the liter
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import random
@@ -120,6 +121,9 @@ def _failure_message(exc: Exception, config: TrainConfig) -> str:
     """One line for a failed run: the user's error as is, out-of-memory with advice, anything else by type."""
     if isinstance(exc, TailorError):
         return exc.message
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS):
+        what = "full" if exc.errno == errno.ENOSPC else "read-only"
+        return f"the disk is {what} writing {exc.filename or 'the run folder'}; free space, then --resume the run"
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
         return (f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
                 f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size")

@@ -178,3 +178,13 @@ def test_no_pickle_anywhere_in_the_code():
             if "torch.load(" in line and "weights_only=True" not in line:
                 offenders.append(f"{path}: {line.strip()}")
     assert offenders == []
+
+
+def test_a_full_disk_while_training_names_the_file_and_the_way_out():
+    import errno
+
+    from core.training import _failure_message
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/runs/7/checkpoint.pt")
+    message = _failure_message(full, TrainConfig(attribute="sleeve"))
+    assert message.startswith("the disk is full writing /runs/7/checkpoint.pt") and "--resume" in message
