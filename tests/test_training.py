@@ -26,6 +26,16 @@ COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 @pytest.fixture
 def shapes(tmp_path):
     """A small single-label catalog: 3 colour labels, 16/8/5 images of 24 x 24, noisy so they differ."""
+    return _shapes_catalog(tmp_path, str(tmp_path / "c.sqlite"))
+
+
+@pytest.fixture
+def shapes_anywhere(tmp_path, location):
+    """The same catalog on SQLite and on PostgreSQL."""
+    return _shapes_catalog(tmp_path, location)
+
+
+def _shapes_catalog(tmp_path, location: str) -> str:
     rng = np.random.default_rng(0)
     root = tmp_path / "shapes"
     for (label, colour), count in zip(COLOURS.items(), (16, 8, 5)):
@@ -36,7 +46,6 @@ def shapes(tmp_path):
             from PIL import Image
 
             Image.fromarray(pixels).save(path)
-    location = str(tmp_path / "c.sqlite")
     with Catalog.create(location) as cat:
         run(import_source(cat, root, "colour"))
     return location
@@ -52,9 +61,10 @@ def drain(events):
     return list(events)
 
 
-def test_cli_train_prints_the_json_schema_and_runs_lists_it(shapes):
+def test_cli_train_prints_the_json_schema_and_runs_lists_it(shapes_anywhere, tmp_path):
+    shapes = shapes_anywhere
     result = run_cli("train", shapes, "-a", "colour", "--loss", "iew", "--backbone", "resnet18", "--epochs", "1",
-                     "--batch-size", "8", "--image-size", "32", "--json")
+                     "--batch-size", "8", "--image-size", "32", "--json", "--runs-dir", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["status"] == "finished" and data["run_id"] == 1
@@ -110,10 +120,11 @@ def test_split_is_seeded_stratified_and_stored(shapes):
     assert stored.splits == a.splits and stored.image_ids == a.image_ids and stored.targets == a.targets
 
 
-def test_cancel_then_resume_finishes_the_run(shapes):
+def test_cancel_then_resume_finishes_the_run(shapes_anywhere, tmp_path):
+    shapes = shapes_anywhere
     cancel = threading.Event()
     seen = []
-    for event in train(shapes, config(epochs=3), cancel=cancel):
+    for event in train(shapes, config(epochs=3), cancel=cancel, runs_dir=str(tmp_path / "runs")):
         seen.append(event)
         if isinstance(event, CheckpointSaved):
             cancel.set()

@@ -406,3 +406,22 @@ def test_a_label_changed_elsewhere_is_not_overwritten_and_refresh_shows_it(qtbot
     with Catalog(shop) as catalog:
         counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
     assert counts["sleeveless"] == COUNTS["sleeveless"] + 1
+
+
+def test_the_window_works_on_a_postgresql_catalog_too(qtbot, location, tmp_path):
+    make_garments(tmp_path / "images", {"long": 30, "short": 12, "puff": 3}, size=(20, 20))
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, tmp_path / "images", "sleeve"))
+    window = open_window(qtbot, location)
+    model = window.browser.model
+    qtbot.waitUntil(lambda: model.rowCount() == 45 and model.row_info(0) is not None, timeout=10000)
+    before = dump(location)
+    select_rows(window, range(5))
+    window.browser.assign_label(next(info.id for info in window.state.labels if info.name == "puff"))
+    settle(qtbot, window)
+    with Catalog(location) as catalog:
+        assert {c.name: c.count for c in catalog.label_counts("sleeve").labels}["puff"] == 8
+    qtbot.waitUntil(lambda: dict(window.imbalance.bar_values()).get("puff") == 8, timeout=5000)
+    window.undo()
+    settle(qtbot, window)
+    assert dump(location) == before
