@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
+from shiboken6 import isValid
 
 from core import edits
 from core.catalog import Catalog
@@ -94,13 +95,17 @@ class Editor(QObject):
 
     def _done(self, tag, result) -> None:
         command, action = tag
-        if action == "do" and result is not None:
+        # a command undone and then replaced by a new edit is deleted by the stack while its job was queued
+        if action == "do" and result is not None and isValid(command):
             command.setText(result.description)
         if result is not None:
             self.edited.emit(result)
 
     def _failed(self, tag, message: str) -> None:
         command, action = tag
+        if not isValid(command):  # no longer on the stack (see _done): nothing to take off it
+            self.failed.emit(message)
+            return
         if action == "do":
             # take the command off the stack: undoing an obsolete command deletes it
             command.setObsolete(True)
