@@ -92,3 +92,61 @@ def test_random_edits_undo_and_redo_keep_counts_equal_to_sql(catalog, tmp_path):
 def _attribute_of(catalog, label_id: int) -> int:
     with catalog.engine.connect() as conn:
         return conn.execute(text("SELECT attribute_id FROM label WHERE id = :i"), {"i": label_id}).scalar()
+
+
+GUI_STEPS = 10_000
+
+
+def test_window_soak_edits_undo_redo_views_match_sql(qtbot, tmp_path):
+    """The window's undo stack and views under 10,000 random edits, undos and redos: at every checkpoint the label
+    counts the window shows and the labels under loaded cells equal the catalog's; undoing everything restores it."""
+    from core.browse import image_rows
+    from core.catalog import Catalog
+    from tests.qt_helpers import dump, open_window
+
+    location = tmp_path / "soak.sqlite"
+    make_garments(tmp_path / "images", {"long": 20, "short": 10, "cap": 4, "puff": 2}, size=(12, 12))
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, tmp_path / "images", "sleeve"))
+    original = dump(location)
+    window = open_window(qtbot, location)
+    editor, model = window.editor, window.browser.model
+    qtbot.waitUntil(lambda: model.row_info(0) is not None, timeout=10000)
+    rng = random.Random(3)
+    labels = list(window.state.labels)
+    attribute = window.state.attribute
+    images = [model.image_id(r) for r in range(model.rowCount())]
+
+    def shown_equals_sql() -> bool:
+        with Catalog(location) as catalog:
+            truth = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
+            rows = {r.id: r.labels for r in image_rows(catalog, images, attribute.id)}
+        counts = {info.name: info.count for info in window.state.labels}
+        cells = [model.row_info(r) for r in range(model.rowCount())]
+        return counts == truth and all(c is None or c.labels == rows[c.id] for c in cells)
+
+    failures = []
+    editor.failed.connect(failures.append)
+    for step in range(1, GUI_STEPS + 1):
+        action = rng.choices(["assign", "remove", "clear", "undo", "redo"], [5, 2, 1, 2, 1.5])[0]
+        chosen = rng.sample(images, rng.randint(1, 4))
+        info = rng.choice(labels)
+        if action == "assign":
+            editor.assign(chosen, info.id, info.name)
+        elif action == "remove":
+            editor.remove(chosen, info.id, info.name)
+        elif action == "clear":
+            editor.clear(chosen, attribute.id, attribute.name)
+        elif action == "undo":
+            window.undo()
+        else:
+            window.redo()
+        if step % 500 == 0:
+            assert editor.flush(60)
+            qtbot.waitUntil(shown_equals_sql, timeout=15000)
+    assert failures == []
+    while editor.stack.canUndo():
+        editor.stack.undo()
+    assert editor.flush(120)
+    assert dump(location) == original
+    qtbot.waitUntil(shown_equals_sql, timeout=15000)

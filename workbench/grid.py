@@ -43,6 +43,8 @@ class ImageGridModel(QAbstractListModel):
         self._requested: dict[int, int] = {}  # page -> token of the newest request for it
         self._token = 0
         self._row_of: dict[int, int] = {}  # image id -> row, for loaded pages only
+        self._inflight: dict[int, int] = {}  # page -> token of the query running for it
+        self._again: set[int] = set()  # pages to read once more when their running query ends
         self._dirty: set[int] = set()
         self._flush = QTimer(self, interval=40, singleShot=True)
         self._flush.timeout.connect(self._emit_dirty)
@@ -61,6 +63,8 @@ class ImageGridModel(QAbstractListModel):
         self._pages.clear()
         self._requested.clear()
         self._row_of.clear()
+        self._inflight.clear()
+        self._again.clear()
         self.endResetModel()
 
     def reload_rows(self, image_ids=None) -> None:
@@ -68,6 +72,9 @@ class ImageGridModel(QAbstractListModel):
         pages = set(self._pages) if image_ids is None else \
             {self._row_of[i] // PAGE for i in image_ids if i in self._row_of}
         for page in pages:
+            if page in self._inflight:  # coalesce: one more read after the running one, however many edits
+                self._again.add(page)
+                continue
             self._requested.pop(page, None)
             self._request(page)
 
@@ -143,8 +150,19 @@ class ImageGridModel(QAbstractListModel):
             if self._requested.get(page_no) == token:
                 del self._requested[page_no]
 
+        def finished() -> None:
+            if self._inflight.get(page_no) != token:
+                return  # the model was reset meanwhile
+            del self._inflight[page_no]
+            if page_no in self._again:
+                self._again.discard(page_no)
+                self._requested.pop(page_no, None)
+                self._request(page_no)
+
+        self._inflight[page_no] = token
         run_function(image_rows, self.catalog, ids, self.attribute_id,
-                     on_return=lambda rows: self._page_arrived(token, page_no, ids, rows), on_error=failed)
+                     on_return=lambda rows: self._page_arrived(token, page_no, ids, rows), on_error=failed,
+                     on_finish=finished)
 
     def _page_arrived(self, token: int, page_no: int, ids: list[int], rows: list[ImageRow]) -> None:
         if self._requested.get(page_no) != token:

@@ -80,14 +80,29 @@ def run_generator(func: Callable, *args, on_yield: Callable | None = None, on_re
 
 
 class Latest:
-    """Deliver only the newest request's result: ``latest.run(func, *args, on_return=...)``."""
+    """Deliver only the newest request's result, and never queue stale work: ``latest.run(func, *args, ...)``.
+
+    One request runs at a time. Requests made meanwhile replace each other as the single pending one, which
+    starts when the running one ends (whose result is then dropped), so a burst of thousands of edits costs two
+    queries, not thousands waiting in the thread pool.
+    """
 
     def __init__(self) -> None:
         self.generation = 0
+        self._running = False
+        self._pending: tuple | None = None
 
     def run(self, func: Callable, *args, on_return: Callable, on_error: Callable | None = None) -> None:
         self.generation += 1
-        mine = self.generation
+        request = (self.generation, func, args, on_return, on_error)
+        if self._running:
+            self._pending = request
+        else:
+            self._start(request)
+
+    def _start(self, request: tuple) -> None:
+        mine, func, args, on_return, on_error = request
+        self._running = True
 
         def deliver(result) -> None:
             if mine == self.generation:
@@ -97,7 +112,13 @@ class Latest:
             if mine == self.generation and on_error is not None:
                 on_error(exc)
 
-        run_function(func, *args, on_return=deliver, on_error=fail)
+        def finished() -> None:
+            self._running = False
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                self._start(pending)
+
+        run_function(func, *args, on_return=deliver, on_error=fail, on_finish=finished)
 
 
 class SerialWriter(QObject):
