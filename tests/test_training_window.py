@@ -214,3 +214,37 @@ def test_screenshots_of_training_compare_and_review(qtbot, wardrobe):
     qtbot.waitUntil(lambda: window.review.review is not None, timeout=10000)
     settle(qtbot, window)
     window.grab().save(str(out / "review.png"))
+
+
+def test_an_interrupted_run_is_resumed_from_the_runs_tab(qtbot, wardrobe):
+    import threading
+
+    from core.config import TrainConfig
+    from core.events import CheckpointSaved
+    from core.training import train
+
+    cancel = threading.Event()
+    config = TrainConfig(attribute="sleeve", backbone="resnet32-cifar", epochs=3, batch_size=8, image_size=16)
+    for event in train(str(wardrobe), config, cancel=cancel):
+        if isinstance(event, CheckpointSaved):
+            cancel.set()  # stopped after epoch 1 of 3
+    window = open_window(qtbot, wardrobe)
+    runs = window.runs_view
+    window.tabs.setCurrentWidget(runs)
+    qtbot.waitUntil(lambda: len(runs.runs) == 1, timeout=10000)
+    assert not runs.resume_button.isEnabled()
+    runs.select_runs([1])
+    assert runs.resume_button.isEnabled() and runs.runs[0]["status"] == "cancelled"
+    ended = []
+    window.queue.jobEnded.connect(ended.append)
+    runs.resume_button.click()
+    assert window.tabs.currentWidget() is window.training
+    assert window.training.jobs.item(0).text().find("resume run 1") >= 0
+    qtbot.waitUntil(lambda: bool(ended), timeout=120000)
+    assert ended[0].status == "finished" and ended[0].run_id == 1, ended[0].message
+    with Catalog(str(wardrobe)) as catalog:
+        info = [r for r in list_runs(catalog)][0]
+    assert info.status == "finished" and info.epochs_done == 3
+    qtbot.waitUntil(lambda: runs.runs and runs.runs[0]["status"] == "finished", timeout=10000)
+    runs.select_runs([1])
+    assert not runs.resume_button.isEnabled()

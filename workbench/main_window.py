@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.training.runEnded.connect(self._run_ended)
         self.runs_view.plotRuns.connect(self.plot_runs)
         self.runs_view.reviewRun.connect(self.review_run)
+        self.runs_view.resumeRun.connect(self.resume_run)
         self._histories = Latest()
         self.welcome = WelcomePage(self)
         self.stack = QStackedWidget()
@@ -400,6 +401,12 @@ class MainWindow(QMainWindow):
 
         self._histories.run(read, self.catalog, list(run_ids), on_return=arrived,
                             on_error=lambda exc: self.status(str(exc)))
+
+    def resume_run(self, run: dict) -> None:
+        if self.queue is not None:
+            self.queue.resume(run)
+            self.tabs.setCurrentWidget(self.training)
+            self.status(f"Run {run['run_id']} will continue from its last checkpoint")
 
     def review_run(self, run_id: int) -> None:
         self.review.review_run(run_id)

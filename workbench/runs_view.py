@@ -28,6 +28,9 @@ def _pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+RESUMABLE = ("interrupted", "cancelled", "failed")
+
+
 def _read_runs(catalog: Catalog) -> list[dict]:
     return [summary(run) for run in list_runs(catalog)]
 
@@ -49,6 +52,7 @@ def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetIte
 class RunsView(QWidget):
     plotRuns = Signal(list)  # run ids to show in the Train tab's plots
     reviewRun = Signal(int)
+    resumeRun = Signal(dict)  # an interrupted, cancelled or failed run's summary, to continue it
     status = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -67,6 +71,9 @@ class RunsView(QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.plot_button = QPushButton("Show in plots")
         self.review_button = QPushButton("Review mistakes")
+        self.resume_button = QPushButton("Resume", toolTip="Continue an interrupted, cancelled or failed run from "
+                                         "its last epoch checkpoint (it joins the Train tab's queue)")
+        self.resume_button.clicked.connect(self._resume)
         self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
         self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
         self.baseline = QComboBox(toolTip="Differences are to this run")
@@ -94,6 +101,7 @@ class RunsView(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         buttons = QHBoxLayout()
         buttons.addWidget(QLabel("Runs of this catalog (from the window and the CLI)"), 1)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.plot_button)
         buttons.addWidget(self.review_button)
         top_layout.addLayout(buttons)
@@ -197,9 +205,23 @@ class RunsView(QWidget):
         by_id = {run["run_id"]: run for run in self.runs}
         return [i for i in self.selected_ids() if by_id.get(i, {}).get("status") == "finished"]
 
+    def _resumable(self) -> dict | None:
+        """The one selected run when it can be continued (the oversampler's runs are re-run, not resumed)."""
+        ids = self.selected_ids()
+        run = next((r for r in self.runs if ids and r["run_id"] == ids[0]), None)
+        if len(ids) == 1 and run and run["status"] in RESUMABLE and run["loss"] != "convex-gan":
+            return run
+        return None
+
+    def _resume(self) -> None:
+        run = self._resumable()
+        if run is not None:
+            self.resumeRun.emit(run)
+
     def _buttons(self) -> None:
         ids = self.selected_ids()
         finished = self._selected_finished()
+        self.resume_button.setEnabled(self._resumable() is not None)
         self.plot_button.setEnabled(bool(finished))
         self.review_button.setEnabled(bool(finished) and finished[0] == (ids[0] if ids else None))
         comparable = self.table_data is not None

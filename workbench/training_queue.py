@@ -31,6 +31,7 @@ class Job:
     config: TrainConfig
     status: str = "queued"  # queued | starting | running | finished | failed | cancelled
     run_id: int | None = None
+    resume: int | None = None  # continue this run from its checkpoint (its stored configuration applies)
     message: str = ""
     progress: BatchProgress | Decoding | FeatureProgress | None = field(default=None, repr=False)
 
@@ -38,7 +39,8 @@ class Job:
     def title(self) -> str:
         c = self.config
         variant = f"{c.loss} + {c.oversample}" if c.oversample else c.loss
-        return f"{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
+        resumed = f"resume run {self.resume}: " if self.resume is not None else ""
+        return f"{resumed}{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
 
 
 BACKGROUND_NICENESS = 10
@@ -64,9 +66,11 @@ def _prepare() -> None:
     import_training()
 
 
-def _train_job(location: str, config: TrainConfig, cancel: threading.Event):
+def _train_job(location: str, config: TrainConfig, cancel: threading.Event, resume: int | None = None):
     lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
+    if resume is not None:
+        return (yield from training.train(location, config, cancel=cancel, resume=resume))
     if config.oversample:  # the base run, then Phase 2 of the GAN oversampler on it (a second run)
         from core.oversample_run import train_and_oversample
 
@@ -134,6 +138,17 @@ class TrainingQueue(QObject):
         self._start_next()
         return added
 
+    def resume(self, run: dict) -> Job:
+        """Queue the continuation of an interrupted, cancelled or failed run (``run``: its summary)."""
+        self._numbers += 1
+        config = TrainConfig(attribute=run["attribute"], loss=run["loss"], backbone=run["backbone"],
+                             epochs=run["epochs"])  # for the queue's title; the run's stored configuration trains
+        job = Job(self._numbers, config, resume=run["run_id"])
+        self.jobs.append(job)
+        self.changed.emit()
+        self._start_next()
+        return job
+
     def move(self, job: Job, offset: int) -> None:
         """Move a waiting job up (-1) or down (+1) among the waiting jobs."""
         waiting = self.waiting()
@@ -180,7 +195,7 @@ class TrainingQueue(QObject):
         job.status, job.message = "starting", "loading torch and decoding images…"
         self._cancel = threading.Event()
         self.changed.emit()
-        run_generator(_train_job, self.location, job.config, self._cancel,
+        run_generator(_train_job, self.location, job.config, self._cancel, job.resume,
                       on_yield=lambda e, j=job: self._on_event(j, e),
                       on_error=lambda exc, j=job: self._on_error(j, exc),
                       on_finish=lambda j=job: self._on_finish(j), pool=TRAINING_POOL)
