@@ -58,14 +58,14 @@ def _exercise(tmp_path, data: bytes, name: str) -> None:
             pass
 
 
-@pytest.mark.parametrize("make", [_png_declaring, _gif_declaring, _bmp_declaring])
-@pytest.mark.parametrize("size", [(65535, 65535), (2 ** 31 - 1, 1), (1, 2 ** 31 - 1), (0, 0), (100_000, 50_000)])
+SIZES = [(65535, 65535), (2 ** 31 - 1, 1), (1, 2 ** 31 - 1), (0, 0), (100_000, 50_000)]
+HOSTILE = [(make, size) for make in (_png_declaring, _gif_declaring, _bmp_declaring) for size in SIZES
+           if make is not _gif_declaring or max(size) <= 65535]  # GIF headers hold 16-bit sizes
+
+
+@pytest.mark.parametrize("make, size", HOSTILE, ids=[f"{m.__name__[1:4]}-{w}x{h}" for m, (w, h) in HOSTILE])
 def test_huge_or_impossible_declared_dimensions_are_refused(tmp_path, make, size):
-    try:
-        data = make(*size)
-    except struct.error:  # not representable in this format's header
-        pytest.skip("size does not fit the header")
-    _exercise(tmp_path, data, "hostile.img")
+    _exercise(tmp_path, make(*size), "hostile.img")
     assert isinstance(probe(str(tmp_path / "hostile.img")), str)  # skipped with a reason, never imported
 
 
