@@ -39,6 +39,19 @@ def _thresholds(catalog: Catalog, run_id: int, target: float) -> list[dict]:
     return thresholds(load_review(catalog, run_id), target)
 
 
+def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
+    """A row of widgets (with their stretch factors) above ``body``."""
+    panel = QWidget()
+    layout = QVBoxLayout(panel)
+    layout.setContentsMargins(0, 0, 0, 0)
+    row = QHBoxLayout()
+    for widget, stretch in header:
+        row.addWidget(widget, stretch)
+    layout.addLayout(row)
+    layout.addWidget(body)
+    return panel
+
+
 def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
@@ -96,36 +109,12 @@ class RunsView(QWidget):
         for caption in (self.compare_caption, self.threshold_caption):
             caption.setWordWrap(True)  # long captions wrap instead of widening the window
 
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        buttons = QHBoxLayout()
-        buttons.addWidget(QLabel("Runs of this catalog (from the window and the CLI)"), 1)
-        buttons.addWidget(self.resume_button)
-        buttons.addWidget(self.plot_button)
-        buttons.addWidget(self.review_button)
-        top_layout.addLayout(buttons)
-        top_layout.addWidget(self.table)
-        compare_box = QWidget()
-        compare_layout = QVBoxLayout(compare_box)
-        compare_layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(self.compare_caption, 1)
-        row.addWidget(QLabel("Baseline"))
-        row.addWidget(self.baseline)
-        row.addWidget(self.csv_button)
-        row.addWidget(self.markdown_button)
-        compare_layout.addLayout(row)
-        compare_layout.addWidget(self.compare_table)
-        threshold_box = QWidget()
-        threshold_layout = QVBoxLayout(threshold_box)
-        threshold_layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(self.threshold_caption, 1)
-        row.addWidget(QLabel("Target precision"))
-        row.addWidget(self.target)
-        threshold_layout.addLayout(row)
-        threshold_layout.addWidget(self.threshold_table)
+        top = _panel([(QLabel("Runs of this catalog (from the window and the CLI)"), 1), (self.resume_button, 0),
+                      (self.plot_button, 0), (self.review_button, 0)], self.table)
+        compare_box = _panel([(self.compare_caption, 1), (QLabel("Baseline"), 0), (self.baseline, 0),
+                              (self.csv_button, 0), (self.markdown_button, 0)], self.compare_table)
+        threshold_box = _panel([(self.threshold_caption, 1), (QLabel("Target precision"), 0), (self.target, 0)],
+                               self.threshold_table)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(compare_box)
         bottom.addWidget(threshold_box)
