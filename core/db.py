@@ -117,8 +117,6 @@ def describe(location: str | Path) -> str:
     return url.render_as_string(hide_password=True) if url.password else text
 
 
-
-
 def table_names(location: str | Path) -> set[str]:
     """The tables of the database at ``location`` (a one-line TailorError when it cannot be reached)."""
     engine = make_engine(location)
@@ -126,7 +124,7 @@ def table_names(location: str | Path) -> set[str]:
         with engine.connect() as conn:
             return set(inspect(conn).get_table_names())
     except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
-        raise TailorError(f"cannot open catalog {describe(location)}: {_first_line(exc)}") from None
+        raise _cannot_open(describe(location), exc) from None
     finally:
         engine.dispose()
 
@@ -166,9 +164,7 @@ def open_engine(location: str | Path, *, create: bool = False) -> Engine:
             migrate(location)
     except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
         engine.dispose()
-        problem = storage_error(exc, location)
-        raise TailorError(f"cannot open catalog {where}: " + (problem.split(" (")[0] if problem
-                                                               else _first_line(exc))) from None
+        raise _cannot_open(where, exc) from None
     except BaseException:
         engine.dispose()
         raise
@@ -185,13 +181,19 @@ _STORAGE_PROBLEMS = (
 )
 
 
+def _storage_meaning(exc: BaseException) -> str | None:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return next((meaning for needle, meaning in _STORAGE_PROBLEMS if needle in text), None)
+
+
+def _cannot_open(where: str, exc: BaseException) -> TailorError:
+    return TailorError(f"cannot open catalog {where}: {_storage_meaning(exc) or _first_line(exc)}")
+
+
 def storage_error(exc: BaseException, location: str | Path) -> str | None:
     """One line for a database error a user can act on (full disk, read-only, locked), or None for others."""
-    text = str(getattr(exc, "orig", None) or exc).lower()
-    for needle, meaning in _STORAGE_PROBLEMS:
-        if needle in text:
-            return f"{meaning} ({describe(location)}); nothing was written"
-    return None
+    meaning = _storage_meaning(exc)
+    return f"{meaning} ({describe(location)}); nothing was written" if meaning else None
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:
