@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import distinct, func, select
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import describe, open_engine, storage_error
-from core.errors import TailorError
+from core.errors import StorageError, TailorError
 from core.models import KINDS, SPLITS, Annotation, Attribute, Image, Label
 
 
@@ -66,7 +66,7 @@ class Catalog:
 
         try:
             return mark_interrupted(self)
-        except (OperationalError, DatabaseError):  # a read-only catalog: marked by the next writer
+        except StorageError:  # a read-only or busy catalog: marked by the next writer
             return []
 
     @classmethod
@@ -97,11 +97,11 @@ class Catalog:
                 if write and self.engine.dialect.name == "sqlite":
                     session.connection(execution_options={"tailor_immediate": True})
                 yield session
-        except (OperationalError, DatabaseError) as exc:  # rolled back; a full disk or read-only file in words
+        except (OperationalError, DatabaseError, InterfaceError) as exc:  # rolled back: one line, never SQL
             problem = storage_error(exc, self.location)
             if problem is None:
                 raise
-            raise TailorError(problem) from None
+            raise problem from None
 
     # -- reading -------------------------------------------------------------------------------------------
 

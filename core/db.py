@@ -6,12 +6,24 @@ written by an older Tailor is upgraded in place (in one transaction).
 
 SQLite connections run with WAL journaling, enforced foreign keys and a busy timeout, and transactions are
 begun explicitly (``BEGIN``) so that DDL and migrations are transactional too.
+
+Before any of that, an SQLite file is looked at through SQLite itself, read-only (:func:`_probe_sqlite`): a
+database that is not a Tailor catalog is refused unchanged (not switched to WAL), and the file is never opened by
+Python. That matters: POSIX record locks belong to a process and *any* ``close()`` of *any* descriptor of the file
+drops them all, SQLite's included. Reading the file's header with ``open()`` while another thread of the window
+trained on it dropped that thread's WAL locks, so a reader in another process took itself for the last connection,
+checkpointed and deleted the WAL under the window's feet, and the window's later writes were lost.
+
+A catalog on storage this process cannot write (a read-only mount, a file without write permission) is opened
+read-only: everything that reads works, writes fail with one line.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -19,9 +31,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, InterfaceError, OperationalError
 
-from core.errors import TailorError
+from core.errors import StorageError, TailorError
 
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -36,19 +49,22 @@ def catalog_url(location: str | Path) -> URL:
     text = str(location)
     if is_url(text):
         try:
-            return make_url(text)
-        except ArgumentError as exc:
-            raise TailorError(f"not a valid catalog URL: {text} ({exc})") from None
+            url = make_url(text)
+            url.port  # noqa: B018 - a port that is not a number raises here rather than when connecting
+            return url
+        except (ArgumentError, ValueError) as exc:
+            raise TailorError(f"not a valid catalog URL: {_first_line(exc)}") from None
     return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
 
 
-def _sqlite_settings(foreign_keys: bool):
+def _sqlite_settings(foreign_keys: bool, read_only: bool):
     def on_connect(dbapi_connection, _record) -> None:
         # Take transaction control from pysqlite; SQLAlchemy's "begin" event below issues BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         cursor.close()
@@ -56,15 +72,41 @@ def _sqlite_settings(foreign_keys: bool):
     return on_connect
 
 
-def make_engine(location: str | Path, *, foreign_keys: bool = True) -> Engine:
-    """An engine for the catalog at ``location`` (no migration, no existence check)."""
+def read_only_storage(path: Path) -> tuple[bool, bool]:
+    """(read-only, immutable) for an SQLite file: read-only when this process cannot write the file or its folder
+    (SQLite writes ``-wal``/``-shm`` files beside it) or the file system is mounted read-only; immutable (SQLite
+    may not even create ``-shm``, nobody can change the file) when the file system is read-only or the folder is
+    not writable and has no ``-shm`` file yet."""
+    try:
+        mounted_read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        mounted_read_only = False
+    folder_read_only = not os.access(path.parent, os.W_OK)
+    read_only = mounted_read_only or folder_read_only or not os.access(path, os.W_OK)
+    immutable = mounted_read_only or (folder_read_only and not path.with_name(path.name + "-shm").exists())
+    return read_only, immutable
+
+
+def _sqlite_uri(path: Path, *, read_only: bool, immutable: bool) -> str:
+    mode = "?mode=ro" + ("&immutable=1" if immutable else "") if read_only else "?mode=rwc"
+    return f"file:{quote(str(path))}{mode}"
+
+
+def make_engine(location: str | Path, *, foreign_keys: bool = True, read_only: bool = False,
+                immutable: bool = False) -> Engine:
+    """An engine for the catalog at ``location`` (no migration, no existence check); ``read_only``: an SQLite
+    file opened with ``mode=ro`` (see :func:`read_only_storage`)."""
     url = catalog_url(location)
+    if read_only and url.get_backend_name() == "sqlite":
+        uri = _sqlite_uri(Path(url.database or ""), read_only=True, immutable=immutable)
+        url = URL.create("sqlite", database=uri, query={"uri": "true"})
     try:
         engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
-    except (ArgumentError, ImportError) as exc:
-        raise TailorError(f"cannot open catalog {url.render_as_string(hide_password=True)}: {exc}") from None
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise TailorError(f"cannot open catalog {url.render_as_string(hide_password=True)}: "
+                          f"{_first_line(exc)}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_settings(foreign_keys))
+        event.listen(engine, "connect", _sqlite_settings(foreign_keys, read_only))
 
         @event.listens_for(engine, "begin")
         def _begin(conn) -> None:
@@ -81,7 +123,14 @@ def _alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    try:
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    except CommandError as exc:  # two heads: a broken installation, not the user's catalog
+        raise TailorError(f"this Tailor installation's migrations are broken ({_first_line(exc)}); "
+                          "reinstall Tailor") from None
+    if head is None:
+        raise TailorError("this Tailor installation has no migrations; reinstall Tailor")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -113,20 +162,49 @@ def describe(location: str | Path) -> str:
     text = str(location)
     if not is_url(text):
         return text
-    url = make_url(text)
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):  # malformed: shown without anything between '//' and '@'
+        scheme, _, rest = text.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}" if "@" in rest else text
     return url.render_as_string(hide_password=True) if url.password else text
 
 
 def table_names(location: str | Path) -> set[str]:
     """The tables of the database at ``location`` (a one-line TailorError when it cannot be reached)."""
+    if not is_url(str(location)):
+        return _probe_sqlite(Path(str(location)).expanduser().resolve(), describe(location))[0]
     engine = make_engine(location)
     try:
         with engine.connect() as conn:
             return set(inspect(conn).get_table_names())
-    except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
+    except (OperationalError, DatabaseError, InterfaceError, sqlite3.DatabaseError) as exc:
         raise _cannot_open(describe(location), exc) from None
     finally:
         engine.dispose()
+
+
+def _probe_sqlite(path: Path, where: str) -> tuple[set[str], list[str]]:
+    """The tables and Alembic revisions of an SQLite file, read through SQLite in read-only mode: nothing in the
+    file changes (a foreign database keeps its journal mode) and Python never opens the file (see the module
+    docstring: closing a descriptor would drop this process's SQLite locks on a catalog it has open)."""
+    _, immutable = read_only_storage(path)
+    try:
+        conn = sqlite3.connect(_sqlite_uri(path, read_only=True, immutable=immutable), uri=True,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise _cannot_open(where, exc) from None
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        revisions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")] \
+            if "alembic_version" in tables else []
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "encrypted" in str(exc):
+            raise TailorError(f"{where} is not a Tailor catalog (not an SQLite database)") from None
+        raise _cannot_open(where, exc) from None
+    finally:
+        conn.close()
+    return tables, revisions
 
 
 def open_engine(location: str | Path, *, create: bool = False) -> Engine:
@@ -134,41 +212,65 @@ def open_engine(location: str | Path, *, create: bool = False) -> Engine:
     return an engine for it. Raises :class:`TailorError` with one line on anything a user could get wrong."""
     text = str(location)
     where = describe(location)
-    if not is_url(text):
-        path = Path(text).expanduser()
-        if path.is_dir():
-            raise TailorError(f"{where} is a folder, not a catalog file")
-        if not path.exists():
-            if not create:
-                raise TailorError(f"no catalog at {where} (create one with: tailor init {text})")
-            if not path.parent.exists():
-                raise TailorError(f"cannot create catalog {where}: folder {path.parent} does not exist")
-        elif path.stat().st_size > 0:
-            with path.open("rb") as fh:
-                if fh.read(16) != b"SQLite format 3\x00":
-                    raise TailorError(f"{where} is not a Tailor catalog (not an SQLite database)")
+    if is_url(text):
+        return _open_url(location, where, create=create)
+    path = Path(text).expanduser().resolve()
+    if path.is_dir():
+        raise TailorError(f"{where} is a folder, not a catalog file")
+    if not path.exists():
+        if not create:
+            raise TailorError(f"no catalog at {where} (create one with: tailor init {text})")
+        if not path.parent.exists():
+            raise TailorError(f"cannot create catalog {where}: folder {path.parent} does not exist")
+        return _checked(location, where, set(), [], create=True)
+    tables, revisions = _probe_sqlite(path, where)
+    read_only, immutable = read_only_storage(path)
+    if read_only:
+        _check_catalog(where, text, tables, revisions, create=False)
+        if revisions != [head_revision()]:
+            raise TailorError(f"{where} is read-only and was written by an older Tailor (schema "
+                              f"{', '.join(revisions) or 'none'}); copy it somewhere writable to upgrade it")
+        return make_engine(location, read_only=True, immutable=immutable)
+    return _checked(location, where, tables, revisions, create=create)
+
+
+def _open_url(location: str | Path, where: str, *, create: bool) -> Engine:
     engine = make_engine(location)
     try:
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
-            current = MigrationContext.configure(conn).get_current_revision()
-        if tables and "alembic_version" not in tables:
-            raise TailorError(f"{where} is a database but not a Tailor catalog (tables: "
-                              f"{', '.join(sorted(tables)[:5])})")
-        if not tables and not create:
-            raise TailorError(f"{where} is an empty database (create a catalog with: tailor init {text})")
-        script = ScriptDirectory.from_config(_alembic_config())
-        if current is not None and not _known(script, current):
-            raise TailorError(f"{where} was written by a newer Tailor (schema {current}); upgrade Tailor")
-        if current != script.get_current_head():
-            migrate(location)
-    except (OperationalError, DatabaseError, sqlite3.DatabaseError) as exc:
-        engine.dispose()
+            revisions = [row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")] \
+                if "alembic_version" in tables else []
+    except (OperationalError, DatabaseError, InterfaceError) as exc:
         raise _cannot_open(where, exc) from None
-    except BaseException:
+    finally:
         engine.dispose()
-        raise
-    return engine
+    return _checked(location, where, tables, revisions, create=create)
+
+
+def _checked(location: str | Path, where: str, tables: set[str], revisions: list[str], *, create: bool) -> Engine:
+    """After the checks of :func:`_check_catalog`: migrate when behind, then the engine."""
+    _check_catalog(where, str(location), tables, revisions, create=create)
+    try:
+        if revisions != [head_revision()]:
+            migrate(location)
+        return make_engine(location)
+    except (OperationalError, DatabaseError, InterfaceError, sqlite3.DatabaseError) as exc:
+        raise _cannot_open(where, exc) from None
+
+
+def _check_catalog(where: str, text: str, tables: set[str], revisions: list[str], *, create: bool) -> None:
+    if tables and "alembic_version" not in tables:
+        raise TailorError(f"{where} is a database but not a Tailor catalog (tables: "
+                          f"{', '.join(sorted(tables)[:5])})")
+    if not tables and not create:
+        raise TailorError(f"{where} is an empty database (create a catalog with: tailor init {text})")
+    if len(revisions) > 1:
+        raise TailorError(f"{where} records {len(revisions)} schema versions at once ({', '.join(revisions)}); "
+                          "it was changed by hand: restore a backup")
+    script = ScriptDirectory.from_config(_alembic_config())
+    if revisions and not _known(script, revisions[0]):
+        raise TailorError(f"{where} was written by a newer Tailor (schema {revisions[0]}); upgrade Tailor")
 
 
 _STORAGE_PROBLEMS = (
@@ -178,7 +280,15 @@ _STORAGE_PROBLEMS = (
     ("read-only transaction", "the catalog is read-only"),
     ("disk i/o error", "the disk holding the catalog failed to read or write"),
     ("database is locked", "another program keeps the catalog locked"),
+    ("database disk image is malformed", "the catalog file is damaged; restore a backup"),
+    ("file is not a database", "the catalog file is damaged; restore a backup"),
+    ("server closed the connection", "the connection to the database server was lost"),
+    ("terminating connection", "the connection to the database server was lost"),
+    ("connection is closed", "the connection to the database server was lost"),
+    ("consuming input failed", "the connection to the database server was lost"),
 )
+_REASONS = {"full": "full", "read-only": "read-only", "failed to read": "io", "locked": "locked",
+            "damaged": "damaged", "connection": "connection"}
 
 
 def _storage_meaning(exc: BaseException) -> str | None:
@@ -190,16 +300,24 @@ def _cannot_open(where: str, exc: BaseException) -> TailorError:
     return TailorError(f"cannot open catalog {where}: {_storage_meaning(exc) or _first_line(exc)}")
 
 
-def storage_error(exc: BaseException, location: str | Path) -> str | None:
-    """One line for a database error a user can act on (full disk, read-only, locked), or None for others."""
+def storage_error(exc: BaseException, location: str | Path) -> StorageError | None:
+    """One line for a database error met inside a transaction (which was rolled back), as a
+    :class:`StorageError`; None for an integrity error (a constraint the caller handles or a bug)."""
+    if isinstance(exc, IntegrityError):
+        return None
     meaning = _storage_meaning(exc)
-    return f"{meaning} ({describe(location)}); nothing was written" if meaning else None
+    if meaning is None:
+        return StorageError(f"database error in catalog {describe(location)}: {_first_line(exc)}; this step was "
+                            "not saved", "other")
+    reason = next(r for needle, r in _REASONS.items() if needle in meaning)
+    return StorageError(f"{meaning} ({describe(location)}); this step was not saved", reason)
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:
     return any(rev.revision == revision for rev in script.walk_revisions())
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, limit: int = 300) -> str:
     text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= limit else line[:limit] + "…"

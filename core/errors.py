@@ -33,5 +33,13 @@ class ManifestError(TailorError):
         self.file, self.row, self.line, self.column = file, row, line, column
 
 
-class Cancelled(Exception):
-    """Raised inside a long operation when its caller asked it to stop; the transaction is rolled back."""
+class StorageError(TailorError):
+    """The catalog's database could not be read or written (full disk, read-only, locked, damaged, connection
+    lost); the transaction was rolled back. ``reason`` is one of :data:`STORAGE_REASONS`."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+STORAGE_REASONS = ("full", "read-only", "io", "locked", "damaged", "connection", "other")

@@ -248,3 +248,37 @@ def test_an_interrupted_run_is_resumed_from_the_runs_tab(qtbot, wardrobe):
     qtbot.waitUntil(lambda: runs.runs and runs.runs[0]["status"] == "finished", timeout=10000)
     runs.select_runs([1])
     assert not runs.resume_button.isEnabled()
+
+
+def test_a_window_run_polled_by_another_process_is_recorded_whole(qtbot, wardrobe):
+    """A colleague's `tailor runs` every few moments while the window trains: the run ends finished in the catalog
+    with all its epochs (the reader's process once deleted the WAL under the window and its writes were lost)."""
+    import json
+    import threading
+
+    from tests.conftest import run_cli
+
+    window = open_window(qtbot, wardrobe)
+    stop, seen = threading.Event(), []
+
+    def poll() -> None:
+        while not stop.is_set():
+            listed = run_cli("runs", str(wardrobe), "--json")
+            seen.extend((r["status"], r["epochs_done"]) for r in json.loads(listed.stdout or "[]"))
+            stop.wait(1.0)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        jobs = train_and_wait(qtbot, window, ["nw"], epochs=3)
+    finally:
+        stop.set()
+        poller.join()
+    assert jobs[0].status == "finished", jobs[0].message
+    assert seen and ("interrupted", 0) not in seen and all(status in ("running", "finished") for status, _ in seen)
+    listed = json.loads(run_cli("runs", str(wardrobe), "--json").stdout)
+    assert [(r["status"], r["epochs_done"]) for r in listed] == [("finished", 3)]
+    with Catalog(str(wardrobe)) as catalog:
+        from core.runs import epochs
+
+        assert [e["epoch"] for e in epochs(catalog, jobs[0].run_id)] == [0, 1, 2]
