@@ -1,8 +1,13 @@
 """Reading image files safely: content hashes, size probing and decoding with decompression-bomb limits.
 
-Every decode in Tailor goes through here. An image whose declared size exceeds :data:`MAX_IMAGE_PIXELS` is
-refused before any pixel is decoded; truncated and corrupt files raise :class:`BadImage` with a reason a user
-understands.
+Every decode in Tailor goes through here. A file larger than :data:`MAX_FILE_BYTES` is refused before it is
+read, an image whose declared size exceeds :data:`MAX_IMAGE_PIXELS` before any pixel is decoded; truncated and
+corrupt files raise :class:`BadImage` with a reason a user understands.
+
+:func:`to_rgb` is the one way pixels become RGB, for thumbnails and training alike, so a model trains on what the
+user sees: the EXIF orientation is applied (a portrait phone photo stands upright), transparency is composited on
+white (as a catalog page shows it), and deeper images are scaled to 8 bits instead of clipped: 16-bit images by
+1/257, 32-bit integer and float images from their own value range (floats already in [0, 1] by 255).
 """
 
 from __future__ import annotations
@@ -10,13 +15,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Largest image accepted, in pixels (about 8,000 x 8,000). Larger declared sizes are refused unread.
 MAX_IMAGE_PIXELS = 64_000_000
+#: Largest file read, in bytes: a 64-Mpixel image needs far less in any format Tailor reads.
+MAX_FILE_BYTES = 256 * 1024 * 1024
 # Pillow's own guard: a warning above the limit, DecompressionBombError above twice the limit. Ours is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Never decode truncated files as if they were whole.
@@ -41,10 +50,17 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
+def read_bytes(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; a file over ``max_bytes`` is refused before any of it is read."""
     try:
         with open(path, "rb") as fh:
-            return fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise BadImage(f"file is {_size(size)}, over the limit of {_size(max_bytes)} for an image")
+            data = fh.read(max_bytes + 1)
+            if len(data) > max_bytes:  # grew while being read, or a device that reports no size
+                raise BadImage(f"file is over the limit of {_size(max_bytes)} for an image")
+            return data
     except FileNotFoundError:
         raise BadImage("file not found") from None
     except PermissionError:
@@ -64,11 +80,13 @@ def open_checked(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Im
     if not data:
         raise BadImage("empty file (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # Pillow's warning between its limit and twice it: refused, not printed
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise BadImage("not an image (format not recognised)") from None
-    except Image.DecompressionBombError as exc:
-        raise BadImage(f"refused as a decompression bomb ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb(exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadImage(f"corrupt image header ({_short(exc)})") from None
     width, height = image.size
@@ -87,9 +105,11 @@ def decode(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """
     image = open_checked(data, max_pixels=max_pixels)
     try:
-        image.load()
-    except Image.DecompressionBombError as exc:
-        raise BadImage(f"refused as a decompression bomb ({exc})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb(exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         message = _short(exc)
         if "truncated" in message:
@@ -99,9 +119,45 @@ def decode(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
 
 
 def open_rgb(path: str | os.PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
-    """Read and decode a file into an RGB image (palette, alpha and grey images are converted)."""
+    """Read and decode a file into an upright RGB image (:func:`to_rgb`): what training sees."""
     image = decode(read_bytes(path), max_pixels=max_pixels)
-    return image if image.mode == "RGB" else image.convert("RGB")
+    try:
+        return to_rgb(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImage(f"cannot decode ({_short(exc)})") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The image upright (EXIF orientation), 8-bit RGB, transparency composited on white (module docstring)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        image = _to_8_bits(image)
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _to_8_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit integer or float single-channel image as 8-bit grey ("L")."""
+    values = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        scaled = values.astype(np.float32) / 257.0
+    elif image.mode == "F" and values.size and np.nanmin(values) >= 0 and np.nanmax(values) <= 1:
+        scaled = values * 255.0
+    else:  # 32-bit integers or floats of any range: their own range onto 0..255
+        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if image.mode == "I" and low >= 0 and high <= 255:
+            low, high = 0.0, 255.0  # already 8-bit values in a wider type
+        elif image.mode == "I" and low >= 0 and high <= 65535:
+            low, high = 0.0, 65535.0  # 16-bit values (Pillow reads some 16-bit PNGs as "I")
+        scaled = (values.astype(np.float64) - low) * (255.0 / (high - low if high > low else 1.0))
+    return Image.fromarray(np.nan_to_num(np.clip(scaled, 0, 255)).round().astype(np.uint8), mode="L")
 
 
 def probe(path: str, known_hash: str | None = None) -> Probe | str:
@@ -133,5 +189,12 @@ def _short(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def is_hidden(path: Path) -> bool:
-    return path.name.startswith(".")
+def _size(n: int) -> str:
+    return f"{n / 1024 ** 3:.1f} GB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.0f} MB"
+
+
+def _bomb(exc: BaseException, max_pixels: int) -> BadImage:
+    """Pillow's bomb error or warning in Tailor's words and with Tailor's limit."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else "its size"
+    return BadImage(f"refused as a decompression bomb: {size} is over the limit of {max_pixels:,}")

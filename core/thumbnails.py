@@ -1,7 +1,8 @@
 """Thumbnails: decoded at reduced size with the decompression-bomb limit, cached on disk by content hash.
 
-The disk cache is a folder of JPEGs named by the image's SHA-256 (``<size>/<ab>/<hash>.jpg``), so it is shared by
-every catalog on the machine and stays valid when files move. Images no larger than the thumbnail are not cached:
+The disk cache is a folder of JPEGs named by the image's SHA-256 (``<size>-v<version>/<ab>/<hash>.jpg``), so it is
+shared by every catalog on the machine and stays valid when files move; the version changes when decoding does.
+Pixels become RGB through :func:`core.images.to_rgb`, exactly as for training. Images no larger than the thumbnail are not cached:
 reading the original costs the same as reading a cached copy (CIFAR's 32 x 32 files, for instance).
 """
 
@@ -12,11 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from core.images import MAX_IMAGE_PIXELS, BadImage, _short, open_checked, read_bytes
+from core.images import MAX_IMAGE_PIXELS, BadImage, _bomb, _short, open_checked, read_bytes, to_rgb
 
 THUMBNAIL_SIZE = 128
+CACHE_VERSION = 2  # 2: 16-bit and float images scaled to 8 bits instead of clipped
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,7 @@ class Thumbnail:
 
 
 def cache_file(cache_dir: str | os.PathLike, content_hash: str, size: int = THUMBNAIL_SIZE) -> Path:
-    return Path(cache_dir) / str(size) / content_hash[:2] / f"{content_hash}.jpg"
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("RGBA", "LA", "P", "PA"):  # composite transparency on white, as a catalog page shows it
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+    return Path(cache_dir) / f"{size}-v{CACHE_VERSION}" / content_hash[:2] / f"{content_hash}.jpg"
 
 
 def _decode_small(data: bytes, size: int, max_pixels: int) -> tuple[Image.Image, tuple[int, int]]:
@@ -48,11 +39,11 @@ def _decode_small(data: bytes, size: int, max_pixels: int) -> tuple[Image.Image,
     original = image.size
     try:
         image.draft("RGB", (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale directly
-        image = ImageOps.exif_transpose(image)
+        image = to_rgb(image)
         image.thumbnail((size, size), Image.Resampling.LANCZOS)
-        return _to_rgb(image), original
-    except Image.DecompressionBombError as exc:
-        raise BadImage(f"refused as a decompression bomb ({exc})") from None
+        return image, original
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb(exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadImage(f"cannot decode ({_short(exc)})") from None
 
@@ -67,7 +58,7 @@ def load(path: str | os.PathLike, content_hash: str | None, cache_dir: str | os.
     if cached is not None and cached.is_file():
         try:
             with Image.open(cached) as image:
-                image = _to_rgb(image)
+                image = image.convert("RGB")
                 return Thumbnail(image.width, image.height, image.tobytes(), True)
         except (OSError, SyntaxError, ValueError):
             cached.unlink(missing_ok=True)  # a damaged cache entry is rebuilt from the original
