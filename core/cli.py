@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--multi-label", action="store_true", help="the attribute is multi-label (several labels "
                    "per image); only when the attribute is new")
     p.add_argument("--report", metavar="FILE", help="write every skipped file and its reason to FILE (CSV)")
+    p.add_argument("--force", action="store_true", help="replace the --report file when it exists")
     p.add_argument("--json", action="store_true", help="print the import report as JSON")
 
     p = sub.add_parser("stats", help="long-tail statistics and class weights of an attribute",
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", type=int)
     p.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
     p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="replace FILE when it exists (never a catalog or a run's "
+                   "own files)")
 
     p = sub.add_parser("demo", help="build the demo catalog of drawn garments",
                        description="Draw a few hundred garments (no download), import them into a catalog with "
@@ -252,7 +255,10 @@ def _progress_bar(events, *, quiet: bool):
 def cmd_import(args) -> int:
     from core.catalog import Catalog
     from core.importer import describe_skipped, import_source, write_skipped_csv
+    from core.outputs import check_output
 
+    if args.report:  # before the import commits: a report that cannot be written fails the command first
+        check_output(args.report, "--report", force=args.force, catalog=args.catalog)
     with Catalog(args.catalog) as catalog:
         report = _progress_bar(import_source(catalog, args.source, args.attribute, multi_label=args.multi_label),
                                quiet=args.json)
@@ -383,8 +389,10 @@ def cmd_gui(args) -> int:
     if args.catalog and "://" not in args.catalog and not Path(args.catalog).exists():
         raise TailorError(f"catalog {args.catalog} does not exist (create one with tailor init, or from the "
                           "window's File menu)")
-    if args.screenshot and not Path(args.screenshot).expanduser().resolve().parent.is_dir():
-        raise TailorError(f"--screenshot: folder of {args.screenshot} does not exist")
+    if args.screenshot:  # named for this purpose, so replaced; never a catalog or a run's file
+        from core.outputs import check_output
+
+        check_output(args.screenshot, "--screenshot", force=True, catalog=args.catalog)
     return _open_window(args, args.catalog, args.screenshot, args.view)
 
 
@@ -488,6 +496,9 @@ def cmd_compare(args) -> int:
 
 
 def cmd_export_model(args) -> int:
+    from core.outputs import check_output
+
+    check_output(args.out, "--out", force=args.force, catalog=args.catalog)
     from core.export import export_model
 
     path = export_model(args.catalog, args.run, args.format, args.out)

@@ -2,7 +2,11 @@
 
 Readers get plain dataclasses (:class:`RunInfo`) and dicts; nothing here holds an ORM object past its session.
 Run files (checkpoint, final model, ``events.jsonl``) live in a folder per run, by default ``<catalog>.runs/<id>/``
-beside an SQLite catalog (``~/.local/share/tailor/runs/`` for a catalog URL).
+beside an SQLite catalog (``$XDG_DATA_HOME/tailor/runs/<server and database>/`` for a catalog URL).
+
+A run folder inside the catalog's own runs folder is recorded relative to it (``"7"``), so a catalog copied or moved
+with its ``.runs`` folder finds its own files, and a copy without it never reaches the original's. Folders elsewhere
+(``--runs-dir``) are recorded as absolute paths. :attr:`RunInfo.directory` is always the resolved folder.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +25,7 @@ from sqlalchemy import delete, insert, select, update
 
 from core import run_lock
 from core.catalog import Catalog
-from core.db import is_url
+from core.db import catalog_url, is_url
 from core.errors import TailorError
 from core.models import Run, RunEpoch, RunImage, utcnow
 
@@ -53,15 +59,49 @@ class RunInfo:
 
 
 def default_runs_dir(catalog_location: str) -> Path:
+    """``CATALOG.runs`` beside an SQLite catalog; for a URL, a folder per server and database under the user's
+    data folder (two team catalogs never share run folders)."""
     if is_url(catalog_location):
-        return Path.home() / ".local" / "share" / "tailor" / "runs"
+        url = catalog_url(catalog_location)
+        data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        name = "-".join(str(part) for part in (url.get_backend_name(), url.host or "local", url.port or "",
+                                               url.database or "") if part != "")
+        return data / "tailor" / "runs" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
     path = Path(catalog_location).expanduser().resolve()
     return path.with_name(path.name + ".runs")
 
 
-def _info(run: Run) -> RunInfo:
+def run_folder(catalog_location: str, stored: str) -> Path:
+    """The folder of a run as recorded (see the module docstring): relative to the catalog's runs folder, or
+    absolute."""
+    path = Path(stored)
+    return path if path.is_absolute() else default_runs_dir(catalog_location) / path
+
+
+def _recorded_folder(catalog_location: str, directory: Path) -> str:
+    directory = directory.resolve()
+    try:
+        return str(directory.relative_to(default_runs_dir(catalog_location)))
+    except ValueError:
+        return str(directory)
+
+
+def check_writable_folder(catalog_location: str, run: RunInfo) -> Path:
+    """The run's folder, when this catalog may write into it: never another catalog's (a catalog copied before
+    run folders were recorded relative to it still names the original's folder)."""
+    folder = Path(run.directory)
+    own = default_runs_dir(catalog_location)
+    if folder.parent.name.endswith(".runs") and folder.parent != own and not is_url(catalog_location):
+        raise TailorError(f"run {run.id}'s folder {folder} belongs to another catalog "
+                          f"({folder.parent.with_suffix('')}); copy it to {own / str(run.id)} to continue the "
+                          "run from this catalog")
+    return folder
+
+
+def _info(run: Run, catalog_location: str) -> RunInfo:
     return RunInfo(run.id, run.attribute_name, run.kind, run.loss, run.backbone, run.status, run.message, run.config,
-                   json.loads(run.labels), run.directory, run.device, run.created_at, run.finished_at,
+                   json.loads(run.labels), str(run_folder(catalog_location, run.directory)), run.device,
+                   run.created_at, run.finished_at,
                    run.epochs_done, run.seconds, run.images_per_second,
                    json.loads(run.metrics) if run.metrics else None, run.base_run_id)
 
@@ -84,7 +124,10 @@ def create_run(catalog: Catalog, config, snapshot, base_dir: Path, device: str, 
         s.add(run)
         s.flush()
         directory = base_dir / str(run.id)
-        run.directory = str(directory)
+        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+            raise TailorError(f"run folder {directory} already exists with files in it (left by an earlier catalog "
+                              "of this name?); move it away, or choose another --runs-dir")
+        run.directory = _recorded_folder(catalog.location, directory)
         rows = [{"run_id": run.id, "image_id": snapshot.image_ids[i], "path": snapshot.paths[i],
                  "split": snapshot.splits[i], "targets": " ".join(map(str, snapshot.targets[i]))}
                 for i in range(len(snapshot.image_ids))]
@@ -105,7 +148,8 @@ def mark_interrupted(catalog: Catalog) -> list[int]:
     they can be resumed from their last epoch checkpoint. Runs trained elsewhere are left alone."""
     with catalog.session() as s:
         running = s.execute(select(Run.id, Run.directory, Run.epochs_done).where(Run.status == "running")).all()
-    dead = [(run_id, done) for run_id, directory, done in running if run_lock.owner_alive(directory) is False]
+    dead = [(run_id, done) for run_id, directory, done in running
+            if run_lock.owner_alive(run_folder(catalog.location, directory)) is False]
     for run_id, done in dead:
         with catalog.session(write=True) as s:
             s.execute(update(Run).where(Run.id == run_id, Run.status == "running").values(
@@ -169,7 +213,7 @@ def get_run(catalog: Catalog, run_id: int) -> RunInfo:
         if run is None:
             known = ", ".join(str(i) for i in s.scalars(select(Run.id).order_by(Run.id.desc()).limit(10)))
             raise TailorError(f"no run {run_id} in this catalog (recent runs: {known or 'none'})")
-        return _info(run)
+        return _info(run, catalog.location)
 
 
 def list_runs(catalog: Catalog, attribute: str | None = None) -> list[RunInfo]:
@@ -177,7 +221,7 @@ def list_runs(catalog: Catalog, attribute: str | None = None) -> list[RunInfo]:
         query = select(Run).order_by(Run.id)
         if attribute is not None:
             query = query.where(Run.attribute_name == attribute)
-        return [_info(run) for run in s.scalars(query)]
+        return [_info(run, catalog.location) for run in s.scalars(query)]
 
 
 def epochs(catalog: Catalog, run_id: int) -> list[dict]:

@@ -174,7 +174,7 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
                 raise TailorError(f"run {resume} has finished; nothing to resume")
             config = TrainConfig.from_json(run.config)
             snapshot = store.load_snapshot(catalog, resume)
-            directory = Path(run.directory)
+            directory = store.check_writable_folder(catalog_location, run)
             if not (directory / "checkpoint.pt").is_file():
                 raise TailorError(f"run {resume} has no checkpoint in {directory} to resume from")
             run_lock.hold(directory)  # refuses a run another live process is training
