@@ -1,9 +1,15 @@
 """Which training devices this machine has. Imports torch, so the window asks in a separate process:
-``python -m core.devices`` prints one JSON line ``{"cuda": [names], "mps": bool, "torch": version}``."""
+``python`` + :func:`probe_arguments` prints one JSON line ``{"cuda": [names], "mps": bool, "torch": version}``.
+
+The process starts in isolated mode (``-I``: no current folder, ``PYTHON*`` variables or user site on the path)
+and imports this package from the folder it was itself imported from, so a ``core/devices.py`` in whatever
+folder Tailor was started from never runs (``python -m`` would put that folder first on the path).
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 
 def detect() -> dict:
@@ -24,5 +30,15 @@ def describe(found: dict) -> str:
     return "CPU"
 
 
-if __name__ == "__main__":
+def probe_arguments() -> list[str]:
+    """Arguments for ``sys.executable`` that print :func:`detect`'s JSON (see the module docstring)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return ["-I", "-c", f"import sys; sys.path.insert(0, {root!r}); import core.devices as d; d.main()"]
+
+
+def main() -> None:
     print(json.dumps(detect()))
+
+
+if __name__ == "__main__":
+    main()

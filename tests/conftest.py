@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The user's settings, data and caches are never touched, by this process or the subprocesses it starts (the
+# window's recent catalogs, thumbnails, run folders of URL catalogs): all XDG folders point into one temporary
+# folder for the session, set before Qt is imported. Each test then gets its own QSettings folder as well.
+_HOME = tempfile.mkdtemp(prefix="tailor-tests-home-")
+for _name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+    os.environ[_name] = os.path.join(_HOME, _name.split("_")[1].lower())
+os.environ["TORCH_HOME"] = os.path.join(_HOME, "torch")
 
 import io  # noqa: E402
 import subprocess  # noqa: E402

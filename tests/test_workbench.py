@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtWidgets import QDialog
 
 from core.catalog import Catalog
 from core.importer import import_source, run
@@ -182,7 +182,7 @@ def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
     monkeypatch.setattr(labels_dialog._ChooseLabel, "choice",
                         lambda self: next(info for _, items in dialog.data for info in items if info.name == "cap"))
     asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[2]) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(labels_dialog.plain, "ask", lambda *args: asked.append(args[2]) or True)
     dialog.merge()
     settle(qtbot, window)
     assert "4 images of 'puff'" in asked[0]

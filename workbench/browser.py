@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.browse import SORTS, ImageFilter, image_ids
+from workbench import plain
 from workbench.detail import DetailPane
 from workbench.editing import Editor
 from workbench.grid import ImageGridModel, ImageGridView
@@ -54,7 +55,7 @@ class FilterBar(QWidget):
         self.sort = QComboBox()
         for key, text in SORTS.items():
             self.sort.addItem(f"Sort: {text}", key)
-        self.count = QLabel()
+        self.count = plain.label()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         for widget in (self.has, self.label, self.split, self.unlabeled, self.source, self.text, self.sort):
@@ -143,8 +144,8 @@ class LabelPanel(QWidget):
             key = f"{number}  " if number <= 9 else "    "
             item = QListWidgetItem(f"{key}{info.name}   ({info.count:,})")
             item.setData(Qt.ItemDataRole.UserRole, info.id)
-            item.setToolTip(f"Click to label the selected images '{info.name}'"
-                            + (f" (key {number})" if number <= 9 else ""))
+            item.setToolTip(plain.tooltip(f"Click to label the selected images '{info.name}'"
+                                          + (f" (key {number})" if number <= 9 else "")))
             self.list.addItem(item)
             if info.id == current:
                 self.list.setCurrentItem(item)
@@ -152,7 +153,7 @@ class LabelPanel(QWidget):
             self.title.setText("<b>No attribute yet.</b> Import images or create one under Labels ▸ Manage.")
         else:
             kind = "one label per image" if attribute.kind == "single" else "several labels per image"
-            self.title.setText(f"<b>{attribute.name}</b> ({kind}) · {selected:,} selected")
+            self.title.setText(f"<b>{plain.escape(attribute.name)}</b> ({kind}) · {selected:,} selected")
         enabled = attribute is not None and selected > 0
         for button in (self.assign_button, self.remove_button, self.clear_button):
             button.setEnabled(enabled)
@@ -217,7 +218,7 @@ class BrowserView(QWidget):
         self.filters.set_labels(state.labels, self.filters.label.currentData()
                                 if previous == state.attribute_id else None)
         self.labels.set_labels(state.attribute, state.labels, len(self.grid.selected_rows()))
-        if previous != state.attribute_id or self.model.catalog is None:
+        if previous != state.attribute_id or self.model.catalog is not state.catalog:  # another catalog: its ids
             self.apply_filter()
 
     def apply_filter(self) -> None:

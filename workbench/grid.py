@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 from core.browse import ImageRow, image_rows
 from core.catalog import Catalog
 from workbench.tasks import run_function
+from workbench import plain
 from workbench.thumbnails import ThumbnailLoader
 
 PAGE = 200
@@ -131,10 +132,10 @@ class ImageGridModel(QAbstractListModel):
             return self.thumbs.get(info.id, info.path, info.content_hash)
         if role == Qt.ItemDataRole.ToolTipRole:
             labels = ", ".join(info.labels) or "no label"
-            failure = self.thumbs.failure(info.id)
+            failure = self.thumbs.failure(info.path, info.content_hash)
             extra = f"\n{failure}" if failure else ""
             split = info.split or "no split"
-            return f"{info.path}\n{info.width} x {info.height} · {split} · {labels}{extra}"
+            return plain.tooltip(f"{info.path}\n{info.width} x {info.height} · {split} · {labels}{extra}")
         return None
 
     # -- paging --------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core.catalog import LabelCounts
 from core.imbalance import SCHEMES, GroupRule, summarize
+from workbench import plain
 from workbench.state import CatalogState
 from workbench.tasks import Latest
 
@@ -161,7 +162,7 @@ class ImbalanceView(QWidget):
             return
         name, split = state.attribute.name, self.split.currentData()
         self._latest.run(state.catalog.label_counts, name, split, on_return=self._arrived,
-                         on_error=lambda exc: self.summary.setText(f"<i>{exc}</i>"))
+                         on_error=lambda exc: self.summary.setText(f"<i>{plain.escape(exc)}</i>"))
 
     def _arrived(self, counts: LabelCounts) -> None:
         self.counts = counts
@@ -235,7 +236,7 @@ class ImbalanceView(QWidget):
                           for g in GROUP_COLOURS)
         empty = f" · <b>{len(stats['empty_labels'])}</b> empty" if stats["empty_labels"] else ""
         split = stats["split"] or "all splits"
-        self.summary.setText(f"<b>{stats['attribute']}</b> ({split}): {stats['images']:,} images · "
+        self.summary.setText(f"<b>{plain.escape(stats['attribute'])}</b> ({split}): {stats['images']:,} images · "
                              f"{len(stats['labels'])} labels · imbalance ratio <b>{ratio_text}</b> · "
                              f"{groups}{empty}")
 

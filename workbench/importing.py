@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from core.catalog import AttributeInfo, Catalog
 from core.importer import ImportProgress, ImportReport, import_source, write_skipped_csv
+from workbench import plain
 from workbench.tasks import run_function, run_generator
 
 MANIFEST_FILTER = "Manifests (*.csv *.tsv *.parquet);;All files (*)"
@@ -72,7 +73,7 @@ class ImportDialog(QDialog):
         self.attribute.addItems(sorted(self.attributes))
         self.attribute.setCurrentText(attribute or (next(iter(sorted(self.attributes)), "label")))
         self.multi = QCheckBox("Several labels per image (multi-label)")
-        self.kind_note = QLabel()
+        self.kind_note = plain.label()
         self.attribute.currentTextChanged.connect(self._attribute_changed)
         form = QFormLayout()
         form.addRow("Source", row)
@@ -210,7 +211,7 @@ class ReportDialog(QDialog):
         self.report = report
         self.setWindowTitle("Import finished")
         self.resize(720, 420)
-        summary = QLabel(report.summary(), wordWrap=True)
+        summary = plain.label(report.summary(), wordWrap=True)
         self.table = QTableWidget(len(report.skipped), 2)
         self.table.setHorizontalHeaderLabels(["skipped file", "reason"])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -238,4 +239,4 @@ class ReportDialog(QDialog):
 
     def save_to(self, path: str) -> None:
         run_function(write_skipped_csv, self.report.skipped, Path(path),
-                     on_error=lambda exc: QMessageBox.warning(self, "Save report", f"Cannot save {path}: {exc}"))
+                     on_error=lambda exc: plain.warn(self, "Save report", f"Cannot save {path}: {exc}"))

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from core import edits
 from core.browse import LabelInfo, labels
 from core.catalog import AttributeInfo, Catalog
+from workbench import plain
 from workbench.editing import Editor
 from workbench.tasks import Latest
 
@@ -64,7 +65,7 @@ class LabelsDialog(QDialog):
         self._latest = Latest()
         self.data: list[tuple[AttributeInfo, list[LabelInfo]]] = []
         editor.edited.connect(self.reload)
-        editor.failed.connect(lambda message: QMessageBox.warning(self, "Labels", message))
+        editor.failed.connect(lambda message: plain.warn(self, "Labels", message))
         self.reload()
 
     def reload(self, *_args) -> None:
@@ -162,10 +163,8 @@ class LabelsDialog(QDialog):
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.choice() is None:
             return
         target = dialog.choice()
-        answer = QMessageBox.question(
-            self, "Merge labels", f"Move the {source.count:,} images of '{source.name}' to '{target.name}' "
-            f"({target.count:,} images) and delete '{source.name}'?")
-        if answer == QMessageBox.StandardButton.Yes:
+        if plain.ask(self, "Merge labels", f"Move the {source.count:,} images of '{source.name}' to "
+                     f"'{target.name}' ({target.count:,} images) and delete '{source.name}'?"):
             self.editor.push(lambda c: edits.merge_labels(c, [source.id], into=target.id),
                              f"merge '{source.name}' into '{target.name}'")
 
@@ -183,7 +182,7 @@ class LabelsDialog(QDialog):
             info = self._label(id_)
             text = f"Delete the label '{info.name}' and take it off {info.count:,} images?"
             build = (lambda c: edits.delete_label(c, id_))
-        if QMessageBox.question(self, f"Delete {kind}", text) == QMessageBox.StandardButton.Yes:
+        if plain.ask(self, f"Delete {kind}", text):
             self.editor.push(build, f"delete {kind}")
 
 
@@ -202,7 +201,7 @@ class _ChooseLabel(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt))
+        layout.addWidget(plain.label(prompt))
         layout.addWidget(self.list)
         layout.addWidget(buttons)
 

@@ -37,6 +37,7 @@ METRICS = (("top1", "top-1", "#1f77b4"), ("acsa", "ACSA", "#ff7f0e"), ("gm", "GM
            ("macro_ap", "macro AP", "#d62728"))
 GROUP_COLOURS = {"head": "#1f77b4", "medium": "#ff7f0e", "tail": "#d62728"}
 MAX_RUNS = 4
+from workbench import plain
 
 
 @dataclass
@@ -126,7 +127,7 @@ class LivePlots(QWidget):
         self.bar_metric.addItem("accuracy", "accuracy")
         self.bar_metric.addItem("average precision", "ap")
         self.bar_metric.currentIndexChanged.connect(lambda _i: self._schedule())
-        self.caption = QLabel("Train a run or pick runs in the Runs tab to see their curves.")
+        self.caption = plain.label("Train a run or pick runs in the Runs tab to see their curves.")
         # a new caption never changes the layout (which would resize, and so repaint, all four plots)
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
@@ -254,7 +255,8 @@ class LivePlots(QWidget):
         if last is not None and j is not None and j < len(last["per_label"]):
             curve = last["per_label"][j].get("pr_curve")
         self.label_curve.setData(curve["recall"] if curve else [], curve["precision"] if curve else [])
-        title = f"Precision-recall of {run.labels[j]}" if run is not None and j is not None else self._pr_title
+        title = f"Precision-recall of {plain.escape(run.labels[j])}" if run is not None and j is not None \
+            else self._pr_title
         if title != self.pr.plotItem.titleLabel.text:
             self.pr.setTitle(title)
         ap = last["per_label"][j].get("ap") if last is not None and j is not None and j < len(last["per_label"]) \
@@ -311,7 +313,7 @@ class LivePlots(QWidget):
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(order))]
             colour = QColor(RUN_COLOURS[k % len(RUN_COLOURS)])
             item = pg.BarGraphItem(x=xs, height=values, width=width * 0.95, brush=colour, pen=pg.mkPen(None),
-                                   name=f"run {run.run_id} ({run.name})")
+                                   name=plain.escape(f"run {run.run_id} ({run.name})"))
             self.bars.addItem(item)
             self._bar_items.append(item)
             self._bar_runs.append(run.run_id)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from core.catalog import Catalog
 from core.runs import history
+from workbench import plain
 from workbench import settings
 from workbench.browser import BrowserView
 from workbench.editing import Editor
@@ -130,7 +131,7 @@ class MainWindow(QMainWindow):
         self.attribute.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.attribute.setToolTip("The attribute you browse, annotate and see the long tail of")
         self.attribute.currentIndexChanged.connect(self._attribute_chosen)
-        self.catalog_label = QLabel()
+        self.catalog_label = plain.label()
         self.statusBar().addPermanentWidget(self.catalog_label)
         self._build_actions()
         self._restore()
@@ -231,7 +232,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "New catalog", "catalog.sqlite", CATALOG_FILTER)
         if path:
             if os.path.exists(path):
-                QMessageBox.warning(self, "New catalog", f"{path} already exists; open it instead.")
+                plain.warn(self, "New catalog", f"{path} already exists; open it instead.")
                 return
             self.open_catalog(path, create=True)
 
@@ -247,7 +248,7 @@ class MainWindow(QMainWindow):
 
     def _open_failed(self, location: str, exc: Exception) -> None:
         self.status(f"Cannot open {location}")
-        QMessageBox.warning(self, "Open catalog", str(exc))
+        plain.warn(self, "Open catalog", str(exc))
 
     def _opened(self, location: str, catalog: Catalog) -> None:
         self._close_catalog()
@@ -370,7 +371,7 @@ class MainWindow(QMainWindow):
 
     def _import_failed(self, message: str) -> None:
         self.status(f"Import failed: {message}")
-        QMessageBox.warning(self, "Import", f"{message}\n\nNothing was recorded.")
+        plain.warn(self, "Import", f"{message}\n\nNothing was recorded.")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
         if self.catalog is not None and event.mimeData().hasUrls() and \
@@ -459,21 +460,20 @@ class MainWindow(QMainWindow):
             if not self._quit_when_idle:
                 waiting = len(self.queue.waiting())
                 more = f" and {waiting} waiting" if waiting else ""
-                answer = QMessageBox.question(self, "Quit", f"A run is training{more}. Cancel "
-                                              f"{'them' if waiting else 'it'} and quit? (A cancelled run is kept "
-                                              "as cancelled and can be resumed with tailor train --resume.)")
-                if answer != QMessageBox.StandardButton.Yes:
+                if not plain.ask(self, "Quit", f"A run is training{more}. Cancel {'them' if waiting else 'it'} and "
+                                 "quit? (A cancelled run is kept and can be continued with Resume on the Runs "
+                                 "tab.)"):
                     event.ignore()
                     return
                 self._quit_when_idle = True
                 self.queue.cancel_all()
+            if self.queue.busy():  # the run may have ended while the question was open: then quit now
                 self.status("Cancelling the run; the window closes when it has stopped…")
-            event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
-            return
+                event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
+                return
         if self.importer.running:
-            answer = QMessageBox.question(self, "Quit", "An import is running. Cancel it and quit? "
-                                         "(Nothing of it will be recorded.)")
-            if answer != QMessageBox.StandardButton.Yes:
+            if not plain.ask(self, "Quit", "An import is running. Cancel it and quit? (Nothing of it will be "
+                             "recorded.)"):
                 event.ignore()
                 return
             self.importer.cancel()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 from core import review as core_review
 from core.catalog import Catalog
 from core.runs import list_runs
+from workbench import plain
 from workbench.editing import Editor
 from workbench.grid import ImageGridModel, ImageGridView
 from workbench.tasks import Latest
@@ -66,7 +67,7 @@ class ReviewView(QWidget):
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.matrix.cellClicked.connect(self.show_cell)
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.caption = QLabel("Pick a finished run.")
+        self.caption = plain.label("Pick a finished run.")
         self.caption.setWordWrap(True)
 
         self.model = ImageGridModel(thumbs, self)
@@ -84,7 +85,7 @@ class ReviewView(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(14)
         self.caption.setMinimumWidth(120)
-        self.label_caption = QLabel("Label")
+        self.label_caption = plain.label("Label")
         controls = QHBoxLayout()
         for widget in (QLabel("Run"), self.run, QLabel("right in"), self.versus, self.label_caption, self.label,
                        self.kind):
@@ -195,7 +196,8 @@ class ReviewView(QWidget):
                 colour = QColor(60, 160, 90) if i == j else QColor(210, 70, 60)
                 colour.setAlpha(int(30 + 200 * share) if n else 0)
                 item.setBackground(QBrush(colour))
-                item.setToolTip(f"true {review.labels[i]}, predicted {review.labels[j]}: {n} ({100 * share:.0f}%)")
+                item.setToolTip(plain.tooltip(f"true {review.labels[i]}, predicted {review.labels[j]}: {n} "
+                                              f"({100 * share:.0f}%)"))
                 self.matrix.setItem(i, j, item)
 
     # -- listing ----------------------------------------------------------------------------------------------

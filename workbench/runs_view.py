@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 from core.catalog import Catalog
 from core.review import load_review, thresholds
 from core.runs import compare, compare_csv, compare_markdown, list_runs, summary
+from workbench import plain
 from workbench.tasks import Latest
 
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
@@ -58,7 +59,7 @@ def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetIte
     if sort_value is not None:
         item.setData(Qt.ItemDataRole.UserRole, sort_value)
     if tip:
-        item.setToolTip(tip)
+        item.setToolTip(plain.tooltip(tip))
     return item
 
 
@@ -97,7 +98,7 @@ class RunsView(QWidget):
         self.markdown_button.clicked.connect(lambda: self.export("md"))
         self.compare_table = QTableWidget(0, 0)
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.compare_caption = QLabel("Select two or more finished runs of one attribute to compare them.")
+        self.compare_caption = plain.label("Select two or more finished runs of one attribute to compare them.")
         self.target = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2,
                                      toolTip="Per-label thresholds reaching this precision on the test set")
         self.target.valueChanged.connect(lambda _v: self._thresholds())
@@ -105,7 +106,7 @@ class RunsView(QWidget):
         self.threshold_table.setHorizontalHeaderLabels(("label", "test positives", "AP", "threshold", "recall"))
         self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.threshold_table.verticalHeader().setVisible(False)
-        self.threshold_caption = QLabel()
+        self.threshold_caption = plain.label()
         for caption in (self.compare_caption, self.threshold_caption):
             caption.setWordWrap(True)  # long captions wrap instead of widening the window
 

@@ -4,6 +4,9 @@ The GUI thread only asks (:meth:`ThumbnailLoader.get` returns at once: the image
 queued) and receives finished ``QImage`` objects through a queued signal. Requests are served last-in first-out
 and the queue is capped, so while a user flings the grid the threads decode what is on screen now, not what
 scrolled past a second ago.
+
+Everything is keyed by the file and its content (path, SHA-256), never by an image id alone: ids are per catalog,
+and after File ▸ Open of another catalog image 12 is another picture. ``ready`` names the image ids that asked.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from core import thumbnails
 from core.images import BadImage
 
 MAX_PENDING = 400
+Key = tuple[str, str]  # (path, content hash)
 
 
 def lower_priority(niceness: int = 10) -> None:
@@ -34,7 +38,7 @@ class ThumbnailLoader(QObject):
     """``ready(image_id)`` is emitted on the GUI thread when a thumbnail (or its failure) is known."""
 
     ready = Signal(int)
-    _loaded = Signal(int, object, str)  # from worker threads: id, QImage or None, failure reason
+    _loaded = Signal(object, object, str)  # from worker threads: key, QImage or None, failure reason
 
     def __init__(self, cache_dir: Path | None, *, size: int = thumbnails.THUMBNAIL_SIZE, display: int = 112,
                  budget_bytes: int = 96 * 1024 * 1024, max_items: int = 4000, threads: int = 1,
@@ -46,11 +50,12 @@ class ThumbnailLoader(QObject):
         self.budget_bytes = budget_bytes
         # a count cap too: tens of thousands of tiny thumbnails are few bytes but many objects for the collector
         self.max_items = max_items
-        self._cache: OrderedDict[int, QImage] = OrderedDict()
+        self._cache: OrderedDict[Key, QImage] = OrderedDict()
         self._bytes = 0
-        self._failed: dict[int, str] = {}
-        self._pending: OrderedDict[int, tuple[str, str]] = OrderedDict()  # newest last
-        self._in_flight: set[int] = set()
+        self._failed: dict[Key, str] = {}
+        self._pending: OrderedDict[Key, None] = OrderedDict()  # newest last
+        self._waiting: dict[Key, set[int]] = {}  # image ids to tell when a key is loaded
+        self._in_flight: set[Key] = set()
         self._lock = threading.Condition()
         self._stopping = False
         self._loaded.connect(self._store)
@@ -62,23 +67,26 @@ class ThumbnailLoader(QObject):
     # -- GUI thread ------------------------------------------------------------------------------------
 
     def get(self, image_id: int, path: str, content_hash: str) -> QImage | None:
-        image = self._cache.get(image_id)
+        key = (path, content_hash)
+        image = self._cache.get(key)
         if image is not None:
-            self._cache.move_to_end(image_id)
+            self._cache.move_to_end(key)
             return image
-        if image_id in self._failed:
+        if key in self._failed:
             return None
         with self._lock:
-            if image_id not in self._in_flight:
-                self._pending.pop(image_id, None)
-                self._pending[image_id] = (path, content_hash)
+            self._waiting.setdefault(key, set()).add(image_id)
+            if key not in self._in_flight:
+                self._pending.pop(key, None)
+                self._pending[key] = None
                 while len(self._pending) > MAX_PENDING:
-                    self._pending.popitem(last=False)  # the oldest request scrolled away long ago
+                    dropped, _ = self._pending.popitem(last=False)  # the oldest request scrolled away long ago
+                    self._waiting.pop(dropped, None)
                 self._lock.notify()
         return None
 
-    def failure(self, image_id: int) -> str | None:
-        return self._failed.get(image_id)
+    def failure(self, path: str, content_hash: str) -> str | None:
+        return self._failed.get((path, content_hash))
 
     @property
     def cached_bytes(self) -> int:
@@ -96,23 +104,27 @@ class ThumbnailLoader(QObject):
         with self._lock:
             self._stopping = True
             self._pending.clear()
+            self._waiting.clear()
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _store(self, image_id: int, image: QImage | None, reason: str) -> None:
+    def _store(self, key: Key, image: QImage | None, reason: str) -> None:
         if image is None:
-            self._failed[image_id] = reason
+            self._failed[key] = reason
         else:
-            old = self._cache.pop(image_id, None)
+            old = self._cache.pop(key, None)
             if old is not None:
                 self._bytes -= old.sizeInBytes()
-            self._cache[image_id] = image
+            self._cache[key] = image
             self._bytes += image.sizeInBytes()
             while (self._bytes > self.budget_bytes or len(self._cache) > self.max_items) and len(self._cache) > 1:
                 _, evicted = self._cache.popitem(last=False)
                 self._bytes -= evicted.sizeInBytes()
-        self.ready.emit(image_id)
+        with self._lock:
+            ids = self._waiting.pop(key, set())
+        for image_id in sorted(ids):
+            self.ready.emit(image_id)
 
     def _for_display(self, thumb: thumbnails.Thumbnail) -> QImage:
         """Scaled to the cell and opaque 32-bit (the backing store's format), so painting is a plain copy.
@@ -136,8 +148,9 @@ class ThumbnailLoader(QObject):
                     self._lock.wait()
                 if self._stopping:
                     return
-                image_id, (path, content_hash) = self._pending.popitem(last=True)  # newest first
-                self._in_flight.add(image_id)
+                key, _ = self._pending.popitem(last=True)  # newest first
+                self._in_flight.add(key)
+            path, content_hash = key
             try:
                 thumb = thumbnails.load(path, content_hash, self.cache_dir, size=self.size)
                 result, reason = self._for_display(thumb), ""
@@ -146,7 +159,7 @@ class ThumbnailLoader(QObject):
             except Exception as exc:  # noqa: BLE001 - a thumbnail must never take the window down
                 result, reason = None, f"cannot show ({type(exc).__name__}: {exc})"
             with self._lock:
-                self._in_flight.discard(image_id)
+                self._in_flight.discard(key)
                 if self._stopping:
                     return
-            self._loaded.emit(image_id, result, reason)
+            self._loaded.emit(key, result, reason)

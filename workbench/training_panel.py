@@ -1,7 +1,7 @@
 """The Train tab: the run settings, the **Train** button, the queue with progress and Cancel, and the live plots.
 
-The device is detected in a separate process (``python -m core.devices``: it imports torch, the window does
-not); the defaults follow it (a quick CPU setting, or the source paper's DenseNet-121 at 224 px on a GPU).
+The device is detected in a separate, isolated process (``core.devices.probe_arguments``: it imports torch, the
+window does not); the defaults follow it (a quick CPU setting, or the source paper's DenseNet-121 at 224 px on a GPU).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 from shiboken6 import isValid
 
 from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
-from core.devices import describe
+from core.devices import describe, probe_arguments
 from core.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
+from workbench import plain
 from workbench.live_plots import LivePlots, RunSeries
 from workbench.state import CatalogState
 from workbench.training_queue import Job, TrainingQueue
@@ -74,7 +75,7 @@ class TrainingPanel(QWidget):
         self.image_size = QSpinBox(minimum=16, maximum=1024, singleStep=16)
         self.beta = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.99999, singleStep=0.001,
                                    toolTip="Effective-number beta (iew, cb-focal)")
-        self.device = QLabel(self.device_text)
+        self.device = plain.label(self.device_text)
         self.seed = QSpinBox(minimum=0, maximum=2 ** 31 - 1)
         self.train_button = QPushButton("Train")
         self.train_button.setDefault(True)
@@ -106,7 +107,7 @@ class TrainingPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.jobs.currentRowChanged.connect(lambda _r: self._buttons())
         self.progress = QProgressBar(textVisible=True)
-        self.progress_text = QLabel("Nothing is training.")
+        self.progress_text = plain.label("Nothing is training.")
         buttons = QHBoxLayout()
         for button in (self.up, self.down, self.remove):
             buttons.addWidget(button)
@@ -205,7 +206,7 @@ class TrainingPanel(QWidget):
         self._probe = QProcess(self)
         self._probe.finished.connect(self._device_detected)
         self._probe.errorOccurred.connect(self._probe_failed)
-        self._probe.start(sys.executable, ["-m", "core.devices"])
+        self._probe.start(sys.executable, probe_arguments())
 
     def shutdown(self) -> None:
         """Stop the device probe if it still runs (the window is closing)."""

@@ -1,0 +1,151 @@
+"""The window shows a shared catalog's names as plain text, runs nothing from the folder it was started in, never
+shows one catalog's pictures in another, quits when a run ends under its question, and keeps to test settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from core.catalog import Catalog
+from core.importer import import_source, run
+from core.runs import compare, compare_markdown
+from tests.conftest import write_image
+from tests.qt_helpers import open_window
+from workbench.grid import CellRole
+
+HOSTILE = ["<font size=7 color=red>FAKE</font>", "<img src=file:///etc/passwd>", "<b>BOLD</b> *x*"]
+
+
+def _hostile_catalog(tmp_path) -> Path:
+    rows = ["path,labels"]
+    for k, label in enumerate(HOSTILE):
+        for i in range(4):
+            write_image(tmp_path / "img" / f"{k}-{i}.png", colour=(40 * k, 20 * i, 90))
+            rows.append(f'img/{k}-{i}.png,"{label}"')
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    location = tmp_path / "hostile.sqlite"
+    with Catalog.create(location) as catalog:
+        run(import_source(catalog, tmp_path / "m.csv", "<i>attr</i>"))
+    return location
+
+
+def _rendered_as_markup(window) -> list[str]:
+    """QLabels that would render a catalog name as markup: rich or auto text holding a raw tag."""
+    bad = []
+    for widget in window.findChildren(QLabel):
+        text = widget.text()
+        if widget.textFormat() != Qt.TextFormat.PlainText and any(tag in text for tag in ("<font", "<img", "<i>attr")):
+            bad.append(text)
+    return bad
+
+
+def test_names_from_the_catalog_are_plain_text_in_every_tab(qtbot, tmp_path):
+    location = _hostile_catalog(tmp_path)
+    window = open_window(qtbot, location)
+    window.browser.grid.selectAll()
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        qtbot.wait(400)
+    qtbot.waitUntil(lambda: "images" in window.imbalance.summary.text(), timeout=10000)
+    assert "&lt;i&gt;attr&lt;/i&gt;" in window.imbalance.summary.text()
+    assert "&lt;i&gt;attr&lt;/i&gt;" in window.browser.labels.title.text()
+    assert _rendered_as_markup(window) == []
+    tips = [window.browser.labels.list.item(i).toolTip() for i in range(window.browser.labels.list.count())]
+    assert tips and all("<font" not in tip and "<img" not in tip for tip in tips)
+    model = window.browser.model
+    tip = model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;" in tip and "<font" not in tip and "<img" not in tip
+
+
+def test_markdown_exports_escape_names(tmp_path):
+    table = {"attribute": "a", "labels": ["x|y\n<script>", "*z*"], "train_counts": [3, 4], "baseline": 1,
+             "best_ap": [0.5, 0.5], "rows": [{"run_id": 1, "loss": "nw", "ap": [0.5, 0.5], "top1": 0.5, "acsa": 0.5,
+                                              "gm": 0.5, "macro_ap": 0.5, "delta": {}, "groups": {}}]}
+    text = compare_markdown(table)
+    header = text.splitlines()[0]
+    assert header.count(" | ") == len(["run", "loss", "l1", "l2", "top-1", "ACSA", "GM", "macro AP", "head AP",
+                                        "medium AP", "tail AP"]) - 1
+    assert "<script>" not in text and "&lt;script&gt;" in text and "\\*z\\*" in text
+    assert compare.__name__  # the table itself comes from core.runs.compare (tested in test_training)
+
+
+def test_the_device_probe_never_runs_code_from_the_current_folder(qtbot, tmp_path, monkeypatch):
+    evil = tmp_path / "downloads"
+    marker = tmp_path / "ran.txt"
+    (evil / "core").mkdir(parents=True)
+    (evil / "core" / "__init__.py").write_text("")
+    (evil / "core" / "devices.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    location = _hostile_catalog(tmp_path)
+    monkeypatch.chdir(evil)
+    window = open_window(qtbot, location)
+    qtbot.waitUntil(lambda: window.training.device_text != "detecting…", timeout=60000)
+    assert window.training.device_text in ("CPU",) or window.training.device_text.startswith("GPU")
+    assert not marker.exists()
+
+
+def test_thumbnails_follow_the_catalog_not_the_image_id(qtbot, tmp_path):
+    catalogs = []
+    for name, colour in (("red", (230, 20, 20)), ("blue", (20, 20, 230))):
+        write_image(tmp_path / name / "x" / "only.png", colour=colour, size=(16, 16))
+        location = tmp_path / f"{name}.sqlite"
+        with Catalog.create(location) as catalog:
+            run(import_source(catalog, tmp_path / name, "colour"))
+        catalogs.append(location)
+    window = open_window(qtbot, catalogs[0])
+
+    def colour_of_first() -> tuple[int, int, int] | None:
+        model = window.browser.model
+        if model.rowCount() == 0:
+            return None
+        image, _caption = model.data(model.index(0), CellRole) or (None, None)
+        if image is None:
+            return None
+        pixel = image.pixelColor(image.width() // 2, image.height() // 2)
+        return pixel.red(), pixel.green(), pixel.blue()
+
+    qtbot.waitUntil(lambda: colour_of_first() is not None, timeout=15000)
+    assert colour_of_first()[0] > 200
+    window.open_catalog(str(catalogs[1]))
+    qtbot.waitUntil(lambda: window.location == str(catalogs[1]) and colour_of_first() is not None
+                    and colour_of_first()[2] > 200, timeout=15000)
+
+
+def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monkeypatch):
+    from workbench import main_window
+    from workbench.training_queue import Job
+    from core.config import TrainConfig
+
+    window = open_window(qtbot, _hostile_catalog(tmp_path))
+    window.tabs.setCurrentWidget(window.training)
+    qtbot.waitUntil(lambda: window.queue is not None, timeout=10000)
+    queue = window.queue
+    queue._running = Job(1, TrainConfig(attribute="a"), status="running")
+
+    def run_ends_meanwhile(*_args) -> bool:
+        queue._running = None  # the last epoch finished while the user read the question
+        queue.idle.emit()
+        return True
+
+    monkeypatch.setattr(main_window.plain, "ask", run_ends_meanwhile)
+    window.close()
+    assert not window.isVisible()
+
+
+def test_settings_never_reach_the_user_s_folders(tmp_path):
+    import os
+
+    from workbench import settings
+
+    home = Path(os.environ["XDG_CONFIG_HOME"]).parent
+    assert Path(settings.settings().fileName()).is_relative_to(tmp_path.parent.parent) or \
+        Path(settings.settings().fileName()).is_relative_to(home)
+    code = "from workbench import settings; print(settings.settings().fileName())"
+    child = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path.cwd())!r}); {code}"],
+                           capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert child.returncode == 0, child.stderr
+    assert Path(child.stdout.strip()).is_relative_to(home), child.stdout
+    assert not Path(child.stdout.strip()).is_relative_to(Path.home() / ".config")

@@ -1,0 +1,50 @@
+"""Text a catalog supplies (attribute and label names, paths, run settings) shown as plain text, never as markup.
+
+A shared catalog is untrusted content: Qt's labels and message boxes guess "rich text" from anything that looks
+like a tag, so a label named ``<font size=7 color=red>FAKE</font>`` or ``<img src=...>`` would be rendered. Every
+widget showing such text is a :func:`label` or goes through :func:`warn` / :func:`ask` / :func:`inform`; where
+rich text is wanted for formatting (bold, colours), the names in it pass through :func:`escape`.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+
+
+def escape(text: object) -> str:
+    """``text`` for a rich-text string: tags, entities and line breaks shown as themselves."""
+    return html.escape(str(text)).replace("\n", "<br>")
+
+
+def tooltip(text: str) -> str:
+    """A tooltip showing ``text`` as is (Qt renders tooltips that look like markup as rich text)."""
+    return f"<p style='white-space:pre'>{escape(text)}</p>" if text else ""
+
+
+def label(text: str = "", **kwargs) -> QLabel:
+    """A QLabel that shows ``text`` (and everything later set on it) as plain text."""
+    return QLabel(text, textFormat=Qt.TextFormat.PlainText, **kwargs)
+
+
+def _box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str,
+         buttons: QMessageBox.StandardButton) -> QMessageBox.StandardButton:
+    box = QMessageBox(icon, title, text, buttons, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    return QMessageBox.StandardButton(box.exec())
+
+
+def warn(parent: QWidget | None, title: str, text: str) -> None:
+    _box(parent, QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok)
+
+
+def inform(parent: QWidget | None, title: str, text: str) -> None:
+    _box(parent, QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok)
+
+
+def ask(parent: QWidget | None, title: str, text: str) -> bool:
+    """A Yes/No question; True for Yes."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    return _box(parent, QMessageBox.Icon.Question, title, text, buttons) == QMessageBox.StandardButton.Yes
