@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.catalog import Catalog, check_kind
 from core.errors import TailorError
+from core.names import check_name
 from core.models import SOURCES, Annotation, Attribute, Label, Run, utcnow
 
 _TABLES = {"attribute": Attribute, "label": Label, "annotation": Annotation}
@@ -258,12 +259,7 @@ def clear(catalog: Catalog, image_ids: Iterable[int], attribute_id: int) -> Edit
 
 
 def _check_name(name: str, what: str) -> str:
-    name = name.strip()
-    if not name:
-        raise TailorError(f"{what} name is empty")
-    if len(name) > 200:
-        raise TailorError(f"{what} name is longer than 200 characters")
-    return name
+    return check_name(name, f"{what} name")
 
 
 def create_attribute(catalog: Catalog, name: str, kind: str = "single") -> Edit:

@@ -28,6 +28,7 @@ from core.catalog import Catalog, check_kind
 from core.errors import TailorError
 from core.images import Probe, probe_many
 from core.models import Annotation, Attribute, Image, Label, utcnow
+from core.names import check_name
 from core.sources import Entry, Source, read_source
 
 CHUNK = 2000  # rows per IN (...) query and per progress step
@@ -128,16 +129,18 @@ def _probe_all(items: list[tuple[str, str | None]], workers: int) -> Iterator[li
 
 
 def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *, multi_label: bool = False,
-                  workers: int | None = None) -> Generator[ImportProgress, None, ImportReport]:
-    """Import a folder tree or a manifest into ``attribute`` (created with the given kind if new)."""
+                  workers: int | None = None, follow_symlinks: bool = False
+                  ) -> Generator[ImportProgress, None, ImportReport]:
+    """Import a folder tree or a manifest into ``attribute`` (created with the given kind if new).
+    ``follow_symlinks``: follow links to folders outside a folder tree too."""
     started = time.perf_counter()
     kind = check_kind("multi" if multi_label else "single")
-    if not attribute.strip():
-        raise TailorError("attribute name is empty")
+    attribute = check_name(attribute, "attribute name")
     with catalog.session() as s:  # fail fast, before reading any file
         _check_attribute(s, attribute, kind)
     yield ImportProgress("scanning", 0, 0)
-    src: Source = read_source(source, multi_label=multi_label, attribute=attribute)
+    src: Source = read_source(source, multi_label=multi_label, attribute=attribute,
+                              follow_symlinks=follow_symlinks)
     report = ImportReport(attribute, kind, src.location, files=len(src.entries) + len(src.passed_over))
     report.skipped.extend(src.passed_over)
     paths = [e.path for e in src.entries]

@@ -41,10 +41,11 @@ PHASES = {"scanning": "Looking for images…", "reading": "Reading and checking 
           "images": "Recording images", "labels": "Recording labels"}
 
 
-def _import(location: str, source: str, attribute: str, multi_label: bool):
+def _import(location: str, source: str, attribute: str, multi_label: bool, follow_symlinks: bool = False):
     catalog = Catalog(location)
     try:
-        report = yield from import_source(catalog, source, attribute, multi_label=multi_label)
+        report = yield from import_source(catalog, source, attribute, multi_label=multi_label,
+                                          follow_symlinks=follow_symlinks)
         return report
     finally:
         catalog.close()
@@ -73,12 +74,15 @@ class ImportDialog(QDialog):
         self.attribute.addItems(sorted(self.attributes))
         self.attribute.setCurrentText(attribute or (next(iter(sorted(self.attributes)), "label")))
         self.multi = QCheckBox("Several labels per image (multi-label)")
+        self.follow = QCheckBox("Follow links to folders outside this folder")
+        self.follow.setToolTip("Links inside the folder, and links to single files, are always followed")
         self.kind_note = plain.label()
         self.attribute.currentTextChanged.connect(self._attribute_changed)
         form = QFormLayout()
         form.addRow("Source", row)
         form.addRow("Attribute", self.attribute)
         form.addRow("", self.multi)
+        form.addRow("", self.follow)
         form.addRow("", self.kind_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
@@ -111,15 +115,16 @@ class ImportDialog(QDialog):
 
     def _accept(self) -> None:
         if not self.source.text().strip() or not os.path.exists(self.source.text().strip()):
-            QMessageBox.warning(self, "Import", "Choose a folder or manifest that exists.")
+            plain.warn(self, "Import", "Choose a folder or manifest that exists.")
             return
         if not self.attribute.currentText().strip():
-            QMessageBox.warning(self, "Import", "Name the attribute the labels belong to.")
+            plain.warn(self, "Import", "Name the attribute the labels belong to.")
             return
         self.accept()
 
-    def values(self) -> tuple[str, str, bool]:
-        return self.source.text().strip(), self.attribute.currentText().strip(), self.multi.isChecked()
+    def values(self) -> tuple[str, str, bool, bool]:
+        return (self.source.text().strip(), self.attribute.currentText().strip(), self.multi.isChecked(),
+                self.follow.isChecked())
 
 
 class ImportRunner(QObject):
@@ -140,7 +145,8 @@ class ImportRunner(QObject):
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, location: str, source: str, attribute: str, multi_label: bool) -> None:
+    def start(self, location: str, source: str, attribute: str, multi_label: bool,
+              follow_symlinks: bool = False) -> None:
         self.progress = QProgressDialog("Starting import…", "Cancel", 0, 0, self.parent_widget)
         self.progress.setWindowTitle(f"Importing into '{attribute}'")
         # not modal: a modal QProgressDialog runs processEvents() inside setValue(), re-entering our handlers;
@@ -152,7 +158,8 @@ class ImportRunner(QObject):
         self.progress.canceled.connect(self.cancel)
         self.progress.show()
         self.running_changed.emit(True)
-        self.worker = run_generator(_import, location, source, attribute, multi_label, on_yield=self._event,
+        self.worker = run_generator(_import, location, source, attribute, multi_label, follow_symlinks,
+                                    on_yield=self._event,
                                     on_return=self._returned, on_error=self._errored, on_abort=self._aborted,
                                     on_finish=self._ended)
 

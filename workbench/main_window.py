@@ -355,8 +355,9 @@ class MainWindow(QMainWindow):
         if path:
             self.import_dialog(path)
 
-    def start_import(self, source: str, attribute: str, multi_label: bool = False) -> None:
-        self.importer.start(self.location, source, attribute, multi_label)
+    def start_import(self, source: str, attribute: str, multi_label: bool = False,
+                     follow_symlinks: bool = False) -> None:
+        self.importer.start(self.location, source, attribute, multi_label, follow_symlinks)
 
     def _importing(self, running: bool) -> None:
         """While an import writes, the views and edits wait (the import is one transaction)."""
