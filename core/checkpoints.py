@@ -4,6 +4,8 @@
   through a Python file object: ``torch.save`` to a path holds the GIL while it writes, which froze the window for
   40-60 ms per resnet18 + Adam checkpoint (134 MB); through a file object the writes give the GIL away and the
   longest hold is under 10 ms.
+* A failed write (a full disk, say) removes the temporary file and raises the ``OSError`` itself, naming the file:
+  torch reports it as ``RuntimeError: [enforce fail at inline_container.cc...]``, which says nothing to a user.
 * :func:`load` reads with ``weights_only=True`` (tensors and plain containers only: a checkpoint can never run
   code) onto the CPU.
 """
@@ -16,12 +18,40 @@ from pathlib import Path
 import torch
 
 
+class _Writer:
+    """A binary file that remembers the first OSError of its writes (torch replaces it with a RuntimeError)."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.error = fh, None
+
+    def write(self, data) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 def save(obj, path: str | Path) -> Path:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            writer = _Writer(fh)
+            try:
+                torch.save(obj, writer)
+            except RuntimeError:
+                if writer.error is None:
+                    raise
+                error = writer.error
+                raise OSError(error.errno, error.strerror, str(path)) from None
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "per image); only when the attribute is new")
     p.add_argument("--report", metavar="FILE", help="write every skipped file and its reason to FILE (CSV)")
     p.add_argument("--force", action="store_true", help="replace the --report file when it exists")
+    p.add_argument("--follow-symlinks", action="store_true", help="also follow links to folders outside the tree "
+                   "(links inside it, and links to files, are always followed)")
     p.add_argument("--json", action="store_true", help="print the import report as JSON")
 
     p = sub.add_parser("stats", help="long-tail statistics and class weights of an attribute",
@@ -260,8 +262,8 @@ def cmd_import(args) -> int:
     if args.report:  # before the import commits: a report that cannot be written fails the command first
         check_output(args.report, "--report", force=args.force, catalog=args.catalog)
     with Catalog(args.catalog) as catalog:
-        report = _progress_bar(import_source(catalog, args.source, args.attribute, multi_label=args.multi_label),
-                               quiet=args.json)
+        report = _progress_bar(import_source(catalog, args.source, args.attribute, multi_label=args.multi_label,
+                                             follow_symlinks=args.follow_symlinks), quiet=args.json)
     if args.report:
         write_skipped_csv(report.skipped, args.report)
     if args.json:
@@ -511,6 +513,20 @@ COMMANDS = {"init": cmd_init, "import": cmd_import, "stats": cmd_stats, "info": 
             "oversample": cmd_oversample, "synthetic": cmd_synthetic, "gui": cmd_gui}
 
 
+def _stop_on_sigterm():
+    """SIGTERM (``kill``, a scheduler's stop) stops a run the way Ctrl+C does: recorded as cancelled, resumable.
+    Returns the previous handler (None when none was set: not the main thread)."""
+    import signal
+    import threading
+
+    def stop(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None, *, open_window=None) -> int:
     """Run one command. ``open_window(catalog, screenshot=, view=) -> int`` is how ``gui``, ``demo`` and no
     command at all open the window; the workbench passes it in (``workbench.launcher``), so core never imports Qt.
@@ -524,6 +540,7 @@ def main(argv: list[str] | None = None, *, open_window=None) -> int:
         args.command = "gui"
         args.catalog, args.screenshot, args.view = None, None, "browse"
     args.open_window = open_window
+    previous = _stop_on_sigterm() if args.command in ("train", "oversample") else None
     try:
         return COMMANDS[args.command](args)
     except TailorError as exc:
@@ -542,6 +559,11 @@ def main(argv: list[str] | None = None, *, open_window=None) -> int:
         print(f"tailor {args.command}: internal error: {type(exc).__name__}: {exc} "
               "(set TAILOR_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

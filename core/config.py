@@ -9,6 +9,7 @@ so the window can show the panel without it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 
 from core.errors import TailorError
@@ -70,19 +71,32 @@ class TrainConfig:
         return c
 
     def validate(self) -> None:
+        """Every option checked before a run is recorded: one line naming the option when one is wrong."""
         checks = [
             (self.loss in LOSSES, f"unknown loss '{self.loss}' (expected one of {', '.join(LOSSES)})"),
             (self.backbone in BACKBONES, f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)})"),
             (self.optimizer in ("adam", "sgd"), f"unknown optimizer '{self.optimizer}' (adam or sgd)"),
             (self.schedule in (None, "constant", "step", "cosine"), f"unknown schedule '{self.schedule}'"),
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch size must be at least 1"),
+            (1 <= self.epochs <= 100_000, "epochs must be at least 1 (and at most 100,000)"),
+            (2 <= self.batch_size <= 1_000_000, "batch size must be at least 2 (BatchNorm cannot train on one image "
+                                                "at a time)"),
             (16 <= self.image_size <= 1024, "image size must be between 16 and 1024"),
-            (self.lr is None or self.lr > 0, "learning rate must be positive"),
-            (0 <= self.beta < 1, "beta must be in [0, 1)"),
-            (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+            (self.lr is None or (math.isfinite(self.lr) and 0 < self.lr <= 100), "--lr must be a positive number "
+                                                                                 "(at most 100)"),
+            (self.weight_decay is None or (math.isfinite(self.weight_decay) and self.weight_decay >= 0),
+             "--weight-decay must be a number >= 0"),
+            (self.warmup_epochs is None or 0 <= self.warmup_epochs <= self.epochs,
+             "--warmup-epochs must be between 0 and --epochs"),
+            (math.isfinite(self.beta) and 0 <= self.beta < 1, "--beta must be in [0, 1)"),
+            (math.isfinite(self.gamma) and 0 <= self.gamma <= 100, "--gamma must be a number in [0, 100]"),
+            (0 <= self.seed < 2 ** 63, "--seed must be between 0 and 2^63 - 1"),
+            (0 <= self.workers <= 256, "--workers must be between 0 and 256"),
+            (self.device in ("auto", "cpu", "cuda", "mps") or (self.device.startswith("cuda:")
+                                                               and self.device[5:].isdigit()),
              f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)"),
             (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),
+            (math.isfinite(self.target_precision) and 0 < self.target_precision <= 1,
+             "target precision must be in (0, 1]"),
             (self.oversample in (None,) + OVERSAMPLERS,
              f"unknown oversampler '{self.oversample}' (expected {', '.join(OVERSAMPLERS)})"),
         ]
@@ -134,8 +148,10 @@ class OversampleConfig:
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.iterations is None or self.iterations >= 1, "iterations must be at least 1"),
             (self.batch_size >= 2, "batch size must be at least 2"),
-            (self.lr > 0 and self.lr_late > 0 and (self.head_lr is None or self.head_lr > 0),
-             "learning rates must be positive"),
+            (all(math.isfinite(v) and v > 0 for v in (self.lr, self.lr_late, self.head_lr or 1.0)),
+             "learning rates must be positive numbers"),
+            (math.isfinite(self.lam) and self.lam >= 0, "--lam must be a number >= 0"),
+            (0 <= self.seed < 2 ** 63, "--seed must be between 0 and 2^63 - 1"),
             (self.d_every >= 1, "d-every must be at least 1"),
             (self.noise >= 1, "noise size must be at least 1"),
         ]

@@ -36,8 +36,8 @@ from core.export import load_run_model
 from core.imbalance import assign_groups
 from core.metrics import evaluate
 from core.oversampling import FeatureBank, Phase2
-from core.training import (Normaliser, device_label, logged, pick_device, record_cancelled, record_failed,
-                           train)
+from core.training import (Normaliser, _failure_message, device_label, logged, pick_device, record_cancelled,
+                           record_failed, train)
 
 FEATURES_FILE, STATE_FILE = "features.pt", "oversampler.pt"
 
@@ -92,7 +92,7 @@ def oversample(catalog_location: str, base_run_id: int, config: OversampleConfig
                cancel: threading.Event | None = None, runs_dir: str | None = None) -> Generator[Event, None, int]:
     """Record and run Phase 2 on a finished run; yields events, returns the new run's id."""
     catalog = Catalog(catalog_location)
-    run_id, state = 0, {"epoch": 0}
+    run_id, state, run_config = 0, {"epoch": 0}, None
     try:
         config.validate()
         base = store.get_run(catalog, base_run_id)
@@ -110,12 +110,12 @@ def oversample(catalog_location: str, base_run_id: int, config: OversampleConfig
         yield from logged(directory, _oversample(catalog, catalog_location, run_id, base, run_config, config,
                                                  snapshot, device, directory, cancel, state))
         return run_id
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):  # closed (Cancel), or Ctrl+C / SIGTERM inside a step
         record_cancelled(catalog, run_id, state)
         raise
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
-        yield record_failed(catalog, run_id, exc.message if isinstance(exc, TailorError)
-                            else f"{type(exc).__name__}: {exc}")
+        yield record_failed(catalog, run_id, _failure_message(exc, run_config or TrainConfig(attribute=""), run_id,
+                                                              state))
         return run_id
     finally:
         if run_id:

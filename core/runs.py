@@ -12,6 +12,7 @@ with its ``.runs`` folder finds its own files, and a copy without it never reach
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -325,8 +326,16 @@ def _delta(value) -> str:
     return "" if value is None else f" ({100 * value:+.1f})"
 
 
+def markdown_cell(text: object) -> str:
+    """A catalog's text as one Markdown table cell: shown as typed, never as markup (escaped ``|``, ``\\``,
+    Markdown punctuation and HTML; line breaks as spaces)."""
+    value = " ".join(str(text).split())
+    value = html.escape(value, quote=False)
+    return re.sub(r"([\\|`*_\[\]#])", r"\\\1", value)
+
+
 def compare_markdown(table: dict) -> str:
-    head = ["run", "loss"] + [f"{name} ({n})" for name, n in zip(table["labels"], table["train_counts"])] + \
+    head = ["run", "loss"] + [f"{markdown_cell(name)} ({n})" for name, n in zip(table["labels"], table["train_counts"])] + \
            ["top-1", "ACSA", "GM", "macro AP", "head AP", "medium AP", "tail AP"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table["rows"]:

@@ -38,7 +38,7 @@ from core.catalog import Catalog
 from core.config import TrainConfig
 from core.data import (IMAGENET_MEAN, IMAGENET_STD, Snapshot, SnapshotDataset, augmentation, fits_in_memory,
                        load_cache, take_snapshot)
-from core.errors import TailorError
+from core.errors import StorageError, TailorError
 from core.events import (BatchProgress, CheckpointSaved, Decoding, EpochFinished, Event, FeatureProgress, Note,
                          RunCancelled,
                          RunFailed, RunFinished, RunStarted)
@@ -58,6 +58,11 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise TailorError("--device cuda: no CUDA GPU is available here (use --device auto or cpu)")
+    if name.startswith("cuda:") and int(name.split(":", 1)[1]) >= torch.cuda.device_count():
+        raise TailorError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered "
+                          "from 0")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise TailorError("--device mps: no Apple GPU (MPS) is available here (use --device auto or cpu)")
     return torch.device(name)
 
 
@@ -117,13 +122,22 @@ def _loader(dataset, batch_size: int, *, shuffle: bool, generator, workers: int,
                       drop_last=drop_last, **extra)
 
 
-def _failure_message(exc: Exception, config: TrainConfig) -> str:
-    """One line for a failed run: the user's error as is, out-of-memory with advice, anything else by type."""
+def _failure_message(exc: Exception, config: TrainConfig, run_id: int = 0, state: dict | None = None) -> str:
+    """One line for a failed run: the user's error as is, a full or read-only disk with what was kept and how to
+    go on, out-of-memory with advice, anything else by type."""
+    kept = ""
+    if run_id and state is not None:
+        done = state.get("recorded", 0)
+        kept = (f"; run {run_id} is kept up to epoch {done} (resume it with: tailor train CATALOG --resume "
+                f"{run_id})" if done else f"; run {run_id} is recorded without a finished epoch")
+    if isinstance(exc, StorageError):
+        return exc.message + kept
     if isinstance(exc, TailorError):
         return exc.message
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS):
-        what = "full" if exc.errno == errno.ENOSPC else "read-only"
-        return f"the disk is {what} writing {exc.filename or 'the run folder'}; free space, then --resume the run"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+        what = "read-only" if exc.errno == errno.EROFS else "full"
+        return f"the disk is {what} writing {exc.filename or 'the run folder'}; free space" + (kept or \
+            ", then --resume the run")
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
         return (f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
                 f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size")
@@ -141,16 +155,56 @@ def logged(directory: Path, events: Generator[Event, None, None]) -> Generator[E
             yield event
 
 
+LOCK_WAIT_S = 600  # how long a run waits for another program's write lock on the catalog at an epoch's end
+
+
+def cancelled_message(state: dict) -> str:
+    """Where a run stopped: during an epoch, or after the last one it recorded (stopped while saving it)."""
+    epoch, recorded = state["epoch"], state.get("recorded", 0)
+    return f"cancelled after epoch {recorded}" if recorded > epoch else f"cancelled during epoch {epoch + 1}"
+
+
 def record_cancelled(catalog: Catalog, run_id: int, state: dict) -> None:
-    """The run's generator was closed (Ctrl+C, the window's Cancel): recorded as cancelled."""
+    """The run's generator was closed or interrupted (Ctrl+C, SIGTERM, the window's Cancel): recorded as
+    cancelled with the epoch it reached (best effort: a catalog that cannot be written leaves it to be marked
+    interrupted)."""
     if run_id:
-        store.set_status(catalog, run_id, "cancelled", f"cancelled during epoch {state['epoch'] + 1}")
+        try:
+            store.set_status(catalog, run_id, "cancelled", cancelled_message(state))
+        except StorageError:
+            pass
 
 
 def record_failed(catalog: Catalog, run_id: int, message: str) -> RunFailed:
+    """The failure recorded with the run; when the catalog itself cannot be written (full, read-only, locked) the
+    message says so, and the run is marked interrupted the next time the catalog is opened."""
     if run_id:
-        store.set_status(catalog, run_id, "failed", message)
+        try:
+            store.set_status(catalog, run_id, "failed", message)
+        except StorageError:
+            message += "; the catalog could not record this, so the run shows as interrupted once this ends"
     return RunFailed(run_id, message)
+
+
+def persist(write, run_id: int, what: str, cancel: threading.Event | None) -> Generator[Event, None, None]:
+    """``write()`` to the catalog; while another program holds the catalog's write lock, wait and try again (up to
+    :data:`LOCK_WAIT_S`), saying so, instead of failing the run. Cancel stops the waiting."""
+    started, tries = time.monotonic(), 0
+    while True:
+        try:
+            write()
+        except StorageError as exc:
+            waited = time.monotonic() - started
+            if exc.reason != "locked" or waited > LOCK_WAIT_S or (cancel is not None and cancel.is_set()):
+                raise
+            if tries % 60 == 0:
+                yield Note(run_id, f"another program holds the catalog's write lock; waiting to record {what}")
+            tries += 1
+            time.sleep(1.0)
+            continue
+        if tries:
+            yield Note(run_id, f"{what} recorded after waiting {time.monotonic() - started:.0f} s for the catalog")
+        return
 
 
 def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event | None = None,
@@ -186,6 +240,9 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
         device = pick_device(config.device)
         if group is not None:
             device = parallel.device_of(group, device)
+        seed_everything(config.seed)  # then the model's initial weights, as in _train
+        built = build_classifier(config.backbone, len(snapshot.labels), cosine=config.cosine_head,
+                                 pretrained=config.pretrained)  # a bad weights file is refused before the run exists
         if resume is None:
             base = Path(runs_dir) if runs_dir else store.default_runs_dir(catalog_location)
             run_id, directory = store.create_run(catalog, config, snapshot, base, device_label(device))
@@ -195,13 +252,13 @@ def train(catalog_location: str, config: TrainConfig, *, cancel: threading.Event
             shared = True
             parallel.share_int(run_id, group)  # the other ranks read the run from the catalog
         yield from logged(directory, _train(catalog, run_id, config, snapshot, device, directory, cancel,
-                                            resume is not None, state, group))
+                                            resume is not None, state, group, built))
         return run_id
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):  # closed (Cancel), or Ctrl+C / SIGTERM inside a step
         record_cancelled(catalog, run_id, state)
         raise
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
-        yield record_failed(catalog, run_id, _failure_message(exc, config))
+        yield record_failed(catalog, run_id, _failure_message(exc, config, run_id, state))
         return run_id
     finally:
         if not shared:  # failed before the run existed: the other ranks learn it from run id 0
@@ -235,14 +292,16 @@ def _follow(catalog_location: str, group: parallel.Group,
 
 def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapshot, device: torch.device,
            directory: Path, cancel: threading.Event | None, resuming: bool,
-           state: dict, group: parallel.Group | None = None) -> Generator[Event, None, None]:
+           state: dict, group: parallel.Group | None = None, built=None) -> Generator[Event, None, None]:
     started = time.perf_counter()
-    seed_everything(config.seed)
+    if built is None:  # train() seeds and builds before the run is recorded; the other ranks do it here
+        seed_everything(config.seed)
+        built = build_classifier(config.backbone, len(snapshot.labels), cosine=config.cosine_head,
+                                 pretrained=config.pretrained)
+    model, message = built
     multi = snapshot.multi_label
     train_idx, val_idx, test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
     counts = snapshot.counts("train")
-    model, message = build_classifier(config.backbone, len(snapshot.labels),
-                                      cosine=config.cosine_head, pretrained=config.pretrained)
     loss_params = {"iew": {"beta": config.beta}, "focal": {"gamma": config.gamma},
                    "cb-focal": {"gamma": config.gamma, "beta": config.beta},
                    "ldam-drw": {"epochs": config.epochs}}.get(config.loss, {})
@@ -273,6 +332,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         loader_rng.set_state(saved["loader_rng"])
         start_epoch = int(saved["epoch"]) + 1
         best = saved.get("best")  # the model-selection state, on the same split as before the interruption
+    state["recorded"] = start_epoch
     yield RunStarted(run_id, snapshot.attribute, snapshot.kind, config.loss, config.backbone, device_label(device),
                      [label.name for label in snapshot.labels], len(train_idx), len(test_idx), len(val_idx),
                      config.epochs, start_epoch, snapshot.split_source, str(directory),
@@ -362,7 +422,9 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
             selection, _, _ = _evaluate(net, criterion, snapshot, val_idx, val_data, config, normalise, device,
                                         groups)
         seconds = time.perf_counter() - epoch_started
-        store.record_epoch(catalog, run_id, epoch, total_loss / seen, test_loss, test_eval, seconds)
+        yield from persist(lambda: store.record_epoch(catalog, run_id, epoch, total_loss / seen, test_loss, test_eval,
+                                                      seconds), run_id, f"epoch {epoch + 1}", cancel)
+        state["recorded"] = epoch + 1
         value = selection.get(selection_key)
         if value is not None and (best is None or value > best["value"]):
             best = {"epoch": epoch, "value": value, "selected_on": selection_split, "key": selection_key}
@@ -376,9 +438,12 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         return
     seconds = time.perf_counter() - started
     rate = images_seen / train_seconds if train_seconds else 0.0
-    summary = store.finish_run(catalog, run_id, snapshot, test_idx, last_eval, best, seconds, rate, config.epochs)
     checkpoints.save({k: v.cpu() for k, v in net.state_dict().items()}, directory / "model.pt")
-    yield RunFinished(run_id, seconds, rate, summary)
+    finished: dict = {}
+    yield from persist(lambda: finished.update(store.finish_run(catalog, run_id, snapshot, test_idx, last_eval, best,
+                                                                seconds, rate, config.epochs)),
+                       run_id, "the run's results", cancel)
+    yield RunFinished(run_id, seconds, rate, finished)
 
 
 @torch.inference_mode()

@@ -1,0 +1,162 @@
+"""Runs end as what happened to them: Ctrl+C and SIGTERM are recorded as cancelled with the epoch reached, a full
+disk says what was kept, a catalog locked by another program is waited for, and bad options are refused before
+any run is recorded."""
+
+from __future__ import annotations
+
+import errno
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import checkpoints, db, training
+from core import runs as store
+from core.catalog import Catalog
+from core.cli import main
+from core.errors import StorageError
+from core.events import EpochFinished, Note, RunFailed, RunFinished
+from core.runs import get_run, list_runs
+from core.training import train
+from tests.test_training import _shapes_catalog, config, drain
+
+
+@pytest.fixture
+def shapes(tmp_path) -> str:
+    return _shapes_catalog(tmp_path, str(tmp_path / "c.sqlite"))
+
+
+def _first_epoch_recorded(location: str, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Catalog(location) as catalog:
+            runs = list_runs(catalog)
+        if runs and runs[0].epochs_done >= 1:
+            return runs[0].id
+        time.sleep(0.2)
+    raise AssertionError("no epoch recorded")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_record_the_run_as_cancelled(shapes, sig):
+    exe = Path(sys.executable).with_name("tailor")
+    process = subprocess.Popen([str(exe), "train", shapes, "-a", "colour", "--backbone", "resnet32-cifar",
+                                "--epochs", "200", "--batch-size", "8", "--image-size", "16"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_id = _first_epoch_recorded(shapes)
+        process.send_signal(sig)
+        _out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert f"run {run_id} cancelled" in err
+    with Catalog(shapes) as catalog:
+        run = get_run(catalog, run_id)
+    assert run.status == "cancelled", run.message
+    assert run.epochs_done >= 1 and run.message in (f"cancelled during epoch {run.epochs_done + 1}",
+                                                    f"cancelled after epoch {run.epochs_done}")
+
+
+def _failing_writes(after_bytes: int):
+    real_open = open
+
+    class Full:
+        def __init__(self, fh) -> None:
+            self.fh, self.written = fh, 0
+
+        def write(self, data) -> int:
+            self.written += len(data)
+            if self.written > after_bytes:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.fh.write(data)
+
+        def flush(self) -> None:
+            self.fh.flush()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.fh.close()
+
+    return lambda path, mode: Full(real_open(path, mode))
+
+
+def test_a_full_disk_under_the_run_folder_says_what_was_kept_and_leaves_no_temporary_file(shapes, monkeypatch):
+    saves = {"n": 0}
+    failing = _failing_writes(1000)
+    real_open = open
+
+    def second_checkpoint_fails(path, mode):
+        saves["n"] += 1
+        return failing(path, mode) if saves["n"] >= 2 else real_open(path, mode)
+
+    monkeypatch.setattr(checkpoints, "open", second_checkpoint_fails, raising=False)
+    events = drain(train(shapes, config(epochs=3)))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed)
+    assert failed.message.startswith("the disk is full writing ") and "checkpoint.pt" in failed.message
+    assert f"run {failed.run_id} is kept up to epoch 2" in failed.message and "--resume" in failed.message
+    with Catalog(shapes) as catalog:
+        run = get_run(catalog, failed.run_id)
+    assert run.status == "failed" and not list(Path(run.directory).glob("*.tmp"))
+
+
+def test_a_full_catalog_disk_mid_run_does_not_claim_nothing_was_written(shapes, monkeypatch):
+    real = store.record_epoch
+
+    def full_on_the_second(catalog, run_id, epoch, *args):
+        if epoch == 1:
+            raise StorageError(f"the disk holding the catalog is full ({shapes}); this step was not saved", "full")
+        return real(catalog, run_id, epoch, *args)
+
+    monkeypatch.setattr(store, "record_epoch", full_on_the_second)
+    failed = drain(train(shapes, config(epochs=3)))[-1]
+    assert isinstance(failed, RunFailed)
+    assert "nothing was written" not in failed.message
+    assert f"run {failed.run_id} is kept up to epoch 1" in failed.message
+    with Catalog(shapes) as catalog:
+        assert get_run(catalog, failed.run_id).epochs_done == 1
+
+
+def test_a_write_lock_held_longer_than_the_busy_timeout_is_waited_for(shapes, monkeypatch):
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(training, "LOCK_WAIT_S", 60)
+    events, holder = [], None
+    for event in train(shapes, config(epochs=3)):
+        events.append(event)
+        if isinstance(event, EpochFinished) and event.epoch == 0:  # another program takes the write lock...
+            holder = sqlite3.connect(shapes, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+        if isinstance(event, Note) and "waiting" in event.message and holder is not None:  # ...for a while
+            time.sleep(1.0)
+            holder.execute("COMMIT")
+            holder.close()
+            holder = None
+    assert isinstance(events[-1], RunFinished), events[-1]
+    notes = [e.message for e in events if isinstance(e, Note)]
+    assert any("waiting to record epoch 2" in n for n in notes) and any("epoch 2 recorded after" in n for n in notes)
+    with Catalog(shapes) as catalog:
+        assert get_run(catalog, events[-1].run_id).epochs_done == 3
+
+
+@pytest.mark.parametrize("option", [["--lr", "inf"], ["--lr", "nan"], ["--weight-decay", "-1"], ["--batch-size", "1"],
+                                    ["--device", "mps"], ["--device", "cuda:7"], ["--seed", str(2 ** 63)],
+                                    ["--gamma", "nan"], ["--epochs", "0"], ["--pretrained", "BAD"]])
+def test_bad_training_options_are_refused_before_a_run_is_recorded(shapes, tmp_path, capsys, option):
+    if option[-1] == "BAD":
+        bad = tmp_path / "weights.pt"
+        bad.write_text("not a state dict")
+        option = ["--pretrained", str(bad)]
+    code = main(["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--epochs", "1",
+                 "--image-size", "16", *option] if option[0] != "--epochs" else
+                ["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", *option])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    with Catalog(shapes) as catalog:
+        assert list_runs(catalog) == []
