@@ -117,8 +117,12 @@ def test_foreign_database_and_newer_schema_are_refused(tmp_path):
     con.execute("CREATE TABLE customers (id INTEGER)")
     con.commit()
     con.close()
+    before = other.read_bytes()
     with pytest.raises(TailorError, match="not a Tailor catalog"):
         Catalog(other)
+    # refused unchanged: still in its rollback-journal mode (header bytes 18-19), no WAL file beside it
+    assert other.read_bytes() == before and before[18:20] == b"\x01\x01"
+    assert not Path(str(other) + "-wal").exists()
     newer = tmp_path / "newer.sqlite"
     Catalog.create(newer).close()
     con = sqlite3.connect(newer)

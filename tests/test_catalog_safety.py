@@ -43,20 +43,6 @@ def test_opening_a_catalog_again_keeps_the_locks_of_this_process_s_open_connecti
     assert _names(location) == {"first", "second", "third"}
 
 
-def test_a_foreign_sqlite_database_is_refused_unchanged(tmp_path):
-    foreign = tmp_path / "shop.db"
-    conn = sqlite3.connect(foreign)
-    conn.execute("CREATE TABLE product (id INTEGER PRIMARY KEY, name TEXT)")
-    conn.commit()
-    conn.close()
-    before = foreign.read_bytes()
-    with pytest.raises(TailorError, match="not a Tailor catalog"):
-        Catalog(foreign)
-    assert foreign.read_bytes() == before  # still in its rollback-journal mode: header bytes 18-19 untouched
-    assert before[18:20] == b"\x01\x01"
-    assert not Path(str(foreign) + "-wal").exists()
-
-
 def test_a_file_that_is_not_a_database_is_one_line(tmp_path):
     bogus = tmp_path / "notes.sqlite"
     bogus.write_text("hello, this is not a database\n" * 10)
