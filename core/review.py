@@ -20,7 +20,6 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.errors import TailorError
-from core.metrics import label_operating_point
 from core.runs import final_scores, get_run
 
 
@@ -159,6 +158,8 @@ def thresholds(review: Review, target_precision: float = 0.6) -> list[dict]:
     when no threshold reaches it), with the AP and the number of positives."""
     if not 0 < target_precision <= 1:
         raise TailorError(f"target precision must be in (0, 1], got {target_precision}")
+    from core.metrics import label_operating_point  # scikit-learn: not imported with the window (start-up time)
+
     truth = review.truth_matrix
     result = []
     for j, name in enumerate(review.labels):

@@ -334,14 +334,14 @@ def test_screenshots_of_each_main_view(qtbot, tmp_path):
     assert (out / "browse.png").stat().st_size > 20000
 
 
-def test_window_start_does_not_import_torch(shop):
+def test_window_start_does_not_import_torch_or_scikit_learn(shop):
     code = ("import sys\nfrom PySide6.QtWidgets import QApplication\nfrom workbench.app import create_main_window\n"
             f"w = create_main_window({str(shop)!r}); w.show()\n"
             "app = QApplication.instance()\n"
             "import time; end = time.time() + 3\n"
             "while time.time() < end: app.processEvents(); time.sleep(0.01)\n"
             "assert w.browser.model.rowCount() == 556, w.browser.model.rowCount()\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))\n")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'sklearn')))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr[-2000:]
