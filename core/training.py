@@ -127,9 +127,14 @@ def _failure_message(exc: Exception, config: TrainConfig, run_id: int = 0, state
     go on, out-of-memory with advice, anything else by type."""
     kept = ""
     if run_id and state is not None:
-        done = state.get("recorded", 0)
-        kept = (f"; run {run_id} is kept up to epoch {done} (resume it with: tailor train CATALOG --resume "
-                f"{run_id})" if done else f"; run {run_id} is recorded without a finished epoch")
+        done, saved = state.get("recorded", 0), state.get("saved", 0)
+        if saved:
+            kept = (f"; run {run_id} is kept up to epoch {done} and resumes after epoch {saved} (tailor train "
+                    f"CATALOG --resume {run_id})")
+        elif done:
+            kept = f"; run {run_id} is kept up to epoch {done} but has no checkpoint to resume from"
+        else:
+            kept = f"; run {run_id} is recorded without a finished epoch"
     if isinstance(exc, StorageError):
         return exc.message + kept
     if isinstance(exc, TailorError):
@@ -332,7 +337,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
         loader_rng.set_state(saved["loader_rng"])
         start_epoch = int(saved["epoch"]) + 1
         best = saved.get("best")  # the model-selection state, on the same split as before the interruption
-    state["recorded"] = start_epoch
+    state["recorded"] = state["saved"] = start_epoch
     yield RunStarted(run_id, snapshot.attribute, snapshot.kind, config.loss, config.backbone, device_label(device),
                      [label.name for label in snapshot.labels], len(train_idx), len(test_idx), len(val_idx),
                      config.epochs, start_epoch, snapshot.split_source, str(directory),
@@ -430,6 +435,7 @@ def _train(catalog: Catalog, run_id: int, config: TrainConfig, snapshot: Snapsho
             best = {"epoch": epoch, "value": value, "selected_on": selection_split, "key": selection_key}
         yield EpochFinished(run_id, epoch, config.epochs, total_loss / seen, test_loss, lr, seconds, test_eval)
         _save_checkpoint(checkpoint, net, optimiser, scaler, loader_rng, epoch, best)
+        state["saved"] = epoch + 1
         yield CheckpointSaved(run_id, epoch, str(checkpoint))
         last_eval = (test_eval, test_scores)
         if group is not None:
