@@ -19,10 +19,11 @@ import torch
 
 
 class _Writer:
-    """A binary file that remembers the first OSError of its writes (torch replaces it with a RuntimeError)."""
+    """A binary file that remembers the first OSError of its writes, and a Ctrl+C or SIGTERM that arrived while
+    torch was calling it: torch turns both into a RuntimeError ("enforce fail ... unexpected pos")."""
 
     def __init__(self, fh) -> None:
-        self.fh, self.error = fh, None
+        self.fh, self.error, self.interrupted = fh, None, False
 
     def write(self, data) -> int:
         try:
@@ -30,9 +31,16 @@ class _Writer:
         except OSError as exc:
             self.error = self.error or exc
             raise
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
 
     def flush(self) -> None:
-        self.fh.flush()
+        try:
+            self.fh.flush()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
 
 
 def save(obj, path: str | Path) -> Path:
@@ -44,6 +52,8 @@ def save(obj, path: str | Path) -> Path:
             try:
                 torch.save(obj, writer)
             except RuntimeError:
+                if writer.interrupted:
+                    raise KeyboardInterrupt from None
                 if writer.error is None:
                     raise
                 error = writer.error
