@@ -43,7 +43,10 @@ def _rendered_as_markup(window) -> list[str]:
     return bad
 
 
-def test_names_from_the_catalog_are_plain_text_in_every_tab(qtbot, tmp_path):
+def test_names_from_the_catalog_are_plain_text_in_every_tab(qtbot, tmp_path, monkeypatch):
+    from workbench.training_queue import TrainingQueue
+
+    monkeypatch.setattr(TrainingQueue, "prepare", lambda self: False)  # showing the Train tab imports no torch here
     location = _hostile_catalog(tmp_path)
     window = open_window(qtbot, location)
     window.browser.grid.selectAll()
@@ -119,8 +122,7 @@ def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monk
     from workbench.training_queue import Job
     from core.config import TrainConfig
 
-    window = open_window(qtbot, _hostile_catalog(tmp_path))
-    window.tabs.setCurrentWidget(window.training)
+    window = open_window(qtbot, _hostile_catalog(tmp_path))  # the Train tab stays hidden: torch is not imported
     qtbot.waitUntil(lambda: window.queue is not None, timeout=10000)
     queue = window.queue
     queue._running = Job(1, TrainConfig(attribute="a"), status="running")
@@ -149,3 +151,22 @@ def test_settings_never_reach_the_user_s_folders(tmp_path):
     assert child.returncode == 0, child.stderr
     assert Path(child.stdout.strip()).is_relative_to(home), child.stdout
     assert not Path(child.stdout.strip()).is_relative_to(Path.home() / ".config")
+
+
+def test_closing_the_catalog_while_torch_loads_raises_nothing(qtbot, tmp_path, monkeypatch):
+    """Opening the Train tab imports torch in the background; the queue that asked goes with its catalog when the
+    window opens another one (or closes) meanwhile, and the import's end must not emit on the deleted queue."""
+    import time
+
+    from workbench import torch_loading, training_queue
+
+    monkeypatch.setattr(torch_loading, "loaded", lambda: False)
+    monkeypatch.setattr(training_queue, "_prepare", lambda: time.sleep(1.0))  # a slow torch import
+    first = _hostile_catalog(tmp_path / "a")
+    window = open_window(qtbot, first)
+    window.tabs.setCurrentWidget(window.training)
+    qtbot.waitUntil(lambda: window.queue is not None and window.queue._preparing, timeout=10000)
+    old = window.queue
+    window.open_catalog(str(_hostile_catalog(tmp_path / "b")))
+    qtbot.waitUntil(lambda: window.queue is not None and window.queue is not old, timeout=10000)
+    qtbot.wait(2000)  # the import ends after the first queue was deleted: pytest-qt fails on any exception

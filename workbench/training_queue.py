@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, Signal
+from shiboken6 import isValid
 
 from core.config import OVERSAMPLERS, TrainConfig
 from core.events import (BatchProgress, Decoding, Event, FeatureProgress, RunCancelled, RunFailed, RunFinished,
@@ -103,9 +104,15 @@ class TrainingQueue(QObject):
         if self._preparing or torch_loading.loaded():
             return False
         self._preparing = True
-        run_function(_prepare, on_return=lambda _r: self.prepared.emit(""),
-                     on_error=lambda exc: self.prepared.emit(f"{type(exc).__name__}: {exc}"), pool=TRAINING_POOL)
+        run_function(_prepare, on_return=lambda _r: self._tell_prepared(""),
+                     on_error=lambda exc: self._tell_prepared(f"{type(exc).__name__}: {exc}"), pool=TRAINING_POOL)
         return True
+
+    def _tell_prepared(self, problem: str) -> None:
+        """``prepared``, unless this queue went with its catalog while torch was importing (the window was closed
+        or another catalog opened): then there is no one to tell."""
+        if isValid(self):
+            self.prepared.emit(problem)
 
     @staticmethod
     def engine_ready() -> bool:
