@@ -62,17 +62,18 @@ def test_ctrl_c_and_sigterm_record_the_run_as_cancelled(shapes, sig):
                                                     f"cancelled after epoch {run.epochs_done}")
 
 
-def _failing_writes(after_bytes: int):
-    real_open = open
+def _second_checkpoint_fails(monkeypatch, error, after_bytes: int) -> None:
+    """From the second checkpoint on, the file's write raises ``error()`` once ``after_bytes`` are written."""
+    real_open, saves = open, {"n": 0}
 
-    class Full:
+    class Failing:
         def __init__(self, fh) -> None:
             self.fh, self.written = fh, 0
 
         def write(self, data) -> int:
             self.written += len(data)
             if self.written > after_bytes:
-                raise OSError(errno.ENOSPC, "No space left on device")
+                raise error()
             return self.fh.write(data)
 
         def flush(self) -> None:
@@ -84,39 +85,17 @@ def _failing_writes(after_bytes: int):
         def __exit__(self, *exc) -> None:
             self.fh.close()
 
-    return lambda path, mode: Full(real_open(path, mode))
+    def opened(path, mode):
+        saves["n"] += 1
+        return Failing(real_open(path, mode)) if saves["n"] >= 2 else real_open(path, mode)
+
+    monkeypatch.setattr(checkpoints, "open", opened, raising=False)
 
 
 def test_ctrl_c_while_a_checkpoint_is_written_is_a_cancel_not_a_failure(shapes, monkeypatch):
     """torch.save calls the file's write from C++ and turns a KeyboardInterrupt raised there into a RuntimeError
     ("enforce fail ... unexpected pos"): the run was recorded as failed (CI caught it once in the signal test)."""
-    real_open = open
-    saves = {"n": 0}
-
-    class Interrupted:
-        def __init__(self, fh) -> None:
-            self.fh, self.calls = fh, 0
-
-        def write(self, data) -> int:
-            self.calls += 1
-            if self.calls == 3:
-                raise KeyboardInterrupt
-            return self.fh.write(data)
-
-        def flush(self) -> None:
-            self.fh.flush()
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            self.fh.close()
-
-    def second_checkpoint_interrupted(path, mode):
-        saves["n"] += 1
-        return Interrupted(real_open(path, mode)) if saves["n"] == 2 else real_open(path, mode)
-
-    monkeypatch.setattr(checkpoints, "open", second_checkpoint_interrupted, raising=False)
+    _second_checkpoint_fails(monkeypatch, KeyboardInterrupt, 1000)
     events = []
     with pytest.raises(KeyboardInterrupt):
         for event in train(shapes, config(epochs=3)):
@@ -128,15 +107,7 @@ def test_ctrl_c_while_a_checkpoint_is_written_is_a_cancel_not_a_failure(shapes, 
 
 
 def test_a_full_disk_under_the_run_folder_says_what_was_kept_and_leaves_no_temporary_file(shapes, monkeypatch):
-    saves = {"n": 0}
-    failing = _failing_writes(1000)
-    real_open = open
-
-    def second_checkpoint_fails(path, mode):
-        saves["n"] += 1
-        return failing(path, mode) if saves["n"] >= 2 else real_open(path, mode)
-
-    monkeypatch.setattr(checkpoints, "open", second_checkpoint_fails, raising=False)
+    _second_checkpoint_fails(monkeypatch, lambda: OSError(errno.ENOSPC, "No space left on device"), 1000)
     events = drain(train(shapes, config(epochs=3)))
     failed = events[-1]
     assert isinstance(failed, RunFailed)
