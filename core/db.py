@@ -88,7 +88,7 @@ def read_only_storage(path: Path) -> tuple[bool, bool]:
     return read_only, immutable
 
 
-def _sqlite_uri(path: Path, *, read_only: bool, immutable: bool) -> str:
+def sqlite_uri(path: Path, *, read_only: bool, immutable: bool) -> str:
     mode = "?mode=ro" + ("&immutable=1" if immutable else "") if read_only else "?mode=rwc"
     return f"file:{quote(str(path))}{mode}"
 
@@ -99,7 +99,7 @@ def make_engine(location: str | Path, *, foreign_keys: bool = True, read_only: b
     file opened with ``mode=ro`` (see :func:`read_only_storage`)."""
     url = catalog_url(location)
     if read_only and url.get_backend_name() == "sqlite":
-        uri = _sqlite_uri(Path(url.database or ""), read_only=True, immutable=immutable)
+        uri = sqlite_uri(Path(url.database or ""), read_only=True, immutable=immutable)
         url = URL.create("sqlite", database=uri, query={"uri": "true"})
     try:
         engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
@@ -202,7 +202,7 @@ def _probe_sqlite(path: Path, where: str) -> tuple[set[str], list[str]]:
     docstring: closing a descriptor would drop this process's SQLite locks on a catalog it has open)."""
     _, immutable = read_only_storage(path)
     try:
-        conn = sqlite3.connect(_sqlite_uri(path, read_only=True, immutable=immutable), uri=True,
+        conn = sqlite3.connect(sqlite_uri(path, read_only=True, immutable=immutable), uri=True,
                                timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
         raise _cannot_open(where, exc) from None

@@ -9,9 +9,8 @@ commits). Nothing here opens the files it looks at (see core.db on why a catalog
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
-from core.db import is_url
+from core.db import is_url, sqlite_uri
 from core.errors import TailorError
 from core.run_lock import LOCK_NAME
 
@@ -49,7 +48,7 @@ def _is_sqlite(path: Path) -> bool:
     import sqlite3
 
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path, read_only=True, immutable=True), uri=True)
     except sqlite3.Error:
         return False
     try:
