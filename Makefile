@@ -20,7 +20,11 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# ruff (lint + format check), mypy on core/, import-linter (layers, headless core): what CI runs before the tests
 lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 # Draws the demo catalog (demo-catalog/) and opens the window on it.

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.losses import LOSSES, SINGLE_LABEL_ONLY, make_loss  # noqa: E402
+from core.training.losses import LOSSES, SINGLE_LABEL_ONLY, make_loss  # noqa: E402
 
 
 def median_seconds(fn, repeat: int, warmup: int = 2) -> float:

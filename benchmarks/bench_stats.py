@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.catalog import Catalog  # noqa: E402
-from core.cli import stats_dict  # noqa: E402
+from core.catalog.store import Catalog  # noqa: E402
+from core.cli.main import stats_dict  # noqa: E402
 
 N = 1_000_000
 

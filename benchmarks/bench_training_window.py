@@ -33,7 +33,7 @@ def main() -> int:
     out = ROOT / ".bench" / "demo"
     catalog = out / "catalog.sqlite"
     if not catalog.exists():
-        subprocess.run([sys.executable, "-m", "workbench.launcher", "demo", "--out", str(out), "--no-gui"],
+        subprocess.run([sys.executable, "-m", "workbench.app.launcher", "demo", "--out", str(out), "--no-gui"],
                        check=True, capture_output=True, cwd=ROOT)
     os.environ["TAILOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailor-thumbs-")
     from PySide6.QtCore import QSettings
@@ -41,7 +41,7 @@ def main() -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     from bench_window import Heartbeat, wait
 
-    from workbench.app import application, create_main_window
+    from workbench.app.application import application, create_main_window
 
     app = application()
     window = create_main_window(str(catalog))
@@ -69,7 +69,7 @@ def main() -> int:
     seconds = time.perf_counter() - started
     stall = beat.stop()
     job = ended[0]
-    listed = subprocess.run([sys.executable, "-m", "workbench.launcher", "runs", str(catalog), "--json"],
+    listed = subprocess.run([sys.executable, "-m", "workbench.app.launcher", "runs", str(catalog), "--json"],
                             capture_output=True, text=True, cwd=ROOT)
     runs = json.loads(listed.stdout) if listed.returncode == 0 else []
     result = {"status": job.status, "run_id": job.run_id, "seconds": round(seconds, 1),

@@ -124,7 +124,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
-    from workbench.app import application, create_main_window
+    from workbench.app.application import application, create_main_window
 
     t0 = time.perf_counter()
     app = application()

@@ -1,50 +1,116 @@
-"""Training configuration without torch: what the CLI's argument parser and the window's training panel need.
+"""What a run is asked to do, as plain typed data: :class:`TrainConfig` and :class:`OversampleConfig`, and the names
+they choose from (losses with their parameters, backbones, oversamplers). No torch, no database.
 
-``TrainConfig`` (every option of a run, recorded as JSON with the run), the variant and backbone names, and the
-defaults for a device: on a CPU small enough to finish a first run on the demo catalog in about two minutes, on a
-GPU the source paper's setting (DenseNet-121, 224 px, ImageNet weights when present). Nothing here imports torch,
-so the window can show the panel without it.
+One form from the window or the command line to the run row and back: the window's panel fills a ``TrainConfig``,
+``tailor train``'s options are generated from these fields (their defaults, choices and help, see
+:mod:`core.cli.options`), the catalog stores ``to_json()`` in the run row and hands back a ``TrainConfig``
+(:class:`core.catalog.runs.RunInfo`). Defaults for a device: on a CPU small enough to finish a first run on the demo
+catalog in about two minutes, on a GPU the source paper's setting (DenseNet-121, 224 px, ImageNet weights).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
 
-from core.errors import TailorError
+from core.base.errors import TailorError
 
-LOSSES = ("nw", "ifw", "isw", "iew", "focal", "cb-focal", "ldam", "ldam-drw")
-SINGLE_LABEL_ONLY = ("ldam", "ldam-drw")
-OVERSAMPLERS = ("convex-gan",)
-HEAD_LOSSES = ("mse", "focal", "ldam")
+DEFAULT_BETA = 0.99  # of the effective number E_n = (1 - beta^n) / (1 - beta): iew, cb-focal, tailor stats
+
+
+class Loss(StrEnum):
+    """The weighting variants a run trains with (see core.training.losses)."""
+
+    NW = "nw"
+    IFW = "ifw"
+    ISW = "isw"
+    IEW = "iew"
+    FOCAL = "focal"
+    CB_FOCAL = "cb-focal"
+    LDAM = "ldam"
+    LDAM_DRW = "ldam-drw"
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What a loss takes: every parameter ``make_loss`` accepts, those a run fills from its configuration, and
+    whether it needs one label per image."""
+
+    parameters: tuple[str, ...] = ()
+    from_config: tuple[str, ...] = ()
+    single_label_only: bool = False
+
+
+LOSS_SPECS: dict[Loss, LossSpec] = {
+    Loss.NW: LossSpec(),
+    Loss.IFW: LossSpec(),
+    Loss.ISW: LossSpec(),
+    Loss.IEW: LossSpec(("beta",), ("beta",)),
+    Loss.FOCAL: LossSpec(("gamma", "alpha"), ("gamma",)),
+    Loss.CB_FOCAL: LossSpec(("gamma", "alpha", "beta"), ("gamma", "beta")),
+    Loss.LDAM: LossSpec(("max_m", "s"), (), single_label_only=True),
+    Loss.LDAM_DRW: LossSpec(("max_m", "s", "epochs", "drw_epoch", "drw_beta"), ("epochs",), single_label_only=True),
+}
+LOSSES = tuple(Loss)
+SINGLE_LABEL_ONLY = tuple(loss for loss, spec in LOSS_SPECS.items() if spec.single_label_only)
+
+
+class Oversampler(StrEnum):
+    CONVEX_GAN = "convex-gan"  # also the loss name recorded for an oversampled run
+
+
+class HeadLossName(StrEnum):
+    """The loss of the convex-GAN's fine-tuned classifier."""
+
+    MSE = "mse"
+    FOCAL = "focal"
+    LDAM = "ldam"
+
+
+OVERSAMPLERS = tuple(Oversampler)
+HEAD_LOSSES = tuple(HeadLossName)
 BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0",
              "resnet32-cifar")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "step", "cosine")
+WEIGHTINGS = ("per-feature", "per-dimension")
+
+
+def option(default: Any, help: str = "", **cli: Any) -> Any:
+    """A configuration field that is also a command-line option: ``help`` and argparse extras (``choices``,
+    ``const``, ``metavar``) in its metadata; :mod:`core.cli.options` builds the option from it."""
+    return field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass
 class TrainConfig:
     attribute: str
-    loss: str = "nw"
-    backbone: str = "resnet18"
-    pretrained: str | None = None  # None, "imagenet" or a state-dict file
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float | None = None  # None: Adam 1e-3 (pretrained: 1e-4 multi-label, 1e-5 single-label); SGD 0.1
-    optimizer: str = "adam"  # "adam" | "sgd"
-    weight_decay: float | None = None  # None: SGD 2e-4, Adam 0
-    schedule: str | None = None  # "constant" | "step" | "cosine"; None: step for SGD, constant for Adam
-    warmup_epochs: int | None = None  # None: 5 for SGD when epochs >= 20, else 0
-    image_size: int = 32
-    beta: float = 0.99  # iew / cb-focal
-    gamma: float = 2.0  # focal / cb-focal
-    device: str = "auto"
-    seed: int = 0
-    workers: int = 0  # DataLoader worker processes when images are not cached (forkserver)
-    cache: bool = True  # decode once into memory when the images fit (4 GB)
+    loss: str = option(Loss.NW, "weighting variant", choices=LOSSES)
+    backbone: str = option("resnet18", "network", choices=BACKBONES)
+    pretrained: str | None = option(None, "start from ImageNet weights in the local torch cache, or from FILE "
+                                          "(never downloads)", const="imagenet", metavar="FILE")
+    epochs: int = option(10)
+    batch_size: int = option(64)
+    lr: float | None = option(None, "learning rate (default: Adam 1e-3, or 1e-4/1e-5 pretrained; SGD 0.1)")
+    optimizer: str = option("adam", choices=OPTIMIZERS)
+    weight_decay: float | None = option(None, "default: SGD 2e-4, Adam 0")
+    schedule: str | None = option(None, "default: step (x0.01 at 80%, x0.0001 at 90% of the epochs) for SGD, "
+                                        "constant for Adam", choices=SCHEDULES)
+    warmup_epochs: int | None = option(None, "linear warm-up epochs (default: 5 for SGD with >= 20 epochs)")
+    image_size: int = option(32)
+    beta: float = option(DEFAULT_BETA, "beta of iew and cb-focal")
+    gamma: float = option(2.0, "gamma of focal and cb-focal")
+    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda or cuda:N")
+    seed: int = option(0)
+    workers: int = option(0, "DataLoader processes when images are not cached")
+    cache: bool = option(True, "decode images every epoch instead of once into memory")  # --no-cache
     test_fraction: float = 0.1
     target_precision: float = 0.6
-    oversample: str | None = None  # "convex-gan": after training, Phase 2 of the GAN oversampler (a second run)
+    oversample: str | None = option(None, "then run Phase 2 of the convex-GAN oversampler on the trained run (a "
+                                          "second run)", choices=OVERSAMPLERS)
     base_loss: str | None = None  # an oversampled run's record: the loss its base run was trained with
 
     @property
@@ -52,10 +118,26 @@ class TrainConfig:
         """LDAM and LDAM-DRW runs (and runs oversampled from them) have a cosine head."""
         return (self.base_loss or self.loss).startswith("ldam")
 
+    def loss_parameters(self) -> dict[str, Any]:
+        """The parameters of this run's loss taken from the configuration (see LOSS_SPECS)."""
+        spec = LOSS_SPECS.get(Loss(self.loss)) if self.loss in LOSSES else None
+        return {name: getattr(self, name) for name in (spec.from_config if spec else ())}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """From a recorded run's JSON (keys this version does not know are ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        data = json.loads(text)
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        return cls.from_dict(json.loads(text))
+
+    def to_json(self, oversampler: OversampleConfig | None = None) -> str:
+        """What the run row records (with the Phase 2 settings of an oversampled run)."""
+        data: dict[str, Any] = asdict(self)
+        if oversampler is not None:
+            data["oversampler"] = asdict(oversampler)
+        return json.dumps(data)
 
     def resolved(self, multi_label: bool) -> TrainConfig:
         """The configuration with every default made explicit (what the run records)."""
@@ -72,11 +154,16 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Every option checked before a run is recorded: one line naming the option when one is wrong."""
-        checks = [
+        for ok, message in self._checks():
+            if not ok:
+                raise TailorError(message)
+
+    def _checks(self) -> list[tuple[bool, str]]:
+        return [
             (self.loss in LOSSES, f"unknown loss '{self.loss}' (expected one of {', '.join(LOSSES)})"),
             (self.backbone in BACKBONES, f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)})"),
-            (self.optimizer in ("adam", "sgd"), f"unknown optimizer '{self.optimizer}' (adam or sgd)"),
-            (self.schedule in (None, "constant", "step", "cosine"), f"unknown schedule '{self.schedule}'"),
+            (self.optimizer in OPTIMIZERS, f"unknown optimizer '{self.optimizer}' (adam or sgd)"),
+            (self.schedule is None or self.schedule in SCHEDULES, f"unknown schedule '{self.schedule}'"),
             (1 <= self.epochs <= 100_000, "epochs must be at least 1 (and at most 100,000)"),
             (2 <= self.batch_size <= 1_000_000, "batch size must be at least 2 (BatchNorm cannot train on one image "
                                                 "at a time)"),
@@ -97,12 +184,9 @@ class TrainConfig:
             (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),
             (math.isfinite(self.target_precision) and 0 < self.target_precision <= 1,
              "target precision must be in (0, 1]"),
-            (self.oversample in (None,) + OVERSAMPLERS,
+            (self.oversample is None or self.oversample in OVERSAMPLERS,
              f"unknown oversampler '{self.oversample}' (expected {', '.join(OVERSAMPLERS)})"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise TailorError(message)
 
 
 def defaults_for(device: str, attribute: str = "") -> TrainConfig:
@@ -117,32 +201,42 @@ def defaults_for(device: str, attribute: str = "") -> TrainConfig:
 
 @dataclass
 class OversampleConfig:
-    """Phase 2 of the convex-GAN oversampler (see core.oversampling); defaults are the source paper's."""
+    """Phase 2 of the convex-GAN oversampler (see core.oversampling.gan); defaults are the source paper's."""
 
-    dictionary_size: int = 2000  # features per class kept in its dictionary (all when fewer)
-    samples: int | None = None  # N_s, features mixed per synthetic one; None: min(100, smallest class - 1)
+    dictionary_size: int = option(2000, "features per label kept")
+    samples: int | None = option(None, "N_s, features mixed per synthetic one (default min(100, smallest label - 1))")
     noise: int = 256  # size of z
-    weights: str = "per-feature"  # or "per-dimension" (one weight per sampled feature and feature dimension)
-    lam: float = 1e3  # weight of the discriminator term in G's loss
-    head_loss: str = "mse"  # loss of the classifier Q: mse (the paper's baseline), focal or ldam
-    epochs: int = 10
-    iterations: int | None = None  # per epoch; None: enough for C x N_max samples (one balanced pass)
-    batch_size: int = 256
-    lr: float = 5e-5
+    weights: str = option("per-feature", "one convex weight per sampled feature (default) or per feature and "
+                                         "dimension", choices=WEIGHTINGS)
+    lam: float = option(1e3, "weight of the discriminator in G's loss")
+    head_loss: str = option(HeadLossName.MSE, "loss of the fine-tuned classifier (mse: the paper's baseline)",
+                            choices=HEAD_LOSSES)
+    epochs: int = option(10, "Phase 2 epochs")
+    iterations: int | None = option(None, "iterations per epoch (default: labels x largest count / batch)")
+    batch_size: int = option(256, "Phase 2 batch")
+    lr: float = option(5e-5, "rate of G and D")
     lr_late: float = 1e-5  # after decay_after epochs
-    head_lr: float | None = 1e-3  # Q's rate (decayed alike); None: lr, the paper's (see core.oversampling)
+    head_lr: float | None = option(1e-3, "rate of the classifier (the paper uses the GAN's rate, 5e-5)")
     decay_after: int = 3
-    d_every: int = 5  # D is updated every d_every-th iteration
-    second_run: int | None = None  # two streams: this run's backbone features are concatenated to the base's
+    d_every: int = option(5, "update D every N iterations")
     seed: int = 0
     device: str = "auto"
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OversampleConfig:
+        """From a recorded run's JSON (keys this version does not know are ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
     def validate(self) -> None:
-        checks = [
+        for ok, message in self._checks():
+            if not ok:
+                raise TailorError(message)
+
+    def _checks(self) -> list[tuple[bool, str]]:
+        return [
             (self.dictionary_size >= 2, "dictionary size must be at least 2"),
             (self.samples is None or self.samples >= 1, "samples per synthetic feature must be at least 1"),
-            (self.weights in ("per-feature", "per-dimension"), f"unknown weights '{self.weights}' "
-                                                               "(per-feature or per-dimension)"),
+            (self.weights in WEIGHTINGS, f"unknown weights '{self.weights}' (per-feature or per-dimension)"),
             (self.head_loss in HEAD_LOSSES, f"unknown head loss '{self.head_loss}' (expected "
                                             f"{', '.join(HEAD_LOSSES)})"),
             (self.epochs >= 1, "epochs must be at least 1"),
@@ -155,6 +249,3 @@ class OversampleConfig:
             (self.d_every >= 1, "d-every must be at least 1"),
             (self.noise >= 1, "noise size must be at least 1"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise TailorError(message)

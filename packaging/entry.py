@@ -3,7 +3,7 @@
 import multiprocessing
 import sys
 
-from workbench.launcher import main
+from workbench.app.launcher import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # DataLoader workers (forkserver/spawn) re-enter this executable

@@ -22,7 +22,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.catalog import Catalog  # noqa: E402
+from core.catalog.store import Catalog  # noqa: E402
 
 
 def png_bytes(colour=(200, 30, 30), size=(8, 8), fmt="PNG") -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import dump_tables
-from workbench.app import create_main_window
+from workbench.app.application import create_main_window
 
 
 def open_window(qtbot, location, *, show: bool = True):
@@ -24,7 +24,7 @@ def settle(qtbot, window, timeout: int = 15000) -> None:
 
 
 def dump(location) -> dict[str, list[tuple]]:
-    from core.catalog import Catalog
+    from core.catalog.store import Catalog
 
     with Catalog(location) as catalog:
         return dump_tables(catalog)

@@ -1,4 +1,4 @@
-"""Browsing queries (core.browse) and thumbnails (core.thumbnails): every filter against SQL truth."""
+"""Browsing queries (core.catalog.browse) and thumbnails (core.ingest.thumbnails): every filter against SQL truth."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
-from core import edits
-from core.browse import ImageFilter, image_detail, image_ids, image_rows, labels
-from core.errors import TailorError
-from core.images import BadImage
-from core.importer import import_source, run
-from core.models import Image as ImageRow
-from core.thumbnails import cache_file, load
+from core.catalog import edits
+from core.catalog.browse import ImageFilter, image_detail, image_ids, image_rows, labels
+from core.base.errors import TailorError
+from core.ingest.images import BadImage
+from core.ingest.importer import import_source, run
+from core.catalog.schema import Image as ImageRow
+from core.ingest.thumbnails import cache_file, load
 from tests.conftest import make_garments, write_image
 
 

@@ -9,10 +9,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from core.catalog import Catalog
-from core.db import current_revision, head_revision, migrate
-from core.errors import TailorError
-from core.models import Base
+from core.catalog.store import Catalog
+from core.catalog.engine import current_revision, head_revision, migrate
+from core.base.errors import TailorError
+from core.catalog.schema import Base
 
 
 def test_new_catalog_is_at_head_with_sqlite_settings(catalog):
@@ -52,7 +52,7 @@ FIRST_REVISION_ROWS = [
 
 def _seed_first_revision(location: str) -> None:
     """A catalog as the first revision wrote it, with annotations (SQLite file or PostgreSQL database)."""
-    from core.db import make_engine
+    from core.catalog.engine import make_engine
 
     if "://" not in location:
         Path(location).touch()
@@ -134,7 +134,7 @@ def test_foreign_database_and_newer_schema_are_refused(tmp_path):
 
 
 def test_unknown_attribute_lists_the_known_ones(catalog, tree):
-    from core.importer import import_source, run
+    from core.ingest.importer import import_source, run
 
     run(import_source(catalog, tree, "animal"))
     with pytest.raises(TailorError, match="attributes: animal"):

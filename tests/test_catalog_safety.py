@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core import db
-from core.catalog import Catalog
-from core.cli import main
-from core.edits import create_attribute
-from core.errors import StorageError, TailorError
+from core.catalog import engine as db
+from core.catalog.store import Catalog
+from core.cli.main import main
+from core.catalog.edits import create_attribute
+from core.base.errors import StorageError, TailorError
 
 READER = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
           "c.execute('SELECT count(*) FROM attribute').fetchall(); c.close()")
@@ -52,7 +52,7 @@ def test_a_file_that_is_not_a_database_is_one_line(tmp_path):
 
 @pytest.fixture
 def shop(tmp_path, tree) -> str:
-    from core.importer import import_source, run
+    from core.ingest.importer import import_source, run
 
     location = str(tmp_path / "shop.sqlite")
     with Catalog.create(location) as catalog:

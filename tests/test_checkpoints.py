@@ -1,4 +1,4 @@
-"""core.checkpoints: atomic writes through a file object, reads that never run code."""
+"""core.training.checkpoints: atomic writes through a file object, reads that never run code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-from core import checkpoints
+from core.training import checkpoints
 
 
 class Payload:

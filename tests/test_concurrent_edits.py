@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import edits
-from core.catalog import Catalog
-from core.errors import TailorError
-from core.importer import import_source, run
+from core.catalog import edits
+from core.catalog.store import Catalog
+from core.base.errors import TailorError
+from core.ingest.importer import import_source, run
 from tests.conftest import dump_tables
 
 WORKER = """
 import sys
-from core import edits
-from core.catalog import Catalog
+from core.catalog import edits
+from core.catalog.store import Catalog
 location, label = sys.argv[1], int(sys.argv[2])
 with Catalog(location) as catalog:
     for image in range(1, 41):

@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, text
 
-from core.catalog import Catalog
-from core.errors import TailorError
-from core.importer import import_source, run
-from core.run_lock import owner_alive
-from core.runs import get_run
-from core.training import TrainConfig, train
+from core.catalog.store import Catalog
+from core.base.errors import TailorError
+from core.ingest.importer import import_source, run
+from core.catalog.run_lock import owner_alive
+from core.catalog.runs import get_run, recover_interrupted
+from core.training.loop import TrainConfig, train
 from tests.conftest import dump_tables, run_cli
 
 N_IMAGES = 1200
@@ -105,7 +105,7 @@ def test_a_killed_training_run_is_marked_interrupted_and_resumes_from_its_checkp
             time.sleep(0.02)
         assert process.poll() is None, process.stderr.read()
         with Catalog(location) as catalog:  # alive: opening the catalog leaves it alone
-            assert catalog.interrupted == [] and get_run(catalog, 1).status == "running"
+            assert recover_interrupted(catalog) == [] and get_run(catalog, 1).status == "running"
         assert owner_alive(log.parent) is True
         # nobody else may take over a live run (and trying does not mark it failed)
         refused = list(train(location, TrainConfig(attribute="sleeve"), resume=1))
@@ -117,11 +117,11 @@ def test_a_killed_training_run_is_marked_interrupted_and_resumes_from_its_checkp
         process.wait(30)
     assert owner_alive(log.parent) is False
     with Catalog(location) as catalog:
-        assert catalog.interrupted == [1]
+        assert recover_interrupted(catalog) == [1]
         info = get_run(catalog, 1)
         assert info.status == "interrupted" and "--resume 1" in info.message and info.epochs_done < epochs
     with Catalog(location) as catalog:
-        assert catalog.interrupted == []  # marked once
+        assert recover_interrupted(catalog) == []  # marked once
     assert json.loads(run_cli("runs", location, "--json").stdout)[0]["status"] == "interrupted"
     resumed = run_cli("train", location, "--resume", "1", "--json")
     assert resumed.returncode == 0, resumed.stderr
@@ -183,7 +183,7 @@ def test_no_pickle_anywhere_in_the_code():
 def test_a_full_disk_while_training_names_the_file_and_the_way_out():
     import errno
 
-    from core.training import _failure_message
+    from core.training.recorder import failure_message as _failure_message
 
     full = OSError(errno.ENOSPC, "No space left on device", "/runs/7/checkpoint.pt")
     message = _failure_message(full, TrainConfig(attribute="sleeve"))

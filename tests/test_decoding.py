@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import thumbnails
-from core.data import _decode
-from core.images import MAX_FILE_BYTES, probe
+from core.ingest import thumbnails
+from core.training.dataset import _decode
+from core.ingest.images import MAX_FILE_BYTES, probe
 from tests.test_hostile_images import _png_declaring
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from core.catalog import Catalog
-from core.checkpoints import load
-from core.importer import import_source, run
-from core.runs import epochs, final_scores
+from core.catalog.store import Catalog
+from core.training.checkpoints import load
+from core.ingest.importer import import_source, run
+from core.catalog.runs import epochs, final_scores
 from tests.conftest import run_cli
 from tests.test_crash_safety import _tiny_tree
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from core import edits
-from core.errors import TailorError
-from core.importer import import_source, run
-from core.models import Annotation, Label
+from core.catalog import edits
+from core.base.errors import TailorError
+from core.ingest.importer import import_source, run
+from core.catalog.schema import Annotation, Label
 from tests.conftest import dump_tables as dump
 
 

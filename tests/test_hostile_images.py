@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.images import BadImage, decode, probe
-from core.thumbnails import load
+from core.ingest.images import BadImage, decode, probe
+from core.ingest.thumbnails import load
 
 
 def _encoded(fmt: str, size=(40, 30)) -> bytes:

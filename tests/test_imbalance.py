@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.imbalance import (GroupRule, assign_groups, class_weights, effective_number, imbalance_ratio,
+from core.analysis.imbalance import (GroupRule, assign_groups, class_weights, effective_number, imbalance_ratio,
                             summarize)
 
 CIFAR10_LT = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]

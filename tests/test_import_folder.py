@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from core.errors import TailorError
-from core.importer import ImportProgress, import_source, run
+from core.base.errors import TailorError
+from core.ingest.importer import ImportProgress, import_source, run
 from tests.conftest import png_bytes, write_image
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.errors import ManifestError, TailorError
-from core.importer import import_source, run
+from core.base.errors import ManifestError, TailorError
+from core.ingest.importer import import_source, run
 from tests.conftest import run_cli, write_image
 
 
@@ -60,7 +60,7 @@ def test_a_symlink_loop_is_skipped_and_reported(catalog, tree):
 
 
 def test_folder_links_out_of_the_tree_are_followed_only_when_asked(location, tree, tmp_path):
-    from core.catalog import Catalog
+    from core.catalog.store import Catalog
 
     elsewhere = tmp_path / "elsewhere"
     for i in range(4):
@@ -155,7 +155,7 @@ def test_one_rule_for_label_names_on_both_backends(catalog, tree, tmp_path, labe
         run(import_source(catalog, manifest, "animal"))
     assert expected in info.value.message and "\n" not in info.value.message and len(info.value.message) < 400
     assert catalog.attributes() == []
-    from core.edits import create_attribute, create_label
+    from core.catalog.edits import create_attribute, create_label
 
     create_attribute(catalog, "animal")
     with pytest.raises(TailorError, match=re.escape(expected)):

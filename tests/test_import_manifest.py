@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from core.errors import ManifestError, TailorError
-from core.importer import import_source, run
+from core.base.errors import ManifestError, TailorError
+from core.ingest.importer import import_source, run
 from tests.conftest import write_image
 from tests.test_import_folder import counts, snapshot
 

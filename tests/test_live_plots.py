@@ -8,15 +8,15 @@ import threading
 
 import pytest
 
-from workbench.live_plots import LivePlots, RunSeries, nice_ceiling
-from workbench.training_queue import lower_priority
+from workbench.widgets.plots import LivePlots, RunSeries, nice_ceiling
+from workbench.workers.training_queue import lower_priority
 
 LABELS = ["long", "short", "cap", "puff"]
 COUNTS = [40, 24, 8, 5]
 
 
 def metrics(step: int) -> dict:
-    """An epoch's metrics shaped like core.metrics' output, improving with ``step``."""
+    """An epoch's metrics shaped like core.analysis.metrics' output, improving with ``step``."""
     per_label = [{"accuracy": min(1.0, 0.2 * (j + 1) + 0.05 * step), "ap": min(1.0, 0.3 + 0.1 * step),
                   "pr_curve": {"recall": [0.0, 0.5, 1.0], "precision": [1.0, 0.8, 0.4]}} for j in range(len(LABELS))]
     return {"top1": 0.4 + 0.05 * step, "acsa": 0.3 + 0.05 * step, "gm": 0.2, "macro_ap": 0.5,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.losses import LOSSES, make_loss
+from core.training.losses import LOSSES, make_loss
 
 CIFAR10_LT = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 PROFILES = {

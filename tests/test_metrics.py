@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, balanced_accuracy_score, recall_score
 
-from core.metrics import MAX_CURVE_POINTS, evaluate
+from core.analysis.metrics import MAX_CURVE_POINTS, evaluate
 
 
 def single_label_case(n=2000, c=10, seed=0):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog import Catalog
-from core.cli import main
-from core.runs import get_run, set_status
-from core.training import train
+from core.catalog.store import Catalog
+from core.cli.main import main
+from core.catalog.runs import get_run, set_status
+from core.training.loop import train
 from tests.test_training import _shapes_catalog, config, drain
 
 
@@ -134,6 +134,6 @@ def test_a_new_catalog_never_trains_into_a_run_folder_left_by_an_older_one(tmp_p
     assert events[-1].message.startswith("run folder") and "already exists" in events[-1].message
     assert (leftover / "model.pt").read_text() == "an older catalog's model"
     with Catalog(location) as catalog:
-        from core.runs import list_runs
+        from core.catalog.runs import list_runs
 
         assert list_runs(catalog) == []

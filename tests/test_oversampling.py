@@ -11,8 +11,8 @@ from scipy import stats
 from torch import nn
 
 from core.config import OversampleConfig
-from core.errors import TailorError
-from core.oversampling import FeatureBank, Phase2, default_samples, minority_probabilities
+from core.base.errors import TailorError
+from core.oversampling.gan import FeatureBank, Phase2, default_samples, minority_probabilities
 
 CPU = torch.device("cpu")
 

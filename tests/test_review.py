@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.catalog import Catalog
-from core.errors import TailorError
-from core.metrics import evaluate
-from core.review import (Review, cell, confusion, false_negatives, false_positives, load_review, misclassified,
+from core.catalog.store import Catalog
+from core.base.errors import TailorError
+from core.analysis.metrics import evaluate
+from core.analysis.review import (Review, cell, confusion, false_negatives, false_positives, load_review, misclassified,
                          right_in_a_wrong_in_b, thresholds)
-from core.training import train
+from core.training.loop import train
 from tests.test_training import config, shapes  # noqa: F401 - the fixture
 
 LABELS = ["a", "b", "c"]
@@ -96,9 +96,9 @@ def test_review_of_a_real_run_matches_its_recorded_metrics(shapes):  # noqa: F81
     run_id = events[0].run_id
     with Catalog(shapes) as cat:
         review = load_review(cat, run_id)
-        from core.runs import get_run
+        from core.catalog.runs import get_run
 
-        last = get_run(cat, run_id).metrics["last"]
+        last = get_run(cat, run_id).metrics.last
     assert confusion(review).tolist() == last["confusion"]
     off_diagonal = sum(v for i, row in enumerate(last["confusion"]) for j, v in enumerate(row) if i != j)
     assert len(misclassified(review)) == off_diagonal

@@ -14,14 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from core import checkpoints, db, training
-from core import runs as store
-from core.catalog import Catalog
-from core.cli import main
-from core.errors import StorageError
-from core.events import EpochFinished, Note, RunFailed, RunFinished
-from core.runs import get_run, list_runs
-from core.training import train
+from core.base import files
+from core.training import checkpoints
+from core.catalog import engine as db
+from core.training import recorder
+from core.catalog import runs as store
+from core.catalog.store import Catalog
+from core.cli.main import main
+from core.base.errors import StorageError
+from core.training.events import EpochFinished, Note, RunFailed, RunFinished
+from core.catalog.runs import get_run, list_runs
+from core.training.loop import train
 from tests.test_training import _shapes_catalog, config, drain
 
 
@@ -89,7 +92,7 @@ def _second_checkpoint_fails(monkeypatch, error, after_bytes: int) -> None:
         saves["n"] += 1
         return Failing(real_open(path, mode)) if saves["n"] >= 2 else real_open(path, mode)
 
-    monkeypatch.setattr(checkpoints, "open", opened, raising=False)
+    monkeypatch.setattr(files, "open", opened, raising=False)  # checkpoints.save writes through atomic_write
 
 
 def test_ctrl_c_while_a_checkpoint_is_written_is_a_cancel_not_a_failure(shapes, monkeypatch):
@@ -138,7 +141,7 @@ def test_a_full_catalog_disk_mid_run_does_not_claim_nothing_was_written(shapes, 
 
 def test_a_write_lock_held_longer_than_the_busy_timeout_is_waited_for(shapes, monkeypatch):
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
-    monkeypatch.setattr(training, "LOCK_WAIT_S", 60)
+    monkeypatch.setattr(recorder, "LOCK_WAIT_S", 60)
     events, holder = [], None
     for event in train(shapes, config(epochs=3)):
         events.append(event)

@@ -7,8 +7,8 @@ from collections import Counter
 
 from sqlalchemy import text
 
-from core import edits
-from core.importer import import_source, run
+from core.catalog import edits
+from core.ingest.importer import import_source, run
 from tests.conftest import make_garments
 
 STEPS = 10_000
@@ -100,8 +100,8 @@ GUI_STEPS = 10_000
 def test_window_soak_edits_undo_redo_views_match_sql(qtbot, tmp_path):
     """The window's undo stack and views under 10,000 random edits, undos and redos: at every checkpoint the label
     counts the window shows and the labels under loaded cells equal the catalog's; undoing everything restores it."""
-    from core.browse import image_rows
-    from core.catalog import Catalog
+    from core.catalog.browse import image_rows
+    from core.catalog.store import Catalog
     from tests.qt_helpers import dump, open_window
 
     location = tmp_path / "soak.sqlite"

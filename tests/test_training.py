@@ -10,13 +10,13 @@ import pytest
 import torch
 from sqlalchemy import text
 
-from core.catalog import Catalog
-from core.data import take_snapshot
-from core.events import CheckpointSaved, EpochFinished, RunCancelled, RunFailed, RunFinished, RunStarted
-from core.importer import import_source, run
-from core.losses import LOSSES
-from core.runs import epochs, final_scores, get_run, load_snapshot
-from core.training import TrainConfig, lr_factor, train
+from core.catalog.store import Catalog
+from core.catalog.snapshot import take_snapshot
+from core.training.events import CheckpointSaved, EpochFinished, RunCancelled, RunFailed, RunFinished, RunStarted
+from core.ingest.importer import import_source, run
+from core.training.losses import LOSSES
+from core.catalog.runs import epochs, final_scores, get_run, load_snapshot
+from core.training.loop import TrainConfig, lr_factor, train
 from tests.conftest import run_cli, write_image
 from tests.test_cli import SHARED
 
@@ -255,7 +255,7 @@ def test_the_image_cache_changes_nothing_and_forkserver_workers_train(shapes):
 
 
 def test_out_of_memory_becomes_a_failed_run_with_advice(shapes, monkeypatch):
-    from core import losses
+    from core.training import losses
 
     def explode(self, logits, targets):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

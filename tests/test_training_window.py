@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
 
-from core.catalog import Catalog
-from core.events import BatchProgress
-from core.importer import import_source, run
-from core.review import load_review, misclassified
-from core.runs import final_scores, list_runs
+from core.catalog.store import Catalog
+from core.training.events import BatchProgress
+from core.ingest.importer import import_source, run
+from core.analysis.review import load_review, misclassified
+from core.catalog.runs import final_scores, list_runs
 from tests.conftest import make_garments
 from tests.qt_helpers import dump, open_window, settle
 
@@ -153,7 +153,7 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
     qtbot.waitUntil(lambda: review_view.review is not None and review_view.review.run_id == jobs[1].run_id,
                     timeout=10000)
     window.tabs.setCurrentWidget(window.browser)
-    with Catalog(str(wardrobe)) as catalog:  # independently of core.review: off the arg-max
+    with Catalog(str(wardrobe)) as catalog:  # independently of core.analysis.review: off the arg-max
         ids, _paths, targets, scores = final_scores(catalog, run_id)
         expected = {i for i, t, s in zip(ids, targets, scores) if int(np.argmax(s)) != t[0]}
         review = load_review(catalog, run_id)
@@ -220,8 +220,8 @@ def test_an_interrupted_run_is_resumed_from_the_runs_tab(qtbot, wardrobe):
     import threading
 
     from core.config import TrainConfig
-    from core.events import CheckpointSaved
-    from core.training import train
+    from core.training.events import CheckpointSaved
+    from core.training.loop import train
 
     cancel = threading.Event()
     config = TrainConfig(attribute="sleeve", backbone="resnet32-cifar", epochs=3, batch_size=8, image_size=16)
@@ -234,7 +234,7 @@ def test_an_interrupted_run_is_resumed_from_the_runs_tab(qtbot, wardrobe):
     qtbot.waitUntil(lambda: len(runs.runs) == 1, timeout=10000)
     assert not runs.resume_button.isEnabled()
     runs.select_runs([1])
-    assert runs.resume_button.isEnabled() and runs.runs[0]["status"] == "cancelled"
+    assert runs.resume_button.isEnabled() and runs.runs[0].status == "cancelled"
     ended = []
     window.queue.jobEnded.connect(ended.append)
     runs.resume_button.click()
@@ -245,7 +245,7 @@ def test_an_interrupted_run_is_resumed_from_the_runs_tab(qtbot, wardrobe):
     with Catalog(str(wardrobe)) as catalog:
         info = [r for r in list_runs(catalog)][0]
     assert info.status == "finished" and info.epochs_done == 3
-    qtbot.waitUntil(lambda: runs.runs and runs.runs[0]["status"] == "finished", timeout=10000)
+    qtbot.waitUntil(lambda: runs.runs and runs.runs[0].status == "finished", timeout=10000)
     runs.select_runs([1])
     assert not runs.resume_button.isEnabled()
 
@@ -279,6 +279,6 @@ def test_a_window_run_polled_by_another_process_is_recorded_whole(qtbot, wardrob
     listed = json.loads(run_cli("runs", str(wardrobe), "--json").stdout)
     assert [(r["status"], r["epochs_done"]) for r in listed] == [("finished", 3)]
     with Catalog(str(wardrobe)) as catalog:
-        from core.runs import epochs
+        from core.catalog.runs import epochs
 
         assert [e["epoch"] for e in epochs(catalog, jobs[0].run_id)] == [0, 1, 2]

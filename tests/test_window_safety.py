@@ -10,12 +10,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from core.catalog import Catalog
-from core.importer import import_source, run
-from core.runs import compare, compare_markdown
+from core.catalog.store import Catalog
+from core.ingest.importer import import_source, run
+from core.analysis.compare import compare, compare_markdown
 from tests.conftest import write_image
 from tests.qt_helpers import open_window
-from workbench.grid import CellRole
+from workbench.widgets.grid import CellRole
 
 HOSTILE = ["<font size=7 color=red>FAKE</font>", "<img src=file:///etc/passwd>", "<b>BOLD</b> *x*"]
 
@@ -44,7 +44,7 @@ def _rendered_as_markup(window) -> list[str]:
 
 
 def test_names_from_the_catalog_are_plain_text_in_every_tab(qtbot, tmp_path, monkeypatch):
-    from workbench.training_queue import TrainingQueue
+    from workbench.workers.training_queue import TrainingQueue
 
     monkeypatch.setattr(TrainingQueue, "prepare", lambda self: False)  # showing the Train tab imports no torch here
     location = _hostile_catalog(tmp_path)
@@ -73,7 +73,7 @@ def test_markdown_exports_escape_names(tmp_path):
     assert header.count(" | ") == len(["run", "loss", "l1", "l2", "top-1", "ACSA", "GM", "macro AP", "head AP",
                                         "medium AP", "tail AP"]) - 1
     assert "<script>" not in text and "&lt;script&gt;" in text and "\\*z\\*" in text
-    assert compare.__name__  # the table itself comes from core.runs.compare (tested in test_training)
+    assert compare.__name__  # the table itself comes from core.catalog.runs.compare (tested in test_training)
 
 
 def test_the_device_probe_never_runs_code_from_the_current_folder(qtbot, tmp_path, monkeypatch):
@@ -118,8 +118,8 @@ def test_thumbnails_follow_the_catalog_not_the_image_id(qtbot, tmp_path):
 
 
 def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monkeypatch):
-    from workbench import main_window
-    from workbench.training_queue import Job
+    from workbench.app import main_window
+    from workbench.workers.training_queue import Job
     from core.config import TrainConfig
 
     window = open_window(qtbot, _hostile_catalog(tmp_path))  # the Train tab stays hidden: torch is not imported
@@ -140,12 +140,12 @@ def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monk
 def test_settings_never_reach_the_user_s_folders(tmp_path):
     import os
 
-    from workbench import settings
+    from workbench.app import settings
 
     home = Path(os.environ["XDG_CONFIG_HOME"]).parent
     assert Path(settings.settings().fileName()).is_relative_to(tmp_path.parent.parent) or \
         Path(settings.settings().fileName()).is_relative_to(home)
-    code = "from workbench import settings; print(settings.settings().fileName())"
+    code = "from workbench.app import settings; print(settings.settings().fileName())"
     child = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path.cwd())!r}); {code}"],
                            capture_output=True, text=True, timeout=60, env=os.environ.copy())
     assert child.returncode == 0, child.stderr
@@ -158,7 +158,8 @@ def test_closing_the_catalog_while_torch_loads_raises_nothing(qtbot, tmp_path, m
     window opens another one (or closes) meanwhile, and the import's end must not emit on the deleted queue."""
     import time
 
-    from workbench import torch_loading, training_queue
+    from workbench.workers import torch_loading
+    from workbench.workers import training_queue
 
     monkeypatch.setattr(torch_loading, "loaded", lambda: False)
     monkeypatch.setattr(training_queue, "_prepare", lambda: time.sleep(1.0))  # a slow torch import

@@ -14,12 +14,12 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, QPoin
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QDialog
 
-from core.catalog import Catalog
-from core.importer import import_source, run
+from core.catalog.store import Catalog
+from core.ingest.importer import import_source, run
 from tests.conftest import make_garments, run_cli, write_image
 from tests.qt_helpers import dump, open_window, settle
-from workbench import grid as grid_module
-from workbench.grid import CellRole
+from workbench.widgets import grid as grid_module
+from workbench.widgets.grid import CellRole
 
 COUNTS = {"long": 300, "short": 180, "sleeveless": 60, "cap": 12, "puff": 4}  # 556 images, ratio 75
 
@@ -168,7 +168,7 @@ def test_multi_label_click_adds_and_remove_button_removes(qtbot, tmp_path):
 
 
 def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
-    from workbench import labels_dialog
+    from workbench.dialogs import labels as labels_dialog
 
     window = open_window(qtbot, shop)
     before = dump(shop)
@@ -263,7 +263,7 @@ def test_import_from_the_window_reports_skipped_files_and_saves_them(qtbot, tmp_
 
 
 def test_import_cancel_leaves_the_catalog_unchanged(qtbot, tmp_path, monkeypatch):
-    from core import importer
+    from core.ingest import importer
 
     location = tmp_path / "cancel.sqlite"
     Catalog.create(location).close()
@@ -298,7 +298,7 @@ def test_dropping_a_folder_opens_the_import_dialog(qtbot, shop, tmp_path, monkey
 
 
 def test_window_state_and_recent_catalogs_are_remembered(qtbot, shop):
-    from workbench import settings
+    from workbench.app import settings
 
     window = open_window(qtbot, shop)
     window.resize(640, 470)  # inside the offscreen screen (restoreGeometry keeps windows on screen)
@@ -311,7 +311,7 @@ def test_window_state_and_recent_catalogs_are_remembered(qtbot, shop):
 
 def test_screenshots_of_each_main_view(qtbot, tmp_path):
     """Writes browse.png and imbalance.png (to $TAILOR_SCREENSHOTS, default a temp folder) from the demo."""
-    from core.demo import generate
+    from core.ingest.demo import generate
 
     out = Path(os.environ.get("TAILOR_SCREENSHOTS", tmp_path / "shots"))
     out.mkdir(parents=True, exist_ok=True)
@@ -335,7 +335,7 @@ def test_screenshots_of_each_main_view(qtbot, tmp_path):
 
 
 def test_window_start_does_not_import_torch_or_scikit_learn(shop):
-    code = ("import sys\nfrom PySide6.QtWidgets import QApplication\nfrom workbench.app import create_main_window\n"
+    code = ("import sys\nfrom PySide6.QtWidgets import QApplication\nfrom workbench.app.application import create_main_window\n"
             f"w = create_main_window({str(shop)!r}); w.show()\n"
             "app = QApplication.instance()\n"
             "import time; end = time.time() + 3\n"
@@ -366,7 +366,7 @@ def test_cli_gui_screenshot_and_bad_catalog(shop, tmp_path):
 def test_missing_x11_libraries_are_named_instead_of_qt_aborting(monkeypatch):
     import ctypes.util
 
-    from workbench.app import display_problem
+    from workbench.app.application import display_problem
 
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("DISPLAY", ":99")
@@ -379,7 +379,7 @@ def test_missing_x11_libraries_are_named_instead_of_qt_aborting(monkeypatch):
 
 
 def test_a_label_changed_elsewhere_is_not_overwritten_and_refresh_shows_it(qtbot, shop):
-    from core import edits
+    from core.catalog import edits
 
     window = open_window(qtbot, shop)
     model = window.browser.model

@@ -1,0 +1,160 @@
+"""Browsing queries: which images match a filter (ids in display order), pages of rows, one image's details.
+
+The window's grid holds only the ordered id list (8 bytes an image); rows are read a page at a time by a worker
+when they scroll into view. Everything returned is a plain dataclass.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, select
+
+from core.catalog.store import Catalog, check_split
+from core.base.iteration import IDS_PER_QUERY, chunks
+from core.base.errors import TailorError
+from core.catalog.schema import SOURCES, Annotation, Attribute, Image, Label
+
+SORTS = {"path": "path (A-Z)", "newest": "newest first", "oldest": "oldest first"}
+
+
+@dataclass(frozen=True)
+class ImageFilter:
+    """What the grid shows. ``attribute_id`` scopes ``label_id``, ``unlabeled`` and ``source``."""
+
+    attribute_id: int | None = None
+    label_id: int | None = None
+    has_label: bool = True  # False: images without ``label_id``
+    split: str | None = None  # "train" | "val" | "test" | "none" (no split) | None (any)
+    unlabeled: bool = False  # no label of ``attribute_id`` (of any attribute when it is None)
+    source: str | None = None  # has an annotation from this source ("human" | "import" | "model")
+    text: str = ""  # case-insensitive substring of the path
+    sort: str = "path"
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    id: int
+    path: str
+    content_hash: str
+    width: int
+    height: int
+    split: str | None
+    labels: tuple[str, ...]  # names of the filter attribute's labels on the image
+
+
+@dataclass(frozen=True)
+class AnnotationInfo:
+    attribute: str
+    label: str
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ImageDetail:
+    id: int
+    path: str
+    content_hash: str
+    width: int
+    height: int
+    split: str | None
+    added_at: datetime
+    updated_at: datetime
+    annotations: tuple[AnnotationInfo, ...]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(f: ImageFilter) -> list:
+    where = []
+    if f.split == "none":
+        where.append(Image.split.is_(None))
+    elif f.split is not None:
+        where.append(Image.split == check_split(f.split))
+    if f.label_id is not None:
+        has = exists().where(Annotation.image_id == Image.id, Annotation.label_id == f.label_id)
+        where.append(has if f.has_label else ~has)
+    if f.unlabeled:
+        scope = [Annotation.image_id == Image.id]
+        if f.attribute_id is not None:
+            scope.append(Annotation.attribute_id == f.attribute_id)
+        where.append(~exists().where(*scope))
+    if f.source is not None:
+        if f.source not in SOURCES:
+            raise TailorError(f"unknown annotation source '{f.source}' (expected one of {', '.join(SOURCES)})")
+        scope = [Annotation.image_id == Image.id, Annotation.source == f.source]
+        if f.attribute_id is not None:
+            scope.append(Annotation.attribute_id == f.attribute_id)
+        where.append(exists().where(*scope))
+    if f.text.strip():
+        where.append(func.lower(Image.path).like(f"%{_escape_like(f.text.strip().lower())}%", escape="\\"))
+    return where
+
+
+def image_ids(catalog: Catalog, f: ImageFilter = ImageFilter()) -> array:
+    """Ids of the images matching ``f`` in display order, as a compact ``array('q')``."""
+    if f.sort not in SORTS:
+        raise TailorError(f"unknown sort '{f.sort}' (expected one of {', '.join(SORTS)})")
+    order = {"path": (Image.path,), "newest": (Image.added_at.desc(), Image.path),
+             "oldest": (Image.added_at, Image.path)}[f.sort]
+    query = select(Image.id).where(and_(True, *_conditions(f))).order_by(*order)
+    ids = array("q")
+    with catalog.session() as s:
+        for chunk in s.execute(query).scalars().partitions(20000):
+            ids.extend(chunk)
+    return ids
+
+
+def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = None) -> list[ImageRow]:
+    """Rows of ``ids`` (in that order; ids deleted meanwhile are left out) with their labels of one attribute."""
+    ids = list(ids)
+    rows: dict[int, tuple] = {}
+    labels: dict[int, list[str]] = {}
+    with catalog.session() as s:
+        for chunk in chunks(ids, IDS_PER_QUERY):
+            part = chunk
+            for row in s.execute(select(Image.id, Image.path, Image.content_hash, Image.width, Image.height,
+                                        Image.split).where(Image.id.in_(part))):
+                rows[row[0]] = tuple(row)
+            if attribute_id is not None:
+                for image_id, name in s.execute(
+                        select(Annotation.image_id, Label.name).join(Label, Label.id == Annotation.label_id)
+                        .where(Annotation.attribute_id == attribute_id, Annotation.image_id.in_(part))
+                        .order_by(Label.name)):
+                    labels.setdefault(image_id, []).append(name)
+    return [ImageRow(*rows[i], labels=tuple(labels.get(i, ()))) for i in ids if i in rows]
+
+
+def image_detail(catalog: Catalog, image_id: int) -> ImageDetail:
+    with catalog.session() as s:
+        image = s.get(Image, image_id)
+        if image is None:
+            raise TailorError(f"no image with id {image_id} (deleted meanwhile?)")
+        annotations = tuple(AnnotationInfo(*row) for row in s.execute(
+            select(Attribute.name, Label.name, Annotation.source, Annotation.created_at)
+            .join(Label, Label.id == Annotation.label_id).join(Attribute, Attribute.id == Annotation.attribute_id)
+            .where(Annotation.image_id == image_id).order_by(Attribute.name, Label.name)))
+        return ImageDetail(image.id, image.path, image.content_hash, image.width, image.height, image.split,
+                           image.added_at, image.updated_at, annotations)
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    id: int
+    name: str
+    count: int
+
+
+def labels(catalog: Catalog, attribute_id: int) -> list[LabelInfo]:
+    """Labels of an attribute by name (a stable order: the number keys 1-9 follow it) with their image counts."""
+    with catalog.session() as s:
+        per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
+        rows = s.execute(select(Label.id, Label.name, per_label.scalar_subquery())
+                         .where(Label.attribute_id == attribute_id)).all()
+    return sorted((LabelInfo(*row) for row in rows), key=lambda info: (info.name.lower(), info.id))

@@ -1,0 +1,146 @@
+"""Rendering a training run's events on a terminal: a progress bar per epoch, one line per epoch, the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Generator
+from typing import Any
+
+from core.base.errors import TailorError
+from core.catalog.runs import get_run, summary
+from core.catalog.store import Catalog
+from core.training.events import (
+    BatchProgress,
+    Decoding,
+    EpochFinished,
+    Event,
+    FeatureProgress,
+    GanEpoch,
+    Note,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def render_training(events: Generator[Event, None, Any], catalog: Catalog, *, as_json: bool,
+                    quiet: bool = False) -> int:
+    """Draw the events, then the run's result (``--json``: its summary); the exit status. ``quiet`` (a distributed
+    run's ranks but 0) only drives them and reports failures."""
+    if quiet:
+        failures = [event.message for event in events if isinstance(event, RunFailed)]
+        if failures:
+            print(f"tailor train: {failures[0]}", file=sys.stderr)
+        return EXIT_FAILED if failures else EXIT_OK
+    view = _Terminal((lambda text: print(text, file=sys.stderr)) if as_json else print)
+    view.follow(events)
+    if not view.run_id:  # failed before a run existed (bad attribute, bad config)
+        raise TailorError(view.failure or "training did not start")
+    result = summary(get_run(catalog, view.run_id))
+    if as_json:
+        print(json.dumps(result, indent=2))
+    elif view.status == "finished":
+        _print_result(view.run_id, result)
+    return view.exit_status()
+
+
+class _Terminal:
+    """The events of one run as lines (``say``) and a tqdm bar per epoch; remembers how the run ended."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say, self.bar = say, None
+        self.run_id, self.status, self.failure = 0, "running", None
+
+    def follow(self, events: Generator[Event, None, Any]) -> None:
+        try:
+            for event in events:
+                self.run_id = event.run_id or self.run_id
+                self.show(event)
+        except KeyboardInterrupt:
+            events.close()  # records the run as cancelled
+            self.status = "cancelled"
+        finally:
+            self._close_bar()
+
+    def show(self, event: Event) -> None:
+        if isinstance(event, BatchProgress):
+            self._progress(event)
+        elif isinstance(event, EpochFinished):
+            self._close_bar()
+            m = event.metrics
+            self.say(f"epoch {event.epoch + 1}/{event.epochs}: train loss {event.train_loss:.4f}, test loss "
+                     f"{event.test_loss:.4f}, top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
+                     f"macro AP {_pct(m['macro_ap'])} ({event.seconds:.1f} s, lr {event.lr:.2g})")
+        elif isinstance(event, RunFinished):
+            self.status = "finished"
+        elif isinstance(event, RunFailed):
+            self.status, self.failure = "failed", event.message
+        elif isinstance(event, RunCancelled):
+            self.status = "cancelled"
+        else:
+            line = _line(event)
+            if line:
+                self.say(line)
+
+    def _progress(self, event: BatchProgress) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=event.batches, desc=f"epoch {event.epoch + 1}/{event.epochs}", unit=" batch",
+                            file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+        self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}")
+        self.bar.update(event.batch - self.bar.n)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def exit_status(self) -> int:
+        if self.status == "failed":
+            print(f"tailor train: run {self.run_id} failed: {self.failure}", file=sys.stderr)
+            return EXIT_FAILED
+        if self.status == "cancelled":
+            print(f"tailor train: run {self.run_id} cancelled; continue it with --resume {self.run_id}",
+                  file=sys.stderr)
+            return EXIT_CANCELLED
+        return EXIT_OK
+
+
+def _line(event: Event) -> str | None:
+    """The one line an informative event prints (None for those that print nothing)."""
+    if isinstance(event, RunStarted):
+        return (f"run {event.run_id}: {event.loss} on '{event.attribute}' ({event.kind_of_attribute}-label, "
+                f"{len(event.labels)} labels) with {event.backbone} on {event.device}; {event.train_images:,} "
+                f"train / {event.val_images:,} val / {event.test_images:,} test images ({event.split_source} "
+                f"split); files in {event.directory}")
+    if isinstance(event, Note):
+        return f"note: {event.message}"
+    if isinstance(event, Decoding) and event.done == event.total:
+        return f"decoded {event.total:,} images into memory"
+    if isinstance(event, FeatureProgress) and event.done == event.total:
+        return f"features of {event.total:,} images {'read from the cache' if event.cached else 'extracted'}"
+    if isinstance(event, GanEpoch):
+        return (f"phase 2 epoch {event.epoch + 1}: losses Q {event.q_loss:.4f}, D {event.d_loss:.4f}, "
+                f"G {event.g_loss:.4f}")
+    return None
+
+
+def _print_result(run_id: int, result: dict) -> None:
+    m = result["metrics"]
+    print(f"run {run_id} finished in {result['seconds']:.1f} s ({result['images_per_second']:.0f} images/s); "
+          f"last epoch: top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
+          f"macro AP {_pct(m['macro_ap'])}")
+    best = result.get("best")
+    if best:
+        print(f"best epoch {best['epoch'] + 1} by {best['by']} on the {best['selected_on']} split"
+              f"{' (optimistic: chosen on the test set)' if best['selected_on'] == 'test' else ''}: "
+              f"top-1 {_pct(best['top1'])}, ACSA {_pct(best['acsa'])}, macro AP {_pct(best['macro_ap'])}")

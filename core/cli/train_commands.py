@@ -1,0 +1,125 @@
+"""``tailor train``, ``oversample`` and ``synthetic``: training a variant (optionally then oversampling it),
+Phase 2 of the convex-GAN on a finished run, and inspecting what its generator mixes. Options come from the fields
+of :class:`core.config.TrainConfig` and :class:`core.config.OversampleConfig`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core.base.errors import TailorError
+from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened
+from core.config import OversampleConfig, TrainConfig
+
+TRAIN_OPTIONS = ("loss", "backbone", "pretrained", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
+                 "schedule", "warmup_epochs", "image_size", "beta", "gamma", "device", "seed", "workers", "cache")
+GAN_OPTIONS = ("epochs", "batch_size", "lr")  # tailor train --gan-*: the rest are shared with tailor oversample
+OVERSAMPLER_OPTIONS = ("head_loss", "head_lr", "dictionary_size", "samples", "weights", "lam", "d_every",
+                       "iterations")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _train_parser(sub)
+    p = command(sub, "oversample", run_oversample, "Phase 2 of the convex-GAN oversampler on a finished run",
+                "Features of RUN's frozen backbone form per-label dictionaries; a convex generator mixes them into "
+                "synthetic minority features, trained against a discriminator and the classifier head, which is "
+                "fine-tuned on real and synthetic features. Records a new run (base_run_id = RUN).",
+                json="print the run's result as JSON")
+    p.add_argument("run", metavar="RUN", type=int, help="a finished run (any variant)")
+    add_config_options(p, OversampleConfig, GAN_OPTIONS + OVERSAMPLER_OPTIONS)
+    add_config_options(p, TrainConfig, ("device", "seed"))
+    _runs_dir(p)
+    p = command(sub, "synthetic", run_synthetic, "synthetic samples of an oversampled run and the images they mix",
+                "Regenerate synthetic features of a label with a convex-gan run's generator and list, for each, the "
+                "real training images it mixes with their convex weights; and the per-label counts of synthetic "
+                "features the classifier was trained on.")
+    p.add_argument("run", metavar="RUN", type=int, help="a finished convex-gan run")
+    p.add_argument("--label", required=True, metavar="NAME")
+    p.add_argument("--count", type=int, default=5, help="synthetic samples (default 5)")
+    p.add_argument("--top", type=int, default=5, help="largest weights shown per sample (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    p = command(sub, "train", run_train, "train and evaluate one weighting variant on an attribute",
+                "Train a classifier for an attribute with one loss, evaluate it on the test split every epoch and "
+                "record the run (metrics, test scores, checkpoints) in the catalog.",
+                json="print the run's result as JSON")
+    p.add_argument("--attribute", "-a", metavar="NAME", help="attribute to learn (not with --resume)")
+    add_config_options(p, TrainConfig, TRAIN_OPTIONS)
+    p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes torchrun starts (DDP; --batch-size is per process; "
+                   "rank 0 writes the run), e.g. torchrun --nproc-per-node 4 -m core.cli train ... --distributed")
+    _runs_dir(p)
+    add_config_options(p, TrainConfig, ("oversample",))
+    add_config_options(p, OversampleConfig, GAN_OPTIONS, prefix="gan-")
+    add_config_options(p, OversampleConfig, OVERSAMPLER_OPTIONS)
+
+
+def _runs_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
+
+
+def _oversampler(args: argparse.Namespace, *, prefix: str = "") -> OversampleConfig:
+    gan = config_from_args(OversampleConfig, args, GAN_OPTIONS, prefix=prefix)
+    config: OversampleConfig = config_from_args(OversampleConfig, args, OVERSAMPLER_OPTIONS, epochs=gan.epochs,
+                                                batch_size=gan.batch_size, lr=gan.lr, seed=args.seed,
+                                                device=args.device)
+    config.validate()
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from core.cli.render import render_training
+    from core.oversampling.job import train_and_oversample
+    from core.training.distributed import env_rank, require_launched
+    from core.training.loop import train
+
+    if args.resume is None and not args.attribute:
+        raise TailorError("--attribute is required (or --resume RUN)")
+    config = config_from_args(TrainConfig, args, TRAIN_OPTIONS + ("oversample",), attribute=args.attribute or "")
+    oversampler = _oversampler(args, prefix="gan-")
+    if args.distributed:
+        if args.oversample:
+            raise TailorError("--oversample cannot run --distributed; train the run distributed, then oversample "
+                              "it with: tailor oversample CATALOG RUN")
+        require_launched()
+    with opened(args.catalog) as catalog:
+        if args.distributed:
+            events = train(catalog, config, resume=args.resume, runs_dir=args.runs_dir, distributed=True)
+            if env_rank() != 0:  # rank 0 reports; the others train quietly
+                return render_training(events, catalog, as_json=args.json, quiet=True)
+        else:
+            events = train_and_oversample(catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
+        return render_training(events, catalog, as_json=args.json)
+
+
+def run_oversample(args: argparse.Namespace) -> int:
+    from core.cli.render import render_training
+    from core.oversampling.job import oversample
+
+    config = _oversampler(args)
+    with opened(args.catalog) as catalog:
+        return render_training(oversample(catalog, args.run, config, runs_dir=args.runs_dir), catalog,
+                               as_json=args.json)
+
+
+def run_synthetic(args: argparse.Namespace) -> int:
+    from core.oversampling.job import synthetic
+
+    if args.count < 1 or args.top < 1:
+        raise TailorError("--count and --top must be at least 1")
+    with opened(args.catalog) as catalog:
+        result = synthetic(catalog, args.run, args.label, count=args.count, top=args.top, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    print(f"run {args.run}: synthetic '{args.label}' features, each mixing {result['samples_per_synthetic']} real "
+          f"ones ({result['weights']} weights); largest weights:")
+    for k, sample in enumerate(result["synthetic"], 1):
+        mixes = ", ".join(f"image {m['image_id']} x {m['weight']:.3f}" for m in sample["mixes"])
+        print(f"  {k}. {mixes}")
+    print("synthetic features the classifier was trained on, per label: "
+          + ", ".join(f"{name} {n:,}" for name, n in result["generated_per_label"].items()))
+    return EXIT_OK

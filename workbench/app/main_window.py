@@ -1,0 +1,495 @@
+"""The main window: menus, the attribute chooser, the Browse and Imbalance tabs, imports and undo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.catalog.store import Catalog
+from core.catalog.runs import RunInfo, history, recover_interrupted
+from workbench.widgets import plain
+from workbench.app import settings
+from workbench.views.browser import BrowserView
+from workbench.viewmodels.editor import Editor
+from workbench.views.imbalance import ImbalanceView
+from workbench.dialogs.importing import MANIFEST_FILTER, ImportDialog, ImportRunner, ReportDialog
+from workbench.dialogs.labels import LabelsDialog
+from workbench.app.resources import app_icon
+from workbench.viewmodels.catalog_state import CatalogState
+from workbench.widgets.plots import RunSeries
+from workbench.views.review import ReviewView
+from workbench.views.runs import RunsView
+from workbench.workers.tasks import Latest, run_function
+from workbench.workers.thumbnails import ThumbnailLoader
+from workbench.views.training import TrainingPanel
+from workbench.workers.training_queue import TrainingQueue
+
+CATALOG_FILTER = "Tailor catalogs (*.sqlite *.db *.tailor);;All files (*)"
+
+
+class WelcomePage(QWidget):
+    """Shown when no catalog is open: open, create, recent catalogs."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        title = QLabel("Tailor", objectName="welcomeTitle")
+        hint = QLabel("Open a catalog of product images, or create one and import a folder of images "
+                      "(one subfolder per label) or a CSV / Parquet manifest.", wordWrap=True,
+                      objectName="welcomeHint")
+        open_button = QPushButton("Open catalog…")
+        new_button = QPushButton("New catalog…")
+        open_button.clicked.connect(window.open_dialog)
+        new_button.clicked.connect(window.new_dialog)
+        self.recent = QListWidget()
+        self.recent.itemActivated.connect(lambda item: window.open_catalog(item.text()))
+        buttons = QHBoxLayout()
+        buttons.addWidget(open_button)
+        buttons.addWidget(new_button)
+        buttons.addStretch(1)
+        column = QVBoxLayout()
+        column.addWidget(title)
+        column.addWidget(hint)
+        column.addLayout(buttons)
+        column.addWidget(QLabel("Recent catalogs (double-click to open):"))
+        column.addWidget(self.recent, 1)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addLayout(column, 3)
+        outer.addStretch(1)
+
+    def set_recent(self, items: list[str]) -> None:
+        self.recent.clear()
+        self.recent.addItems(items)
+
+
+def _open_and_recover(location: str, create: bool) -> Catalog:
+    """Worker thread: open the catalog and mark runs whose process died as interrupted (opening never writes)."""
+    catalog = Catalog(location, create=create)
+    recover_interrupted(catalog)
+    return catalog
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, location: str | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Tailor")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+        self.location: str | None = None
+        self.catalog: Catalog | None = None
+        self.state: CatalogState | None = None
+        self.editor: Editor | None = None
+        self.cache_dir = settings.thumbnail_cache_dir()
+        self.thumbs = ThumbnailLoader(self.cache_dir, parent=self)
+        self.importer = ImportRunner(self)
+        self.importer.finished.connect(self._import_finished)
+        self.importer.cancelled.connect(lambda: self.status("Import cancelled: the catalog is unchanged."))
+        self.importer.failed.connect(self._import_failed)
+        self.importer.running_changed.connect(self._importing)
+        self.last_report_dialog: ReportDialog | None = None
+
+        self.browser = BrowserView(self.thumbs, self.cache_dir)
+        self.imbalance = ImbalanceView()
+        self.imbalance.labelClicked.connect(self.browse_label)
+        self.browser.status.connect(self.status)
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.browser, "Browse")
+        self.tabs.addTab(self.imbalance, "Imbalance")
+        self.queue: TrainingQueue | None = None
+        self._quit_when_idle = False
+        self.training = TrainingPanel()
+        self.runs_view = RunsView()
+        self.review = ReviewView(self.thumbs)
+        self.tabs.addTab(self.training, "Train")
+        self.tabs.addTab(self.runs_view, "Runs")
+        self.tabs.addTab(self.review, "Review")
+        for view in (self.training, self.runs_view, self.review):
+            view.status.connect(self.status)
+        self.training.runEnded.connect(self._run_ended)
+        self.runs_view.plotRuns.connect(self.plot_runs)
+        self.runs_view.reviewRun.connect(self.review_run)
+        self.runs_view.resumeRun.connect(self.resume_run)
+        self._histories = Latest()
+        self.welcome = WelcomePage(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.tabs)
+        self.setCentralWidget(self.stack)
+
+        self.attribute = QComboBox()
+        self.attribute.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.attribute.setToolTip("The attribute you browse, annotate and see the long tail of")
+        self.attribute.currentIndexChanged.connect(self._attribute_chosen)
+        self.catalog_label = plain.label()
+        self.statusBar().addPermanentWidget(self.catalog_label)
+        self._build_actions()
+        self._restore()
+        self.welcome.set_recent(settings.recent_catalogs())
+        if location:
+            self.open_catalog(location)
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self._action("&New catalog…", self.new_dialog, QKeySequence.StandardKey.New))
+        menu.addAction(self._action("&Open catalog…", self.open_dialog, QKeySequence.StandardKey.Open))
+        self.recent_menu = menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        menu.addSeparator()
+        self.import_folder = self._action("Import &folder…", lambda: self.import_dialog(), "Ctrl+I",
+                                          "Import a folder with one subfolder per label")
+        self.import_manifest = self._action("Import &manifest…", self.import_manifest_dialog, "Ctrl+Shift+I",
+                                            "Import a CSV or Parquet manifest (path, labels, split)")
+        menu.addAction(self.import_folder)
+        menu.addAction(self.import_manifest)
+        menu.addSeparator()
+        menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action("&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", self.redo, "Ctrl+Shift+Z")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        edit.addAction(self.browser.select_all)
+        labels = self.menuBar().addMenu("&Labels")
+        self.manage_action = self._action("&Manage labels and attributes…", self.manage_labels, "Ctrl+L")
+        labels.addAction(self.manage_action)
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self._action("&Browse", lambda: self.tabs.setCurrentWidget(self.browser), "Ctrl+1"))
+        view.addAction(self._action("&Imbalance", lambda: self.tabs.setCurrentWidget(self.imbalance), "Ctrl+2"))
+        view.addAction(self._action("&Train", lambda: self.tabs.setCurrentWidget(self.training), "Ctrl+3"))
+        view.addAction(self._action("R&uns", lambda: self.tabs.setCurrentWidget(self.runs_view), "Ctrl+4"))
+        view.addAction(self._action("Re&view", lambda: self.tabs.setCurrentWidget(self.review), "Ctrl+5"))
+        self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
+                                           "Read the catalog again: labels, counts and runs changed by others "
+                                           "sharing it (F5)")
+        view.addAction(self.refresh_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&Keyboard shortcuts", self._shortcuts))
+        help_menu.addAction(self._action("&About Tailor", self._about))
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(QLabel(" Attribute "))
+        toolbar.addWidget(self.attribute)
+        toolbar.addSeparator()
+        toolbar.addAction(self.undo_action)
+        toolbar.addAction(self.redo_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.import_folder)
+        toolbar.addAction(self.manage_action)
+        toolbar.addAction(self.refresh_action)
+        self._catalog_actions = [self.import_folder, self.import_manifest, self.manage_action, self.undo_action,
+                                 self.redo_action, self.refresh_action]
+        self._set_catalog_enabled(False)
+
+    def _set_catalog_enabled(self, enabled: bool) -> None:
+        for action in self._catalog_actions:
+            action.setEnabled(enabled)
+        self.attribute.setEnabled(enabled)
+        if enabled and self.editor is not None:
+            self._undo_changed()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for item in settings.recent_catalogs():
+            self.recent_menu.addAction(item, lambda checked=False, path=item: self.open_catalog(path))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # -- catalogs --------------------------------------------------------------------------------------
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open catalog", "", CATALOG_FILTER)
+        if path:
+            self.open_catalog(path)
+
+    def new_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New catalog", "catalog.sqlite", CATALOG_FILTER)
+        if path:
+            if os.path.exists(path):
+                plain.warn(self, "New catalog", f"{path} already exists; open it instead.")
+                return
+            self.open_catalog(path, create=True)
+
+    def open_catalog(self, location: str, create: bool = False) -> None:
+        """Open (or create) a catalog in a worker; the views fill in when it is ready."""
+        location = str(location)
+        if self.queue is not None and self.queue.busy():
+            self.status("A run is training on this catalog: cancel it (Train tab) before opening another catalog.")
+            return
+        self.status(f"Opening {location}…")
+        run_function(_open_and_recover, location, create, on_return=lambda catalog: self._opened(location, catalog),
+                     on_error=lambda exc: self._open_failed(location, exc))
+
+    def _open_failed(self, location: str, exc: Exception) -> None:
+        self.status(f"Cannot open {location}")
+        plain.warn(self, "Open catalog", str(exc))
+
+    def _opened(self, location: str, catalog: Catalog) -> None:
+        self._close_catalog()
+        self.location, self.catalog = location, catalog
+        self.editor = Editor(location, self)
+        self.editor.failed.connect(lambda message: self.status(f"Edit not applied: {message}"))
+        self.editor.edited.connect(self._edited)
+        self.editor.stack.indexChanged.connect(self._undo_changed)
+        self.state = CatalogState(catalog, self)
+        self.state.changed.connect(self._state_changed)
+        self.state.error.connect(self.status)
+        self.browser.attach(self.state, self.editor)
+        self.imbalance.attach(self.state)
+        self.queue = TrainingQueue(location, self)
+        self.queue.idle.connect(self._training_idle)
+        self.training.attach(self.state, self.queue)
+        self.runs_view.attach(catalog)
+        self.review.attach(catalog, self.editor)
+        self.state.refresh()
+        self.stack.setCurrentWidget(self.tabs)
+        self.setWindowTitle(f"{Path(location).name} — Tailor" if "://" not in location else f"{location} — Tailor")
+        self.welcome.set_recent(settings.add_recent(location))
+        self._set_catalog_enabled(True)
+        self.status(f"Opened {location}")
+
+    def _close_catalog(self) -> None:
+        if self.queue is not None:
+            self.queue.deleteLater()
+            self.queue = None
+        if self.editor is not None:
+            self.editor.stack.indexChanged.disconnect(self._undo_changed)
+            self.editor.flush()
+            self.editor.close()
+            self.editor.deleteLater()
+        if self.state is not None:
+            self.state.deleteLater()
+        self.editor = self.state = None
+
+    def refresh(self) -> None:
+        """Read everything shown again (another person or process may have changed the catalog)."""
+        if self.state is not None:
+            self.state.refresh()
+            self.browser.apply_filter()
+            self.runs_view.refresh()
+            self.review.refresh_runs()
+            self.status("Catalog read again")
+
+    def _state_changed(self) -> None:
+        state = self.state
+        self.attribute.blockSignals(True)
+        self.attribute.clear()
+        for info in state.attributes:
+            self.attribute.addItem(f"{info.name}  ({info.kind}, {info.labels} labels)", info.id)
+        self.attribute.setCurrentIndex(max(self.attribute.findData(state.attribute_id), 0))
+        self.attribute.blockSignals(False)
+        run_function(state.catalog.image_count, on_return=lambda n: self.catalog_label.setText(
+            f"{n:,} images · {len(state.attributes)} attributes"))
+
+    def _attribute_chosen(self, index: int) -> None:
+        if self.state is not None and index >= 0:
+            self.state.set_attribute(self.attribute.itemData(index))
+
+    def _edited(self, edit) -> None:
+        self.status(edit.description[:1].upper() + edit.description[1:])
+        self.state.refresh()
+
+    def browse_label(self, label_id: int) -> None:
+        self.tabs.setCurrentWidget(self.browser)
+        self.browser.show_label(label_id)
+
+    # -- undo ------------------------------------------------------------------------------------------
+
+    def undo(self) -> None:
+        if self.editor is not None and self.editor.stack.canUndo():
+            self.status(f"Undo: {self.editor.stack.undoText()}")
+            self.editor.stack.undo()
+
+    def redo(self) -> None:
+        if self.editor is not None and self.editor.stack.canRedo():
+            self.status(f"Redo: {self.editor.stack.redoText()}")
+            self.editor.stack.redo()
+
+    def _undo_changed(self, *_args) -> None:
+        if self.editor is None:
+            return
+        stack = self.editor.stack
+        self.undo_action.setEnabled(stack.canUndo())
+        self.redo_action.setEnabled(stack.canRedo())
+        self.undo_action.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
+        self.redo_action.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+
+    # -- import ----------------------------------------------------------------------------------------
+
+    def import_dialog(self, source: str = "") -> None:
+        if self.catalog is None or self.importer.running:
+            return
+        current = self.state.attribute.name if self.state and self.state.attribute else None
+        dialog = ImportDialog(self.state.attributes if self.state else [], source, current, self)
+        if dialog.exec():
+            self.start_import(*dialog.values())
+
+    def import_manifest_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", "", MANIFEST_FILTER)
+        if path:
+            self.import_dialog(path)
+
+    def start_import(self, source: str, attribute: str, multi_label: bool = False,
+                     follow_symlinks: bool = False) -> None:
+        self.importer.start(self.location, source, attribute, multi_label, follow_symlinks)
+
+    def _importing(self, running: bool) -> None:
+        """While an import writes, the views and edits wait (the import is one transaction)."""
+        self.tabs.setEnabled(not running)
+        self._set_catalog_enabled(not running and self.catalog is not None)
+
+    def _import_finished(self, report) -> None:
+        self.status(report.summary())
+        self.refresh()
+        self.last_report_dialog = ReportDialog(report, self)
+        self.last_report_dialog.show()
+
+    def _import_failed(self, message: str) -> None:
+        self.status(f"Import failed: {message}")
+        plain.warn(self, "Import", f"{message}\n\nNothing was recorded.")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if self.catalog is not None and event.mimeData().hasUrls() and \
+                all(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        paths = [url.toLocalFile() for url in event.mimeData().urls()]
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.import_dialog(paths[0]))
+
+    # -- training, runs, review ------------------------------------------------------------------------
+
+    def plot_runs(self, run_ids: list[int]) -> None:
+        """Show finished runs' curves and overlaid per-class bars in the Train tab's plots."""
+        if self.catalog is None or not run_ids:
+            return
+
+        def read(catalog, ids):
+            return [history(catalog, run_id) for run_id in ids]
+
+        def arrived(histories) -> None:
+            runs = [RunSeries(h["run_id"], h["name"], h["labels"], h["counts"], h["epochs"], h["last"])
+                    for h in histories]
+            self.training.plots.show_runs(runs, focus=runs[0].run_id)
+            self.tabs.setCurrentWidget(self.training)
+
+        self._histories.run(read, self.catalog, list(run_ids), on_return=arrived,
+                            on_error=lambda exc: self.status(str(exc)))
+
+    def resume_run(self, run: RunInfo) -> None:
+        if self.queue is not None:
+            self.queue.resume(run)
+            self.tabs.setCurrentWidget(self.training)
+            self.status(f"Run {run.id} will continue from its last checkpoint")
+
+    def review_run(self, run_id: int) -> None:
+        self.review.review_run(run_id)
+        self.tabs.setCurrentWidget(self.review)
+
+    def _run_ended(self, _job) -> None:
+        self.runs_view.refresh()
+        self.review.refresh_runs()
+
+    def _training_idle(self) -> None:
+        if self._quit_when_idle:
+            QTimer.singleShot(0, self.close)
+
+    # -- labels ----------------------------------------------------------------------------------------
+
+    def manage_labels(self) -> None:
+        if self.catalog is not None:
+            LabelsDialog(self.catalog, self.editor, self).exec()
+
+    # -- misc ------------------------------------------------------------------------------------------
+
+    def status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    def _shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", (
+            "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several\n"
+            "1-9: give the selected images the first nine labels of the attribute · 0: clear their labels\n"
+            "Ctrl+A: select all · Ctrl+Z / Ctrl+Shift+Z: undo / redo\n"
+            "Ctrl+1 / Ctrl+2: Browse / Imbalance · F5: refresh · Ctrl+I: import a folder · Ctrl+L: labels"))
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Tailor", "Tailor: a workbench for long-tailed image labels.\n"
+                          "Browse and fix labels, see the long tail and the class weights that counter it.")
+
+    def _restore(self) -> None:
+        store = settings.settings()
+        geometry = store.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = store.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        splitter = store.value("window/browser-splitter")
+        if isinstance(splitter, QByteArray):
+            self.browser.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self.queue is not None and self.queue.busy():
+            if not self._quit_when_idle:
+                waiting = len(self.queue.waiting())
+                more = f" and {waiting} waiting" if waiting else ""
+                if not plain.ask(self, "Quit", f"A run is training{more}. Cancel {'them' if waiting else 'it'} and "
+                                 "quit? (A cancelled run is kept and can be continued with Resume on the Runs "
+                                 "tab.)"):
+                    event.ignore()
+                    return
+                self._quit_when_idle = True
+                self.queue.cancel_all()
+            if self.queue.busy():  # the run may have ended while the question was open: then quit now
+                self.status("Cancelling the run; the window closes when it has stopped…")
+                event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
+                return
+        if self.importer.running:
+            if not plain.ask(self, "Quit", "An import is running. Cancel it and quit? (Nothing of it will be "
+                             "recorded.)"):
+                event.ignore()
+                return
+            self.importer.cancel()
+        store = settings.settings()
+        store.setValue("window/geometry", self.saveGeometry())
+        store.setValue("window/state", self.saveState())
+        store.setValue("window/browser-splitter", self.browser.splitter.saveState())
+        self._close_catalog()
+        self.training.shutdown()
+        self.thumbs.stop()
+        super().closeEvent(event)

@@ -1,0 +1,2 @@
+"""Modal and modeless dialogs: importing images, managing labels and attributes.
+"""

@@ -1,0 +1,248 @@
+"""Importing from the window: choose a folder or manifest and an attribute, watch the progress, read the report.
+
+The import is :func:`core.ingest.importer.import_source` (the same generator ``tailor import`` drains) running in a
+worker with its own catalog connection. Cancel closes the generator in that thread: its single transaction rolls
+back and the catalog is exactly as before.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressDialog,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.catalog.store import AttributeInfo, Catalog
+from core.ingest.importer import ImportProgress, ImportReport, import_source, write_skipped_csv
+from workbench.widgets import plain
+from workbench.workers.tasks import run_function, run_generator
+
+MANIFEST_FILTER = "Manifests (*.csv *.tsv *.parquet);;All files (*)"
+PHASES = {"scanning": "Looking for images…", "reading": "Reading and checking images",
+          "images": "Recording images", "labels": "Recording labels"}
+
+
+def _import(location: str, source: str, attribute: str, multi_label: bool, follow_symlinks: bool = False):
+    catalog = Catalog(location)
+    try:
+        report = yield from import_source(catalog, source, attribute, multi_label=multi_label,
+                                          follow_symlinks=follow_symlinks)
+        return report
+    finally:
+        catalog.close()
+
+
+class ImportDialog(QDialog):
+    """Source and attribute of an import. The multi-label choice only applies to a new attribute."""
+
+    def __init__(self, attributes: list[AttributeInfo], source: str = "", attribute: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import images")
+        self.attributes = {a.name: a for a in attributes}
+        self.source = QLineEdit(source)
+        self.source.setMinimumWidth(420)
+        self.source.setPlaceholderText("a folder with one subfolder per label, or a CSV / Parquet manifest")
+        folder = QPushButton("Folder…")
+        manifest = QPushButton("Manifest…")
+        folder.clicked.connect(self._pick_folder)
+        manifest.clicked.connect(self._pick_manifest)
+        row = QHBoxLayout()
+        row.addWidget(self.source, 1)
+        row.addWidget(folder)
+        row.addWidget(manifest)
+        self.attribute = QComboBox(editable=True)
+        self.attribute.addItems(sorted(self.attributes))
+        self.attribute.setCurrentText(attribute or (next(iter(sorted(self.attributes)), "label")))
+        self.multi = QCheckBox("Several labels per image (multi-label)")
+        self.follow = QCheckBox("Follow links to folders outside this folder")
+        self.follow.setToolTip("Links inside the folder, and links to single files, are always followed")
+        self.kind_note = plain.label()
+        self.attribute.currentTextChanged.connect(self._attribute_changed)
+        form = QFormLayout()
+        form.addRow("Source", row)
+        form.addRow("Attribute", self.attribute)
+        form.addRow("", self.multi)
+        form.addRow("", self.follow)
+        form.addRow("", self.kind_note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self._attribute_changed(self.attribute.currentText())
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder to import", self.source.text())
+        if path:
+            self.source.setText(path)
+
+    def _pick_manifest(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", self.source.text(), MANIFEST_FILTER)
+        if path:
+            self.source.setText(path)
+
+    def _attribute_changed(self, name: str) -> None:
+        existing = self.attributes.get(name.strip())
+        self.multi.setEnabled(existing is None)
+        if existing is not None:
+            self.multi.setChecked(existing.kind == "multi")
+            self.kind_note.setText(f"Existing attribute: {existing.kind}-label, {existing.labels} labels, "
+                                   f"{existing.images:,} images")
+        else:
+            self.kind_note.setText("A new attribute will be created.")
+
+    def _accept(self) -> None:
+        if not self.source.text().strip() or not os.path.exists(self.source.text().strip()):
+            plain.warn(self, "Import", "Choose a folder or manifest that exists.")
+            return
+        if not self.attribute.currentText().strip():
+            plain.warn(self, "Import", "Name the attribute the labels belong to.")
+            return
+        self.accept()
+
+    def values(self) -> tuple[str, str, bool, bool]:
+        return (self.source.text().strip(), self.attribute.currentText().strip(), self.multi.isChecked(),
+                self.follow.isChecked())
+
+
+class ImportRunner(QObject):
+    """Runs one import with a window-modal progress dialog. Signals: finished(report), cancelled(), failed(msg)."""
+
+    finished = Signal(object)
+    cancelled = Signal()
+    failed = Signal(str)
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.worker = None
+        self.progress: QProgressDialog | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, location: str, source: str, attribute: str, multi_label: bool,
+              follow_symlinks: bool = False) -> None:
+        self.progress = QProgressDialog("Starting import…", "Cancel", 0, 0, self.parent_widget)
+        self.progress.setWindowTitle(f"Importing into '{attribute}'")
+        # not modal: a modal QProgressDialog runs processEvents() inside setValue(), re-entering our handlers;
+        # the window disables its views itself while an import runs
+        self.progress.setWindowModality(Qt.WindowModality.NonModal)
+        self.progress.setMinimumDuration(0)
+        self.progress.setAutoClose(False)
+        self.progress.setAutoReset(False)
+        self.progress.canceled.connect(self.cancel)
+        self.progress.show()
+        self.running_changed.emit(True)
+        self.worker = run_generator(_import, location, source, attribute, multi_label, follow_symlinks,
+                                    on_yield=self._event,
+                                    on_return=self._returned, on_error=self._errored, on_abort=self._aborted,
+                                    on_finish=self._ended)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.progress.setLabelText("Cancelling: nothing will be recorded…")
+            self.worker.quit()
+
+    def _event(self, event: ImportProgress) -> None:
+        progress = self.progress
+        if progress is None or (self.worker is not None and self.worker.abort_requested):
+            return
+        label = PHASES.get(event.phase, event.phase)
+        if event.total:
+            progress.setLabelText(f"{label}: {event.done:,} of {event.total:,}")
+            progress.setMaximum(event.total)
+            progress.setValue(event.done)
+        else:
+            progress.setLabelText(label)
+            progress.setMaximum(0)
+
+    def _close(self) -> None:
+        self.worker = None
+        self.running_changed.emit(False)
+        if self.progress is not None:
+            self.progress.canceled.disconnect(self.cancel)
+            self.progress.close()
+            self.progress.deleteLater()
+            self.progress = None
+
+    def _returned(self, report: ImportReport | None) -> None:
+        if report is None:  # returned after an abort
+            return
+        self._close()
+        self.finished.emit(report)
+
+    def _errored(self, exc: Exception) -> None:
+        self._close()
+        self.failed.emit(str(exc) or type(exc).__name__)
+
+    def _ended(self) -> None:
+        if self.worker is not None:  # finished without a result, an error or an abort being reported
+            self._close()
+            self.failed.emit("the import stopped unexpectedly; nothing was recorded")
+
+    def _aborted(self) -> None:
+        self._close()
+        self.cancelled.emit()
+
+
+class ReportDialog(QDialog):
+    """The import summary and every skipped file with its reason; the list can be saved as CSV."""
+
+    def __init__(self, report: ImportReport, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.report = report
+        self.setWindowTitle("Import finished")
+        self.resize(720, 420)
+        summary = plain.label(report.summary(), wordWrap=True)
+        self.table = QTableWidget(len(report.skipped), 2)
+        self.table.setHorizontalHeaderLabels(["skipped file", "reason"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for row, (path, reason) in enumerate(report.skipped):
+            self.table.setItem(row, 0, QTableWidgetItem(path))
+            self.table.setItem(row, 1, QTableWidgetItem(reason))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.save_button = buttons.addButton("Save report…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.save_button.setEnabled(bool(report.skipped))
+        self.save_button.clicked.connect(self._save)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(summary)
+        layout.addWidget(QLabel(f"{len(report.skipped):,} files skipped" if report.skipped else "No file skipped."))
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+
+    def _save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save skipped files", "skipped.csv", "CSV (*.csv)")
+        if path:
+            self.save_to(path)
+
+    def save_to(self, path: str) -> None:
+        run_function(write_skipped_csv, self.report.skipped, Path(path),
+                     on_error=lambda exc: plain.warn(self, "Save report", f"Cannot save {path}: {exc}"))

@@ -1,0 +1,315 @@
+"""The catalog browser: filter bar, thumbnail grid, detail pane and the label panel that annotates the selection."""
+
+from __future__ import annotations
+
+from array import array
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.catalog.browse import SORTS, ImageFilter, image_ids
+from workbench.widgets import plain
+from workbench.views.detail import DetailPane
+from workbench.viewmodels.editor import Editor
+from workbench.widgets.grid import ImageGridModel, ImageGridView
+from workbench.viewmodels.catalog_state import CatalogState
+from workbench.workers.tasks import Latest
+from workbench.workers.thumbnails import ThumbnailLoader
+
+SPLIT_CHOICES = (("All splits", None), ("train", "train"), ("val", "val"), ("test", "test"), ("No split", "none"))
+SOURCE_CHOICES = (("Any source", None), ("human", "human"), ("import", "import"), ("model", "model"))
+
+
+class FilterBar(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.label = QComboBox(minimumContentsLength=14)
+        self.label.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.has = QComboBox()
+        self.has.addItem("has", True)
+        self.has.addItem("has not", False)
+        self.split = QComboBox()
+        for text, value in SPLIT_CHOICES:
+            self.split.addItem(text, value)
+        self.unlabeled = QCheckBox("Unlabeled only")
+        self.source = QComboBox()
+        for text, value in SOURCE_CHOICES:
+            self.source.addItem(text, value)
+        self.text = QLineEdit(placeholderText="Path contains…", clearButtonEnabled=True)
+        self.sort = QComboBox()
+        for key, text in SORTS.items():
+            self.sort.addItem(f"Sort: {text}", key)
+        self.count = plain.label()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        for widget in (self.has, self.label, self.split, self.unlabeled, self.source, self.text, self.sort):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        layout.addWidget(self.count)
+        self._debounce = QTimer(self, singleShot=True, interval=250)
+        self._debounce.timeout.connect(self.changed)
+        self.text.textChanged.connect(self._debounce.start)
+        for combo in (self.label, self.has, self.split, self.source, self.sort):
+            combo.currentIndexChanged.connect(self._changed)
+        self.unlabeled.toggled.connect(self._changed)
+        self._quiet = False
+
+    def _changed(self, *_args) -> None:
+        if not self._quiet:
+            self.changed.emit()
+
+    def set_labels(self, labels, keep: int | None) -> None:
+        self._quiet = True
+        self.label.clear()
+        self.label.addItem("any label", None)
+        for info in labels:
+            self.label.addItem(f"{info.name} ({info.count:,})", info.id)
+        index = self.label.findData(keep) if keep is not None else 0
+        self.label.setCurrentIndex(max(index, 0))
+        self._quiet = False
+
+    def select_label(self, label_id: int | None) -> None:
+        self._quiet = True
+        self.has.setCurrentIndex(0)
+        self.unlabeled.setChecked(False)
+        index = self.label.findData(label_id)
+        self.label.setCurrentIndex(max(index, 0))
+        self._quiet = False
+        self.changed.emit()
+
+    def current(self, attribute_id: int | None) -> ImageFilter:
+        return ImageFilter(attribute_id=attribute_id, label_id=self.label.currentData(),
+                           has_label=bool(self.has.currentData()), split=self.split.currentData(),
+                           unlabeled=self.unlabeled.isChecked(), source=self.source.currentData(),
+                           text=self.text.text(), sort=self.sort.currentData())
+
+
+class LabelPanel(QWidget):
+    """The current attribute's labels: click (or press 1-9) to label the selection; remove and clear below."""
+
+    assign = Signal(int)
+    remove = Signal(int)
+    clear = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.title = QLabel(wordWrap=True)
+        self.list = QListWidget()
+        self.list.setAlternatingRowColors(True)
+        self.list.itemClicked.connect(lambda item: self.assign.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.assign_button = QPushButton("Apply")
+        self.remove_button = QPushButton("Remove")
+        self.clear_button = QPushButton("Clear all")
+        self.assign_button.setToolTip("Give the highlighted label to the selected images (or click the label)")
+        self.remove_button.setToolTip("Take the highlighted label off the selected images")
+        self.clear_button.setToolTip("Take every label of this attribute off the selected images (key 0)")
+        self.assign_button.clicked.connect(lambda: self._emit(self.assign))
+        self.remove_button.clicked.connect(lambda: self._emit(self.remove))
+        self.clear_button.clicked.connect(self.clear)
+        buttons = QHBoxLayout()
+        for button in (self.assign_button, self.remove_button, self.clear_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.set_labels(None, [], 0)
+
+    def _emit(self, signal) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            signal.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def set_labels(self, attribute, labels, selected: int) -> None:
+        current = self.list.currentItem().data(Qt.ItemDataRole.UserRole) if self.list.currentItem() else None
+        self.list.clear()
+        for number, info in enumerate(labels, start=1):
+            key = f"{number}  " if number <= 9 else "    "
+            item = QListWidgetItem(f"{key}{info.name}   ({info.count:,})")
+            item.setData(Qt.ItemDataRole.UserRole, info.id)
+            item.setToolTip(plain.tooltip(f"Click to label the selected images '{info.name}'"
+                                          + (f" (key {number})" if number <= 9 else "")))
+            self.list.addItem(item)
+            if info.id == current:
+                self.list.setCurrentItem(item)
+        if attribute is None:
+            self.title.setText("<b>No attribute yet.</b> Import images or create one under Labels ▸ Manage.")
+        else:
+            kind = "one label per image" if attribute.kind == "single" else "several labels per image"
+            self.title.setText(f"<b>{plain.escape(attribute.name)}</b> ({kind}) · {selected:,} selected")
+        enabled = attribute is not None and selected > 0
+        for button in (self.assign_button, self.remove_button, self.clear_button):
+            button.setEnabled(enabled)
+
+
+class BrowserView(QWidget):
+    """Grid + filters + detail + labels. ``show_label`` is what a click on a histogram bar calls."""
+
+    status = Signal(str)
+
+    def __init__(self, thumbs: ThumbnailLoader, cache_dir, parent=None) -> None:
+        super().__init__(parent)
+        self.state: CatalogState | None = None
+        self.editor: Editor | None = None
+        self.filters = FilterBar()
+        self.model = ImageGridModel(thumbs, self)
+        self.grid = ImageGridView()
+        self.grid.setModel(self.model)
+        self.detail = DetailPane(cache_dir)
+        self.labels = LabelPanel()
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.detail)
+        side.addWidget(self.labels)
+        side.setSizes([420, 300])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([900, 320])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.splitter, 1)
+        self._query = Latest()
+        self._selection_timer = QTimer(self, singleShot=True, interval=60)
+        self._selection_timer.timeout.connect(self._selection_settled)
+        self.filters.changed.connect(self.apply_filter)
+        self.grid.selectionModel().selectionChanged.connect(lambda *_: self._selection_timer.start())
+        self.grid.digitPressed.connect(self._digit)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.labels.assign.connect(self.assign_label)
+        self.labels.remove.connect(self.remove_label)
+        self.labels.clear.connect(self.clear_labels)
+        self.select_all = QAction("Select all", self, shortcut="Ctrl+A")
+        self.select_all.triggered.connect(self.grid.selectAll)
+        self.grid.addAction(self.select_all)
+        self.query_count = 0  # finished id queries (tests wait on it)
+
+    # -- wiring ----------------------------------------------------------------------------------------
+
+    def attach(self, state: CatalogState, editor: Editor) -> None:
+        self.state, self.editor = state, editor
+        state.changed.connect(self._state_changed)
+        editor.edited.connect(self._edited)
+        if state.loaded:
+            self._state_changed()
+
+    def _state_changed(self) -> None:
+        state = self.state
+        previous = self.model.attribute_id
+        self.filters.set_labels(state.labels, self.filters.label.currentData()
+                                if previous == state.attribute_id else None)
+        self.labels.set_labels(state.attribute, state.labels, len(self.grid.selected_rows()))
+        if previous != state.attribute_id or self.model.catalog is not state.catalog:  # another catalog: its ids
+            self.apply_filter()
+
+    def apply_filter(self) -> None:
+        if self.state is None:
+            return
+        f = self.filters.current(self.state.attribute_id)
+        self.filters.count.setText("counting…")
+        self._query.run(image_ids, self.state.catalog, f,
+                        on_return=lambda ids: self._ids_arrived(f, ids),
+                        on_error=lambda exc: self.status.emit(f"Filter failed: {exc}"))
+
+    def _ids_arrived(self, f: ImageFilter, ids: array) -> None:
+        keep = set(self.grid.selected_ids()) if len(ids) else set()
+        scroll = self.grid.verticalScrollBar().value()
+        self.model.set_ids(self.state.catalog, ids, f.attribute_id)
+        total = len(ids)
+        self.filters.count.setText(f"{total:,} image{'s' if total != 1 else ''}")
+        if keep and len(keep) <= 5000:
+            selection = QItemSelection()
+            for row, image_id in enumerate(ids):
+                if image_id in keep:
+                    selection.select(self.model.index(row), self.model.index(row))
+            self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.verticalScrollBar().setValue(scroll)
+        self.query_count += 1
+        self._selection_settled()
+
+    def show_label(self, label_id: int | None) -> None:
+        self.filters.select_label(label_id)
+
+    # -- selection and annotation ----------------------------------------------------------------------
+
+    def _selection_settled(self) -> None:
+        rows = self.grid.selected_rows()
+        if self.state is not None:
+            self.labels.set_labels(self.state.attribute, self.state.labels, len(rows))
+        if len(rows) == 1:
+            self.detail.show_image(self.state.catalog, self.model.image_id(rows[0]))
+        elif rows:
+            self.detail.show_selection(len(rows))
+        else:
+            self.detail.show_nothing("Select an image to see it here.")
+
+    def _digit(self, number: int) -> None:
+        if self.state is None or self.state.attribute is None:
+            return
+        if number == 0:
+            self.clear_labels()
+        elif number <= len(self.state.labels):
+            self.assign_label(self.state.labels[number - 1].id)
+
+    def assign_label(self, label_id: int) -> None:
+        ids = self.grid.selected_ids()
+        info = self.state.label(label_id) if self.state else None
+        if not ids or info is None:
+            self.status.emit("Select images first, then choose a label.")
+            return
+        seen = self.model.seen_labels(ids) if self.model.attribute_id == self.state.attribute_id else None
+        self.editor.assign(ids, label_id, info.name, seen=seen)
+
+    def remove_label(self, label_id: int) -> None:
+        ids = self.grid.selected_ids()
+        info = self.state.label(label_id) if self.state else None
+        if ids and info is not None:
+            self.editor.remove(ids, label_id, info.name)
+
+    def clear_labels(self) -> None:
+        ids = self.grid.selected_ids()
+        attribute = self.state.attribute if self.state else None
+        if ids and attribute is not None:
+            self.editor.clear(ids, attribute.id, attribute.name)
+
+    def _edited(self, edit) -> None:
+        f = self.filters.current(self.state.attribute_id if self.state else None)
+        if f.label_id is not None or f.unlabeled or f.source is not None:
+            self.apply_filter()  # membership may have changed
+        else:
+            self.model.reload_rows(edit.images)
+        self.detail.refresh()
+
+    def _context_menu(self, position) -> None:
+        if self.state is None or self.state.attribute is None or not self.grid.selected_rows():
+            return
+        menu = QMenu(self)
+        apply_menu = menu.addMenu("Label as")
+        remove_menu = menu.addMenu("Remove label")
+        for number, info in enumerate(self.state.labels, start=1):
+            text = f"&{number} {info.name}" if number <= 9 else info.name
+            apply_menu.addAction(text, lambda checked=False, i=info.id: self.assign_label(i))
+            remove_menu.addAction(info.name, lambda checked=False, i=info.id: self.remove_label(i))
+        menu.addAction(f"Clear '{self.state.attribute.name}'", self.clear_labels)
+        menu.addSeparator()
+        menu.addAction(self.select_all)
+        menu.exec(self.grid.viewport().mapToGlobal(position))

@@ -1,0 +1,272 @@
+"""The Review tab: the test images a run got wrong, as a thumbnail gallery, and fixing their labels in place.
+
+Single-label runs draw their confusion matrix; clicking a cell lists that cell's images (true label i predicted
+as j), most confident first. Multi-label runs list a label's false positives or false negatives. With a second
+run chosen, the gallery lists the images that run gets right and the reviewed run gets wrong (the source
+paper's Fig. 4). Selected images can get a label (source ``human``) or the model's prediction (source
+``model``) through the same undoable edits as the browser. Reviews are computed by ``core.analysis.review`` in a worker.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import defaultdict
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.analysis import review as core_review
+from core.catalog.store import Catalog
+from core.catalog.runs import list_runs
+from workbench.widgets import plain
+from workbench.viewmodels.editor import Editor
+from workbench.widgets.grid import ImageGridModel, ImageGridView
+from workbench.workers.tasks import Latest
+from workbench.workers.thumbnails import ThumbnailLoader
+
+
+def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
+    return [(r.id, f"run {r.id}: {r.loss} · {r.backbone} ({r.attribute})", r.attribute)
+            for r in list_runs(catalog) if r.status == "finished"]
+
+
+def _load(catalog: Catalog, run_id: int, other: int | None):
+    review = core_review.load_review(catalog, run_id)
+    other_review = core_review.load_review(catalog, other) if other is not None else None
+    return review, other_review
+
+
+class ReviewView(QWidget):
+    status = Signal(str)
+    listed = Signal()  # the gallery shows a new list (tests)
+
+    def __init__(self, thumbs: ThumbnailLoader, parent=None) -> None:
+        super().__init__(parent)
+        self.catalog: Catalog | None = None
+        self.editor: Editor | None = None
+        self.review: core_review.Review | None = None
+        self.other: core_review.Review | None = None
+        self.items: list[core_review.ReviewItem] = []
+        self._runs_latest, self._load_latest = Latest(), Latest()
+        self._select: int | None = None  # a run asked for by review_run, kept until a newer list arrives
+
+        self.run = QComboBox(toolTip="The run whose mistakes are listed")
+        self.run.activated.connect(lambda _i: self.load())
+        self.versus = QComboBox(toolTip="List the images this other run gets right and the reviewed run wrong")
+        self.versus.activated.connect(lambda _i: self.load())
+        self.label = QComboBox(toolTip="Multi-label runs: the label whose mistakes are listed")
+        self.label.activated.connect(lambda _i: self._list())
+        self.kind = QComboBox()
+        self.kind.addItem("false positives", "fp")
+        self.kind.addItem("false negatives", "fn")
+        self.kind.activated.connect(lambda _i: self._list())
+        self.matrix = QTableWidget(0, 0, toolTip="Rows: true label, columns: predicted. Click a cell for its images")
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.cellClicked.connect(self.show_cell)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.caption = plain.label("Pick a finished run.")
+        self.caption.setWordWrap(True)
+
+        self.model = ImageGridModel(thumbs, self)
+        self.gallery = ImageGridView()
+        self.gallery.setModel(self.model)
+        self.gallery.selectionModel().selectionChanged.connect(lambda *_a: self._buttons())
+        self.fix_label = QComboBox(toolTip="The label to give the selected images")
+        self.fix_button = QPushButton("Give label")
+        self.accept_button = QPushButton("Accept prediction")
+        self.accept_button.setToolTip("Give the selected images the label the model predicted (source: model)")
+        self.fix_button.clicked.connect(self.fix_selected)
+        self.accept_button.clicked.connect(self.accept_selected)
+
+        for combo in (self.run, self.versus, self.label, self.fix_label):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
+        self.caption.setMinimumWidth(120)
+        self.label_caption = plain.label("Label")
+        controls = QHBoxLayout()
+        for widget in (QLabel("Run"), self.run, QLabel("right in"), self.versus, self.label_caption, self.label,
+                       self.kind):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        fixes = QHBoxLayout()
+        fixes.addWidget(self.caption, 1)
+        fixes.addWidget(self.fix_label)
+        fixes.addWidget(self.fix_button)
+        fixes.addWidget(self.accept_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(fixes)
+        right_layout.addWidget(self.gallery, 1)
+        splitter = QSplitter()
+        splitter.addWidget(self.matrix)
+        splitter.addWidget(right)
+        splitter.setSizes([420, 800])
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(splitter, 1)
+        self._buttons()
+
+    def attach(self, catalog: Catalog, editor: Editor) -> None:
+        self.catalog, self.editor = catalog, editor
+        self.refresh_runs()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.refresh_runs()
+        super().showEvent(event)
+
+    # -- runs -------------------------------------------------------------------------------------------------
+
+    def refresh_runs(self, select: int | None = None) -> None:
+        """Re-read the finished runs; ``select`` a run to review (a later refresh does not forget it)."""
+        if select is not None:
+            self._select = select
+        if self.catalog is not None:
+            self._runs_latest.run(_finished_runs, self.catalog, on_return=self._runs)
+
+    def _runs(self, runs) -> None:
+        select, self._select = self._select, None
+        current = select if select is not None else self.run.currentData()
+        for combo, first in ((self.run, None), (self.versus, "— (every mistake)")):
+            keep = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            if first:
+                combo.addItem(first, None)
+            for run_id, text, _attribute in runs:
+                combo.addItem(text, run_id)
+            combo.setCurrentIndex(max(0, combo.findData(keep)))
+            combo.blockSignals(False)
+        if runs:
+            self.run.setCurrentIndex(max(0, self.run.findData(current)))
+            if self.review is None or self.review.run_id != self.run.currentData() or select is not None:
+                self.load()
+
+    def review_run(self, run_id: int) -> None:
+        self.refresh_runs(select=run_id)
+
+    def load(self) -> None:
+        run_id = self.run.currentData()
+        if run_id is None or self.catalog is None:
+            return
+        other = self.versus.currentData()
+        other = None if other == run_id else other
+        self.caption.setText(f"Reading run {run_id}…")
+        self._load_latest.run(_load, self.catalog, run_id, other, on_return=self._loaded,
+                              on_error=lambda exc: self.caption.setText(str(exc)))
+
+    def _loaded(self, result) -> None:
+        self.review, self.other = result
+        review = self.review
+        multi = review.multi_label
+        self.label.setVisible(multi)
+        self.label_caption.setVisible(multi)
+        self.kind.setVisible(multi)
+        self.label.clear()
+        for j, name in enumerate(review.labels):
+            self.label.addItem(name, j)
+        self.fix_label.clear()
+        for name, label_id in zip(review.labels, review.label_ids):
+            self.fix_label.addItem(name, label_id)
+        self._draw_matrix()
+        self._list()
+
+    def _draw_matrix(self) -> None:
+        review = self.review
+        if review.multi_label:
+            self.matrix.setVisible(False)
+            return
+        self.matrix.setVisible(True)
+        matrix = core_review.confusion(review)
+        c = len(review.labels)
+        self.matrix.setRowCount(c)
+        self.matrix.setColumnCount(c)
+        self.matrix.setVerticalHeaderLabels([f"{name}" for name in review.labels])
+        self.matrix.setHorizontalHeaderLabels([name[:10] for name in review.labels])
+        totals = matrix.sum(axis=1)
+        for i in range(c):
+            for j in range(c):
+                n = int(matrix[i, j])
+                share = n / totals[i] if totals[i] else 0.0
+                item = QTableWidgetItem(str(n))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                colour = QColor(60, 160, 90) if i == j else QColor(210, 70, 60)
+                colour.setAlpha(int(30 + 200 * share) if n else 0)
+                item.setBackground(QBrush(colour))
+                item.setToolTip(plain.tooltip(f"true {review.labels[i]}, predicted {review.labels[j]}: {n} "
+                                              f"({100 * share:.0f}%)"))
+                self.matrix.setItem(i, j, item)
+
+    # -- listing ----------------------------------------------------------------------------------------------
+
+    def _list(self) -> None:
+        review = self.review
+        if review is None:
+            return
+        if self.other is not None:
+            items = core_review.right_in_a_wrong_in_b(self.other, review)
+            what = f"right in run {self.other.run_id}, wrong in run {review.run_id}"
+        elif review.multi_label:
+            j = self.label.currentData() or 0
+            fp = self.kind.currentData() == "fp"
+            items = (core_review.false_positives if fp else core_review.false_negatives)(review, j)
+            what = f"{'false positives' if fp else 'false negatives'} of {review.labels[j]}"
+        else:
+            items = core_review.misclassified(review)
+            what = "every misclassified test image (click a matrix cell for one pair)"
+        self.show_items(items, what)
+
+    def show_cell(self, row: int, column: int) -> None:
+        if self.review is None or self.review.multi_label:
+            return
+        items = core_review.cell(self.review, row, column)
+        labels = self.review.labels
+        self.show_items(items, f"true {labels[row]} predicted as {labels[column]}")
+
+    def show_items(self, items: list[core_review.ReviewItem], what: str) -> None:
+        self.items = items
+        captions = {item.image_id: f"{'/'.join(item.truth) or '–'} → {'/'.join(item.predicted) or '–'} "
+                                   f"{100 * item.confidence:.0f}%" for item in items}
+        self.model.set_ids(self.catalog, array("q", [item.image_id for item in items]), None, captions)
+        self.caption.setText(f"Run {self.review.run_id}: {what} — {len(items)} image"
+                             f"{'s' if len(items) != 1 else ''}, most confident first (caption: true → predicted)")
+        self._buttons()
+        self.listed.emit()
+
+    # -- fixing -----------------------------------------------------------------------------------------------
+
+    def _selected(self) -> list[core_review.ReviewItem]:
+        return [self.items[row] for row in self.gallery.selected_rows() if row < len(self.items)]
+
+    def _buttons(self) -> None:
+        has = bool(self.gallery.selectionModel().selectedIndexes()) if self.gallery.selectionModel() else False
+        self.fix_button.setEnabled(has and self.fix_label.count() > 0)
+        self.accept_button.setEnabled(has)
+
+    def fix_selected(self) -> None:
+        items = self._selected()
+        label_id = self.fix_label.currentData()
+        if items and label_id is not None and self.editor is not None:
+            self.editor.assign([item.image_id for item in items], label_id, self.fix_label.currentText())
+
+    def accept_selected(self) -> None:
+        """Each selected image gets what the model predicted (one undoable command for the whole selection)."""
+        items = self._selected()
+        if not items or self.editor is None or self.review is None:
+            return
+        ids_of = dict(zip(self.review.labels, self.review.label_ids))
+        groups: dict[str, list[int]] = defaultdict(list)
+        for item in items:
+            for name in item.predicted:
+                groups[name].append(item.image_id)
+        if not groups:
+            self.status.emit("The model predicted no label for the selected images.")
+            return
+        stack = self.editor.stack
+        stack.beginMacro(f"accept the model's prediction for {len(items)} image{'s' if len(items) != 1 else ''}")
+        for name, image_ids in groups.items():
+            self.editor.assign(image_ids, ids_of[name], name, source="model")
+        stack.endMacro()

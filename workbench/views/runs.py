@@ -1,0 +1,335 @@
+"""The Runs tab: every run of the catalog (window or CLI), the runs x labels comparison and per-label thresholds.
+
+Select runs in the table: two or more finished runs of one attribute fill the comparison (per-label AP, best per
+label highlighted, differences to the chosen baseline) and can be exported as CSV or Markdown; the first
+selected run's thresholds at the target precision are listed with the recall they keep. The table re-reads the
+catalog every few seconds while shown, so runs started from the CLI appear too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.catalog.store import Catalog
+from core.analysis.review import load_review, thresholds
+from core.analysis.compare import compare, compare_csv, compare_markdown
+from core.catalog.runs import RunInfo, list_runs
+from core.catalog.schema import RunStatus
+from core.config import Oversampler
+from workbench.widgets import plain
+from workbench.workers.tasks import Latest
+
+COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
+BEST = QColor(120, 200, 120, 90)
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED)
+
+
+def _read_runs(catalog: Catalog) -> list[RunInfo]:
+    return list_runs(catalog)
+
+
+def _duration(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _cells(run: RunInfo) -> list[str]:
+    last = run.last
+    status = run.status + (f" ({run.epochs_done}/{run.epochs})" if run.status == RunStatus.RUNNING else "")
+    return [str(run.id), run.loss, run.backbone, run.attribute, status, _pct(last.get("top1")),
+            _pct(last.get("acsa")), _pct(last.get("gm")), _pct(last.get("macro_ap")), _duration(run.seconds),
+            f"{run.created_at:%Y-%m-%d %H:%M:%S}"]
+
+
+def _thresholds(catalog: Catalog, run_id: int, target: float) -> list[dict]:
+    return thresholds(load_review(catalog, run_id), target)
+
+
+def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
+    """A row of widgets (with their stretch factors) above ``body``."""
+    panel = QWidget()
+    layout = QVBoxLayout(panel)
+    layout.setContentsMargins(0, 0, 0, 0)
+    row = QHBoxLayout()
+    for widget, stretch in header:
+        row.addWidget(widget, stretch)
+    layout.addLayout(row)
+    layout.addWidget(body)
+    return panel
+
+
+def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if sort_value is not None:
+        item.setData(Qt.ItemDataRole.UserRole, sort_value)
+    if tip:
+        item.setToolTip(plain.tooltip(tip))
+    return item
+
+
+class RunsView(QWidget):
+    plotRuns = Signal(list)  # run ids to show in the Train tab's plots
+    reviewRun = Signal(int)
+    resumeRun = Signal(object)  # an interrupted, cancelled or failed run (RunInfo), to continue it
+    status = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.catalog: Catalog | None = None
+        self.runs: list[RunInfo] = []
+        self.table_data: dict | None = None
+        self._runs_latest, self._compare_latest, self._threshold_latest = Latest(), Latest(), Latest()
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.plot_button = QPushButton("Show in plots")
+        self.review_button = QPushButton("Review mistakes")
+        self.resume_button = QPushButton("Resume", toolTip="Continue an interrupted, cancelled or failed run from "
+                                         "its last epoch checkpoint (it joins the Train tab's queue)")
+        self.resume_button.clicked.connect(self._resume)
+        self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
+        self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
+        self.baseline = QComboBox(toolTip="Differences are to this run")
+        self.baseline.currentIndexChanged.connect(lambda _i: self._compare())
+        self.csv_button = QPushButton("Export CSV…")
+        self.markdown_button = QPushButton("Export Markdown…")
+        self.csv_button.clicked.connect(lambda: self.export("csv"))
+        self.markdown_button.clicked.connect(lambda: self.export("md"))
+        self.compare_table = QTableWidget(0, 0)
+        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_caption = plain.label("Select two or more finished runs of one attribute to compare them.")
+        self.target = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2,
+                                     toolTip="Per-label thresholds reaching this precision on the test set")
+        self.target.valueChanged.connect(lambda _v: self._thresholds())
+        self.threshold_table = QTableWidget(0, 5)
+        self.threshold_table.setHorizontalHeaderLabels(("label", "test positives", "AP", "threshold", "recall"))
+        self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.threshold_table.verticalHeader().setVisible(False)
+        self.threshold_caption = plain.label()
+        for caption in (self.compare_caption, self.threshold_caption):
+            caption.setWordWrap(True)  # long captions wrap instead of widening the window
+
+        top = _panel([(QLabel("Runs of this catalog (from the window and the CLI)"), 1), (self.resume_button, 0),
+                      (self.plot_button, 0), (self.review_button, 0)], self.table)
+        compare_box = _panel([(self.compare_caption, 1), (QLabel("Baseline"), 0), (self.baseline, 0),
+                              (self.csv_button, 0), (self.markdown_button, 0)], self.compare_table)
+        threshold_box = _panel([(self.threshold_caption, 1), (QLabel("Target precision"), 0), (self.target, 0)],
+                               self.threshold_table)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(compare_box)
+        bottom.addWidget(threshold_box)
+        bottom.setStretchFactor(0, 3)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._poll = QTimer(self, interval=5000)
+        self._poll.timeout.connect(self.refresh)
+        self._buttons()
+
+    def attach(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.refresh()
+        self._poll.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._poll.stop()
+        super().hideEvent(event)
+
+    # -- runs -------------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if self.catalog is not None:
+            self._runs_latest.run(_read_runs, self.catalog, on_return=self._runs_arrived,
+                                  on_error=lambda exc: self.status.emit(f"Cannot read runs: {exc}"))
+
+    def _runs_arrived(self, runs: list[RunInfo]) -> None:
+        if runs == self.runs:
+            return
+        selected = set(self.selected_ids())
+        self.runs = runs
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(runs))
+        for r, run in enumerate(runs):
+            for c, text in enumerate(_cells(run)):
+                item = _item(text, run.id if c == 0 else None, run.message if c == 4 else None)
+                if c == 4 and run.status == RunStatus.FAILED:
+                    item.setForeground(QBrush(QColor("#c0392b")))
+                self.table.setItem(r, c, item)
+        self.table.clearSelection()
+        for r, run in enumerate(runs):
+            if run.id in selected:
+                self._add_row_to_selection(r)
+        self.table.blockSignals(False)
+        self._selection_changed()
+
+    def _add_row_to_selection(self, row: int) -> None:
+        model = self.table.model()
+        selection = QItemSelection(model.index(row, 0), model.index(row, len(COLUMNS) - 1))
+        self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.Select)
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.runs[r].id for r in rows if r < len(self.runs)]
+
+    def select_runs(self, run_ids: list[int]) -> None:
+        self.table.clearSelection()
+        for r, run in enumerate(self.runs):
+            if run.id in run_ids:
+                self._add_row_to_selection(r)
+
+    def _selected_finished(self) -> list[int]:
+        finished = {run.id for run in self.runs if run.status == RunStatus.FINISHED}
+        return [i for i in self.selected_ids() if i in finished]
+
+    def _resumable(self) -> RunInfo | None:
+        """The one selected run when it can be continued (the oversampler's runs are re-run, not resumed)."""
+        ids = self.selected_ids()
+        run = next((r for r in self.runs if ids and r.id == ids[0]), None)
+        if len(ids) == 1 and run and run.status in RESUMABLE and run.loss != Oversampler.CONVEX_GAN:
+            return run
+        return None
+
+    def _resume(self) -> None:
+        run = self._resumable()
+        if run is not None:
+            self.resumeRun.emit(run)
+
+    def _buttons(self) -> None:
+        ids = self.selected_ids()
+        finished = self._selected_finished()
+        self.resume_button.setEnabled(self._resumable() is not None)
+        self.plot_button.setEnabled(bool(finished))
+        self.review_button.setEnabled(bool(finished) and finished[0] == (ids[0] if ids else None))
+        comparable = self.table_data is not None
+        self.csv_button.setEnabled(comparable)
+        self.markdown_button.setEnabled(comparable)
+
+    def _selection_changed(self) -> None:
+        finished = self._selected_finished()
+        current = self.baseline.currentData()
+        self.baseline.blockSignals(True)
+        self.baseline.clear()
+        for run_id in finished:
+            self.baseline.addItem(f"run {run_id}", run_id)
+        self.baseline.setCurrentIndex(max(0, self.baseline.findData(current)))
+        self.baseline.blockSignals(False)
+        self._compare()
+        self._thresholds()
+        self._buttons()
+
+    # -- comparison -------------------------------------------------------------------------------------------
+
+    def _compare(self) -> None:
+        finished = self._selected_finished()
+        if len(finished) < 2 or self.catalog is None:
+            self.table_data = None
+            self.compare_table.setRowCount(0)
+            self.compare_table.setColumnCount(0)
+            self.compare_caption.setText("Select two or more finished runs of one attribute to compare them.")
+            self._buttons()
+            return
+        baseline = self.baseline.currentData()
+        ordered = [baseline] + [i for i in finished if i != baseline] if baseline in finished else finished
+        self._compare_latest.run(compare, self.catalog, ordered, on_return=self._compared,
+                                 on_error=self._compare_failed)
+
+    def _compare_failed(self, exc: Exception) -> None:
+        self.table_data = None
+        self.compare_table.setRowCount(0)
+        self.compare_caption.setText(str(exc))
+        self._buttons()
+
+    def _compared(self, table: dict) -> None:
+        self.table_data = table
+        labels, rows = table["labels"], table["rows"]
+        headers = ["run"] + [f"{name}\n({n})" for name, n in zip(labels, table["train_counts"])] + \
+                  ["top-1", "ACSA", "GM", "macro AP"]
+        self.compare_table.setColumnCount(len(headers))
+        self.compare_table.setHorizontalHeaderLabels(headers)
+        self.compare_table.setRowCount(len(rows))
+        bold = QFont()
+        bold.setBold(True)
+        for r, row in enumerate(rows):
+            base = row["run_id"] == table["baseline"]
+            self.compare_table.setItem(r, 0, _item(f"{row['run_id']} {row['loss']}" + (" (baseline)" if base else "")))
+            for j, ap in enumerate(row["ap"]):
+                delta = row["ap_delta"][j]
+                text = _pct(ap) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
+                item = _item(text)
+                if ap is not None and ap == table["best_ap"][j]:
+                    item.setBackground(QBrush(BEST))
+                    item.setFont(bold)
+                self.compare_table.setItem(r, 1 + j, item)
+            for k, key in enumerate(("top1", "acsa", "gm", "macro_ap")):
+                delta = row["delta"][key]
+                text = _pct(row[key]) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
+                self.compare_table.setItem(r, 1 + len(labels) + k, _item(text))
+        self.compare_table.resizeColumnsToContents()
+        self.compare_caption.setText(f"Per-label AP (%) of {len(rows)} runs on {table['attribute']}, last epoch; "
+                                     f"best per label highlighted; (±x): difference to run {table['baseline']}")
+        self._buttons()
+
+    def export(self, kind: str, path: str | None = None) -> str | None:
+        if self.table_data is None:
+            return None
+        if path is None:
+            suffix = "CSV (*.csv)" if kind == "csv" else "Markdown (*.md)"
+            path, _ = QFileDialog.getSaveFileName(self, "Export comparison", f"comparison.{kind}", suffix)
+            if not path:
+                return None
+        text = compare_csv(self.table_data) if kind == "csv" else compare_markdown(self.table_data) + "\n"
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.status.emit(f"Cannot write {path}: {exc.strerror}")
+            return None
+        self.status.emit(f"Comparison written to {path}")
+        return path
+
+    # -- thresholds -------------------------------------------------------------------------------------------
+
+    def _thresholds(self) -> None:
+        finished = self._selected_finished()
+        if not finished or self.catalog is None:
+            self.threshold_table.setRowCount(0)
+            self.threshold_caption.setText("Select a finished run for its per-label thresholds.")
+            return
+        run_id, target = finished[0], self.target.value()
+        self._threshold_latest.run(_thresholds, self.catalog, run_id, target,
+                                   on_return=lambda rows: self._thresholds_arrived(run_id, target, rows),
+                                   on_error=lambda exc: self.threshold_caption.setText(str(exc)))
+
+    def _thresholds_arrived(self, run_id: int, target: float, rows: list[dict]) -> None:
+        self.threshold_rows = rows
+        self.threshold_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = [row["label"], str(row["positives"]), _pct(row["ap"]),
+                     "not reached" if row["threshold"] is None else f"{row['threshold']:.3f}",
+                     "–" if row["recall"] is None else f"{100 * row['recall']:.1f}%"]
+            for c, text in enumerate(cells):
+                self.threshold_table.setItem(r, c, _item(text))
+        self.threshold_table.resizeColumnsToContents()
+        self.threshold_caption.setText(f"Run {run_id}: per-label score thresholds reaching {100 * target:.0f}% "
+                                       "precision on the test set, and the recall they keep")

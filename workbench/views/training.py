@@ -1,0 +1,370 @@
+"""The Train tab: the run settings, the **Train** button, the queue with progress and Cancel, and the live plots.
+
+The device is detected in a separate, isolated process (``core.training.devices.probe_arguments``: it imports torch, the
+window does not); the defaults follow it (a quick CPU setting, or the source paper's DenseNet-121 at 224 px on a GPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import replace
+
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
+                               QGroupBox,
+                               QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from shiboken6 import isValid
+
+from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
+from core.training.devices import describe, probe_arguments
+from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
+from workbench.widgets import plain
+from workbench.widgets.plots import LivePlots, RunSeries
+from workbench.viewmodels.catalog_state import CatalogState
+from workbench.workers.training_queue import Job, TrainingQueue
+
+STATUS_MARKS = {"queued": "…", "starting": "▶", "running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■"}
+
+
+def _eta(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+class TrainingPanel(QWidget):
+    runEnded = Signal(object)  # Job, after it finished, failed or was cancelled
+    status = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.state: CatalogState | None = None
+        self.queue: TrainingQueue | None = None
+        self.device_kind = "cpu"
+        self.device_text = "detecting…"
+        self.pretrained_file: str | None = None
+
+        self.attribute = QComboBox(toolTip="The attribute whose labels the runs learn")
+        self.variants = QListWidget(toolTip="One run per checked variant, on the same split and seed")
+        self.variants.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        for loss in LOSSES + OVERSAMPLERS:
+            item = QListWidgetItem(loss)
+            if loss in OVERSAMPLERS:
+                item.setToolTip("An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
+                                "run whose head is fine-tuned on real and synthetic minority features")
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if loss == "nw" else Qt.CheckState.Unchecked)
+            self.variants.addItem(item)
+        self.variants.setMaximumHeight(self.variants.sizeHintForRow(0) * 5 + 8)
+        self.backbone = QComboBox()
+        self.backbone.addItems(BACKBONES)
+        self.pretrained = QComboBox(toolTip="ImageNet weights come from the local torch cache or a file; "
+                                            "without them the network starts from random weights")
+        self.pretrained.addItem("none (random initialisation)", None)
+        self.pretrained.addItem("ImageNet (local torch cache)", "imagenet")
+        self.pretrained.addItem("weights file…", "file")
+        self.pretrained.activated.connect(self._pretrained_chosen)
+        self.epochs = QSpinBox(minimum=1, maximum=1000)
+        self.batch_size = QSpinBox(minimum=1, maximum=4096)
+        self.lr = QLineEdit(placeholderText="default (Adam 1e-3; pretrained 1e-4 / 1e-5)")
+        self.image_size = QSpinBox(minimum=16, maximum=1024, singleStep=16)
+        self.beta = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.99999, singleStep=0.001,
+                                   toolTip="Effective-number beta (iew, cb-focal)")
+        self.device = plain.label(self.device_text)
+        self.seed = QSpinBox(minimum=0, maximum=2 ** 31 - 1)
+        self.train_button = QPushButton("Train")
+        self.train_button.setDefault(True)
+        self.train_button.clicked.connect(self.train)
+
+        form = QFormLayout()
+        form.addRow("Attribute", self.attribute)
+        form.addRow("Variants", self.variants)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Pretrained", self.pretrained)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Image size", self.image_size)
+        form.addRow("Beta", self.beta)
+        form.addRow("Device", self.device)
+        form.addRow("Seed", self.seed)
+        settings_box = QGroupBox("Run settings")
+        settings_box.setLayout(form)
+
+        self.jobs = QListWidget(toolTip="Runs of this session: the running one, then those waiting")
+        self.up = QPushButton("Up")
+        self.down = QPushButton("Down")
+        self.remove = QPushButton("Remove")
+        self.cancel_button = QPushButton("Cancel run")
+        self.up.clicked.connect(lambda: self._move(-1))
+        self.down.clicked.connect(lambda: self._move(1))
+        self.remove.clicked.connect(self._remove)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.jobs.currentRowChanged.connect(lambda _r: self._buttons())
+        self.progress = QProgressBar(textVisible=True)
+        self.progress_text = plain.label("Nothing is training.")
+        buttons = QHBoxLayout()
+        for button in (self.up, self.down, self.remove):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        queue_box = QGroupBox("Queue")
+        queue_layout = QVBoxLayout(queue_box)
+        queue_layout.addWidget(self.jobs, 1)
+        queue_layout.addLayout(buttons)
+        queue_layout.addWidget(self.progress)
+        queue_layout.addWidget(self.progress_text)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(settings_box)
+        left_layout.addWidget(self.train_button)
+        left_layout.addWidget(queue_box, 1)
+        self.plots = LivePlots()
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setWidget(left)  # the form never forces a tall window
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.splitter = QSplitter()
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.plots)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.splitter)
+        self.apply_defaults(defaults_for("cpu"))
+        self._buttons()
+        self._detect_device()
+
+    # -- catalog ----------------------------------------------------------------------------------------------
+
+    def attach(self, state: CatalogState, queue: TrainingQueue) -> None:
+        self.state, self.queue = state, queue
+        state.changed.connect(self._state_changed)
+        queue.changed.connect(self._queue_changed)
+        queue.event.connect(self._event)
+        queue.jobEnded.connect(self._job_ended)
+        queue.prepared.connect(self._prepared)
+        self._state_changed()
+        self._queue_changed()
+        if self.isVisible():
+            self._prepare()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        QTimer.singleShot(300, self._prepare)  # after the tab's first paint, which the import would slow down
+
+    def _prepare(self) -> None:
+        """Import torch in the background once the user looks at this tab: the first run then starts at once."""
+        if self.isVisible() and self.queue is not None and self.queue.prepare() and self.queue.running is None:
+            self.progress_text.setText("Loading the training engine (torch)…")
+
+    def _prepared(self, error: str) -> None:
+        if self.queue is not None and self.queue.running is None and not self.queue.waiting():
+            self.progress_text.setText(f"Cannot load the training engine: {error}" if error
+                                       else "Ready to train. Nothing is training.")
+
+    def _state_changed(self) -> None:
+        state = self.state
+        current = self.attribute.currentText() or (state.attribute.name if state.attribute else "")
+        self.attribute.clear()
+        for info in state.attributes:
+            self.attribute.addItem(info.name, info.kind)
+        index = self.attribute.findText(current)
+        self.attribute.setCurrentIndex(max(index, 0))
+        self._buttons()
+
+    # -- settings ---------------------------------------------------------------------------------------------
+
+    def apply_defaults(self, config: TrainConfig) -> None:
+        self.backbone.setCurrentText(config.backbone)
+        self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(config.pretrained)))
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.lr.setText("" if config.lr is None else str(config.lr))
+        self.image_size.setValue(config.image_size)
+        self.beta.setValue(config.beta)
+        self.seed.setValue(config.seed)
+
+    def _pretrained_chosen(self, index: int) -> None:
+        if self.pretrained.itemData(index) == "file":
+            path, _ = QFileDialog.getOpenFileName(self, "Pretrained weights (a state dict)", "",
+                                                  "PyTorch weights (*.pt *.pth);;All files (*)")
+            if path:
+                self.pretrained_file = path
+                self.pretrained.setItemText(index, f"file: {path.rsplit('/', 1)[-1]}")
+            else:
+                self.pretrained.setCurrentIndex(0)
+
+    def _detect_device(self) -> None:
+        self._probe = QProcess(self)
+        self._probe.finished.connect(self._device_detected)
+        self._probe.errorOccurred.connect(self._probe_failed)
+        self._probe.start(sys.executable, probe_arguments())
+
+    def shutdown(self) -> None:
+        """Stop the device probe if it still runs (the window is closing)."""
+        probe = getattr(self, "_probe", None)
+        if probe is not None and probe.state() != QProcess.ProcessState.NotRunning:
+            probe.finished.disconnect()
+            probe.errorOccurred.disconnect()
+            probe.kill()
+            probe.waitForFinished(1000)
+
+    def _device_detected(self, code: int, _status) -> None:
+        found = {}
+        if code == 0:
+            try:
+                found = json.loads(bytes(self._probe.readAllStandardOutput()).decode().strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                found = {}
+        self._device_found(found)
+
+    def _probe_failed(self, _error) -> None:
+        if isValid(self.device):  # not when the probe is killed because the window is being destroyed
+            self._device_found({})
+
+    def _device_found(self, found: dict) -> None:
+        self.device_text = describe(found)
+        self.device_kind = "cuda" if found.get("cuda") else "mps" if found.get("mps") else "cpu"
+        self.device.setText(self.device_text)
+        if self.device_kind != "cpu":
+            self.apply_defaults(defaults_for(self.device_kind))
+
+    def checked_variants(self) -> list[str]:
+        return [self.variants.item(i).text() for i in range(self.variants.count())
+                if self.variants.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_variants(self, losses: list[str]) -> None:
+        for i in range(self.variants.count()):
+            item = self.variants.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.text() in losses else Qt.CheckState.Unchecked)
+
+    def config(self) -> TrainConfig:
+        """The settings as a configuration (loss filled in per variant when queued); raises ValueError."""
+        text = self.lr.text().strip()
+        lr = float(text) if text else None
+        if lr is not None and lr <= 0:
+            raise ValueError("learning rate must be positive")
+        pretrained = self.pretrained.currentData()
+        if pretrained == "file":
+            pretrained = self.pretrained_file
+        base = defaults_for(self.device_kind)
+        return replace(base, attribute=self.attribute.currentText(), backbone=self.backbone.currentText(),
+                       pretrained=pretrained, epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+                       lr=lr, image_size=self.image_size.value(), beta=self.beta.value(), seed=self.seed.value())
+
+    # -- queue ------------------------------------------------------------------------------------------------
+
+    def train(self) -> list[Job]:
+        if self.queue is None:
+            return []
+        try:
+            config = self.config()
+        except ValueError as exc:
+            self.status.emit(f"Cannot train: {exc}")
+            return []
+        variants = self.checked_variants()
+        if self.attribute.currentData() == "multi":
+            skipped = [v for v in variants if v in SINGLE_LABEL_ONLY]
+            variants = [v for v in variants if v not in SINGLE_LABEL_ONLY]
+            if skipped:
+                self.status.emit(f"{', '.join(skipped)}: single-label attributes only; not queued")
+        if not variants:
+            self.status.emit("Check at least one variant to train.")
+            return []
+        jobs = self.queue.enqueue(config, variants)
+        self.status.emit(f"Queued {len(jobs)} run{'s' if len(jobs) != 1 else ''} on {config.attribute}")
+        return jobs
+
+    def cancel(self) -> None:
+        if self.queue is not None and self.queue.running is not None:
+            self.queue.cancel()
+
+    def _selected_job(self) -> Job | None:
+        item = self.jobs.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _move(self, offset: int) -> None:
+        job = self._selected_job()
+        if job is not None and self.queue is not None:
+            self.queue.move(job, offset)
+            self._select(job)
+
+    def _remove(self) -> None:
+        job = self._selected_job()
+        if job is not None and self.queue is not None:
+            self.queue.remove(job)
+
+    def _select(self, job: Job) -> None:
+        for row in range(self.jobs.count()):
+            if self.jobs.item(row).data(Qt.ItemDataRole.UserRole) is job:
+                self.jobs.setCurrentRow(row)
+
+    def _queue_changed(self) -> None:
+        selected = self._selected_job()
+        self.jobs.blockSignals(True)
+        self.jobs.clear()
+        for job in self.queue.jobs:
+            run = f"run {job.run_id} · " if job.run_id else ""
+            text = f"{STATUS_MARKS.get(job.status, '')} {run}{job.title} — {job.status}"
+            if job.message:
+                text += f": {job.message}"
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, job)
+            item.setToolTip(text)
+            self.jobs.addItem(item)
+        self.jobs.blockSignals(False)
+        if selected is not None:
+            self._select(selected)
+        self._buttons()
+        if self.queue.running is None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("")
+
+    def _buttons(self) -> None:
+        job = self._selected_job()
+        waiting = job is not None and job.status == "queued"
+        self.up.setEnabled(waiting)
+        self.down.setEnabled(waiting)
+        self.remove.setEnabled(job is not None and job.status not in ("starting", "running"))
+        self.cancel_button.setEnabled(self.queue is not None and self.queue.running is not None)
+        self.train_button.setEnabled(self.queue is not None and self.attribute.count() > 0)
+
+    def _event(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self.plots.start_run(RunSeries(event.run_id, f"{event.loss} · {event.backbone}", event.labels,
+                                           list(event.train_counts), planned=event.epochs))
+            self.progress_text.setText(f"Run {event.run_id}: {event.loss} on {event.device}, "
+                                       f"{event.train_images} training images")
+        elif isinstance(event, Decoding):
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.progress.setFormat(f"decoding images %v / %m")
+        elif isinstance(event, FeatureProgress):
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.progress.setFormat("Phase 1: features %v / %m" + (" (cached)" if event.cached else ""))
+        elif isinstance(event, BatchProgress):
+            total = event.epochs * event.batches
+            self.progress.setRange(0, total)
+            self.progress.setValue(event.epoch * event.batches + event.batch)
+            self.progress.setFormat(f"epoch {event.epoch + 1}/{event.epochs} · batch {event.batch}/{event.batches}"
+                                    f" · ETA {_eta(event.eta_seconds)}")
+            self.progress_text.setText(f"loss {event.loss:.4f} · {event.images_per_second:.0f} images/s")
+        elif isinstance(event, EpochFinished):
+            self.plots.add_epoch(event.run_id, event.epoch, event.train_loss, event.test_loss, event.metrics)
+
+    def _job_ended(self, job: Job) -> None:
+        text = {"finished": "finished", "failed": f"failed: {job.message}", "cancelled": "cancelled"}.get(
+            job.status, job.status)
+        self.progress_text.setText(f"Run {job.run_id or '–'} {text}")
+        self.status.emit(f"Run {job.run_id or '–'} ({job.config.loss}) {text}")
+        self.runEnded.emit(job)

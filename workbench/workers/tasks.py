@@ -1,0 +1,173 @@
+"""Running ``core`` work off the GUI thread: superqt workers on Tailor's own thread pool, and a serial writer.
+
+* :func:`run_function` / :func:`run_generator` start a superqt worker on :data:`POOL` and connect callbacks (which
+  run on the GUI thread). A cancelled generator is closed *in its worker thread*, so its ``finally`` blocks and
+  transaction rollbacks never run on the GUI thread.
+* :class:`Latest` drops stale results: each request gets a generation number and only the newest one's result is
+  delivered (napari's histogram does the same).
+* :class:`SerialWriter` runs catalog writes one after another on one thread, in the order they were asked for,
+  which is what an undo stack needs.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from superqt.utils import FunctionWorker, GeneratorWorker, create_worker
+
+from core.catalog.store import Catalog
+
+
+def _pool() -> QThreadPool:
+    pool = QThreadPool()
+    pool.setMaxThreadCount(4)  # queries, detail images, imports; thumbnails have their own threads
+    return pool
+
+
+POOL = _pool()
+TRAINING_POOL = _pool()  # training runs on threads of their own (lowered priority: see training_queue)
+TRAINING_POOL.setMaxThreadCount(1)
+_LIVE: set = set()  # workers are kept alive here until they finish
+
+
+class ClosingGeneratorWorker(GeneratorWorker):
+    """A GeneratorWorker that closes its generator in the worker thread when it is aborted."""
+
+    def work(self):
+        try:
+            return super().work()
+        finally:
+            if self.abort_requested:
+                self._gen.close()
+
+
+def _start(worker, on_return, on_error, on_finish, pool=None):
+    if on_return is not None:
+        worker.returned.connect(on_return)
+    # always connected: an unconnected error would be re-raised on the GUI thread
+    worker.errored.connect(on_error if on_error is not None else (lambda exc: None))
+    _LIVE.add(worker)
+
+    def finished() -> None:
+        _LIVE.discard(worker)
+        if on_finish is not None:
+            on_finish()
+
+    worker.finished.connect(finished)
+    (pool or POOL).start(worker)
+    return worker
+
+
+def run_function(func: Callable, *args, on_return: Callable | None = None, on_error: Callable | None = None,
+                 on_finish: Callable | None = None, pool: QThreadPool | None = None, **kwargs) -> FunctionWorker:
+    worker = create_worker(func, *args, _start_thread=False, **kwargs)
+    return _start(worker, on_return, on_error, on_finish, pool)
+
+
+def run_generator(func: Callable, *args, on_yield: Callable | None = None, on_return: Callable | None = None,
+                  on_error: Callable | None = None, on_abort: Callable | None = None,
+                  on_finish: Callable | None = None, pool: QThreadPool | None = None,
+                  **kwargs) -> GeneratorWorker:
+    worker = create_worker(func, *args, _start_thread=False, _worker_class=ClosingGeneratorWorker, **kwargs)
+    if on_yield is not None:
+        worker.yielded.connect(on_yield)
+    if on_abort is not None:
+        worker.aborted.connect(on_abort)
+    return _start(worker, on_return, on_error, on_finish, pool)
+
+
+class Latest:
+    """Deliver only the newest request's result, and never queue stale work: ``latest.run(func, *args, ...)``.
+
+    One request runs at a time. Requests made meanwhile replace each other as the single pending one, which
+    starts when the running one ends (whose result is then dropped), so a burst of thousands of edits costs two
+    queries, not thousands waiting in the thread pool.
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._running = False
+        self._pending: tuple | None = None
+
+    def run(self, func: Callable, *args, on_return: Callable, on_error: Callable | None = None) -> None:
+        self.generation += 1
+        request = (self.generation, func, args, on_return, on_error)
+        if self._running:
+            self._pending = request
+        else:
+            self._start(request)
+
+    def _start(self, request: tuple) -> None:
+        mine, func, args, on_return, on_error = request
+        self._running = True
+
+        def deliver(result) -> None:
+            if mine == self.generation:
+                on_return(result)
+
+        def fail(exc) -> None:
+            if mine == self.generation and on_error is not None:
+                on_error(exc)
+
+        def finished() -> None:
+            self._running = False
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                self._start(pending)
+
+        run_function(func, *args, on_return=deliver, on_error=fail, on_finish=finished)
+
+
+class SerialWriter(QObject):
+    """One thread that runs ``job(catalog)`` callables in order with its own :class:`Catalog`.
+
+    ``done`` carries ``(tag, result)`` and ``failed`` ``(tag, message)`` back to the GUI thread.
+    """
+
+    done = Signal(object, object)
+    failed = Signal(object, str)
+
+    def __init__(self, catalog_location: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._location = catalog_location
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="tailor-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[Catalog], object], tag: object = None) -> None:
+        self._jobs.put((job, tag))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted job has run (tests and closing the window only)."""
+        done = threading.Event()
+        self._jobs.put((lambda _catalog: done.set(), "__flush__"))
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        catalog = None
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    return
+                job, tag = item
+                try:
+                    if catalog is None:
+                        catalog = Catalog(self._location)
+                    result = job(catalog)
+                except Exception as exc:  # reported on the window, never raised into Qt
+                    if tag != "__flush__":
+                        self.failed.emit(tag, str(exc) or type(exc).__name__)
+                else:
+                    if tag != "__flush__":
+                        self.done.emit(tag, result)
+        finally:
+            if catalog is not None:
+                catalog.close()
