@@ -12,7 +12,7 @@ from PIL import Image
 from core.ingest import thumbnails
 from core.training.dataset import _decode
 from core.ingest.images import MAX_FILE_BYTES, probe
-from tests.test_hostile_images import _png_declaring
+from tests.ingest.test_hostile_images import _png_declaring
 
 
 def _training_pixels(path, size: int) -> np.ndarray:

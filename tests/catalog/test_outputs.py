@@ -14,7 +14,7 @@ from core.catalog.store import Catalog
 from core.cli.main import main
 from core.catalog.runs import get_run, set_status
 from core.training.loop import train
-from tests.test_training import _shapes_catalog, config, drain
+from tests.training.test_training import _shapes_catalog, config, drain
 
 
 def _digest(path: Path) -> str:

@@ -62,7 +62,7 @@ def test_two_processes_adding_multi_label_labels_lose_nothing(location, tmp_path
         run(import_source(catalog, tmp_path / "images", "shape"))
         style = edits.create_attribute(catalog, "style", "multi").attributes[0]
         labels = [edits.create_label(catalog, style, name).inserted[0].ids[0] for name in ("boho", "formal")]
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, location, str(label)], cwd=root,
                                 stderr=subprocess.PIPE, text=True) for label in labels]
     for worker in workers:

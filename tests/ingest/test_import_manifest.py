@@ -13,7 +13,7 @@ from sqlalchemy import text
 from core.base.errors import ManifestError, TailorError
 from core.ingest.importer import import_source, run
 from tests.conftest import write_image
-from tests.test_import_folder import counts, snapshot
+from tests.ingest.test_import_folder import counts, snapshot
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from core.training.checkpoints import load
 from core.ingest.importer import import_source, run
 from core.catalog.runs import epochs, final_scores
 from tests.conftest import run_cli
-from tests.test_crash_safety import _tiny_tree
+from tests.catalog.test_crash_safety import _tiny_tree
 
 ARGS = ["-a", "sleeve", "--backbone", "resnet32-cifar", "--epochs", "2", "--image-size", "16", "--batch-size", "16",
         "--json"]

@@ -18,7 +18,7 @@ from core.training.losses import LOSSES
 from core.catalog.runs import epochs, final_scores, get_run, load_snapshot
 from core.training.loop import TrainConfig, lr_factor, train
 from tests.conftest import run_cli, write_image
-from tests.test_cli import SHARED
+from tests.cli.test_cli import SHARED
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 

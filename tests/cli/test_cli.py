@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import run_cli, write_image
 
-SHARED = Path(os.environ.get("TAILOR_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+SHARED = Path(os.environ.get("TAILOR_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 
 
 def ok(*args):

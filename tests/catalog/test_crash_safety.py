@@ -168,7 +168,7 @@ def test_a_read_only_catalog_gives_a_clear_error(tmp_path, big_tree):
 
 def test_no_pickle_anywhere_in_the_code():
     """Checkpoints and caches load with weights_only=True; nothing unpickles what someone else wrote."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     offenders = []
     for path in [*root.glob("core/**/*.py"), *root.glob("workbench/**/*.py")]:
         source = path.read_text()

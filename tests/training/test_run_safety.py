@@ -25,7 +25,7 @@ from core.base.errors import StorageError
 from core.training.events import EpochFinished, Note, RunFailed, RunFinished
 from core.catalog.runs import get_run, list_runs
 from core.training.loop import train
-from tests.test_training import _shapes_catalog, config, drain
+from tests.training.test_training import _shapes_catalog, config, drain
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from core.analysis.metrics import evaluate
 from core.analysis.review import (Review, cell, confusion, false_negatives, false_positives, load_review, misclassified,
                          right_in_a_wrong_in_b, thresholds)
 from core.training.loop import train
-from tests.test_training import config, shapes  # noqa: F401 - the fixture
+from tests.training.test_training import config, shapes  # noqa: F401 - the fixture
 
 LABELS = ["a", "b", "c"]
 
