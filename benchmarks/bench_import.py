@@ -47,12 +47,18 @@ def main() -> int:
         print(f"import of {files:,} CIFAR-10 JPEG files (target >= 3,000 images/s, {os.cpu_count()} cores)")
         for label in ("first import", "re-import (unchanged)"):
             start = time.perf_counter()
-            out = subprocess.run([str(tailor), "import", str(catalog), str(tree), "--attribute", "object", "--json"],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [str(tailor), "import", str(catalog), str(tree), "--attribute", "object", "--json"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             seconds = time.perf_counter() - start
             report = json.loads(out)
-            print(f"  {label:<22} {seconds:6.1f} s  {files / seconds:8,.0f} images/s  (new {report['new']:,}, "
-                  f"unchanged {report['unchanged']:,}, skipped {len(report['skipped'])})")
+            print(
+                f"  {label:<22} {seconds:6.1f} s  {files / seconds:8,.0f} images/s  (new {report['new']:,}, "
+                f"unchanged {report['unchanged']:,}, skipped {len(report['skipped'])})"
+            )
     return 0
 
 

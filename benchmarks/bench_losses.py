@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.training.losses import LOSSES, SINGLE_LABEL_ONLY, make_loss  # noqa: E402
+from core.training.losses import LOSSES, SINGLE_LABEL_ONLY, make_loss
 
 
 def median_seconds(fn, repeat: int, warmup: int = 2) -> float:
@@ -65,8 +65,10 @@ def loss_seconds(name: str, classes: int, multi_label: bool) -> float:
 def main() -> int:
     torch.set_num_threads(torch.get_num_threads())
     step = resnet18_step_seconds()
-    print(f"ResNet-18 training step, 256 x 3 x 32 x 32 on CPU ({torch.get_num_threads()} threads): "
-          f"{step * 1000:.0f} ms; loss forward + backward as a share of it (target < 2%):")
+    print(
+        f"ResNet-18 training step, 256 x 3 x 32 x 32 on CPU ({torch.get_num_threads()} threads): "
+        f"{step * 1000:.0f} ms; loss forward + backward as a share of it (target < 2%):"
+    )
     print(f"  {'loss':<9} {'256x10 single':>14} {'256x1000 single':>16} {'256x10 multi':>13} {'256x1000 multi':>15}")
     worst = 0.0
     for name in LOSSES:

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cifar_lt import build  # noqa: E402
+from cifar_lt import build
 
 
 def tailor(*args: str) -> tuple[float, dict, str]:
@@ -38,14 +38,36 @@ def tailor(*args: str) -> tuple[float, dict, str]:
 
 def base_run(catalog: Path, device: str) -> int:
     _, runs, _ = tailor("runs", str(catalog))
-    candidates = [r for r in runs if r["loss"] == "nw" and r["backbone"] == "resnet32-cifar"
-                  and r["status"] == "finished" and r["epochs"] >= 16]
+    candidates = [
+        r
+        for r in runs
+        if r["loss"] == "nw" and r["backbone"] == "resnet32-cifar" and r["status"] == "finished" and r["epochs"] >= 16
+    ]
     if candidates:
         return candidates[-1]["run_id"]
     print("training the nw base run (resnet32-cifar, 16 epochs, SGD: the make bench-quality protocol)", flush=True)
-    _, result, _ = tailor("train", str(catalog), "-a", "object", "--loss", "nw", "--backbone", "resnet32-cifar",
-                          "--epochs", "16", "--batch-size", "128", "--image-size", "32", "--optimizer", "sgd",
-                          "--lr", "0.1", "--device", device)
+    _, result, _ = tailor(
+        "train",
+        str(catalog),
+        "-a",
+        "object",
+        "--loss",
+        "nw",
+        "--backbone",
+        "resnet32-cifar",
+        "--epochs",
+        "16",
+        "--batch-size",
+        "128",
+        "--image-size",
+        "32",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.1",
+        "--device",
+        device,
+    )
     return result["run_id"]
 
 
@@ -55,8 +77,10 @@ def row(name: str, result: dict, seconds: float | None, iterations_per_s: float 
     tail = sum(p["accuracy"] for p in rarest) / 3
     speed = f"{iterations_per_s:.1f}" if iterations_per_s else "-"
     time_text = f"{seconds:.0f}" if seconds else "-"
-    return (f"| {name} | {result['run_id']} | {100 * m['top1']:.1f} | {100 * m['acsa']:.1f} | {100 * m['gm']:.1f} "
-            f"| {100 * m['macro_ap']:.1f} | {100 * tail:.1f} | {speed} | {time_text} |")
+    return (
+        f"| {name} | {result['run_id']} | {100 * m['top1']:.1f} | {100 * m['acsa']:.1f} | {100 * m['gm']:.1f} "
+        f"| {100 * m['macro_ap']:.1f} | {100 * tail:.1f} | {speed} | {time_text} |"
+    )
 
 
 def main() -> int:
@@ -64,17 +88,23 @@ def main() -> int:
     parser.add_argument("--dir", default=str(ROOT / ".bench"))
     parser.add_argument("--base", type=int, help="base run (default: the latest nw resnet32-cifar 16-epoch run)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--also", action="append", default=[], metavar="ARGS",
-                        help='another Phase 2 setting to run, e.g. --also "--head-lr 5e-5"')
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="ARGS",
+        help='another Phase 2 setting to run, e.g. --also "--head-lr 5e-5"',
+    )
     args = parser.parse_args()
     _, catalog = build(Path(args.dir))
     base = args.base or base_run(catalog, args.device)
     _, base_result, _ = tailor("runs", str(catalog))
     base_result = next(r for r in base_result if r["run_id"] == base)
     lines = [row(f"base: {base_result['loss']}", base_result, None, None)]
-    for extra in [""] + args.also:
-        seconds, result, log = tailor("oversample", str(catalog), str(base), "--device", args.device,
-                                      *shlex.split(extra))
+    for extra in ["", *args.also]:
+        seconds, result, log = tailor(
+            "oversample", str(catalog), str(base), "--device", args.device, *shlex.split(extra)
+        )
         iterations = int(re.search(r"(\d+) iterations per epoch", log).group(1))
         phase2 = result["epochs"] * iterations / result["seconds"]
         lines.append(row(f"convex-gan {extra or '(defaults)'}", result, seconds, phase2))

@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.catalog.store import Catalog  # noqa: E402
-from core.cli.main import stats_dict  # noqa: E402
+from core.catalog.store import Catalog
+from core.cli.main import stats_dict
 
 N = 1_000_000
 
@@ -52,13 +52,16 @@ def build(path: Path, kind: str) -> None:
     labels = 100 if kind == "single" else 60
     splits = np.array(["train", "train", "train", "val", "test"])
     split_of = splits[rng.integers(0, len(splits), images)]
-    con.executemany("INSERT INTO image (id, path, content_hash, width, height, split, added_at, updated_at) "
-                    "VALUES (?, ?, '0', 32, 32, ?, '2026-01-01', '2026-01-01')",
-                    ((i + 1, f"/synthetic/{i:07d}.jpg", split_of[i]) for i in range(images)))
-    con.execute("INSERT INTO attribute (id, name, kind, created_at) VALUES (1, 'synthetic', ?, '2026-01-01')",
-                (kind,))
-    con.executemany("INSERT INTO label (id, attribute_id, name) VALUES (?, 1, ?)",
-                    ((j + 1, f"label-{j:03d}") for j in range(labels)))
+    con.executemany(
+        "INSERT INTO image (id, path, content_hash, width, height, split, added_at, updated_at) "
+        "VALUES (?, ?, '0', 32, 32, ?, '2026-01-01', '2026-01-01')",
+        ((i + 1, f"/synthetic/{i:07d}.jpg", split_of[i]) for i in range(images)),
+    )
+    con.execute("INSERT INTO attribute (id, name, kind, created_at) VALUES (1, 'synthetic', ?, '2026-01-01')", (kind,))
+    con.executemany(
+        "INSERT INTO label (id, attribute_id, name) VALUES (?, 1, ?)",
+        ((j + 1, f"label-{j:03d}") for j in range(labels)),
+    )
     p = long_tail(labels, 1000.0 if kind == "single" else 200.0)
     if kind == "single":
         pairs = ((i + 1, int(l) + 1) for i, l in enumerate(rng.choice(labels, images, p=p)))
@@ -66,8 +69,11 @@ def build(path: Path, kind: str) -> None:
         keys = rng.random((images, labels)) ** (1.0 / p)  # weighted sampling without replacement
         chosen = np.argpartition(-keys, 4, axis=1)[:, :4]
         pairs = ((i + 1, int(l) + 1) for i in range(images) for l in chosen[i])
-    con.executemany("INSERT INTO annotation (image_id, label_id, attribute_id, source, created_at) "
-                    "VALUES (?, ?, 1, 'import', '2026-01-01')", pairs)
+    con.executemany(
+        "INSERT INTO annotation (image_id, label_id, attribute_id, source, created_at) "
+        "VALUES (?, ?, 1, 'import', '2026-01-01')",
+        pairs,
+    )
     con.commit()
     con.execute("ANALYZE")
     count = con.execute("SELECT COUNT(*) FROM annotation").fetchone()[0]
@@ -101,13 +107,18 @@ def main() -> int:
         built = time.perf_counter() - started
         with Catalog(path) as catalog:
             median, worst = timed(lambda: stats_dict(catalog, "synthetic", beta=0.99, split=None, groups="log"))
-            s_median, s_worst = timed(lambda: stats_dict(catalog, "synthetic", beta=0.99, split="test",
-                                                         groups="log"))
+            s_median, _s_worst = timed(lambda: stats_dict(catalog, "synthetic", beta=0.99, split="test", groups="log"))
             images = catalog.label_counts("synthetic").images
-        wall, _ = timed(lambda: subprocess.run([str(tailor), "stats", str(path), "-a", "synthetic", "--json"],
-                                               check=True, capture_output=True), runs=3)
-        print(f"  {kind:<6} ({images:,} images; built in {built:.0f} s): stats {median:.1f} ms median, "
-              f"{worst:.1f} ms worst; --split test {s_median:.0f} ms; whole `tailor stats` command {wall:.0f} ms")
+        wall, _ = timed(
+            lambda: subprocess.run(
+                [str(tailor), "stats", str(path), "-a", "synthetic", "--json"], check=True, capture_output=True
+            ),
+            runs=3,
+        )
+        print(
+            f"  {kind:<6} ({images:,} images; built in {built:.0f} s): stats {median:.1f} ms median, "
+            f"{worst:.1f} ms worst; --split test {s_median:.0f} ms; whole `tailor stats` command {wall:.0f} ms"
+        )
     return 0
 
 

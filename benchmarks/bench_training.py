@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cifar_lt import ROOT, build  # noqa: E402
+from cifar_lt import ROOT, build
 
-PLAIN_LOOP = r'''
+PLAIN_LOOP = r"""
 import sys, time, torch, torch.nn.functional as F
 from torchvision import datasets, transforms
 from torchvision.models import resnet18
@@ -53,7 +53,7 @@ for epoch in range(epochs):
         for x, y in test_loader:
             correct += (model(x).argmax(1) == y).sum().item()
     print(f"epoch {epoch + 1}: top-1 {correct / len(test):.3f}", flush=True)
-'''
+"""
 
 
 def timed(cmd: list[str]) -> tuple[float, str]:
@@ -66,21 +66,52 @@ def overhead(folder: Path, epochs: int) -> None:
     tree, catalog = build(folder)
     tailor = Path(sys.executable).with_name("tailor")
     with tempfile.TemporaryDirectory() as runs:
-        ours, out = timed([str(tailor), "train", str(catalog), "-a", "object", "--loss", "nw", "--backbone",
-                           "resnet18", "--epochs", str(epochs), "--batch-size", "128", "--image-size", "32",
-                           "--optimizer", "adam", "--lr", "1e-3", "--device", "cpu", "--runs-dir", runs, "--json"])
+        ours, out = timed(
+            [
+                str(tailor),
+                "train",
+                str(catalog),
+                "-a",
+                "object",
+                "--loss",
+                "nw",
+                "--backbone",
+                "resnet18",
+                "--epochs",
+                str(epochs),
+                "--batch-size",
+                "128",
+                "--image-size",
+                "32",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "1e-3",
+                "--device",
+                "cpu",
+                "--runs-dir",
+                runs,
+                "--json",
+            ]
+        )
     result = json.loads(out)
     plain = {}
     for workers in (0, 2):
         plain[workers], _ = timed([sys.executable, "-c", PLAIN_LOOP, str(tree), str(epochs), str(workers)])
     best_workers = min(plain, key=plain.get)
-    print(f"overhead on CIFAR-10-LT (12,406 train / 10,000 test images), resnet18 32 x 32, batch 128, {epochs} epochs,"
-          f" evaluation each epoch, {os.cpu_count()} cores:")
-    print(f"  tailor train     {ours:6.1f} s  ({result['images_per_second']:.0f} train images/s, top-1 "
-          f"{100 * result['metrics']['top1']:.1f}%)")
+    print(
+        f"overhead on CIFAR-10-LT (12,406 train / 10,000 test images), resnet18 32 x 32, batch 128, {epochs} epochs,"
+        f" evaluation each epoch, {os.cpu_count()} cores:"
+    )
+    print(
+        f"  tailor train     {ours:6.1f} s  ({result['images_per_second']:.0f} train images/s, top-1 "
+        f"{100 * result['metrics']['top1']:.1f}%)"
+    )
     for workers, seconds in plain.items():
         print(f"  plain loop, {workers} workers {seconds:6.1f} s")
-    print(f"  ratio plain / tailor = {plain[best_workers] / ours:.2f} (target >= 0.9; baseline: {best_workers} workers)")
+    print(
+        f"  ratio plain / tailor = {plain[best_workers] / ours:.2f} (target >= 0.9; baseline: {best_workers} workers)"
+    )
 
 
 def quality(folder: Path, epochs: int, device: str, variants: list[str], beta: float) -> None:
@@ -89,9 +120,33 @@ def quality(folder: Path, epochs: int, device: str, variants: list[str], beta: f
     rows = []
     for loss in variants:
         extra = ["--beta", str(beta)] if loss in ("iew", "cb-focal") else []
-        seconds, out = timed([str(tailor), "train", str(catalog), "-a", "object", "--loss", loss, "--backbone",
-                              "resnet32-cifar", "--epochs", str(epochs), "--batch-size", "128", "--image-size", "32",
-                              "--optimizer", "sgd", "--lr", "0.1", "--device", device, "--json", *extra])
+        seconds, out = timed(
+            [
+                str(tailor),
+                "train",
+                str(catalog),
+                "-a",
+                "object",
+                "--loss",
+                loss,
+                "--backbone",
+                "resnet32-cifar",
+                "--epochs",
+                str(epochs),
+                "--batch-size",
+                "128",
+                "--image-size",
+                "32",
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "0.1",
+                "--device",
+                device,
+                "--json",
+                *extra,
+            ]
+        )
         result = json.loads(out)
         per = {p["name"]: p for p in result["metrics"]["per_label"]}
         rarest = sorted(per.values(), key=lambda p: p["count"])[:3]
@@ -99,18 +154,25 @@ def quality(folder: Path, epochs: int, device: str, variants: list[str], beta: f
         if extra:
             loss = f"{loss} (beta {beta:g})"
         rows.append((loss, result, tail, seconds))
-        print(f"  {loss:<9} run {result['run_id']}: top-1 {100 * result['metrics']['top1']:.1f}, ACSA "
-              f"{100 * result['metrics']['acsa']:.1f}, GM {100 * result['metrics']['gm']:.1f}, tail-3 accuracy "
-              f"{100 * tail:.1f} ({seconds / 60:.1f} min)", flush=True)
+        print(
+            f"  {loss:<9} run {result['run_id']}: top-1 {100 * result['metrics']['top1']:.1f}, ACSA "
+            f"{100 * result['metrics']['acsa']:.1f}, GM {100 * result['metrics']['gm']:.1f}, tail-3 accuracy "
+            f"{100 * tail:.1f} ({seconds / 60:.1f} min)",
+            flush=True,
+        )
     print(f"\n| loss | top-1 | ACSA | GM | tail-3 accuracy ({', '.join(p['name'] for p in rarest)}) | minutes |")
     print("|---|---|---|---|---|---|")
     for loss, result, tail, seconds in rows:
         m = result["metrics"]
-        print(f"| {loss} | {100 * m['top1']:.1f} | {100 * m['acsa']:.1f} | {100 * m['gm']:.1f} | {100 * tail:.1f} | "
-              f"{seconds / 60:.1f} |")
+        print(
+            f"| {loss} | {100 * m['top1']:.1f} | {100 * m['acsa']:.1f} | {100 * m['gm']:.1f} | {100 * tail:.1f} | "
+            f"{seconds / 60:.1f} |"
+        )
     warmup = "5-epoch warm-up, " if epochs >= 20 else ""
-    print(f"\nresnet32-cifar, {epochs} epochs, SGD lr 0.1 ({warmup}x0.01 at 80%, x0.0001 at 90%), batch 128, "
-          f"device {device}; last-epoch metrics on the balanced test set (top-1 = ACSA there). Catalog: {catalog}")
+    print(
+        f"\nresnet32-cifar, {epochs} epochs, SGD lr 0.1 ({warmup}x0.01 at 80%, x0.0001 at 90%), batch 128, "
+        f"device {device}; last-epoch metrics on the balanced test set (top-1 = ACSA there). Catalog: {catalog}"
+    )
 
 
 def main() -> int:

@@ -33,8 +33,12 @@ def main() -> int:
     out = ROOT / ".bench" / "demo"
     catalog = out / "catalog.sqlite"
     if not catalog.exists():
-        subprocess.run([sys.executable, "-m", "workbench.app.launcher", "demo", "--out", str(out), "--no-gui"],
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "workbench.app.launcher", "demo", "--out", str(out), "--no-gui"],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
     os.environ["TAILOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailor-thumbs-")
     from PySide6.QtCore import QSettings
 
@@ -69,27 +73,46 @@ def main() -> int:
     seconds = time.perf_counter() - started
     stall = beat.stop()
     job = ended[0]
-    listed = subprocess.run([sys.executable, "-m", "workbench.app.launcher", "runs", str(catalog), "--json"],
-                            capture_output=True, text=True, cwd=ROOT)
+    listed = subprocess.run(
+        [sys.executable, "-m", "workbench.app.launcher", "runs", str(catalog), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     runs = json.loads(listed.stdout) if listed.returncode == 0 else []
-    result = {"status": job.status, "run_id": job.run_id, "seconds": round(seconds, 1),
-              "config": {k: getattr(job.config, k) for k in ("backbone", "epochs", "batch_size", "image_size")},
-              "worst_stall_ms": stall["worst_ms"], "p99_ms": stall["p99_ms"], "worst_at_s": stall["worst_at_s"],
-              "stalls_over_50ms": stall["over_50ms"],
-              "tab_opened": {"engine_loaded_s": round(engine_seconds, 1), "worst_stall_ms": preparing["worst_ms"],
-                             "worst_at_s": preparing["worst_at_s"],
-                             "p99_ms": preparing["p99_ms"], "stalls_over_50ms": preparing["over_50ms"]},
-              "listed_by_tailor_runs": any(r["run_id"] == job.run_id for r in runs)}
+    result = {
+        "status": job.status,
+        "run_id": job.run_id,
+        "seconds": round(seconds, 1),
+        "config": {k: getattr(job.config, k) for k in ("backbone", "epochs", "batch_size", "image_size")},
+        "worst_stall_ms": stall["worst_ms"],
+        "p99_ms": stall["p99_ms"],
+        "worst_at_s": stall["worst_at_s"],
+        "stalls_over_50ms": stall["over_50ms"],
+        "tab_opened": {
+            "engine_loaded_s": round(engine_seconds, 1),
+            "worst_stall_ms": preparing["worst_ms"],
+            "worst_at_s": preparing["worst_at_s"],
+            "p99_ms": preparing["p99_ms"],
+            "stalls_over_50ms": preparing["over_50ms"],
+        },
+        "listed_by_tailor_runs": any(r["run_id"] == job.run_id for r in runs),
+    }
     window.close()
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"Train tab opened: torch imported in the background in {engine_seconds:.1f} s, worst event-loop stall "
-              f"meanwhile {preparing['worst_ms']} ms {preparing['worst_at_s']} s after opening (p99 {preparing['p99_ms']} ms, {preparing['over_50ms']} over 50 ms)")
-        print(f"run {job.run_id} {job.status} in {result['seconds']} s ({result['config']}); worst event-loop stall "
-              f"{stall['worst_ms']} ms {stall['worst_at_s']} s after the click (p99 {stall['p99_ms']} ms, "
-              f"{stall['over_50ms']} over 50 ms); listed by tailor runs: "
-              f"{result['listed_by_tailor_runs']}")
+        print(
+            f"Train tab opened: torch imported in the background in {engine_seconds:.1f} s, worst event-loop stall "
+            f"meanwhile {preparing['worst_ms']} ms {preparing['worst_at_s']} s after opening "
+            f"(p99 {preparing['p99_ms']} ms, {preparing['over_50ms']} over 50 ms)"
+        )
+        print(
+            f"run {job.run_id} {job.status} in {result['seconds']} s ({result['config']}); worst event-loop stall "
+            f"{stall['worst_ms']} ms {stall['worst_at_s']} s after the click (p99 {stall['p99_ms']} ms, "
+            f"{stall['over_50ms']} over 50 ms); listed by tailor runs: "
+            f"{result['listed_by_tailor_runs']}"
+        )
     return 0
 
 

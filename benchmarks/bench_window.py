@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class Heartbeat:
@@ -61,10 +61,13 @@ class Heartbeat:
         self.timer.stop()
         gaps = sorted(self.gaps)
         worst = max(range(len(self.gaps)), key=self.gaps.__getitem__)
-        return {"ticks": len(gaps), "worst_ms": round(gaps[-1] * 1000, 1),
-                "p99_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1),
-                "worst_at_s": round(self.ends[worst] - self.gaps[worst], 2),
-                "over_50ms": sum(gap > 0.05 for gap in gaps)}
+        return {
+            "ticks": len(gaps),
+            "worst_ms": round(gaps[-1] * 1000, 1),
+            "p99_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1),
+            "worst_at_s": round(self.ends[worst] - self.gaps[worst], 2),
+            "over_50ms": sum(gap > 0.05 for gap in gaps),
+        }
 
 
 def wait(app, condition, timeout: float) -> bool:
@@ -154,29 +157,44 @@ def main() -> int:
     wait(app, lambda: thumbs.pending() == 0, 30)
     rss_after = rss_mb()
     result = {
-        "catalog": str(catalog), "images": rows, "platform": QApplication.platformName(),
-        "window_shown_s": round(painted["t"], 3), "first_page_with_thumbnails_s": round(populated, 3),
-        "settled_s": round(settled, 3), "idle": idle_result, "scroll_page_by_page": pages,
-        "scroll_ten_pages_a_step": flings, "rss_mb_before_scroll": round(rss_before, 1),
-        "rss_mb_after_pages": round(rss_after_pages, 1), "rss_mb_after_flings": round(rss_after, 1),
-        "thumbnail_cache_mb": round(thumbs.cached_bytes / 2 ** 20, 1), "thumbnails_cached": thumbs.cached_count,
-        "row_pages_loaded": model.loaded_pages(), "torch_imported_at_start": torch_at_start,
+        "catalog": str(catalog),
+        "images": rows,
+        "platform": QApplication.platformName(),
+        "window_shown_s": round(painted["t"], 3),
+        "first_page_with_thumbnails_s": round(populated, 3),
+        "settled_s": round(settled, 3),
+        "idle": idle_result,
+        "scroll_page_by_page": pages,
+        "scroll_ten_pages_a_step": flings,
+        "rss_mb_before_scroll": round(rss_before, 1),
+        "rss_mb_after_pages": round(rss_after_pages, 1),
+        "rss_mb_after_flings": round(rss_after, 1),
+        "thumbnail_cache_mb": round(thumbs.cached_bytes / 2**20, 1),
+        "thumbnails_cached": thumbs.cached_count,
+        "row_pages_loaded": model.loaded_pages(),
+        "torch_imported_at_start": torch_at_start,
         "torch_imported_after_scroll": any(m == "torch" or m.startswith("torch.") for m in sys.modules),
     }
     window.close()
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"window on {rows:,} images ({result['platform']}): shown {result['window_shown_s']:.2f} s, first page "
-              f"with thumbnails {result['first_page_with_thumbnails_s']:.2f} s, settled {result['settled_s']:.2f} s")
+        print(
+            f"window on {rows:,} images ({result['platform']}): shown {result['window_shown_s']:.2f} s, first page "
+            f"with thumbnails {result['first_page_with_thumbnails_s']:.2f} s, settled {result['settled_s']:.2f} s"
+        )
         for name in ("scroll_page_by_page", "scroll_ten_pages_a_step"):
             r = result[name]
-            print(f"{name}: {r['steps']} steps in {r['seconds']} s, worst stall {r['worst_ms']} ms, "
-                  f"p99 {r['p99_ms']} ms, reached end: {r['reached_end']}")
-        print(f"memory: {result['rss_mb_before_scroll']} MB before scrolling, {result['rss_mb_after_pages']} MB after "
-              f"page by page, {result['rss_mb_after_flings']} MB after flings; thumbnail cache "
-              f"{result['thumbnail_cache_mb']} MB ({result['thumbnails_cached']:,}); {result['row_pages_loaded']} "
-              f"row pages held")
+            print(
+                f"{name}: {r['steps']} steps in {r['seconds']} s, worst stall {r['worst_ms']} ms, "
+                f"p99 {r['p99_ms']} ms, reached end: {r['reached_end']}"
+            )
+        print(
+            f"memory: {result['rss_mb_before_scroll']} MB before scrolling, {result['rss_mb_after_pages']} MB after "
+            f"page by page, {result['rss_mb_after_flings']} MB after flings; thumbnail cache "
+            f"{result['thumbnail_cache_mb']} MB ({result['thumbnails_cached']:,}); {result['row_pages_loaded']} "
+            f"row pages held"
+        )
         print(f"torch imported: at start {torch_at_start}, after scrolling {result['torch_imported_after_scroll']}")
     return 0
 

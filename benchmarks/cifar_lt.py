@@ -68,6 +68,7 @@ def _import(tree: Path, catalog: Path) -> None:
     tmp = catalog.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     subprocess.run([str(tailor), "init", str(tmp)], check=True, capture_output=True)
-    subprocess.run([str(tailor), "import", str(tmp), str(tree), "--attribute", "object"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(tailor), "import", str(tmp), str(tree), "--attribute", "object"], check=True, capture_output=True
+    )
     tmp.rename(catalog)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import DEFAULT_ARCHIVE, unpack  # noqa: E402
+from bench_import import DEFAULT_ARCHIVE, unpack
 
 DELAYS_S = (1.0, 4.0, 7.0)
 
@@ -40,8 +40,11 @@ def check(catalog: Path) -> tuple[str, int]:
 def kill(tailor: Path, catalog: Path, tree: Path, delay: float | None) -> str:
     wal = Path(f"{catalog}-wal")
     size = wal.stat().st_size if wal.exists() else 0
-    process = subprocess.Popen([str(tailor), "import", str(catalog), str(tree), "-a", "object"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(tailor), "import", str(catalog), str(tree), "-a", "object"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     start = time.perf_counter()
     if delay is not None:
         time.sleep(delay)
@@ -80,17 +83,25 @@ def main() -> int:
             state, images = check(catalog)
             good = state == "ok" and images in (0, files)
             failures += not good
-            print(f"  {'reading' if delay else 'writing'}: {what:<28} integrity {state}, {images:,} images "
-                  f"{'(none or all: ok)' if good else '(WRONG)'}")
+            print(
+                f"  {'reading' if delay else 'writing'}: {what:<28} integrity {state}, {images:,} images "
+                f"{'(none or all: ok)' if good else '(WRONG)'}"
+            )
         start = time.perf_counter()
-        out = subprocess.run([str(tailor), "import", str(catalog), str(tree), "-a", "object", "--json"],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [str(tailor), "import", str(catalog), str(tree), "-a", "object", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         report = json.loads(out)
         state, images = check(catalog)
         good = state == "ok" and images == files
         failures += not good
-        print(f"  import again: {time.perf_counter() - start:.1f} s, new {report['new']:,}; integrity {state}, "
-              f"{images:,} images {'(exactly all: ok)' if good else '(WRONG)'}")
+        print(
+            f"  import again: {time.perf_counter() - start:.1f} s, new {report['new']:,}; integrity {state}, "
+            f"{images:,} images {'(exactly all: ok)' if good else '(WRONG)'}"
+        )
     return 1 if failures else 0
 
 

@@ -72,8 +72,7 @@ class HeadLossName(StrEnum):
 
 OVERSAMPLERS = tuple(Oversampler)
 HEAD_LOSSES = tuple(HeadLossName)
-BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0",
-             "resnet32-cifar")
+BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0", "resnet32-cifar")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
 WEIGHTINGS = ("per-feature", "per-dimension")
@@ -90,15 +89,20 @@ class TrainConfig:
     attribute: str
     loss: str = option(Loss.NW, "weighting variant", choices=LOSSES)
     backbone: str = option("resnet18", "network", choices=BACKBONES)
-    pretrained: str | None = option(None, "start from ImageNet weights in the local torch cache, or from FILE "
-                                          "(never downloads)", const="imagenet", metavar="FILE")
+    pretrained: str | None = option(
+        None,
+        "start from ImageNet weights in the local torch cache, or from FILE (never downloads)",
+        const="imagenet",
+        metavar="FILE",
+    )
     epochs: int = option(10)
     batch_size: int = option(64)
     lr: float | None = option(None, "learning rate (default: Adam 1e-3, or 1e-4/1e-5 pretrained; SGD 0.1)")
     optimizer: str = option("adam", choices=OPTIMIZERS)
     weight_decay: float | None = option(None, "default: SGD 2e-4, Adam 0")
-    schedule: str | None = option(None, "default: step (x0.01 at 80%, x0.0001 at 90% of the epochs) for SGD, "
-                                        "constant for Adam", choices=SCHEDULES)
+    schedule: str | None = option(
+        None, "default: step (x0.01 at 80%, x0.0001 at 90% of the epochs) for SGD, constant for Adam", choices=SCHEDULES
+    )
     warmup_epochs: int | None = option(None, "linear warm-up epochs (default: 5 for SGD with >= 20 epochs)")
     image_size: int = option(32)
     beta: float = option(DEFAULT_BETA, "beta of iew and cb-focal")
@@ -109,8 +113,9 @@ class TrainConfig:
     cache: bool = option(True, "decode images every epoch instead of once into memory")  # --no-cache
     test_fraction: float = 0.1
     target_precision: float = 0.6
-    oversample: str | None = option(None, "then run Phase 2 of the convex-GAN oversampler on the trained run (a "
-                                          "second run)", choices=OVERSAMPLERS)
+    oversample: str | None = option(
+        None, "then run Phase 2 of the convex-GAN oversampler on the trained run (a second run)", choices=OVERSAMPLERS
+    )
     base_loss: str | None = None  # an oversampled run's record: the loss its base run was trained with
 
     @property
@@ -161,31 +166,48 @@ class TrainConfig:
     def _checks(self) -> list[tuple[bool, str]]:
         return [
             (self.loss in LOSSES, f"unknown loss '{self.loss}' (expected one of {', '.join(LOSSES)})"),
-            (self.backbone in BACKBONES, f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)})"),
+            (
+                self.backbone in BACKBONES,
+                f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)})",
+            ),
             (self.optimizer in OPTIMIZERS, f"unknown optimizer '{self.optimizer}' (adam or sgd)"),
             (self.schedule is None or self.schedule in SCHEDULES, f"unknown schedule '{self.schedule}'"),
             (1 <= self.epochs <= 100_000, "epochs must be at least 1 (and at most 100,000)"),
-            (2 <= self.batch_size <= 1_000_000, "batch size must be at least 2 (BatchNorm cannot train on one image "
-                                                "at a time)"),
+            (
+                2 <= self.batch_size <= 1_000_000,
+                "batch size must be at least 2 (BatchNorm cannot train on one image at a time)",
+            ),
             (16 <= self.image_size <= 1024, "image size must be between 16 and 1024"),
-            (self.lr is None or (math.isfinite(self.lr) and 0 < self.lr <= 100), "--lr must be a positive number "
-                                                                                 "(at most 100)"),
-            (self.weight_decay is None or (math.isfinite(self.weight_decay) and self.weight_decay >= 0),
-             "--weight-decay must be a number >= 0"),
-            (self.warmup_epochs is None or 0 <= self.warmup_epochs <= self.epochs,
-             "--warmup-epochs must be between 0 and --epochs"),
+            (
+                self.lr is None or (math.isfinite(self.lr) and 0 < self.lr <= 100),
+                "--lr must be a positive number (at most 100)",
+            ),
+            (
+                self.weight_decay is None or (math.isfinite(self.weight_decay) and self.weight_decay >= 0),
+                "--weight-decay must be a number >= 0",
+            ),
+            (
+                self.warmup_epochs is None or 0 <= self.warmup_epochs <= self.epochs,
+                "--warmup-epochs must be between 0 and --epochs",
+            ),
             (math.isfinite(self.beta) and 0 <= self.beta < 1, "--beta must be in [0, 1)"),
             (math.isfinite(self.gamma) and 0 <= self.gamma <= 100, "--gamma must be a number in [0, 100]"),
-            (0 <= self.seed < 2 ** 63, "--seed must be between 0 and 2^63 - 1"),
+            (0 <= self.seed < 2**63, "--seed must be between 0 and 2^63 - 1"),
             (0 <= self.workers <= 256, "--workers must be between 0 and 256"),
-            (self.device in ("auto", "cpu", "cuda", "mps") or (self.device.startswith("cuda:")
-                                                               and self.device[5:].isdigit()),
-             f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)"),
+            (
+                self.device in ("auto", "cpu", "cuda", "mps")
+                or (self.device.startswith("cuda:") and self.device[5:].isdigit()),
+                f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)",
+            ),
             (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),
-            (math.isfinite(self.target_precision) and 0 < self.target_precision <= 1,
-             "target precision must be in (0, 1]"),
-            (self.oversample is None or self.oversample in OVERSAMPLERS,
-             f"unknown oversampler '{self.oversample}' (expected {', '.join(OVERSAMPLERS)})"),
+            (
+                math.isfinite(self.target_precision) and 0 < self.target_precision <= 1,
+                "target precision must be in (0, 1]",
+            ),
+            (
+                self.oversample is None or self.oversample in OVERSAMPLERS,
+                f"unknown oversampler '{self.oversample}' (expected {', '.join(OVERSAMPLERS)})",
+            ),
         ]
 
 
@@ -193,10 +215,18 @@ def defaults_for(device: str, attribute: str = "") -> TrainConfig:
     """Panel defaults: ``device`` is ``"cpu"`` or a GPU kind (``"cuda"``, ``"mps"``)."""
     if device == "cpu":
         # well inside two minutes for the 351-image demo catalog on 2 cores (benchmarks/bench_training_window.py)
-        return TrainConfig(attribute=attribute, backbone="resnet18", epochs=10, batch_size=32, image_size=64,
-                           device="cpu")
-    return TrainConfig(attribute=attribute, backbone="densenet121", pretrained="imagenet", epochs=30,
-                       batch_size=32, image_size=224, device="auto")
+        return TrainConfig(
+            attribute=attribute, backbone="resnet18", epochs=10, batch_size=32, image_size=64, device="cpu"
+        )
+    return TrainConfig(
+        attribute=attribute,
+        backbone="densenet121",
+        pretrained="imagenet",
+        epochs=30,
+        batch_size=32,
+        image_size=224,
+        device="auto",
+    )
 
 
 @dataclass
@@ -206,11 +236,15 @@ class OversampleConfig:
     dictionary_size: int = option(2000, "features per label kept")
     samples: int | None = option(None, "N_s, features mixed per synthetic one (default min(100, smallest label - 1))")
     noise: int = 256  # size of z
-    weights: str = option("per-feature", "one convex weight per sampled feature (default) or per feature and "
-                                         "dimension", choices=WEIGHTINGS)
+    weights: str = option(
+        "per-feature",
+        "one convex weight per sampled feature (default) or per feature and dimension",
+        choices=WEIGHTINGS,
+    )
     lam: float = option(1e3, "weight of the discriminator in G's loss")
-    head_loss: str = option(HeadLossName.MSE, "loss of the fine-tuned classifier (mse: the paper's baseline)",
-                            choices=HEAD_LOSSES)
+    head_loss: str = option(
+        HeadLossName.MSE, "loss of the fine-tuned classifier (mse: the paper's baseline)", choices=HEAD_LOSSES
+    )
     epochs: int = option(10, "Phase 2 epochs")
     iterations: int | None = option(None, "iterations per epoch (default: labels x largest count / batch)")
     batch_size: int = option(256, "Phase 2 batch")
@@ -237,15 +271,19 @@ class OversampleConfig:
             (self.dictionary_size >= 2, "dictionary size must be at least 2"),
             (self.samples is None or self.samples >= 1, "samples per synthetic feature must be at least 1"),
             (self.weights in WEIGHTINGS, f"unknown weights '{self.weights}' (per-feature or per-dimension)"),
-            (self.head_loss in HEAD_LOSSES, f"unknown head loss '{self.head_loss}' (expected "
-                                            f"{', '.join(HEAD_LOSSES)})"),
+            (
+                self.head_loss in HEAD_LOSSES,
+                f"unknown head loss '{self.head_loss}' (expected {', '.join(HEAD_LOSSES)})",
+            ),
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.iterations is None or self.iterations >= 1, "iterations must be at least 1"),
             (self.batch_size >= 2, "batch size must be at least 2"),
-            (all(math.isfinite(v) and v > 0 for v in (self.lr, self.lr_late, self.head_lr or 1.0)),
-             "learning rates must be positive numbers"),
+            (
+                all(math.isfinite(v) and v > 0 for v in (self.lr, self.lr_late, self.head_lr or 1.0)),
+                "learning rates must be positive numbers",
+            ),
             (math.isfinite(self.lam) and self.lam >= 0, "--lam must be a number >= 0"),
-            (0 <= self.seed < 2 ** 63, "--seed must be between 0 and 2^63 - 1"),
+            (0 <= self.seed < 2**63, "--seed must be between 0 and 2^63 - 1"),
             (self.d_every >= 1, "d-every must be at least 1"),
             (self.noise >= 1, "noise size must be at least 1"),
         ]

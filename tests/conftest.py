@@ -133,6 +133,5 @@ def make_garments(root: Path, counts: dict[str, int], size=(24, 24)) -> Path:
     for label, count in counts.items():
         for i in range(count):
             n += 1
-            write_image(root / label / f"{label}-{i:04d}.png", colour=(n * 37 % 256, n * 11 % 256, n % 256),
-                        size=size)
+            write_image(root / label / f"{label}-{i:04d}.png", colour=(n * 37 % 256, n * 11 % 256, n % 256), size=size)
     return root

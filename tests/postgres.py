@@ -55,11 +55,42 @@ def start(data: Path) -> str:
         data.chmod(0o700)
     port = _free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True, "check": True}
-    subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", USER, "-A", "trust",
-                                    "--no-sync", "-E", "UTF8", "--locale", "C"]), **quiet)
+    subprocess.run(
+        _as_server_user(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data / "db"),
+                "-U",
+                USER,
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C",
+            ]
+        ),
+        **quiet,
+    )
     options = f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200"
-    subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l",
-                                    str(data / "server.log"), "-w", "start"]), **quiet)
+    subprocess.run(
+        _as_server_user(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data / "db"),
+                "-o",
+                options,
+                "-l",
+                str(data / "server.log"),
+                "-w",
+                "start",
+            ]
+        ),
+        **quiet,
+    )
     (data / "url").write_text(url := f"postgresql+psycopg://{USER}@127.0.0.1:{port}/postgres")
     return url
 
@@ -67,8 +98,11 @@ def start(data: Path) -> str:
 def stop(data: Path) -> None:
     bin_dir = binaries()
     if bin_dir is not None and (data / "db").exists():
-        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate",
-                                        "stop"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def _admin(server_url: str):

@@ -11,8 +11,9 @@ def open_window(qtbot, location, *, show: bool = True):
     qtbot.addWidget(window)
     if show:
         window.show()
-    qtbot.waitUntil(lambda: window.state is not None and window.state.loaded and window.browser.query_count > 0,
-                    timeout=15000)
+    qtbot.waitUntil(
+        lambda: window.state is not None and window.state.loaded and window.browser.query_count > 0, timeout=15000
+    )
     return window
 
 

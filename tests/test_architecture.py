@@ -85,12 +85,17 @@ def test_the_cycle_check_finds_a_cycle_a_wrong_import_would_make():
 
 
 def test_importing_every_core_module_loads_no_qt():
-    modules = sorted(p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
-                     for p in (ROOT / "core").rglob("*.py") if "migrations" not in p.parts)
-    code = ("import importlib, sys\n"
-            f"for name in {modules!r}: importlib.import_module(name)\n"
-            f"loaded = [m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}]\n"
-            "print(loaded)\n")
+    modules = sorted(
+        p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
+        for p in (ROOT / "core").rglob("*.py")
+        if "migrations" not in p.parts
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"loaded = [m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}]\n"
+        "print(loaded)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -105,11 +110,18 @@ def test_contract_would_catch_a_qt_import(tmp_path):
     assert "core.leak -> PySide6" in result.stdout
 
 
-@pytest.mark.parametrize(("module", "wrong", "broken"), [
-    ("core/catalog/runs.py", "import core.training.loop", "core.catalog.runs -> core.training.loop"),
-    ("core/analysis/metrics.py", "import core.ingest.images", "core.analysis.metrics -> core.ingest.images"),
-    ("workbench/workers/tasks.py", "import workbench.views.runs", "workbench.workers.tasks -> workbench.views.runs"),
-])
+@pytest.mark.parametrize(
+    ("module", "wrong", "broken"),
+    [
+        ("core/catalog/runs.py", "import core.training.loop", "core.catalog.runs -> core.training.loop"),
+        ("core/analysis/metrics.py", "import core.ingest.images", "core.analysis.metrics -> core.ingest.images"),
+        (
+            "workbench/workers/tasks.py",
+            "import workbench.views.runs",
+            "workbench.workers.tasks -> workbench.views.runs",
+        ),
+    ],
+)
 def test_the_layers_contracts_catch_an_import_against_the_layers(tmp_path, module, wrong, broken):
     scratch = _scratch(tmp_path)
     path = scratch / module

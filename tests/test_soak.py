@@ -17,7 +17,9 @@ STEPS = 10_000
 def _sql_truth(catalog) -> dict[tuple[int, int], str]:
     """(image, label) -> source, every annotation in the catalog."""
     with catalog.engine.connect() as conn:
-        return {(i, lab): src for i, lab, src in conn.execute(text("SELECT image_id, label_id, source FROM annotation"))}
+        return {
+            (i, lab): src for i, lab, src in conn.execute(text("SELECT image_id, label_id, source FROM annotation"))
+        }
 
 
 def _sql_counts(catalog) -> Counter:
@@ -32,8 +34,12 @@ def test_random_edits_undo_and_redo_keep_counts_equal_to_sql(catalog, tmp_path):
     style_labels = [edits.create_label(catalog, style, name).inserted[0].ids[0] for name in ("boho", "formal", "sport")]
     with catalog.engine.connect() as conn:
         images = [r[0] for r in conn.execute(text("SELECT id FROM image"))]
-        sleeve = [r[0] for r in conn.execute(text("SELECT l.id FROM label l JOIN attribute a ON a.id = l.attribute_id "
-                                                  "WHERE a.name = 'sleeve'"))]
+        sleeve = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT l.id FROM label l JOIN attribute a ON a.id = l.attribute_id WHERE a.name = 'sleeve'")
+            )
+        ]
     kind = {label: "single" for label in sleeve} | {label: "multi" for label in style_labels}
     attribute_of = {label: ("sleeve" if label in sleeve else "style") for label in kind}
     model = _sql_truth(catalog)  # (image, label) -> source
@@ -84,8 +90,12 @@ def test_random_edits_undo_and_redo_keep_counts_equal_to_sql(catalog, tmp_path):
             assert _sql_truth(catalog) == model, f"step {step}: {action}"
     assert _sql_truth(catalog) == model
     with catalog.engine.connect() as conn:  # a single-label attribute never holds two labels for one image
-        most = conn.execute(text("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM annotation a JOIN attribute t "
-                                 "ON t.id = a.attribute_id WHERE t.name = 'sleeve' GROUP BY a.image_id) AS x")).scalar()
+        most = conn.execute(
+            text(
+                "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM annotation a JOIN attribute t "
+                "ON t.id = a.attribute_id WHERE t.name = 'sleeve' GROUP BY a.image_id) AS x"
+            )
+        ).scalar()
     assert most in (None, 1)
 
 

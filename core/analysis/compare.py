@@ -24,29 +24,46 @@ def compare(catalog: Catalog, run_ids: list[int]) -> dict:
         if run.status != RunStatus.FINISHED or not run.metrics:
             raise TailorError(f"run {run.id} is {run.status}; only finished runs can be compared")
     if len({run.attribute for run in runs}) > 1:
-        raise TailorError("runs of different attributes cannot be compared: " +
-                          ", ".join(f"{run.id} ({run.attribute})" for run in runs))
+        raise TailorError(
+            "runs of different attributes cannot be compared: "
+            + ", ".join(f"{run.id} ({run.attribute})" for run in runs)
+        )
     labels = [label["name"] for label in runs[0].labels]
     rows = []
     for run in runs:
         last = run.last
         by_name = {label["name"]: m["ap"] for label, m in zip(run.labels, last["per_label"])}
         groups = {g: (v or {}).get("ap") for g, v in (last.get("groups") or {}).items()}
-        rows.append({"run_id": run.id, "loss": run.loss, "backbone": run.backbone,
-                     "ap": [by_name.get(name) for name in labels],
-                     **{k: last.get(k) for k in ("top1", "acsa", "gm", "macro_ap")}, "groups": groups})
+        rows.append(
+            {
+                "run_id": run.id,
+                "loss": run.loss,
+                "backbone": run.backbone,
+                "ap": [by_name.get(name) for name in labels],
+                **{k: last.get(k) for k in ("top1", "acsa", "gm", "macro_ap")},
+                "groups": groups,
+            }
+        )
     base = rows[0]
     for row in rows:
-        row["delta"] = {k: (row[k] - base[k]) if row[k] is not None and base[k] is not None else None
-                        for k in ("top1", "acsa", "gm", "macro_ap")}
+        row["delta"] = {
+            k: (row[k] - base[k]) if row[k] is not None and base[k] is not None else None
+            for k in ("top1", "acsa", "gm", "macro_ap")
+        }
         row["ap_delta"] = [(a - b) if a is not None and b is not None else None for a, b in zip(row["ap"], base["ap"])]
     best = []
     for j in range(len(labels)):
         values = [row["ap"][j] for row in rows if row["ap"][j] is not None]
         best.append(max(values) if values else None)
     counts = {label["name"]: label["train"] for label in runs[0].labels}
-    return {"attribute": runs[0].attribute, "labels": labels, "train_counts": [counts[n] for n in labels],
-            "baseline": base["run_id"], "rows": rows, "best_ap": best}
+    return {
+        "attribute": runs[0].attribute,
+        "labels": labels,
+        "train_counts": [counts[n] for n in labels],
+        "baseline": base["run_id"],
+        "rows": rows,
+        "best_ap": best,
+    }
 
 
 def _pct(value) -> str:
@@ -66,32 +83,65 @@ def markdown_cell(text: object) -> str:
 
 
 def compare_markdown(table: dict) -> str:
-    head = ["run", "loss"] + [f"{markdown_cell(name)} ({n})" for name, n in zip(table["labels"], table["train_counts"])] + \
-           ["top-1", "ACSA", "GM", "macro AP", "head AP", "medium AP", "tail AP"]
+    head = (
+        ["run", "loss"]
+        + [f"{markdown_cell(name)} ({n})" for name, n in zip(table["labels"], table["train_counts"])]
+        + ["top-1", "ACSA", "GM", "macro AP", "head AP", "medium AP", "tail AP"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table["rows"]:
         cells = [str(row["run_id"]), row["loss"]]
         for j, ap in enumerate(row["ap"]):
             text = _pct(ap)
-            cells.append(f"**{text}**" if ap is not None and ap == table["best_ap"][j] and len(table["rows"]) > 1
-                         else text)
+            cells.append(
+                f"**{text}**" if ap is not None and ap == table["best_ap"][j] and len(table["rows"]) > 1 else text
+            )
         for key in ("top1", "acsa", "gm", "macro_ap"):
             cells.append(_pct(row[key]) + (_delta(row["delta"][key]) if row["run_id"] != table["baseline"] else ""))
         cells += [_pct(row["groups"].get(g)) for g in ("head", "medium", "tail")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"\nPer-label AP and metrics in %, last epoch of each run; bold: best AP per label; "
-                 f"(+x): difference to run {table['baseline']}. Label columns show training images.")
+    lines.append(
+        f"\nPer-label AP and metrics in %, last epoch of each run; bold: best AP per label; "
+        f"(+x): difference to run {table['baseline']}. Label columns show training images."
+    )
     return "\n".join(lines)
 
 
 def compare_csv(table: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["run_id", "loss", "backbone", *[f"ap:{n}" for n in table["labels"]], "top1", "acsa", "gm",
-                     "macro_ap", "delta_top1", "delta_acsa", "delta_gm", "delta_macro_ap", "head_ap", "medium_ap",
-                     "tail_ap"])
+    writer.writerow(
+        [
+            "run_id",
+            "loss",
+            "backbone",
+            *[f"ap:{n}" for n in table["labels"]],
+            "top1",
+            "acsa",
+            "gm",
+            "macro_ap",
+            "delta_top1",
+            "delta_acsa",
+            "delta_gm",
+            "delta_macro_ap",
+            "head_ap",
+            "medium_ap",
+            "tail_ap",
+        ]
+    )
     for row in table["rows"]:
-        writer.writerow([row["run_id"], row["loss"], row["backbone"], *row["ap"], row["top1"], row["acsa"], row["gm"],
-                         row["macro_ap"], *(row["delta"][k] for k in ("top1", "acsa", "gm", "macro_ap")),
-                         *(row["groups"].get(g) for g in ("head", "medium", "tail"))])
+        writer.writerow(
+            [
+                row["run_id"],
+                row["loss"],
+                row["backbone"],
+                *row["ap"],
+                row["top1"],
+                row["acsa"],
+                row["gm"],
+                row["macro_ap"],
+                *(row["delta"][k] for k in ("top1", "acsa", "gm", "macro_ap")),
+                *(row["groups"].get(g) for g in ("head", "medium", "tail")),
+            ]
+        )
     return out.getvalue()

@@ -52,8 +52,10 @@ def _as_counts(counts, *, allow_zero: bool = False) -> np.ndarray:
         raise ValueError("counts must be finite and non-negative")
     if not allow_zero and np.any(array == 0):
         empty = ", ".join(str(i) for i in np.flatnonzero(array == 0)[:10])
-        raise ValueError(f"every label needs at least one training image; label index {empty} has none "
-                         "(remove the label or annotate some images first)")
+        raise ValueError(
+            f"every label needs at least one training image; label index {empty} has none "
+            "(remove the label or annotate some images first)"
+        )
     return array
 
 
@@ -148,9 +150,18 @@ def assign_groups(counts, rule: GroupRule = GroupRule()) -> list[str]:
     return groups
 
 
-def summarize(attribute: str, kind: str, names: list[str], counts: list[int], *, images: int,
-              split: str | None = None, beta: float = DEFAULT_BETA, lam: float = 1.0,
-              rule: GroupRule = GroupRule()) -> dict:
+def summarize(
+    attribute: str,
+    kind: str,
+    names: list[str],
+    counts: list[int],
+    *,
+    images: int,
+    split: str | None = None,
+    beta: float = DEFAULT_BETA,
+    lam: float = 1.0,
+    rule: GroupRule = GroupRule(),
+) -> dict:
     """The statistics of one attribute as a JSON-ready dict; labels sorted by count (descending), then name."""
     _check_beta(beta)
     order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
@@ -165,14 +176,17 @@ def summarize(attribute: str, kind: str, names: list[str], counts: list[int], *,
     effective = effective_number(n, beta)
     groups = assign_groups(n, rule)
     total = float(n.sum())
-    labels = [{
-        "name": name,
-        "count": int(n[i]),
-        "share": float(n[i] / total) if total else 0.0,
-        "effective_number": float(effective[i]),
-        "group": groups[i],
-        "weights": {scheme: weights[scheme][i] for scheme in SCHEMES},
-    } for i, name in enumerate(names)]
+    labels = [
+        {
+            "name": name,
+            "count": int(n[i]),
+            "share": float(n[i] / total) if total else 0.0,
+            "effective_number": float(effective[i]),
+            "group": groups[i],
+            "weights": {scheme: weights[scheme][i] for scheme in SCHEMES},
+        }
+        for i, name in enumerate(names)
+    ]
     return {
         "attribute": attribute,
         "kind": kind,

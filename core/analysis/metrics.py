@@ -36,8 +36,7 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix, f1_score,
-                             precision_recall_curve)
+from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
 MAX_CURVE_POINTS = 200
 
@@ -61,8 +60,12 @@ def label_operating_point(positive: np.ndarray, score: np.ndarray, target_precis
     if reached.size:
         first = reached[0]  # thresholds increase: the first index is the smallest threshold
         threshold, recall_at = float(thresholds[first]), float(recall[first])
-    return {"ap": ap, "threshold": threshold, "recall_at_threshold": recall_at,
-            "pr_curve": _downsample(precision, recall)}
+    return {
+        "ap": ap,
+        "threshold": threshold,
+        "recall_at_threshold": recall_at,
+        "pr_curve": _downsample(precision, recall),
+    }
 
 
 def _geometric_mean(values: list[float]) -> float | None:
@@ -78,8 +81,9 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def evaluate(y_true, scores, *, multi_label: bool, target_precision: float = 0.6,
-             groups: list[str] | None = None) -> dict:
+def evaluate(
+    y_true, scores, *, multi_label: bool, target_precision: float = 0.6, groups: list[str] | None = None
+) -> dict:
     """Evaluate ``scores`` against ``y_true``; see the module docstring for every key."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
@@ -112,9 +116,16 @@ def evaluate(y_true, scores, *, multi_label: bool, target_precision: float = 0.6
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         for j in range(c):
             curve = label_operating_point(truth[:, j], scores[:, j], target_precision)
-            per_label.append({"support": int(support[j]), "accuracy": accuracy[j], "ap": curve["ap"],
-                              "threshold": curve["threshold"], "recall": curve["recall_at_threshold"],
-                              "pr_curve": curve["pr_curve"]})
+            per_label.append(
+                {
+                    "support": int(support[j]),
+                    "accuracy": accuracy[j],
+                    "ap": curve["ap"],
+                    "threshold": curve["threshold"],
+                    "recall": curve["recall_at_threshold"],
+                    "pr_curve": curve["pr_curve"],
+                }
+            )
         micro_ap = float(average_precision_score(truth.ravel(), scores.ravel())) if truth.any() else None
     recalls = [a for a in accuracy if a is not None]
     result = {
@@ -146,8 +157,10 @@ def evaluate(y_true, scores, *, multi_label: bool, target_precision: float = 0.6
             if pooled_truth.any():  # the group's labels pooled: the source paper's per-group PR figures
                 precision, recall, _ = precision_recall_curve(pooled_truth, pooled_scores)
                 pooled = _downsample(precision, recall)
-            result["groups"][group] = {"labels": len(members),
-                                       "accuracy": _mean(accuracy[j] for j in members),
-                                       "ap": _mean(per_label[j]["ap"] for j in members),
-                                       "pr_curve": pooled}
+            result["groups"][group] = {
+                "labels": len(members),
+                "accuracy": _mean(accuracy[j] for j in members),
+                "ap": _mean(per_label[j]["ap"] for j in members),
+                "pr_curve": pooled,
+            }
     return result

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog.store import Catalog
 from core.base.errors import TailorError
 from core.catalog.runs import final_scores, get_run
+from core.catalog.store import Catalog
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,13 @@ class Review:
     def _item(self, row: int, confidence: float, threshold: float = 0.5) -> ReviewItem:
         scores = self.scores[row]
         predicted = np.flatnonzero(scores >= threshold) if self.multi_label else [int(scores.argmax())]
-        return ReviewItem(self.image_ids[row], self.paths[row], tuple(self.labels[j] for j in self.targets[row]),
-                          tuple(self.labels[j] for j in predicted), float(confidence))
+        return ReviewItem(
+            self.image_ids[row],
+            self.paths[row],
+            tuple(self.labels[j] for j in self.targets[row]),
+            tuple(self.labels[j] for j in predicted),
+            float(confidence),
+        )
 
 
 def load_review(catalog: Catalog, run_id: int) -> Review:
@@ -88,8 +93,17 @@ def load_review(catalog: Catalog, run_id: int) -> Review:
     if run.status != "finished":
         raise TailorError(f"run {run_id} is {run.status}; only finished runs have predictions to review")
     image_ids, paths, targets, scores = final_scores(catalog, run_id)
-    return Review(run.id, run.attribute, run.kind == "multi", [label["name"] for label in run.labels],
-                  [label["id"] for label in run.labels], image_ids, paths, targets, scores)
+    return Review(
+        run.id,
+        run.attribute,
+        run.kind == "multi",
+        [label["name"] for label in run.labels],
+        [label["id"] for label in run.labels],
+        image_ids,
+        paths,
+        targets,
+        scores,
+    )
 
 
 def confusion(review: Review) -> np.ndarray:
@@ -108,8 +122,11 @@ def cell(review: Review, true_label: int, predicted_label: int) -> list[ReviewIt
     """The images of true label ``true_label`` predicted as ``predicted_label``, most confident first."""
     if review.multi_label:
         raise TailorError("confusion cells need a single-label run")
-    rows = [r for r, t in enumerate(review.targets)
-            if t[0] == true_label and int(review.scores[r].argmax()) == predicted_label]
+    rows = [
+        r
+        for r, t in enumerate(review.targets)
+        if t[0] == true_label and int(review.scores[r].argmax()) == predicted_label
+    ]
     items = [review._item(r, review.scores[r, predicted_label]) for r in rows]
     return sorted(items, key=lambda item: -item.confidence)
 
@@ -142,11 +159,11 @@ def right_in_a_wrong_in_b(a: Review, b: Review) -> list[ReviewItem]:
     Both runs must be of one attribute; images are matched by id, so runs on different splits compare on the
     images they share."""
     if a.attribute != b.attribute:
-        raise TailorError(f"runs {a.run_id} ({a.attribute}) and {b.run_id} ({b.attribute}) are of different "
-                          "attributes")
+        raise TailorError(f"runs {a.run_id} ({a.attribute}) and {b.run_id} ({b.attribute}) are of different attributes")
     if a.labels != b.labels:
-        raise TailorError(f"runs {a.run_id} and {b.run_id} have different label lists; compare runs trained on "
-                          "the same labels")
+        raise TailorError(
+            f"runs {a.run_id} and {b.run_id} have different label lists; compare runs trained on the same labels"
+        )
     right_a = {a.image_ids[r] for r in np.flatnonzero(a.correct())}
     wrong_b = np.flatnonzero(~b.correct())
     items = [b._item(int(r), b.mistake_confidence(int(r))) for r in wrong_b if b.image_ids[r] in right_a]
@@ -158,12 +175,21 @@ def thresholds(review: Review, target_precision: float = 0.6) -> list[dict]:
     when no threshold reaches it), with the AP and the number of positives."""
     if not 0 < target_precision <= 1:
         raise TailorError(f"target precision must be in (0, 1], got {target_precision}")
-    from core.analysis.metrics import label_operating_point  # scikit-learn: not imported with the window (start-up time)
+    from core.analysis.metrics import (
+        label_operating_point,  # scikit-learn: not imported with the window (start-up time)
+    )
 
     truth = review.truth_matrix
     result = []
     for j, name in enumerate(review.labels):
         point = label_operating_point(truth[:, j], review.scores[:, j].astype(np.float64), target_precision)
-        result.append({"label": name, "positives": int(truth[:, j].sum()), "ap": point["ap"],
-                       "threshold": point["threshold"], "recall": point["recall_at_threshold"]})
+        result.append(
+            {
+                "label": name,
+                "positives": int(truth[:, j].sum()),
+                "ap": point["ap"],
+                "threshold": point["threshold"],
+                "recall": point["recall_at_threshold"],
+            }
+        )
     return result

@@ -22,8 +22,9 @@ class TailorError(Exception):
 class ManifestError(TailorError):
     """A manifest that cannot be imported; the message names the file, the row and the column."""
 
-    def __init__(self, file: str, message: str, *, row: int | None = None, line: int | None = None,
-                 column: str | None = None) -> None:
+    def __init__(
+        self, file: str, message: str, *, row: int | None = None, line: int | None = None, column: str | None = None
+    ) -> None:
         where = [file]
         if row is not None:
             where.append(f"row {row}" + (f" (line {line})" if line is not None else ""))

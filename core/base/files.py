@@ -11,8 +11,9 @@ from typing import IO, Any
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, unique: bool = False,
-                 **open_args: Any) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "wb", *, unique: bool = False, **open_args: Any
+) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` for writing; on success it replaces ``path``, on any failure
     (including Ctrl+C) it is removed. ``unique``: a temporary name of its own, for several writers of one path
     (else ``NAME.tmp``)."""

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, select
 
-from core.catalog.store import Catalog, check_split
-from core.base.iteration import IDS_PER_QUERY, chunks
 from core.base.errors import TailorError
+from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.schema import SOURCES, Annotation, Attribute, Image, Label
+from core.catalog.store import Catalog, check_split
 
 SORTS = {"path": "path (A-Z)", "newest": "newest first", "oldest": "oldest first"}
 
@@ -101,8 +101,11 @@ def image_ids(catalog: Catalog, f: ImageFilter = ImageFilter()) -> array:
     """Ids of the images matching ``f`` in display order, as a compact ``array('q')``."""
     if f.sort not in SORTS:
         raise TailorError(f"unknown sort '{f.sort}' (expected one of {', '.join(SORTS)})")
-    order = {"path": (Image.path,), "newest": (Image.added_at.desc(), Image.path),
-             "oldest": (Image.added_at, Image.path)}[f.sort]
+    order = {
+        "path": (Image.path,),
+        "newest": (Image.added_at.desc(), Image.path),
+        "oldest": (Image.added_at, Image.path),
+    }[f.sort]
     query = select(Image.id).where(and_(True, *_conditions(f))).order_by(*order)
     ids = array("q")
     with catalog.session() as s:
@@ -119,14 +122,19 @@ def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = 
     with catalog.session() as s:
         for chunk in chunks(ids, IDS_PER_QUERY):
             part = chunk
-            for row in s.execute(select(Image.id, Image.path, Image.content_hash, Image.width, Image.height,
-                                        Image.split).where(Image.id.in_(part))):
+            for row in s.execute(
+                select(Image.id, Image.path, Image.content_hash, Image.width, Image.height, Image.split).where(
+                    Image.id.in_(part)
+                )
+            ):
                 rows[row[0]] = tuple(row)
             if attribute_id is not None:
                 for image_id, name in s.execute(
-                        select(Annotation.image_id, Label.name).join(Label, Label.id == Annotation.label_id)
-                        .where(Annotation.attribute_id == attribute_id, Annotation.image_id.in_(part))
-                        .order_by(Label.name)):
+                    select(Annotation.image_id, Label.name)
+                    .join(Label, Label.id == Annotation.label_id)
+                    .where(Annotation.attribute_id == attribute_id, Annotation.image_id.in_(part))
+                    .order_by(Label.name)
+                ):
                     labels.setdefault(image_id, []).append(name)
     return [ImageRow(*rows[i], labels=tuple(labels.get(i, ()))) for i in ids if i in rows]
 
@@ -136,12 +144,27 @@ def image_detail(catalog: Catalog, image_id: int) -> ImageDetail:
         image = s.get(Image, image_id)
         if image is None:
             raise TailorError(f"no image with id {image_id} (deleted meanwhile?)")
-        annotations = tuple(AnnotationInfo(*row) for row in s.execute(
-            select(Attribute.name, Label.name, Annotation.source, Annotation.created_at)
-            .join(Label, Label.id == Annotation.label_id).join(Attribute, Attribute.id == Annotation.attribute_id)
-            .where(Annotation.image_id == image_id).order_by(Attribute.name, Label.name)))
-        return ImageDetail(image.id, image.path, image.content_hash, image.width, image.height, image.split,
-                           image.added_at, image.updated_at, annotations)
+        annotations = tuple(
+            AnnotationInfo(*row)
+            for row in s.execute(
+                select(Attribute.name, Label.name, Annotation.source, Annotation.created_at)
+                .join(Label, Label.id == Annotation.label_id)
+                .join(Attribute, Attribute.id == Annotation.attribute_id)
+                .where(Annotation.image_id == image_id)
+                .order_by(Attribute.name, Label.name)
+            )
+        )
+        return ImageDetail(
+            image.id,
+            image.path,
+            image.content_hash,
+            image.width,
+            image.height,
+            image.split,
+            image.added_at,
+            image.updated_at,
+            annotations,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +178,7 @@ def labels(catalog: Catalog, attribute_id: int) -> list[LabelInfo]:
     """Labels of an attribute by name (a stable order: the number keys 1-9 follow it) with their image counts."""
     with catalog.session() as s:
         per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
-        rows = s.execute(select(Label.id, Label.name, per_label.scalar_subquery())
-                         .where(Label.attribute_id == attribute_id)).all()
+        rows = s.execute(
+            select(Label.id, Label.name, per_label.scalar_subquery()).where(Label.attribute_id == attribute_id)
+        ).all()
     return sorted((LabelInfo(*row) for row in rows), key=lambda info: (info.name.lower(), info.id))

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from core.catalog.store import Catalog, check_kind
-from core.base.iteration import IDS_PER_QUERY, chunks
 from core.base.errors import TailorError
+from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.names import check_name
 from core.catalog.schema import SOURCES, Annotation, Attribute, Label, Run, utcnow
+from core.catalog.store import Catalog, check_kind
 
 _TABLES = {"attribute": Attribute, "label": Label, "annotation": Annotation}
 _PARENTS_FIRST = ("attribute", "label", "annotation")
@@ -69,9 +69,14 @@ class Edit:
         return not (any(r.values for r in self.deleted) or any(r.values for r in self.inserted) or self.updated)
 
     def inverse(self) -> Edit:
-        return Edit(f"undo {self.description}", deleted=self.inserted, inserted=self.deleted,
-                    updated=tuple(Update(u.table, u.id, u.after, u.before) for u in self.updated),
-                    images=self.images, attributes=self.attributes)
+        return Edit(
+            f"undo {self.description}",
+            deleted=self.inserted,
+            inserted=self.deleted,
+            updated=tuple(Update(u.table, u.id, u.after, u.before) for u in self.updated),
+            images=self.images,
+            attributes=self.attributes,
+        )
 
 
 def _columns(table: str) -> tuple[str, ...]:
@@ -149,6 +154,7 @@ def revert(catalog: Catalog, edit: Edit) -> None:
 
 # -- building edits ---------------------------------------------------------------------------------------
 
+
 def _insert_rows(s: Session, table: str, dicts: list[dict]) -> Rows:
     """Insert new rows (no ids yet) and return them whole, with the ids the database gave them."""
     model = _TABLES[table]
@@ -168,8 +174,11 @@ def _delete_rows(s: Session, table: str, ids: Sequence[int]) -> Rows:
 
 
 def _label(s: Session, label_id: int) -> tuple[int, str, int, str, str]:
-    row = s.execute(select(Label.id, Label.name, Attribute.id, Attribute.name, Attribute.kind)
-                    .join(Attribute, Label.attribute_id == Attribute.id).where(Label.id == label_id)).first()
+    row = s.execute(
+        select(Label.id, Label.name, Attribute.id, Attribute.name, Attribute.kind)
+        .join(Attribute, Label.attribute_id == Attribute.id)
+        .where(Label.id == label_id)
+    ).first()
     if row is None:
         raise TailorError(f"no label with id {label_id} (deleted meanwhile?)")
     return tuple(row)
@@ -186,9 +195,11 @@ def _annotations_of(s: Session, attribute_id: int, image_ids: Sequence[int]) -> 
     """(annotation id, image id, label id, source) of ``image_ids`` in one attribute."""
     found = []
     for chunk in chunks(image_ids, IDS_PER_QUERY):
-        found += s.execute(select(Annotation.id, Annotation.image_id, Annotation.label_id, Annotation.source)
-                           .where(Annotation.attribute_id == attribute_id,
-                                  Annotation.image_id.in_(chunk))).all()
+        found += s.execute(
+            select(Annotation.id, Annotation.image_id, Annotation.label_id, Annotation.source).where(
+                Annotation.attribute_id == attribute_id, Annotation.image_id.in_(chunk)
+            )
+        ).all()
     return found
 
 
@@ -196,8 +207,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source: str = "human",
-           seen: Mapping[int, Sequence[str]] | None = None) -> Edit:
+def assign(
+    catalog: Catalog,
+    image_ids: Iterable[int],
+    label_id: int,
+    *,
+    source: str = "human",
+    seen: Mapping[int, Sequence[str]] | None = None,
+) -> Edit:
     """Give ``label_id`` to every image. On a single-label attribute an image's other label is replaced.
 
     ``seen``: the label names of (some of) the images as the user saw them. On a single-label attribute, an image
@@ -207,7 +224,7 @@ def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source:
         raise TailorError(f"unknown annotation source '{source}' (expected one of {', '.join(SOURCES)})")
     images = sorted(set(image_ids))
     with catalog.session(write=True) as s:
-        _, label_name, attribute_id, attribute_name, kind = _label(s, label_id)
+        _, label_name, attribute_id, _attribute_name, kind = _label(s, label_id)
         existing = _annotations_of(s, attribute_id, images)
         if seen and kind == "single":
             _check_seen(s, attribute_id, existing, seen)
@@ -215,12 +232,20 @@ def assign(catalog: Catalog, image_ids: Iterable[int], label_id: int, *, source:
         stale = [ann for ann, _, lab, _ in existing if kind == "single" and lab != label_id]
         deleted = _delete_rows(s, "annotation", stale)
         now = utcnow()
-        new = [{"image_id": img, "label_id": label_id, "attribute_id": attribute_id, "source": source,
-                "created_at": now} for img in images if img not in has]
+        new = [
+            {"image_id": img, "label_id": label_id, "attribute_id": attribute_id, "source": source, "created_at": now}
+            for img in images
+            if img not in has
+        ]
         inserted = _insert_rows(s, "annotation", new)
     changed = sorted({row[1] for row in deleted.values} | {d["image_id"] for d in new})
-    return Edit(f"label {_plural(len(images), 'image')} '{label_name}'", deleted=(deleted,), inserted=(inserted,),
-                images=tuple(changed), attributes=(attribute_id,))
+    return Edit(
+        f"label {_plural(len(images), 'image')} '{label_name}'",
+        deleted=(deleted,),
+        inserted=(inserted,),
+        images=tuple(changed),
+        attributes=(attribute_id,),
+    )
 
 
 def _check_seen(s: Session, attribute_id: int, existing, seen: Mapping[int, Sequence[str]]) -> None:
@@ -228,13 +253,18 @@ def _check_seen(s: Session, attribute_id: int, existing, seen: Mapping[int, Sequ
     now: dict[int, list[str]] = {}
     for _, image, label, _ in existing:
         now.setdefault(image, []).append(names[label])
-    changed = [(image, sorted(now.get(image, ())), sorted(seen[image])) for image in sorted(seen)
-               if sorted(now.get(image, ())) != sorted(seen[image])]
+    changed = [
+        (image, sorted(now.get(image, ())), sorted(seen[image]))
+        for image in sorted(seen)
+        if sorted(now.get(image, ())) != sorted(seen[image])
+    ]
     if changed:
         image, current, before = changed[0]
-        raise TailorError(f"{_plural(len(changed), 'image')} relabelled elsewhere since shown (image {image}: now "
-                          f"{'/'.join(current) or 'no label'}, shown {'/'.join(before) or 'no label'}); nothing "
-                          f"changed: refresh (F5) and label again")
+        raise TailorError(
+            f"{_plural(len(changed), 'image')} relabelled elsewhere since shown (image {image}: now "
+            f"{'/'.join(current) or 'no label'}, shown {'/'.join(before) or 'no label'}); nothing "
+            f"changed: refresh (F5) and label again"
+        )
 
 
 def remove(catalog: Catalog, image_ids: Iterable[int], label_id: int) -> Edit:
@@ -244,8 +274,12 @@ def remove(catalog: Catalog, image_ids: Iterable[int], label_id: int) -> Edit:
         _, label_name, attribute_id, _, _ = _label(s, label_id)
         gone = [ann for ann, _, lab, _ in _annotations_of(s, attribute_id, images) if lab == label_id]
         deleted = _delete_rows(s, "annotation", gone)
-    return Edit(f"remove '{label_name}' from {_plural(len(deleted.values), 'image')}", deleted=(deleted,),
-                images=tuple(sorted(row[1] for row in deleted.values)), attributes=(attribute_id,))
+    return Edit(
+        f"remove '{label_name}' from {_plural(len(deleted.values), 'image')}",
+        deleted=(deleted,),
+        images=tuple(sorted(row[1] for row in deleted.values)),
+        attributes=(attribute_id,),
+    )
 
 
 def clear(catalog: Catalog, image_ids: Iterable[int], attribute_id: int) -> Edit:
@@ -254,8 +288,12 @@ def clear(catalog: Catalog, image_ids: Iterable[int], attribute_id: int) -> Edit
     with catalog.session(write=True) as s:
         _, name, _ = _attribute(s, attribute_id)
         deleted = _delete_rows(s, "annotation", [ann for ann, *_ in _annotations_of(s, attribute_id, images)])
-    return Edit(f"clear '{name}' on {_plural(len({r[1] for r in deleted.values}), 'image')}", deleted=(deleted,),
-                images=tuple(sorted({row[1] for row in deleted.values})), attributes=(attribute_id,))
+    return Edit(
+        f"clear '{name}' on {_plural(len({r[1] for r in deleted.values}), 'image')}",
+        deleted=(deleted,),
+        images=tuple(sorted({row[1] for row in deleted.values})),
+        attributes=(attribute_id,),
+    )
 
 
 def _check_name(name: str, what: str) -> str:
@@ -280,9 +318,11 @@ def rename_attribute(catalog: Catalog, attribute_id: int, new_name: str) -> Edit
         if s.scalar(select(Attribute.id).where(Attribute.name == new_name)) is not None:
             raise TailorError(f"attribute '{new_name}' already exists")
         s.execute(update(Attribute).where(Attribute.id == attribute_id).values(name=new_name))
-    return Edit(f"rename attribute '{old}' to '{new_name}'",
-                updated=(Update("attribute", attribute_id, {"name": old}, {"name": new_name}),),
-                attributes=(attribute_id,))
+    return Edit(
+        f"rename attribute '{old}' to '{new_name}'",
+        updated=(Update("attribute", attribute_id, {"name": old}, {"name": new_name}),),
+        attributes=(attribute_id,),
+    )
 
 
 def delete_attribute(catalog: Catalog, attribute_id: int) -> Edit:
@@ -293,12 +333,18 @@ def delete_attribute(catalog: Catalog, attribute_id: int) -> Edit:
         updates = tuple(Update("run", r, {"attribute_id": attribute_id}, {"attribute_id": None}) for r in runs)
         if runs:
             s.execute(update(Run).where(Run.id.in_(runs)).values(attribute_id=None))
-        annotations = _delete_rows(s, "annotation", list(
-            s.scalars(select(Annotation.id).where(Annotation.attribute_id == attribute_id))))
+        annotations = _delete_rows(
+            s, "annotation", list(s.scalars(select(Annotation.id).where(Annotation.attribute_id == attribute_id)))
+        )
         labels = _delete_rows(s, "label", list(s.scalars(select(Label.id).where(Label.attribute_id == attribute_id))))
         attribute = _delete_rows(s, "attribute", [attribute_id])
-    return Edit(f"delete attribute '{name}'", deleted=(attribute, labels, annotations), updated=updates,
-                images=tuple(sorted({r[1] for r in annotations.values})), attributes=(attribute_id,))
+    return Edit(
+        f"delete attribute '{name}'",
+        deleted=(attribute, labels, annotations),
+        updated=updates,
+        images=tuple(sorted({r[1] for r in annotations.values})),
+        attributes=(attribute_id,),
+    )
 
 
 def create_label(catalog: Catalog, attribute_id: int, name: str) -> Edit:
@@ -320,19 +366,27 @@ def rename_label(catalog: Catalog, label_id: int, new_name: str) -> Edit:
         if s.scalar(select(Label.id).where(Label.attribute_id == attribute_id, Label.name == new_name)) is not None:
             raise TailorError(f"label '{new_name}' already exists in '{attribute_name}' (merge the labels instead)")
         s.execute(update(Label).where(Label.id == label_id).values(name=new_name))
-    return Edit(f"rename label '{old}' to '{new_name}'",
-                updated=(Update("label", label_id, {"name": old}, {"name": new_name}),), attributes=(attribute_id,))
+    return Edit(
+        f"rename label '{old}' to '{new_name}'",
+        updated=(Update("label", label_id, {"name": old}, {"name": new_name}),),
+        attributes=(attribute_id,),
+    )
 
 
 def delete_label(catalog: Catalog, label_id: int) -> Edit:
     """Delete a label and take it off every image."""
     with catalog.session(write=True) as s:
         _, name, attribute_id, _, _ = _label(s, label_id)
-        annotations = _delete_rows(s, "annotation", list(
-            s.scalars(select(Annotation.id).where(Annotation.label_id == label_id))))
+        annotations = _delete_rows(
+            s, "annotation", list(s.scalars(select(Annotation.id).where(Annotation.label_id == label_id)))
+        )
         label = _delete_rows(s, "label", [label_id])
-    return Edit(f"delete label '{name}'", deleted=(label, annotations),
-                images=tuple(sorted(r[1] for r in annotations.values)), attributes=(attribute_id,))
+    return Edit(
+        f"delete label '{name}'",
+        deleted=(label, annotations),
+        images=tuple(sorted(r[1] for r in annotations.values)),
+        attributes=(attribute_id,),
+    )
 
 
 def merge_labels(catalog: Catalog, label_ids: Iterable[int], into: int) -> Edit:
@@ -351,18 +405,33 @@ def merge_labels(catalog: Catalog, label_ids: Iterable[int], into: int) -> Edit:
             if other_attribute != attribute_id:
                 raise TailorError(f"label '{name}' belongs to another attribute than '{into_name}'")
             names.append(name)
-        moving = s.execute(select(Annotation.id, Annotation.image_id, Annotation.source, Annotation.created_at)
-                           .where(Annotation.label_id.in_(sources)).order_by(Annotation.id)).all()
+        moving = s.execute(
+            select(Annotation.id, Annotation.image_id, Annotation.source, Annotation.created_at)
+            .where(Annotation.label_id.in_(sources))
+            .order_by(Annotation.id)
+        ).all()
         has = set(s.scalars(select(Annotation.image_id).where(Annotation.label_id == into)))
         annotations = _delete_rows(s, "annotation", [row[0] for row in moving])
         new, seen = [], set(has)
         for _, image_id, source, created_at in moving:
             if image_id not in seen:
                 seen.add(image_id)
-                new.append({"image_id": image_id, "label_id": into, "attribute_id": attribute_id,
-                            "source": source, "created_at": created_at})
+                new.append(
+                    {
+                        "image_id": image_id,
+                        "label_id": into,
+                        "attribute_id": attribute_id,
+                        "source": source,
+                        "created_at": created_at,
+                    }
+                )
         labels = _delete_rows(s, "label", sources)
         inserted = _insert_rows(s, "annotation", new)
     listed = ", ".join(f"'{n}'" for n in names)
-    return Edit(f"merge {listed} into '{into_name}'", deleted=(labels, annotations), inserted=(inserted,),
-                images=tuple(sorted({row[1] for row in annotations.values})), attributes=(attribute_id,))
+    return Edit(
+        f"merge {listed} into '{into_name}'",
+        deleted=(labels, annotations),
+        inserted=(inserted,),
+        images=tuple(sorted({row[1] for row in annotations.values})),
+        attributes=(attribute_id,),
+    )

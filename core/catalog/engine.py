@@ -30,9 +30,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from alembic.util.exc import CommandError
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, InterfaceError, OperationalError
 
 from core.base.errors import StorageError, TailorError
@@ -93,8 +93,9 @@ def sqlite_uri(path: Path, *, read_only: bool, immutable: bool) -> str:
     return f"file:{quote(str(path))}{mode}"
 
 
-def make_engine(location: str | Path, *, foreign_keys: bool = True, read_only: bool = False,
-                immutable: bool = False) -> Engine:
+def make_engine(
+    location: str | Path, *, foreign_keys: bool = True, read_only: bool = False, immutable: bool = False
+) -> Engine:
     """An engine for the catalog at ``location`` (no migration, no existence check); ``read_only``: an SQLite
     file opened with ``mode=ro`` (see :func:`read_only_storage`)."""
     url = catalog_url(location)
@@ -104,8 +105,9 @@ def make_engine(location: str | Path, *, foreign_keys: bool = True, read_only: b
     try:
         engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
     except (ArgumentError, ImportError, ValueError) as exc:
-        raise TailorError(f"cannot open catalog {url.render_as_string(hide_password=True)}: "
-                          f"{_first_line(exc)}") from None
+        raise TailorError(
+            f"cannot open catalog {url.render_as_string(hide_password=True)}: {_first_line(exc)}"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_settings(foreign_keys, read_only))
 
@@ -138,8 +140,9 @@ def head_revision() -> str:
     try:
         head = _script().get_current_head()
     except CommandError as exc:  # two heads: a broken installation, not the user's catalog
-        raise TailorError(f"this Tailor installation's migrations are broken ({_first_line(exc)}); "
-                          "reinstall Tailor") from None
+        raise TailorError(
+            f"this Tailor installation's migrations are broken ({_first_line(exc)}); reinstall Tailor"
+        ) from None
     if head is None:
         raise TailorError("this Tailor installation has no migrations; reinstall Tailor")
     return head
@@ -202,14 +205,18 @@ def _probe_sqlite(path: Path, where: str) -> tuple[set[str], list[str]]:
     docstring: closing a descriptor would drop this process's SQLite locks on a catalog it has open)."""
     _, immutable = read_only_storage(path)
     try:
-        conn = sqlite3.connect(sqlite_uri(path, read_only=True, immutable=immutable), uri=True,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            sqlite_uri(path, read_only=True, immutable=immutable), uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     except sqlite3.Error as exc:
         raise _cannot_open(where, exc) from None
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        revisions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")] \
-            if "alembic_version" in tables else []
+        revisions = (
+            [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
+            if "alembic_version" in tables
+            else []
+        )
     except sqlite3.DatabaseError as exc:
         if "not a database" in str(exc) or "encrypted" in str(exc):
             raise TailorError(f"{where} is not a Tailor catalog (not an SQLite database)") from None
@@ -240,8 +247,10 @@ def open_engine(location: str | Path, *, create: bool = False) -> Engine:
     if read_only:
         _check_catalog(where, text, tables, revisions, create=False)
         if revisions != [head_revision()]:
-            raise TailorError(f"{where} is read-only and was written by an older Tailor (schema "
-                              f"{', '.join(revisions) or 'none'}); copy it somewhere writable to upgrade it")
+            raise TailorError(
+                f"{where} is read-only and was written by an older Tailor (schema "
+                f"{', '.join(revisions) or 'none'}); copy it somewhere writable to upgrade it"
+            )
         return make_engine(location, read_only=True, immutable=immutable)
     return _checked(location, where, tables, revisions, create=create)
 
@@ -251,8 +260,11 @@ def _open_url(location: str | Path, where: str, *, create: bool) -> Engine:
     try:
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())
-            revisions = [row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")] \
-                if "alembic_version" in tables else []
+            revisions = (
+                [row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
+                if "alembic_version" in tables
+                else []
+            )
     except (OperationalError, DatabaseError, InterfaceError) as exc:
         raise _cannot_open(where, exc) from None
     finally:
@@ -273,13 +285,14 @@ def _checked(location: str | Path, where: str, tables: set[str], revisions: list
 
 def _check_catalog(where: str, text: str, tables: set[str], revisions: list[str], *, create: bool) -> None:
     if tables and "alembic_version" not in tables:
-        raise TailorError(f"{where} is a database but not a Tailor catalog (tables: "
-                          f"{', '.join(sorted(tables)[:5])})")
+        raise TailorError(f"{where} is a database but not a Tailor catalog (tables: {', '.join(sorted(tables)[:5])})")
     if not tables and not create:
         raise TailorError(f"{where} is an empty database (create a catalog with: tailor init {text})")
     if len(revisions) > 1:
-        raise TailorError(f"{where} records {len(revisions)} schema versions at once ({', '.join(revisions)}); "
-                          "it was changed by hand: restore a backup")
+        raise TailorError(
+            f"{where} records {len(revisions)} schema versions at once ({', '.join(revisions)}); "
+            "it was changed by hand: restore a backup"
+        )
     if revisions and revisions[0] not in known_revisions():
         raise TailorError(f"{where} was written by a newer Tailor (schema {revisions[0]}); upgrade Tailor")
 
@@ -298,8 +311,14 @@ _STORAGE_PROBLEMS = (
     ("connection is closed", "the connection to the database server was lost"),
     ("consuming input failed", "the connection to the database server was lost"),
 )
-_REASONS = {"full": "full", "read-only": "read-only", "failed to read": "io", "locked": "locked",
-            "damaged": "damaged", "connection": "connection"}
+_REASONS = {
+    "full": "full",
+    "read-only": "read-only",
+    "failed to read": "io",
+    "locked": "locked",
+    "damaged": "damaged",
+    "connection": "connection",
+}
 
 
 def _storage_meaning(exc: BaseException) -> str | None:
@@ -318,8 +337,9 @@ def storage_error(exc: BaseException, location: str | Path) -> StorageError | No
         return None
     meaning = _storage_meaning(exc)
     if meaning is None:
-        return StorageError(f"database error in catalog {describe(location)}: {_first_line(exc)}; this step was "
-                            "not saved", "other")
+        return StorageError(
+            f"database error in catalog {describe(location)}: {_first_line(exc)}; this step was not saved", "other"
+        )
     reason = next(r for needle, r in _REASONS.items() if needle in meaning)
     return StorageError(f"{meaning} ({describe(location)}); this step was not saved", reason)
 

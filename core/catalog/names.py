@@ -44,5 +44,5 @@ def shown(text: object, limit: int = 80) -> str:
     value = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     value = "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp") else repr(c)[1:-1] for c in value)
     if len(value) > limit:
-        value = f"{value[:limit // 2]}…{value[-limit // 4:]} ({len(str(text)):,} characters)"
+        value = f"{value[: limit // 2]}…{value[-limit // 4 :]} ({len(str(text)):,} characters)"
     return f"'{value}'"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.catalog.engine import is_url, sqlite_uri
 from core.base.errors import TailorError
+from core.catalog.engine import is_url, sqlite_uri
 from core.catalog.run_lock import LOCK_NAME
 
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 
-from core.catalog import run_lock
-from core.catalog.store import Catalog
-from core.catalog.engine import catalog_url, is_url
-from core.catalog.snapshot import Snapshot, SnapshotLabel
 from core.base.errors import StorageError, TailorError
-from core.catalog.schema import Kind, Run, RunEpoch, RunImage, RunStatus, utcnow
-from core.config import OversampleConfig, TrainConfig
 from core.base.iteration import ROWS_PER_WRITE, chunks
+from core.catalog import run_lock
+from core.catalog.engine import catalog_url, is_url
+from core.catalog.schema import Kind, Run, RunEpoch, RunImage, RunStatus, utcnow
+from core.catalog.snapshot import Snapshot, SnapshotLabel
+from core.catalog.store import Catalog
+from core.config import OversampleConfig, TrainConfig
 
 SUMMARY_KEYS = ("top1", "acsa", "gm", "macro_ap", "micro_ap")
 
@@ -93,8 +93,11 @@ def default_runs_dir(catalog_location: str) -> Path:
     if is_url(catalog_location):
         url = catalog_url(catalog_location)
         data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-        name = "-".join(str(part) for part in (url.get_backend_name(), url.host or "local", url.port or "",
-                                               url.database or "") if part != "")
+        name = "-".join(
+            str(part)
+            for part in (url.get_backend_name(), url.host or "local", url.port or "", url.database or "")
+            if part != ""
+        )
         return data / "tailor" / "runs" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
     path = Path(catalog_location).expanduser().resolve()
     return path.with_name(path.name + ".runs")
@@ -121,44 +124,93 @@ def check_writable_folder(catalog_location: str, run: RunInfo) -> Path:
     folder = Path(run.directory)
     own = default_runs_dir(catalog_location)
     if folder.parent.name.endswith(".runs") and folder.parent != own and not is_url(catalog_location):
-        raise TailorError(f"run {run.id}'s folder {folder} belongs to another catalog "
-                          f"({folder.parent.with_suffix('')}); copy it to {own / str(run.id)} to continue the "
-                          "run from this catalog")
+        raise TailorError(
+            f"run {run.id}'s folder {folder} belongs to another catalog "
+            f"({folder.parent.with_suffix('')}); copy it to {own / str(run.id)} to continue the "
+            "run from this catalog"
+        )
     return folder
 
 
 def _info(run: Run, catalog_location: str) -> RunInfo:
     oversampler = json.loads(run.config).get("oversampler")
-    return RunInfo(run.id, run.attribute_name, Kind(run.kind), run.loss, run.backbone, RunStatus(run.status),
-                   run.message, TrainConfig.from_json(run.config), json.loads(run.labels),
-                   str(run_folder(catalog_location, run.directory)), run.device, run.created_at, run.finished_at,
-                   run.epochs_done, run.seconds, run.images_per_second, RunMetrics.from_json(run.metrics),
-                   run.base_run_id, OversampleConfig.from_dict(oversampler) if oversampler else None)
+    return RunInfo(
+        run.id,
+        run.attribute_name,
+        Kind(run.kind),
+        run.loss,
+        run.backbone,
+        RunStatus(run.status),
+        run.message,
+        TrainConfig.from_json(run.config),
+        json.loads(run.labels),
+        str(run_folder(catalog_location, run.directory)),
+        run.device,
+        run.created_at,
+        run.finished_at,
+        run.epochs_done,
+        run.seconds,
+        run.images_per_second,
+        RunMetrics.from_json(run.metrics),
+        run.base_run_id,
+        OversampleConfig.from_dict(oversampler) if oversampler else None,
+    )
 
 
 # -- writing (training) -----------------------------------------------------------------------------------------
 
-def create_run(catalog: Catalog, config: TrainConfig, snapshot: Snapshot, base_dir: Path, device: str, *,
-               base_run_id: int | None = None, oversampler: OversampleConfig | None = None) -> tuple[int, Path]:
+
+def create_run(
+    catalog: Catalog,
+    config: TrainConfig,
+    snapshot: Snapshot,
+    base_dir: Path,
+    device: str,
+    *,
+    base_run_id: int | None = None,
+    oversampler: OversampleConfig | None = None,
+) -> tuple[int, Path]:
     """A new run (status running) with its snapshot's images, its folder created and locked (see run_lock)."""
     train_counts, test_counts = snapshot.counts("train"), snapshot.counts("test")
-    labels = [{"id": label.id, "name": label.name, "train": int(train_counts[i]), "test": int(test_counts[i])}
-              for i, label in enumerate(snapshot.labels)]
+    labels = [
+        {"id": label.id, "name": label.name, "train": int(train_counts[i]), "test": int(test_counts[i])}
+        for i, label in enumerate(snapshot.labels)
+    ]
     with catalog.session(write=True) as s:
-        run = Run(attribute_id=snapshot.attribute_id, attribute_name=snapshot.attribute, kind=snapshot.kind,
-                  loss=config.loss, backbone=config.backbone, status=RunStatus.RUNNING,
-                  config=config.to_json(oversampler), base_run_id=base_run_id,
-                  labels=json.dumps(labels), directory="", device=device, created_at=utcnow(), epochs_done=0)
+        run = Run(
+            attribute_id=snapshot.attribute_id,
+            attribute_name=snapshot.attribute,
+            kind=snapshot.kind,
+            loss=config.loss,
+            backbone=config.backbone,
+            status=RunStatus.RUNNING,
+            config=config.to_json(oversampler),
+            base_run_id=base_run_id,
+            labels=json.dumps(labels),
+            directory="",
+            device=device,
+            created_at=utcnow(),
+            epochs_done=0,
+        )
         s.add(run)
         s.flush()
         directory = base_dir / str(run.id)
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-            raise TailorError(f"run folder {directory} already exists with files in it (left by an earlier catalog "
-                              "of this name?); move it away, or choose another --runs-dir")
+            raise TailorError(
+                f"run folder {directory} already exists with files in it (left by an earlier catalog "
+                "of this name?); move it away, or choose another --runs-dir"
+            )
         run.directory = _recorded_folder(catalog.location, directory)
-        rows = [{"run_id": run.id, "image_id": snapshot.image_ids[i], "path": snapshot.paths[i],
-                 "split": snapshot.splits[i], "targets": " ".join(map(str, snapshot.targets[i]))}
-                for i in range(len(snapshot.image_ids))]
+        rows = [
+            {
+                "run_id": run.id,
+                "image_id": snapshot.image_ids[i],
+                "path": snapshot.paths[i],
+                "split": snapshot.splits[i],
+                "targets": " ".join(map(str, snapshot.targets[i])),
+            }
+            for i in range(len(snapshot.image_ids))
+        ]
         for chunk in chunks(rows, ROWS_PER_WRITE):
             s.execute(insert(RunImage), chunk)
         run_id = run.id
@@ -185,39 +237,72 @@ def recover_interrupted(catalog: Catalog) -> list[int]:
 def _mark_interrupted(catalog: Catalog) -> list[int]:
     with catalog.session() as s:
         running = s.execute(select(Run.id, Run.directory, Run.epochs_done).where(Run.status == RunStatus.RUNNING)).all()
-    dead = [(run_id, done) for run_id, directory, done in running
-            if run_lock.owner_alive(run_folder(catalog.location, directory)) is False]
+    dead = [
+        (run_id, done)
+        for run_id, directory, done in running
+        if run_lock.owner_alive(run_folder(catalog.location, directory)) is False
+    ]
     for run_id, done in dead:
         with catalog.session(write=True) as s:
-            s.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.RUNNING).values(
-                status=RunStatus.INTERRUPTED, finished_at=utcnow(),
-                message=f"interrupted after epoch {done}: the process training it stopped "
-                        f"(resume with: tailor train CATALOG --resume {run_id})"))
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+                .values(
+                    status=RunStatus.INTERRUPTED,
+                    finished_at=utcnow(),
+                    message=f"interrupted after epoch {done}: the process training it stopped "
+                    f"(resume with: tailor train CATALOG --resume {run_id})",
+                )
+            )
     return [run_id for run_id, _ in dead]
 
 
 def set_status(catalog: Catalog, run_id: int, status: RunStatus, message: str | None) -> None:
     with catalog.session(write=True) as s:
-        s.execute(update(Run).where(Run.id == run_id).values(status=status, message=message,
-                                                               finished_at=utcnow() if status != RunStatus.RUNNING else None))
+        s.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status=status, message=message, finished_at=utcnow() if status != RunStatus.RUNNING else None)
+        )
 
 
 def _epoch_per_label(metrics: dict) -> str:
     return json.dumps([{"ap": p["ap"], "accuracy": p["accuracy"]} for p in metrics["per_label"]])
 
 
-def record_epoch(catalog: Catalog, run_id: int, epoch: int, train_loss: float, test_loss: float, metrics: dict,
-                 seconds: float) -> None:
+def record_epoch(
+    catalog: Catalog, run_id: int, epoch: int, train_loss: float, test_loss: float, metrics: dict, seconds: float
+) -> None:
     with catalog.session(write=True) as s:
         s.execute(delete(RunEpoch).where(RunEpoch.run_id == run_id, RunEpoch.epoch == epoch))
-        s.add(RunEpoch(run_id=run_id, epoch=epoch, train_loss=train_loss, test_loss=test_loss, top1=metrics["top1"],
-                       acsa=metrics["acsa"], gm=metrics["gm"], macro_ap=metrics["macro_ap"], seconds=seconds,
-                       per_label=_epoch_per_label(metrics)))
+        s.add(
+            RunEpoch(
+                run_id=run_id,
+                epoch=epoch,
+                train_loss=train_loss,
+                test_loss=test_loss,
+                top1=metrics["top1"],
+                acsa=metrics["acsa"],
+                gm=metrics["gm"],
+                macro_ap=metrics["macro_ap"],
+                seconds=seconds,
+                per_label=_epoch_per_label(metrics),
+            )
+        )
         s.execute(update(Run).where(Run.id == run_id).values(epochs_done=epoch + 1))
 
 
-def finish_run(catalog: Catalog, run_id: int, snapshot: Snapshot, test_idx: list[int], last: tuple[dict, np.ndarray] | None,
-               best: dict | None, seconds: float, rate: float, epochs_done: int) -> dict:
+def finish_run(
+    catalog: Catalog,
+    run_id: int,
+    snapshot: Snapshot,
+    test_idx: list[int],
+    last: tuple[dict, np.ndarray] | None,
+    best: dict | None,
+    seconds: float,
+    rate: float,
+    epochs_done: int,
+) -> dict:
     """Store the final metrics (last epoch, plus the best epoch's summary) and the test scores of every image."""
     if last is None:
         raise TailorError("the run ended without an evaluated epoch")
@@ -226,16 +311,30 @@ def finish_run(catalog: Catalog, run_id: int, snapshot: Snapshot, test_idx: list
         best_metrics = None
         if best is not None:
             row = s.scalar(select(RunEpoch).where(RunEpoch.run_id == run_id, RunEpoch.epoch == best["epoch"]))
-            best_metrics = {"epoch": best["epoch"], "selected_on": best["selected_on"], "by": best["key"],
-                            **{k: getattr(row, k) for k in ("top1", "acsa", "gm", "macro_ap")},
-                            "per_label": json.loads(row.per_label)}
+            best_metrics = {
+                "epoch": best["epoch"],
+                "selected_on": best["selected_on"],
+                "by": best["key"],
+                **{k: getattr(row, k) for k in ("top1", "acsa", "gm", "macro_ap")},
+                "per_label": json.loads(row.per_label),
+            }
         record = RunMetrics(metrics, epochs_done - 1, best_metrics)
-        s.execute(update(Run).where(Run.id == run_id).values(
-            status=RunStatus.FINISHED, message=None, finished_at=utcnow(), seconds=seconds, images_per_second=rate,
-            metrics=record.to_json()))
+        s.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(
+                status=RunStatus.FINISHED,
+                message=None,
+                finished_at=utcnow(),
+                seconds=seconds,
+                images_per_second=rate,
+                metrics=record.to_json(),
+            )
+        )
         ids = {snapshot.image_ids[i]: scores[row].tobytes() for row, i in enumerate(test_idx)}
-        rows = s.execute(select(RunImage.id, RunImage.image_id).where(RunImage.run_id == run_id,
-                                                                        RunImage.split == "test")).all()
+        rows = s.execute(
+            select(RunImage.id, RunImage.image_id).where(RunImage.run_id == run_id, RunImage.split == "test")
+        ).all()
         updates = [{"id": rid, "scores": ids[image_id]} for rid, image_id in rows if image_id in ids]
         for chunk in chunks(updates, ROWS_PER_WRITE):
             s.execute(update(RunImage), chunk)
@@ -243,6 +342,7 @@ def finish_run(catalog: Catalog, run_id: int, snapshot: Snapshot, test_idx: list
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
+
 
 def get_run(catalog: Catalog, run_id: int) -> RunInfo:
     with catalog.session() as s:
@@ -264,32 +364,59 @@ def list_runs(catalog: Catalog, attribute: str | None = None) -> list[RunInfo]:
 def epochs(catalog: Catalog, run_id: int) -> list[dict]:
     with catalog.session() as s:
         rows = s.scalars(select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.epoch)).all()
-        return [{"epoch": r.epoch, "train_loss": r.train_loss, "test_loss": r.test_loss, "top1": r.top1,
-                 "acsa": r.acsa, "gm": r.gm, "macro_ap": r.macro_ap, "seconds": r.seconds,
-                 "per_label": json.loads(r.per_label)} for r in rows]
+        return [
+            {
+                "epoch": r.epoch,
+                "train_loss": r.train_loss,
+                "test_loss": r.test_loss,
+                "top1": r.top1,
+                "acsa": r.acsa,
+                "gm": r.gm,
+                "macro_ap": r.macro_ap,
+                "seconds": r.seconds,
+                "per_label": json.loads(r.per_label),
+            }
+            for r in rows
+        ]
 
 
 def load_snapshot(catalog: Catalog, run_id: int) -> Snapshot:
     """The frozen snapshot a run was trained on, as stored when it started."""
     run = get_run(catalog, run_id)
     with catalog.session() as s:
-        rows = s.execute(select(RunImage.image_id, RunImage.path, RunImage.targets, RunImage.split)
-                         .where(RunImage.run_id == run_id).order_by(RunImage.id)).all()
+        rows = s.execute(
+            select(RunImage.image_id, RunImage.path, RunImage.targets, RunImage.split)
+            .where(RunImage.run_id == run_id)
+            .order_by(RunImage.id)
+        ).all()
         attribute_id = s.scalar(select(Run.attribute_id).where(Run.id == run_id))
-    return Snapshot(run.attribute, attribute_id or 0, run.kind, [SnapshotLabel(l["id"], l["name"]) for l in run.labels],
-                    [r[0] for r in rows], [r[1] for r in rows], [tuple(int(t) for t in r[2].split()) for r in rows],
-                    [r[3] for r in rows], "stored")
+    return Snapshot(
+        run.attribute,
+        attribute_id or 0,
+        run.kind,
+        [SnapshotLabel(label["id"], label["name"]) for label in run.labels],
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [tuple(int(t) for t in r[2].split()) for r in rows],
+        [r[3] for r in rows],
+        "stored",
+    )
 
 
 def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], list[tuple[int, ...]], np.ndarray]:
     """Image ids, paths, targets and the final model's scores (N x C) of a finished run's test images."""
     run = get_run(catalog, run_id)
     with catalog.session() as s:
-        rows = s.execute(select(RunImage.image_id, RunImage.path, RunImage.targets, RunImage.scores)
-                         .where(RunImage.run_id == run_id, RunImage.split == "test",
-                                RunImage.scores.is_not(None)).order_by(RunImage.id)).all()
-    scores = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]) if rows else \
-        np.zeros((0, len(run.labels)), dtype=np.float32)
+        rows = s.execute(
+            select(RunImage.image_id, RunImage.path, RunImage.targets, RunImage.scores)
+            .where(RunImage.run_id == run_id, RunImage.split == "test", RunImage.scores.is_not(None))
+            .order_by(RunImage.id)
+        ).all()
+    scores = (
+        np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
+        if rows
+        else np.zeros((0, len(run.labels)), dtype=np.float32)
+    )
     return [r[0] for r in rows], [r[1] for r in rows], [tuple(int(t) for t in r[2].split()) for r in rows], scores
 
 
@@ -298,17 +425,41 @@ def summary(run: RunInfo) -> dict:
     last = run.last
     per_label = []
     for label, metrics in zip(run.labels, last.get("per_label", [{}] * len(run.labels))):
-        per_label.append({"name": label["name"], "count": label["train"], "test_count": label["test"],
-                          "ap": metrics.get("ap"), "accuracy": metrics.get("accuracy"),
-                          "threshold": metrics.get("threshold"), "recall": metrics.get("recall")})
-    result = {"run_id": run.id, "status": run.status, "message": run.message, "attribute": run.attribute,
-              "kind": run.kind, "loss": run.loss, "backbone": run.backbone, "device": run.device,
-              "epochs": run.epochs, "epochs_done": run.epochs_done, "seconds": run.seconds,
-              "images_per_second": run.images_per_second, "created_at": run.created_at.isoformat(timespec="seconds"),
-              "directory": run.directory, "base_run_id": run.base_run_id}
+        per_label.append(
+            {
+                "name": label["name"],
+                "count": label["train"],
+                "test_count": label["test"],
+                "ap": metrics.get("ap"),
+                "accuracy": metrics.get("accuracy"),
+                "threshold": metrics.get("threshold"),
+                "recall": metrics.get("recall"),
+            }
+        )
+    result = {
+        "run_id": run.id,
+        "status": run.status,
+        "message": run.message,
+        "attribute": run.attribute,
+        "kind": run.kind,
+        "loss": run.loss,
+        "backbone": run.backbone,
+        "device": run.device,
+        "epochs": run.epochs,
+        "epochs_done": run.epochs_done,
+        "seconds": run.seconds,
+        "images_per_second": run.images_per_second,
+        "created_at": run.created_at.isoformat(timespec="seconds"),
+        "directory": run.directory,
+        "base_run_id": run.base_run_id,
+    }
     if run.metrics:
-        result["metrics"] = {**{k: last.get(k) for k in SUMMARY_KEYS}, "epoch": run.metrics.last_epoch,
-                             "groups": last.get("groups"), "per_label": per_label}
+        result["metrics"] = {
+            **{k: last.get(k) for k in SUMMARY_KEYS},
+            "epoch": run.metrics.last_epoch,
+            "groups": last.get("groups"),
+            "per_label": per_label,
+        }
         result["best"] = run.metrics.best
     else:
         result["metrics"] = None
@@ -318,6 +469,12 @@ def summary(run: RunInfo) -> dict:
 def history(catalog: Catalog, run_id: int) -> dict:
     """What the window plots of a run: its summary, label names and training counts, epochs and last metrics."""
     run = get_run(catalog, run_id)
-    return {"run_id": run.id, "name": f"{run.loss} · {run.backbone}", "status": run.status,
-            "labels": [label["name"] for label in run.labels], "counts": [label["train"] for label in run.labels],
-            "epochs": epochs(catalog, run_id), "last": run.last or None}
+    return {
+        "run_id": run.id,
+        "name": f"{run.loss} · {run.backbone}",
+        "status": run.status,
+        "labels": [label["name"] for label in run.labels],
+        "counts": [label["train"] for label in run.labels],
+        "epochs": epochs(catalog, run_id),
+        "last": run.last or None,
+    }

@@ -6,7 +6,7 @@ Code outside ``core`` never sees these objects: the catalog API hands out plain 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -23,7 +23,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
 
 
 class Split(StrEnum):
@@ -59,7 +58,7 @@ SPLITS, KINDS, SOURCES = tuple(Split), tuple(Kind), tuple(Source)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -122,8 +121,12 @@ class Annotation(Base):
     __tablename__ = "annotation"
     __table_args__ = (
         UniqueConstraint("image_id", "label_id", name="uq_annotation_image_label"),
-        ForeignKeyConstraint(["label_id", "attribute_id"], ["label.id", "label.attribute_id"],
-                             name="fk_annotation_label_attribute", ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["label_id", "attribute_id"],
+            ["label.id", "label.attribute_id"],
+            name="fk_annotation_label_attribute",
+            ondelete="CASCADE",
+        ),
         CheckConstraint("source IN ('human', 'import', 'model')", name="ck_annotation_source"),
         Index("ix_annotation_label_image", "label_id", "image_id"),
         Index("ix_annotation_attribute_image", "attribute_id", "image_id"),
@@ -137,8 +140,9 @@ class Annotation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     image: Mapped[Image] = relationship(back_populates="annotations")
-    label: Mapped[Label] = relationship(foreign_keys=[label_id], primaryjoin="Annotation.label_id == Label.id",
-                                        viewonly=True)
+    label: Mapped[Label] = relationship(
+        foreign_keys=[label_id], primaryjoin="Annotation.label_id == Label.id", viewonly=True
+    )
 
 
 class Run(Base):
@@ -146,8 +150,9 @@ class Run(Base):
 
     __tablename__ = "run"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'finished', 'failed', 'cancelled', 'interrupted')",
-                        name="ck_run_status"),
+        CheckConstraint(
+            "status IN ('running', 'finished', 'failed', 'cancelled', 'interrupted')", name="ck_run_status"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

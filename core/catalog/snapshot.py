@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
+from core.base.errors import TailorError
 from core.catalog.schema import Annotation, Attribute, Label
 from core.catalog.schema import Image as ImageRow
 from core.catalog.store import Catalog
-from core.base.errors import TailorError
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,12 @@ def take_snapshot(catalog: Catalog, attribute: str, *, seed: int, test_fraction:
         if row is None:
             catalog.attribute(attribute)  # raises with the list of known attributes
         attribute_id, kind = row
-        pairs = s.execute(select(Annotation.image_id, Annotation.label_id, ImageRow.path, ImageRow.split)
-                          .join(ImageRow, ImageRow.id == Annotation.image_id)
-                          .where(Annotation.attribute_id == attribute_id)
-                          .order_by(Annotation.image_id, Annotation.label_id)).all()
+        pairs = s.execute(
+            select(Annotation.image_id, Annotation.label_id, ImageRow.path, ImageRow.split)
+            .join(ImageRow, ImageRow.id == Annotation.image_id)
+            .where(Annotation.attribute_id == attribute_id)
+            .order_by(Annotation.image_id, Annotation.label_id)
+        ).all()
         names = dict(s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id)).all())
     per_image: dict[int, list[int]] = defaultdict(list)
     info: dict[int, tuple[str, str | None]] = {}
@@ -89,28 +91,43 @@ def take_snapshot(catalog: Catalog, attribute: str, *, seed: int, test_fraction:
         info[image_id] = (path, split)
     used = sorted({label for labels in per_image.values() for label in labels}, key=lambda lid: names[lid])
     if len(used) < 2:
-        raise TailorError(f"attribute '{attribute}' needs labelled images of at least two labels to train "
-                          f"(it has {len(used)})")
+        raise TailorError(
+            f"attribute '{attribute}' needs labelled images of at least two labels to train (it has {len(used)})"
+        )
     index = {label_id: i for i, label_id in enumerate(used)}
     image_ids = sorted(per_image)
-    targets = [tuple(sorted(index[l] for l in per_image[i])) for i in image_ids]
+    targets = [tuple(sorted(index[label] for label in per_image[i])) for i in image_ids]
     catalog_splits = [info[i][1] for i in image_ids]
     if any(s == "test" for s in catalog_splits):
         splits, source = [s if s in ("val", "test") else "train" for s in catalog_splits], "catalog"
     else:
-        splits, source = seeded_split(targets, len(used), seed=seed, test_fraction=test_fraction,
-                                      multi_label=kind == "multi"), "seeded"
-    snapshot = Snapshot(attribute, attribute_id, kind, [SnapshotLabel(l, names[l]) for l in used], image_ids,
-                        [info[i][0] for i in image_ids], targets, splits, source)
+        splits, source = (
+            seeded_split(targets, len(used), seed=seed, test_fraction=test_fraction, multi_label=kind == "multi"),
+            "seeded",
+        )
+    snapshot = Snapshot(
+        attribute,
+        attribute_id,
+        kind,
+        [SnapshotLabel(label, names[label]) for label in used],
+        image_ids,
+        [info[i][0] for i in image_ids],
+        targets,
+        splits,
+        source,
+    )
     missing = [snapshot.labels[j].name for j, n in enumerate(snapshot.counts("train")) if n == 0]
     if missing:
-        raise TailorError(f"labels without a training image in '{attribute}': {', '.join(missing[:8])} "
-                          "(move some of their images out of the test split or remove the labels)")
+        raise TailorError(
+            f"labels without a training image in '{attribute}': {', '.join(missing[:8])} "
+            "(move some of their images out of the test split or remove the labels)"
+        )
     return snapshot
 
 
-def seeded_split(targets: list[tuple[int, ...]], num_labels: int, *, seed: int, test_fraction: float,
-                 multi_label: bool) -> list[str]:
+def seeded_split(
+    targets: list[tuple[int, ...]], num_labels: int, *, seed: int, test_fraction: float, multi_label: bool
+) -> list[str]:
     rng = random.Random(seed)
     splits = ["train"] * len(targets)
     by_label: dict[int, list[int]] = defaultdict(list)
@@ -122,22 +139,22 @@ def seeded_split(targets: list[tuple[int, ...]], num_labels: int, *, seed: int, 
             members = by_label[label][:]
             rng.shuffle(members)
             if len(members) >= 2:
-                for i in members[:max(1, round(len(members) * test_fraction))]:
+                for i in members[: max(1, round(len(members) * test_fraction))]:
                     splits[i] = "test"
         return splits
     train_left = {label: len(members) for label, members in by_label.items()}
     in_test = defaultdict(int)
 
     def movable(i: int) -> bool:
-        return splits[i] == "train" and all(train_left[l] > 1 for l in targets[i])
+        return splits[i] == "train" and all(train_left[label] > 1 for label in targets[i])
 
     def move(i: int) -> None:
         splits[i] = "test"
-        for l in targets[i]:
-            train_left[l] -= 1
-            in_test[l] += 1
+        for label in targets[i]:
+            train_left[label] -= 1
+            in_test[label] += 1
 
-    for label in sorted(by_label, key=lambda l: len(by_label[l])):  # rarest first
+    for label in sorted(by_label, key=lambda other: len(by_label[other])):  # rarest first
         members = by_label[label][:]
         rng.shuffle(members)
         wanted = max(1, round(len(members) * test_fraction)) if len(members) >= 2 else 0

@@ -15,8 +15,8 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.base.errors import TailorError
 from core.catalog.engine import describe, open_engine, storage_error
-from core.base.errors import StorageError, TailorError
 from core.catalog.schema import KINDS, SPLITS, Annotation, Attribute, Image, Label
 
 
@@ -104,25 +104,37 @@ class Catalog:
 
     def attributes(self) -> list[AttributeInfo]:
         with self.session() as s:
-            labels = dict(s.execute(select(Label.attribute_id, func.count(Label.id)).group_by(Label.attribute_id)).all())
-            images = dict(s.execute(select(Annotation.attribute_id, func.count(distinct(Annotation.image_id)))
-                                    .group_by(Annotation.attribute_id)).all())
-            return [AttributeInfo(a.id, a.name, a.kind, labels.get(a.id, 0), images.get(a.id, 0))
-                    for a in s.scalars(select(Attribute).order_by(Attribute.name))]
+            labels = dict(
+                s.execute(select(Label.attribute_id, func.count(Label.id)).group_by(Label.attribute_id)).all()
+            )
+            images = dict(
+                s.execute(
+                    select(Annotation.attribute_id, func.count(distinct(Annotation.image_id))).group_by(
+                        Annotation.attribute_id
+                    )
+                ).all()
+            )
+            return [
+                AttributeInfo(a.id, a.name, a.kind, labels.get(a.id, 0), images.get(a.id, 0))
+                for a in s.scalars(select(Attribute).order_by(Attribute.name))
+            ]
 
     def attribute(self, name: str) -> AttributeInfo:
         with self.session() as s:
             id_, _, kind = self._attribute_row(s, name)
             labels = s.scalar(select(func.count(Label.id)).where(Label.attribute_id == id_)) or 0
-            images = s.scalar(select(func.count(distinct(Annotation.image_id)))
-                              .where(Annotation.attribute_id == id_)) or 0
+            images = (
+                s.scalar(select(func.count(distinct(Annotation.image_id))).where(Annotation.attribute_id == id_)) or 0
+            )
         return AttributeInfo(id_, name, kind, labels, images)
 
     def _attribute_row(self, s: Session, name: str) -> tuple[int, str, str]:
         row = s.execute(select(Attribute.id, Attribute.name, Attribute.kind).where(Attribute.name == name)).first()
         if row is None:
-            known = ", ".join(s.scalars(select(Attribute.name).order_by(Attribute.name))) or \
-                "none yet; import some images first"
+            known = (
+                ", ".join(s.scalars(select(Attribute.name).order_by(Attribute.name)))
+                or "none yet; import some images first"
+            )
             raise TailorError(f"no attribute '{name}' in {describe(self.location)} (attributes: {known})")
         return tuple(row)
 
@@ -139,19 +151,27 @@ class Catalog:
             images = select(func.count(distinct(Annotation.image_id))).where(Annotation.attribute_id == attribute_id)
             if split is None:
                 per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
-                rows = s.execute(select(Label.id, Label.name, per_label.scalar_subquery())
-                                 .where(Label.attribute_id == attribute_id)).all()
+                rows = s.execute(
+                    select(Label.id, Label.name, per_label.scalar_subquery()).where(Label.attribute_id == attribute_id)
+                ).all()
             else:  # the split's image ids drive seeks into annotation(attribute_id, image_id)
                 in_split = Annotation.image_id.in_(select(Image.id).where(Image.split == check_split(split)))
                 images = images.where(in_split)
-                counts = dict(s.execute(select(Annotation.label_id, func.count())
-                                        .where(Annotation.attribute_id == attribute_id, in_split)
-                                        .group_by(Annotation.label_id)).all())
-                rows = [(lid, label, counts.get(lid, 0)) for lid, label in
-                        s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id))]
+                counts = dict(
+                    s.execute(
+                        select(Annotation.label_id, func.count())
+                        .where(Annotation.attribute_id == attribute_id, in_split)
+                        .group_by(Annotation.label_id)
+                    ).all()
+                )
+                rows = [
+                    (lid, label, counts.get(lid, 0))
+                    for lid, label in s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id))
+                ]
             n_images = s.scalar(images) or 0
-        items = sorted((LabelCount(lid, label, count) for lid, label, count in rows),
-                       key=lambda item: (-item.count, item.name))
+        items = sorted(
+            (LabelCount(lid, label, count) for lid, label, count in rows), key=lambda item: (-item.count, item.name)
+        )
         return LabelCounts(name, kind, split, n_images, tuple(items))
 
 

@@ -21,42 +21,77 @@ def register(sub: argparse._SubParsersAction) -> None:
     command(sub, "init", run_init, "create an empty catalog", "Create an empty catalog.", json=None)
     _import_parser(sub)
     command(sub, "info", run_info, "images and attributes of a catalog", "Summarise a catalog.")
-    p = command(sub, "stats", run_stats, "long-tail statistics and class weights of an attribute",
-                "Per-label counts, imbalance ratio, head/medium/tail groups, effective numbers and the class "
-                "weights of nw, ifw, isw and iew (mean weight 1).")
+    p = command(
+        sub,
+        "stats",
+        run_stats,
+        "long-tail statistics and class weights of an attribute",
+        "Per-label counts, imbalance ratio, head/medium/tail groups, effective numbers and the class "
+        "weights of nw, ifw, isw and iew (mean weight 1).",
+    )
     p.add_argument("--attribute", "-a", required=True, metavar="NAME")
-    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="beta of the effective number (default %(default)s)")
+    p.add_argument(
+        "--beta", type=float, default=DEFAULT_BETA, help="beta of the effective number (default %(default)s)"
+    )
     p.add_argument("--split", choices=("train", "val", "test"), help="count one split only")
-    p.add_argument("--groups", default="log", metavar="RULE",
-                   help="head/medium/tail rule: log (default), shots or shots:MANY,FEW")
-    p = command(sub, "demo", run_demo, "build the demo catalog of drawn garments",
-                "Draw a few hundred garments (no download), import them into a catalog with a long-tailed "
-                "single-label attribute 'sleeve' and a multi-label attribute 'style', and print their statistics.",
-                catalog=False, json=None)
-    p.add_argument("--out", default="tailor-demo", metavar="DIR", help="folder for images and catalog "
-                   "(default ./tailor-demo)")
+    p.add_argument(
+        "--groups", default="log", metavar="RULE", help="head/medium/tail rule: log (default), shots or shots:MANY,FEW"
+    )
+    p = command(
+        sub,
+        "demo",
+        run_demo,
+        "build the demo catalog of drawn garments",
+        "Draw a few hundred garments (no download), import them into a catalog with a long-tailed "
+        "single-label attribute 'sleeve' and a multi-label attribute 'style', and print their statistics.",
+        catalog=False,
+        json=None,
+    )
+    p.add_argument(
+        "--out", default="tailor-demo", metavar="DIR", help="folder for images and catalog (default ./tailor-demo)"
+    )
     p.add_argument("--no-gui", action="store_true", help="only build the catalog and print its statistics")
-    p = command(sub, "gui", run_gui, "open the workbench window (also: tailor with no command)",
-                "Open the workbench window on CATALOG (default: the last catalog opened).", catalog=False, json=None)
+    p = command(
+        sub,
+        "gui",
+        run_gui,
+        "open the workbench window (also: tailor with no command)",
+        "Open the workbench window on CATALOG (default: the last catalog opened).",
+        catalog=False,
+        json=None,
+    )
     p.add_argument("catalog", metavar="CATALOG", nargs="?", help="catalog file or SQLAlchemy URL")
     p.add_argument("--screenshot", metavar="FILE", help="save the window as a PNG once loaded, then quit")
-    p.add_argument("--view", choices=("browse", "imbalance"), default="browse",
-                   help="the view --screenshot shows (default browse)")
+    p.add_argument(
+        "--view", choices=("browse", "imbalance"), default="browse", help="the view --screenshot shows (default browse)"
+    )
 
 
 def _import_parser(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "import", run_import, "import a class-per-folder tree or a CSV/Parquet manifest",
-                "Import images and their labels. SOURCE is a folder with one subfolder per label (optionally under "
-                "train/, val/, test/) or a manifest (.csv, .tsv, .parquet) with columns path, labels ('|'-separated) "
-                "and optional split.", json="print the import report as JSON")
+    p = command(
+        sub,
+        "import",
+        run_import,
+        "import a class-per-folder tree or a CSV/Parquet manifest",
+        "Import images and their labels. SOURCE is a folder with one subfolder per label (optionally under "
+        "train/, val/, test/) or a manifest (.csv, .tsv, .parquet) with columns path, labels ('|'-separated) "
+        "and optional split.",
+        json="print the import report as JSON",
+    )
     p.add_argument("source", metavar="SOURCE", help="folder or manifest file")
     p.add_argument("--attribute", "-a", required=True, metavar="NAME", help="attribute the labels belong to")
-    p.add_argument("--multi-label", action="store_true", help="the attribute is multi-label (several labels "
-                   "per image); only when the attribute is new")
+    p.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="the attribute is multi-label (several labels per image); only when the attribute is new",
+    )
     p.add_argument("--report", metavar="FILE", help="write every skipped file and its reason to FILE (CSV)")
     p.add_argument("--force", action="store_true", help="replace the --report file when it exists")
-    p.add_argument("--follow-symlinks", action="store_true", help="also follow links to folders outside the tree "
-                   "(links inside it, and links to files, are always followed)")
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also follow links to folders outside the tree (links inside it, and links to files, are always followed)",
+    )
 
 
 def run_init(args: argparse.Namespace) -> int:
@@ -89,8 +124,15 @@ def _progress_bar(events: Generator[Any, None, Any], *, quiet: bool) -> Any:
                 if bar is not None:
                     bar.close()
                 phase = event.phase
-                bar = tqdm(total=event.total or None, desc=f"{event.phase:<8}", unit=" files", file=sys.stderr,
-                           disable=None, dynamic_ncols=True, leave=False)
+                bar = tqdm(
+                    total=event.total or None,
+                    desc=f"{event.phase:<8}",
+                    unit=" files",
+                    file=sys.stderr,
+                    disable=None,
+                    dynamic_ncols=True,
+                    leave=False,
+                )
             if bar is not None and event.total:
                 bar.update(event.done - bar.n)
     finally:
@@ -106,8 +148,12 @@ def run_import(args: argparse.Namespace) -> int:
     if args.report:  # before the import commits: a report that cannot be written fails the command first
         check_output(args.report, "--report", force=args.force, catalog=args.catalog)
     with opened(args.catalog) as catalog:
-        report = _progress_bar(import_source(catalog, args.source, args.attribute, multi_label=args.multi_label,
-                                             follow_symlinks=args.follow_symlinks), quiet=args.json)
+        report = _progress_bar(
+            import_source(
+                catalog, args.source, args.attribute, multi_label=args.multi_label, follow_symlinks=args.follow_symlinks
+            ),
+            quiet=args.json,
+        )
     if args.report:
         write_skipped_csv(report.skipped, args.report)
     if args.json:
@@ -134,13 +180,24 @@ def run_info(args: argparse.Namespace) -> int:
         images = {split or "none": catalog.image_count(split) for split in (None, "train", "val", "test")}
         attributes = catalog.attributes()
     if args.json:
-        print(json.dumps({"catalog": args.catalog, "images": images["none"],
-                          "splits": {k: v for k, v in images.items() if k != "none"},
-                          "attributes": [{"name": a.name, "kind": a.kind, "labels": a.labels, "images": a.images}
-                                         for a in attributes]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "catalog": args.catalog,
+                    "images": images["none"],
+                    "splits": {k: v for k, v in images.items() if k != "none"},
+                    "attributes": [
+                        {"name": a.name, "kind": a.kind, "labels": a.labels, "images": a.images} for a in attributes
+                    ],
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
-    print(f"{args.catalog}: {images['none']:,} images (train {images['train']:,}, val {images['val']:,}, "
-          f"test {images['test']:,})")
+    print(
+        f"{args.catalog}: {images['none']:,} images (train {images['train']:,}, val {images['val']:,}, "
+        f"test {images['test']:,})"
+    )
     for a in attributes:
         print(f"  {a.name} ({a.kind}-label): {a.labels} labels on {a.images:,} images")
     if not attributes:
@@ -171,19 +228,22 @@ def run_demo(args: argparse.Namespace) -> int:
     return _open_window(args, str(location))
 
 
-def _open_window(args: argparse.Namespace, catalog: str | None, screenshot: str | None = None,
-                 view: str = "browse") -> int:
+def _open_window(
+    args: argparse.Namespace, catalog: str | None, screenshot: str | None = None, view: str = "browse"
+) -> int:
     opener = getattr(args, "open_window", None)
     if opener is None:
-        raise TailorError("the workbench window is not available in this installation (use the commands "
-                          "listed by tailor --help)")
+        raise TailorError(
+            "the workbench window is not available in this installation (use the commands listed by tailor --help)"
+        )
     return int(opener(catalog, screenshot=screenshot, view=view))
 
 
 def run_gui(args: argparse.Namespace) -> int:
     if args.catalog and "://" not in args.catalog and not Path(args.catalog).exists():
-        raise TailorError(f"catalog {args.catalog} does not exist (create one with tailor init, or from the "
-                          "window's File menu)")
+        raise TailorError(
+            f"catalog {args.catalog} does not exist (create one with tailor init, or from the window's File menu)"
+        )
     if args.screenshot:  # named for this purpose, so replaced; never a catalog or a run's file
         from core.catalog.outputs import check_output
 

@@ -75,8 +75,7 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
         print(f"tailor {args.command}: error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"tailor {args.command}: interrupted; the catalog is unchanged by the unfinished step",
-              file=sys.stderr)
+        print(f"tailor {args.command}: interrupted; the catalog is unchanged by the unfinished step", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `tailor stats ... | head`
         sys.stderr.close()
@@ -84,8 +83,11 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
     except Exception as exc:  # last line of defence: one line, not a traceback
         if os.environ.get("TAILOR_DEBUG"):
             raise
-        print(f"tailor {args.command}: internal error: {type(exc).__name__}: {exc} "
-              "(set TAILOR_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"tailor {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(set TAILOR_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     finally:
         if previous is not None:

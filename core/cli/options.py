@@ -24,15 +24,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def command(sub: argparse._SubParsersAction, name: str, handler: Any, help: str, description: str, *,
-            catalog: bool = True, json: str | None = "print JSON") -> argparse.ArgumentParser:
+def command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    handler: Any,
+    help: str,
+    description: str,
+    *,
+    catalog: bool = True,
+    json: str | None = "print JSON",
+) -> argparse.ArgumentParser:
     """A subcommand: its CATALOG argument (unless ``catalog`` is False) and ``--json`` (unless ``json`` is None);
     ``handler(args) -> exit status`` runs it."""
     parser = sub.add_parser(name, help=help, description=description)
     parser.set_defaults(handler=handler)
     if catalog:
-        parser.add_argument("catalog", metavar="CATALOG",
-                            help="catalog file (SQLite) or SQLAlchemy URL, e.g. postgresql+psycopg://host/db")
+        parser.add_argument(
+            "catalog",
+            metavar="CATALOG",
+            help="catalog file (SQLite) or SQLAlchemy URL, e.g. postgresql+psycopg://host/db",
+        )
     if json is not None:
         parser.add_argument("--json", action="store_true", help=json)
     return parser
@@ -47,8 +58,9 @@ def opened(location: str) -> Iterator[Catalog]:
         yield catalog
 
 
-def add_config_options(parser: argparse.ArgumentParser, config: type, names: Sequence[str], *,
-                       prefix: str = "") -> None:
+def add_config_options(
+    parser: argparse.ArgumentParser, config: type, names: Sequence[str], *, prefix: str = ""
+) -> None:
     """``--NAME`` options for these fields of the dataclass ``config``: default, choices and help from the field
     (``core.config.option``); a boolean field that defaults to True becomes ``--no-NAME``."""
     hints = get_type_hints(config)
@@ -63,8 +75,13 @@ def _add_field(parser: argparse.ArgumentParser, field: Field, hint: Any, prefix:
     meta, default = field.metadata, (None if field.default is MISSING else field.default)
     base = _base_type(hint)
     if base is bool:
-        parser.add_argument("--no-" + field.name.replace("_", "-"), dest=dest, action="store_false",
-                            default=default, help=meta.get("help"))
+        parser.add_argument(
+            "--no-" + field.name.replace("_", "-"),
+            dest=dest,
+            action="store_false",
+            default=default,
+            help=meta.get("help"),
+        )
         return
     extra: dict[str, Any] = {key: meta[key] for key in ("choices", "metavar") if key in meta}
     if "const" in meta:
@@ -73,8 +90,9 @@ def _add_field(parser: argparse.ArgumentParser, field: Field, hint: Any, prefix:
     if default is not None and "default" not in (help_text or ""):
         shown = str(default)
         help_text = f"{help_text} (default {shown})" if help_text else f"default {shown}"
-    parser.add_argument(flag, dest=dest, type=base if base is not str else None, default=default, help=help_text,
-                        **extra)
+    parser.add_argument(
+        flag, dest=dest, type=base if base is not str else None, default=default, help=help_text, **extra
+    )
 
 
 def _base_type(hint: Any) -> Any:
@@ -83,8 +101,9 @@ def _base_type(hint: Any) -> Any:
     return hint
 
 
-def config_from_args(config: type, args: argparse.Namespace, names: Sequence[str], *, prefix: str = "",
-                     **fixed: Any) -> Any:
+def config_from_args(
+    config: type, args: argparse.Namespace, names: Sequence[str], *, prefix: str = "", **fixed: Any
+) -> Any:
     """The dataclass ``config`` filled from the options ``add_config_options`` made, plus ``fixed`` values."""
     values = {name: getattr(args, (prefix + name).replace("-", "_")) for name in names}
     return config(**values, **fixed)

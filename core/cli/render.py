@@ -31,8 +31,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def render_training(events: Generator[Event, None, Any], catalog: Catalog, *, as_json: bool,
-                    quiet: bool = False) -> int:
+def render_training(
+    events: Generator[Event, None, Any], catalog: Catalog, *, as_json: bool, quiet: bool = False
+) -> int:
     """Draw the events, then the run's result (``--json``: its summary); the exit status. ``quiet`` (a distributed
     run's ranks but 0) only drives them and reports failures."""
     if quiet:
@@ -76,9 +77,11 @@ class _Terminal:
         elif isinstance(event, EpochFinished):
             self._close_bar()
             m = event.metrics
-            self.say(f"epoch {event.epoch + 1}/{event.epochs}: train loss {event.train_loss:.4f}, test loss "
-                     f"{event.test_loss:.4f}, top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
-                     f"macro AP {_pct(m['macro_ap'])} ({event.seconds:.1f} s, lr {event.lr:.2g})")
+            self.say(
+                f"epoch {event.epoch + 1}/{event.epochs}: train loss {event.train_loss:.4f}, test loss "
+                f"{event.test_loss:.4f}, top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
+                f"macro AP {_pct(m['macro_ap'])} ({event.seconds:.1f} s, lr {event.lr:.2g})"
+            )
         elif isinstance(event, RunFinished):
             self.status = "finished"
         elif isinstance(event, RunFailed):
@@ -94,8 +97,15 @@ class _Terminal:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=event.batches, desc=f"epoch {event.epoch + 1}/{event.epochs}", unit=" batch",
-                            file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=event.batches,
+                desc=f"epoch {event.epoch + 1}/{event.epochs}",
+                unit=" batch",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+                dynamic_ncols=True,
+            )
         self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}")
         self.bar.update(event.batch - self.bar.n)
 
@@ -109,8 +119,9 @@ class _Terminal:
             print(f"tailor train: run {self.run_id} failed: {self.failure}", file=sys.stderr)
             return EXIT_FAILED
         if self.status == "cancelled":
-            print(f"tailor train: run {self.run_id} cancelled; continue it with --resume {self.run_id}",
-                  file=sys.stderr)
+            print(
+                f"tailor train: run {self.run_id} cancelled; continue it with --resume {self.run_id}", file=sys.stderr
+            )
             return EXIT_CANCELLED
         return EXIT_OK
 
@@ -118,10 +129,12 @@ class _Terminal:
 def _line(event: Event) -> str | None:
     """The one line an informative event prints (None for those that print nothing)."""
     if isinstance(event, RunStarted):
-        return (f"run {event.run_id}: {event.loss} on '{event.attribute}' ({event.kind_of_attribute}-label, "
-                f"{len(event.labels)} labels) with {event.backbone} on {event.device}; {event.train_images:,} "
-                f"train / {event.val_images:,} val / {event.test_images:,} test images ({event.split_source} "
-                f"split); files in {event.directory}")
+        return (
+            f"run {event.run_id}: {event.loss} on '{event.attribute}' ({event.kind_of_attribute}-label, "
+            f"{len(event.labels)} labels) with {event.backbone} on {event.device}; {event.train_images:,} "
+            f"train / {event.val_images:,} val / {event.test_images:,} test images ({event.split_source} "
+            f"split); files in {event.directory}"
+        )
     if isinstance(event, Note):
         return f"note: {event.message}"
     if isinstance(event, Decoding) and event.done == event.total:
@@ -129,18 +142,23 @@ def _line(event: Event) -> str | None:
     if isinstance(event, FeatureProgress) and event.done == event.total:
         return f"features of {event.total:,} images {'read from the cache' if event.cached else 'extracted'}"
     if isinstance(event, GanEpoch):
-        return (f"phase 2 epoch {event.epoch + 1}: losses Q {event.q_loss:.4f}, D {event.d_loss:.4f}, "
-                f"G {event.g_loss:.4f}")
+        return (
+            f"phase 2 epoch {event.epoch + 1}: losses Q {event.q_loss:.4f}, D {event.d_loss:.4f}, G {event.g_loss:.4f}"
+        )
     return None
 
 
 def _print_result(run_id: int, result: dict) -> None:
     m = result["metrics"]
-    print(f"run {run_id} finished in {result['seconds']:.1f} s ({result['images_per_second']:.0f} images/s); "
-          f"last epoch: top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
-          f"macro AP {_pct(m['macro_ap'])}")
+    print(
+        f"run {run_id} finished in {result['seconds']:.1f} s ({result['images_per_second']:.0f} images/s); "
+        f"last epoch: top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
+        f"macro AP {_pct(m['macro_ap'])}"
+    )
     best = result.get("best")
     if best:
-        print(f"best epoch {best['epoch'] + 1} by {best['by']} on the {best['selected_on']} split"
-              f"{' (optimistic: chosen on the test set)' if best['selected_on'] == 'test' else ''}: "
-              f"top-1 {_pct(best['top1'])}, ACSA {_pct(best['acsa'])}, macro AP {_pct(best['macro_ap'])}")
+        print(
+            f"best epoch {best['epoch'] + 1} by {best['by']} on the {best['selected_on']} split"
+            f"{' (optimistic: chosen on the test set)' if best['selected_on'] == 'test' else ''}: "
+            f"top-1 {_pct(best['top1'])}, ACSA {_pct(best['acsa'])}, macro AP {_pct(best['macro_ap'])}"
+        )

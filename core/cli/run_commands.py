@@ -13,22 +13,35 @@ from core.cli.options import EXIT_OK, command, opened
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "runs", run_runs, "list training runs", "List the training runs of a catalog.", json="")
     p.add_argument("--attribute", "-a", metavar="NAME", help="only runs of this attribute")
-    p = command(sub, "compare", run_compare, "compare runs label by label (runs x labels AP table)",
-                "Per-label AP of each run (rows: runs, columns: labels), top-1, ACSA, GM, macro AP with the "
-                "difference to the first run, and head/medium/tail means.", json=None)
+    p = command(
+        sub,
+        "compare",
+        run_compare,
+        "compare runs label by label (runs x labels AP table)",
+        "Per-label AP of each run (rows: runs, columns: labels), top-1, ACSA, GM, macro AP with the "
+        "difference to the first run, and head/medium/tail means.",
+        json=None,
+    )
     p.add_argument("runs", metavar="RUN", type=int, nargs="+")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--markdown", action="store_true")
     output.add_argument("--csv", action="store_true")
-    p = command(sub, "export-model", run_export_model, "write a run's model as TorchScript or ONNX",
-                "Export the final model of a finished run (image in: N x 3 x S x S float, ImageNet-normalised; out: "
-                "N x labels logits).", json=None)
+    p = command(
+        sub,
+        "export-model",
+        run_export_model,
+        "write a run's model as TorchScript or ONNX",
+        "Export the final model of a finished run (image in: N x 3 x S x S float, ImageNet-normalised; out: "
+        "N x labels logits).",
+        json=None,
+    )
     p.add_argument("run", metavar="RUN", type=int)
     p.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
     p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--force", action="store_true", help="replace FILE when it exists (never a catalog or a run's "
-                   "own files)")
+    p.add_argument(
+        "--force", action="store_true", help="replace FILE when it exists (never a catalog or a run's own files)"
+    )
 
 
 def run_runs(args: argparse.Namespace) -> int:
@@ -42,8 +55,10 @@ def run_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet: tailor train CATALOG --attribute NAME --loss nw")
         return EXIT_OK
-    print(f"{'run':>4}  {'attribute':<12} {'loss':<10} {'backbone':<18} {'status':<10} {'epochs':>6}  {'top-1':>6} "
-          f"{'ACSA':>6} {'GM':>6} {'mAP':>6}  {'time':>7}  created")
+    print(
+        f"{'run':>4}  {'attribute':<12} {'loss':<10} {'backbone':<18} {'status':<10} {'epochs':>6}  {'top-1':>6} "
+        f"{'ACSA':>6} {'GM':>6} {'mAP':>6}  {'time':>7}  created"
+    )
     for run in runs:
         print(_run_line(run))
     return EXIT_OK
@@ -56,9 +71,11 @@ def _run_line(run: RunInfo) -> str:
         return "-" if last.get(key) is None else f"{100 * last[key]:.1f}"
 
     seconds = "-" if run.seconds is None else f"{run.seconds:.0f} s"
-    return (f"{run.id:>4}  {run.attribute[:12]:<12} {run.loss:<10} {run.backbone:<18} {run.status:<10} "
-            f"{run.epochs_done:>3}/{run.epochs:<3} {cell('top1'):>6} {cell('acsa'):>6} {cell('gm'):>6} "
-            f"{cell('macro_ap'):>6}  {seconds:>7}  {run.created_at:%Y-%m-%d %H:%M}")
+    return (
+        f"{run.id:>4}  {run.attribute[:12]:<12} {run.loss:<10} {run.backbone:<18} {run.status:<10} "
+        f"{run.epochs_done:>3}/{run.epochs:<3} {cell('top1'):>6} {cell('acsa'):>6} {cell('gm'):>6} "
+        f"{cell('macro_ap'):>6}  {seconds:>7}  {run.created_at:%Y-%m-%d %H:%M}"
+    )
 
 
 def run_compare(args: argparse.Namespace) -> int:

@@ -19,10 +19,20 @@ def stats_dict(catalog: Catalog, attribute: str, *, beta: float, split: str | No
     counts = catalog.label_counts(attribute, split)
     if not counts.labels:
         where = f" in split {split}" if split else ""
-        raise TailorError(f"attribute '{attribute}' has no labelled images{where} yet "
-                          f"(tailor import CATALOG SOURCE --attribute {attribute})")
-    return summarize(counts.attribute, counts.kind, [c.name for c in counts.labels], [c.count for c in counts.labels],
-                     images=counts.images, split=split, beta=beta, rule=rule)
+        raise TailorError(
+            f"attribute '{attribute}' has no labelled images{where} yet "
+            f"(tailor import CATALOG SOURCE --attribute {attribute})"
+        )
+    return summarize(
+        counts.attribute,
+        counts.kind,
+        [c.name for c in counts.labels],
+        [c.count for c in counts.labels],
+        images=counts.images,
+        split=split,
+        beta=beta,
+        rule=rule,
+    )
 
 
 def format_stats(stats: dict) -> str:
@@ -41,14 +51,19 @@ def format_stats(stats: dict) -> str:
     width = max(5, *(len(item["name"]) for item in stats["labels"]))
     top = max(item["count"] for item in stats["labels"]) or 1
     beta = stats["beta"]
-    lines.append(f"{'label':<{width}}  {'count':>7}  {'share':>6}  {'group':<6}  {f'E_n(b={beta:g})':>12}  "
-                 f"{'nw':>6}  {'ifw':>7}  {'isw':>6}  {'iew':>7}  ")
+    lines.append(
+        f"{'label':<{width}}  {'count':>7}  {'share':>6}  {'group':<6}  {f'E_n(b={beta:g})':>12}  "
+        f"{'nw':>6}  {'ifw':>7}  {'isw':>6}  {'iew':>7}  "
+    )
     for item in stats["labels"]:
         w = item["weights"]
         bar = "█" * max(1 if item["count"] else 0, round(20 * item["count"] / top))
-        lines.append(f"{item['name']:<{width}}  {item['count']:>7,}  {item['share']:>6.1%}  {item['group']:<6}  "
-                     f"{item['effective_number']:>12.2f}  {_number(w['nw'], 6)}  {_number(w['ifw'], 7)}  {_number(w['isw'], 6)}  "
-                     f"{_number(w['iew'], 7)}  {bar}")
+        lines.append(
+            f"{item['name']:<{width}}  {item['count']:>7,}  {item['share']:>6.1%}  {item['group']:<6}  "
+            f"{item['effective_number']:>12.2f}  {_number(w['nw'], 6)}  {_number(w['ifw'], 7)}  "
+            f"{_number(w['isw'], 6)}  "
+            f"{_number(w['iew'], 7)}  {bar}"
+        )
     if stats["empty_labels"]:
         lines.append(f"labels without images (no weights): {', '.join(stats['empty_labels'])}")
     return "\n".join(lines)

@@ -11,28 +11,54 @@ from core.base.errors import TailorError
 from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened
 from core.config import OversampleConfig, TrainConfig
 
-TRAIN_OPTIONS = ("loss", "backbone", "pretrained", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-                 "schedule", "warmup_epochs", "image_size", "beta", "gamma", "device", "seed", "workers", "cache")
+TRAIN_OPTIONS = (
+    "loss",
+    "backbone",
+    "pretrained",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "image_size",
+    "beta",
+    "gamma",
+    "device",
+    "seed",
+    "workers",
+    "cache",
+)
 GAN_OPTIONS = ("epochs", "batch_size", "lr")  # tailor train --gan-*: the rest are shared with tailor oversample
-OVERSAMPLER_OPTIONS = ("head_loss", "head_lr", "dictionary_size", "samples", "weights", "lam", "d_every",
-                       "iterations")
+OVERSAMPLER_OPTIONS = ("head_loss", "head_lr", "dictionary_size", "samples", "weights", "lam", "d_every", "iterations")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     _train_parser(sub)
-    p = command(sub, "oversample", run_oversample, "Phase 2 of the convex-GAN oversampler on a finished run",
-                "Features of RUN's frozen backbone form per-label dictionaries; a convex generator mixes them into "
-                "synthetic minority features, trained against a discriminator and the classifier head, which is "
-                "fine-tuned on real and synthetic features. Records a new run (base_run_id = RUN).",
-                json="print the run's result as JSON")
+    p = command(
+        sub,
+        "oversample",
+        run_oversample,
+        "Phase 2 of the convex-GAN oversampler on a finished run",
+        "Features of RUN's frozen backbone form per-label dictionaries; a convex generator mixes them into "
+        "synthetic minority features, trained against a discriminator and the classifier head, which is "
+        "fine-tuned on real and synthetic features. Records a new run (base_run_id = RUN).",
+        json="print the run's result as JSON",
+    )
     p.add_argument("run", metavar="RUN", type=int, help="a finished run (any variant)")
     add_config_options(p, OversampleConfig, GAN_OPTIONS + OVERSAMPLER_OPTIONS)
     add_config_options(p, TrainConfig, ("device", "seed"))
     _runs_dir(p)
-    p = command(sub, "synthetic", run_synthetic, "synthetic samples of an oversampled run and the images they mix",
-                "Regenerate synthetic features of a label with a convex-gan run's generator and list, for each, the "
-                "real training images it mixes with their convex weights; and the per-label counts of synthetic "
-                "features the classifier was trained on.")
+    p = command(
+        sub,
+        "synthetic",
+        run_synthetic,
+        "synthetic samples of an oversampled run and the images they mix",
+        "Regenerate synthetic features of a label with a convex-gan run's generator and list, for each, the "
+        "real training images it mixes with their convex weights; and the per-label counts of synthetic "
+        "features the classifier was trained on.",
+    )
     p.add_argument("run", metavar="RUN", type=int, help="a finished convex-gan run")
     p.add_argument("--label", required=True, metavar="NAME")
     p.add_argument("--count", type=int, default=5, help="synthetic samples (default 5)")
@@ -41,16 +67,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "train", run_train, "train and evaluate one weighting variant on an attribute",
-                "Train a classifier for an attribute with one loss, evaluate it on the test split every epoch and "
-                "record the run (metrics, test scores, checkpoints) in the catalog.",
-                json="print the run's result as JSON")
+    p = command(
+        sub,
+        "train",
+        run_train,
+        "train and evaluate one weighting variant on an attribute",
+        "Train a classifier for an attribute with one loss, evaluate it on the test split every epoch and "
+        "record the run (metrics, test scores, checkpoints) in the catalog.",
+        json="print the run's result as JSON",
+    )
     p.add_argument("--attribute", "-a", metavar="NAME", help="attribute to learn (not with --resume)")
     add_config_options(p, TrainConfig, TRAIN_OPTIONS)
     p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
-    p.add_argument("--distributed", action="store_true",
-                   help="data-parallel over the processes torchrun starts (DDP; --batch-size is per process; "
-                   "rank 0 writes the run), e.g. torchrun --nproc-per-node 4 -m core.cli train ... --distributed")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the processes torchrun starts (DDP; --batch-size is per process; "
+        "rank 0 writes the run), e.g. torchrun --nproc-per-node 4 -m core.cli train ... --distributed",
+    )
     _runs_dir(p)
     add_config_options(p, TrainConfig, ("oversample",))
     add_config_options(p, OversampleConfig, GAN_OPTIONS, prefix="gan-")
@@ -63,9 +97,16 @@ def _runs_dir(p: argparse.ArgumentParser) -> None:
 
 def _oversampler(args: argparse.Namespace, *, prefix: str = "") -> OversampleConfig:
     gan = config_from_args(OversampleConfig, args, GAN_OPTIONS, prefix=prefix)
-    config: OversampleConfig = config_from_args(OversampleConfig, args, OVERSAMPLER_OPTIONS, epochs=gan.epochs,
-                                                batch_size=gan.batch_size, lr=gan.lr, seed=args.seed,
-                                                device=args.device)
+    config: OversampleConfig = config_from_args(
+        OversampleConfig,
+        args,
+        OVERSAMPLER_OPTIONS,
+        epochs=gan.epochs,
+        batch_size=gan.batch_size,
+        lr=gan.lr,
+        seed=args.seed,
+        device=args.device,
+    )
     config.validate()
     return config
 
@@ -78,12 +119,14 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.resume is None and not args.attribute:
         raise TailorError("--attribute is required (or --resume RUN)")
-    config = config_from_args(TrainConfig, args, TRAIN_OPTIONS + ("oversample",), attribute=args.attribute or "")
+    config = config_from_args(TrainConfig, args, (*TRAIN_OPTIONS, "oversample"), attribute=args.attribute or "")
     oversampler = _oversampler(args, prefix="gan-")
     if args.distributed:
         if args.oversample:
-            raise TailorError("--oversample cannot run --distributed; train the run distributed, then oversample "
-                              "it with: tailor oversample CATALOG RUN")
+            raise TailorError(
+                "--oversample cannot run --distributed; train the run distributed, then oversample "
+                "it with: tailor oversample CATALOG RUN"
+            )
         require_launched()
     with opened(args.catalog) as catalog:
         if args.distributed:
@@ -101,8 +144,9 @@ def run_oversample(args: argparse.Namespace) -> int:
 
     config = _oversampler(args)
     with opened(args.catalog) as catalog:
-        return render_training(oversample(catalog, args.run, config, runs_dir=args.runs_dir), catalog,
-                               as_json=args.json)
+        return render_training(
+            oversample(catalog, args.run, config, runs_dir=args.runs_dir), catalog, as_json=args.json
+        )
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
@@ -115,11 +159,15 @@ def run_synthetic(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return EXIT_OK
-    print(f"run {args.run}: synthetic '{args.label}' features, each mixing {result['samples_per_synthetic']} real "
-          f"ones ({result['weights']} weights); largest weights:")
+    print(
+        f"run {args.run}: synthetic '{args.label}' features, each mixing {result['samples_per_synthetic']} real "
+        f"ones ({result['weights']} weights); largest weights:"
+    )
     for k, sample in enumerate(result["synthetic"], 1):
         mixes = ", ".join(f"image {m['image_id']} x {m['weight']:.3f}" for m in sample["mixes"])
         print(f"  {k}. {mixes}")
-    print("synthetic features the classifier was trained on, per label: "
-          + ", ".join(f"{name} {n:,}" for name, n in result["generated_per_label"].items()))
+    print(
+        "synthetic features the classifier was trained on, per label: "
+        + ", ".join(f"{name} {n:,}" for name, n in result["generated_per_label"].items())
+    )
     return EXIT_OK

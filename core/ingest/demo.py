@@ -31,9 +31,16 @@ SLEEVE_COUNTS = {
     "bell sleeve": 6,
 }
 COLOURS = {
-    "white": (236, 236, 232), "black": (38, 38, 42), "navy": (32, 48, 96), "red": (196, 48, 52),
-    "mustard": (214, 168, 48), "sage": (140, 170, 130), "blush": (232, 170, 170), "sky": (120, 176, 226),
-    "olive": (112, 116, 58), "lilac": (184, 160, 214),
+    "white": (236, 236, 232),
+    "black": (38, 38, 42),
+    "navy": (32, 48, 96),
+    "red": (196, 48, 52),
+    "mustard": (214, 168, 48),
+    "sage": (140, 170, 130),
+    "blush": (232, 170, 170),
+    "sky": (120, 176, 226),
+    "olive": (112, 116, 58),
+    "lilac": (184, 160, 214),
 }
 PATTERNS = ("plain", "stripes", "dots", "floral", "collar", "glitter")
 PATTERN_WEIGHTS = (40, 22, 16, 12, 8, 2)
@@ -77,8 +84,10 @@ def _shade(rgb: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
 def _sleeve_polygons(kind: str, side: int, cx: float, shoulder_y: float, half: float) -> list[list[tuple]]:
     """Polygons of one sleeve (side -1 left, +1 right) in image coordinates."""
     sx = cx + side * half  # shoulder point
+
     def pt(dx: float, dy: float) -> tuple[float, float]:
         return (sx + side * dx, shoulder_y + dy)
+
     if kind == "sleeveless":
         return []
     if kind == "cap sleeve":
@@ -106,8 +115,14 @@ def draw(garment: Garment, rng: random.Random) -> Image.Image:
     top = 16 + rng.uniform(-2, 2)
     half = 15 + rng.uniform(-1.5, 1.5)
     bottom = 80 + rng.uniform(-3, 3)
-    torso = [(cx - half, top), (cx - 5, top - 2), (cx + 5, top - 2), (cx + half, top),
-             (cx + half + 2, bottom), (cx - half - 2, bottom)]
+    torso = [
+        (cx - half, top),
+        (cx - 5, top - 2),
+        (cx + 5, top - 2),
+        (cx + half, top),
+        (cx + half + 2, bottom),
+        (cx - half - 2, bottom),
+    ]
     for side in (-1, 1):
         for poly in _sleeve_polygons(garment.sleeve, side, cx, top, half):
             d.polygon(poly, fill=_shade(base, 0.92), outline=outline)
@@ -125,8 +140,16 @@ def draw(garment: Garment, rng: random.Random) -> Image.Image:
     return image
 
 
-def _pattern(d: ImageDraw.ImageDraw, g: Garment, rng: random.Random, cx: float, top: float, half: float,
-             bottom: float, base: tuple[int, int, int]) -> None:
+def _pattern(
+    d: ImageDraw.ImageDraw,
+    g: Garment,
+    rng: random.Random,
+    cx: float,
+    top: float,
+    half: float,
+    bottom: float,
+    base: tuple[int, int, int],
+) -> None:
     left, right = cx - half + 1, cx + half - 1
     contrast = (250, 250, 250) if sum(base) < 380 else _shade(base, 0.55)
     if g.pattern == "stripes":

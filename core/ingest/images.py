@@ -93,8 +93,7 @@ def open_checked(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Im
     if width <= 0 or height <= 0:
         raise BadImage(f"invalid size {width}x{height}")
     if width * height > max_pixels:
-        raise BadImage(f"refused as a decompression bomb: {width}x{height} pixels is over the limit of "
-                       f"{max_pixels:,}")
+        raise BadImage(f"refused as a decompression bomb: {width}x{height} pixels is over the limit of {max_pixels:,}")
     return image
 
 
@@ -190,7 +189,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024 ** 3:.1f} GB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.0f} MB"
+    return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.0f} MB"
 
 
 def _bomb(exc: BaseException, max_pixels: int) -> BadImage:

@@ -20,17 +20,16 @@ import time
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
 
-from core.catalog.store import Catalog, check_kind
+from core.base.errors import TailorError
 from core.base.files import atomic_write
 from core.base.iteration import chunks, drain
-from core.base.errors import TailorError
-from core.ingest.images import Probe, probe_many
-from core.catalog.schema import Annotation, Attribute, Image, Label, utcnow
 from core.catalog.names import check_name
+from core.catalog.schema import Annotation, Attribute, Image, Label, utcnow
+from core.catalog.store import Catalog, check_kind
+from core.ingest.images import Probe, probe_many
 from core.ingest.sources import Entry, Source, read_source
 
 CHUNK = 2000  # rows per IN (...) query and per progress step
@@ -65,8 +64,10 @@ class ImportReport:
         return self.new + self.updated + self.unchanged
 
     def summary(self) -> str:
-        parts = [f"{self.imported:,} images into '{self.attribute}' ({self.kind}-label): {self.new:,} new, "
-                 f"{self.updated:,} updated, {self.unchanged:,} unchanged"]
+        parts = [
+            f"{self.imported:,} images into '{self.attribute}' ({self.kind}-label): {self.new:,} new, "
+            f"{self.updated:,} updated, {self.unchanged:,} unchanged"
+        ]
         if self.labels_created:
             parts.append(f"{len(self.labels_created)} new labels")
         parts.append(f"{self.annotations_added:,} labels added")
@@ -81,12 +82,22 @@ class ImportReport:
         return "; ".join(parts) + f" in {self.seconds:.1f} s{rate}"
 
     def as_dict(self) -> dict:
-        return {"attribute": self.attribute, "kind": self.kind, "source": self.source, "files": self.files,
-                "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
-                "labels_created": self.labels_created, "annotations_added": self.annotations_added,
-                "annotations_replaced": self.annotations_replaced, "kept_human": self.kept_human,
-                "unlabeled": self.unlabeled, "seconds": round(self.seconds, 3),
-                "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
+        return {
+            "attribute": self.attribute,
+            "kind": self.kind,
+            "source": self.source,
+            "files": self.files,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "labels_created": self.labels_created,
+            "annotations_added": self.annotations_added,
+            "annotations_replaced": self.annotations_replaced,
+            "kept_human": self.kept_human,
+            "unlabeled": self.unlabeled,
+            "seconds": round(self.seconds, 3),
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+        }
 
 
 def run(events: Generator[ImportProgress, None, ImportReport]) -> ImportReport:
@@ -97,8 +108,9 @@ def run(events: Generator[ImportProgress, None, ImportReport]) -> ImportReport:
 def _existing_images(session, paths: list[str]) -> dict[str, tuple[int, str, str | None]]:
     found: dict[str, tuple[int, str, str | None]] = {}
     for chunk in chunks(paths, CHUNK):
-        rows = session.execute(select(Image.path, Image.id, Image.content_hash, Image.split)
-                               .where(Image.path.in_(chunk)))
+        rows = session.execute(
+            select(Image.path, Image.id, Image.content_hash, Image.split).where(Image.path.in_(chunk))
+        )
         found.update((path, (id_, digest, split)) for path, id_, digest, split in rows)
     return found
 
@@ -121,9 +133,15 @@ def _probe_all(items: list[tuple[str, str | None]], workers: int) -> Iterator[li
         yield from pool.map(probe_many, batches)
 
 
-def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *, multi_label: bool = False,
-                  workers: int | None = None, follow_symlinks: bool = False
-                  ) -> Generator[ImportProgress, None, ImportReport]:
+def import_source(
+    catalog: Catalog,
+    source: str | os.PathLike,
+    attribute: str,
+    *,
+    multi_label: bool = False,
+    workers: int | None = None,
+    follow_symlinks: bool = False,
+) -> Generator[ImportProgress, None, ImportReport]:
     """Import a folder tree or a manifest into ``attribute`` (created with the given kind if new).
     ``follow_symlinks``: follow links to folders outside a folder tree too."""
     started = time.perf_counter()
@@ -132,8 +150,7 @@ def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *
     with catalog.session() as s:  # fail fast, before reading any file
         _check_attribute(s, attribute, kind)
     yield ImportProgress("scanning", 0, 0)
-    src: Source = read_source(source, multi_label=multi_label, attribute=attribute,
-                              follow_symlinks=follow_symlinks)
+    src: Source = read_source(source, multi_label=multi_label, attribute=attribute, follow_symlinks=follow_symlinks)
     report = ImportReport(attribute, kind, src.location, files=len(src.entries) + len(src.passed_over))
     report.skipped.extend(src.passed_over)
     paths = [e.path for e in src.entries]
@@ -146,7 +163,7 @@ def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *
     workers = workers if workers is not None else min(4, (os.cpu_count() or 1) + 1)
     items = [(p, known[p][1] if p in known else None) for p in paths]
     for results in _probe_all(items, workers):
-        for (path, _), result in zip(items[done:done + len(results)], results):
+        for (path, _), result in zip(items[done : done + len(results)], results):
             if isinstance(result, str):
                 report.skipped.append((path, result))
             else:
@@ -160,8 +177,14 @@ def import_source(catalog: Catalog, source: str | os.PathLike, attribute: str, *
     return report
 
 
-def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], attribute_name: str, kind: str,
-           report: ImportReport) -> Generator[ImportProgress, None, None]:
+def _write(
+    catalog: Catalog,
+    entries: list[Entry],
+    probes: dict[str, Probe],
+    attribute_name: str,
+    kind: str,
+    report: ImportReport,
+) -> Generator[ImportProgress, None, None]:
     now = utcnow()
     with catalog.session(write=True) as s:
         attribute = _check_attribute(s, attribute_name, kind)
@@ -172,8 +195,10 @@ def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], att
         label_ids = dict(s.execute(select(Label.name, Label.id).where(Label.attribute_id == attribute.id)).all())
         wanted = sorted({name for e in entries for name in e.labels} - set(label_ids))
         if wanted:
-            rows = s.execute(insert(Label).returning(Label.name, Label.id, sort_by_parameter_order=True),
-                             [{"attribute_id": attribute.id, "name": name} for name in wanted])
+            rows = s.execute(
+                insert(Label).returning(Label.name, Label.id, sort_by_parameter_order=True),
+                [{"attribute_id": attribute.id, "name": name} for name in wanted],
+            )
             label_ids.update(rows.all())
             report.labels_created = wanted
         existing = _existing_images(s, [e.path for e in entries])
@@ -181,8 +206,17 @@ def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], att
         for e in entries:
             probe = probes[e.path]
             if e.path not in existing:
-                new_rows.append({"path": e.path, "content_hash": probe.content_hash, "width": probe.width,
-                                 "height": probe.height, "split": e.split, "added_at": now, "updated_at": now})
+                new_rows.append(
+                    {
+                        "path": e.path,
+                        "content_hash": probe.content_hash,
+                        "width": probe.width,
+                        "height": probe.height,
+                        "split": e.split,
+                        "added_at": now,
+                        "updated_at": now,
+                    }
+                )
                 continue
             image_id, digest, split = existing[e.path]
             if digest == probe.content_hash:
@@ -194,8 +228,15 @@ def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], att
                         report.skipped.append((e.path, fresh))
                         continue
                     probe = fresh
-                changed_rows.append({"id": image_id, "content_hash": probe.content_hash, "width": probe.width,
-                                     "height": probe.height, "updated_at": now})
+                changed_rows.append(
+                    {
+                        "id": image_id,
+                        "content_hash": probe.content_hash,
+                        "width": probe.width,
+                        "height": probe.height,
+                        "updated_at": now,
+                    }
+                )
                 report.updated += 1
             if e.split is not None and e.split != split:
                 split_rows.append({"id": image_id, "split": e.split})
@@ -213,13 +254,24 @@ def _write(catalog: Catalog, entries: list[Entry], probes: dict[str, Probe], att
         yield from _write_annotations(s, entries, image_ids, label_ids, attribute.id, kind, now, report)
 
 
-def _write_annotations(s, entries: list[Entry], image_ids: dict[str, int], label_ids: dict[str, int],
-                       attribute_id: int, kind: str, now, report: ImportReport) -> Generator[ImportProgress, None, None]:
+def _write_annotations(
+    s,
+    entries: list[Entry],
+    image_ids: dict[str, int],
+    label_ids: dict[str, int],
+    attribute_id: int,
+    kind: str,
+    now,
+    report: ImportReport,
+) -> Generator[ImportProgress, None, None]:
     current: dict[int, dict[int, tuple[int, str]]] = {}  # image id -> label id -> (annotation id, source)
     ids = [image_ids[e.path] for e in entries if e.path in image_ids]
     for chunk in chunks(ids, CHUNK):
-        rows = s.execute(select(Annotation.image_id, Annotation.label_id, Annotation.id, Annotation.source)
-                         .where(Annotation.attribute_id == attribute_id, Annotation.image_id.in_(chunk)))
+        rows = s.execute(
+            select(Annotation.image_id, Annotation.label_id, Annotation.id, Annotation.source).where(
+                Annotation.attribute_id == attribute_id, Annotation.image_id.in_(chunk)
+            )
+        )
         for image_id, label_id, annotation_id, source in rows:
             current.setdefault(image_id, {})[label_id] = (annotation_id, source)
     additions, removals = [], []
@@ -245,8 +297,15 @@ def _write_annotations(s, entries: list[Entry], image_ids: dict[str, int], label
             targets = [target]
         for label_id in targets:
             if label_id not in have:
-                additions.append({"image_id": image_id, "label_id": label_id, "attribute_id": attribute_id,
-                                  "source": "import", "created_at": now})
+                additions.append(
+                    {
+                        "image_id": image_id,
+                        "label_id": label_id,
+                        "attribute_id": attribute_id,
+                        "source": "import",
+                        "created_at": now,
+                    }
+                )
     total = len(removals) + len(additions)
     yield ImportProgress("labels", 0, total)
     for chunk in chunks(removals, CHUNK):

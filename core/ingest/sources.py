@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.base.errors import ManifestError, TailorError
-from core.catalog.schema import SPLITS
 from core.catalog.names import MAX_PATH, name_problem, shown
+from core.catalog.schema import SPLITS
 
 MANIFEST_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 LABEL_SEPARATOR = "|"
@@ -48,8 +48,9 @@ class Source:
     passed_over: list[tuple[str, str]]
 
 
-def read_source(location: str | os.PathLike, *, multi_label: bool, attribute: str,
-                follow_symlinks: bool = False) -> Source:
+def read_source(
+    location: str | os.PathLike, *, multi_label: bool, attribute: str, follow_symlinks: bool = False
+) -> Source:
     path = Path(location).expanduser()
     if path.is_dir():
         return read_folder(path, follow_symlinks=follow_symlinks)
@@ -59,6 +60,7 @@ def read_source(location: str | os.PathLike, *, multi_label: bool, attribute: st
 
 
 # -- folders ----------------------------------------------------------------------------------------------
+
 
 def _utf8(name: str) -> bool:
     try:
@@ -86,12 +88,17 @@ class _Walk:
             real = Path(path).resolve(strict=True)
             stat = real.stat()
         except (OSError, RuntimeError) as exc:
-            self.skip(path, "symbolic link loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", 0) == 40
-                      else f"cannot read folder: {getattr(exc, 'strerror', None) or exc}")
+            self.skip(
+                path,
+                "symbolic link loop"
+                if isinstance(exc, RuntimeError) or getattr(exc, "errno", 0) == 40
+                else f"cannot read folder: {getattr(exc, 'strerror', None) or exc}",
+            )
             return False
         if is_link and not self.follow and not real.is_relative_to(self.root):
-            self.skip(path, f"link to a folder outside the tree ({shown(real)}); import with --follow-symlinks to "
-                            "include it")
+            self.skip(
+                path, f"link to a folder outside the tree ({shown(real)}); import with --follow-symlinks to include it"
+            )
             return False
         key = (stat.st_dev, stat.st_ino)
         if key in self._seen:
@@ -157,10 +164,11 @@ def read_folder(root: Path, *, follow_symlinks: bool = False) -> Source:
     split_dirs = [p for p in top if p.name in SPLITS]
     if split_dirs and len(split_dirs) != len(top):
         others = ", ".join(shown(p.name)[1:-1] for p in top if p.name not in SPLITS)
-        raise TailorError(f"{root}: mixes split folders ({', '.join(p.name for p in split_dirs)}) with label "
-                          f"folders ({others}); put every label folder under train/, val/ or test/")
-    layout = [(p.name, p) for p in split_dirs if walk.enter(str(p), p.is_symlink())] if split_dirs \
-        else [(None, root)]
+        raise TailorError(
+            f"{root}: mixes split folders ({', '.join(p.name for p in split_dirs)}) with label "
+            f"folders ({others}); put every label folder under train/, val/ or test/"
+        )
+    layout = [(p.name, p) for p in split_dirs if walk.enter(str(p), p.is_symlink())] if split_dirs else [(None, root)]
     entries: list[Entry] = []
     for split, base in layout:
         for file in sorted(p for p in base.iterdir() if p.is_file() and not p.name.startswith(".")):
@@ -170,8 +178,9 @@ def read_folder(root: Path, *, follow_symlinks: bool = False) -> Source:
             if problem is not None:
                 walk.skip(str(label_dir), f"{problem}; its files are not imported")
                 continue
-            entries.extend(Entry(file, (label_dir.name.strip(),), split) for file in walk.files(label_dir)
-                           if _path_ok(file, walk))
+            entries.extend(
+                Entry(file, (label_dir.name.strip(),), split) for file in walk.files(label_dir) if _path_ok(file, walk)
+            )
     if not entries and not walk.passed_over:
         raise TailorError(f"{root}: no label folders with files found (expected {root}/<label>/<image files>)")
     return Source("folder", str(root), entries, walk.passed_over)
@@ -185,6 +194,7 @@ def _path_ok(path: str, walk: _Walk) -> bool:
 
 
 # -- manifests --------------------------------------------------------------------------------------------
+
 
 def _load_table(path: Path):
     import pandas as pd
@@ -234,7 +244,7 @@ class _Cells:
             return ""
         if isinstance(value, str):
             return value.strip() if strip else value
-        if isinstance(value, int) and not isinstance(value, bool) or type(value).__name__.startswith("int"):
+        if (isinstance(value, int) and not isinstance(value, bool)) or type(value).__name__.startswith("int"):
             return str(int(value))
         raise self.error(row, column, f"expected text, found a {_type_name(value)} ({shown(value, 60)})")
 
@@ -253,8 +263,14 @@ class _Cells:
 
 def _type_name(value) -> str:
     name = type(value).__name__
-    return {"dict": "struct", "ndarray": "list", "Timestamp": "timestamp", "datetime": "timestamp",
-            "float": "fractional number", "bool": "true/false value"}.get(name, name)
+    return {
+        "dict": "struct",
+        "ndarray": "list",
+        "Timestamp": "timestamp",
+        "datetime": "timestamp",
+        "float": "fractional number",
+        "bool": "true/false value",
+    }.get(name, name)
 
 
 def _resolve(cells: _Cells, raw: str, base: Path, row: int) -> Path:
@@ -294,26 +310,39 @@ def read_manifest(path: Path, *, multi_label: bool, attribute: str) -> Source:
         file = _resolve(cells, raw_path, path.parent, row)
         labels = cells.labels(values[1], row)
         if not multi_label and len(labels) > 1:
-            raise cells.error(row, "labels", f"{len(labels)} labels ({shown(', '.join(labels), 120)[1:-1]}) on "
-                                             f"single-label attribute {shown(attribute)}; import with --multi-label "
-                                             "for a multi-label attribute")
+            raise cells.error(
+                row,
+                "labels",
+                f"{len(labels)} labels ({shown(', '.join(labels), 120)[1:-1]}) on "
+                f"single-label attribute {shown(attribute)}; import with --multi-label "
+                "for a multi-label attribute",
+            )
         split = cells.text(values[2], row, "split").lower() if has_split else ""
         if split and split not in SPLITS:
-            raise cells.error(row, "split", f"unknown split {shown(split, 40)} (expected one of "
-                                            f"{', '.join(SPLITS)} or empty)")
+            raise cells.error(
+                row, "split", f"unknown split {shown(split, 40)} (expected one of {', '.join(SPLITS)} or empty)"
+            )
         key = str(file)
         entry = Entry(key, tuple(labels), split or None)
         if key in entries:
             previous = entries[key]
             merged = tuple(dict.fromkeys(previous.labels + entry.labels))
             if not multi_label and len(merged) > 1:
-                raise cells.error(row, "labels", f"{shown(file, 120)} is listed again (first in row "
-                                                 f"{first_row[key]}) with another label on single-label attribute "
-                                                 f"{shown(attribute)}")
+                raise cells.error(
+                    row,
+                    "labels",
+                    f"{shown(file, 120)} is listed again (first in row "
+                    f"{first_row[key]}) with another label on single-label attribute "
+                    f"{shown(attribute)}",
+                )
             if previous.split and entry.split and previous.split != entry.split:
-                raise cells.error(row, "split", f"{shown(file, 120)} is listed again (first in row "
-                                                f"{first_row[key]}) with split '{entry.split}' instead of "
-                                                f"'{previous.split}'")
+                raise cells.error(
+                    row,
+                    "split",
+                    f"{shown(file, 120)} is listed again (first in row "
+                    f"{first_row[key]}) with split '{entry.split}' instead of "
+                    f"'{previous.split}'",
+                )
             entry = Entry(key, merged, previous.split or entry.split)
         else:
             first_row[key] = row

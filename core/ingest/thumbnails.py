@@ -2,14 +2,14 @@
 
 The disk cache is a folder of JPEGs named by the image's SHA-256 (``<size>-v<version>/<ab>/<hash>.jpg``), so it is
 shared by every catalog on the machine and stays valid when files move; the version changes when decoding does.
-Pixels become RGB through :func:`core.ingest.images.to_rgb`, exactly as for training. Images no larger than the thumbnail are not cached:
-reading the original costs the same as reading a cached copy (CIFAR's 32 x 32 files, for instance).
+Pixels become RGB through :func:`core.ingest.images.to_rgb`, exactly as for training. Images no larger than the
+thumbnail are not cached: reading the original costs the same as reading a cached copy (CIFAR's 32 x 32 files, for
+instance).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,14 @@ def _decode_small(data: bytes, size: int, max_pixels: int) -> tuple[Image.Image,
         raise BadImage(f"cannot decode ({_short(exc)})") from None
 
 
-def load(path: str | os.PathLike, content_hash: str | None, cache_dir: str | os.PathLike | None, *,
-         size: int = THUMBNAIL_SIZE, max_pixels: int = MAX_IMAGE_PIXELS) -> Thumbnail:
+def load(
+    path: str | os.PathLike,
+    content_hash: str | None,
+    cache_dir: str | os.PathLike | None,
+    *,
+    size: int = THUMBNAIL_SIZE,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> Thumbnail:
     """The thumbnail of one image (longest side <= ``size``), from the disk cache when there.
 
     Raises :class:`~core.ingest.images.BadImage` when the file is missing or cannot be decoded.

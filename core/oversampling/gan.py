@@ -47,18 +47,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import OversampleConfig
 from core.base.errors import TailorError
+from core.config import OversampleConfig
 from core.training.losses import make_loss
 
-
 # -- dictionaries -------------------------------------------------------------------------------------------------
+
 
 class FeatureBank:
     """Training features, their targets, per-class members and dictionaries (row numbers into ``features``)."""
 
-    def __init__(self, features: torch.Tensor, targets: list[tuple[int, ...]], num_labels: int, *,
-                 dictionary_size: int, seed: int, multi_label: bool) -> None:
+    def __init__(
+        self,
+        features: torch.Tensor,
+        targets: list[tuple[int, ...]],
+        num_labels: int,
+        *,
+        dictionary_size: int,
+        seed: int,
+        multi_label: bool,
+    ) -> None:
         self.features = features.float()
         self.num_labels = num_labels
         self.multi_label = multi_label
@@ -68,22 +76,25 @@ class FeatureBank:
                 members[label].append(row)
         empty = [c for c, rows in enumerate(members) if not rows]
         if empty:
-            raise TailorError(f"labels {empty} have no training features; the oversampler needs at least one per "
-                              f"label")
+            raise TailorError(f"labels {empty} have no training features; the oversampler needs at least one per label")
         self.counts = np.array([len(rows) for rows in members])
         self.member_counts = torch.tensor(self.counts)
         rng = np.random.default_rng(seed)
-        dictionaries = [rows if len(rows) <= dictionary_size else
-                        sorted(rng.choice(rows, size=dictionary_size, replace=False).tolist()) for rows in members]
+        dictionaries = [
+            rows
+            if len(rows) <= dictionary_size
+            else sorted(rng.choice(rows, size=dictionary_size, replace=False).tolist())
+            for rows in members
+        ]
         width = max(len(rows) for rows in dictionaries)
         self.dictionary = torch.full((num_labels, width), -1, dtype=torch.long)
         for c, rows in enumerate(dictionaries):
-            self.dictionary[c, :len(rows)] = torch.tensor(rows)
+            self.dictionary[c, : len(rows)] = torch.tensor(rows)
         self.dictionary_counts = torch.tensor([len(rows) for rows in dictionaries])
         width = max(len(rows) for rows in members)
         self.members = torch.full((num_labels, width), -1, dtype=torch.long)
         for c, rows in enumerate(members):
-            self.members[c, :len(rows)] = torch.tensor(rows)
+            self.members[c, : len(rows)] = torch.tensor(rows)
         if multi_label:
             self.target_matrix = torch.zeros((len(targets), num_labels))
             for row, labels in enumerate(targets):
@@ -102,13 +113,16 @@ class FeatureBank:
         targets = self.target_matrix[rows] if self.multi_label else self.target_vector[rows]
         return self.features[rows], targets
 
-    def sample_pool(self, classes: torch.Tensor, samples: int,
-                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_pool(
+        self, classes: torch.Tensor, samples: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """For each class, ``samples`` distinct dictionary features (B x N_s x D) and their rows (B x N_s)."""
         counts = self.dictionary_counts[classes]
         if int(counts.min()) < samples:
-            raise TailorError(f"N_s = {samples} features per synthetic sample, but a dictionary holds only "
-                              f"{int(counts.min())}; use fewer samples")
+            raise TailorError(
+                f"N_s = {samples} features per synthetic sample, but a dictionary holds only "
+                f"{int(counts.min())}; use fewer samples"
+            )
         keys = torch.rand((len(classes), self.dictionary.shape[1]), generator=generator)
         keys[torch.arange(self.dictionary.shape[1]).unsqueeze(0) >= counts.unsqueeze(1)] = 2.0  # never picked
         slots = keys.topk(samples, dim=1, largest=False).indices
@@ -130,14 +144,21 @@ def minority_probabilities(counts: np.ndarray) -> np.ndarray:
 
 # -- networks -----------------------------------------------------------------------------------------------------
 
+
 class ConvexGenerator(nn.Module):
-    def __init__(self, num_labels: int, samples: int, dim: int, *, noise: int = 256,
-                 per_dimension: bool = False) -> None:
+    def __init__(
+        self, num_labels: int, samples: int, dim: int, *, noise: int = 256, per_dimension: bool = False
+    ) -> None:
         super().__init__()
         self.num_labels, self.samples, self.dim, self.noise = num_labels, samples, dim, noise
         self.per_dimension = per_dimension
-        self.net = nn.Sequential(nn.Linear(noise + num_labels, 512), nn.ReLU(), nn.Linear(512, 1024), nn.ReLU(),
-                                 nn.Linear(1024, samples * (dim if per_dimension else 1)))
+        self.net = nn.Sequential(
+            nn.Linear(noise + num_labels, 512),
+            nn.ReLU(),
+            nn.Linear(512, 1024),
+            nn.ReLU(),
+            nn.Linear(1024, samples * (dim if per_dimension else 1)),
+        )
 
     def weights(self, z: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Convex weights: B x N_s (per feature) or B x N_s x D (per dimension), >= 0, summing to 1 over N_s."""
@@ -146,8 +167,7 @@ class ConvexGenerator(nn.Module):
             return torch.softmax(logits.view(len(z), self.samples, self.dim), dim=1)
         return torch.softmax(logits, dim=1)
 
-    def forward(self, z: torch.Tensor, classes: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor,
-                                                                                           torch.Tensor]:
+    def forward(self, z: torch.Tensor, classes: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w = self.weights(z, classes)
         mixed = (w * pool).sum(1) if self.per_dimension else torch.bmm(w.unsqueeze(1), pool).squeeze(1)
         return mixed, w
@@ -157,8 +177,13 @@ class Discriminator(nn.Module):
     def __init__(self, num_labels: int, dim: int) -> None:
         super().__init__()
         self.num_labels = num_labels
-        self.net = nn.Sequential(nn.Linear(dim + num_labels, 1024), nn.LeakyReLU(0.2), nn.Linear(1024, 512),
-                                 nn.LeakyReLU(0.2), nn.Linear(512, 1))
+        self.net = nn.Sequential(
+            nn.Linear(dim + num_labels, 1024),
+            nn.LeakyReLU(0.2),
+            nn.Linear(1024, 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 1),
+        )
 
     def forward(self, features: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([features, F.one_hot(classes, self.num_labels).float()], dim=1)).squeeze(1)
@@ -166,14 +191,16 @@ class Discriminator(nn.Module):
 
 # -- the classifier's losses ---------------------------------------------------------------------------------
 
+
 class HeadLoss:
     """Q's loss on logits and targets (class indices, or 0/1 rows for multi-label), its scores, and the score of
     one class per sample (what G pushes down)."""
 
     def __init__(self, name: str, counts: np.ndarray, *, multi_label: bool, cosine: bool) -> None:
         if name == "ldam" and (multi_label or not cosine):
-            raise TailorError("--head-loss ldam needs a single-label base run trained with ldam or ldam-drw "
-                              "(a cosine head)")
+            raise TailorError(
+                "--head-loss ldam needs a single-label base run trained with ldam or ldam-drw (a cosine head)"
+            )
         self.name, self.multi_label = name, multi_label
         self.scale = 30.0 if cosine else 1.0  # cosine logits are in [-1, 1]: LDAM's s
         self.criterion = None if name == "mse" else make_loss(name, counts, multi_label=multi_label)
@@ -193,6 +220,7 @@ class HeadLoss:
 
 # -- Phase 2 ------------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Phase2Step:
     """Progress of Phase 2, yielded every ``report_every`` iterations and at the end of each epoch."""
@@ -209,24 +237,29 @@ class Phase2Step:
 class Phase2:
     """The three networks, their optimisers and the sampling state; :meth:`run` trains them."""
 
-    def __init__(self, bank: FeatureBank, head: nn.Module, config: OversampleConfig, *, cosine: bool,
-                 device: torch.device) -> None:
+    def __init__(
+        self, bank: FeatureBank, head: nn.Module, config: OversampleConfig, *, cosine: bool, device: torch.device
+    ) -> None:
         config.validate()
         self.bank, self.config, self.device = bank, config, device
         self.samples = config.samples or default_samples(bank.dictionary_counts.numpy())
         torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
         self.head = head.to(device)
-        self.generator = ConvexGenerator(bank.num_labels, self.samples, bank.dim, noise=config.noise,
-                                         per_dimension=config.weights == "per-dimension").to(device)
+        self.generator = ConvexGenerator(
+            bank.num_labels, self.samples, bank.dim, noise=config.noise, per_dimension=config.weights == "per-dimension"
+        ).to(device)
         self.discriminator = Discriminator(bank.num_labels, bank.dim).to(device)
         self.loss = HeadLoss(config.head_loss, bank.counts, multi_label=bank.multi_label, cosine=cosine)
-        self.optimisers = {name: torch.optim.Adam(module.parameters(), lr=config.lr, betas=(0.9, 0.999))
-                           for name, module in (("q", self.head), ("d", self.discriminator), ("g", self.generator))}
+        self.optimisers = {
+            name: torch.optim.Adam(module.parameters(), lr=config.lr, betas=(0.9, 0.999))
+            for name, module in (("q", self.head), ("d", self.discriminator), ("g", self.generator))
+        }
         self.head_lr = config.head_lr or config.lr
         self.minority = torch.tensor(minority_probabilities(bank.counts), dtype=torch.float64)
-        self.iterations = config.iterations or max(1, math.ceil(bank.num_labels * int(bank.counts.max())
-                                                                / config.batch_size))
+        self.iterations = config.iterations or max(
+            1, math.ceil(bank.num_labels * int(bank.counts.max()) / config.batch_size)
+        )
         self.generated = np.zeros(bank.num_labels, dtype=np.int64)  # synthetic features Q was trained on
         self.generator_draws = np.zeros(bank.num_labels, dtype=np.int64)  # classes of G's updates
         self.d_updates = 0
@@ -254,15 +287,18 @@ class Phase2:
         real, real_targets, real_classes = real.to(dev), real_targets.to(dev), real_classes.to(dev)
         fake_classes_dev = fake_classes.to(dev)
         q_loss = self.loss(self.head(real), real_targets) + self.loss(
-            self.head(fake), self.loss.as_targets(fake_classes_dev, self.bank.num_labels))
+            self.head(fake), self.loss.as_targets(fake_classes_dev, self.bank.num_labels)
+        )
         self.optimisers["q"].zero_grad(set_to_none=True)
         q_loss.backward()
         self.optimisers["q"].step()
         self.generated += np.bincount(fake_classes.numpy(), minlength=self.bank.num_labels)
         d_value = None
         if self.iteration % c.d_every == 0:
-            d_loss = 0.5 * ((self.discriminator(real, real_classes) - 1) ** 2).mean() + \
-                0.5 * (self.discriminator(fake, fake_classes_dev) ** 2).mean()
+            d_loss = (
+                0.5 * ((self.discriminator(real, real_classes) - 1) ** 2).mean()
+                + 0.5 * (self.discriminator(fake, fake_classes_dev) ** 2).mean()
+            )
             self.optimisers["d"].zero_grad(set_to_none=True)
             d_loss.backward()
             self.optimisers["d"].step()
@@ -284,8 +320,9 @@ class Phase2:
         self.iteration += 1
         return float(q_loss.detach()), d_value, float(g_loss.detach())
 
-    def run(self, *, start_epoch: int = 0, report_every: int = 20,
-            should_stop: Callable[[], bool] = lambda: False) -> Generator[Phase2Step, None, None]:
+    def run(
+        self, *, start_epoch: int = 0, report_every: int = 20, should_stop: Callable[[], bool] = lambda: False
+    ) -> Generator[Phase2Step, None, None]:
         """Train for the configured epochs, yielding progress; stops early when ``should_stop()``."""
         for epoch in range(start_epoch, self.config.epochs):
             late = epoch >= self.config.decay_after
@@ -304,8 +341,15 @@ class Phase2:
                     d_sum, d_count = d_sum + d, d_count + 1
                 last = i == self.iterations - 1
                 if last or (i + 1) % report_every == 0:
-                    yield Phase2Step(epoch, i + 1, self.iterations, sums[0] / (i + 1),
-                                     d_sum / d_count if d_count else float("nan"), sums[1] / (i + 1), last)
+                    yield Phase2Step(
+                        epoch,
+                        i + 1,
+                        self.iterations,
+                        sums[0] / (i + 1),
+                        d_sum / d_count if d_count else float("nan"),
+                        sums[1] / (i + 1),
+                        last,
+                    )
 
     @torch.no_grad()
     def synthesise(self, label: int, count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -325,7 +369,13 @@ class Phase2:
 
     def state(self) -> dict:
         """What a run keeps (weights-only loadable): G, D, Q and the sampling counts."""
-        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-                "head": self.head.state_dict(), "samples": self.samples,
-                "dictionary": self.bank.dictionary.clone(), "dictionary_counts": self.bank.dictionary_counts.clone(),
-                "generated": torch.tensor(self.generated), "generator_draws": torch.tensor(self.generator_draws)}
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "head": self.head.state_dict(),
+            "samples": self.samples,
+            "dictionary": self.bank.dictionary.clone(),
+            "dictionary_counts": self.bank.dictionary_counts.clone(),
+            "generated": torch.tensor(self.generated),
+            "generator_draws": torch.tensor(self.generator_draws),
+        }

@@ -1,9 +1,10 @@
 """The convex-GAN oversampler as a run: Phase 1 (features of a trained run) and Phase 2 (core.oversampling.gan).
 
-``oversample(catalog, base_run_id, config)`` is a generator of :mod:`core.training.events` like ``core.training.loop.train``:
-it records a new run (loss ``convex-gan``, ``base_run_id`` set, same images and split as the base) whose final
-model is the base run's backbone with the fine-tuned head, so metrics, comparison, review and export treat it like
-any other run. ``train_and_oversample`` trains the base run first (``tailor train --oversample convex-gan``).
+``oversample(catalog, base_run_id, config)`` is a generator of :mod:`core.training.events` like
+``core.training.loop.train``: it records a new run (loss ``convex-gan``, ``base_run_id`` set, same images and split
+as the base) whose final model is the base run's backbone with the fine-tuned head, so metrics, comparison, review
+and export treat it like any other run. ``train_and_oversample`` trains the base run first (``tailor train
+--oversample convex-gan``).
 
 Phase 1 passes every image of the base run's snapshot once through its frozen backbone (no augmentation) and
 caches the features in the base run's folder (``features.pt``, float16, keyed by the model file's size and time
@@ -56,18 +57,23 @@ FEATURES_FILE, STATE_FILE = "features.pt", "oversampler.pt"
 
 # -- Phase 1 ------------------------------------------------------------------------------------------------------
 
+
 def _stamp(path: Path) -> list[int]:
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def features(model, config: TrainConfig, run, snapshot: Snapshot, device: torch.device, *, run_id: int = 0,
-             batch_size: int = 256) -> Generator[Event, None, torch.Tensor]:
+def features(
+    model, config: TrainConfig, run, snapshot: Snapshot, device: torch.device, *, run_id: int = 0, batch_size: int = 256
+) -> Generator[Event, None, torch.Tensor]:
     """Features (N x D, float32, in snapshot order) of every image of a finished run (``model``, ``config`` and
     ``run`` as ``load_run_model`` gives them, ``snapshot`` its images), cached in its folder."""
     cache_file = Path(run.directory) / FEATURES_FILE
-    key = {"stamp": _stamp(Path(run.directory) / "model.pt"), "image_size": config.image_size,
-           "images": len(snapshot.image_ids)}
+    key = {
+        "stamp": _stamp(Path(run.directory) / "model.pt"),
+        "image_size": config.image_size,
+        "images": len(snapshot.image_ids),
+    }
     if cache_file.is_file():
         saved = checkpoints.load(cache_file)
         if json.loads(saved["key"]) == key:
@@ -91,8 +97,15 @@ def features(model, config: TrainConfig, run, snapshot: Snapshot, device: torch.
 
 # -- Phase 2 as a run ---------------------------------------------------------------------------------------------
 
-def oversample(catalog: Catalog | str, base_run_id: int, config: OversampleConfig, *,
-               cancel: threading.Event | None = None, runs_dir: str | None = None) -> Generator[Event, None, int]:
+
+def oversample(
+    catalog: Catalog | str,
+    base_run_id: int,
+    config: OversampleConfig,
+    *,
+    cancel: threading.Event | None = None,
+    runs_dir: str | None = None,
+) -> Generator[Event, None, int]:
     """Record and run Phase 2 on a finished run (the catalog open, or its location: opened once); yields events,
     returns the new run's id."""
     with open_catalog(catalog) as opened:
@@ -100,17 +113,25 @@ def oversample(catalog: Catalog | str, base_run_id: int, config: OversampleConfi
         return (yield from recorder.run(lambda: _start(recorder, base_run_id, config, runs_dir)))
 
 
-def _start(recorder: RunRecorder, base_run_id: int, config: OversampleConfig,
-           runs_dir: str | None) -> Generator[Event, None, None]:
+def _start(
+    recorder: RunRecorder, base_run_id: int, config: OversampleConfig, runs_dir: str | None
+) -> Generator[Event, None, None]:
     config.validate()
     base = store.get_run(recorder.catalog, base_run_id)
     if base.status != RunStatus.FINISHED:
         raise TailorError(f"run {base_run_id} is {base.status}; the oversampler needs a finished run")
     snapshot = store.load_snapshot(recorder.catalog, base_run_id)
     device = pick_device(config.device)
-    recorder.config = replace(base.config, loss=Oversampler.CONVEX_GAN, oversample=None,
-                              base_loss=base.config.base_loss or base.config.loss, epochs=config.epochs,
-                              batch_size=config.batch_size, lr=config.lr, seed=config.seed)
+    recorder.config = replace(
+        base.config,
+        loss=Oversampler.CONVEX_GAN,
+        oversample=None,
+        base_loss=base.config.base_loss or base.config.loss,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
+    )
     recorder.create(snapshot, runs_dir, device_label(device), base_run_id=base_run_id, oversampler=config)
     yield from _PhaseTwo(recorder, base, config, snapshot, device).run()
 
@@ -118,8 +139,14 @@ def _start(recorder: RunRecorder, base_run_id: int, config: OversampleConfig,
 class _PhaseTwo:
     """Phase 2 on the base run's features, recorded epoch by epoch like a training run."""
 
-    def __init__(self, recorder: RunRecorder, base: store.RunInfo, config: OversampleConfig, snapshot: Snapshot,
-                 device: torch.device) -> None:
+    def __init__(
+        self,
+        recorder: RunRecorder,
+        base: store.RunInfo,
+        config: OversampleConfig,
+        snapshot: Snapshot,
+        device: torch.device,
+    ) -> None:
         self.recorder, self.base, self.config, self.snapshot, self.device = recorder, base, config, snapshot, device
         self.run_id = recorder.run_id
         self.train_idx, self.val_idx, self.test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
@@ -130,10 +157,23 @@ class _PhaseTwo:
     def started(self) -> RunStarted:
         s, r = self.snapshot, self.recorder
         assert r.directory is not None
-        return RunStarted(self.run_id, s.attribute, s.kind, Oversampler.CONVEX_GAN, r.config.backbone,
-                          device_label(self.device), [label.name for label in s.labels], len(self.train_idx),
-                          len(self.test_idx), len(self.val_idx), self.config.epochs, 0, s.split_source,
-                          str(r.directory), [int(n) for n in self.counts])
+        return RunStarted(
+            self.run_id,
+            s.attribute,
+            s.kind,
+            Oversampler.CONVEX_GAN,
+            r.config.backbone,
+            device_label(self.device),
+            [label.name for label in s.labels],
+            len(self.train_idx),
+            len(self.test_idx),
+            len(self.val_idx),
+            self.config.epochs,
+            0,
+            s.split_source,
+            str(r.directory),
+            [int(n) for n in self.counts],
+        )
 
     def run(self) -> Generator[Event, None, None]:
         started = time.perf_counter()
@@ -147,8 +187,9 @@ class _PhaseTwo:
         phase = self._phase(all_features, model)
         last_eval, iterations = yield from self._epochs(phase, all_features)
         if self.recorder.cancelled():
-            yield self.recorder.stop(f"cancelled during epoch {self.recorder.progress.epoch + 1}",
-                                     self.recorder.progress.epoch)
+            yield self.recorder.stop(
+                f"cancelled during epoch {self.recorder.progress.epoch + 1}", self.recorder.progress.epoch
+            )
             return
         seconds = time.perf_counter() - started
         rate = iterations * self.config.batch_size / seconds if seconds else 0.0
@@ -158,24 +199,42 @@ class _PhaseTwo:
 
     def _phase(self, all_features: torch.Tensor, model: torch.nn.Module) -> Phase2:
         s, config = self.snapshot, self.config
-        bank = FeatureBank(all_features[self.train_idx], [s.targets[i] for i in self.train_idx], len(s.labels),
-                           dictionary_size=config.dictionary_size, seed=config.seed, multi_label=s.multi_label)
+        bank = FeatureBank(
+            all_features[self.train_idx],
+            [s.targets[i] for i in self.train_idx],
+            len(s.labels),
+            dictionary_size=config.dictionary_size,
+            seed=config.seed,
+            multi_label=s.multi_label,
+        )
         return Phase2(bank, model.head, config, cosine=self.recorder.config.cosine_head, device=self.device)
 
-    def _epochs(self, phase: Phase2, all_features: torch.Tensor
-                ) -> Generator[Event, None, tuple[tuple[dict, np.ndarray] | None, int]]:
+    def _epochs(
+        self, phase: Phase2, all_features: torch.Tensor
+    ) -> Generator[Event, None, tuple[tuple[dict, np.ndarray] | None, int]]:
         config, run_id = self.config, self.run_id
-        yield Note(run_id, f"Phase 2: N_s = {phase.samples} features per synthetic sample ({config.weights} "
-                           f"weights), {phase.iterations} iterations per epoch of batch {config.batch_size}")
+        yield Note(
+            run_id,
+            f"Phase 2: N_s = {phase.samples} features per synthetic sample ({config.weights} "
+            f"weights), {phase.iterations} iterations per epoch of batch {config.batch_size}",
+        )
         test_x, val_x = all_features[self.test_idx].to(self.device), all_features[self.val_idx].to(self.device)
         last_eval, epoch_started, iterations_done = None, time.perf_counter(), 0
         for step in phase.run(should_stop=self.recorder.cancelled):
             self.recorder.progress.epoch = step.epoch
             elapsed = time.perf_counter() - epoch_started
             rate = step.iteration * config.batch_size / elapsed if elapsed > 0 else 0.0
-            left = (phase.iterations - step.iteration + (config.epochs - step.epoch - 1) * phase.iterations)
-            yield BatchProgress(run_id, step.epoch, config.epochs, step.iteration, step.iterations, step.q_loss, rate,
-                                left * config.batch_size / rate if rate else float("nan"))
+            left = phase.iterations - step.iteration + (config.epochs - step.epoch - 1) * phase.iterations
+            yield BatchProgress(
+                run_id,
+                step.epoch,
+                config.epochs,
+                step.iteration,
+                step.iterations,
+                step.q_loss,
+                rate,
+                left * config.batch_size / rate if rate else float("nan"),
+            )
             if not step.epoch_done:
                 continue
             iterations_done += step.iterations
@@ -183,15 +242,24 @@ class _PhaseTwo:
             epoch_started = time.perf_counter()
         return last_eval, iterations_done
 
-    def _end_epoch(self, phase: Phase2, step: Phase2Step, test_x: torch.Tensor, val_x: torch.Tensor,
-                   seconds: float) -> Generator[Event, None, tuple[dict, np.ndarray]]:
+    def _end_epoch(
+        self, phase: Phase2, step: Phase2Step, test_x: torch.Tensor, val_x: torch.Tensor, seconds: float
+    ) -> Generator[Event, None, tuple[dict, np.ndarray]]:
         test_eval, test_loss, test_scores = self._evaluate(phase, test_x, self.test_idx)
         selection = self._evaluate(phase, val_x, self.val_idx)[0] if self.val_idx else test_eval
         yield from self.recorder.record_epoch(step.epoch, step.q_loss, test_loss, test_eval, seconds)
         self.best.offer(step.epoch, selection)
         yield GanEpoch(self.run_id, step.epoch, step.q_loss, step.d_loss, step.g_loss, phase.generated.tolist())
-        yield EpochFinished(self.run_id, step.epoch, self.config.epochs, step.q_loss, test_loss,
-                            phase.optimisers["q"].param_groups[0]["lr"], seconds, test_eval)
+        yield EpochFinished(
+            self.run_id,
+            step.epoch,
+            self.config.epochs,
+            step.q_loss,
+            test_loss,
+            phase.optimisers["q"].param_groups[0]["lr"],
+            seconds,
+            test_eval,
+        )
         return test_eval, test_scores
 
     def _save(self, model: torch.nn.Module, phase: Phase2) -> None:
@@ -200,12 +268,14 @@ class _PhaseTwo:
         model.head = phase.head
         checkpoints.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
         train_ids = torch.tensor([self.snapshot.image_ids[i] for i in self.train_idx])
-        checkpoints.save({**phase.state(), "train_image_ids": train_ids, "base_run_id": self.base.id},
-                         directory / STATE_FILE)
+        checkpoints.save(
+            {**phase.state(), "train_image_ids": train_ids, "base_run_id": self.base.id}, directory / STATE_FILE
+        )
 
     def _evaluate(self, phase: Phase2, x: torch.Tensor, indices: list[int]) -> tuple[dict, float, np.ndarray]:
-        return _evaluate(phase, x, _truth(self.snapshot, indices), self.snapshot.multi_label, self.recorder.config,
-                         self.groups)
+        return _evaluate(
+            phase, x, _truth(self.snapshot, indices), self.snapshot.multi_label, self.recorder.config, self.groups
+        )
 
 
 def _truth(snapshot: Snapshot, indices: list[int]) -> np.ndarray:
@@ -213,8 +283,9 @@ def _truth(snapshot: Snapshot, indices: list[int]) -> np.ndarray:
 
 
 @torch.no_grad()
-def _evaluate(phase: Phase2, x: torch.Tensor, truth: np.ndarray, multi: bool, config: TrainConfig,
-              groups: list[str]) -> tuple[dict, float, np.ndarray]:
+def _evaluate(
+    phase: Phase2, x: torch.Tensor, truth: np.ndarray, multi: bool, config: TrainConfig, groups: list[str]
+) -> tuple[dict, float, np.ndarray]:
     phase.head.eval()
     logits = phase.head(x)
     target = torch.as_tensor(truth, device=x.device)
@@ -225,9 +296,15 @@ def _evaluate(phase: Phase2, x: torch.Tensor, truth: np.ndarray, multi: bool, co
     return result, loss, scores.astype(np.float32)
 
 
-def train_and_oversample(catalog: Catalog | str, config: TrainConfig, oversampler: OversampleConfig | None = None,
-                         *, cancel: threading.Event | None = None, resume: int | None = None,
-                         runs_dir: str | None = None) -> Generator[Event, None, int]:
+def train_and_oversample(
+    catalog: Catalog | str,
+    config: TrainConfig,
+    oversampler: OversampleConfig | None = None,
+    *,
+    cancel: threading.Event | None = None,
+    resume: int | None = None,
+    runs_dir: str | None = None,
+) -> Generator[Event, None, int]:
     """Train the base run, then (when it finished and ``config.oversample`` asks for it) Phase 2 on it; the
     catalog is opened once for both."""
     with open_catalog(catalog) as opened:
@@ -243,8 +320,8 @@ def train_and_oversample(catalog: Catalog | str, config: TrainConfig, oversample
 
 # -- inspection ---------------------------------------------------------------------------------------------------
 
-def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top: int = 5,
-              seed: int = 0) -> dict:
+
+def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top: int = 5, seed: int = 0) -> dict:
     """Synthetic samples of ``label`` regenerated by an oversampled run's generator: for each, the real images it
     mixes (image ids) with their convex weights, largest first (``top`` of them); and per-label counts of the
     synthetic features the classifier was trained on."""
@@ -262,22 +339,38 @@ def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top:
     snapshot = store.load_snapshot(catalog, base.id)  # the oversampled run's images are its base's
     all_features = drain(features(base_model, base_config, base, snapshot, device))
     train_idx = snapshot.indices("train")
-    bank = FeatureBank(all_features[train_idx], [snapshot.targets[i] for i in train_idx], len(names),
-                       dictionary_size=settings.dictionary_size, seed=settings.seed, multi_label=snapshot.multi_label)
+    bank = FeatureBank(
+        all_features[train_idx],
+        [snapshot.targets[i] for i in train_idx],
+        len(names),
+        dictionary_size=settings.dictionary_size,
+        seed=settings.seed,
+        multi_label=snapshot.multi_label,
+    )
     if not torch.equal(bank.dictionary, saved["dictionary"]):
         raise TailorError(f"the dictionaries of run {run_id} no longer match its base run's features")
     model, config, _ = load_run_model(catalog, run_id)
-    phase = Phase2(bank, model.head, replace(settings, samples=int(saved["samples"])),
-                   cosine=config.cosine_head, device=device)
+    phase = Phase2(
+        bank, model.head, replace(settings, samples=int(saved["samples"])), cosine=config.cosine_head, device=device
+    )
     phase.generator.load_state_dict(saved["generator"])
     _mixed, weights, rows = phase.synthesise(names.index(label), count, seed)
     image_ids = saved["train_image_ids"]
     samples = []
     for w, r in zip(weights, rows):
         order = torch.argsort(w, descending=True)[:top]
-        samples.append({"mixes": [{"image_id": int(image_ids[r[k]]), "weight": round(float(w[k]), 4)}
-                                  for k in order], "weight_sum": round(float(w.sum()), 4)})
-    return {"run_id": run_id, "label": label, "samples_per_synthetic": int(saved["samples"]),
-            "weights": settings.weights, "synthetic": samples,
-            "generated_per_label": dict(zip(names, saved["generated"].tolist())),
-            "generator_draws_per_label": dict(zip(names, saved["generator_draws"].tolist()))}
+        samples.append(
+            {
+                "mixes": [{"image_id": int(image_ids[r[k]]), "weight": round(float(w[k]), 4)} for k in order],
+                "weight_sum": round(float(w.sum()), 4),
+            }
+        )
+    return {
+        "run_id": run_id,
+        "label": label,
+        "samples_per_synthetic": int(saved["samples"]),
+        "weights": settings.weights,
+        "synthetic": samples,
+        "generated_per_label": dict(zip(names, saved["generated"].tolist())),
+        "generator_draws_per_label": dict(zip(names, saved["generator_draws"].tolist())),
+    }

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.training import checkpoints
-from core.config import BACKBONES
 from core.base.errors import TailorError
+from core.config import BACKBONES
+from core.training import checkpoints
 
 TORCHVISION = tuple(name for name in BACKBONES if name != "resnet32-cifar")
 
@@ -62,6 +62,7 @@ class Classifier(nn.Module):
 
 # -- ResNet-32 for 32 x 32 images (He et al. 2016; the version of Cao et al.'s LDAM code) ---------------------
 
+
 class _Block(nn.Module):
     def __init__(self, inp: int, out: int, stride: int) -> None:
         super().__init__()
@@ -75,7 +76,7 @@ class _Block(nn.Module):
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         if not self.pad:
             return x
-        x = x[:, :, ::self.stride, ::self.stride]
+        x = x[:, :, :: self.stride, :: self.stride]
         return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,6 +110,7 @@ class ResNet32Cifar(nn.Module):
 
 # -- torchvision ----------------------------------------------------------------------------------------------
 
+
 def _strip_head(name: str, model: nn.Module) -> tuple[nn.Module, int]:
     """Replace the model's last linear layer by Identity; return the model and that layer's input size."""
     if name.startswith("resnet"):
@@ -134,7 +136,7 @@ def local_weights_file(name: str) -> Path:
 def _load_state(path: Path) -> dict:
     try:
         state = checkpoints.load(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+    except Exception as exc:
         raise TailorError(f"cannot load weights {path}: {str(exc).splitlines()[0]}") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
@@ -150,7 +152,7 @@ def _load_into(module: nn.Module, name: str, path: Path, prefix: str = "") -> st
         raise TailorError(f"--pretrained {path}: no such file")
     state = _load_state(path)
     if prefix and any(k.startswith(prefix) for k in state):
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     own = module.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if len(usable) < 0.5 * len(own):
@@ -159,8 +161,9 @@ def _load_into(module: nn.Module, name: str, path: Path, prefix: str = "") -> st
     return f"loaded pretrained weights from {path} ({len(usable)} of {len(own)} tensors)"
 
 
-def build_classifier(name: str, num_labels: int, *, cosine: bool = False,
-                     pretrained: str | None = None) -> tuple[Classifier, str | None]:
+def build_classifier(
+    name: str, num_labels: int, *, cosine: bool = False, pretrained: str | None = None
+) -> tuple[Classifier, str | None]:
     """The classifier and a message about pretrained weights (None when there is nothing to say)."""
     if name not in BACKBONES:
         raise TailorError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)})")
@@ -180,8 +183,10 @@ def build_classifier(name: str, num_labels: int, *, cosine: bool = False,
             if path.is_file() or pretrained != "imagenet":
                 message = _load_into(model, name, path)
             else:
-                message = (f"no ImageNet weights for {name} in {path.parent} (nothing is downloaded); training from "
-                           f"random initialisation — put {path.name} there or pass --pretrained FILE")
+                message = (
+                    f"no ImageNet weights for {name} in {path.parent} (nothing is downloaded); training from "
+                    f"random initialisation — put {path.name} there or pass --pretrained FILE"
+                )
         backbone, features = _strip_head(name, model)
     head = CosineLinear(features, num_labels) if cosine else nn.Linear(features, num_labels)
     return Classifier(backbone, head, name), message

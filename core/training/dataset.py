@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from core.catalog.snapshot import Snapshot
 from core.base.errors import TailorError
+from core.catalog.snapshot import Snapshot
 from core.ingest.images import BadImage, open_rgb
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CACHE_BUDGET_BYTES = 4 * 1024 ** 3
+CACHE_BUDGET_BYTES = 4 * 1024**3
 
 
 def resize_square(image: Image.Image, size: int) -> Image.Image:
@@ -68,8 +68,15 @@ class SnapshotDataset(Dataset):
     """Items ``(uint8 image tensor, target)`` of some snapshot indices, from the cache when given, else decoded;
     ``transform`` (training augmentation) is applied when given."""
 
-    def __init__(self, snapshot: Snapshot, indices: list[int], size: int, transform=None,
-                 cache: torch.Tensor | None = None, cache_rows: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        indices: list[int],
+        size: int,
+        transform=None,
+        cache: torch.Tensor | None = None,
+        cache_rows: list[int] | None = None,
+    ) -> None:
         self.paths = [snapshot.paths[i] for i in indices]
         self.size = size
         self.transform = transform

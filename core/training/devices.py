@@ -15,8 +15,9 @@ from pathlib import Path
 def detect() -> dict:
     import torch
 
-    cuda = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
-        if torch.cuda.is_available() else []
+    cuda = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
     mps = bool(getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available())
     return {"cuda": cuda, "mps": mps, "torch": torch.__version__}
 

@@ -43,8 +43,10 @@ def env_rank() -> int:
 
 def require_launched() -> None:
     if not launched():
-        raise TailorError("--distributed runs under torchrun, e.g. torchrun --nproc-per-node 2 -m core.cli train "
-                          "CATALOG -a ATTRIBUTE --distributed")
+        raise TailorError(
+            "--distributed runs under torchrun, e.g. torchrun --nproc-per-node 2 -m core.cli train "
+            "CATALOG -a ATTRIBUTE --distributed"
+        )
 
 
 def start(device: str) -> Group:

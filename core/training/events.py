@@ -116,6 +116,16 @@ class GanEpoch(Event):
     generated: list[int] = field(default_factory=list)  # synthetic features Q was trained on so far, per label
 
 
-_KINDS = {RunStarted: "started", Note: "note", Decoding: "decoding", BatchProgress: "batch",
-          EpochFinished: "epoch", CheckpointSaved: "checkpoint", RunFinished: "finished", RunFailed: "failed",
-          RunCancelled: "cancelled", FeatureProgress: "features", GanEpoch: "gan-epoch"}
+_KINDS = {
+    RunStarted: "started",
+    Note: "note",
+    Decoding: "decoding",
+    BatchProgress: "batch",
+    EpochFinished: "epoch",
+    CheckpointSaved: "checkpoint",
+    RunFinished: "finished",
+    RunFailed: "failed",
+    RunCancelled: "cancelled",
+    FeatureProgress: "features",
+    GanEpoch: "gan-epoch",
+}

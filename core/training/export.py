@@ -43,9 +43,16 @@ def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
             torch.jit.trace(model, example).save(str(target))
     elif fmt == "onnx":
         try:
-            torch.onnx.export(model, (example,), str(target), input_names=["image"], output_names=["logits"],
-                              dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-        except Exception as exc:  # noqa: BLE001 - OnnxExporterError when the onnx package is missing
+            torch.onnx.export(
+                model,
+                (example,),
+                str(target),
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                dynamo=False,
+            )
+        except Exception as exc:
             if "onnx" in str(exc).lower() and "install" in str(exc).lower():
                 raise TailorError("ONNX export needs the onnx package: pip install onnx") from None
             raise

@@ -77,9 +77,15 @@ def lr_factor(config: TrainConfig, epoch: int) -> float:
     return 1.0
 
 
-def train(catalog: Catalog | str, config: TrainConfig, *, cancel: threading.Event | None = None,
-          resume: int | None = None, runs_dir: str | None = None,
-          distributed: bool = False) -> Generator[Event, None, int]:
+def train(
+    catalog: Catalog | str,
+    config: TrainConfig,
+    *,
+    cancel: threading.Event | None = None,
+    resume: int | None = None,
+    runs_dir: str | None = None,
+    distributed: bool = False,
+) -> Generator[Event, None, int]:
     """Train ``config`` on the catalog (open, or its location: opened once for the run); yields events, returns
     the run id (see the module docstring). ``distributed``: one process of a torchrun group (see
     core.training.distributed); rank 0 alone writes."""
@@ -98,8 +104,9 @@ def train(catalog: Catalog | str, config: TrainConfig, *, cancel: threading.Even
             parallel.stop()
 
 
-def _start(recorder: RunRecorder, resume: int | None, runs_dir: str | None, group: parallel.Group | None,
-           shared: list[bool]) -> Generator[Event, None, None]:
+def _start(
+    recorder: RunRecorder, resume: int | None, runs_dir: str | None, group: parallel.Group | None, shared: list[bool]
+) -> Generator[Event, None, None]:
     """Check, take the snapshot (or read the resumed run's), build the model, record the run, train it."""
     recorder.config.validate()
     if resume is not None:
@@ -107,8 +114,9 @@ def _start(recorder: RunRecorder, resume: int | None, runs_dir: str | None, grou
         snapshot = store.load_snapshot(recorder.catalog, resume)
     else:
         config = recorder.config
-        snapshot = take_snapshot(recorder.catalog, config.attribute, seed=config.seed,
-                                 test_fraction=config.test_fraction)
+        snapshot = take_snapshot(
+            recorder.catalog, config.attribute, seed=config.seed, test_fraction=config.test_fraction
+        )
         recorder.config = config.resolved(snapshot.multi_label)
     config = recorder.config
     device = pick_device(config.device)
@@ -129,12 +137,14 @@ def _start(recorder: RunRecorder, resume: int | None, runs_dir: str | None, grou
 
 def _build(config: TrainConfig, snapshot: Snapshot) -> Built:
     seed_everything(config.seed)  # then the model's initial weights
-    return build_classifier(config.backbone, len(snapshot.labels), cosine=config.cosine_head,
-                            pretrained=config.pretrained)
+    return build_classifier(
+        config.backbone, len(snapshot.labels), cosine=config.cosine_head, pretrained=config.pretrained
+    )
 
 
-def _follow(catalog: Catalog | str, group: parallel.Group,
-            cancel: threading.Event | None) -> Generator[Event, None, int]:
+def _follow(
+    catalog: Catalog | str, group: parallel.Group, cancel: threading.Event | None
+) -> Generator[Event, None, int]:
     """A rank other than 0: train the run rank 0 created (or resumed), writing nothing."""
     try:
         run_id = parallel.share_int(0, group)
@@ -147,16 +157,23 @@ def _follow(catalog: Catalog | str, group: parallel.Group,
             directory = Path(run.directory)
             resuming = run.epochs_done > 0 or (directory / "checkpoint.pt").is_file()
             recorder = RunRecorder(opened, run.config, cancel, run_id=run_id, directory=directory)
-            trainer = _Trainer(run.config, snapshot, device, directory, group, _build(run.config, snapshot),
-                               resuming)
+            trainer = _Trainer(run.config, snapshot, device, directory, group, _build(run.config, snapshot), resuming)
             yield from trainer.run(recorder)
         return run_id
     finally:
         parallel.stop()
 
 
-def _loader(dataset: SnapshotDataset, batch_size: int, *, shuffle: bool, generator: torch.Generator | None,
-            workers: int, pin: bool, sampler: DistributedSampler | None = None) -> DataLoader:
+def _loader(
+    dataset: SnapshotDataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    generator: torch.Generator | None,
+    workers: int,
+    pin: bool,
+    sampler: DistributedSampler | None = None,
+) -> DataLoader:
     extra: dict[str, Any] = {}
     if workers > 0:  # never fork: the window runs Qt threads
         extra = {"num_workers": workers, "multiprocessing_context": "forkserver", "persistent_workers": True}
@@ -164,24 +181,39 @@ def _loader(dataset: SnapshotDataset, batch_size: int, *, shuffle: bool, generat
     n = len(sampler) if sampler is not None else len(dataset)
     drop_last = shuffle and n > batch_size and n % batch_size == 1
     if sampler is not None:  # a DistributedSampler shuffles this process's shard itself
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, pin_memory=pin, drop_last=drop_last,
-                          **extra)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, pin_memory=pin,
-                      drop_last=drop_last, **extra)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, pin_memory=pin, drop_last=drop_last, **extra)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        pin_memory=pin,
+        drop_last=drop_last,
+        **extra,
+    )
 
 
 class _Trainer:
     """One run's training state (model, optimiser, scaler, loss, data) and its epochs, reported through a
     :class:`RunRecorder`. Rank 0 (or the only process) evaluates and writes; other ranks only train."""
 
-    def __init__(self, config: TrainConfig, snapshot: Snapshot, device: torch.device, directory: Path,
-                 group: parallel.Group | None, built: Built, resuming: bool) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        snapshot: Snapshot,
+        device: torch.device,
+        directory: Path,
+        group: parallel.Group | None,
+        built: Built,
+        resuming: bool,
+    ) -> None:
         self.config, self.snapshot, self.device, self.directory, self.group = config, snapshot, device, directory, group
         self.net, self.message = built  # the plain module: evaluation, checkpoints, the saved model
         self.train_idx, self.val_idx, self.test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
         self.counts = snapshot.counts("train")
-        self.criterion = make_loss(config.loss, self.counts, multi_label=snapshot.multi_label,
-                                   **config.loss_parameters()).to(device)
+        self.criterion = make_loss(
+            config.loss, self.counts, multi_label=snapshot.multi_label, **config.loss_parameters()
+        ).to(device)
         self.cuda = device.type == "cuda"
         self.main = group is None or group.main
         self.model = self._placed()
@@ -222,17 +254,38 @@ class _Trainer:
     def _save_checkpoint(self, epoch: int) -> None:
         """Written atomically (see core.training.checkpoints); ``best`` (plain numbers and strings, fine for
         ``weights_only``) carries model selection across a resume."""
-        checkpoints.save({"model": self.net.state_dict(), "optimizer": self.optimiser.state_dict(),
-                          "scaler": self.scaler.state_dict(), "rng": torch.get_rng_state(),
-                          "loader_rng": self.loader_rng.get_state(), "epoch": epoch, "best": self.best.as_dict()},
-                         self.checkpoint)
+        checkpoints.save(
+            {
+                "model": self.net.state_dict(),
+                "optimizer": self.optimiser.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "loader_rng": self.loader_rng.get_state(),
+                "epoch": epoch,
+                "best": self.best.as_dict(),
+            },
+            self.checkpoint,
+        )
 
     def started(self, run_id: int) -> RunStarted:
         s, c = self.snapshot, self.config
-        return RunStarted(run_id, s.attribute, s.kind, c.loss, c.backbone, device_label(self.device),
-                          [label.name for label in s.labels], len(self.train_idx), len(self.test_idx),
-                          len(self.val_idx), c.epochs, self.start_epoch, s.split_source, str(self.directory),
-                          [int(n) for n in self.counts])
+        return RunStarted(
+            run_id,
+            s.attribute,
+            s.kind,
+            c.loss,
+            c.backbone,
+            device_label(self.device),
+            [label.name for label in s.labels],
+            len(self.train_idx),
+            len(self.test_idx),
+            len(self.val_idx),
+            c.epochs,
+            self.start_epoch,
+            s.split_source,
+            str(self.directory),
+            [int(n) for n in self.counts],
+        )
 
     # -- the run --------------------------------------------------------------------------------------------
 
@@ -265,8 +318,12 @@ class _Trainer:
             if self.group is not None:
                 parallel.barrier(self.group)
         if self.main:
-            yield from self._finish(recorder, last_eval, time.perf_counter() - started,
-                                    images_seen / train_seconds if train_seconds else 0.0)
+            yield from self._finish(
+                recorder,
+                last_eval,
+                time.perf_counter() - started,
+                images_seen / train_seconds if train_seconds else 0.0,
+            )
 
     def _decode(self, recorder: RunRecorder, everything: list[int]) -> Generator[Event, None, torch.Tensor | None]:
         """Every image decoded once into memory; None when cancelled (recorded)."""
@@ -285,21 +342,37 @@ class _Trainer:
         row = {i: r for r, i in enumerate(everything)}
 
         def dataset(indices: list[int], transform: Any = None) -> SnapshotDataset:
-            return SnapshotDataset(self.snapshot, indices, self.config.image_size, transform, cache,
-                                   [row[i] for i in indices] if cache is not None else None)
+            return SnapshotDataset(
+                self.snapshot,
+                indices,
+                self.config.image_size,
+                transform,
+                cache,
+                [row[i] for i in indices] if cache is not None else None,
+            )
 
         training_data = dataset(self.train_idx, augmentation(self.config.image_size))
         g = self.group
-        self.sampler = None if g is None else DistributedSampler(training_data, g.world, g.rank, shuffle=True,
-                                                                 seed=self.config.seed)
-        self.train_loader = _loader(training_data, self.config.batch_size, shuffle=True, generator=self.loader_rng,
-                                    workers=0 if cache is not None else self.config.workers, pin=self.cuda,
-                                    sampler=self.sampler)
+        self.sampler = (
+            None
+            if g is None
+            else DistributedSampler(training_data, g.world, g.rank, shuffle=True, seed=self.config.seed)
+        )
+        self.train_loader = _loader(
+            training_data,
+            self.config.batch_size,
+            shuffle=True,
+            generator=self.loader_rng,
+            workers=0 if cache is not None else self.config.workers,
+            pin=self.cuda,
+            sampler=self.sampler,
+        )
         self.shard = len(self.sampler) if self.sampler is not None else len(self.train_idx)
         self.test_data, self.val_data = dataset(self.test_idx), dataset(self.val_idx)
 
-    def _train_epoch(self, recorder: RunRecorder, epoch: int,
-                     epoch_started: float) -> Generator[Event, None, tuple[float, int] | None]:
+    def _train_epoch(
+        self, recorder: RunRecorder, epoch: int, epoch_started: float
+    ) -> Generator[Event, None, tuple[float, int] | None]:
         """One pass over the training images; (summed loss, images) of the whole group, None when cancelled."""
         c = self.config
         lr = (c.lr or 0.0) * lr_factor(c, epoch)
@@ -322,8 +395,16 @@ class _Trainer:
                 last_report = now
                 rate = seen / (now - epoch_started) if now > epoch_started else 0.0
                 remaining = (self.shard - seen) + (c.epochs - epoch - 1) * self.shard
-                yield BatchProgress(recorder.run_id, epoch, c.epochs, batch + 1, batches, total_loss / seen, rate,
-                                    remaining / rate if rate else float("nan"))
+                yield BatchProgress(
+                    recorder.run_id,
+                    epoch,
+                    c.epochs,
+                    batch + 1,
+                    batches,
+                    total_loss / seen,
+                    rate,
+                    remaining / rate if rate else float("nan"),
+                )
         if self.group is not None:  # the whole group's loss and images
             total, images = parallel.sum_floats([total_loss, float(seen)], self.group)
             return total, int(images)
@@ -339,8 +420,9 @@ class _Trainer:
         self.scaler.update()
         return float(loss.detach())
 
-    def _end_epoch(self, recorder: RunRecorder, epoch: int, train_loss: float,
-                   epoch_started: float) -> Generator[Event, None, tuple[dict, np.ndarray]]:
+    def _end_epoch(
+        self, recorder: RunRecorder, epoch: int, train_loss: float, epoch_started: float
+    ) -> Generator[Event, None, tuple[dict, np.ndarray]]:
         """Evaluate, record the epoch, choose the best, save the checkpoint; the test metrics and scores."""
         test_eval, test_loss, test_scores = self._evaluate(self.test_idx, self.test_data)
         selection = self._evaluate(self.val_idx, self.val_data)[0] if self.val_idx else test_eval
@@ -354,8 +436,9 @@ class _Trainer:
         yield CheckpointSaved(recorder.run_id, epoch, str(self.checkpoint))
         return test_eval, test_scores
 
-    def _finish(self, recorder: RunRecorder, last_eval: tuple[dict, np.ndarray] | None, seconds: float,
-                rate: float) -> Generator[Event, None, None]:
+    def _finish(
+        self, recorder: RunRecorder, last_eval: tuple[dict, np.ndarray] | None, seconds: float, rate: float
+    ) -> Generator[Event, None, None]:
         checkpoints.save({k: v.cpu() for k, v in self.net.state_dict().items()}, self.directory / "model.pt")
         summary = yield from recorder.finish(self.snapshot, self.test_idx, last_eval, self.best, seconds, rate)
         yield RunFinished(recorder.run_id, seconds, rate, summary)
@@ -370,11 +453,19 @@ class _Trainer:
             with torch.autocast(self.device.type, enabled=self.cuda):
                 logits = model(self.normalise(images)).float()
             losses += float(self.criterion(logits, targets.to(self.device))) * len(images)
-            probabilities = torch.sigmoid(logits) if snapshot.multi_label else torch.softmax(
-                logits * (self.criterion.s if config.loss.startswith("ldam") else 1.0), dim=1)
+            probabilities = (
+                torch.sigmoid(logits)
+                if snapshot.multi_label
+                else torch.softmax(logits * (self.criterion.s if config.loss.startswith("ldam") else 1.0), dim=1)
+            )
             scores.append(probabilities.cpu().numpy())
         result_scores = np.concatenate(scores).astype(np.float64)
         truth = snapshot.target_matrix(indices) if snapshot.multi_label else snapshot.target_vector(indices)
-        result = evaluate(truth, result_scores, multi_label=snapshot.multi_label,
-                          target_precision=config.target_precision, groups=self.groups)
+        result = evaluate(
+            truth,
+            result_scores,
+            multi_label=snapshot.multi_label,
+            target_precision=config.target_precision,
+            groups=self.groups,
+        )
         return result, losses / max(1, len(indices)), result_scores.astype(np.float32)

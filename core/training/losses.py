@@ -61,8 +61,9 @@ class TailorLoss(nn.Module):
     def _check(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Validate shapes; return the logits in at least float32 (mixed precision computes losses in fp32)."""
         if logits.ndim != 2 or logits.shape[1] != self.num_labels:
-            raise ValueError(f"{self.name}: expected logits of shape (batch, {self.num_labels}), got "
-                             f"{tuple(logits.shape)}")
+            raise ValueError(
+                f"{self.name}: expected logits of shape (batch, {self.num_labels}), got {tuple(logits.shape)}"
+            )
         expected = logits.shape if self.multi_label else logits.shape[:1]
         if targets.shape != expected:
             raise ValueError(f"{self.name}: expected targets of shape {tuple(expected)}, got {tuple(targets.shape)}")
@@ -100,8 +101,9 @@ class WeightedCrossEntropy(TailorLoss):
 class FocalLoss(TailorLoss):
     """Softmax focal (single-label) or torchvision's sigmoid focal (multi-label), optionally label-weighted."""
 
-    def __init__(self, name: str, num_labels: int, multi_label: bool, gamma: float, alpha: float,
-                 weight: torch.Tensor | None) -> None:
+    def __init__(
+        self, name: str, num_labels: int, multi_label: bool, gamma: float, alpha: float, weight: torch.Tensor | None
+    ) -> None:
         super().__init__(num_labels, multi_label)
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
@@ -111,8 +113,9 @@ class FocalLoss(TailorLoss):
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self._check(logits, targets)
         if self.multi_label:
-            focal = sigmoid_focal_loss(logits, targets.to(logits.dtype), alpha=self.alpha, gamma=self.gamma,
-                                       reduction="none")
+            focal = sigmoid_focal_loss(
+                logits, targets.to(logits.dtype), alpha=self.alpha, gamma=self.gamma, reduction="none"
+            )
             return _weighted_mean_over_columns(focal, self.weight)
         log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
         focal = -log_p if self.gamma == 0 else -((-torch.expm1(log_p)).clamp(min=0) ** self.gamma) * log_p
@@ -128,8 +131,16 @@ class FocalLoss(TailorLoss):
 class LDAMLoss(TailorLoss):
     """Label-distribution-aware margin loss (Cao et al. 2019), with optional deferred re-weighting (DRW)."""
 
-    def __init__(self, name: str, counts: np.ndarray, *, max_m: float, s: float, drw_epoch: int | None = None,
-                 drw_beta: float = 0.9999) -> None:
+    def __init__(
+        self,
+        name: str,
+        counts: np.ndarray,
+        *,
+        max_m: float,
+        s: float,
+        drw_epoch: int | None = None,
+        drw_beta: float = 0.9999,
+    ) -> None:
         super().__init__(len(counts), multi_label=False)
         if max_m <= 0 or s <= 0:
             raise ValueError(f"LDAM needs max_m > 0 and s > 0, got max_m={max_m}, s={s}")
@@ -170,16 +181,21 @@ def make_loss(name: str, counts, *, multi_label: bool, **params) -> TailorLoss:
         raise ValueError(f"{name}: need the training counts of at least two labels, got {counts.tolist()}")
     if np.any(counts <= 0):
         empty = ", ".join(str(i) for i in np.flatnonzero(counts <= 0)[:10])
-        raise ValueError(f"{name}: every label needs at least one training image; label index {empty} has none "
-                         "(annotate some images or remove the label)")
+        raise ValueError(
+            f"{name}: every label needs at least one training image; label index {empty} has none "
+            "(annotate some images or remove the label)"
+        )
     if multi_label and name in SINGLE_LABEL_ONLY:
-        raise ValueError(f"{name} is defined for single-label attributes (softmax over one label per image); "
-                         "for a multi-label attribute use nw, ifw, isw, iew, focal or cb-focal")
+        raise ValueError(
+            f"{name} is defined for single-label attributes (softmax over one label per image); "
+            "for a multi-label attribute use nw, ifw, isw, iew, focal or cb-focal"
+        )
     allowed = set(LOSS_SPECS[Loss(name)].parameters)
     unknown = set(params) - allowed
     if unknown:
-        raise ValueError(f"{name} takes no parameter {', '.join(sorted(unknown))} "
-                         f"(it takes: {', '.join(sorted(allowed)) or 'none'})")
+        raise ValueError(
+            f"{name} takes no parameter {', '.join(sorted(unknown))} (it takes: {', '.join(sorted(allowed)) or 'none'})"
+        )
 
     def weights(scheme: str) -> torch.Tensor:
         return torch.as_tensor(class_weights(counts, scheme, beta=params.get("beta", DEFAULT_BETA)))
@@ -187,13 +203,19 @@ def make_loss(name: str, counts, *, multi_label: bool, **params) -> TailorLoss:
     if name in ("nw", "ifw", "isw", "iew"):
         return WeightedCrossEntropy(name, weights(name), multi_label)
     if name in ("focal", "cb-focal"):
-        return FocalLoss(name, counts.size, multi_label, params.get("gamma", 2.0), params.get("alpha", -1.0),
-                         weights("iew") if name == "cb-focal" else None)
+        return FocalLoss(
+            name,
+            counts.size,
+            multi_label,
+            params.get("gamma", 2.0),
+            params.get("alpha", -1.0),
+            weights("iew") if name == "cb-focal" else None,
+        )
     max_m, s = params.get("max_m", 0.5), params.get("s", 30.0)
     if name == "ldam":
         return LDAMLoss(name, counts, max_m=max_m, s=s)
     epochs = int(params.get("epochs", 200))
     drw_epoch = int(params.get("drw_epoch", int(0.8 * epochs)))
-    if not 0 <= drw_epoch:
+    if not drw_epoch >= 0:
         raise ValueError(f"drw_epoch must be >= 0, got {drw_epoch}")
     return LDAMLoss(name, counts, max_m=max_m, s=s, drw_epoch=drw_epoch, drw_beta=params.get("drw_beta", 0.9999))

@@ -23,13 +23,13 @@ from typing import IO, Any
 
 import numpy as np
 
+from core.base.errors import StorageError, TailorError
 from core.catalog import run_lock
 from core.catalog import runs as store
 from core.catalog.runs import RunStatus
 from core.catalog.snapshot import Snapshot
 from core.catalog.store import Catalog
 from core.config import OversampleConfig, TrainConfig
-from core.base.errors import StorageError, TailorError
 from core.training.events import BatchProgress, Event, FeatureProgress, Note, RunCancelled, RunFailed
 
 LOCK_WAIT_S = 600  # how long a run waits for another program's write lock on the catalog at an epoch's end
@@ -93,12 +93,20 @@ class RunRecorder:
 
     # -- the run row and its folder ---------------------------------------------------------------------------
 
-    def create(self, snapshot: Snapshot, runs_dir: str | None, device: str, *, base_run_id: int | None = None,
-               oversampler: OversampleConfig | None = None) -> Path:
+    def create(
+        self,
+        snapshot: Snapshot,
+        runs_dir: str | None,
+        device: str,
+        *,
+        base_run_id: int | None = None,
+        oversampler: OversampleConfig | None = None,
+    ) -> Path:
         """Record a new run (status running) of ``self.config`` on ``snapshot``; hold its folder's lock."""
         base = Path(runs_dir) if runs_dir else store.default_runs_dir(self.catalog.location)
-        self.run_id, self.directory = store.create_run(self.catalog, self.config, snapshot, base, device,
-                                                       base_run_id=base_run_id, oversampler=oversampler)
+        self.run_id, self.directory = store.create_run(
+            self.catalog, self.config, snapshot, base, device, base_run_id=base_run_id, oversampler=oversampler
+        )
         self._open_log()
         return self.directory
 
@@ -132,19 +140,42 @@ class RunRecorder:
         store.set_status(self.catalog, self.run_id, RunStatus.CANCELLED, message)
         return RunCancelled(self.run_id, epoch)
 
-    def record_epoch(self, epoch: int, train_loss: float, test_loss: float, metrics: dict,
-                     seconds: float) -> Generator[Event, None, None]:
-        yield from self.persist(lambda: store.record_epoch(self.catalog, self.run_id, epoch, train_loss, test_loss,
-                                                           metrics, seconds), f"epoch {epoch + 1}")
+    def record_epoch(
+        self, epoch: int, train_loss: float, test_loss: float, metrics: dict, seconds: float
+    ) -> Generator[Event, None, None]:
+        yield from self.persist(
+            lambda: store.record_epoch(self.catalog, self.run_id, epoch, train_loss, test_loss, metrics, seconds),
+            f"epoch {epoch + 1}",
+        )
         self.progress.recorded = epoch + 1
 
-    def finish(self, snapshot: Snapshot, test_idx: list[int], last: tuple[dict, np.ndarray] | None,
-               best: BestEpoch, seconds: float, rate: float) -> Generator[Event, None, dict]:
+    def finish(
+        self,
+        snapshot: Snapshot,
+        test_idx: list[int],
+        last: tuple[dict, np.ndarray] | None,
+        best: BestEpoch,
+        seconds: float,
+        rate: float,
+    ) -> Generator[Event, None, dict]:
         """Store the final metrics and test scores; returns the run's summary."""
         finished: dict = {}
-        yield from self.persist(lambda: finished.update(store.finish_run(
-            self.catalog, self.run_id, snapshot, test_idx, last, best.as_dict(), seconds, rate, self.config.epochs)),
-            "the run's results")
+        yield from self.persist(
+            lambda: finished.update(
+                store.finish_run(
+                    self.catalog,
+                    self.run_id,
+                    snapshot,
+                    test_idx,
+                    last,
+                    best.as_dict(),
+                    seconds,
+                    rate,
+                    self.config.epochs,
+                )
+            ),
+            "the run's results",
+        )
         return finished
 
     def persist(self, write: Callable[[], object], what: str) -> Generator[Event, None, None]:
@@ -163,8 +194,9 @@ class RunRecorder:
                 time.sleep(1.0)
                 continue
             if tries:
-                yield Note(self.run_id, f"{what} recorded after waiting {time.monotonic() - started:.0f} s for the "
-                                        "catalog")
+                yield Note(
+                    self.run_id, f"{what} recorded after waiting {time.monotonic() - started:.0f} s for the catalog"
+                )
             return
 
     # -- the whole run ----------------------------------------------------------------------------------------
@@ -178,7 +210,7 @@ class RunRecorder:
         except (GeneratorExit, KeyboardInterrupt):  # closed (Cancel), or Ctrl+C / SIGTERM inside a step
             self._record_cancelled()
             raise
-        except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never a crash
+        except Exception as exc:
             yield self._record_failed(failure_message(exc, self.config, self.run_id, self.progress))
             return self.run_id
         finally:
@@ -232,10 +264,13 @@ def failure_message(exc: BaseException, config: TrainConfig, run_id: int = 0, pr
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         what = "read-only" if exc.errno == errno.EROFS else "full"
         return f"the disk is {what} writing {exc.filename or 'the run folder'}; free space" + (
-            kept or ", then --resume the run")
+            kept or ", then --resume the run"
+        )
     if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():  # torch.cuda's, or CUDA's
-        return (f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
-                f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size")
+        return (
+            f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
+            f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size"
+        )
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
@@ -244,8 +279,10 @@ def _kept(run_id: int, progress: Progress | None) -> str:
     if not run_id or progress is None:
         return ""
     if progress.saved:
-        return (f"; run {run_id} is kept up to epoch {progress.recorded} and resumes after epoch {progress.saved} "
-                f"(tailor train CATALOG --resume {run_id})")
+        return (
+            f"; run {run_id} is kept up to epoch {progress.recorded} and resumes after epoch {progress.saved} "
+            f"(tailor train CATALOG --resume {run_id})"
+        )
     if progress.recorded:
         return f"; run {run_id} is kept up to epoch {progress.recorded} but has no checkpoint to resume from"
     return f"; run {run_id} is recorded without a finished epoch"

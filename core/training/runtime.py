@@ -22,8 +22,7 @@ def pick_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise TailorError("--device cuda: no CUDA GPU is available here (use --device auto or cpu)")
     if name.startswith("cuda:") and int(name.split(":", 1)[1]) >= torch.cuda.device_count():
-        raise TailorError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered "
-                          "from 0")
+        raise TailorError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
     if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
         raise TailorError("--device mps: no Apple GPU (MPS) is available here (use --device auto or cpu)")
     return torch.device(name)
@@ -37,7 +36,7 @@ def device_label(device: torch.device) -> str:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 

@@ -116,7 +116,7 @@ def test_label_without_positives_has_no_ap_and_does_not_crash():
 
 def test_gm_is_zero_when_a_label_is_never_recognised():
     y = np.array([0, 0, 1, 1, 2, 2])
-    scores = np.array([[.9, .1, 0], [.8, .2, 0], [.1, .9, 0], [.2, .8, 0], [.6, .4, 0], [.7, .3, 0]])
+    scores = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0.1, 0.9, 0], [0.2, 0.8, 0], [0.6, 0.4, 0], [0.7, 0.3, 0]])
     result = evaluate(y, scores, multi_label=False)
     assert result["gm"] == 0.0
     assert result["acsa"] == pytest.approx(2 / 3)
@@ -135,11 +135,14 @@ def test_group_means():
     assert math.isfinite(result["groups"]["tail"]["accuracy"])
 
 
-@pytest.mark.parametrize("args, message", [
-    ((np.array([0, 1]), np.zeros((2, 2, 1))), "N x C"),
-    ((np.array([0, 5]), np.zeros((2, 3))), "out of range"),
-    ((np.zeros((2, 2)), np.zeros((2, 3))), "single-label y_true"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((np.array([0, 1]), np.zeros((2, 2, 1))), "N x C"),
+        ((np.array([0, 5]), np.zeros((2, 3))), "out of range"),
+        ((np.zeros((2, 2)), np.zeros((2, 3))), "single-label y_true"),
+    ],
+)
 def test_bad_shapes_raise(args, message):
     with pytest.raises(ValueError, match=message):
         evaluate(*args, multi_label=False)

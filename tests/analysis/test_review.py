@@ -5,11 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.catalog.store import Catalog
-from core.base.errors import TailorError
 from core.analysis.metrics import evaluate
-from core.analysis.review import (Review, cell, confusion, false_negatives, false_positives, load_review, misclassified,
-                         right_in_a_wrong_in_b, thresholds)
+from core.analysis.review import (
+    Review,
+    cell,
+    confusion,
+    false_negatives,
+    false_positives,
+    load_review,
+    misclassified,
+    right_in_a_wrong_in_b,
+    thresholds,
+)
+from core.base.errors import TailorError
+from core.catalog.store import Catalog
 from core.training.loop import train
 from tests.training.test_training import config, shapes  # noqa: F401 - the fixture
 
@@ -19,13 +28,24 @@ LABELS = ["a", "b", "c"]
 def single(scores, truth, run_id=1) -> Review:
     scores = np.asarray(scores, dtype=np.float32)
     n = len(scores)
-    return Review(run_id, "attr", False, LABELS, [10, 11, 12], list(range(100, 100 + n)),
-                  [f"img{i}.png" for i in range(n)], [(t,) for t in truth], scores)
+    return Review(
+        run_id,
+        "attr",
+        False,
+        LABELS,
+        [10, 11, 12],
+        list(range(100, 100 + n)),
+        [f"img{i}.png" for i in range(n)],
+        [(t,) for t in truth],
+        scores,
+    )
 
 
 def test_confusion_cells_and_misclassified_single_label():
-    review = single([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.9, 0.05, 0.05],
-                     [0.3, 0.3, 0.4]], truth=[0, 1, 1, 2, 1, 1])
+    review = single(
+        [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.9, 0.05, 0.05], [0.3, 0.3, 0.4]],
+        truth=[0, 1, 1, 2, 1, 1],
+    )
     matrix = confusion(review)
     assert matrix.tolist() == [[1, 0, 0], [2, 1, 1], [0, 0, 1]]
     assert matrix.tolist() == evaluate(np.array([0, 1, 1, 2, 1, 1]), review.scores, multi_label=False)["confusion"]
@@ -108,8 +128,17 @@ def test_review_of_a_real_run_matches_its_recorded_metrics(shapes):  # noqa: F81
 def test_a_mistake_has_one_confidence_in_every_list_multi_label():
     scores = np.array([[0.9, 0.2, 0.6], [0.4, 0.8, 0.1], [0.7, 0.1, 0.3]], dtype=np.float32)
     targets = [(0,), (0, 1), (1,)]
-    right = Review(1, "style", True, LABELS, [1, 2, 3], [1, 2, 3], ["p"] * 3, targets,
-                   np.array([[0.9, 0.1, 0.1], [0.9, 0.9, 0.1], [0.1, 0.9, 0.1]], dtype=np.float32))
+    right = Review(
+        1,
+        "style",
+        True,
+        LABELS,
+        [1, 2, 3],
+        [1, 2, 3],
+        ["p"] * 3,
+        targets,
+        np.array([[0.9, 0.1, 0.1], [0.9, 0.9, 0.1], [0.1, 0.9, 0.1]], dtype=np.float32),
+    )
     wrong = Review(2, "style", True, LABELS, [1, 2, 3], [1, 2, 3], ["p"] * 3, targets, scores)
     everything = {item.image_id: item.confidence for item in misclassified(wrong)}
     versus = {item.image_id: item.confidence for item in right_in_a_wrong_in_b(right, wrong)}

@@ -6,12 +6,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
+from core.base.errors import TailorError
 from core.catalog import edits
 from core.catalog.browse import ImageFilter, image_detail, image_ids, image_rows, labels
-from core.base.errors import TailorError
+from core.catalog.schema import Image as ImageRow
 from core.ingest.images import BadImage
 from core.ingest.importer import import_source, run
-from core.catalog.schema import Image as ImageRow
 from core.ingest.thumbnails import cache_file, load
 from tests.conftest import make_garments, write_image
 
@@ -47,8 +47,7 @@ def test_every_filter_matches_sql_truth(shop):
     assert list(image_ids(shop, ImageFilter(attribute, source="human"))) == every[4:6]
     assert len(image_ids(shop, ImageFilter(attribute, source="import"))) == 20
     combined = ImageFilter(attribute, puff, split="train", source="human")
-    assert set(image_ids(shop, combined)) == {i for i in every[4:6]
-                                              if image_detail(shop, i).split == "train"}
+    assert set(image_ids(shop, combined)) == {i for i in every[4:6] if image_detail(shop, i).split == "train"}
 
 
 def test_sorting_by_path_and_date(shop):
@@ -56,8 +55,11 @@ def test_sorting_by_path_and_date(shop):
     rows = image_rows(shop, by_path)
     assert [r.path for r in rows] == sorted(r.path for r in rows)
     with shop.session() as s:  # make the last image by path the newest
-        s.execute(update(ImageRow).where(ImageRow.id == by_path[-1]).values(
-            added_at=s.scalar(select(ImageRow.added_at).where(ImageRow.id == by_path[0])).replace(year=2099)))
+        s.execute(
+            update(ImageRow)
+            .where(ImageRow.id == by_path[-1])
+            .values(added_at=s.scalar(select(ImageRow.added_at).where(ImageRow.id == by_path[0])).replace(year=2099))
+        )
     assert image_ids(shop, ImageFilter(sort="newest"))[0] == by_path[-1]
     assert image_ids(shop, ImageFilter(sort="oldest"))[-1] == by_path[-1]
     with pytest.raises(TailorError, match="unknown sort"):

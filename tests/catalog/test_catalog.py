@@ -9,10 +9,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from core.catalog.store import Catalog
-from core.catalog.engine import current_revision, head_revision, migrate
 from core.base.errors import TailorError
+from core.catalog.engine import current_revision, head_revision, migrate
 from core.catalog.schema import Base
+from core.catalog.store import Catalog
 
 
 def test_new_catalog_is_at_head_with_sqlite_settings(catalog):
@@ -89,14 +89,16 @@ def test_annotation_attribute_must_match_its_label(catalog):
         conn.exec_driver_sql("INSERT INTO attribute VALUES (1, 'a', 'single', '2026-01-01')")
         conn.exec_driver_sql("INSERT INTO attribute VALUES (2, 'b', 'single', '2026-01-01')")
         conn.exec_driver_sql("INSERT INTO label VALUES (1, 1, 'x')")
-    with pytest.raises(IntegrityError):
-        with catalog.engine.begin() as conn:
-            conn.exec_driver_sql("INSERT INTO annotation VALUES (1, 1, 1, 'human', '2026-01-01', 2)")
+    with pytest.raises(IntegrityError), catalog.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO annotation VALUES (1, 1, 1, 'human', '2026-01-01', 2)")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"hello, not a database", "not an SQLite database"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"hello, not a database", "not an SQLite database"),
+    ],
+)
 def test_a_file_that_is_not_a_catalog_is_refused(tmp_path, content, message):
     path = tmp_path / "x.sqlite"
     path.write_bytes(content)

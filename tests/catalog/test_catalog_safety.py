@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from core.base.errors import StorageError, TailorError
 from core.catalog import engine as db
+from core.catalog.edits import create_attribute
 from core.catalog.store import Catalog
 from core.cli.main import main
-from core.catalog.edits import create_attribute
-from core.base.errors import StorageError, TailorError
 
-READER = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-          "c.execute('SELECT count(*) FROM attribute').fetchall(); c.close()")
+READER = (
+    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+    "c.execute('SELECT count(*) FROM attribute').fetchall(); c.close()"
+)
 
 
 def _names(location) -> set[str]:
@@ -77,13 +79,18 @@ def test_a_damaged_catalog_is_one_line(shop, capsys):
     with Catalog(shop) as catalog:  # checkpoint everything into the file, then damage the label pages
         with catalog.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            roots = conn.exec_driver_sql("SELECT rootpage FROM sqlite_master WHERE tbl_name IN ('label', "
-                                         "'annotation') AND rootpage > 1").scalars().all()
+            roots = (
+                conn.exec_driver_sql(
+                    "SELECT rootpage FROM sqlite_master WHERE tbl_name IN ('label', 'annotation') AND rootpage > 1"
+                )
+                .scalars()
+                .all()
+            )
             page_size = conn.exec_driver_sql("PRAGMA page_size").scalar()
     data = bytearray(Path(shop).read_bytes())
     for root in roots:
         start = (root - 1) * page_size
-        data[start:start + page_size] = b"\xff" * page_size
+        data[start : start + page_size] = b"\xff" * page_size
     Path(shop).write_bytes(bytes(data))
     code = main(["stats", shop, "-a", "animal"])
     err = capsys.readouterr().err
@@ -101,8 +108,10 @@ def test_two_schema_versions_in_one_catalog_are_one_line(shop, capsys):
     assert err.count("\n") == 1 and "schema versions" in err, err
 
 
-@pytest.mark.parametrize("url", ["postgresql+psycopg://user@localhost:notaport/db",
-                                 "postgresql+psycopg://user@[::1/db", "nosuchdialect://host/db"])
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://user@localhost:notaport/db", "postgresql+psycopg://user@[::1/db", "nosuchdialect://host/db"],
+)
 def test_a_malformed_catalog_url_is_one_line(url, capsys):
     assert main(["info", url]) == 2
     err = capsys.readouterr().err

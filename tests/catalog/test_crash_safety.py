@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, text
 
-from core.catalog.store import Catalog
 from core.base.errors import TailorError
-from core.ingest.importer import import_source, run
 from core.catalog.run_lock import owner_alive
 from core.catalog.runs import get_run, recover_interrupted
+from core.catalog.store import Catalog
+from core.ingest.importer import import_source, run
 from core.training.loop import TrainConfig, train
 from tests.conftest import dump_tables, run_cli
 
@@ -44,8 +44,9 @@ def _integrity(location: str) -> None:
     with Catalog(location) as catalog, catalog.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        orphans = conn.execute(text("SELECT COUNT(*) FROM annotation a LEFT JOIN image i ON i.id = a.image_id "
-                                    "WHERE i.id IS NULL")).scalar()
+        orphans = conn.execute(
+            text("SELECT COUNT(*) FROM annotation a LEFT JOIN image i ON i.id = a.image_id WHERE i.id IS NULL")
+        ).scalar()
         assert orphans == 0
 
 
@@ -85,8 +86,21 @@ def test_kill_9_during_an_import_then_importing_again_gives_every_image_once(tmp
 
 
 def _train_args(location: str, epochs: int) -> list[str]:
-    return ["train", location, "-a", "sleeve", "--backbone", "resnet32-cifar", "--epochs", str(epochs),
-            "--batch-size", "32", "--image-size", "16", "--json"]
+    return [
+        "train",
+        location,
+        "-a",
+        "sleeve",
+        "--backbone",
+        "resnet32-cifar",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "32",
+        "--image-size",
+        "16",
+        "--json",
+    ]
 
 
 def test_a_killed_training_run_is_marked_interrupted_and_resumes_from_its_checkpoint(tmp_path):
@@ -134,6 +148,7 @@ def test_a_killed_training_run_is_marked_interrupted_and_resumes_from_its_checkp
 
 def _full_disk(catalog: Catalog, pages: int) -> None:
     """SQLite's view of a full disk: the database may not grow past ``pages`` pages."""
+
     @event.listens_for(catalog.engine, "connect")
     def _limit(dbapi_connection, _record) -> None:
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from core.catalog import edits
 from core.base.errors import TailorError
-from core.ingest.importer import import_source, run
+from core.catalog import edits
 from core.catalog.schema import Annotation, Label
+from core.ingest.importer import import_source, run
 from tests.conftest import dump_tables as dump
-
-
 
 
 @pytest.fixture
@@ -27,8 +25,13 @@ def label_id(catalog, name: str) -> int:
 
 def labels_of(catalog, image_id: int) -> set[tuple[str, str]]:
     with catalog.session() as s:
-        return set(s.execute(select(Label.name, Annotation.source).join(Label, Label.id == Annotation.label_id)
-                             .where(Annotation.image_id == image_id)).all())
+        return set(
+            s.execute(
+                select(Label.name, Annotation.source)
+                .join(Label, Label.id == Annotation.label_id)
+                .where(Annotation.image_id == image_id)
+            ).all()
+        )
 
 
 def all_images(catalog) -> list[int]:
@@ -109,8 +112,12 @@ def test_label_management_round_trips(loaded):
     created = roundtrip(loaded, lambda: edits.create_label(loaded, attribute, "wolf"))
     wolf = created.inserted[0].ids[0]
     roundtrip(loaded, lambda: edits.rename_label(loaded, wolf, "grey wolf"))
-    roundtrip(loaded, lambda: edits.merge_labels(loaded, [label_id(loaded, "fox"), label_id(loaded, "dog")],
-                                                 into=label_id(loaded, "cat")))
+    roundtrip(
+        loaded,
+        lambda: edits.merge_labels(
+            loaded, [label_id(loaded, "fox"), label_id(loaded, "dog")], into=label_id(loaded, "cat")
+        ),
+    )
     counts = {c.name: c.count for c in loaded.label_counts("animal").labels}
     assert counts == {"cat": 9, "grey wolf": 0}
     roundtrip(loaded, lambda: edits.delete_label(loaded, label_id(loaded, "cat")))

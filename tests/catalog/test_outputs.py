@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.catalog.runs import get_run, set_status
 from core.catalog.store import Catalog
 from core.cli.main import main
-from core.catalog.runs import get_run, set_status
 from core.training.loop import train
 from tests.training.test_training import _shapes_catalog, config, drain
 
@@ -34,12 +34,14 @@ def test_a_mistyped_report_or_out_never_replaces_the_catalog_or_a_run_s_files(tr
     catalog, model = Path(location), Path(location + ".runs") / str(run_id) / "model.pt"
     before = (_digest(catalog), _digest(model))
     tree = str(tmp_path / "shapes")
-    commands = [["import", location, tree, "-a", "colour", "--report", location],
-                ["import", location, tree, "-a", "colour", "--report", location, "--force"],
-                ["export-model", location, str(run_id), "--out", location],
-                ["export-model", location, str(run_id), "--out", location, "--force"],
-                ["export-model", location, str(run_id), "--out", str(model), "--force"],
-                ["export-model", location, str(run_id), "--out", location + "-wal", "--force"]]
+    commands = [
+        ["import", location, tree, "-a", "colour", "--report", location],
+        ["import", location, tree, "-a", "colour", "--report", location, "--force"],
+        ["export-model", location, str(run_id), "--out", location],
+        ["export-model", location, str(run_id), "--out", location, "--force"],
+        ["export-model", location, str(run_id), "--out", str(model), "--force"],
+        ["export-model", location, str(run_id), "--out", location + "-wal", "--force"],
+    ]
     for argv in commands:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -103,8 +105,7 @@ def test_a_catalog_moved_with_its_runs_folder_finds_its_model(trained, tmp_path,
     assert main(["export-model", str(moved / "renamed.sqlite"), str(run_id), "--out", str(tmp_path / "m.ts")]) == 0
 
 
-def test_an_older_catalog_s_absolute_run_folders_become_relative_and_a_stale_copy_is_refused(trained, tmp_path,
-                                                                                              capsys):
+def test_an_older_catalog_s_absolute_run_folders_become_relative_and_a_stale_copy_is_refused(trained, tmp_path, capsys):
     location, run_id = trained
     own = str(Path(location + ".runs") / str(run_id))
     with Catalog(location) as catalog:

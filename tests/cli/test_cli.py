@@ -48,19 +48,28 @@ def test_init_import_stats_info(location, tree):
     assert info["images"] == 9 and info["attributes"][0]["name"] == "animal"
 
 
-@pytest.mark.parametrize("args, expected", [
-    (("stats", "{cat}", "--attribute", "nope"), "no attribute 'nope'"),
-    (("stats", "{cat}", "--attribute", "animal", "--beta", "1.5"), "beta must be in [0, 1)"),
-    (("stats", "{cat}", "--attribute", "animal", "--groups", "quartiles"), "unknown group rule 'quartiles'"),
-    (("stats", "{missing}", "--attribute", "animal"), "no catalog at"),
-    (("import", "{cat}", "{missing}", "--attribute", "a"), "no such folder or manifest"),
-    (("import", "{cat}", "{tree}", "--attribute", "animal", "--multi-label"), "is single-label, not multi-label"),
-    (("init", "{cat}",), "already exists"),
-    (("stats", "{cat}"), "the following arguments are required: --attribute/-a"),
-    (("stats", "{cat}", "-a", "animal", "--split", "bogus"), "invalid choice: 'bogus'"),
-    (("frobnicate",), "invalid choice: 'frobnicate'"),
-    (("stats", "{tree}", "-a", "x"), "is a folder, not a catalog file"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("stats", "{cat}", "--attribute", "nope"), "no attribute 'nope'"),
+        (("stats", "{cat}", "--attribute", "animal", "--beta", "1.5"), "beta must be in [0, 1)"),
+        (("stats", "{cat}", "--attribute", "animal", "--groups", "quartiles"), "unknown group rule 'quartiles'"),
+        (("stats", "{missing}", "--attribute", "animal"), "no catalog at"),
+        (("import", "{cat}", "{missing}", "--attribute", "a"), "no such folder or manifest"),
+        (("import", "{cat}", "{tree}", "--attribute", "animal", "--multi-label"), "is single-label, not multi-label"),
+        (
+            (
+                "init",
+                "{cat}",
+            ),
+            "already exists",
+        ),
+        (("stats", "{cat}"), "the following arguments are required: --attribute/-a"),
+        (("stats", "{cat}", "-a", "animal", "--split", "bogus"), "invalid choice: 'bogus'"),
+        (("frobnicate",), "invalid choice: 'frobnicate'"),
+        (("stats", "{tree}", "-a", "x"), "is a folder, not a catalog file"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, tree, args, expected, location):
     cat = location
     ok("init", str(cat))
@@ -130,7 +139,7 @@ def test_fashion_mnist_900_gives_10_labels_of_90(tmp_path, beta):
     assert {x["count"] for x in stats["labels"]} == {90}
     assert stats["imbalance_ratio"] == 1.0
     for item in stats["labels"]:
-        assert item["effective_number"] == pytest.approx((1 - beta ** 90) / (1 - beta))
+        assert item["effective_number"] == pytest.approx((1 - beta**90) / (1 - beta))
         assert item["weights"] == pytest.approx({"nw": 1.0, "ifw": 1.0, "isw": 1.0, "iew": 1.0})
 
 
@@ -145,7 +154,7 @@ def test_stats_weights_follow_the_formulas_for_any_beta(tmp_path, location):
     n = np.array([40, 12, 3], float)
     for beta in (0.5, 0.9, 0.99, 0.9999):
         stats = json.loads(ok("stats", cat, "-a", "x", "--json", "--beta", str(beta)).stdout)
-        for scheme, raw in (("ifw", 1 / n), ("isw", 1 / np.sqrt(n)), ("iew", (1 - beta) / (1 - beta ** n))):
+        for scheme, raw in (("ifw", 1 / n), ("isw", 1 / np.sqrt(n)), ("iew", (1 - beta) / (1 - beta**n))):
             got = np.array([item["weights"][scheme] for item in stats["labels"]])
             assert np.allclose(got / got.sum(), raw / raw.sum(), rtol=1e-12)
 
@@ -157,18 +166,24 @@ def test_postgresql_gives_the_same_results_as_sqlite(tmp_path, tree, postgres_se
     from tests import postgres
 
     manifest = tmp_path / "styles.csv"
-    manifest.write_text("path,labels\ntree/cat/cat0.png,boho|formal\ntree/cat/cat1.png,boho\ntree/dog/dog0.png,sporty\n")
+    manifest.write_text(
+        "path,labels\ntree/cat/cat0.png,boho|formal\ntree/cat/cat1.png,boho\ntree/dog/dog0.png,sporty\n"
+    )
     url = postgres.create_database(postgres_server)
     try:
         answers = []
         for cat in (str(tmp_path / "c.sqlite"), url):
             ok("init", cat)
-            imported = [json.loads(ok("import", cat, str(tree), "-a", "animal", "--json").stdout),
-                        json.loads(ok("import", cat, str(manifest), "-a", "style", "--multi-label", "--json").stdout)]
+            imported = [
+                json.loads(ok("import", cat, str(tree), "-a", "animal", "--json").stdout),
+                json.loads(ok("import", cat, str(manifest), "-a", "style", "--multi-label", "--json").stdout),
+            ]
             for report in imported:
                 report.pop("seconds")
-            stats = [json.loads(ok("stats", cat, "-a", a, "--json", "--groups", "shots:4,2").stdout)
-                     for a in ("animal", "style")]
+            stats = [
+                json.loads(ok("stats", cat, "-a", a, "--json", "--groups", "shots:4,2").stdout)
+                for a in ("animal", "style")
+            ]
             info = json.loads(ok("info", cat, "--json").stdout)
             info.pop("catalog", None)
             answers.append((imported, stats, info))

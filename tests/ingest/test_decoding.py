@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from core.ingest import thumbnails
-from core.training.dataset import _decode
 from core.ingest.images import MAX_FILE_BYTES, probe
+from core.training.dataset import _decode
 from tests.ingest.test_hostile_images import _png_declaring
 
 

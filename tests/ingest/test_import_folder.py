@@ -20,8 +20,10 @@ def counts(catalog, attribute, split=None):
 
 def snapshot(catalog):
     with catalog.engine.connect() as conn:
-        return {table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-                for table in ("image", "attribute", "label", "annotation")}
+        return {
+            table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            for table in ("image", "attribute", "label", "annotation")
+        }
 
 
 def test_folder_import_counts_labels(catalog, tree):

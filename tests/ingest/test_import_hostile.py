@@ -44,8 +44,9 @@ def test_names_that_are_not_utf8_are_skipped_and_reported(catalog, tree, tmp_pat
     result = run_cli("import", str(tmp_path / "cli.sqlite"), str(tree), "-a", "animal")  # prints the report
     assert "no catalog" in result.stderr  # the CLI refuses an uncreated catalog: create it, then import
     run_cli("init", str(tmp_path / "cli.sqlite"))
-    result = run_cli("import", str(tmp_path / "cli.sqlite"), str(tree), "-a", "animal", "--report",
-                     str(tmp_path / "skipped.csv"))
+    result = run_cli(
+        "import", str(tmp_path / "cli.sqlite"), str(tree), "-a", "animal", "--report", str(tmp_path / "skipped.csv")
+    )
     assert result.returncode == 0, result.stderr
     assert "not valid UTF-8" in result.stdout and "not valid UTF-8" in (tmp_path / "skipped.csv").read_text()
 
@@ -94,8 +95,9 @@ def test_an_overlong_path_is_one_short_line(catalog, tree, tmp_path):
             run(import_source(catalog, manifest, "animal"))
         message = info.value.message
         assert "row 2 (line 3), column 'path'" in message and len(message) < 400 and "\n" not in message
-    result = run_cli("import", catalog.location, str(manifest), "-a", "animal") if "://" not in catalog.location \
-        else None
+    result = (
+        run_cli("import", catalog.location, str(manifest), "-a", "animal") if "://" not in catalog.location else None
+    )
     if result is not None:
         assert result.returncode == 2 and len(result.stderr) < 500 and result.stderr.count("\n") == 1
 
@@ -124,12 +126,15 @@ def test_line_numbers_count_quoted_line_breaks_and_messages_stay_on_one_line(cat
     assert "\n" not in info.value.message and "\\n" in info.value.message
 
 
-@pytest.mark.parametrize("labels, found", [
-    ([{"x": 1}], "struct"),
-    ([pd.Timestamp("2026-01-01")], "timestamp"),
-    ([[{"x": 1}]], "struct"),
-    ([1.5], "fractional number"),
-])
+@pytest.mark.parametrize(
+    "labels, found",
+    [
+        ([{"x": 1}], "struct"),
+        ([pd.Timestamp("2026-01-01")], "timestamp"),
+        ([[{"x": 1}]], "struct"),
+        ([1.5], "fractional number"),
+    ],
+)
 def test_parquet_label_columns_that_are_not_text_are_refused(catalog, tree, tmp_path, labels, found):
     manifest = tmp_path / "m.parquet"
     pd.DataFrame({"path": [str(tree / "cat" / "0.png")], "labels": labels}).to_parquet(manifest)
@@ -140,14 +145,16 @@ def test_parquet_label_columns_that_are_not_text_are_refused(catalog, tree, tmp_
 
 def test_parquet_integer_labels_are_text(catalog, tree, tmp_path):
     manifest = tmp_path / "m.parquet"
-    pd.DataFrame({"path": [str(tree / "cat" / "0.png"), str(tree / "dog" / "0.png")], "labels": [3, 7]}) \
-        .to_parquet(manifest)
+    pd.DataFrame({"path": [str(tree / "cat" / "0.png"), str(tree / "dog" / "0.png")], "labels": [3, 7]}).to_parquet(
+        manifest
+    )
     run(import_source(catalog, manifest, "digit"))
     assert _counts(catalog, "digit") == {"3": 1, "7": 1}
 
 
-@pytest.mark.parametrize("label, expected", [("a\x00b", "U+0000"), ("a\rb", "U+000D"), ("x" * 10_000, "10,000"),
-                                             ("tab\there", "U+0009")])
+@pytest.mark.parametrize(
+    "label, expected", [("a\x00b", "U+0000"), ("a\rb", "U+000D"), ("x" * 10_000, "10,000"), ("tab\there", "U+0009")]
+)
 def test_one_rule_for_label_names_on_both_backends(catalog, tree, tmp_path, label, expected):
     manifest = tmp_path / "m.parquet"
     pd.DataFrame({"path": [str(tree / "cat" / "0.png")], "labels": [label]}).to_parquet(manifest)

@@ -10,8 +10,8 @@ import torch
 from scipy import stats
 from torch import nn
 
-from core.config import OversampleConfig
 from core.base.errors import TailorError
+from core.config import OversampleConfig
 from core.oversampling.gan import FeatureBank, Phase2, default_samples, minority_probabilities
 
 CPU = torch.device("cpu")
@@ -27,8 +27,14 @@ def blobs(counts, seed):
 
 
 def bank_of(x, y, num_labels=4, **kwargs):
-    return FeatureBank(x, [(int(c),) for c in y], num_labels, dictionary_size=kwargs.pop("dictionary_size", 2000),
-                       seed=0, multi_label=False)
+    return FeatureBank(
+        x,
+        [(int(c),) for c in y],
+        num_labels,
+        dictionary_size=kwargs.pop("dictionary_size", 2000),
+        seed=0,
+        multi_label=False,
+    )
 
 
 def phase(bank, head=None, **settings):
@@ -127,9 +133,27 @@ def test_oversample_cli_records_a_run_with_its_base(tmp_path):
     catalog = tmp_path / "c.sqlite"
     assert run_cli("init", str(catalog)).returncode == 0
     assert run_cli("import", str(catalog), str(tmp_path / "images"), "--attribute", "sleeve").returncode == 0
-    done = run_cli("train", str(catalog), "-a", "sleeve", "--backbone", "resnet32-cifar", "--epochs", "1",
-                   "--batch-size", "16", "--image-size", "16", "--oversample", "convex-gan", "--gan-epochs", "2",
-                   "--gan-batch-size", "32", "--json")
+    done = run_cli(
+        "train",
+        str(catalog),
+        "-a",
+        "sleeve",
+        "--backbone",
+        "resnet32-cifar",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--image-size",
+        "16",
+        "--oversample",
+        "convex-gan",
+        "--gan-epochs",
+        "2",
+        "--gan-batch-size",
+        "32",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["loss"] == "convex-gan" and result["status"] == "finished"
@@ -142,8 +166,7 @@ def test_oversample_cli_records_a_run_with_its_base(tmp_path):
     again = run_cli("oversample", str(catalog), str(base), "--epochs", "1", "--batch-size", "32", "--json")
     assert again.returncode == 0, again.stderr
     assert "read from the cache" in again.stderr  # Phase 1 features are cached by the base run
-    inspect = run_cli("synthetic", str(catalog), str(result["run_id"]), "--label", "puff", "--count", "2",
-                      "--json")
+    inspect = run_cli("synthetic", str(catalog), str(result["run_id"]), "--label", "puff", "--count", "2", "--json")
     assert inspect.returncode == 0, inspect.stderr
     shown = json.loads(inspect.stdout)
     # N_s = min(100, smallest training count - 1): 3 of the 4 puff images are in the training split

@@ -10,15 +10,26 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from core.catalog.store import Catalog
-from core.training.checkpoints import load
-from core.ingest.importer import import_source, run
 from core.catalog.runs import epochs, final_scores
-from tests.conftest import run_cli
+from core.catalog.store import Catalog
+from core.ingest.importer import import_source, run
+from core.training.checkpoints import load
 from tests.catalog.test_crash_safety import _tiny_tree
+from tests.conftest import run_cli
 
-ARGS = ["-a", "sleeve", "--backbone", "resnet32-cifar", "--epochs", "2", "--image-size", "16", "--batch-size", "16",
-        "--json"]
+ARGS = [
+    "-a",
+    "sleeve",
+    "--backbone",
+    "resnet32-cifar",
+    "--epochs",
+    "2",
+    "--image-size",
+    "16",
+    "--batch-size",
+    "16",
+    "--json",
+]
 
 
 def test_two_processes_with_gloo_train_one_run_like_a_single_process(tmp_path):
@@ -27,8 +38,23 @@ def test_two_processes_with_gloo_train_one_run_like_a_single_process(tmp_path):
     with Catalog.create(location) as catalog:
         run(import_source(catalog, root, "sleeve"))
     torchrun = Path(sys.executable).with_name("torchrun")
-    result = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "core.cli", "train",
-                             location, *ARGS, "--distributed"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "core.cli",
+            "train",
+            location,
+            *ARGS,
+            "--distributed",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     distributed = json.loads(result.stdout)  # rank 0 alone prints the result
     single = json.loads(run_cli("train", location, *ARGS).stdout)

@@ -20,6 +20,7 @@ RTOL = 1e-5
 
 # -- independent reference formulas (NumPy, float64) --------------------------------------------------------
 
+
 def log_softmax(x):
     z = x - x.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -27,8 +28,7 @@ def log_softmax(x):
 
 def raw_weights(counts, scheme, beta=0.99):
     n = np.asarray(counts, float)
-    return {"nw": np.ones_like(n), "ifw": 1 / n, "isw": 1 / np.sqrt(n),
-            "iew": (1 - beta) / (1 - beta ** n)}[scheme]
+    return {"nw": np.ones_like(n), "ifw": 1 / n, "isw": 1 / np.sqrt(n), "iew": (1 - beta) / (1 - beta**n)}[scheme]
 
 
 def ref_single(x, y, counts, name, gamma=2.0, beta=0.99, max_m=0.5, s=30.0, weighted_drw=False):
@@ -85,8 +85,12 @@ def test_single_label_losses_match_the_formulas(profile, name):
     x, y, _ = batch(counts, seed=hash((profile, name)) % 1000)
     if name == "ldam":
         x = np.tanh(x)  # cosine logits live in [-1, 1]
-    variants = {"focal": {"gamma": 0.5}, "cb-focal": {"gamma": 0.5, "beta": 0.999}, "iew": {"beta": 0.9},
-                "ldam": {"max_m": 0.3, "s": 10.0}}
+    variants = {
+        "focal": {"gamma": 0.5},
+        "cb-focal": {"gamma": 0.5, "beta": 0.999},
+        "iew": {"beta": 0.9},
+        "ldam": {"max_m": 0.3, "s": 10.0},
+    }
     for params in ({}, variants.get(name, {})):
         got = torch_loss(make_loss(name, counts, multi_label=False, **params), x, y)
         assert got == pytest.approx(ref_single(x, y, counts, name, **params), rel=RTOL)
@@ -132,8 +136,10 @@ def test_ldam_drw_switches_weights_at_80_percent_of_the_epochs():
     assert make_loss("ldam-drw", CIFAR10_LT, multi_label=False, drw_epoch=3).drw_epoch == 3
 
 
-@pytest.mark.parametrize("name, multi_label", [(name, False) for name in LOSSES] +
-                         [(name, True) for name in LOSSES if not name.startswith("ldam")])
+@pytest.mark.parametrize(
+    "name, multi_label",
+    [(name, False) for name in LOSSES] + [(name, True) for name in LOSSES if not name.startswith("ldam")],
+)
 def test_gradients_flow(name, multi_label):
     x, y, t = batch(CIFAR10_LT, size=32)
     logits = torch.tensor(np.tanh(x), dtype=torch.float32, requires_grad=True)
@@ -152,16 +158,19 @@ def test_half_precision_logits_are_computed_in_float32():
     assert value.dtype == torch.float32
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: make_loss("ldam", CIFAR10_LT, multi_label=True), "defined for single-label attributes"),
-    (lambda: make_loss("ldam-drw", CIFAR10_LT, multi_label=True), "defined for single-label attributes"),
-    (lambda: make_loss("softmax", CIFAR10_LT, multi_label=False), "unknown loss 'softmax'"),
-    (lambda: make_loss("ifw", [10, 0, 3], multi_label=False), "label index 1 has none"),
-    (lambda: make_loss("nw", [10, 0, 3], multi_label=True), "label index 1 has none"),
-    (lambda: make_loss("focal", CIFAR10_LT, multi_label=False, gama=2), "takes no parameter gama"),
-    (lambda: make_loss("focal", CIFAR10_LT, multi_label=False, gamma=-1), "gamma must be >= 0"),
-    (lambda: make_loss("nw", [5], multi_label=False), "at least two labels"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: make_loss("ldam", CIFAR10_LT, multi_label=True), "defined for single-label attributes"),
+        (lambda: make_loss("ldam-drw", CIFAR10_LT, multi_label=True), "defined for single-label attributes"),
+        (lambda: make_loss("softmax", CIFAR10_LT, multi_label=False), "unknown loss 'softmax'"),
+        (lambda: make_loss("ifw", [10, 0, 3], multi_label=False), "label index 1 has none"),
+        (lambda: make_loss("nw", [10, 0, 3], multi_label=True), "label index 1 has none"),
+        (lambda: make_loss("focal", CIFAR10_LT, multi_label=False, gama=2), "takes no parameter gama"),
+        (lambda: make_loss("focal", CIFAR10_LT, multi_label=False, gamma=-1), "gamma must be >= 0"),
+        (lambda: make_loss("nw", [5], multi_label=False), "at least two labels"),
+    ],
+)
 def test_inapplicable_losses_raise_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()

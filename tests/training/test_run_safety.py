@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 
 from core.base import files
-from core.training import checkpoints
+from core.base.errors import StorageError
 from core.catalog import engine as db
-from core.training import recorder
 from core.catalog import runs as store
+from core.catalog.runs import get_run, list_runs
 from core.catalog.store import Catalog
 from core.cli.main import main
-from core.base.errors import StorageError
+from core.training import recorder
 from core.training.events import EpochFinished, Note, RunFailed, RunFinished
-from core.catalog.runs import get_run, list_runs
 from core.training.loop import train
 from tests.training.test_training import _shapes_catalog, config, drain
 
@@ -47,9 +46,26 @@ def _first_epoch_recorded(location: str, timeout: float = 120) -> int:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_record_the_run_as_cancelled(shapes, sig):
     exe = Path(sys.executable).with_name("tailor")
-    process = subprocess.Popen([str(exe), "train", shapes, "-a", "colour", "--backbone", "resnet32-cifar",
-                                "--epochs", "200", "--batch-size", "8", "--image-size", "16"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            str(exe),
+            "train",
+            shapes,
+            "-a",
+            "colour",
+            "--backbone",
+            "resnet32-cifar",
+            "--epochs",
+            "200",
+            "--batch-size",
+            "8",
+            "--image-size",
+            "16",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         run_id = _first_epoch_recorded(shapes)
         process.send_signal(sig)
@@ -61,8 +77,10 @@ def test_ctrl_c_and_sigterm_record_the_run_as_cancelled(shapes, sig):
     with Catalog(shapes) as catalog:
         run = get_run(catalog, run_id)
     assert run.status == "cancelled", run.message
-    assert run.epochs_done >= 1 and run.message in (f"cancelled during epoch {run.epochs_done + 1}",
-                                                    f"cancelled after epoch {run.epochs_done}")
+    assert run.epochs_done >= 1 and run.message in (
+        f"cancelled during epoch {run.epochs_done + 1}",
+        f"cancelled after epoch {run.epochs_done}",
+    )
 
 
 def _second_checkpoint_fails(monkeypatch, error, after_bytes: int) -> None:
@@ -160,17 +178,43 @@ def test_a_write_lock_held_longer_than_the_busy_timeout_is_waited_for(shapes, mo
         assert get_run(catalog, events[-1].run_id).epochs_done == 3
 
 
-@pytest.mark.parametrize("option", [["--lr", "inf"], ["--lr", "nan"], ["--weight-decay", "-1"], ["--batch-size", "1"],
-                                    ["--device", "mps"], ["--device", "cuda:7"], ["--seed", str(2 ** 63)],
-                                    ["--gamma", "nan"], ["--epochs", "0"], ["--pretrained", "BAD"]])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--lr", "inf"],
+        ["--lr", "nan"],
+        ["--weight-decay", "-1"],
+        ["--batch-size", "1"],
+        ["--device", "mps"],
+        ["--device", "cuda:7"],
+        ["--seed", str(2**63)],
+        ["--gamma", "nan"],
+        ["--epochs", "0"],
+        ["--pretrained", "BAD"],
+    ],
+)
 def test_bad_training_options_are_refused_before_a_run_is_recorded(shapes, tmp_path, capsys, option):
     if option[-1] == "BAD":
         bad = tmp_path / "weights.pt"
         bad.write_text("not a state dict")
         option = ["--pretrained", str(bad)]
-    code = main(["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--epochs", "1",
-                 "--image-size", "16", *option] if option[0] != "--epochs" else
-                ["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", *option])
+    code = main(
+        [
+            "train",
+            shapes,
+            "-a",
+            "colour",
+            "--backbone",
+            "resnet32-cifar",
+            "--epochs",
+            "1",
+            "--image-size",
+            "16",
+            *option,
+        ]
+        if option[0] != "--epochs"
+        else ["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", *option]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     with Catalog(shapes) as catalog:

@@ -10,15 +10,15 @@ import pytest
 import torch
 from sqlalchemy import text
 
-from core.catalog.store import Catalog
-from core.catalog.snapshot import take_snapshot
-from core.training.events import CheckpointSaved, EpochFinished, RunCancelled, RunFailed, RunFinished, RunStarted
-from core.ingest.importer import import_source, run
-from core.training.losses import LOSSES
 from core.catalog.runs import epochs, final_scores, get_run, load_snapshot
+from core.catalog.snapshot import take_snapshot
+from core.catalog.store import Catalog
+from core.ingest.importer import import_source, run
+from core.training.events import CheckpointSaved, EpochFinished, RunCancelled, RunFailed, RunFinished, RunStarted
 from core.training.loop import TrainConfig, lr_factor, train
-from tests.conftest import run_cli, write_image
+from core.training.losses import LOSSES
 from tests.cli.test_cli import SHARED
+from tests.conftest import run_cli, write_image
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
@@ -63,8 +63,25 @@ def drain(events):
 
 def test_cli_train_prints_the_json_schema_and_runs_lists_it(shapes_anywhere, tmp_path):
     shapes = shapes_anywhere
-    result = run_cli("train", shapes, "-a", "colour", "--loss", "iew", "--backbone", "resnet18", "--epochs", "1",
-                     "--batch-size", "8", "--image-size", "32", "--json", "--runs-dir", str(tmp_path / "runs"))
+    result = run_cli(
+        "train",
+        shapes,
+        "-a",
+        "colour",
+        "--loss",
+        "iew",
+        "--backbone",
+        "resnet18",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--image-size",
+        "32",
+        "--json",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["status"] == "finished" and data["run_id"] == 1
@@ -95,7 +112,8 @@ def test_every_loss_trains_and_records_a_finished_run(shapes, loss):
     model_state = torch.load(f"{info.directory}/model.pt", weights_only=True)
     if loss.startswith("ldam"):
         assert "head.weight" in model_state and "head.bias" not in model_state  # cosine head
-    log = [json.loads(line)["event"] for line in open(f"{info.directory}/events.jsonl")]
+    with open(f"{info.directory}/events.jsonl") as events_file:
+        log = [json.loads(line)["event"] for line in events_file]
     assert log[0] == "started" and log[-1] == "finished" and log.count("epoch") == 2
 
 
@@ -157,8 +175,12 @@ def test_snapshot_isolates_a_running_experiment_from_edits(shapes, tmp_path):
     with Catalog(shapes) as cat:
         before = load_snapshot(cat, started.run_id)
         with cat.engine.begin() as conn:  # relabel every red image as blue, and add a new image, mid-run
-            conn.execute(text("UPDATE annotation SET label_id = (SELECT id FROM label WHERE name = 'blue') "
-                              "WHERE label_id = (SELECT id FROM label WHERE name = 'red')"))
+            conn.execute(
+                text(
+                    "UPDATE annotation SET label_id = (SELECT id FROM label WHERE name = 'blue') "
+                    "WHERE label_id = (SELECT id FROM label WHERE name = 'red')"
+                )
+            )
         write_image(tmp_path / "more" / "blue" / "new.png", colour=(0, 0, 250), size=(24, 24))
         run(import_source(cat, tmp_path / "more", "colour"))
     rest = drain(events)
@@ -178,17 +200,21 @@ def test_unreadable_image_fails_the_run_with_its_name(shapes, tmp_path):
     with Catalog(shapes) as cat:
         info = get_run(cat, events[-1].run_id)
     assert info.status == "failed" and "3.png" in info.message
-    result = run_cli("train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--epochs", "1",
-                     "--image-size", "16")
+    result = run_cli(
+        "train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--epochs", "1", "--image-size", "16"
+    )
     assert result.returncode == 1 and "failed: cannot read image" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (("-a", "nope"), "no attribute 'nope'"),
-    (("--epochs", "0"), "epochs must be at least 1"),
-    (("--device", "cuda"), "no CUDA GPU"),
-    (("--pretrained", "/no/such/weights.pt"), "no such file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("-a", "nope"), "no attribute 'nope'"),
+        (("--epochs", "0"), "epochs must be at least 1"),
+        (("--device", "cuda"), "no CUDA GPU"),
+        (("--pretrained", "/no/such/weights.pt"), "no such file"),
+    ],
+)
 def test_bad_train_input_is_one_line(shapes, args, message):
     base = ["train", shapes, "-a", "colour", "--backbone", "resnet32-cifar", "--image-size", "16"]
     if "-a" in args:
@@ -201,16 +227,18 @@ def test_bad_train_input_is_one_line(shapes, args, message):
 def test_missing_imagenet_weights_fall_back_with_a_message(shapes, monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     torch.hub.set_dir(str(tmp_path / "torch-home" / "hub"))
-    notes = [e.message for e in drain(train(shapes, config(backbone="resnet18", pretrained="imagenet", image_size=32)))
-             if e.kind == "note"]
+    notes = [
+        e.message
+        for e in drain(train(shapes, config(backbone="resnet18", pretrained="imagenet", image_size=32)))
+        if e.kind == "note"
+    ]
     assert any("no ImageNet weights for resnet18" in n and "random initialisation" in n for n in notes)
 
 
 def test_step_schedule_follows_the_cifar_lt_protocol():
     c = TrainConfig(attribute="x", optimizer="sgd", epochs=200).resolved(multi_label=False)
     assert (c.lr, c.weight_decay, c.schedule, c.warmup_epochs) == (0.1, 2e-4, "step", 5)
-    assert [lr_factor(c, e) for e in (0, 4, 5, 159, 160, 179, 180, 199)] == [0.2, 1.0, 1.0, 1.0, 0.01, 0.01,
-                                                                           1e-4, 1e-4]
+    assert [lr_factor(c, e) for e in (0, 4, 5, 159, 160, 179, 180, 199)] == [0.2, 1.0, 1.0, 1.0, 0.01, 0.01, 1e-4, 1e-4]
 
 
 def test_export_model_torchscript_and_onnx(shapes, tmp_path):
@@ -231,8 +259,23 @@ def test_every_loss_on_fashion_mnist_900_through_the_cli(tmp_path):
     assert run_cli("init", cat).returncode == 0
     assert run_cli("import", cat, str(SHARED / "fashion-mnist-900"), "-a", "category").returncode == 0
     for loss in LOSSES:
-        result = run_cli("train", cat, "-a", "category", "--loss", loss, "--backbone", "resnet18", "--epochs", "1",
-                         "--image-size", "32", "--device", "cpu", "--json")
+        result = run_cli(
+            "train",
+            cat,
+            "-a",
+            "category",
+            "--loss",
+            loss,
+            "--backbone",
+            "resnet18",
+            "--epochs",
+            "1",
+            "--image-size",
+            "32",
+            "--device",
+            "cpu",
+            "--json",
+        )
         assert result.returncode == 0, result.stderr
         data = json.loads(result.stdout)
         assert data["status"] == "finished" and len(data["metrics"]["per_label"]) == 10
@@ -294,7 +337,8 @@ def test_resume_keeps_selecting_the_best_epoch_on_val(tmp_path):
     resumed = drain(train(location, config(), resume=first[0].run_id))
     assert isinstance(resumed[-1], RunFinished)
     whole = drain(train(location, config(epochs=3)))  # the same run, never interrupted (training is reproducible)
-    assert [e.train_loss for e in resumed if isinstance(e, EpochFinished)] == \
-        [e.train_loss for e in whole if isinstance(e, EpochFinished)][1:]
+    assert [e.train_loss for e in resumed if isinstance(e, EpochFinished)] == [
+        e.train_loss for e in whole if isinstance(e, EpochFinished)
+    ][1:]
     assert resumed[-1].summary["best"] == whole[-1].summary["best"]
     assert whole[-1].summary["best"]["selected_on"] == "val"

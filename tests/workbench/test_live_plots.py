@@ -17,11 +17,22 @@ COUNTS = [40, 24, 8, 5]
 
 def metrics(step: int) -> dict:
     """An epoch's metrics shaped like core.analysis.metrics' output, improving with ``step``."""
-    per_label = [{"accuracy": min(1.0, 0.2 * (j + 1) + 0.05 * step), "ap": min(1.0, 0.3 + 0.1 * step),
-                  "pr_curve": {"recall": [0.0, 0.5, 1.0], "precision": [1.0, 0.8, 0.4]}} for j in range(len(LABELS))]
-    return {"top1": 0.4 + 0.05 * step, "acsa": 0.3 + 0.05 * step, "gm": 0.2, "macro_ap": 0.5,
-            "per_label": per_label,
-            "groups": {"head": {"pr_curve": {"recall": [0.0, 1.0], "precision": [1.0, 0.5]}}}}
+    per_label = [
+        {
+            "accuracy": min(1.0, 0.2 * (j + 1) + 0.05 * step),
+            "ap": min(1.0, 0.3 + 0.1 * step),
+            "pr_curve": {"recall": [0.0, 0.5, 1.0], "precision": [1.0, 0.8, 0.4]},
+        }
+        for j in range(len(LABELS))
+    ]
+    return {
+        "top1": 0.4 + 0.05 * step,
+        "acsa": 0.3 + 0.05 * step,
+        "gm": 0.2,
+        "macro_ap": 0.5,
+        "per_label": per_label,
+        "groups": {"head": {"pr_curve": {"recall": [0.0, 1.0], "precision": [1.0, 0.5]}}},
+    }
 
 
 def test_nice_ceiling_gives_stable_axis_tops():
@@ -82,8 +93,9 @@ def test_training_threads_run_at_lower_priority_than_the_window():
     def work():
         seen["lowered"] = lower_priority(10)
         seen["own"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        child = threading.Thread(target=lambda: seen.setdefault(
-            "child", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        child = threading.Thread(
+            target=lambda: seen.setdefault("child", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        )
         child.start()
         child.join()
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
 
-from core.catalog.store import Catalog
-from core.training.events import BatchProgress
-from core.ingest.importer import import_source, run
 from core.analysis.review import load_review, misclassified
 from core.catalog.runs import final_scores, list_runs
+from core.catalog.store import Catalog
+from core.ingest.importer import import_source, run
+from core.training.events import BatchProgress
 from tests.conftest import make_garments
 from tests.qt_helpers import dump, open_window, settle
 
@@ -150,8 +150,9 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
     run_id = jobs[0].run_id
     review_view = window.review
     window.review_run(jobs[1].run_id)  # the tab shows one run, then another is asked for while it is hidden
-    qtbot.waitUntil(lambda: review_view.review is not None and review_view.review.run_id == jobs[1].run_id,
-                    timeout=10000)
+    qtbot.waitUntil(
+        lambda: review_view.review is not None and review_view.review.run_id == jobs[1].run_id, timeout=10000
+    )
     window.tabs.setCurrentWidget(window.browser)
     with Catalog(str(wardrobe)) as catalog:  # independently of core.analysis.review: off the arg-max
         ids, _paths, targets, scores = final_scores(catalog, run_id)
@@ -175,8 +176,9 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
 
     before = dump(wardrobe)
     model = review_view.model
-    review_view.gallery.selectionModel().select(QItemSelection(model.index(0), model.index(0)),
-                                                QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    review_view.gallery.selectionModel().select(
+        QItemSelection(model.index(0), model.index(0)), QItemSelectionModel.SelectionFlag.ClearAndSelect
+    )
     review_view.accept_selected()  # the model's prediction becomes the label, source "model"
     settle(qtbot, window)
     after = dump(wardrobe)
@@ -184,9 +186,16 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
     with Catalog(str(wardrobe)) as catalog:
         from sqlalchemy import text
 
-        source = catalog.engine.connect().execute(text(
-            "select a.source, l.name from annotation a join label l on l.id = a.label_id where a.image_id = :i"),
-            {"i": review_view.items[0].image_id}).all()
+        source = (
+            catalog.engine.connect()
+            .execute(
+                text(
+                    "select a.source, l.name from annotation a join label l on l.id = a.label_id where a.image_id = :i"
+                ),
+                {"i": review_view.items[0].image_id},
+            )
+            .all()
+        )
     assert source == [("model", row.predicted[0])]
     window.undo()
     settle(qtbot, window)

@@ -10,9 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from core.analysis.compare import compare, compare_markdown
 from core.catalog.store import Catalog
 from core.ingest.importer import import_source, run
-from core.analysis.compare import compare, compare_markdown
 from tests.conftest import write_image
 from tests.qt_helpers import open_window
 from workbench.widgets.grid import CellRole
@@ -65,13 +65,32 @@ def test_names_from_the_catalog_are_plain_text_in_every_tab(qtbot, tmp_path, mon
 
 
 def test_markdown_exports_escape_names(tmp_path):
-    table = {"attribute": "a", "labels": ["x|y\n<script>", "*z*"], "train_counts": [3, 4], "baseline": 1,
-             "best_ap": [0.5, 0.5], "rows": [{"run_id": 1, "loss": "nw", "ap": [0.5, 0.5], "top1": 0.5, "acsa": 0.5,
-                                              "gm": 0.5, "macro_ap": 0.5, "delta": {}, "groups": {}}]}
+    table = {
+        "attribute": "a",
+        "labels": ["x|y\n<script>", "*z*"],
+        "train_counts": [3, 4],
+        "baseline": 1,
+        "best_ap": [0.5, 0.5],
+        "rows": [
+            {
+                "run_id": 1,
+                "loss": "nw",
+                "ap": [0.5, 0.5],
+                "top1": 0.5,
+                "acsa": 0.5,
+                "gm": 0.5,
+                "macro_ap": 0.5,
+                "delta": {},
+                "groups": {},
+            }
+        ],
+    }
     text = compare_markdown(table)
     header = text.splitlines()[0]
-    assert header.count(" | ") == len(["run", "loss", "l1", "l2", "top-1", "ACSA", "GM", "macro AP", "head AP",
-                                        "medium AP", "tail AP"]) - 1
+    assert (
+        header.count(" | ")
+        == len(["run", "loss", "l1", "l2", "top-1", "ACSA", "GM", "macro AP", "head AP", "medium AP", "tail AP"]) - 1
+    )
     assert "<script>" not in text and "&lt;script&gt;" in text and "\\*z\\*" in text
     assert compare.__name__  # the table itself comes from core.catalog.runs.compare (tested in test_training)
 
@@ -113,14 +132,16 @@ def test_thumbnails_follow_the_catalog_not_the_image_id(qtbot, tmp_path):
     qtbot.waitUntil(lambda: colour_of_first() is not None, timeout=15000)
     assert colour_of_first()[0] > 200
     window.open_catalog(str(catalogs[1]))
-    qtbot.waitUntil(lambda: window.location == str(catalogs[1]) and colour_of_first() is not None
-                    and colour_of_first()[2] > 200, timeout=15000)
+    qtbot.waitUntil(
+        lambda: window.location == str(catalogs[1]) and colour_of_first() is not None and colour_of_first()[2] > 200,
+        timeout=15000,
+    )
 
 
 def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monkeypatch):
+    from core.config import TrainConfig
     from workbench.app import main_window
     from workbench.workers.training_queue import Job
-    from core.config import TrainConfig
 
     window = open_window(qtbot, _hostile_catalog(tmp_path))  # the Train tab stays hidden: torch is not imported
     qtbot.waitUntil(lambda: window.queue is not None, timeout=10000)
@@ -143,11 +164,17 @@ def test_settings_never_reach_the_user_s_folders(tmp_path):
     from workbench.app import settings
 
     home = Path(os.environ["XDG_CONFIG_HOME"]).parent
-    assert Path(settings.settings().fileName()).is_relative_to(tmp_path.parent.parent) or \
-        Path(settings.settings().fileName()).is_relative_to(home)
+    assert Path(settings.settings().fileName()).is_relative_to(tmp_path.parent.parent) or Path(
+        settings.settings().fileName()
+    ).is_relative_to(home)
     code = "from workbench.app import settings; print(settings.settings().fileName())"
-    child = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path.cwd())!r}); {code}"],
-                           capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    child = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path.cwd())!r}); {code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+    )
     assert child.returncode == 0, child.stderr
     assert Path(child.stdout.strip()).is_relative_to(home), child.stdout
     assert not Path(child.stdout.strip()).is_relative_to(Path.home() / ".config")
@@ -158,8 +185,7 @@ def test_closing_the_catalog_while_torch_loads_raises_nothing(qtbot, tmp_path, m
     window opens another one (or closes) meanwhile, and the import's end must not emit on the deleted queue."""
     import time
 
-    from workbench.workers import torch_loading
-    from workbench.workers import training_queue
+    from workbench.workers import torch_loading, training_queue
 
     monkeypatch.setattr(torch_loading, "loaded", lambda: False)
     monkeypatch.setattr(training_queue, "_prepare", lambda: time.sleep(1.0))  # a slow torch import

@@ -47,8 +47,10 @@ def test_window_shows_the_catalog_with_thumbnails(qtbot, shop):
     assert model.rowCount() == sum(COUNTS.values())
     assert window.browser.filters.count.text() == "556 images"
     # newest requests are served first, so row 0 (asked for first) may come last: wait for it
-    qtbot.waitUntil(lambda: model.loaded_pages() > 0 and
-                    model.data(model.index(0), Qt.ItemDataRole.DecorationRole) is not None, timeout=15000)
+    qtbot.waitUntil(
+        lambda: model.loaded_pages() > 0 and model.data(model.index(0), Qt.ItemDataRole.DecorationRole) is not None,
+        timeout=15000,
+    )
     image = model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
     assert image is not None and max(image.width(), image.height()) == 112  # delivered at cell size
     # opaque 32-bit, the backing store's format: a blit, not a per-pixel blend (30x the grid's paint time)
@@ -158,8 +160,7 @@ def test_multi_label_click_adds_and_remove_button_removes(qtbot, tmp_path):
     panel.list.itemClicked.emit(panel.list.item(retro))
     settle(qtbot, window)
     with Catalog(location) as catalog:
-        assert {c.name: c.count for c in catalog.label_counts("style").labels} == \
-            {"retro": 8, "boho": 3, "minimal": 5}
+        assert {c.name: c.count for c in catalog.label_counts("style").labels} == {"retro": 8, "boho": 3, "minimal": 5}
     panel.list.setCurrentRow(retro)
     panel.remove_button.click()
     settle(qtbot, window)
@@ -179,8 +180,11 @@ def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
     puff = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(0) == "puff")
     dialog.tree.setCurrentItem(puff)
     monkeypatch.setattr(labels_dialog._ChooseLabel, "exec", lambda self: QDialog.DialogCode.Accepted)
-    monkeypatch.setattr(labels_dialog._ChooseLabel, "choice",
-                        lambda self: next(info for _, items in dialog.data for info in items if info.name == "cap"))
+    monkeypatch.setattr(
+        labels_dialog._ChooseLabel,
+        "choice",
+        lambda self: next(info for _, items in dialog.data for info in items if info.name == "cap"),
+    )
     asked = []
     monkeypatch.setattr(labels_dialog.plain, "ask", lambda *args: asked.append(args[2]) or True)
     dialog.merge()
@@ -189,10 +193,16 @@ def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
     with Catalog(shop) as catalog:
         counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
     assert counts["cap"] == 16 and "puff" not in counts
-    qtbot.waitUntil(lambda: "puff" not in [t.text(0) for t in
-                                           (dialog.tree.topLevelItem(0).child(i)
-                                            for i in range(dialog.tree.topLevelItem(0).childCount()))],
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            "puff"
+            not in [
+                t.text(0)
+                for t in (dialog.tree.topLevelItem(0).child(i) for i in range(dialog.tree.topLevelItem(0).childCount()))
+            ]
+        ),
+        timeout=5000,
+    )
     window.undo()
     settle(qtbot, window)
     assert dump(shop) == before
@@ -291,8 +301,9 @@ def test_dropping_a_folder_opens_the_import_dialog(qtbot, shop, tmp_path, monkey
     monkeypatch.setattr(window, "import_dialog", lambda source="": asked.append(source))
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(tmp_path))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
     qtbot.waitUntil(lambda: asked == [str(tmp_path)], timeout=2000)
 
@@ -323,8 +334,7 @@ def test_screenshots_of_each_main_view(qtbot, tmp_path):
     window = open_window(qtbot, location)
     window.resize(1280, 800)
     window.browser.grid.setCurrentIndex(window.browser.model.index(3))
-    qtbot.waitUntil(lambda: window.browser.detail.detail is not None and window.thumbs.cached_count > 20,
-                    timeout=15000)
+    qtbot.waitUntil(lambda: window.browser.detail.detail is not None and window.thumbs.cached_count > 20, timeout=15000)
     settle(qtbot, window)
     assert window.grab().save(str(out / "browse.png"))
     window.tabs.setCurrentWidget(window.imbalance)
@@ -335,15 +345,23 @@ def test_screenshots_of_each_main_view(qtbot, tmp_path):
 
 
 def test_window_start_does_not_import_torch_or_scikit_learn(shop):
-    code = ("import sys\nfrom PySide6.QtWidgets import QApplication\nfrom workbench.app.application import create_main_window\n"
-            f"w = create_main_window({str(shop)!r}); w.show()\n"
-            "app = QApplication.instance()\n"
-            "import time; end = time.time() + 3\n"
-            "while time.time() < end: app.processEvents(); time.sleep(0.01)\n"
-            "assert w.browser.model.rowCount() == 556, w.browser.model.rowCount()\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'sklearn')))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    code = (
+        "import sys\nfrom PySide6.QtWidgets import QApplication\n"
+        "from workbench.app.application import create_main_window\n"
+        f"w = create_main_window({str(shop)!r}); w.show()\n"
+        "app = QApplication.instance()\n"
+        "import time; end = time.time() + 3\n"
+        "while time.time() < end: app.processEvents(); time.sleep(0.01)\n"
+        "assert w.browser.model.rowCount() == 556, w.browser.model.rowCount()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'sklearn')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -352,14 +370,31 @@ def test_cli_gui_screenshot_and_bad_catalog(shop, tmp_path):
     result = run_cli("gui", str(tmp_path / "missing.sqlite"))
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
     shot = tmp_path / "shot.png"
-    env_result = subprocess.run([str(Path(sys.executable).with_name("tailor")), "gui", str(shop), "--screenshot",
-                                 str(shot), "--view", "imbalance"], capture_output=True, text=True, timeout=120,
-                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    env_result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("tailor")),
+            "gui",
+            str(shop),
+            "--screenshot",
+            str(shot),
+            "--view",
+            "imbalance",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert env_result.returncode == 0, env_result.stderr[-2000:]
     assert shot.stat().st_size > 10000
     no_display = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
-    result = subprocess.run([str(Path(sys.executable).with_name("tailor")), "gui", str(shop)], capture_output=True,
-                            text=True, timeout=60, env=no_display)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("tailor")), "gui", str(shop)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=no_display,
+    )
     assert result.returncode == 2 and "no display" in result.stderr
 
 

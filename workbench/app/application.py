@@ -16,26 +16,41 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 
 from workbench.app.resources import app_icon, stylesheet
 
-
 # Libraries Qt's xcb platform plugin loads (Debian package names); desktops have them, minimal images may not.
-XCB_LIBRARIES = (("xcb-cursor", "libxcb-cursor0"), ("xcb-icccm", "libxcb-icccm4"), ("xcb-keysyms", "libxcb-keysyms1"),
-                 ("xkbcommon-x11", "libxkbcommon-x11-0"))
+XCB_LIBRARIES = (
+    ("xcb-cursor", "libxcb-cursor0"),
+    ("xcb-icccm", "libxcb-icccm4"),
+    ("xcb-keysyms", "libxcb-keysyms1"),
+    ("xkbcommon-x11", "libxkbcommon-x11-0"),
+)
 
 
 def display_problem() -> str | None:
     """Why no window can be shown here, or None."""
-    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and \
-            not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        return ("no display to show the window on (DISPLAY is not set); run it on a desktop, under xvfb-run, "
-                "or with QT_QPA_PLATFORM=offscreen for a screenshot")
-    if sys.platform.startswith("linux") and os.environ.get("QT_QPA_PLATFORM", "xcb").startswith("xcb") and \
-            os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return (
+            "no display to show the window on (DISPLAY is not set); run it on a desktop, under xvfb-run, "
+            "or with QT_QPA_PLATFORM=offscreen for a screenshot"
+        )
+    if (
+        sys.platform.startswith("linux")
+        and os.environ.get("QT_QPA_PLATFORM", "xcb").startswith("xcb")
+        and os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
         import ctypes.util
 
         missing = [package for library, package in XCB_LIBRARIES if ctypes.util.find_library(library) is None]
         if missing:  # Qt >= 6.5 aborts the process without them
-            return (f"Qt's X11 plugin needs system libraries that are missing here: {', '.join(missing)} "
-                    f"(Debian/Ubuntu: sudo apt install {' '.join(missing)})")
+            return (
+                f"Qt's X11 plugin needs system libraries that are missing here: {', '.join(missing)} "
+                f"(Debian/Ubuntu: sudo apt install {' '.join(missing)})"
+            )
     return None
 
 
@@ -59,8 +74,11 @@ def _configure_plots(app: QApplication) -> None:
     import pyqtgraph as pg
 
     palette = app.palette()
-    pg.setConfigOptions(background=palette.color(QPalette.ColorRole.Base),
-                        foreground=palette.color(QPalette.ColorRole.Text), antialias=True)
+    pg.setConfigOptions(
+        background=palette.color(QPalette.ColorRole.Base),
+        foreground=palette.color(QPalette.ColorRole.Text),
+        antialias=True,
+    )
 
 
 def create_main_window(catalog: str | None = None) -> QMainWindow:
@@ -83,9 +101,14 @@ def _when_settled(window, action, timeout_ms: int = 15000) -> None:
     def check() -> None:
         waited["ms"] += 100
         browser = window.browser
-        ready = window.state is not None and window.state.loaded and browser.query_count > 0 and \
-            (browser.model.rowCount() == 0 or browser.model.loaded_pages() > 0) and window.thumbs.pending() == 0 \
+        ready = (
+            window.state is not None
+            and window.state.loaded
+            and browser.query_count > 0
+            and (browser.model.rowCount() == 0 or browser.model.loaded_pages() > 0)
+            and window.thumbs.pending() == 0
             and window.imbalance.stats is not None
+        )
         if (ready and waited["ms"] >= 600) or waited["ms"] >= timeout_ms:
             timer.stop()
             action()
@@ -112,6 +135,7 @@ def run(catalog: str | None = None, *, screenshot: str | None = None, view: str 
     window = create_main_window(catalog)
     window.show()
     if screenshot:
+
         def save() -> None:
             if view == "imbalance":
                 window.tabs.setCurrentWidget(window.imbalance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,23 +22,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.store import Catalog
 from core.catalog.runs import RunInfo, history, recover_interrupted
-from workbench.widgets import plain
+from core.catalog.store import Catalog
 from workbench.app import settings
-from workbench.views.browser import BrowserView
-from workbench.viewmodels.editor import Editor
-from workbench.views.imbalance import ImbalanceView
+from workbench.app.resources import app_icon
 from workbench.dialogs.importing import MANIFEST_FILTER, ImportDialog, ImportRunner, ReportDialog
 from workbench.dialogs.labels import LabelsDialog
-from workbench.app.resources import app_icon
 from workbench.viewmodels.catalog_state import CatalogState
-from workbench.widgets.plots import RunSeries
+from workbench.viewmodels.editor import Editor
+from workbench.views.browser import BrowserView
+from workbench.views.imbalance import ImbalanceView
 from workbench.views.review import ReviewView
 from workbench.views.runs import RunsView
+from workbench.views.training import TrainingPanel
+from workbench.widgets import plain
+from workbench.widgets.plots import RunSeries
 from workbench.workers.tasks import Latest, run_function
 from workbench.workers.thumbnails import ThumbnailLoader
-from workbench.views.training import TrainingPanel
 from workbench.workers.training_queue import TrainingQueue
 
 CATALOG_FILTER = "Tailor catalogs (*.sqlite *.db *.tailor);;All files (*)"
@@ -50,9 +50,12 @@ class WelcomePage(QWidget):
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         title = QLabel("Tailor", objectName="welcomeTitle")
-        hint = QLabel("Open a catalog of product images, or create one and import a folder of images "
-                      "(one subfolder per label) or a CSV / Parquet manifest.", wordWrap=True,
-                      objectName="welcomeHint")
+        hint = QLabel(
+            "Open a catalog of product images, or create one and import a folder of images "
+            "(one subfolder per label) or a CSV / Parquet manifest.",
+            wordWrap=True,
+            objectName="welcomeHint",
+        )
         open_button = QPushButton("Open catalog…")
         new_button = QPushButton("New catalog…")
         open_button.clicked.connect(window.open_dialog)
@@ -164,10 +167,15 @@ class MainWindow(QMainWindow):
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addSeparator()
-        self.import_folder = self._action("Import &folder…", lambda: self.import_dialog(), "Ctrl+I",
-                                          "Import a folder with one subfolder per label")
-        self.import_manifest = self._action("Import &manifest…", self.import_manifest_dialog, "Ctrl+Shift+I",
-                                            "Import a CSV or Parquet manifest (path, labels, split)")
+        self.import_folder = self._action(
+            "Import &folder…", lambda: self.import_dialog(), "Ctrl+I", "Import a folder with one subfolder per label"
+        )
+        self.import_manifest = self._action(
+            "Import &manifest…",
+            self.import_manifest_dialog,
+            "Ctrl+Shift+I",
+            "Import a CSV or Parquet manifest (path, labels, split)",
+        )
         menu.addAction(self.import_folder)
         menu.addAction(self.import_manifest)
         menu.addSeparator()
@@ -190,9 +198,12 @@ class MainWindow(QMainWindow):
         view.addAction(self._action("&Train", lambda: self.tabs.setCurrentWidget(self.training), "Ctrl+3"))
         view.addAction(self._action("R&uns", lambda: self.tabs.setCurrentWidget(self.runs_view), "Ctrl+4"))
         view.addAction(self._action("Re&view", lambda: self.tabs.setCurrentWidget(self.review), "Ctrl+5"))
-        self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
-                                           "Read the catalog again: labels, counts and runs changed by others "
-                                           "sharing it (F5)")
+        self.refresh_action = self._action(
+            "&Refresh",
+            self.refresh,
+            QKeySequence.StandardKey.Refresh,
+            "Read the catalog again: labels, counts and runs changed by others sharing it (F5)",
+        )
         view.addAction(self.refresh_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Keyboard shortcuts", self._shortcuts))
@@ -210,8 +221,14 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.import_folder)
         toolbar.addAction(self.manage_action)
         toolbar.addAction(self.refresh_action)
-        self._catalog_actions = [self.import_folder, self.import_manifest, self.manage_action, self.undo_action,
-                                 self.redo_action, self.refresh_action]
+        self._catalog_actions = [
+            self.import_folder,
+            self.import_manifest,
+            self.manage_action,
+            self.undo_action,
+            self.redo_action,
+            self.refresh_action,
+        ]
         self._set_catalog_enabled(False)
 
     def _set_catalog_enabled(self, enabled: bool) -> None:
@@ -250,8 +267,13 @@ class MainWindow(QMainWindow):
             self.status("A run is training on this catalog: cancel it (Train tab) before opening another catalog.")
             return
         self.status(f"Opening {location}…")
-        run_function(_open_and_recover, location, create, on_return=lambda catalog: self._opened(location, catalog),
-                     on_error=lambda exc: self._open_failed(location, exc))
+        run_function(
+            _open_and_recover,
+            location,
+            create,
+            on_return=lambda catalog: self._opened(location, catalog),
+            on_error=lambda exc: self._open_failed(location, exc),
+        )
 
     def _open_failed(self, location: str, exc: Exception) -> None:
         self.status(f"Cannot open {location}")
@@ -311,8 +333,10 @@ class MainWindow(QMainWindow):
             self.attribute.addItem(f"{info.name}  ({info.kind}, {info.labels} labels)", info.id)
         self.attribute.setCurrentIndex(max(self.attribute.findData(state.attribute_id), 0))
         self.attribute.blockSignals(False)
-        run_function(state.catalog.image_count, on_return=lambda n: self.catalog_label.setText(
-            f"{n:,} images · {len(state.attributes)} attributes"))
+        run_function(
+            state.catalog.image_count,
+            on_return=lambda n: self.catalog_label.setText(f"{n:,} images · {len(state.attributes)} attributes"),
+        )
 
     def _attribute_chosen(self, index: int) -> None:
         if self.state is not None and index >= 0:
@@ -362,8 +386,9 @@ class MainWindow(QMainWindow):
         if path:
             self.import_dialog(path)
 
-    def start_import(self, source: str, attribute: str, multi_label: bool = False,
-                     follow_symlinks: bool = False) -> None:
+    def start_import(
+        self, source: str, attribute: str, multi_label: bool = False, follow_symlinks: bool = False
+    ) -> None:
         self.importer.start(self.location, source, attribute, multi_label, follow_symlinks)
 
     def _importing(self, running: bool) -> None:
@@ -381,12 +406,15 @@ class MainWindow(QMainWindow):
         self.status(f"Import failed: {message}")
         plain.warn(self, "Import", f"{message}\n\nNothing was recorded.")
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
-        if self.catalog is not None and event.mimeData().hasUrls() and \
-                all(url.isLocalFile() for url in event.mimeData().urls()):
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if (
+            self.catalog is not None
+            and event.mimeData().hasUrls()
+            and all(url.isLocalFile() for url in event.mimeData().urls())
+        ):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls()]
         if paths:
             event.acceptProposedAction()
@@ -403,13 +431,15 @@ class MainWindow(QMainWindow):
             return [history(catalog, run_id) for run_id in ids]
 
         def arrived(histories) -> None:
-            runs = [RunSeries(h["run_id"], h["name"], h["labels"], h["counts"], h["epochs"], h["last"])
-                    for h in histories]
+            runs = [
+                RunSeries(h["run_id"], h["name"], h["labels"], h["counts"], h["epochs"], h["last"]) for h in histories
+            ]
             self.training.plots.show_runs(runs, focus=runs[0].run_id)
             self.tabs.setCurrentWidget(self.training)
 
-        self._histories.run(read, self.catalog, list(run_ids), on_return=arrived,
-                            on_error=lambda exc: self.status(str(exc)))
+        self._histories.run(
+            read, self.catalog, list(run_ids), on_return=arrived, on_error=lambda exc: self.status(str(exc))
+        )
 
     def resume_run(self, run: RunInfo) -> None:
         if self.queue is not None:
@@ -441,15 +471,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", (
-            "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several\n"
-            "1-9: give the selected images the first nine labels of the attribute · 0: clear their labels\n"
-            "Ctrl+A: select all · Ctrl+Z / Ctrl+Shift+Z: undo / redo\n"
-            "Ctrl+1 / Ctrl+2: Browse / Imbalance · F5: refresh · Ctrl+I: import a folder · Ctrl+L: labels"))
+        QMessageBox.information(
+            self,
+            "Keyboard shortcuts",
+            (
+                "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several\n"
+                "1-9: give the selected images the first nine labels of the attribute · 0: clear their labels\n"
+                "Ctrl+A: select all · Ctrl+Z / Ctrl+Shift+Z: undo / redo\n"
+                "Ctrl+1 / Ctrl+2: Browse / Imbalance · F5: refresh · Ctrl+I: import a folder · Ctrl+L: labels"
+            ),
+        )
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About Tailor", "Tailor: a workbench for long-tailed image labels.\n"
-                          "Browse and fix labels, see the long tail and the class weights that counter it.")
+        QMessageBox.about(
+            self,
+            "About Tailor",
+            "Tailor: a workbench for long-tailed image labels.\n"
+            "Browse and fix labels, see the long tail and the class weights that counter it.",
+        )
 
     def _restore(self) -> None:
         store = settings.settings()
@@ -463,14 +502,18 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray):
             self.browser.splitter.restoreState(splitter)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.queue is not None and self.queue.busy():
             if not self._quit_when_idle:
                 waiting = len(self.queue.waiting())
                 more = f" and {waiting} waiting" if waiting else ""
-                if not plain.ask(self, "Quit", f"A run is training{more}. Cancel {'them' if waiting else 'it'} and "
-                                 "quit? (A cancelled run is kept and can be continued with Resume on the Runs "
-                                 "tab.)"):
+                if not plain.ask(
+                    self,
+                    "Quit",
+                    f"A run is training{more}. Cancel {'them' if waiting else 'it'} and "
+                    "quit? (A cancelled run is kept and can be continued with Resume on the Runs "
+                    "tab.)",
+                ):
                     event.ignore()
                     return
                 self._quit_when_idle = True
@@ -480,8 +523,9 @@ class MainWindow(QMainWindow):
                 event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
                 return
         if self.importer.running:
-            if not plain.ask(self, "Quit", "An import is running. Cancel it and quit? (Nothing of it will be "
-                             "recorded.)"):
+            if not plain.ask(
+                self, "Quit", "An import is running. Cancel it and quit? (Nothing of it will be recorded.)"
+            ):
                 event.ignore()
                 return
             self.importer.cancel()

@@ -37,6 +37,9 @@ def remove_recent(location: str) -> None:
 
 def thumbnail_cache_dir() -> Path:
     configured = os.environ.get("TAILOR_CACHE_DIR")
-    base = Path(configured) if configured else \
-        Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation)) / "tailor"
+    base = (
+        Path(configured)
+        if configured
+        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation)) / "tailor"
+    )
     return base / "thumbnails"

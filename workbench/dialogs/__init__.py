@@ -1,2 +1,1 @@
-"""Modal and modeless dialogs: importing images, managing labels and attributes.
-"""
+"""Modal and modeless dialogs: importing images, managing labels and attributes."""

@@ -36,15 +36,20 @@ from workbench.widgets import plain
 from workbench.workers.tasks import run_function, run_generator
 
 MANIFEST_FILTER = "Manifests (*.csv *.tsv *.parquet);;All files (*)"
-PHASES = {"scanning": "Looking for images…", "reading": "Reading and checking images",
-          "images": "Recording images", "labels": "Recording labels"}
+PHASES = {
+    "scanning": "Looking for images…",
+    "reading": "Reading and checking images",
+    "images": "Recording images",
+    "labels": "Recording labels",
+}
 
 
 def _import(location: str, source: str, attribute: str, multi_label: bool, follow_symlinks: bool = False):
     catalog = Catalog(location)
     try:
-        report = yield from import_source(catalog, source, attribute, multi_label=multi_label,
-                                          follow_symlinks=follow_symlinks)
+        report = yield from import_source(
+            catalog, source, attribute, multi_label=multi_label, follow_symlinks=follow_symlinks
+        )
         return report
     finally:
         catalog.close()
@@ -53,8 +58,13 @@ def _import(location: str, source: str, attribute: str, multi_label: bool, follo
 class ImportDialog(QDialog):
     """Source and attribute of an import. The multi-label choice only applies to a new attribute."""
 
-    def __init__(self, attributes: list[AttributeInfo], source: str = "", attribute: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        attributes: list[AttributeInfo],
+        source: str = "",
+        attribute: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import images")
         self.attributes = {a.name: a for a in attributes}
@@ -107,8 +117,9 @@ class ImportDialog(QDialog):
         self.multi.setEnabled(existing is None)
         if existing is not None:
             self.multi.setChecked(existing.kind == "multi")
-            self.kind_note.setText(f"Existing attribute: {existing.kind}-label, {existing.labels} labels, "
-                                   f"{existing.images:,} images")
+            self.kind_note.setText(
+                f"Existing attribute: {existing.kind}-label, {existing.labels} labels, {existing.images:,} images"
+            )
         else:
             self.kind_note.setText("A new attribute will be created.")
 
@@ -122,8 +133,12 @@ class ImportDialog(QDialog):
         self.accept()
 
     def values(self) -> tuple[str, str, bool, bool]:
-        return (self.source.text().strip(), self.attribute.currentText().strip(), self.multi.isChecked(),
-                self.follow.isChecked())
+        return (
+            self.source.text().strip(),
+            self.attribute.currentText().strip(),
+            self.multi.isChecked(),
+            self.follow.isChecked(),
+        )
 
 
 class ImportRunner(QObject):
@@ -144,8 +159,9 @@ class ImportRunner(QObject):
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, location: str, source: str, attribute: str, multi_label: bool,
-              follow_symlinks: bool = False) -> None:
+    def start(
+        self, location: str, source: str, attribute: str, multi_label: bool, follow_symlinks: bool = False
+    ) -> None:
         self.progress = QProgressDialog("Starting import…", "Cancel", 0, 0, self.parent_widget)
         self.progress.setWindowTitle(f"Importing into '{attribute}'")
         # not modal: a modal QProgressDialog runs processEvents() inside setValue(), re-entering our handlers;
@@ -157,10 +173,19 @@ class ImportRunner(QObject):
         self.progress.canceled.connect(self.cancel)
         self.progress.show()
         self.running_changed.emit(True)
-        self.worker = run_generator(_import, location, source, attribute, multi_label, follow_symlinks,
-                                    on_yield=self._event,
-                                    on_return=self._returned, on_error=self._errored, on_abort=self._aborted,
-                                    on_finish=self._ended)
+        self.worker = run_generator(
+            _import,
+            location,
+            source,
+            attribute,
+            multi_label,
+            follow_symlinks,
+            on_yield=self._event,
+            on_return=self._returned,
+            on_error=self._errored,
+            on_abort=self._aborted,
+            on_finish=self._ended,
+        )
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -244,5 +269,9 @@ class ReportDialog(QDialog):
             self.save_to(path)
 
     def save_to(self, path: str) -> None:
-        run_function(write_skipped_csv, self.report.skipped, Path(path),
-                     on_error=lambda exc: plain.warn(self, "Save report", f"Cannot save {path}: {exc}"))
+        run_function(
+            write_skipped_csv,
+            self.report.skipped,
+            Path(path),
+            on_error=lambda exc: plain.warn(self, "Save report", f"Cannot save {path}: {exc}"),
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
@@ -22,8 +24,8 @@ from PySide6.QtWidgets import (
 from core.catalog import edits
 from core.catalog.browse import LabelInfo, labels
 from core.catalog.store import AttributeInfo, Catalog
-from workbench.widgets import plain
 from workbench.viewmodels.editor import Editor
+from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 
 KindRole = Qt.ItemDataRole.UserRole
@@ -46,8 +48,13 @@ class LabelsDialog(QDialog):
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.buttons: dict[str, QPushButton] = {}
         column = QVBoxLayout()
-        for key, text in (("new_attribute", "New attribute…"), ("new_label", "New label…"),
-                          ("rename", "Rename…"), ("merge", "Merge into…"), ("delete", "Delete…")):
+        for key, text in (
+            ("new_attribute", "New attribute…"),
+            ("new_label", "New label…"),
+            ("rename", "Rename…"),
+            ("merge", "Merge into…"),
+            ("delete", "Delete…"),
+        ):
             button = QPushButton(text)
             button.clicked.connect(getattr(self, key))
             column.addWidget(button)
@@ -119,9 +126,14 @@ class LabelsDialog(QDialog):
         name, ok = QInputDialog.getText(self, "New attribute", "Name:")
         if not ok or not name.strip():
             return
-        kind, ok = QInputDialog.getItem(self, "New attribute", "Labels per image:",
-                                        ["single (one label per image)", "multi (several labels per image)"],
-                                        0, False)
+        kind, ok = QInputDialog.getItem(
+            self,
+            "New attribute",
+            "Labels per image:",
+            ["single (one label per image)", "multi (several labels per image)"],
+            0,
+            False,
+        )
         if ok:
             kind = kind.split()[0]
             self.editor.push(lambda c: edits.create_attribute(c, name, kind), f"new attribute '{name}'")
@@ -163,10 +175,16 @@ class LabelsDialog(QDialog):
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.choice() is None:
             return
         target = dialog.choice()
-        if plain.ask(self, "Merge labels", f"Move the {source.count:,} images of '{source.name}' to "
-                     f"'{target.name}' ({target.count:,} images) and delete '{source.name}'?"):
-            self.editor.push(lambda c: edits.merge_labels(c, [source.id], into=target.id),
-                             f"merge '{source.name}' into '{target.name}'")
+        if plain.ask(
+            self,
+            "Merge labels",
+            f"Move the {source.count:,} images of '{source.name}' to "
+            f"'{target.name}' ({target.count:,} images) and delete '{source.name}'?",
+        ):
+            self.editor.push(
+                lambda c: edits.merge_labels(c, [source.id], into=target.id),
+                f"merge '{source.name}' into '{target.name}'",
+            )
 
     def delete(self) -> None:
         selected = self._selected()
@@ -175,13 +193,15 @@ class LabelsDialog(QDialog):
         kind, id_ = selected
         if kind == "attribute":
             attribute = next(a for a, _ in self.data if a.id == id_)
-            text = (f"Delete the attribute '{attribute.name}', its {attribute.labels} labels and the labels of "
-                    f"{attribute.images:,} images? Runs trained on it keep their results.")
-            build = (lambda c: edits.delete_attribute(c, id_))
+            text = (
+                f"Delete the attribute '{attribute.name}', its {attribute.labels} labels and the labels of "
+                f"{attribute.images:,} images? Runs trained on it keep their results."
+            )
+            build = partial(edits.delete_attribute, attribute_id=id_)
         else:
             info = self._label(id_)
             text = f"Delete the label '{info.name}' and take it off {info.count:,} images?"
-            build = (lambda c: edits.delete_label(c, id_))
+            build = partial(edits.delete_label, label_id=id_)
         if plain.ask(self, f"Delete {kind}", text):
             self.editor.push(build, f"delete {kind}")
 

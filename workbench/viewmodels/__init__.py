@@ -1,2 +1,1 @@
-"""State the views share, without widgets: the open catalog's attributes and labels, and the undoable editor.
-"""
+"""State the views share, without widgets: the open catalog's attributes and labels, and the undoable editor."""

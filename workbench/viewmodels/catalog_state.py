@@ -41,8 +41,13 @@ class CatalogState(QObject):
         return next((item for item in self.labels if item.id == label_id), None)
 
     def refresh(self) -> None:
-        self._latest.run(_read, self.catalog, self.attribute_id, on_return=self._arrived,
-                         on_error=lambda exc: self.error.emit(str(exc)))
+        self._latest.run(
+            _read,
+            self.catalog,
+            self.attribute_id,
+            on_return=self._arrived,
+            on_error=lambda exc: self.error.emit(str(exc)),
+        )
 
     def set_attribute(self, attribute_id: int | None) -> None:
         if attribute_id != self.attribute_id:

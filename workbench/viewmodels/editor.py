@@ -15,8 +15,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from shiboken6 import isValid
 
 from core.catalog import edits
-from core.catalog.store import Catalog
 from core.catalog.edits import Edit
+from core.catalog.store import Catalog
 from workbench.workers.tasks import SerialWriter
 
 
@@ -29,6 +29,7 @@ class EditCommand(QUndoCommand):
 
     def redo(self) -> None:
         if self.edit is None:
+
             def first(catalog: Catalog) -> Edit:
                 self.edit = self.build(catalog)
                 return self.edit
@@ -72,12 +73,20 @@ class Editor(QObject):
         return command
 
     # conveniences used by the browser, the label manager and (later) the review gallery
-    def assign(self, image_ids: list[int], label_id: int, label_name: str, source: str = "human",
-               seen: dict[int, tuple[str, ...]] | None = None) -> None:
+    def assign(
+        self,
+        image_ids: list[int],
+        label_id: int,
+        label_name: str,
+        source: str = "human",
+        seen: dict[int, tuple[str, ...]] | None = None,
+    ) -> None:
         """``seen``: the labels the user saw on the images (an image relabelled elsewhere meanwhile fails it)."""
         if image_ids:
-            self.push(lambda c: edits.assign(c, image_ids, label_id, source=source, seen=seen),
-                      f"label {len(image_ids):,} '{label_name}'")
+            self.push(
+                lambda c: edits.assign(c, image_ids, label_id, source=source, seen=seen),
+                f"label {len(image_ids):,} '{label_name}'",
+            )
 
     def remove(self, image_ids: list[int], label_id: int, label_name: str) -> None:
         if image_ids:

@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog.browse import SORTS, ImageFilter, image_ids
-from workbench.widgets import plain
-from workbench.views.detail import DetailPane
-from workbench.viewmodels.editor import Editor
-from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.viewmodels.catalog_state import CatalogState
+from workbench.viewmodels.editor import Editor
+from workbench.views.detail import DetailPane
+from workbench.widgets import plain
+from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.workers.tasks import Latest
 from workbench.workers.thumbnails import ThumbnailLoader
 
@@ -94,10 +94,16 @@ class FilterBar(QWidget):
         self.changed.emit()
 
     def current(self, attribute_id: int | None) -> ImageFilter:
-        return ImageFilter(attribute_id=attribute_id, label_id=self.label.currentData(),
-                           has_label=bool(self.has.currentData()), split=self.split.currentData(),
-                           unlabeled=self.unlabeled.isChecked(), source=self.source.currentData(),
-                           text=self.text.text(), sort=self.sort.currentData())
+        return ImageFilter(
+            attribute_id=attribute_id,
+            label_id=self.label.currentData(),
+            has_label=bool(self.has.currentData()),
+            split=self.split.currentData(),
+            unlabeled=self.unlabeled.isChecked(),
+            source=self.source.currentData(),
+            text=self.text.text(),
+            sort=self.sort.currentData(),
+        )
 
 
 class LabelPanel(QWidget):
@@ -144,8 +150,11 @@ class LabelPanel(QWidget):
             key = f"{number}  " if number <= 9 else "    "
             item = QListWidgetItem(f"{key}{info.name}   ({info.count:,})")
             item.setData(Qt.ItemDataRole.UserRole, info.id)
-            item.setToolTip(plain.tooltip(f"Click to label the selected images '{info.name}'"
-                                          + (f" (key {number})" if number <= 9 else "")))
+            item.setToolTip(
+                plain.tooltip(
+                    f"Click to label the selected images '{info.name}'" + (f" (key {number})" if number <= 9 else "")
+                )
+            )
             self.list.addItem(item)
             if info.id == current:
                 self.list.setCurrentItem(item)
@@ -215,8 +224,9 @@ class BrowserView(QWidget):
     def _state_changed(self) -> None:
         state = self.state
         previous = self.model.attribute_id
-        self.filters.set_labels(state.labels, self.filters.label.currentData()
-                                if previous == state.attribute_id else None)
+        self.filters.set_labels(
+            state.labels, self.filters.label.currentData() if previous == state.attribute_id else None
+        )
         self.labels.set_labels(state.attribute, state.labels, len(self.grid.selected_rows()))
         if previous != state.attribute_id or self.model.catalog is not state.catalog:  # another catalog: its ids
             self.apply_filter()
@@ -226,9 +236,13 @@ class BrowserView(QWidget):
             return
         f = self.filters.current(self.state.attribute_id)
         self.filters.count.setText("counting…")
-        self._query.run(image_ids, self.state.catalog, f,
-                        on_return=lambda ids: self._ids_arrived(f, ids),
-                        on_error=lambda exc: self.status.emit(f"Filter failed: {exc}"))
+        self._query.run(
+            image_ids,
+            self.state.catalog,
+            f,
+            on_return=lambda ids: self._ids_arrived(f, ids),
+            on_error=lambda exc: self.status.emit(f"Filter failed: {exc}"),
+        )
 
     def _ids_arrived(self, f: ImageFilter, ids: array) -> None:
         keep = set(self.grid.selected_ids()) if len(ids) else set()

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from core.ingest import thumbnails
 from core.catalog.browse import ImageDetail, image_detail
 from core.catalog.store import Catalog
+from core.ingest import thumbnails
 from core.ingest.images import BadImage
 from workbench.workers.tasks import Latest
 
@@ -63,8 +63,14 @@ class DetailPane(QWidget):
         self.catalog = catalog
         self.image_id = image_id
         self.info.setText("<i>loading…</i>")
-        self._latest.run(_load, catalog, image_id, self.cache_dir, on_return=self._arrived,
-                         on_error=lambda exc: self.show_nothing(str(exc)))
+        self._latest.run(
+            _load,
+            catalog,
+            image_id,
+            self.cache_dir,
+            on_return=self._arrived,
+            on_error=lambda exc: self.show_nothing(str(exc)),
+        )
 
     def refresh(self) -> None:
         if self.catalog is not None and self.image_id is not None:
@@ -76,20 +82,33 @@ class DetailPane(QWidget):
         self._image = image if image is not None else QImage()
         self._fit()
         split = detail.split or "none"
-        rows = [("File", os.path.basename(detail.path)), ("Folder", os.path.dirname(detail.path)),
-                ("Size", f"{detail.width} x {detail.height}"), ("Split", split),
-                ("Added", detail.added_at.strftime("%Y-%m-%d %H:%M")), ("SHA-256", detail.content_hash[:16] + "…")]
+        rows = [
+            ("File", os.path.basename(detail.path)),
+            ("Folder", os.path.dirname(detail.path)),
+            ("Size", f"{detail.width} x {detail.height}"),
+            ("Split", split),
+            ("Added", detail.added_at.strftime("%Y-%m-%d %H:%M")),
+            ("SHA-256", detail.content_hash[:16] + "…"),
+        ]
         if problem:
             rows.append(("Problem", problem))
-        table = "".join(f"<tr><td style='padding-right:8px;color:gray'>{html.escape(k)}</td>"
-                        f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
-        labels = "".join(f"<li><b>{html.escape(a.attribute)}</b>: {html.escape(a.label)} "
-                         f"<span style='color:gray'>({a.source})</span></li>" for a in detail.annotations) \
+        table = "".join(
+            f"<tr><td style='padding-right:8px;color:gray'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        labels = (
+            "".join(
+                f"<li><b>{html.escape(a.attribute)}</b>: {html.escape(a.label)} "
+                f"<span style='color:gray'>({a.source})</span></li>"
+                for a in detail.annotations
+            )
             or "<li><i>no labels</i></li>"
-        self.info.setText(f"<table>{table}</table><p style='margin-top:6px'>Labels</p><ul style='margin:0'>"
-                          f"{labels}</ul>")
+        )
+        self.info.setText(
+            f"<table>{table}</table><p style='margin-top:6px'>Labels</p><ul style='margin:0'>{labels}</ul>"
+        )
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
 
@@ -98,6 +117,7 @@ class DetailPane(QWidget):
             self.preview.clear()
             return
         size = self.preview.size()
-        scaled = self._image.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                                    Qt.TransformationMode.SmoothTransformation)
+        scaled = self._image.scaled(
+            size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         self.preview.setPixmap(QPixmap.fromImage(scaled))

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.store import LabelCounts
 from core.analysis.imbalance import SCHEMES, GroupRule, summarize
-from workbench.widgets import plain
+from core.catalog.store import LabelCounts
 from workbench.viewmodels.catalog_state import CatalogState
+from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 
 GROUP_COLOURS = {"head": "#4C72B0", "medium": "#DD8452", "tail": "#C44E52"}
@@ -55,9 +55,15 @@ class _Bars:
 
     def set(self, x, heights, brushes, width: float) -> None:
         # one pen for all bars; pyqtgraph cannot take empty per-bar lists, so an empty plot gets one brush
-        self.item.setOpts(x=np.asarray(x, dtype=float), height=np.asarray(heights, dtype=float), width=width,
-                          brushes=list(brushes) or None, brush=None if brushes else pg.mkBrush("w"),
-                          pen=pg.mkPen(None), pens=None)
+        self.item.setOpts(
+            x=np.asarray(x, dtype=float),
+            height=np.asarray(heights, dtype=float),
+            width=width,
+            brushes=list(brushes) or None,
+            brush=None if brushes else pg.mkBrush("w"),
+            pen=pg.mkPen(None),
+            pens=None,
+        )
 
 
 class ImbalanceView(QWidget):
@@ -111,8 +117,7 @@ class ImbalanceView(QWidget):
         weights_header.addWidget(self.beta, 1)
 
         self.table = QTableWidget(0, 4 + len(SCHEMES))
-        self.table.setHorizontalHeaderLabels(["label", "images", "group", "effective n"] +
-                                             [f"w {s}" for s in SCHEMES])
+        self.table.setHorizontalHeaderLabels(["label", "images", "group", "effective n"] + [f"w {s}" for s in SCHEMES])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -161,8 +166,13 @@ class ImbalanceView(QWidget):
             self._recompute()
             return
         name, split = state.attribute.name, self.split.currentData()
-        self._latest.run(state.catalog.label_counts, name, split, on_return=self._arrived,
-                         on_error=lambda exc: self.summary.setText(f"<i>{plain.escape(exc)}</i>"))
+        self._latest.run(
+            state.catalog.label_counts,
+            name,
+            split,
+            on_return=self._arrived,
+            on_error=lambda exc: self.summary.setText(f"<i>{plain.escape(exc)}</i>"),
+        )
 
     def _arrived(self, counts: LabelCounts) -> None:
         self.counts = counts
@@ -178,9 +188,16 @@ class ImbalanceView(QWidget):
             self.stats = None
         else:
             rule = GroupRule.parse(self.rule.currentData())
-            self.stats = summarize(counts.attribute, counts.kind, [c.name for c in counts.labels],
-                                   [c.count for c in counts.labels], images=counts.images, split=counts.split,
-                                   beta=self.beta_value, rule=rule)
+            self.stats = summarize(
+                counts.attribute,
+                counts.kind,
+                [c.name for c in counts.labels],
+                [c.count for c in counts.labels],
+                images=counts.images,
+                split=counts.split,
+                beta=self.beta_value,
+                rule=rule,
+            )
         self._draw()
 
     # -- drawing ---------------------------------------------------------------------------------------
@@ -204,14 +221,15 @@ class ImbalanceView(QWidget):
         left = self.count_plot.getAxis("left")
         if log and n:
             top = int(math.ceil(max(heights.max(), 1.0)))
-            left.setTicks([[(k, f"{10 ** k:,}") for k in range(top + 1)], []])
+            left.setTicks([[(k, f"{10**k:,}") for k in range(top + 1)], []])
         else:
             left.setTicks(None)
         width = 0.8 / len(SCHEMES)
         for i, scheme in enumerate(SCHEMES):
             values = [item["weights"][scheme] or 0.0 for item in labels]
-            self.weight_bars[scheme].set(x - 0.4 + width * (i + 0.5), values,
-                                         [pg.mkBrush(SCHEME_COLOURS[scheme])] * n, width)
+            self.weight_bars[scheme].set(
+                x - 0.4 + width * (i + 0.5), values, [pg.mkBrush(SCHEME_COLOURS[scheme])] * n, width
+            )
         if n:
             self.count_plot.setXRange(-0.6, n - 0.4, padding=0)
             self.count_plot.setYRange(0, float(heights.max()) * 1.08 if heights.max() > 0 else 1, padding=0)
@@ -222,8 +240,9 @@ class ImbalanceView(QWidget):
 
     def _ticks(self, widget: pg.PlotWidget, labels: list[dict]) -> None:
         step = max(1, math.ceil(len(labels) / 24))
-        widget.getAxis("bottom").setTicks([[(i, item["name"][:14]) for i, item in enumerate(labels)
-                                            if i % step == 0], []])
+        widget.getAxis("bottom").setTicks(
+            [[(i, item["name"][:14]) for i, item in enumerate(labels) if i % step == 0], []]
+        )
 
     def _summary(self) -> None:
         stats = self.stats
@@ -232,21 +251,25 @@ class ImbalanceView(QWidget):
             return
         ratio = stats["imbalance_ratio"]
         ratio_text = f"{ratio:,.1f} : 1" if ratio is not None else "–"
-        groups = " ".join(f"<span style='color:{GROUP_COLOURS[g]}'>■</span> {g} {stats['groups'][g]}"
-                          for g in GROUP_COLOURS)
+        groups = " ".join(
+            f"<span style='color:{GROUP_COLOURS[g]}'>■</span> {g} {stats['groups'][g]}" for g in GROUP_COLOURS
+        )
         empty = f" · <b>{len(stats['empty_labels'])}</b> empty" if stats["empty_labels"] else ""
         split = stats["split"] or "all splits"
-        self.summary.setText(f"<b>{plain.escape(stats['attribute'])}</b> ({split}): {stats['images']:,} images · "
-                             f"{len(stats['labels'])} labels · imbalance ratio <b>{ratio_text}</b> · "
-                             f"{groups}{empty}")
+        self.summary.setText(
+            f"<b>{plain.escape(stats['attribute'])}</b> ({split}): {stats['images']:,} images · "
+            f"{len(stats['labels'])} labels · imbalance ratio <b>{ratio_text}</b> · "
+            f"{groups}{empty}"
+        )
 
     def _table(self) -> None:
         labels = self.stats["labels"] if self.stats else []
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(labels))
         for row, item in enumerate(labels):
-            values = [item["name"], item["count"], item["group"], item["effective_number"]] + \
-                     [item["weights"][s] for s in SCHEMES]
+            values = [item["name"], item["count"], item["group"], item["effective_number"]] + [
+                item["weights"][s] for s in SCHEMES
+            ]
             for col, value in enumerate(values):
                 cell = QTableWidgetItem()
                 if isinstance(value, float):
@@ -292,7 +315,9 @@ class ImbalanceView(QWidget):
             return
         item = self.stats["labels"][index]
         weights = ", ".join(f"{s} {item['weights'][s]:.2f}" for s in SCHEMES if item["weights"][s] is not None)
-        self.hover.setText(f"{item['name']}: {item['count']:,} images ({item['share']:.1%}), {item['group']}\n"
-                           f"{weights}\nclick to browse")
+        self.hover.setText(
+            f"{item['name']}: {item['count']:,} images ({item['share']:.1%}), {item['group']}\n"
+            f"{weights}\nclick to browse"
+        )
         point = self.count_plot.getPlotItem().vb.mapSceneToView(scene_pos)
         self.hover.setPos(point.x(), point.y())

@@ -14,22 +14,36 @@ from collections import defaultdict
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.analysis import review as core_review
-from core.catalog.store import Catalog
 from core.catalog.runs import list_runs
-from workbench.widgets import plain
+from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
+from workbench.widgets import plain
 from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.workers.tasks import Latest
 from workbench.workers.thumbnails import ThumbnailLoader
 
 
 def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
-    return [(r.id, f"run {r.id}: {r.loss} · {r.backbone} ({r.attribute})", r.attribute)
-            for r in list_runs(catalog) if r.status == "finished"]
+    return [
+        (r.id, f"run {r.id}: {r.loss} · {r.backbone} ({r.attribute})", r.attribute)
+        for r in list_runs(catalog)
+        if r.status == "finished"
+    ]
 
 
 def _load(catalog: Catalog, run_id: int, other: int | None):
@@ -87,8 +101,15 @@ class ReviewView(QWidget):
         self.caption.setMinimumWidth(120)
         self.label_caption = plain.label("Label")
         controls = QHBoxLayout()
-        for widget in (QLabel("Run"), self.run, QLabel("right in"), self.versus, self.label_caption, self.label,
-                       self.kind):
+        for widget in (
+            QLabel("Run"),
+            self.run,
+            QLabel("right in"),
+            self.versus,
+            self.label_caption,
+            self.label,
+            self.kind,
+        ):
             controls.addWidget(widget)
         controls.addStretch(1)
         fixes = QHBoxLayout()
@@ -114,7 +135,7 @@ class ReviewView(QWidget):
         self.catalog, self.editor = catalog, editor
         self.refresh_runs()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         self.refresh_runs()
         super().showEvent(event)
 
@@ -155,8 +176,14 @@ class ReviewView(QWidget):
         other = self.versus.currentData()
         other = None if other == run_id else other
         self.caption.setText(f"Reading run {run_id}…")
-        self._load_latest.run(_load, self.catalog, run_id, other, on_return=self._loaded,
-                              on_error=lambda exc: self.caption.setText(str(exc)))
+        self._load_latest.run(
+            _load,
+            self.catalog,
+            run_id,
+            other,
+            on_return=self._loaded,
+            on_error=lambda exc: self.caption.setText(str(exc)),
+        )
 
     def _loaded(self, result) -> None:
         self.review, self.other = result
@@ -196,8 +223,9 @@ class ReviewView(QWidget):
                 colour = QColor(60, 160, 90) if i == j else QColor(210, 70, 60)
                 colour.setAlpha(int(30 + 200 * share) if n else 0)
                 item.setBackground(QBrush(colour))
-                item.setToolTip(plain.tooltip(f"true {review.labels[i]}, predicted {review.labels[j]}: {n} "
-                                              f"({100 * share:.0f}%)"))
+                item.setToolTip(
+                    plain.tooltip(f"true {review.labels[i]}, predicted {review.labels[j]}: {n} ({100 * share:.0f}%)")
+                )
                 self.matrix.setItem(i, j, item)
 
     # -- listing ----------------------------------------------------------------------------------------------
@@ -228,11 +256,16 @@ class ReviewView(QWidget):
 
     def show_items(self, items: list[core_review.ReviewItem], what: str) -> None:
         self.items = items
-        captions = {item.image_id: f"{'/'.join(item.truth) or '–'} → {'/'.join(item.predicted) or '–'} "
-                                   f"{100 * item.confidence:.0f}%" for item in items}
+        captions = {
+            item.image_id: f"{'/'.join(item.truth) or '–'} → {'/'.join(item.predicted) or '–'} "
+            f"{100 * item.confidence:.0f}%"
+            for item in items
+        }
         self.model.set_ids(self.catalog, array("q", [item.image_id for item in items]), None, captions)
-        self.caption.setText(f"Run {self.review.run_id}: {what} — {len(items)} image"
-                             f"{'s' if len(items) != 1 else ''}, most confident first (caption: true → predicted)")
+        self.caption.setText(
+            f"Run {self.review.run_id}: {what} — {len(items)} image"
+            f"{'s' if len(items) != 1 else ''}, most confident first (caption: true → predicted)"
+        )
         self._buttons()
         self.listed.emit()
 

@@ -12,14 +12,27 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView,
-                               QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.catalog.store import Catalog
-from core.analysis.review import load_review, thresholds
 from core.analysis.compare import compare, compare_csv, compare_markdown
+from core.analysis.review import load_review, thresholds
 from core.catalog.runs import RunInfo, list_runs
 from core.catalog.schema import RunStatus
+from core.catalog.store import Catalog
 from core.config import Oversampler
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
@@ -46,9 +59,19 @@ def _duration(seconds: float | None) -> str:
 def _cells(run: RunInfo) -> list[str]:
     last = run.last
     status = run.status + (f" ({run.epochs_done}/{run.epochs})" if run.status == RunStatus.RUNNING else "")
-    return [str(run.id), run.loss, run.backbone, run.attribute, status, _pct(last.get("top1")),
-            _pct(last.get("acsa")), _pct(last.get("gm")), _pct(last.get("macro_ap")), _duration(run.seconds),
-            f"{run.created_at:%Y-%m-%d %H:%M:%S}"]
+    return [
+        str(run.id),
+        run.loss,
+        run.backbone,
+        run.attribute,
+        status,
+        _pct(last.get("top1")),
+        _pct(last.get("acsa")),
+        _pct(last.get("gm")),
+        _pct(last.get("macro_ap")),
+        _duration(run.seconds),
+        f"{run.created_at:%Y-%m-%d %H:%M:%S}",
+    ]
 
 
 def _thresholds(catalog: Catalog, run_id: int, target: float) -> list[dict]:
@@ -100,8 +123,11 @@ class RunsView(QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.plot_button = QPushButton("Show in plots")
         self.review_button = QPushButton("Review mistakes")
-        self.resume_button = QPushButton("Resume", toolTip="Continue an interrupted, cancelled or failed run from "
-                                         "its last epoch checkpoint (it joins the Train tab's queue)")
+        self.resume_button = QPushButton(
+            "Resume",
+            toolTip="Continue an interrupted, cancelled or failed run from "
+            "its last epoch checkpoint (it joins the Train tab's queue)",
+        )
         self.resume_button.clicked.connect(self._resume)
         self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
         self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
@@ -114,8 +140,14 @@ class RunsView(QWidget):
         self.compare_table = QTableWidget(0, 0)
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare_caption = plain.label("Select two or more finished runs of one attribute to compare them.")
-        self.target = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2,
-                                     toolTip="Per-label thresholds reaching this precision on the test set")
+        self.target = QDoubleSpinBox(
+            minimum=0.05,
+            maximum=1.0,
+            singleStep=0.05,
+            value=0.6,
+            decimals=2,
+            toolTip="Per-label thresholds reaching this precision on the test set",
+        )
         self.target.valueChanged.connect(lambda _v: self._thresholds())
         self.threshold_table = QTableWidget(0, 5)
         self.threshold_table.setHorizontalHeaderLabels(("label", "test positives", "AP", "threshold", "recall"))
@@ -125,12 +157,28 @@ class RunsView(QWidget):
         for caption in (self.compare_caption, self.threshold_caption):
             caption.setWordWrap(True)  # long captions wrap instead of widening the window
 
-        top = _panel([(QLabel("Runs of this catalog (from the window and the CLI)"), 1), (self.resume_button, 0),
-                      (self.plot_button, 0), (self.review_button, 0)], self.table)
-        compare_box = _panel([(self.compare_caption, 1), (QLabel("Baseline"), 0), (self.baseline, 0),
-                              (self.csv_button, 0), (self.markdown_button, 0)], self.compare_table)
-        threshold_box = _panel([(self.threshold_caption, 1), (QLabel("Target precision"), 0), (self.target, 0)],
-                               self.threshold_table)
+        top = _panel(
+            [
+                (QLabel("Runs of this catalog (from the window and the CLI)"), 1),
+                (self.resume_button, 0),
+                (self.plot_button, 0),
+                (self.review_button, 0),
+            ],
+            self.table,
+        )
+        compare_box = _panel(
+            [
+                (self.compare_caption, 1),
+                (QLabel("Baseline"), 0),
+                (self.baseline, 0),
+                (self.csv_button, 0),
+                (self.markdown_button, 0),
+            ],
+            self.compare_table,
+        )
+        threshold_box = _panel(
+            [(self.threshold_caption, 1), (QLabel("Target precision"), 0), (self.target, 0)], self.threshold_table
+        )
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(compare_box)
         bottom.addWidget(threshold_box)
@@ -148,12 +196,12 @@ class RunsView(QWidget):
         self.catalog = catalog
         self.refresh()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         self.refresh()
         self._poll.start()
         super().showEvent(event)
 
-    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def hideEvent(self, event) -> None:
         self._poll.stop()
         super().hideEvent(event)
 
@@ -161,8 +209,12 @@ class RunsView(QWidget):
 
     def refresh(self) -> None:
         if self.catalog is not None:
-            self._runs_latest.run(_read_runs, self.catalog, on_return=self._runs_arrived,
-                                  on_error=lambda exc: self.status.emit(f"Cannot read runs: {exc}"))
+            self._runs_latest.run(
+                _read_runs,
+                self.catalog,
+                on_return=self._runs_arrived,
+                on_error=lambda exc: self.status.emit(f"Cannot read runs: {exc}"),
+            )
 
     def _runs_arrived(self, runs: list[RunInfo]) -> None:
         if runs == self.runs:
@@ -252,8 +304,9 @@ class RunsView(QWidget):
             return
         baseline = self.baseline.currentData()
         ordered = [baseline] + [i for i in finished if i != baseline] if baseline in finished else finished
-        self._compare_latest.run(compare, self.catalog, ordered, on_return=self._compared,
-                                 on_error=self._compare_failed)
+        self._compare_latest.run(
+            compare, self.catalog, ordered, on_return=self._compared, on_error=self._compare_failed
+        )
 
     def _compare_failed(self, exc: Exception) -> None:
         self.table_data = None
@@ -264,8 +317,11 @@ class RunsView(QWidget):
     def _compared(self, table: dict) -> None:
         self.table_data = table
         labels, rows = table["labels"], table["rows"]
-        headers = ["run"] + [f"{name}\n({n})" for name, n in zip(labels, table["train_counts"])] + \
-                  ["top-1", "ACSA", "GM", "macro AP"]
+        headers = (
+            ["run"]
+            + [f"{name}\n({n})" for name, n in zip(labels, table["train_counts"])]
+            + ["top-1", "ACSA", "GM", "macro AP"]
+        )
         self.compare_table.setColumnCount(len(headers))
         self.compare_table.setHorizontalHeaderLabels(headers)
         self.compare_table.setRowCount(len(rows))
@@ -287,8 +343,10 @@ class RunsView(QWidget):
                 text = _pct(row[key]) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
                 self.compare_table.setItem(r, 1 + len(labels) + k, _item(text))
         self.compare_table.resizeColumnsToContents()
-        self.compare_caption.setText(f"Per-label AP (%) of {len(rows)} runs on {table['attribute']}, last epoch; "
-                                     f"best per label highlighted; (±x): difference to run {table['baseline']}")
+        self.compare_caption.setText(
+            f"Per-label AP (%) of {len(rows)} runs on {table['attribute']}, last epoch; "
+            f"best per label highlighted; (±x): difference to run {table['baseline']}"
+        )
         self._buttons()
 
     def export(self, kind: str, path: str | None = None) -> str | None:
@@ -317,19 +375,30 @@ class RunsView(QWidget):
             self.threshold_caption.setText("Select a finished run for its per-label thresholds.")
             return
         run_id, target = finished[0], self.target.value()
-        self._threshold_latest.run(_thresholds, self.catalog, run_id, target,
-                                   on_return=lambda rows: self._thresholds_arrived(run_id, target, rows),
-                                   on_error=lambda exc: self.threshold_caption.setText(str(exc)))
+        self._threshold_latest.run(
+            _thresholds,
+            self.catalog,
+            run_id,
+            target,
+            on_return=lambda rows: self._thresholds_arrived(run_id, target, rows),
+            on_error=lambda exc: self.threshold_caption.setText(str(exc)),
+        )
 
     def _thresholds_arrived(self, run_id: int, target: float, rows: list[dict]) -> None:
         self.threshold_rows = rows
         self.threshold_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            cells = [row["label"], str(row["positives"]), _pct(row["ap"]),
-                     "not reached" if row["threshold"] is None else f"{row['threshold']:.3f}",
-                     "–" if row["recall"] is None else f"{100 * row['recall']:.1f}%"]
+            cells = [
+                row["label"],
+                str(row["positives"]),
+                _pct(row["ap"]),
+                "not reached" if row["threshold"] is None else f"{row['threshold']:.3f}",
+                "–" if row["recall"] is None else f"{100 * row['recall']:.1f}%",
+            ]
             for c, text in enumerate(cells):
                 self.threshold_table.setItem(r, c, _item(text))
         self.threshold_table.resizeColumnsToContents()
-        self.threshold_caption.setText(f"Run {run_id}: per-label score thresholds reaching {100 * target:.0f}% "
-                                       "precision on the test set, and the recall they keep")
+        self.threshold_caption.setText(
+            f"Run {run_id}: per-label score thresholds reaching {100 * target:.0f}% "
+            "precision on the test set, and the recall they keep"
+        )

@@ -12,19 +12,34 @@ import sys
 from dataclasses import replace
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
-                               QGroupBox,
-                               QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QProgressBar,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
-
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 from shiboken6 import isValid
 
 from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
 from core.training.devices import describe, probe_arguments
 from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
+from workbench.viewmodels.catalog_state import CatalogState
 from workbench.widgets import plain
 from workbench.widgets.plots import LivePlots, RunSeries
-from workbench.viewmodels.catalog_state import CatalogState
 from workbench.workers.training_queue import Job, TrainingQueue
 
 STATUS_MARKS = {"queued": "…", "starting": "▶", "running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■"}
@@ -55,16 +70,20 @@ class TrainingPanel(QWidget):
         for loss in LOSSES + OVERSAMPLERS:
             item = QListWidgetItem(loss)
             if loss in OVERSAMPLERS:
-                item.setToolTip("An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
-                                "run whose head is fine-tuned on real and synthetic minority features")
+                item.setToolTip(
+                    "An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
+                    "run whose head is fine-tuned on real and synthetic minority features"
+                )
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if loss == "nw" else Qt.CheckState.Unchecked)
             self.variants.addItem(item)
         self.variants.setMaximumHeight(self.variants.sizeHintForRow(0) * 5 + 8)
         self.backbone = QComboBox()
         self.backbone.addItems(BACKBONES)
-        self.pretrained = QComboBox(toolTip="ImageNet weights come from the local torch cache or a file; "
-                                            "without them the network starts from random weights")
+        self.pretrained = QComboBox(
+            toolTip="ImageNet weights come from the local torch cache or a file; "
+            "without them the network starts from random weights"
+        )
         self.pretrained.addItem("none (random initialisation)", None)
         self.pretrained.addItem("ImageNet (local torch cache)", "imagenet")
         self.pretrained.addItem("weights file…", "file")
@@ -73,10 +92,11 @@ class TrainingPanel(QWidget):
         self.batch_size = QSpinBox(minimum=1, maximum=4096)
         self.lr = QLineEdit(placeholderText="default (Adam 1e-3; pretrained 1e-4 / 1e-5)")
         self.image_size = QSpinBox(minimum=16, maximum=1024, singleStep=16)
-        self.beta = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.99999, singleStep=0.001,
-                                   toolTip="Effective-number beta (iew, cb-focal)")
+        self.beta = QDoubleSpinBox(
+            decimals=5, minimum=0.0, maximum=0.99999, singleStep=0.001, toolTip="Effective-number beta (iew, cb-focal)"
+        )
         self.device = plain.label(self.device_text)
-        self.seed = QSpinBox(minimum=0, maximum=2 ** 31 - 1)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.train_button = QPushButton("Train")
         self.train_button.setDefault(True)
         self.train_button.clicked.connect(self.train)
@@ -156,7 +176,7 @@ class TrainingPanel(QWidget):
         if self.isVisible():
             self._prepare()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         QTimer.singleShot(300, self._prepare)  # after the tab's first paint, which the import would slow down
 
@@ -167,8 +187,9 @@ class TrainingPanel(QWidget):
 
     def _prepared(self, error: str) -> None:
         if self.queue is not None and self.queue.running is None and not self.queue.waiting():
-            self.progress_text.setText(f"Cannot load the training engine: {error}" if error
-                                       else "Ready to train. Nothing is training.")
+            self.progress_text.setText(
+                f"Cannot load the training engine: {error}" if error else "Ready to train. Nothing is training."
+            )
 
     def _state_changed(self) -> None:
         state = self.state
@@ -194,8 +215,9 @@ class TrainingPanel(QWidget):
 
     def _pretrained_chosen(self, index: int) -> None:
         if self.pretrained.itemData(index) == "file":
-            path, _ = QFileDialog.getOpenFileName(self, "Pretrained weights (a state dict)", "",
-                                                  "PyTorch weights (*.pt *.pth);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Pretrained weights (a state dict)", "", "PyTorch weights (*.pt *.pth);;All files (*)"
+            )
             if path:
                 self.pretrained_file = path
                 self.pretrained.setItemText(index, f"file: {path.rsplit('/', 1)[-1]}")
@@ -238,8 +260,11 @@ class TrainingPanel(QWidget):
             self.apply_defaults(defaults_for(self.device_kind))
 
     def checked_variants(self) -> list[str]:
-        return [self.variants.item(i).text() for i in range(self.variants.count())
-                if self.variants.item(i).checkState() == Qt.CheckState.Checked]
+        return [
+            self.variants.item(i).text()
+            for i in range(self.variants.count())
+            if self.variants.item(i).checkState() == Qt.CheckState.Checked
+        ]
 
     def set_variants(self, losses: list[str]) -> None:
         for i in range(self.variants.count()):
@@ -256,9 +281,18 @@ class TrainingPanel(QWidget):
         if pretrained == "file":
             pretrained = self.pretrained_file
         base = defaults_for(self.device_kind)
-        return replace(base, attribute=self.attribute.currentText(), backbone=self.backbone.currentText(),
-                       pretrained=pretrained, epochs=self.epochs.value(), batch_size=self.batch_size.value(),
-                       lr=lr, image_size=self.image_size.value(), beta=self.beta.value(), seed=self.seed.value())
+        return replace(
+            base,
+            attribute=self.attribute.currentText(),
+            backbone=self.backbone.currentText(),
+            pretrained=pretrained,
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            lr=lr,
+            image_size=self.image_size.value(),
+            beta=self.beta.value(),
+            seed=self.seed.value(),
+        )
 
     # -- queue ------------------------------------------------------------------------------------------------
 
@@ -340,14 +374,22 @@ class TrainingPanel(QWidget):
 
     def _event(self, event) -> None:
         if isinstance(event, RunStarted):
-            self.plots.start_run(RunSeries(event.run_id, f"{event.loss} · {event.backbone}", event.labels,
-                                           list(event.train_counts), planned=event.epochs))
-            self.progress_text.setText(f"Run {event.run_id}: {event.loss} on {event.device}, "
-                                       f"{event.train_images} training images")
+            self.plots.start_run(
+                RunSeries(
+                    event.run_id,
+                    f"{event.loss} · {event.backbone}",
+                    event.labels,
+                    list(event.train_counts),
+                    planned=event.epochs,
+                )
+            )
+            self.progress_text.setText(
+                f"Run {event.run_id}: {event.loss} on {event.device}, {event.train_images} training images"
+            )
         elif isinstance(event, Decoding):
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
-            self.progress.setFormat(f"decoding images %v / %m")
+            self.progress.setFormat("decoding images %v / %m")
         elif isinstance(event, FeatureProgress):
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
@@ -356,15 +398,18 @@ class TrainingPanel(QWidget):
             total = event.epochs * event.batches
             self.progress.setRange(0, total)
             self.progress.setValue(event.epoch * event.batches + event.batch)
-            self.progress.setFormat(f"epoch {event.epoch + 1}/{event.epochs} · batch {event.batch}/{event.batches}"
-                                    f" · ETA {_eta(event.eta_seconds)}")
+            self.progress.setFormat(
+                f"epoch {event.epoch + 1}/{event.epochs} · batch {event.batch}/{event.batches}"
+                f" · ETA {_eta(event.eta_seconds)}"
+            )
             self.progress_text.setText(f"loss {event.loss:.4f} · {event.images_per_second:.0f} images/s")
         elif isinstance(event, EpochFinished):
             self.plots.add_epoch(event.run_id, event.epoch, event.train_loss, event.test_loss, event.metrics)
 
     def _job_ended(self, job: Job) -> None:
         text = {"finished": "finished", "failed": f"failed: {job.message}", "cancelled": "cancelled"}.get(
-            job.status, job.status)
+            job.status, job.status
+        )
         self.progress_text.setText(f"Run {job.run_id or '–'} {text}")
         self.status.emit(f"Run {job.run_id or '–'} ({job.config.loss}) {text}")
         self.runEnded.emit(job)

@@ -1,2 +1,1 @@
-"""Reusable widgets with no catalog logic: the virtualised thumbnail grid, the live plots and plain-text helpers.
-"""
+"""Reusable widgets with no catalog logic: the virtualised thumbnail grid, the live plots and plain-text helpers."""

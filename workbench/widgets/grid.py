@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from core.catalog.browse import ImageRow, image_rows
 from core.catalog.store import Catalog
-from workbench.workers.tasks import run_function
 from workbench.widgets import plain
+from workbench.workers.tasks import run_function
 from workbench.workers.thumbnails import ThumbnailLoader
 
 PAGE = 200
@@ -53,8 +53,9 @@ class ImageGridModel(QAbstractListModel):
 
     # -- contents ------------------------------------------------------------------------------------------
 
-    def set_ids(self, catalog: Catalog, ids: array, attribute_id: int | None,
-                captions: dict[int, str] | None = None) -> None:
+    def set_ids(
+        self, catalog: Catalog, ids: array, attribute_id: int | None, captions: dict[int, str] | None = None
+    ) -> None:
         """Show ``ids`` in this order; ``captions`` (image id -> text) replace the labels under the cells."""
         self.beginResetModel()
         self.captions = captions
@@ -70,8 +71,9 @@ class ImageGridModel(QAbstractListModel):
 
     def reload_rows(self, image_ids=None) -> None:
         """Read loaded pages again (labels changed); ``image_ids`` limits it to the pages holding them."""
-        pages = set(self._pages) if image_ids is None else \
-            {self._row_of[i] // PAGE for i in image_ids if i in self._row_of}
+        pages = (
+            set(self._pages) if image_ids is None else {self._row_of[i] // PAGE for i in image_ids if i in self._row_of}
+        )
         for page in pages:
             if page in self._inflight:  # coalesce: one more read after the running one, however many edits
                 self._again.add(page)
@@ -104,7 +106,7 @@ class ImageGridModel(QAbstractListModel):
     def loaded_pages(self) -> int:
         return len(self._pages)
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt API
+    def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._ids)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -145,7 +147,7 @@ class ImageGridModel(QAbstractListModel):
             return
         self._token += 1
         token = self._requested[page_no] = self._token
-        ids = self._ids[page_no * PAGE:(page_no + 1) * PAGE].tolist()
+        ids = self._ids[page_no * PAGE : (page_no + 1) * PAGE].tolist()
 
         def failed(exc) -> None:
             if self._requested.get(page_no) == token:
@@ -161,9 +163,15 @@ class ImageGridModel(QAbstractListModel):
                 self._request(page_no)
 
         self._inflight[page_no] = token
-        run_function(image_rows, self.catalog, ids, self.attribute_id,
-                     on_return=lambda rows: self._page_arrived(token, page_no, ids, rows), on_error=failed,
-                     on_finish=finished)
+        run_function(
+            image_rows,
+            self.catalog,
+            ids,
+            self.attribute_id,
+            on_return=lambda rows: self._page_arrived(token, page_no, ids, rows),
+            on_error=failed,
+            on_finish=finished,
+        )
 
     def _page_arrived(self, token: int, page_no: int, ids: list[int], rows: list[ImageRow]) -> None:
         if self._requested.get(page_no) != token:
@@ -198,8 +206,7 @@ class ImageGridModel(QAbstractListModel):
     def _emit_dirty(self) -> None:
         if self._dirty:
             rows, self._dirty = self._dirty, set()
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
-                                  [Qt.ItemDataRole.DecorationRole])
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -223,7 +230,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._placeholders.clear()
         self._strips.clear()
 
-    def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self, option, index) -> QSize:
         return QSize(self.cell + 12, self.cell + 30)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
@@ -243,7 +250,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
             image = self._placeholders.get(selected)
             if image is None:
                 image = self._placeholders[selected] = self._placeholder_image(
-                    option.palette, QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base)
+                    option.palette, QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base
+                )
         iw, ih = image.width(), image.height()
         if iw <= cell and ih <= cell:  # delivered at cell size: a plain copy
             painter.drawImage(QPoint(square_left + (cell - iw) // 2, square_top + (cell - ih) // 2), image)
@@ -283,8 +291,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter = QPainter(strip)
         painter.setFont(self._font)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        painter.drawText(strip.rect(), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                         metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        painter.drawText(
+            strip.rect(),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+            metrics.elidedText(text, Qt.TextElideMode.ElideRight, width),
+        )
         painter.end()
         self._strips[key] = strip
         while len(self._strips) > self.STRIPS:
@@ -316,17 +327,17 @@ class ImageGridView(QListView):
         background = self.palette().color(QPalette.ColorRole.Base)
         self.setStyleSheet(f"QListView {{ background: {QColor(background).name()}; }}")
 
-    def dataChanged(self, top_left, bottom_right, roles=()) -> None:  # noqa: N802 - Qt API
+    def dataChanged(self, top_left, bottom_right, roles=()) -> None:
         # QListView's icon mode asks the delegate (Python) for the size of every changed row on each dataChanged:
         # up to 17 ms for a batch of thumbnails. Every cell has the same size here, so repainting is all it needs.
         QAbstractItemView.dataChanged(self, top_left, bottom_right, roles)
 
-    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self.itemDelegate().clear()  # pre-rendered placeholders and captions use the old colours
         super().changeEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if Qt.Key.Key_0 <= key <= Qt.Key.Key_9 and not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
             self.digitPressed.emit(key - Qt.Key.Key_0)

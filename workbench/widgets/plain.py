@@ -29,8 +29,9 @@ def label(text: str = "", **kwargs) -> QLabel:
     return QLabel(text, textFormat=Qt.TextFormat.PlainText, **kwargs)
 
 
-def _box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str,
-         buttons: QMessageBox.StandardButton) -> QMessageBox.StandardButton:
+def _box(
+    parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, buttons: QMessageBox.StandardButton
+) -> QMessageBox.StandardButton:
     box = QMessageBox(icon, title, text, buttons, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     return QMessageBox.StandardButton(box.exec())

@@ -29,15 +29,19 @@ from dataclasses import dataclass, field
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from workbench.widgets import plain
 
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-METRICS = (("top1", "top-1", "#1f77b4"), ("acsa", "ACSA", "#ff7f0e"), ("gm", "GM", "#2ca02c"),
-           ("macro_ap", "macro AP", "#d62728"))
+METRICS = (
+    ("top1", "top-1", "#1f77b4"),
+    ("acsa", "ACSA", "#ff7f0e"),
+    ("gm", "GM", "#2ca02c"),
+    ("macro_ap", "macro AP", "#d62728"),
+)
 GROUP_COLOURS = {"head": "#1f77b4", "medium": "#ff7f0e", "tail": "#d62728"}
 MAX_RUNS = 4
-from workbench.widgets import plain
 
 
 @dataclass
@@ -54,8 +58,14 @@ class RunSeries:
 
     def add_epoch(self, epoch: int, train_loss: float, test_loss: float, metrics: dict) -> None:
         self.epochs = [e for e in self.epochs if e["epoch"] != epoch]
-        self.epochs.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
-                            **{k: metrics.get(k) for k, _, _ in METRICS}})
+        self.epochs.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                **{k: metrics.get(k) for k, _, _ in METRICS},
+            }
+        )
         self.last = metrics
 
 
@@ -100,21 +110,27 @@ class LivePlots(QWidget):
 
         self.loss = _plot("Loss", "loss", "epoch")
         self.loss.addLegend(offset=(-10, 10))
-        self.train_curve = self.loss.plot([], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=5,
-                                          name="train")
-        self.test_curve = self.loss.plot([], [], pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
-                                         symbol="o", symbolSize=5, name="test")
+        self.train_curve = self.loss.plot(
+            [], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=5, name="train"
+        )
+        self.test_curve = self.loss.plot(
+            [], [], pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="o", symbolSize=5, name="test"
+        )
         self.metrics = _plot("Test metrics", "value", "epoch")
         self.metrics.addLegend(offset=(-10, -10))
-        self.metric_curves = {key: self.metrics.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
-                                                     symbolSize=5, name=name) for key, name, colour in METRICS}
+        self.metric_curves = {
+            key: self.metrics.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, name=name)
+            for key, name, colour in METRICS
+        }
         self._pr_title = "Precision-recall (latest epoch)"
         self.pr = _plot(self._pr_title, "precision", "recall")
         self.pr.setRange(xRange=(0, 1), yRange=(0, 1.02), padding=0)
         self.pr.addLegend(offset=(-10, -10))
         self.label_curve = self.pr.plot([], [], pen=pg.mkPen("#444444", width=3), name="label")
-        self.group_curves = {g: self.pr.plot([], [], pen=pg.mkPen(c, width=2, style=Qt.PenStyle.DashLine),
-                                             name=f"{g} (pooled)") for g, c in GROUP_COLOURS.items()}
+        self.group_curves = {
+            g: self.pr.plot([], [], pen=pg.mkPen(c, width=2, style=Qt.PenStyle.DashLine), name=f"{g} (pooled)")
+            for g, c in GROUP_COLOURS.items()
+        }
         self.bars = _plot("Per class (sorted by training images)", "accuracy", "")
         self.bars.addLegend(offset=(-10, 10))
         self.bars.getAxis("bottom").setHeight(48)  # two-line ticks: label and training count
@@ -190,8 +206,7 @@ class LivePlots(QWidget):
         order = sorted(range(len(names)), key=lambda j: run.counts[j]) if run else []
         for j in order:  # rarest first: the tail is what a user looks at
             self.label_picker.addItem(f"{names[j]} ({run.counts[j]})", j)
-        index = next((i for i in range(self.label_picker.count())
-                      if self.label_picker.itemText(i) == current), 0)
+        index = next((i for i in range(self.label_picker.count()) if self.label_picker.itemText(i) == current), 0)
         self.label_picker.setCurrentIndex(index)
         self.label_picker.blockSignals(False)
 
@@ -214,8 +229,9 @@ class LivePlots(QWidget):
         while self._steps:
             self._step()
 
-    def _set_range(self, plot: pg.PlotWidget, x: tuple[float, float], y: tuple[float, float],
-                   epochs: bool = False) -> None:
+    def _set_range(
+        self, plot: pg.PlotWidget, x: tuple[float, float], y: tuple[float, float], epochs: bool = False
+    ) -> None:
         if self._ranges.get(id(plot)) != (x, y):  # an unchanged range keeps the axes' cached pictures
             self._ranges[id(plot)] = (x, y)
             low, high = y
@@ -255,12 +271,18 @@ class LivePlots(QWidget):
         if last is not None and j is not None and j < len(last["per_label"]):
             curve = last["per_label"][j].get("pr_curve")
         self.label_curve.setData(curve["recall"] if curve else [], curve["precision"] if curve else [])
-        title = f"Precision-recall of {plain.escape(run.labels[j])}" if run is not None and j is not None \
+        title = (
+            f"Precision-recall of {plain.escape(run.labels[j])}"
+            if run is not None and j is not None
             else self._pr_title
+        )
         if title != self.pr.plotItem.titleLabel.text:
             self.pr.setTitle(title)
-        ap = last["per_label"][j].get("ap") if last is not None and j is not None and j < len(last["per_label"]) \
+        ap = (
+            last["per_label"][j].get("ap")
+            if last is not None and j is not None and j < len(last["per_label"])
             else None
+        )
         self._legend_text(self.pr, self.label_curve, "label" if ap is None else f"AP {ap:.3f}")
         groups = (last or {}).get("groups") or {}
         for group, item in self.group_curves.items():
@@ -279,16 +301,20 @@ class LivePlots(QWidget):
         if run is None:
             return
         done = len(run.epochs)
-        text = (f"Run {run.run_id} ({run.name}): {done} epoch{'s' if done != 1 else ''} evaluated"
-                + (f"; bars: {', '.join(str(r) for r in self.series)}" if len(self.series) > 1 else ""))
+        text = f"Run {run.run_id} ({run.name}): {done} epoch{'s' if done != 1 else ''} evaluated" + (
+            f"; bars: {', '.join(str(r) for r in self.series)}" if len(self.series) > 1 else ""
+        )
         if text != self.caption.text():
             self.caption.setText(text)
 
     def _draw_bars(self) -> None:
         key = self.bar_metric.currentData()
         reference = self.focused()
-        runs = [r for r in self.series.values() if r.last is not None and r.labels == (reference.labels
-                                                                                          if reference else r.labels)]
+        runs = [
+            r
+            for r in self.series.values()
+            if r.last is not None and r.labels == (reference.labels if reference else r.labels)
+        ]
         order = sorted(range(len(runs[0].labels)), key=lambda j: -runs[0].counts[j]) if runs else []  # head left
         heights = [[run.last["per_label"][j].get(key) or 0.0 for j in order] for run in runs]
         layout = (key, tuple(r.run_id for r in runs), tuple(runs[0].labels) if runs else ())
@@ -312,8 +338,14 @@ class LivePlots(QWidget):
         for k, (run, values) in enumerate(zip(runs, heights)):
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(order))]
             colour = QColor(RUN_COLOURS[k % len(RUN_COLOURS)])
-            item = pg.BarGraphItem(x=xs, height=values, width=width * 0.95, brush=colour, pen=pg.mkPen(None),
-                                   name=plain.escape(f"run {run.run_id} ({run.name})"))
+            item = pg.BarGraphItem(
+                x=xs,
+                height=values,
+                width=width * 0.95,
+                brush=colour,
+                pen=pg.mkPen(None),
+                name=plain.escape(f"run {run.run_id} ({run.name})"),
+            )
             self.bars.addItem(item)
             self._bar_items.append(item)
             self._bar_runs.append(run.run_id)

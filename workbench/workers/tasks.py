@@ -61,16 +61,30 @@ def _start(worker, on_return, on_error, on_finish, pool=None):
     return worker
 
 
-def run_function(func: Callable, *args, on_return: Callable | None = None, on_error: Callable | None = None,
-                 on_finish: Callable | None = None, pool: QThreadPool | None = None, **kwargs) -> FunctionWorker:
+def run_function(
+    func: Callable,
+    *args,
+    on_return: Callable | None = None,
+    on_error: Callable | None = None,
+    on_finish: Callable | None = None,
+    pool: QThreadPool | None = None,
+    **kwargs,
+) -> FunctionWorker:
     worker = create_worker(func, *args, _start_thread=False, **kwargs)
     return _start(worker, on_return, on_error, on_finish, pool)
 
 
-def run_generator(func: Callable, *args, on_yield: Callable | None = None, on_return: Callable | None = None,
-                  on_error: Callable | None = None, on_abort: Callable | None = None,
-                  on_finish: Callable | None = None, pool: QThreadPool | None = None,
-                  **kwargs) -> GeneratorWorker:
+def run_generator(
+    func: Callable,
+    *args,
+    on_yield: Callable | None = None,
+    on_return: Callable | None = None,
+    on_error: Callable | None = None,
+    on_abort: Callable | None = None,
+    on_finish: Callable | None = None,
+    pool: QThreadPool | None = None,
+    **kwargs,
+) -> GeneratorWorker:
     worker = create_worker(func, *args, _start_thread=False, _worker_class=ClosingGeneratorWorker, **kwargs)
     if on_yield is not None:
         worker.yielded.connect(on_yield)

@@ -40,9 +40,17 @@ class ThumbnailLoader(QObject):
     ready = Signal(int)
     _loaded = Signal(object, object, str)  # from worker threads: key, QImage or None, failure reason
 
-    def __init__(self, cache_dir: Path | None, *, size: int = thumbnails.THUMBNAIL_SIZE, display: int = 112,
-                 budget_bytes: int = 96 * 1024 * 1024, max_items: int = 4000, threads: int = 1,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        *,
+        size: int = thumbnails.THUMBNAIL_SIZE,
+        display: int = 112,
+        budget_bytes: int = 96 * 1024 * 1024,
+        max_items: int = 4000,
+        threads: int = 1,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.size = size
         self.display = display  # images are delivered fitted in display x display, ready to blit
@@ -59,8 +67,9 @@ class ThumbnailLoader(QObject):
         self._lock = threading.Condition()
         self._stopping = False
         self._loaded.connect(self._store)
-        self._threads = [threading.Thread(target=self._work, name=f"tailor-thumbs-{i}", daemon=True)
-                         for i in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"tailor-thumbs-{i}", daemon=True) for i in range(threads)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -134,8 +143,12 @@ class ThumbnailLoader(QObject):
         """
         image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888)
         if max(thumb.width, thumb.height) != self.display:
-            image = image.scaled(self.display, self.display, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
+            image = image.scaled(
+                self.display,
+                self.display,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
         return image.convertToFormat(QImage.Format.Format_RGB32)
 
     # -- worker threads --------------------------------------------------------------------------------
@@ -156,7 +169,7 @@ class ThumbnailLoader(QObject):
                 result, reason = self._for_display(thumb), ""
             except BadImage as exc:
                 result, reason = None, str(exc)
-            except Exception as exc:  # noqa: BLE001 - a thumbnail must never take the window down
+            except Exception as exc:
                 result, reason = None, f"cannot show ({type(exc).__name__}: {exc})"
             with self._lock:
                 self._in_flight.discard(key)

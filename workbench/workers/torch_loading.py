@@ -31,8 +31,15 @@ from pathlib import Path
 _LOCK = threading.Lock()
 _LOADED = threading.Event()
 # dependency order: each library's own dependencies come first
-_LIBRARIES = ("libtorch_global_deps.so", "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so",
-              "libtorch.so", "libtorch_python.so")
+_LIBRARIES = (
+    "libtorch_global_deps.so",
+    "libc10.so",
+    "libtorch_cpu.so",
+    "libc10_cuda.so",
+    "libtorch_cuda.so",
+    "libtorch.so",
+    "libtorch_python.so",
+)
 _RTLD_NOW, _RTLD_GLOBAL = 2, 0x100
 
 

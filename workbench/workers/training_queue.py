@@ -20,10 +20,18 @@ from shiboken6 import isValid
 
 from core.catalog.runs import RunInfo
 from core.config import OVERSAMPLERS, TrainConfig
-from core.training.events import (BatchProgress, Decoding, Event, FeatureProgress, RunCancelled, RunFailed, RunFinished,
-                         RunStarted)
-from workbench.workers.tasks import TRAINING_POOL, run_function, run_generator
+from core.training.events import (
+    BatchProgress,
+    Decoding,
+    Event,
+    FeatureProgress,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
 from workbench.workers import torch_loading
+from workbench.workers.tasks import TRAINING_POOL, run_function, run_generator
 from workbench.workers.torch_loading import import_training
 
 
@@ -105,8 +113,12 @@ class TrainingQueue(QObject):
         if self._preparing or torch_loading.loaded():
             return False
         self._preparing = True
-        run_function(_prepare, on_return=lambda _r: self._tell_prepared(""),
-                     on_error=lambda exc: self._tell_prepared(f"{type(exc).__name__}: {exc}"), pool=TRAINING_POOL)
+        run_function(
+            _prepare,
+            on_return=lambda _r: self._tell_prepared(""),
+            on_error=lambda exc: self._tell_prepared(f"{type(exc).__name__}: {exc}"),
+            pool=TRAINING_POOL,
+        )
         return True
 
     def _tell_prepared(self, problem: str) -> None:
@@ -138,8 +150,11 @@ class TrainingQueue(QObject):
         added = []
         for loss in losses:
             self._numbers += 1
-            config = (replace(base, loss="nw", oversample=loss) if loss in OVERSAMPLERS  # its base run: nw
-                      else replace(base, loss=loss, oversample=None))
+            config = (
+                replace(base, loss="nw", oversample=loss)
+                if loss in OVERSAMPLERS  # its base run: nw
+                else replace(base, loss=loss, oversample=None)
+            )
             added.append(Job(self._numbers, config))
         self.jobs.extend(added)
         self.changed.emit()
@@ -201,10 +216,17 @@ class TrainingQueue(QObject):
         job.status, job.message = "starting", "loading torch and decoding images…"
         self._cancel = threading.Event()
         self.changed.emit()
-        run_generator(_train_job, self.location, job.config, self._cancel, job.resume,
-                      on_yield=lambda e, j=job: self._on_event(j, e),
-                      on_error=lambda exc, j=job: self._on_error(j, exc),
-                      on_finish=lambda j=job: self._on_finish(j), pool=TRAINING_POOL)
+        run_generator(
+            _train_job,
+            self.location,
+            job.config,
+            self._cancel,
+            job.resume,
+            on_yield=lambda e, j=job: self._on_event(j, e),
+            on_error=lambda exc, j=job: self._on_error(j, exc),
+            on_finish=lambda j=job: self._on_finish(j),
+            pool=TRAINING_POOL,
+        )
 
     def _on_event(self, job: Job, event: Event) -> None:
         if isinstance(event, RunStarted):

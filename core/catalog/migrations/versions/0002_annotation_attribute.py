@@ -23,13 +23,20 @@ def upgrade() -> None:
         batch.create_unique_constraint("uq_label_id_attribute", ["id", "attribute_id"])
     with op.batch_alter_table("annotation") as batch:
         batch.add_column(sa.Column("attribute_id", sa.Integer, nullable=True))
-    op.execute("UPDATE annotation SET attribute_id = "
-               "(SELECT label.attribute_id FROM label WHERE label.id = annotation.label_id)")
+    op.execute(
+        "UPDATE annotation SET attribute_id = "
+        "(SELECT label.attribute_id FROM label WHERE label.id = annotation.label_id)"
+    )
     with op.batch_alter_table("annotation") as batch:
         batch.alter_column("attribute_id", existing_type=sa.Integer, nullable=False)
         batch.drop_constraint("fk_annotation_label", type_="foreignkey")
-        batch.create_foreign_key("fk_annotation_label_attribute", "label", ["label_id", "attribute_id"],
-                                 ["id", "attribute_id"], ondelete="CASCADE")
+        batch.create_foreign_key(
+            "fk_annotation_label_attribute",
+            "label",
+            ["label_id", "attribute_id"],
+            ["id", "attribute_id"],
+            ondelete="CASCADE",
+        )
     op.create_index("ix_annotation_attribute_image", "annotation", ["attribute_id", "image_id"])
 
 

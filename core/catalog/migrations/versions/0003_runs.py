@@ -36,8 +36,9 @@ def upgrade() -> None:
         sa.Column("images_per_second", sa.Float, nullable=True),
         sa.Column("metrics", sa.Text, nullable=True),
         sa.Column("base_run_id", sa.Integer, sa.ForeignKey("run.id", ondelete="SET NULL"), nullable=True),
-        sa.CheckConstraint("status IN ('running', 'finished', 'failed', 'cancelled', 'interrupted')",
-                           name="ck_run_status"),
+        sa.CheckConstraint(
+            "status IN ('running', 'finished', 'failed', 'cancelled', 'interrupted')", name="ck_run_status"
+        ),
     )
     op.create_index("ix_run_attribute_id", "run", ["attribute_id"])
     op.create_table(

@@ -27,7 +27,7 @@ def upgrade() -> None:
     prefix = files[0] + ".runs/"
     for run_id, directory in conn.execute(sa.select(RUN.c.id, RUN.c.directory)).all():
         if directory.startswith(prefix):
-            conn.execute(RUN.update().where(RUN.c.id == run_id).values(directory=directory[len(prefix):]))
+            conn.execute(RUN.update().where(RUN.c.id == run_id).values(directory=directory[len(prefix) :]))
 
 
 def downgrade() -> None:
