@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
@@ -82,7 +83,7 @@ def _mean(values) -> float | None:
 
 
 def evaluate(
-    y_true, scores, *, multi_label: bool, target_precision: float = 0.6, groups: list[str] | None = None
+    y_true: Any, scores: Any, *, multi_label: bool, target_precision: float = 0.6, groups: list[str] | None = None
 ) -> dict:
     """Evaluate ``scores`` against ``y_true``; see the module docstring for every key."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -91,44 +92,13 @@ def evaluate(
     n, c = scores.shape
     if not 0 < target_precision <= 1:
         raise ValueError(f"target_precision must be in (0, 1], got {target_precision}")
-    y = np.asarray(y_true)
-    if multi_label:
-        if y.shape != scores.shape:
-            raise ValueError(f"multi-label y_true must be N x C like scores {scores.shape}, got {y.shape}")
-        truth = y.astype(bool)
-        predicted = scores >= 0.5
-    else:
-        if y.shape != (n,):
-            raise ValueError(f"single-label y_true must be {n} class indices, got shape {y.shape}")
-        y = y.astype(np.int64)
-        if y.min() < 0 or y.max() >= c:
-            raise ValueError(f"class index out of range 0..{c - 1} in y_true")
-        truth = np.zeros((n, c), dtype=bool)
-        truth[np.arange(n), y] = True
-        predicted_index = scores.argmax(axis=1)
-        predicted = np.zeros((n, c), dtype=bool)
-        predicted[np.arange(n), predicted_index] = True
+    y, truth, predicted = _truth_and_predictions(y_true, scores, multi_label)
     support = truth.sum(axis=0)
     hits = (truth & predicted).sum(axis=0)
     accuracy = [float(hits[j] / support[j]) if support[j] else None for j in range(c)]
-    per_label = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for j in range(c):
-            curve = label_operating_point(truth[:, j], scores[:, j], target_precision)
-            per_label.append(
-                {
-                    "support": int(support[j]),
-                    "accuracy": accuracy[j],
-                    "ap": curve["ap"],
-                    "threshold": curve["threshold"],
-                    "recall": curve["recall_at_threshold"],
-                    "pr_curve": curve["pr_curve"],
-                }
-            )
-        micro_ap = float(average_precision_score(truth.ravel(), scores.ravel())) if truth.any() else None
+    per_label, micro_ap = _per_label(truth, scores, support, accuracy, target_precision)
     recalls = [a for a in accuracy if a is not None]
-    result = {
+    result: dict[str, Any] = {
         "multi_label": multi_label,
         "n": int(n),
         "num_labels": int(c),
@@ -144,23 +114,77 @@ def evaluate(
         result["sample_f1"] = float(f1_score(truth, predicted, average="samples", zero_division=0))
         result["precision_at_1"] = float(truth[np.arange(n), scores.argmax(axis=1)].mean())
     else:
+        predicted_index = scores.argmax(axis=1)
         result["top1"] = float(accuracy_score(y, predicted_index))
         result["confusion"] = confusion_matrix(y, predicted_index, labels=np.arange(c)).tolist()
     if groups is not None:
-        if len(groups) != c:
-            raise ValueError(f"groups must name a group for each of the {c} labels, got {len(groups)}")
-        result["groups"] = {}
-        for group in dict.fromkeys(groups):
-            members = [j for j in range(c) if groups[j] == group]
-            pooled_truth, pooled_scores = truth[:, members].ravel(), scores[:, members].ravel()
-            pooled = None
-            if pooled_truth.any():  # the group's labels pooled: the source paper's per-group PR figures
-                precision, recall, _ = precision_recall_curve(pooled_truth, pooled_scores)
-                pooled = _downsample(precision, recall)
-            result["groups"][group] = {
-                "labels": len(members),
-                "accuracy": _mean(accuracy[j] for j in members),
-                "ap": _mean(per_label[j]["ap"] for j in members),
-                "pr_curve": pooled,
-            }
+        result["groups"] = _groups(groups, truth, scores, accuracy, per_label)
+    return result
+
+
+def _truth_and_predictions(y_true: Any, scores: np.ndarray, multi_label: bool) -> tuple[np.ndarray, ...]:
+    """The labels as given (checked), and N x C booleans of the truth and of the predictions (sigmoid >= 0.5, or
+    the argmax)."""
+    n, c = scores.shape
+    y = np.asarray(y_true)
+    if multi_label:
+        if y.shape != scores.shape:
+            raise ValueError(f"multi-label y_true must be N x C like scores {scores.shape}, got {y.shape}")
+        return y, y.astype(bool), scores >= 0.5
+    if y.shape != (n,):
+        raise ValueError(f"single-label y_true must be {n} class indices, got shape {y.shape}")
+    y = y.astype(np.int64)
+    if y.min() < 0 or y.max() >= c:
+        raise ValueError(f"class index out of range 0..{c - 1} in y_true")
+    truth = np.zeros((n, c), dtype=bool)
+    truth[np.arange(n), y] = True
+    predicted = np.zeros((n, c), dtype=bool)
+    predicted[np.arange(n), scores.argmax(axis=1)] = True
+    return y, truth, predicted
+
+
+def _per_label(
+    truth: np.ndarray, scores: np.ndarray, support: np.ndarray, accuracy: list[float | None], target_precision: float
+) -> tuple[list[dict], float | None]:
+    """Each label's support, accuracy, AP, operating point and PR curve; and the micro AP."""
+    per_label = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for j in range(scores.shape[1]):
+            curve = label_operating_point(truth[:, j], scores[:, j], target_precision)
+            per_label.append(
+                {
+                    "support": int(support[j]),
+                    "accuracy": accuracy[j],
+                    "ap": curve["ap"],
+                    "threshold": curve["threshold"],
+                    "recall": curve["recall_at_threshold"],
+                    "pr_curve": curve["pr_curve"],
+                }
+            )
+        micro_ap = float(average_precision_score(truth.ravel(), scores.ravel())) if truth.any() else None
+    return per_label, micro_ap
+
+
+def _groups(
+    groups: list[str], truth: np.ndarray, scores: np.ndarray, accuracy: list[float | None], per_label: list[dict]
+) -> dict[str, dict]:
+    """Head / medium / tail means, and each group's labels pooled into one PR curve (the source paper's figures)."""
+    c = scores.shape[1]
+    if len(groups) != c:
+        raise ValueError(f"groups must name a group for each of the {c} labels, got {len(groups)}")
+    result = {}
+    for group in dict.fromkeys(groups):
+        members = [j for j in range(c) if groups[j] == group]
+        pooled_truth, pooled_scores = truth[:, members].ravel(), scores[:, members].ravel()
+        pooled = None
+        if pooled_truth.any():
+            precision, recall, _ = precision_recall_curve(pooled_truth, pooled_scores)
+            pooled = _downsample(precision, recall)
+        result[group] = {
+            "labels": len(members),
+            "accuracy": _mean(accuracy[j] for j in members),
+            "ap": _mean(per_label[j]["ap"] for j in members),
+            "pr_curve": pooled,
+        }
     return result

@@ -16,7 +16,7 @@ from sqlalchemy import and_, exists, func, select
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.schema import SOURCES, Annotation, Attribute, Image, Label
-from core.catalog.store import Catalog, check_split
+from core.catalog.store import Catalog, check_split, label_count_rows
 
 SORTS = {"path": "path (A-Z)", "newest": "newest first", "oldest": "oldest first"}
 
@@ -177,8 +177,5 @@ class LabelInfo:
 def labels(catalog: Catalog, attribute_id: int) -> list[LabelInfo]:
     """Labels of an attribute by name (a stable order: the number keys 1-9 follow it) with their image counts."""
     with catalog.session() as s:
-        per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
-        rows = s.execute(
-            select(Label.id, Label.name, per_label.scalar_subquery()).where(Label.attribute_id == attribute_id)
-        ).all()
+        rows = label_count_rows(s, attribute_id)
     return sorted((LabelInfo(*row) for row in rows), key=lambda info: (info.name.lower(), info.id))

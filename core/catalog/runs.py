@@ -160,6 +160,28 @@ def _info(run: Run, catalog_location: str) -> RunInfo:
 # -- writing (training) -----------------------------------------------------------------------------------------
 
 
+def _run_labels(snapshot: Snapshot) -> list[dict]:
+    """The run's labels in model output order, with their training and test images."""
+    train_counts, test_counts = snapshot.counts("train"), snapshot.counts("test")
+    return [
+        {"id": label.id, "name": label.name, "train": int(train_counts[i]), "test": int(test_counts[i])}
+        for i, label in enumerate(snapshot.labels)
+    ]
+
+
+def _run_images(run_id: int, snapshot: Snapshot) -> list[dict]:
+    return [
+        {
+            "run_id": run_id,
+            "image_id": snapshot.image_ids[i],
+            "path": snapshot.paths[i],
+            "split": snapshot.splits[i],
+            "targets": " ".join(map(str, snapshot.targets[i])),
+        }
+        for i in range(len(snapshot.image_ids))
+    ]
+
+
 def create_run(
     catalog: Catalog,
     config: TrainConfig,
@@ -171,11 +193,6 @@ def create_run(
     oversampler: OversampleConfig | None = None,
 ) -> tuple[int, Path]:
     """A new run (status running) with its snapshot's images, its folder created and locked (see run_lock)."""
-    train_counts, test_counts = snapshot.counts("train"), snapshot.counts("test")
-    labels = [
-        {"id": label.id, "name": label.name, "train": int(train_counts[i]), "test": int(test_counts[i])}
-        for i, label in enumerate(snapshot.labels)
-    ]
     with catalog.session(write=True) as s:
         run = Run(
             attribute_id=snapshot.attribute_id,
@@ -186,7 +203,7 @@ def create_run(
             status=RunStatus.RUNNING,
             config=config.to_json(oversampler),
             base_run_id=base_run_id,
-            labels=json.dumps(labels),
+            labels=json.dumps(_run_labels(snapshot)),
             directory="",
             device=device,
             created_at=utcnow(),
@@ -201,17 +218,7 @@ def create_run(
                 "of this name?); move it away, or choose another --runs-dir"
             )
         run.directory = _recorded_folder(catalog.location, directory)
-        rows = [
-            {
-                "run_id": run.id,
-                "image_id": snapshot.image_ids[i],
-                "path": snapshot.paths[i],
-                "split": snapshot.splits[i],
-                "targets": " ".join(map(str, snapshot.targets[i])),
-            }
-            for i in range(len(snapshot.image_ids))
-        ]
-        for chunk in chunks(rows, ROWS_PER_WRITE):
+        for chunk in chunks(_run_images(run.id, snapshot), ROWS_PER_WRITE):
             s.execute(insert(RunImage), chunk)
         run_id = run.id
     try:

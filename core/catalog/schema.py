@@ -38,7 +38,7 @@ class Kind(StrEnum):
     MULTI = "multi"
 
 
-class Source(StrEnum):
+class AnnotationSource(StrEnum):
     """Who gave an annotation."""
 
     HUMAN = "human"
@@ -54,7 +54,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-SPLITS, KINDS, SOURCES = tuple(Split), tuple(Kind), tuple(Source)
+SPLITS, KINDS, SOURCES = tuple(Split), tuple(Kind), tuple(AnnotationSource)
 
 
 def utcnow() -> datetime:

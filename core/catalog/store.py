@@ -150,10 +150,7 @@ class Catalog:
             attribute_id, name, kind = self._attribute_row(s, attribute)
             images = select(func.count(distinct(Annotation.image_id))).where(Annotation.attribute_id == attribute_id)
             if split is None:
-                per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
-                rows = s.execute(
-                    select(Label.id, Label.name, per_label.scalar_subquery()).where(Label.attribute_id == attribute_id)
-                ).all()
+                rows = label_count_rows(s, attribute_id)
             else:  # the split's image ids drive seeks into annotation(attribute_id, image_id)
                 in_split = Annotation.image_id.in_(select(Image.id).where(Image.split == check_split(split)))
                 images = images.where(in_split)
@@ -173,6 +170,14 @@ class Catalog:
             (LabelCount(lid, label, count) for lid, label, count in rows), key=lambda item: (-item.count, item.name)
         )
         return LabelCounts(name, kind, split, n_images, tuple(items))
+
+
+def label_count_rows(s: Session, attribute_id: int) -> list[tuple[int, str, int]]:
+    """(label id, name, annotated images) of every label of an attribute: one correlated count per label over the
+    covering index ``annotation(label_id, image_id)``. The one per-label count query (Imbalance, Browse)."""
+    per_label = select(func.count()).select_from(Annotation).where(Annotation.label_id == Label.id)
+    query = select(Label.id, Label.name, per_label.scalar_subquery()).where(Label.attribute_id == attribute_id)
+    return [(int(lid), str(name), int(count)) for lid, name, count in s.execute(query)]
 
 
 @contextmanager

@@ -20,14 +20,16 @@ import time
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from core.base.errors import TailorError
 from core.base.files import atomic_write
 from core.base.iteration import chunks, drain
 from core.catalog.names import check_name
-from core.catalog.schema import Annotation, Attribute, Image, Label, utcnow
+from core.catalog.schema import Annotation, AnnotationSource, Attribute, Image, Kind, Label, utcnow
 from core.catalog.store import Catalog, check_kind
 from core.ingest.images import Probe, probe_many
 from core.ingest.sources import Entry, Source, read_source
@@ -187,85 +189,130 @@ def _write(
 ) -> Generator[ImportProgress, None, None]:
     now = utcnow()
     with catalog.session(write=True) as s:
-        attribute = _check_attribute(s, attribute_name, kind)
-        if attribute is None:
-            attribute = Attribute(name=attribute_name, kind=kind, created_at=now)
-            s.add(attribute)
-            s.flush()
-        label_ids = dict(s.execute(select(Label.name, Label.id).where(Label.attribute_id == attribute.id)).all())
-        wanted = sorted({name for e in entries for name in e.labels} - set(label_ids))
-        if wanted:
-            rows = s.execute(
-                insert(Label).returning(Label.name, Label.id, sort_by_parameter_order=True),
-                [{"attribute_id": attribute.id, "name": name} for name in wanted],
-            )
-            label_ids.update(rows.all())
-            report.labels_created = wanted
+        attribute_id, label_ids = _attribute_and_labels(s, entries, attribute_name, kind, now, report)
         existing = _existing_images(s, [e.path for e in entries])
-        new_rows, changed_rows, split_rows = [], [], []
-        for e in entries:
-            probe = probes[e.path]
-            if e.path not in existing:
-                new_rows.append(
-                    {
-                        "path": e.path,
-                        "content_hash": probe.content_hash,
-                        "width": probe.width,
-                        "height": probe.height,
-                        "split": e.split,
-                        "added_at": now,
-                        "updated_at": now,
-                    }
-                )
-                continue
-            image_id, digest, split = existing[e.path]
-            if digest == probe.content_hash:
-                report.unchanged += 1
-            else:
-                if probe.width == 0:  # decoding was skipped against an older snapshot; decode now
-                    fresh = probe_many([(e.path, None)])[0]
-                    if isinstance(fresh, str):
-                        report.skipped.append((e.path, fresh))
-                        continue
-                    probe = fresh
-                changed_rows.append(
-                    {
-                        "id": image_id,
-                        "content_hash": probe.content_hash,
-                        "width": probe.width,
-                        "height": probe.height,
-                        "updated_at": now,
-                    }
-                )
-                report.updated += 1
-            if e.split is not None and e.split != split:
-                split_rows.append({"id": image_id, "split": e.split})
+        new_rows, changed_rows = _image_rows(entries, probes, existing, now, report)
         image_ids = {path: row[0] for path, row in existing.items()}
-        total = len(new_rows) + len(changed_rows) + len(split_rows)
+        total = len(new_rows) + len(changed_rows)
         yield ImportProgress("images", 0, total)
         for chunk in chunks(new_rows, CHUNK):
             rows = s.execute(insert(Image).returning(Image.path, Image.id, sort_by_parameter_order=True), chunk)
             image_ids.update(rows.all())
             report.new += len(chunk)
             yield ImportProgress("images", report.new, total)
-        for chunk in chunks(changed_rows + split_rows, CHUNK):
+        for chunk in chunks(changed_rows, CHUNK):
             s.execute(update(Image), chunk)
         yield ImportProgress("images", total, total)
-        yield from _write_annotations(s, entries, image_ids, label_ids, attribute.id, kind, now, report)
+        yield from _write_annotations(s, entries, image_ids, label_ids, attribute_id, kind, now, report)
+
+
+def _attribute_and_labels(
+    s: Session, entries: list[Entry], attribute_name: str, kind: str, now: datetime, report: ImportReport
+) -> tuple[int, dict[str, int]]:
+    """The attribute (created when new) and the ids of its labels, the entries' new labels created."""
+    attribute = _check_attribute(s, attribute_name, kind)
+    if attribute is None:
+        attribute = Attribute(name=attribute_name, kind=kind, created_at=now)
+        s.add(attribute)
+        s.flush()
+    label_ids = dict(s.execute(select(Label.name, Label.id).where(Label.attribute_id == attribute.id)).all())
+    wanted = sorted({name for e in entries for name in e.labels} - set(label_ids))
+    if wanted:
+        rows = s.execute(
+            insert(Label).returning(Label.name, Label.id, sort_by_parameter_order=True),
+            [{"attribute_id": attribute.id, "name": name} for name in wanted],
+        )
+        label_ids.update(rows.all())
+        report.labels_created = wanted
+    return attribute.id, label_ids
+
+
+def _image_rows(
+    entries: list[Entry],
+    probes: dict[str, Probe],
+    existing: dict[str, tuple[int, str, str | None]],
+    now: datetime,
+    report: ImportReport,
+) -> tuple[list[dict], list[dict]]:
+    """Rows to insert (new paths) and to update (changed content or split) in the image table."""
+    new_rows, changed_rows, split_rows = [], [], []
+    for e in entries:
+        probe = probes[e.path]
+        if e.path not in existing:
+            new_rows.append(
+                {
+                    "path": e.path,
+                    "content_hash": probe.content_hash,
+                    "width": probe.width,
+                    "height": probe.height,
+                    "split": e.split,
+                    "added_at": now,
+                    "updated_at": now,
+                }
+            )
+            continue
+        image_id, digest, split = existing[e.path]
+        if digest == probe.content_hash:
+            report.unchanged += 1
+        else:
+            if probe.width == 0:  # decoding was skipped against an older snapshot; decode now
+                fresh = probe_many([(e.path, None)])[0]
+                if isinstance(fresh, str):
+                    report.skipped.append((e.path, fresh))
+                    continue
+                probe = fresh
+            changed_rows.append(
+                {
+                    "id": image_id,
+                    "content_hash": probe.content_hash,
+                    "width": probe.width,
+                    "height": probe.height,
+                    "updated_at": now,
+                }
+            )
+            report.updated += 1
+        if e.split is not None and e.split != split:
+            split_rows.append({"id": image_id, "split": e.split})
+    return new_rows, changed_rows + split_rows
 
 
 def _write_annotations(
-    s,
+    s: Session,
     entries: list[Entry],
     image_ids: dict[str, int],
     label_ids: dict[str, int],
     attribute_id: int,
     kind: str,
-    now,
+    now: datetime,
     report: ImportReport,
 ) -> Generator[ImportProgress, None, None]:
-    current: dict[int, dict[int, tuple[int, str]]] = {}  # image id -> label id -> (annotation id, source)
-    ids = [image_ids[e.path] for e in entries if e.path in image_ids]
+    current = _current_annotations(s, [image_ids[e.path] for e in entries if e.path in image_ids], attribute_id)
+    additions, removals = _annotation_changes(entries, image_ids, label_ids, current, kind, report)
+    rows = [_annotation_row(image_id, label_id, attribute_id, now) for image_id, label_id in additions]
+    total = len(removals) + len(rows)
+    yield ImportProgress("labels", 0, total)
+    for id_chunk in chunks(removals, CHUNK):
+        s.execute(delete(Annotation).where(Annotation.id.in_(id_chunk)))
+    for chunk in chunks(rows, CHUNK):
+        s.execute(insert(Annotation), chunk)
+        report.annotations_added += len(chunk)
+        yield ImportProgress("labels", len(removals) + report.annotations_added, total)
+    yield ImportProgress("labels", total, total)
+
+
+def _annotation_row(image_id: int, label_id: int, attribute_id: int, now: datetime) -> dict[str, object]:
+    return {
+        "image_id": image_id,
+        "label_id": label_id,
+        "attribute_id": attribute_id,
+        "source": AnnotationSource.IMPORT,
+        "created_at": now,
+    }
+
+
+def _current_annotations(s: Session, ids: list[int], attribute_id: int) -> dict[int, dict[int, tuple[int, str]]]:
+    """image id -> label id -> (annotation id, source), for the attribute."""
+    current: dict[int, dict[int, tuple[int, str]]] = {}
     for chunk in chunks(ids, CHUNK):
         rows = s.execute(
             select(Annotation.image_id, Annotation.label_id, Annotation.id, Annotation.source).where(
@@ -274,7 +321,21 @@ def _write_annotations(
         )
         for image_id, label_id, annotation_id, source in rows:
             current.setdefault(image_id, {})[label_id] = (annotation_id, source)
-    additions, removals = [], []
+    return current
+
+
+def _annotation_changes(
+    entries: list[Entry],
+    image_ids: dict[str, int],
+    label_ids: dict[str, int],
+    current: dict[int, dict[int, tuple[int, str]]],
+    kind: str,
+    report: ImportReport,
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """(image id, label id) pairs to add and annotation ids to remove. A single-label image's other label is
+    replaced, unless a person gave it (kept and counted)."""
+    additions: list[tuple[int, int]] = []
+    removals: list[int] = []
     for e in entries:
         if e.path not in image_ids:
             continue
@@ -284,37 +345,19 @@ def _write_annotations(
         image_id = image_ids[e.path]
         have = current.get(image_id, {})
         targets = [label_ids[name] for name in e.labels]
-        if kind == "single":
+        if kind == Kind.SINGLE:
             target = targets[0]
             if target in have:
                 continue
-            if any(source == "human" for _, source in have.values()):
+            if any(source == AnnotationSource.HUMAN for _, source in have.values()):
                 report.kept_human += 1
                 continue
             if have:
                 removals.extend(annotation_id for annotation_id, _ in have.values())
                 report.annotations_replaced += 1
             targets = [target]
-        for label_id in targets:
-            if label_id not in have:
-                additions.append(
-                    {
-                        "image_id": image_id,
-                        "label_id": label_id,
-                        "attribute_id": attribute_id,
-                        "source": "import",
-                        "created_at": now,
-                    }
-                )
-    total = len(removals) + len(additions)
-    yield ImportProgress("labels", 0, total)
-    for chunk in chunks(removals, CHUNK):
-        s.execute(delete(Annotation).where(Annotation.id.in_(chunk)))
-    for chunk in chunks(additions, CHUNK):
-        s.execute(insert(Annotation), chunk)
-        report.annotations_added += len(chunk)
-        yield ImportProgress("labels", len(removals) + report.annotations_added, total)
-    yield ImportProgress("labels", total, total)
+        additions.extend((image_id, label_id) for label_id in targets if label_id not in have)
+    return additions, removals
 
 
 def describe_skipped(skipped: Iterable[tuple[str, str]], limit: int | None = 20) -> list[str]:

@@ -27,8 +27,6 @@ from core.base.errors import TailorError
 from core.config import BACKBONES
 from core.training import checkpoints
 
-TORCHVISION = tuple(name for name in BACKBONES if name != "resnet32-cifar")
-
 
 class CosineLinear(nn.Module):
     """``normalize(x) @ normalize(W)``: Cao et al.'s NormedLinear (weights init uniform, renormalised)."""

@@ -1,4 +1,5 @@
-"""The main window: menus, the attribute chooser, the Browse and Imbalance tabs, imports and undo."""
+"""The main window: menus, the attribute chooser, the five tabs (Browse, Imbalance, Train, Runs, Review), imports,
+undo and closing while a run trains."""
 
 from __future__ import annotations
 
@@ -161,6 +162,21 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
+        self._file_menu()
+        self._edit_menus()
+        self._view_menus()
+        self._toolbar()
+        self._catalog_actions = [
+            self.import_folder,
+            self.import_manifest,
+            self.manage_action,
+            self.undo_action,
+            self.redo_action,
+            self.refresh_action,
+        ]
+        self._set_catalog_enabled(False)
+
+    def _file_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self._action("&New catalog…", self.new_dialog, QKeySequence.StandardKey.New))
         menu.addAction(self._action("&Open catalog…", self.open_dialog, QKeySequence.StandardKey.Open))
@@ -181,6 +197,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
+    def _edit_menus(self) -> None:
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action("&Undo", self.undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action("&Redo", self.redo, "Ctrl+Shift+Z")
@@ -192,6 +209,8 @@ class MainWindow(QMainWindow):
         labels = self.menuBar().addMenu("&Labels")
         self.manage_action = self._action("&Manage labels and attributes…", self.manage_labels, "Ctrl+L")
         labels.addAction(self.manage_action)
+
+    def _view_menus(self) -> None:
         view = self.menuBar().addMenu("&View")
         view.addAction(self._action("&Browse", lambda: self.tabs.setCurrentWidget(self.browser), "Ctrl+1"))
         view.addAction(self._action("&Imbalance", lambda: self.tabs.setCurrentWidget(self.imbalance), "Ctrl+2"))
@@ -209,6 +228,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self._action("&Keyboard shortcuts", self._shortcuts))
         help_menu.addAction(self._action("&About Tailor", self._about))
 
+    def _toolbar(self) -> None:
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
@@ -221,15 +241,6 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.import_folder)
         toolbar.addAction(self.manage_action)
         toolbar.addAction(self.refresh_action)
-        self._catalog_actions = [
-            self.import_folder,
-            self.import_manifest,
-            self.manage_action,
-            self.undo_action,
-            self.redo_action,
-            self.refresh_action,
-        ]
-        self._set_catalog_enabled(False)
 
     def _set_catalog_enabled(self, enabled: bool) -> None:
         for action in self._catalog_actions:
@@ -478,7 +489,8 @@ class MainWindow(QMainWindow):
                 "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several\n"
                 "1-9: give the selected images the first nine labels of the attribute · 0: clear their labels\n"
                 "Ctrl+A: select all · Ctrl+Z / Ctrl+Shift+Z: undo / redo\n"
-                "Ctrl+1 / Ctrl+2: Browse / Imbalance · F5: refresh · Ctrl+I: import a folder · Ctrl+L: labels"
+                "Ctrl+1 … Ctrl+5: Browse / Imbalance / Train / Runs / Review · F5: refresh\n"
+                "Ctrl+I: import a folder · Ctrl+Shift+I: import a manifest · Ctrl+L: labels"
             ),
         )
 
@@ -487,7 +499,8 @@ class MainWindow(QMainWindow):
             self,
             "About Tailor",
             "Tailor: a workbench for long-tailed image labels.\n"
-            "Browse and fix labels, see the long tail and the class weights that counter it.",
+            "Browse and fix labels, see the long tail and the class weights that counter it, train models that "
+            "cope with it, compare them and review their mistakes.",
         )
 
     def _restore(self) -> None:

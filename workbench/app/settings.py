@@ -31,10 +31,6 @@ def add_recent(location: str) -> list[str]:
     return items[:MAX_RECENT]
 
 
-def remove_recent(location: str) -> None:
-    settings().setValue("recent", [item for item in recent_catalogs() if item != location])
-
-
 def thumbnail_cache_dir() -> Path:
     configured = os.environ.get("TAILOR_CACHE_DIR")
     base = (

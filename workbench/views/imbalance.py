@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis.imbalance import SCHEMES, GroupRule, summarize
 from core.catalog.store import LabelCounts
+from core.config import DEFAULT_BETA
 from workbench.viewmodels.catalog_state import CatalogState
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
@@ -75,55 +76,10 @@ class ImbalanceView(QWidget):
         self.counts: LabelCounts | None = None
         self.stats: dict | None = None
         self._latest = Latest()
-        self.split = QComboBox()
-        for text, value in SPLITS:
-            self.split.addItem(text, value)
-        self.log = QCheckBox("Log scale")
-        self.log.setChecked(True)
-        self.rule = QComboBox()
-        self.rule.addItem("Groups: thirds of log range", "log")
-        self.rule.addItem("Groups: >100 / <20 images", "shots")
-        self.summary = QLabel(textFormat=Qt.TextFormat.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.beta = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=400, value=slider_from_beta(0.99))
-        self.beta.setToolTip("beta of the effective number (1 - beta^n) / (1 - beta) used by iew")
-        self.beta_label = QLabel()
-        top = QHBoxLayout()
-        for widget in (self.split, self.rule, self.log):
-            top.addWidget(widget)
-        top.addStretch(1)
-
-        self.count_plot = pg.PlotWidget()
-        self.count_plot.setMenuEnabled(False)
-        self.count_plot.setLabel("left", "images")
-        self.count_plot.showGrid(y=True, alpha=0.25)
-        self.count_bars = _Bars(self.count_plot.getPlotItem())
-        self.hover = pg.TextItem(anchor=(0, 1))
-        self.count_plot.addItem(self.hover, ignoreBounds=True)
-        self.count_plot.scene().sigMouseClicked.connect(self._clicked)
-        self.count_plot.scene().sigMouseMoved.connect(self._moved)
-
-        self.weight_plot = pg.PlotWidget()
-        self.weight_plot.setMenuEnabled(False)
-        self.weight_plot.setLabel("left", "class weight (mean 1)")
-        self.weight_plot.showGrid(y=True, alpha=0.25)
-        self.weight_plot.setXLink(self.count_plot)
-        self.weight_bars = {scheme: _Bars(self.weight_plot.getPlotItem()) for scheme in SCHEMES}
-        legend = " ".join(f"<span style='color:{SCHEME_COLOURS[s]}'>■</span> {s}" for s in SCHEMES)
-        weights_header = QHBoxLayout()
-        weights_header.addWidget(QLabel(f"Class weights per scheme: {legend}", textFormat=Qt.TextFormat.RichText))
-        weights_header.addStretch(1)
-        weights_header.addWidget(self.beta_label)
-        weights_header.addWidget(self.beta, 1)
-
-        self.table = QTableWidget(0, 4 + len(SCHEMES))
-        self.table.setHorizontalHeaderLabels(["label", "images", "group", "effective n"] + [f"w {s}" for s in SCHEMES])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.cellDoubleClicked.connect(self._table_clicked)
-
+        top = self._controls()
+        self._count_plot()
+        weights_header = self._weight_plot()
+        self._table()
         plots = QWidget()
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
@@ -145,6 +101,61 @@ class ImbalanceView(QWidget):
         self.log.toggled.connect(self._draw)
         self.beta.valueChanged.connect(self._recompute)
         self._update_beta_label()
+
+    def _controls(self) -> QHBoxLayout:
+        self.split = QComboBox()
+        for text, value in SPLITS:
+            self.split.addItem(text, value)
+        self.log = QCheckBox("Log scale")
+        self.log.setChecked(True)
+        self.rule = QComboBox()
+        self.rule.addItem("Groups: thirds of log range", "log")
+        self.rule.addItem("Groups: >100 / <20 images", "shots")
+        self.summary = QLabel(textFormat=Qt.TextFormat.RichText)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.beta = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=400, value=slider_from_beta(DEFAULT_BETA))
+        self.beta.setToolTip("beta of the effective number (1 - beta^n) / (1 - beta) used by iew")
+        self.beta_label = QLabel()
+        top = QHBoxLayout()
+        for widget in (self.split, self.rule, self.log):
+            top.addWidget(widget)
+        top.addStretch(1)
+        return top
+
+    def _count_plot(self) -> None:
+        self.count_plot = pg.PlotWidget()
+        self.count_plot.setMenuEnabled(False)
+        self.count_plot.setLabel("left", "images")
+        self.count_plot.showGrid(y=True, alpha=0.25)
+        self.count_bars = _Bars(self.count_plot.getPlotItem())
+        self.hover = pg.TextItem(anchor=(0, 1))
+        self.count_plot.addItem(self.hover, ignoreBounds=True)
+        self.count_plot.scene().sigMouseClicked.connect(self._clicked)
+        self.count_plot.scene().sigMouseMoved.connect(self._moved)
+
+    def _weight_plot(self) -> QHBoxLayout:
+        self.weight_plot = pg.PlotWidget()
+        self.weight_plot.setMenuEnabled(False)
+        self.weight_plot.setLabel("left", "class weight (mean 1)")
+        self.weight_plot.showGrid(y=True, alpha=0.25)
+        self.weight_plot.setXLink(self.count_plot)
+        self.weight_bars = {scheme: _Bars(self.weight_plot.getPlotItem()) for scheme in SCHEMES}
+        legend = " ".join(f"<span style='color:{SCHEME_COLOURS[s]}'>■</span> {s}" for s in SCHEMES)
+        weights_header = QHBoxLayout()
+        weights_header.addWidget(QLabel(f"Class weights per scheme: {legend}", textFormat=Qt.TextFormat.RichText))
+        weights_header.addStretch(1)
+        weights_header.addWidget(self.beta_label)
+        weights_header.addWidget(self.beta, 1)
+        return weights_header
+
+    def _table(self) -> None:
+        self.table = QTableWidget(0, 4 + len(SCHEMES))
+        self.table.setHorizontalHeaderLabels(["label", "images", "group", "effective n"] + [f"w {s}" for s in SCHEMES])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.cellDoubleClicked.connect(self._table_clicked)
 
     # -- data ------------------------------------------------------------------------------------------
 

@@ -66,6 +66,18 @@ class ReviewView(QWidget):
         self._runs_latest, self._load_latest = Latest(), Latest()
         self._select: int | None = None  # a run asked for by review_run, kept until a newer list arrives
 
+        self._pickers()
+        self._matrix()
+        self._gallery(thumbs)
+        for combo in (self.run, self.versus, self.label, self.fix_label):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
+        self.caption.setMinimumWidth(120)
+        self.label_caption = plain.label("Label")
+        self._arrange()
+        self._buttons()
+
+    def _pickers(self) -> None:
         self.run = QComboBox(toolTip="The run whose mistakes are listed")
         self.run.activated.connect(lambda _i: self.load())
         self.versus = QComboBox(toolTip="List the images this other run gets right and the reviewed run wrong")
@@ -76,6 +88,8 @@ class ReviewView(QWidget):
         self.kind.addItem("false positives", "fp")
         self.kind.addItem("false negatives", "fn")
         self.kind.activated.connect(lambda _i: self._list())
+
+    def _matrix(self) -> None:
         self.matrix = QTableWidget(0, 0, toolTip="Rows: true label, columns: predicted. Click a cell for its images")
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -84,6 +98,7 @@ class ReviewView(QWidget):
         self.caption = plain.label("Pick a finished run.")
         self.caption.setWordWrap(True)
 
+    def _gallery(self, thumbs: ThumbnailLoader) -> None:
         self.model = ImageGridModel(thumbs, self)
         self.gallery = ImageGridView()
         self.gallery.setModel(self.model)
@@ -95,11 +110,7 @@ class ReviewView(QWidget):
         self.fix_button.clicked.connect(self.fix_selected)
         self.accept_button.clicked.connect(self.accept_selected)
 
-        for combo in (self.run, self.versus, self.label, self.fix_label):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(14)
-        self.caption.setMinimumWidth(120)
-        self.label_caption = plain.label("Label")
+    def _arrange(self) -> None:
         controls = QHBoxLayout()
         for widget in (
             QLabel("Run"),
@@ -129,7 +140,6 @@ class ReviewView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
-        self._buttons()
 
     def attach(self, catalog: Catalog, editor: Editor) -> None:
         self.catalog, self.editor = catalog, editor

@@ -113,7 +113,23 @@ class RunsView(QWidget):
         self.runs: list[RunInfo] = []
         self.table_data: dict | None = None
         self._runs_latest, self._compare_latest, self._threshold_latest = Latest(), Latest(), Latest()
+        top, compare_box, threshold_box = self._runs_panel(), self._compare_panel(), self._threshold_panel()
+        for caption in (self.compare_caption, self.threshold_caption):
+            caption.setWordWrap(True)  # long captions wrap instead of widening the window
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(compare_box)
+        bottom.addWidget(threshold_box)
+        bottom.setStretchFactor(0, 3)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._poll = QTimer(self, interval=5000)
+        self._poll.timeout.connect(self.refresh)
+        self._buttons()
 
+    def _runs_panel(self) -> QWidget:
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -131,6 +147,17 @@ class RunsView(QWidget):
         self.resume_button.clicked.connect(self._resume)
         self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
         self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
+        return _panel(
+            [
+                (QLabel("Runs of this catalog (from the window and the CLI)"), 1),
+                (self.resume_button, 0),
+                (self.plot_button, 0),
+                (self.review_button, 0),
+            ],
+            self.table,
+        )
+
+    def _compare_panel(self) -> QWidget:
         self.baseline = QComboBox(toolTip="Differences are to this run")
         self.baseline.currentIndexChanged.connect(lambda _i: self._compare())
         self.csv_button = QPushButton("Export CSV…")
@@ -140,6 +167,18 @@ class RunsView(QWidget):
         self.compare_table = QTableWidget(0, 0)
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare_caption = plain.label("Select two or more finished runs of one attribute to compare them.")
+        return _panel(
+            [
+                (self.compare_caption, 1),
+                (QLabel("Baseline"), 0),
+                (self.baseline, 0),
+                (self.csv_button, 0),
+                (self.markdown_button, 0),
+            ],
+            self.compare_table,
+        )
+
+    def _threshold_panel(self) -> QWidget:
         self.target = QDoubleSpinBox(
             minimum=0.05,
             maximum=1.0,
@@ -154,43 +193,9 @@ class RunsView(QWidget):
         self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.threshold_table.verticalHeader().setVisible(False)
         self.threshold_caption = plain.label()
-        for caption in (self.compare_caption, self.threshold_caption):
-            caption.setWordWrap(True)  # long captions wrap instead of widening the window
-
-        top = _panel(
-            [
-                (QLabel("Runs of this catalog (from the window and the CLI)"), 1),
-                (self.resume_button, 0),
-                (self.plot_button, 0),
-                (self.review_button, 0),
-            ],
-            self.table,
-        )
-        compare_box = _panel(
-            [
-                (self.compare_caption, 1),
-                (QLabel("Baseline"), 0),
-                (self.baseline, 0),
-                (self.csv_button, 0),
-                (self.markdown_button, 0),
-            ],
-            self.compare_table,
-        )
-        threshold_box = _panel(
+        return _panel(
             [(self.threshold_caption, 1), (QLabel("Target precision"), 0), (self.target, 0)], self.threshold_table
         )
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(compare_box)
-        bottom.addWidget(threshold_box)
-        bottom.setStretchFactor(0, 3)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(bottom)
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
-        self._poll = QTimer(self, interval=5000)
-        self._poll.timeout.connect(self.refresh)
-        self._buttons()
 
     def attach(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -385,7 +390,6 @@ class RunsView(QWidget):
         )
 
     def _thresholds_arrived(self, run_id: int, target: float, rows: list[dict]) -> None:
-        self.threshold_rows = rows
         self.threshold_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = [

@@ -65,8 +65,16 @@ class TrainingPanel(QWidget):
         self.pretrained_file: str | None = None
 
         self.attribute = QComboBox(toolTip="The attribute whose labels the runs learn")
-        self.variants = QListWidget(toolTip="One run per checked variant, on the same split and seed")
-        self.variants.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.variants = self._variants_list()
+        settings_box = self._settings_box()
+        self._arrange(settings_box, self._queue_box())
+        self.apply_defaults(defaults_for("cpu"))
+        self._buttons()
+        self._detect_device()
+
+    def _variants_list(self) -> QListWidget:
+        variants = QListWidget(toolTip="One run per checked variant, on the same split and seed")
+        variants.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         for loss in LOSSES + OVERSAMPLERS:
             item = QListWidgetItem(loss)
             if loss in OVERSAMPLERS:
@@ -76,8 +84,11 @@ class TrainingPanel(QWidget):
                 )
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if loss == "nw" else Qt.CheckState.Unchecked)
-            self.variants.addItem(item)
-        self.variants.setMaximumHeight(self.variants.sizeHintForRow(0) * 5 + 8)
+            variants.addItem(item)
+        variants.setMaximumHeight(variants.sizeHintForRow(0) * 5 + 8)
+        return variants
+
+    def _settings_box(self) -> QGroupBox:
         self.backbone = QComboBox()
         self.backbone.addItems(BACKBONES)
         self.pretrained = QComboBox(
@@ -115,7 +126,9 @@ class TrainingPanel(QWidget):
         form.addRow("Seed", self.seed)
         settings_box = QGroupBox("Run settings")
         settings_box.setLayout(form)
+        return settings_box
 
+    def _queue_box(self) -> QGroupBox:
         self.jobs = QListWidget(toolTip="Runs of this session: the running one, then those waiting")
         self.up = QPushButton("Up")
         self.down = QPushButton("Down")
@@ -139,7 +152,9 @@ class TrainingPanel(QWidget):
         queue_layout.addLayout(buttons)
         queue_layout.addWidget(self.progress)
         queue_layout.addWidget(self.progress_text)
+        return queue_box
 
+    def _arrange(self, settings_box: QGroupBox, queue_box: QGroupBox) -> None:
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -158,9 +173,6 @@ class TrainingPanel(QWidget):
         self.splitter.setSizes([340, 900])
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
-        self.apply_defaults(defaults_for("cpu"))
-        self._buttons()
-        self._detect_device()
 
     # -- catalog ----------------------------------------------------------------------------------------------
 

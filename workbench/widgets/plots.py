@@ -108,6 +108,12 @@ class LivePlots(QWidget):
         self._ranges: dict[int, tuple] = {}
         self._bar_layout: tuple | None = None
 
+        self._plots()
+        self._controls()
+        self.flush()  # the empty plots get their ranges
+
+    def _plots(self) -> None:
+        """The four plots and their curves, created once; redraws only ``setData`` them."""
         self.loss = _plot("Loss", "loss", "epoch")
         self.loss.addLegend(offset=(-10, 10))
         self.train_curve = self.loss.plot(
@@ -137,6 +143,7 @@ class LivePlots(QWidget):
         self._bar_items: list[pg.BarGraphItem] = []
         self._bar_runs: list[int] = []
 
+    def _controls(self) -> None:
         self.label_picker = QComboBox(toolTip="The label whose PR curve is drawn")
         self.label_picker.currentIndexChanged.connect(lambda _i: self._schedule())
         self.bar_metric = QComboBox(toolTip="What the per-class bars show")
@@ -162,7 +169,6 @@ class LivePlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addLayout(grid, 1)
-        self.flush()  # the empty plots get their ranges
 
     # -- data in ----------------------------------------------------------------------------------------------
 
