@@ -7,6 +7,7 @@ import csv
 import html
 import io
 import re
+from typing import Any
 
 from core.base.errors import TailorError
 from core.catalog.runs import get_run
@@ -29,7 +30,7 @@ def compare(catalog: Catalog, run_ids: list[int]) -> dict:
             + ", ".join(f"{run.id} ({run.attribute})" for run in runs)
         )
     labels = [label["name"] for label in runs[0].labels]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for run in runs:
         last = run.last
         by_name = {label["name"]: m["ap"] for label, m in zip(run.labels, last["per_label"])}
@@ -51,7 +52,7 @@ def compare(catalog: Catalog, run_ids: list[int]) -> dict:
             for k in ("top1", "acsa", "gm", "macro_ap")
         }
         row["ap_delta"] = [(a - b) if a is not None and b is not None else None for a, b in zip(row["ap"], base["ap"])]
-    best = []
+    best: list[float | None] = []
     for j in range(len(labels)):
         values = [row["ap"][j] for row in rows if row["ap"][j] is not None]
         best.append(max(values) if values else None)
@@ -66,11 +67,11 @@ def compare(catalog: Catalog, run_ids: list[int]) -> dict:
     }
 
 
-def _pct(value) -> str:
+def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _delta(value) -> str:
+def _delta(value: float | None) -> str:
     return "" if value is None else f" ({100 * value:+.1f})"
 
 

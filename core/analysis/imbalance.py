@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from core.config import DEFAULT_BETA
 
@@ -44,7 +45,7 @@ SCHEMES = ("nw", "ifw", "isw", "iew")
 GROUPS = ("head", "medium", "tail")
 
 
-def _as_counts(counts, *, allow_zero: bool = False) -> np.ndarray:
+def _as_counts(counts: ArrayLike, *, allow_zero: bool = False) -> np.ndarray:
     array = np.asarray(counts, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
         raise ValueError("counts must be a non-empty list of per-label image counts")
@@ -65,7 +66,7 @@ def _check_beta(beta: float) -> float:
     return float(beta)
 
 
-def effective_number(counts, beta: float) -> np.ndarray:
+def effective_number(counts: ArrayLike, beta: float) -> np.ndarray:
     """E_n = (1 - beta^n) / (1 - beta) per label (Cui et al. 2019), computed stably for beta close to 1."""
     n = _as_counts(counts, allow_zero=True)
     beta = _check_beta(beta)
@@ -74,7 +75,7 @@ def effective_number(counts, beta: float) -> np.ndarray:
     return -np.expm1(n * math.log(beta)) / (1.0 - beta)
 
 
-def class_weights(counts, scheme: str, *, beta: float = DEFAULT_BETA, lam: float = 1.0) -> np.ndarray:
+def class_weights(counts: ArrayLike, scheme: str, *, beta: float = DEFAULT_BETA, lam: float = 1.0) -> np.ndarray:
     """Per-label weights of ``scheme`` (see the module docstring for formulas and normalisation)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown weighting scheme '{scheme}' (expected one of {', '.join(SCHEMES)})")
@@ -89,10 +90,10 @@ def class_weights(counts, scheme: str, *, beta: float = DEFAULT_BETA, lam: float
         raw = 1.0 / np.sqrt(n)
     else:
         raw = 1.0 / effective_number(n, beta)
-    return lam * raw * (n.size / raw.sum())
+    return np.asarray(lam * raw * (n.size / raw.sum()), dtype=np.float64)
 
 
-def imbalance_ratio(counts) -> float | None:
+def imbalance_ratio(counts: ArrayLike) -> float | None:
     """Largest over smallest non-zero count; None when no label has an image."""
     n = _as_counts(counts, allow_zero=True)
     positive = n[n > 0]
@@ -129,7 +130,7 @@ class GroupRule:
         return f"shots: head > {self.many}, tail < {self.few}"
 
 
-def assign_groups(counts, rule: GroupRule = GroupRule()) -> list[str]:
+def assign_groups(counts: ArrayLike, rule: GroupRule = GroupRule()) -> list[str]:
     n = _as_counts(counts, allow_zero=True)
     if rule.kind == "shots":
         return ["head" if c > rule.many else "tail" if c < rule.few else "medium" for c in n]

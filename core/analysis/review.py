@@ -63,7 +63,7 @@ class Review:
 
     def correct(self, threshold: float = 0.5) -> np.ndarray:
         """Per image: right (single-label: arg-max is the label; multi-label: every label right at threshold)."""
-        return (self.truth_matrix == self.predicted_matrix(threshold)).all(axis=1)
+        return np.asarray((self.truth_matrix == self.predicted_matrix(threshold)).all(axis=1))
 
     def mistake_confidence(self, row: int) -> float:
         """How sure the model was of a wrong image's decision: single-label, the winning score; multi-label, the

@@ -18,7 +18,8 @@ def drain(generator: Generator[Any, Any, R]) -> R:
         try:
             next(generator)
         except StopIteration as stop:
-            return stop.value
+            result: R = stop.value
+            return result
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
@@ -71,8 +72,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(f: ImageFilter) -> list:
-    where = []
+def _conditions(f: ImageFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if f.split == "none":
         where.append(Image.split.is_(None))
     elif f.split is not None:
@@ -117,7 +118,7 @@ def image_ids(catalog: Catalog, f: ImageFilter = ImageFilter()) -> array:
 def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = None) -> list[ImageRow]:
     """Rows of ``ids`` (in that order; ids deleted meanwhile are left out) with their labels of one attribute."""
     ids = list(ids)
-    rows: dict[int, tuple] = {}
+    rows: dict[int, tuple[int, str, str, int, int, str | None]] = {}
     labels: dict[int, list[str]] = {}
     with catalog.session() as s:
         for chunk in chunks(ids, IDS_PER_QUERY):
@@ -127,7 +128,7 @@ def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = 
                     Image.id.in_(part)
                 )
             ):
-                rows[row[0]] = tuple(row)
+                rows[row[0]] = row.tuple()
             if attribute_id is not None:
                 for image_id, name in s.execute(
                     select(Annotation.image_id, Label.name)

@@ -23,7 +23,11 @@ from core.catalog.names import check_name
 from core.catalog.schema import SOURCES, Annotation, Attribute, Label, Run, utcnow
 from core.catalog.store import Catalog, check_kind
 
-_TABLES = {"attribute": Attribute, "label": Label, "annotation": Annotation}
+_TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation]] = {
+    "attribute": Attribute,
+    "label": Label,
+    "annotation": Annotation,
+}
 _PARENTS_FIRST = ("attribute", "label", "annotation")
 
 
@@ -181,19 +185,19 @@ def _label(s: Session, label_id: int) -> tuple[int, str, int, str, str]:
     ).first()
     if row is None:
         raise TailorError(f"no label with id {label_id} (deleted meanwhile?)")
-    return tuple(row)
+    return row.tuple()
 
 
 def _attribute(s: Session, attribute_id: int) -> tuple[int, str, str]:
     row = s.execute(select(Attribute.id, Attribute.name, Attribute.kind).where(Attribute.id == attribute_id)).first()
     if row is None:
         raise TailorError(f"no attribute with id {attribute_id} (deleted meanwhile?)")
-    return tuple(row)
+    return row.tuple()
 
 
 def _annotations_of(s: Session, attribute_id: int, image_ids: Sequence[int]) -> list[tuple[int, int, int, str]]:
     """(annotation id, image id, label id, source) of ``image_ids`` in one attribute."""
-    found = []
+    found: list[tuple[int, int, int, str]] = []
     for chunk in chunks(image_ids, IDS_PER_QUERY):
         found += s.execute(
             select(Annotation.id, Annotation.image_id, Annotation.label_id, Annotation.source).where(
@@ -238,7 +242,7 @@ def assign(
             if img not in has
         ]
         inserted = _insert_rows(s, "annotation", new)
-    changed = sorted({row[1] for row in deleted.values} | {d["image_id"] for d in new})
+    changed = sorted({int(row[1]) for row in deleted.values} | {img for img in images if img not in has})
     return Edit(
         f"label {_plural(len(images), 'image')} '{label_name}'",
         deleted=(deleted,),
@@ -248,7 +252,9 @@ def assign(
     )
 
 
-def _check_seen(s: Session, attribute_id: int, existing, seen: Mapping[int, Sequence[str]]) -> None:
+def _check_seen(
+    s: Session, attribute_id: int, existing: list[tuple[int, int, int, str]], seen: Mapping[int, Sequence[str]]
+) -> None:
     names = dict(s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id)).all())
     now: dict[int, list[str]] = {}
     for _, image, label, _ in existing:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, InterfaceError, OperationalError
 
@@ -58,8 +59,8 @@ def catalog_url(location: str | Path) -> URL:
     return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
 
 
-def _sqlite_settings(foreign_keys: bool, read_only: bool):
-    def on_connect(dbapi_connection, _record) -> None:
+def _sqlite_settings(foreign_keys: bool, read_only: bool) -> Callable[[sqlite3.Connection, object], None]:
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Take transaction control from pysqlite; SQLAlchemy's "begin" event below issues BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -112,7 +113,7 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_settings(foreign_keys, read_only))
 
         @event.listens_for(engine, "begin")
-        def _begin(conn) -> None:
+        def _begin(conn: Connection) -> None:
             immediate = conn.get_execution_options().get("tailor_immediate", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
@@ -316,8 +317,10 @@ def finish_run(
     metrics, scores = last
     with catalog.session(write=True) as s:
         best_metrics = None
+        row = None
         if best is not None:
             row = s.scalar(select(RunEpoch).where(RunEpoch.run_id == run_id, RunEpoch.epoch == best["epoch"]))
+        if best is not None and row is not None:
             best_metrics = {
                 "epoch": best["epoch"],
                 "selected_on": best["selected_on"],
@@ -420,7 +423,7 @@ def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], l
             .order_by(RunImage.id)
         ).all()
     scores = (
-        np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
+        np.stack([np.frombuffer(cast(bytes, r[3]), dtype=np.float32) for r in rows])  # not NULL: filtered
         if rows
         else np.zeros((0, len(run.labels)), dtype=np.float32)
     )

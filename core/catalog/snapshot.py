@@ -76,6 +76,7 @@ def take_snapshot(catalog: Catalog, attribute: str, *, seed: int, test_fraction:
         row = s.execute(select(Attribute.id, Attribute.kind).where(Attribute.name == attribute)).first()
         if row is None:
             catalog.attribute(attribute)  # raises with the list of known attributes
+            raise TailorError(f"no attribute '{attribute}'")
         attribute_id, kind = row
         pairs = s.execute(
             select(Annotation.image_id, Annotation.label_id, ImageRow.path, ImageRow.split)
@@ -143,7 +144,7 @@ def seeded_split(
                     splits[i] = "test"
         return splits
     train_left = {label: len(members) for label, members in by_label.items()}
-    in_test = defaultdict(int)
+    in_test: defaultdict[int, int] = defaultdict(int)
 
     def movable(i: int) -> bool:
         return splits[i] == "train" and all(train_left[label] > 1 for label in targets[i])

@@ -66,7 +66,7 @@ class Catalog:
     def __enter__(self) -> Catalog:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -136,7 +136,7 @@ class Catalog:
                 or "none yet; import some images first"
             )
             raise TailorError(f"no attribute '{name}' in {describe(self.location)} (attributes: {known})")
-        return tuple(row)
+        return row.tuple()
 
     def label_counts(self, attribute: str, split: str | None = None) -> LabelCounts:
         """Per-label image counts of ``attribute``, sorted by count (descending) then name.

@@ -36,7 +36,7 @@ def command(
 ) -> argparse.ArgumentParser:
     """A subcommand: its CATALOG argument (unless ``catalog`` is False) and ``--json`` (unless ``json`` is None);
     ``handler(args) -> exit status`` runs it."""
-    parser = sub.add_parser(name, help=help, description=description)
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
     parser.set_defaults(handler=handler)
     if catalog:
         parser.add_argument(
@@ -84,15 +84,15 @@ def _add_field(parser: argparse.ArgumentParser, field: Field, hint: Any, prefix:
         )
         return
     extra: dict[str, Any] = {key: meta[key] for key in ("choices", "metavar") if key in meta}
+    if base is not str:
+        extra["type"] = base
     if "const" in meta:
         extra.update(nargs="?", const=meta["const"])
     help_text = (meta.get("help") or "").replace("%", "%%") or None
     if default is not None and "default" not in (help_text or ""):
         shown = str(default)
         help_text = f"{help_text} (default {shown})" if help_text else f"default {shown}"
-    parser.add_argument(
-        flag, dest=dest, type=base if base is not str else None, default=default, help=help_text, **extra
-    )
+    parser.add_argument(flag, dest=dest, default=default, help=help_text, **extra)
 
 
 def _base_type(hint: Any) -> Any:

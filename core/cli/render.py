@@ -57,8 +57,10 @@ class _Terminal:
     """The events of one run as lines (``say``) and a tqdm bar per epoch; remembers how the run ended."""
 
     def __init__(self, say: Callable[[str], None]) -> None:
-        self.say, self.bar = say, None
-        self.run_id, self.status, self.failure = 0, "running", None
+        self.say: Callable[[str], None] = say
+        self.bar: Any = None  # a tqdm bar while an epoch runs
+        self.run_id, self.status = 0, "running"
+        self.failure: str | None = None
 
     def follow(self, events: Generator[Event, None, Any]) -> None:
         try:

@@ -78,7 +78,8 @@ def styles_for(colour: str, pattern: str, rng: random.Random) -> tuple[str, ...]
 
 
 def _shade(rgb: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    return tuple(max(0, min(255, int(c * factor))) for c in rgb)
+    r, g, b = (max(0, min(255, int(c * factor))) for c in rgb)
+    return r, g, b
 
 
 def _sleeve_polygons(kind: str, side: int, cx: float, shoulder_y: float, half: float) -> list[list[tuple]]:
@@ -161,15 +162,15 @@ def _pattern(
                 d.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=contrast)
     elif g.pattern == "floral":
         for _ in range(7):
-            x, y = rng.uniform(left + 4, right - 4), rng.uniform(top + 10, bottom - 5)
+            cx, cy = rng.uniform(left + 4, right - 4), rng.uniform(top + 10, bottom - 5)
             petal = rng.choice([(230, 90, 140), (250, 210, 80), (150, 110, 210)])
             for dx, dy in ((-2, 0), (2, 0), (0, -2), (0, 2)):
-                d.ellipse([x + dx - 2, y + dy - 2, x + dx + 2, y + dy + 2], fill=petal)
-            d.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(255, 240, 120))
+                d.ellipse([cx + dx - 2, cy + dy - 2, cx + dx + 2, cy + dy + 2], fill=petal)
+            d.ellipse([cx - 1, cy - 1, cx + 1, cy + 1], fill=(255, 240, 120))
     elif g.pattern == "glitter":
         for _ in range(40):
-            x, y = rng.uniform(left, right), rng.uniform(top + 4, bottom - 2)
-            d.point([(x, y), (x + 1, y)], fill=(255, 225, 90))
+            px, py = rng.uniform(left, right), rng.uniform(top + 4, bottom - 2)
+            d.point([(px, py), (px + 1, py)], fill=(255, 225, 90))
 
 
 def garments(seed: int = 7) -> list[Garment]:

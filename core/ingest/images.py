@@ -17,10 +17,11 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 #: Largest image accepted, in pixels (about 8,000 x 8,000). Larger declared sizes are refused unread.
 MAX_IMAGE_PIXELS = 64_000_000
@@ -29,7 +30,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 # Pillow's own guard: a warning above the limit, DecompressionBombError above twice the limit. Ours is stricter.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Never decode truncated files as if they were whole.
-Image.LOAD_TRUNCATED_IMAGES = False
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 class BadImage(Exception):
@@ -178,7 +179,7 @@ def probe(path: str, known_hash: str | None = None) -> Probe | str:
         return "too large to decode in memory"
 
 
-def probe_many(items: list[tuple[str, str | None]]) -> list[Probe | str]:
+def probe_many(items: Sequence[tuple[str, str | None]]) -> list[Probe | str]:
     """:func:`probe` over a chunk of (path, known hash) pairs; runs in worker processes."""
     return [probe(path, known) for path, known in items]
 

@@ -107,7 +107,7 @@ def run(events: Generator[ImportProgress, None, ImportReport]) -> ImportReport:
     return drain(events)
 
 
-def _existing_images(session, paths: list[str]) -> dict[str, tuple[int, str, str | None]]:
+def _existing_images(session: Session, paths: list[str]) -> dict[str, tuple[int, str, str | None]]:
     found: dict[str, tuple[int, str, str | None]] = {}
     for chunk in chunks(paths, CHUNK):
         rows = session.execute(
@@ -117,8 +117,8 @@ def _existing_images(session, paths: list[str]) -> dict[str, tuple[int, str, str
     return found
 
 
-def _check_attribute(session, name: str, kind: str) -> Attribute | None:
-    attribute = session.scalar(select(Attribute).where(Attribute.name == name))
+def _check_attribute(session: Session, name: str, kind: str) -> Attribute | None:
+    attribute: Attribute | None = session.scalar(select(Attribute).where(Attribute.name == name))
     if attribute is not None and attribute.kind != kind:
         hint = "without --multi-label" if attribute.kind == "single" else "with --multi-label"
         raise TailorError(f"attribute '{name}' is {attribute.kind}-label, not {kind}-label; import {hint}")

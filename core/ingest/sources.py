@@ -20,10 +20,14 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.base.errors import ManifestError, TailorError
 from core.catalog.names import MAX_PATH, name_problem, shown
 from core.catalog.schema import SPLITS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 LABEL_SEPARATOR = "|"
@@ -196,7 +200,7 @@ def _path_ok(path: str, walk: _Walk) -> bool:
 # -- manifests --------------------------------------------------------------------------------------------
 
 
-def _load_table(path: Path):
+def _load_table(path: Path) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
     kind = MANIFEST_SUFFIXES.get(path.suffix.lower())
@@ -219,7 +223,8 @@ class _Cells:
     a row is wrong: a quoted line break makes a row span several lines)."""
 
     def __init__(self, path: Path, kind: str) -> None:
-        self.path, self.kind, self._starts = path, kind, None
+        self.path, self.kind = path, kind
+        self._starts: list[int] | None = None
 
     def error(self, row: int, column: str, message: str) -> ManifestError:
         return ManifestError(str(self.path), message, row=row, line=self.line(row), column=column)
@@ -228,16 +233,20 @@ class _Cells:
         if self.kind == "parquet":
             return None
         if self._starts is None:
-            self._starts = []
-            with self.path.open(newline="", encoding="utf-8", errors="replace") as fh:
-                reader, end = csv.reader(fh, delimiter="\t" if self.kind == "tsv" else ","), 0
-                for record in reader:
-                    start, end = end + 1, reader.line_num
-                    if any(field.strip() for field in record):  # pandas skips blank lines
-                        self._starts.append(start)
+            self._starts = self._row_starts()
         return self._starts[row] if row < len(self._starts) else None
 
-    def text(self, value, row: int, column: str, *, strip: bool = True) -> str:
+    def _row_starts(self) -> list[int]:
+        starts = []
+        with self.path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            reader, end = csv.reader(fh, delimiter="\t" if self.kind == "tsv" else ","), 0
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if any(field.strip() for field in record):  # pandas skips blank lines
+                    starts.append(start)
+        return starts
+
+    def text(self, value: Any, row: int, column: str, *, strip: bool = True) -> str:
         """A cell as text: missing is "", text as is (trimmed unless ``strip`` is off), whole numbers as digits;
         anything else (structs, lists, timestamps, fractions) is an error naming its type."""
         if value is None or (isinstance(value, float) and value != value):  # NaN from Parquet
@@ -248,7 +257,7 @@ class _Cells:
             return str(int(value))
         raise self.error(row, column, f"expected text, found a {_type_name(value)} ({shown(value, 60)})")
 
-    def labels(self, value, row: int) -> list[str]:
+    def labels(self, value: Any, row: int) -> list[str]:
         if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
             parts = [self.text(v, row, "labels") for v in value]
         else:
@@ -261,7 +270,7 @@ class _Cells:
         return labels
 
 
-def _type_name(value) -> str:
+def _type_name(value: object) -> str:
     name = type(value).__name__
     return {
         "dict": "struct",

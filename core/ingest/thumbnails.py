@@ -64,9 +64,9 @@ def load(
     cached = cache_file(cache_dir, content_hash, size) if cache_dir and content_hash else None
     if cached is not None and cached.is_file():
         try:
-            with Image.open(cached) as image:
-                image = image.convert("RGB")
-                return Thumbnail(image.width, image.height, image.tobytes(), True)
+            with Image.open(cached) as stored:
+                rgb = stored.convert("RGB")
+                return Thumbnail(rgb.width, rgb.height, rgb.tobytes(), True)
         except (OSError, SyntaxError, ValueError):
             cached.unlink(missing_ok=True)  # a damaged cache entry is rebuilt from the original
     data = read_bytes(path)

@@ -186,7 +186,8 @@ class Discriminator(nn.Module):
         )
 
     def forward(self, features: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([features, F.one_hot(classes, self.num_labels).float()], dim=1)).squeeze(1)
+        scores: torch.Tensor = self.net(torch.cat([features, F.one_hot(classes, self.num_labels).float()], dim=1))
+        return scores.squeeze(1)
 
 
 # -- the classifier's losses ---------------------------------------------------------------------------------
@@ -210,7 +211,8 @@ class HeadLoss:
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.criterion is not None:
-            return self.criterion(logits if self.name == "ldam" else logits * self.scale, targets)
+            loss: torch.Tensor = self.criterion(logits if self.name == "ldam" else logits * self.scale, targets)
+            return loss
         wanted = targets if self.multi_label else F.one_hot(targets, logits.shape[1]).float()
         return ((self.scores(logits) - wanted) ** 2).sum(1).mean()
 
@@ -286,11 +288,11 @@ class Phase2:
             fake, _, _ = self._generate(fake_classes)
         real, real_targets, real_classes = real.to(dev), real_targets.to(dev), real_classes.to(dev)
         fake_classes_dev = fake_classes.to(dev)
-        q_loss = self.loss(self.head(real), real_targets) + self.loss(
+        q_loss: torch.Tensor = self.loss(self.head(real), real_targets) + self.loss(
             self.head(fake), self.loss.as_targets(fake_classes_dev, self.bank.num_labels)
         )
         self.optimisers["q"].zero_grad(set_to_none=True)
-        q_loss.backward()
+        q_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         self.optimisers["q"].step()
         self.generated += np.bincount(fake_classes.numpy(), minlength=self.bank.num_labels)
         d_value = None

@@ -36,6 +36,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.config import OversampleConfig, Oversampler, TrainConfig
 from core.oversampling.gan import FeatureBank, Phase2, Phase2Step
 from core.training import checkpoints
+from core.training.backbones import Classifier
 from core.training.dataset import SnapshotDataset, load_cache
 from core.training.events import (
     BatchProgress,
@@ -64,7 +65,14 @@ def _stamp(path: Path) -> list[int]:
 
 
 def features(
-    model, config: TrainConfig, run, snapshot: Snapshot, device: torch.device, *, run_id: int = 0, batch_size: int = 256
+    model: Classifier,
+    config: TrainConfig,
+    run: store.RunInfo,
+    snapshot: Snapshot,
+    device: torch.device,
+    *,
+    run_id: int = 0,
+    batch_size: int = 256,
 ) -> Generator[Event, None, torch.Tensor]:
     """Features (N x D, float32, in snapshot order) of every image of a finished run (``model``, ``config`` and
     ``run`` as ``load_run_model`` gives them, ``snapshot`` its images), cached in its folder."""
@@ -78,7 +86,8 @@ def features(
         saved = checkpoints.load(cache_file)
         if json.loads(saved["key"]) == key:
             yield FeatureProgress(run_id, len(snapshot.image_ids), len(snapshot.image_ids), cached=True)
-            return saved["features"].float()
+            cached: torch.Tensor = saved["features"].float()
+            return cached
     everything = list(range(len(snapshot.image_ids)))
     pixels = drain(load_cache(snapshot.paths, config.image_size))
     data = SnapshotDataset(snapshot, everything, config.image_size, None, pixels, everything)
@@ -197,7 +206,7 @@ class _PhaseTwo:
         self._save(model, phase)
         yield RunFinished(self.run_id, seconds, rate, summary)
 
-    def _phase(self, all_features: torch.Tensor, model: torch.nn.Module) -> Phase2:
+    def _phase(self, all_features: torch.Tensor, model: Classifier) -> Phase2:
         s, config = self.snapshot, self.config
         bank = FeatureBank(
             all_features[self.train_idx],

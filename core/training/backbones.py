@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,15 +48,17 @@ class CosineLinear(nn.Module):
 class Classifier(nn.Module):
     def __init__(self, backbone: nn.Module, head: nn.Module, name: str) -> None:
         super().__init__()
-        self.backbone = backbone
-        self.head = head
+        self.backbone: nn.Module = backbone
+        self.head: nn.Module = head
         self.name = name
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
+        features: torch.Tensor = self.backbone(x)
+        return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        logits: torch.Tensor = self.head(self.backbone(x))
+        return logits
 
 
 # -- ResNet-32 for 32 x 32 images (He et al. 2016; the version of Cao et al.'s LDAM code) ---------------------
@@ -109,7 +112,7 @@ class ResNet32Cifar(nn.Module):
 # -- torchvision ----------------------------------------------------------------------------------------------
 
 
-def _strip_head(name: str, model: nn.Module) -> tuple[nn.Module, int]:
+def _strip_head(name: str, model: Any) -> tuple[nn.Module, int]:  # torchvision models differ in layout
     """Replace the model's last linear layer by Identity; return the model and that layer's input size."""
     if name.startswith("resnet"):
         features = model.fc.in_features
@@ -120,7 +123,7 @@ def _strip_head(name: str, model: nn.Module) -> tuple[nn.Module, int]:
     else:  # vgg16, mobilenet_v3_small, efficientnet_b0: the last module of ``classifier``
         features = model.classifier[-1].in_features
         model.classifier[-1] = nn.Identity()
-    return model, features
+    return model, int(features)
 
 
 def local_weights_file(name: str) -> Path:
@@ -128,7 +131,7 @@ def local_weights_file(name: str) -> Path:
     from torchvision.models import get_model_weights
 
     url = get_model_weights(name).DEFAULT.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return Path(str(torch.hub.get_dir())) / "checkpoints" / os.path.basename(str(url))
 
 
 def _load_state(path: Path) -> dict:
@@ -166,6 +169,7 @@ def build_classifier(
     if name not in BACKBONES:
         raise TailorError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)})")
     message = None
+    backbone: nn.Module
     if name == "resnet32-cifar":
         backbone, features = ResNet32Cifar(), ResNet32Cifar.out_features
         if pretrained == "imagenet":

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO, Any, cast
 
 import torch
 
@@ -23,10 +24,11 @@ class _Writer:
     """A binary file that remembers the first OSError of its writes, and a Ctrl+C or SIGTERM that arrived while
     torch was calling it: torch turns both into a RuntimeError ("enforce fail ... unexpected pos")."""
 
-    def __init__(self, fh) -> None:
-        self.fh, self.error, self.interrupted = fh, None, False
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh, self.interrupted = fh, False
+        self.error: OSError | None = None
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:
         try:
             return self.fh.write(data)
         except OSError as exc:
@@ -44,12 +46,12 @@ class _Writer:
             raise
 
 
-def save(obj, path: str | Path) -> Path:
+def save(obj: object, path: str | Path) -> Path:
     path = Path(path)
     with atomic_write(path) as fh:
         writer = _Writer(fh)
         try:
-            torch.save(obj, writer)
+            torch.save(obj, cast(IO[bytes], writer))  # a file object: write and flush
         except RuntimeError:
             if writer.interrupted:
                 raise KeyboardInterrupt from None
@@ -60,5 +62,5 @@ def save(obj, path: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path):
+def load(path: str | Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)

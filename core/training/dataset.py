@@ -8,7 +8,7 @@ inside the Qt app).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,7 +26,7 @@ CACHE_BUDGET_BYTES = 4 * 1024**3
 
 
 def resize_square(image: Image.Image, size: int) -> Image.Image:
-    return image if image.size == (size, size) else image.resize((size, size), Image.BILINEAR)
+    return image if image.size == (size, size) else image.resize((size, size), Image.Resampling.BILINEAR)
 
 
 def _decode(path: str, size: int) -> np.ndarray:
@@ -54,17 +54,17 @@ def fits_in_memory(count: int, size: int, budget: int = CACHE_BUDGET_BYTES) -> b
     return count * 3 * size * size <= budget
 
 
-def augmentation(size: int):
+def augmentation(size: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """Per-sample training augmentation on uint8 CHW tensors (torchvision v2): pad-4 crop + flip up to 64 px (the
     CIFAR protocol), random resized crop + flip above. Scaling and normalisation happen per batch on the device."""
     from torchvision.transforms import v2
 
-    if size <= 64:
-        return v2.Compose([v2.RandomCrop(size, padding=4), v2.RandomHorizontalFlip()])
-    return v2.Compose([v2.RandomResizedCrop(size, scale=(0.35, 1.0), antialias=True), v2.RandomHorizontalFlip()])
+    steps = [v2.RandomCrop(size, padding=4)] if size <= 64 else [v2.RandomResizedCrop(size, scale=(0.35, 1.0))]
+    transform: Callable[[torch.Tensor], torch.Tensor] = v2.Compose([*steps, v2.RandomHorizontalFlip()])
+    return transform
 
 
-class SnapshotDataset(Dataset):
+class SnapshotDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Items ``(uint8 image tensor, target)`` of some snapshot indices, from the cache when given, else decoded;
     ``transform`` (training augmentation) is applied when given."""
 
@@ -73,7 +73,7 @@ class SnapshotDataset(Dataset):
         snapshot: Snapshot,
         indices: list[int],
         size: int,
-        transform=None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         cache: torch.Tensor | None = None,
         cache_rows: list[int] | None = None,
     ) -> None:
@@ -90,7 +90,7 @@ class SnapshotDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, item: int):
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cache is not None:
             pixels = self.cache[self.cache_rows[item] if self.cache_rows is not None else item]
         else:

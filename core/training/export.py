@@ -40,7 +40,7 @@ def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # jit.trace is deprecated in favour of torch.export
-            torch.jit.trace(model, example).save(str(target))
+            torch.jit.trace(model, example).save(str(target))  # type: ignore[no-untyped-call]  # torch's own
     elif fmt == "onnx":
         try:
             torch.onnx.export(

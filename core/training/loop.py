@@ -98,7 +98,7 @@ def train(
             recorder = RunRecorder(opened, config, cancel)
             return (yield from recorder.run(lambda: _start(recorder, resume, runs_dir, group, shared)))
     finally:
-        if not shared[0]:
+        if group is not None and not shared[0]:
             parallel.share_int(0, group)
         if group is not None:
             parallel.stop()
@@ -236,9 +236,10 @@ class _Trainer:
 
     def _optimiser(self) -> torch.optim.Optimizer:
         c = self.config
+        assert c.lr is not None and c.weight_decay is not None  # resolved() filled them
         if c.optimizer == "sgd":
             return torch.optim.SGD(self.model.parameters(), lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
-        return torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay or 0.0)
+        return torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
 
     def _restore(self) -> int:
         """Continue from the checkpoint: weights, optimiser, scaler, both generators and model selection."""
@@ -311,7 +312,7 @@ class _Trainer:
             total_loss, seen = trained
             train_seconds += time.perf_counter() - epoch_started
             images_seen += seen
-            if not self.main:
+            if self.group is not None and not self.main:
                 parallel.barrier(self.group)  # wait while rank 0 evaluates and writes the epoch
                 continue
             last_eval = yield from self._end_epoch(recorder, epoch, total_loss / seen, epoch_started)
@@ -332,7 +333,8 @@ class _Trainer:
             try:
                 done = next(decoding)
             except StopIteration as stop:
-                return stop.value
+                cache: torch.Tensor = stop.value
+                return cache
             yield Decoding(recorder.run_id, done, len(everything))
             if recorder.cancelled():
                 yield recorder.stop("cancelled while decoding images", self.start_epoch)
@@ -353,7 +355,7 @@ class _Trainer:
 
         training_data = dataset(self.train_idx, augmentation(self.config.image_size))
         g = self.group
-        self.sampler = (
+        self.sampler: DistributedSampler[Any] | None = (
             None
             if g is None
             else DistributedSampler(training_data, g.world, g.rank, shuffle=True, seed=self.config.seed)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
@@ -87,6 +88,7 @@ class WeightedCrossEntropy(TailorLoss):
     def __init__(self, name: str, weight: torch.Tensor, multi_label: bool) -> None:
         super().__init__(len(weight), multi_label)
         self.name = name
+        self.weight: torch.Tensor
         self.register_buffer("weight", weight)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -108,6 +110,7 @@ class FocalLoss(TailorLoss):
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
         self.name, self.gamma, self.alpha = name, float(gamma), float(alpha)
+        self.weight: torch.Tensor | None
         self.register_buffer("weight", weight)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -116,7 +119,7 @@ class FocalLoss(TailorLoss):
             focal = sigmoid_focal_loss(
                 logits, targets.to(logits.dtype), alpha=self.alpha, gamma=self.gamma, reduction="none"
             )
-            return _weighted_mean_over_columns(focal, self.weight)
+            return _weighted_mean_over_columns(focal, self.weight)  # None: unweighted
         log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
         focal = -log_p if self.gamma == 0 else -((-torch.expm1(log_p)).clamp(min=0) ** self.gamma) * log_p
         if self.weight is None:
@@ -146,6 +149,8 @@ class LDAMLoss(TailorLoss):
             raise ValueError(f"LDAM needs max_m > 0 and s > 0, got max_m={max_m}, s={s}")
         self.name, self.max_m, self.s, self.drw_epoch = name, float(max_m), float(s), drw_epoch
         inv = np.asarray(counts, dtype=np.float64) ** -0.25
+        self.margins: torch.Tensor
+        self.drw_weight: torch.Tensor
         self.register_buffer("margins", torch.as_tensor(max_m * inv / inv.max()))
         drw = class_weights(counts, "iew", beta=drw_beta) if drw_epoch is not None else np.ones(len(counts))
         self.register_buffer("drw_weight", torch.as_tensor(drw))
@@ -167,7 +172,7 @@ class LDAMLoss(TailorLoss):
         return f"labels={self.num_labels}, max_m={self.max_m}, s={self.s}{drw}"
 
 
-def make_loss(name: str, counts, *, multi_label: bool, **params) -> TailorLoss:
+def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: float) -> TailorLoss:
     """Build the loss ``name`` for training counts ``counts`` (see the module docstring for definitions).
 
     Parameters by name: ``beta`` (iew, cb-focal; default 0.99), ``gamma`` (focal, cb-focal; 2), ``alpha``
