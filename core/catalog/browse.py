@@ -128,7 +128,8 @@ def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = 
                     Image.id.in_(part)
                 )
             ):
-                rows[row[0]] = row.tuple()
+                image_id, path, digest, width, height, split = row
+                rows[image_id] = (image_id, path, digest, width, height, split)
             if attribute_id is not None:
                 for image_id, name in s.execute(
                     select(Annotation.image_id, Label.name)

@@ -185,14 +185,16 @@ def _label(s: Session, label_id: int) -> tuple[int, str, int, str, str]:
     ).first()
     if row is None:
         raise TailorError(f"no label with id {label_id} (deleted meanwhile?)")
-    return row.tuple()
+    lid, name, attribute_id, attribute_name, kind = row
+    return lid, name, attribute_id, attribute_name, kind
 
 
 def _attribute(s: Session, attribute_id: int) -> tuple[int, str, str]:
     row = s.execute(select(Attribute.id, Attribute.name, Attribute.kind).where(Attribute.id == attribute_id)).first()
     if row is None:
         raise TailorError(f"no attribute with id {attribute_id} (deleted meanwhile?)")
-    return row.tuple()
+    aid, name, kind = row
+    return aid, name, kind
 
 
 def _annotations_of(s: Session, attribute_id: int, image_ids: Sequence[int]) -> list[tuple[int, int, int, str]]:

@@ -136,7 +136,8 @@ class Catalog:
                 or "none yet; import some images first"
             )
             raise TailorError(f"no attribute '{name}' in {describe(self.location)} (attributes: {known})")
-        return row.tuple()
+        attribute_id, attribute_name, kind = row
+        return attribute_id, attribute_name, kind
 
     def label_counts(self, attribute: str, split: str | None = None) -> LabelCounts:
         """Per-label image counts of ``attribute``, sorted by count (descending) then name.

@@ -1,3 +1,4 @@
-"""The main window's tabs and panes (Browse, detail, Imbalance, Train, Runs, Review): widgets that show one
-catalog through view-models and workers. Each view owns its layout; none imports another view.
+"""The main window's tabs and panes (Browse with its detail pane, Imbalance, Train, Runs, Review): widgets that show
+one catalog through view-models, reusable widgets and workers. A tab may contain a pane (Browse holds ``detail``);
+tabs never import each other, the main window connects them.
 """

@@ -79,7 +79,7 @@ class ImbalanceView(QWidget):
         top = self._controls()
         self._count_plot()
         weights_header = self._weight_plot()
-        self._table()
+        self._build_table()
         plots = QWidget()
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
@@ -148,7 +148,7 @@ class ImbalanceView(QWidget):
         weights_header.addWidget(self.beta, 1)
         return weights_header
 
-    def _table(self) -> None:
+    def _build_table(self) -> None:
         self.table = QTableWidget(0, 4 + len(SCHEMES))
         self.table.setHorizontalHeaderLabels(["label", "images", "group", "effective n"] + [f"w {s}" for s in SCHEMES])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
