@@ -20,6 +20,7 @@ import numpy as np
 
 from core.base.errors import TailorError
 from core.catalog.runs import final_scores, get_run
+from core.catalog.schema import Kind, RunStatus
 from core.catalog.store import Catalog
 
 
@@ -90,13 +91,13 @@ class Review:
 
 def load_review(catalog: Catalog, run_id: int) -> Review:
     run = get_run(catalog, run_id)
-    if run.status != "finished":
+    if run.status != RunStatus.FINISHED:
         raise TailorError(f"run {run_id} is {run.status}; only finished runs have predictions to review")
     image_ids, paths, targets, scores = final_scores(catalog, run_id)
     return Review(
         run.id,
         run.attribute,
-        run.kind == "multi",
+        run.kind == Kind.MULTI,
         [label["name"] for label in run.labels],
         [label["id"] for label in run.labels],
         image_ids,

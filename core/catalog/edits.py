@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.names import check_name
-from core.catalog.schema import SOURCES, Annotation, Attribute, Label, Run, utcnow
+from core.catalog.schema import SOURCES, Annotation, Attribute, Kind, Label, Run, utcnow
 from core.catalog.store import Catalog, check_kind
 
 _TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation]] = {
@@ -232,10 +232,10 @@ def assign(
     with catalog.session(write=True) as s:
         _, label_name, attribute_id, _attribute_name, kind = _label(s, label_id)
         existing = _annotations_of(s, attribute_id, images)
-        if seen and kind == "single":
+        if seen and kind == Kind.SINGLE:
             _check_seen(s, attribute_id, existing, seen)
         has = {img for _, img, lab, _ in existing if lab == label_id}
-        stale = [ann for ann, _, lab, _ in existing if kind == "single" and lab != label_id]
+        stale = [ann for ann, _, lab, _ in existing if kind == Kind.SINGLE and lab != label_id]
         deleted = _delete_rows(s, "annotation", stale)
         now = utcnow()
         new = [
@@ -308,7 +308,7 @@ def _check_name(name: str, what: str) -> str:
     return check_name(name, f"{what} name")
 
 
-def create_attribute(catalog: Catalog, name: str, kind: str = "single") -> Edit:
+def create_attribute(catalog: Catalog, name: str, kind: str = Kind.SINGLE) -> Edit:
     name, kind = _check_name(name, "attribute"), check_kind(kind)
     with catalog.session(write=True) as s:
         if s.scalar(select(Attribute.id).where(Attribute.name == name)) is not None:

@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import select
 
 from core.base.errors import TailorError
-from core.catalog.schema import Annotation, Attribute, Label
+from core.catalog.schema import Annotation, Attribute, Kind, Label
 from core.catalog.schema import Image as ImageRow
 from core.catalog.store import Catalog
 
@@ -48,7 +48,7 @@ class Snapshot:
 
     @property
     def multi_label(self) -> bool:
-        return self.kind == "multi"
+        return self.kind == Kind.MULTI
 
     def indices(self, split: str) -> list[int]:
         return [i for i, s in enumerate(self.splits) if s == split]
@@ -103,7 +103,7 @@ def take_snapshot(catalog: Catalog, attribute: str, *, seed: int, test_fraction:
         splits, source = [s if s in ("val", "test") else "train" for s in catalog_splits], "catalog"
     else:
         splits, source = (
-            seeded_split(targets, len(used), seed=seed, test_fraction=test_fraction, multi_label=kind == "multi"),
+            seeded_split(targets, len(used), seed=seed, test_fraction=test_fraction, multi_label=kind == Kind.MULTI),
             "seeded",
         )
     snapshot = Snapshot(

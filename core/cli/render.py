@@ -9,6 +9,7 @@ from typing import Any
 
 from core.base.errors import TailorError
 from core.catalog.runs import get_run, summary
+from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 from core.training.events import (
     BatchProgress,
@@ -48,7 +49,7 @@ def render_training(
     result = summary(get_run(catalog, view.run_id))
     if as_json:
         print(json.dumps(result, indent=2))
-    elif view.status == "finished":
+    elif view.status == RunStatus.FINISHED:
         _print_result(view.run_id, result)
     return view.exit_status()
 
@@ -59,7 +60,7 @@ class _Terminal:
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say: Callable[[str], None] = say
         self.bar: Any = None  # a tqdm bar while an epoch runs
-        self.run_id, self.status = 0, "running"
+        self.run_id, self.status = 0, RunStatus.RUNNING
         self.failure: str | None = None
 
     def follow(self, events: Generator[Event, None, Any]) -> None:
@@ -69,7 +70,7 @@ class _Terminal:
                 self.show(event)
         except KeyboardInterrupt:
             events.close()  # records the run as cancelled
-            self.status = "cancelled"
+            self.status = RunStatus.CANCELLED
         finally:
             self._close_bar()
 
@@ -85,11 +86,11 @@ class _Terminal:
                 f"macro AP {_pct(m['macro_ap'])} ({event.seconds:.1f} s, lr {event.lr:.2g})"
             )
         elif isinstance(event, RunFinished):
-            self.status = "finished"
+            self.status = RunStatus.FINISHED
         elif isinstance(event, RunFailed):
-            self.status, self.failure = "failed", event.message
+            self.status, self.failure = RunStatus.FAILED, event.message
         elif isinstance(event, RunCancelled):
-            self.status = "cancelled"
+            self.status = RunStatus.CANCELLED
         else:
             line = _line(event)
             if line:
@@ -117,10 +118,10 @@ class _Terminal:
             self.bar = None
 
     def exit_status(self) -> int:
-        if self.status == "failed":
+        if self.status == RunStatus.FAILED:
             print(f"tailor train: run {self.run_id} failed: {self.failure}", file=sys.stderr)
             return EXIT_FAILED
-        if self.status == "cancelled":
+        if self.status == RunStatus.CANCELLED:
             print(
                 f"tailor train: run {self.run_id} cancelled; continue it with --resume {self.run_id}", file=sys.stderr
             )

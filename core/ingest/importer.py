@@ -120,7 +120,7 @@ def _existing_images(session: Session, paths: list[str]) -> dict[str, tuple[int,
 def _check_attribute(session: Session, name: str, kind: str) -> Attribute | None:
     attribute: Attribute | None = session.scalar(select(Attribute).where(Attribute.name == name))
     if attribute is not None and attribute.kind != kind:
-        hint = "without --multi-label" if attribute.kind == "single" else "with --multi-label"
+        hint = "without --multi-label" if attribute.kind == Kind.SINGLE else "with --multi-label"
         raise TailorError(f"attribute '{name}' is {attribute.kind}-label, not {kind}-label; import {hint}")
     return attribute
 
@@ -147,7 +147,7 @@ def import_source(
     """Import a folder tree or a manifest into ``attribute`` (created with the given kind if new).
     ``follow_symlinks``: follow links to folders outside a folder tree too."""
     started = time.perf_counter()
-    kind = check_kind("multi" if multi_label else "single")
+    kind = check_kind(Kind.MULTI if multi_label else Kind.SINGLE)
     attribute = check_name(attribute, "attribute name")
     with catalog.session() as s:  # fail fast, before reading any file
         _check_attribute(s, attribute, kind)

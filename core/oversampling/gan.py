@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.base.errors import TailorError
-from core.config import OversampleConfig
+from core.config import HeadLossName, OversampleConfig
 from core.training.losses import make_loss
 
 # -- dictionaries -------------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ class HeadLoss:
     one class per sample (what G pushes down)."""
 
     def __init__(self, name: str, counts: np.ndarray, *, multi_label: bool, cosine: bool) -> None:
-        if name == "ldam" and (multi_label or not cosine):
+        if name == HeadLossName.LDAM and (multi_label or not cosine):
             raise TailorError(
                 "--head-loss ldam needs a single-label base run trained with ldam or ldam-drw (a cosine head)"
             )
@@ -211,7 +211,9 @@ class HeadLoss:
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.criterion is not None:
-            loss: torch.Tensor = self.criterion(logits if self.name == "ldam" else logits * self.scale, targets)
+            loss: torch.Tensor = self.criterion(
+                logits if self.name == HeadLossName.LDAM else logits * self.scale, targets
+            )
             return loss
         wanted = targets if self.multi_label else F.one_hot(targets, logits.shape[1]).float()
         return ((self.scores(logits) - wanted) ** 2).sum(1).mean()

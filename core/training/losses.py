@@ -205,7 +205,7 @@ def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: floa
     def weights(scheme: str) -> torch.Tensor:
         return torch.as_tensor(class_weights(counts, scheme, beta=params.get("beta", DEFAULT_BETA)))
 
-    if name in ("nw", "ifw", "isw", "iew"):
+    if name in (Loss.NW, Loss.IFW, Loss.ISW, Loss.IEW):
         return WeightedCrossEntropy(name, weights(name), multi_label)
     if name in ("focal", "cb-focal"):
         return FocalLoss(
@@ -217,7 +217,7 @@ def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: floa
             weights("iew") if name == "cb-focal" else None,
         )
     max_m, s = params.get("max_m", 0.5), params.get("s", 30.0)
-    if name == "ldam":
+    if name == Loss.LDAM:
         return LDAMLoss(name, counts, max_m=max_m, s=s)
     epochs = int(params.get("epochs", 200))
     drw_epoch = int(params.get("drw_epoch", int(0.8 * epochs)))

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.catalog.schema import Kind
 from core.catalog.store import AttributeInfo, Catalog
 from core.ingest.importer import ImportProgress, ImportReport, import_source, write_skipped_csv
 from workbench.widgets import plain
@@ -116,7 +117,7 @@ class ImportDialog(QDialog):
         existing = self.attributes.get(name.strip())
         self.multi.setEnabled(existing is None)
         if existing is not None:
-            self.multi.setChecked(existing.kind == "multi")
+            self.multi.setChecked(existing.kind == Kind.MULTI)
             self.kind_note.setText(
                 f"Existing attribute: {existing.kind}-label, {existing.labels} labels, {existing.images:,} images"
             )

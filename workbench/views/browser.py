@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog.browse import SORTS, ImageFilter, image_ids
+from core.catalog.schema import Kind
 from workbench.viewmodels.catalog_state import CatalogState
 from workbench.viewmodels.editor import Editor
 from workbench.views.detail import DetailPane
@@ -161,7 +162,7 @@ class LabelPanel(QWidget):
         if attribute is None:
             self.title.setText("<b>No attribute yet.</b> Import images or create one under Labels ▸ Manage.")
         else:
-            kind = "one label per image" if attribute.kind == "single" else "several labels per image"
+            kind = "one label per image" if attribute.kind == Kind.SINGLE else "several labels per image"
             self.title.setText(f"<b>{plain.escape(attribute.name)}</b> ({kind}) · {selected:,} selected")
         enabled = attribute is not None and selected > 0
         for button in (self.assign_button, self.remove_button, self.clear_button):

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis import review as core_review
 from core.catalog.runs import list_runs
+from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
 from workbench.widgets import plain
@@ -42,7 +43,7 @@ def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
     return [
         (r.id, f"run {r.id}: {r.loss} · {r.backbone} ({r.attribute})", r.attribute)
         for r in list_runs(catalog)
-        if r.status == "finished"
+        if r.status == RunStatus.FINISHED
     ]
 
 

@@ -34,13 +34,14 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, TrainConfig, defaults_for
+from core.catalog.schema import Kind
+from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, Loss, TrainConfig, defaults_for
 from core.training.devices import describe, probe_arguments
 from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
 from workbench.viewmodels.catalog_state import CatalogState
 from workbench.widgets import plain
 from workbench.widgets.plots import LivePlots, RunSeries
-from workbench.workers.training_queue import Job, TrainingQueue
+from workbench.workers.training_queue import ACTIVE, Job, JobStatus, TrainingQueue
 
 STATUS_MARKS = {"queued": "…", "starting": "▶", "running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■"}
 
@@ -83,7 +84,7 @@ class TrainingPanel(QWidget):
                     "run whose head is fine-tuned on real and synthetic minority features"
                 )
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if loss == "nw" else Qt.CheckState.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if loss == Loss.NW else Qt.CheckState.Unchecked)
             variants.addItem(item)
         variants.setMaximumHeight(variants.sizeHintForRow(0) * 5 + 8)
         return variants
@@ -317,7 +318,7 @@ class TrainingPanel(QWidget):
             self.status.emit(f"Cannot train: {exc}")
             return []
         variants = self.checked_variants()
-        if self.attribute.currentData() == "multi":
+        if self.attribute.currentData() == Kind.MULTI:
             skipped = [v for v in variants if v in SINGLE_LABEL_ONLY]
             variants = [v for v in variants if v not in SINGLE_LABEL_ONLY]
             if skipped:
@@ -377,10 +378,10 @@ class TrainingPanel(QWidget):
 
     def _buttons(self) -> None:
         job = self._selected_job()
-        waiting = job is not None and job.status == "queued"
+        waiting = job is not None and job.status == JobStatus.QUEUED
         self.up.setEnabled(waiting)
         self.down.setEnabled(waiting)
-        self.remove.setEnabled(job is not None and job.status not in ("starting", "running"))
+        self.remove.setEnabled(job is not None and job.status not in ACTIVE)
         self.cancel_button.setEnabled(self.queue is not None and self.queue.running is not None)
         self.train_button.setEnabled(self.queue is not None and self.attribute.count() > 0)
 

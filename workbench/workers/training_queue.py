@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from PySide6.QtCore import QObject, Signal
 from shiboken6 import isValid
@@ -35,11 +36,25 @@ from workbench.workers.tasks import TRAINING_POOL, run_function, run_generator
 from workbench.workers.torch_loading import import_training
 
 
+class JobStatus(StrEnum):
+    """A queued job's state: waiting, torch loading for it, training, then how it ended."""
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = (JobStatus.STARTING, JobStatus.RUNNING)
+
+
 @dataclass
 class Job:
     number: int
     config: TrainConfig
-    status: str = "queued"  # queued | starting | running | finished | failed | cancelled
+    status: JobStatus = JobStatus.QUEUED
     run_id: int | None = None
     resume: int | None = None  # continue this run from its checkpoint (its stored configuration applies)
     message: str = ""
@@ -138,7 +153,7 @@ class TrainingQueue(QObject):
         return self._running
 
     def waiting(self) -> list[Job]:
-        return [job for job in self.jobs if job.status == "queued"]
+        return [job for job in self.jobs if job.status == JobStatus.QUEUED]
 
     def busy(self) -> bool:
         return self._running is not None or bool(self.waiting())
@@ -185,7 +200,7 @@ class TrainingQueue(QObject):
         self.changed.emit()
 
     def remove(self, job: Job) -> None:
-        if job.status not in ("starting", "running"):  # the running job is cancelled, not removed
+        if job.status not in ACTIVE:  # the running job is cancelled, not removed
             self.jobs.remove(job)
             self.changed.emit()
 
@@ -213,7 +228,7 @@ class TrainingQueue(QObject):
             self.idle.emit()
             return
         job = self._running = waiting[0]
-        job.status, job.message = "starting", "loading torch and decoding images…"
+        job.status, job.message = JobStatus.STARTING, "loading torch and decoding images…"
         self._cancel = threading.Event()
         self.changed.emit()
         run_generator(
@@ -230,26 +245,26 @@ class TrainingQueue(QObject):
 
     def _on_event(self, job: Job, event: Event) -> None:
         if isinstance(event, RunStarted):
-            job.run_id, job.status, job.message = event.run_id, "running", f"on {event.device}"
+            job.run_id, job.status, job.message = event.run_id, JobStatus.RUNNING, f"on {event.device}"
             self.changed.emit()
         elif isinstance(event, (BatchProgress, Decoding, FeatureProgress)):
             job.progress = event
         elif isinstance(event, RunFinished):
-            job.status, job.message = "finished", f"{event.seconds:.0f} s"
+            job.status, job.message = JobStatus.FINISHED, f"{event.seconds:.0f} s"
         elif isinstance(event, RunFailed):
-            job.status, job.message = "failed", event.message
+            job.status, job.message = JobStatus.FAILED, event.message
             job.run_id = job.run_id or event.run_id or None
         elif isinstance(event, RunCancelled):
-            job.status, job.message = "cancelled", f"cancelled in epoch {event.epoch + 1}"
+            job.status, job.message = JobStatus.CANCELLED, f"cancelled in epoch {event.epoch + 1}"
         self.event.emit(event)
 
     def _on_error(self, job: Job, exc: BaseException) -> None:
-        job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
+        job.status, job.message = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
 
     def _on_finish(self, job: Job) -> None:
-        if job.status in ("starting", "running"):  # the generator ended without a final event
-            job.status = "cancelled" if self._cancel is not None and self._cancel.is_set() else "failed"
-            job.message = job.message if job.status == "failed" else "cancelled"
+        if job.status in ACTIVE:  # the generator ended without a final event
+            job.status = JobStatus.CANCELLED if self._cancel is not None and self._cancel.is_set() else JobStatus.FAILED
+            job.message = job.message if job.status == JobStatus.FAILED else "cancelled"
         self._running, self._cancel = None, None
         self.changed.emit()
         self.jobEnded.emit(job)
