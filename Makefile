@@ -65,4 +65,4 @@ package-check:
 	packaging/smoke_check.sh dist/tailor
 
 clean:
-	rm -rf $(VENV) demo-catalog tailor-demo .pytest_cache .hypothesis *.egg-info build dist
+	rm -rf $(VENV) demo-catalog tailor-demo .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info build dist
