@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import TailorError
+from core.catalog.schema import SPLITS
 from core.catalog.store import Catalog
 from core.cli.options import EXIT_OK, command, opened
 from core.cli.stats import format_stats, stats_dict
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--beta", type=float, default=DEFAULT_BETA, help="beta of the effective number (default %(default)s)"
     )
-    p.add_argument("--split", choices=("train", "val", "test"), help="count one split only")
+    p.add_argument("--split", choices=SPLITS, help="count one split only")
     p.add_argument(
         "--groups", default="log", metavar="RULE", help="head/medium/tail rule: log (default), shots or shots:MANY,FEW"
     )
@@ -177,7 +178,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     with opened(args.catalog) as catalog:
-        images = {split or "none": catalog.image_count(split) for split in (None, "train", "val", "test")}
+        images = {split or "none": catalog.image_count(split) for split in (None, *SPLITS)}
         attributes = catalog.attributes()
     if args.json:
         print(
