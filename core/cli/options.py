@@ -102,8 +102,15 @@ def _base_type(hint: Any) -> Any:
 
 
 def config_from_args(
-    config: type, args: argparse.Namespace, names: Sequence[str], *, prefix: str = "", **fixed: Any
+    config: type,
+    args: argparse.Namespace,
+    names: Sequence[str],
+    *,
+    prefixes: dict[str, str] | None = None,
+    **fixed: Any,
 ) -> Any:
-    """The dataclass ``config`` filled from the options ``add_config_options`` made, plus ``fixed`` values."""
-    values = {name: getattr(args, (prefix + name).replace("-", "_")) for name in names}
+    """The dataclass ``config`` filled from the options ``add_config_options`` made (``prefixes``: the prefix an
+    option was added with, by field name), plus ``fixed`` values."""
+    prefixes = prefixes or {}
+    values = {name: getattr(args, (prefixes.get(name, "") + name).replace("-", "_")) for name in names}
     return config(**values, **fixed)

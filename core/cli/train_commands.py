@@ -96,14 +96,13 @@ def _runs_dir(p: argparse.ArgumentParser) -> None:
 
 
 def _oversampler(args: argparse.Namespace, *, prefix: str = "") -> OversampleConfig:
-    gan = config_from_args(OversampleConfig, args, GAN_OPTIONS, prefix=prefix)
+    """Phase 2's settings: the epochs, batch and rate options (``--gan-*`` under ``tailor train``), the shared
+    oversampler options, and the run's seed and device."""
     config: OversampleConfig = config_from_args(
         OversampleConfig,
         args,
-        OVERSAMPLER_OPTIONS,
-        epochs=gan.epochs,
-        batch_size=gan.batch_size,
-        lr=gan.lr,
+        GAN_OPTIONS + OVERSAMPLER_OPTIONS,
+        prefixes={name: prefix for name in GAN_OPTIONS},
         seed=args.seed,
         device=args.device,
     )
