@@ -197,3 +197,11 @@ def test_closing_the_catalog_while_torch_loads_raises_nothing(qtbot, tmp_path, m
     window.open_catalog(str(_hostile_catalog(tmp_path / "b")))
     qtbot.waitUntil(lambda: window.queue is not None and window.queue is not old, timeout=10000)
     qtbot.wait(2000)  # the import ends after the first queue was deleted: pytest-qt fails on any exception
+
+
+def test_the_window_finds_its_icon_and_stylesheet():
+    """resources/ is found from workbench/app/ (the package move once left the window without icon and style)."""
+    from workbench.app import resources
+
+    assert resources.resource("icons/tailor.svg").is_file()
+    assert "QTabBar::tab" in resources.stylesheet()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QIcon
 def resources_dir() -> Path:
     bundled = getattr(sys, "_MEIPASS", None)  # PyInstaller's unpack folder
     candidates = ([Path(bundled) / "resources"] if bundled else []) + [
-        Path(__file__).resolve().parents[1] / "resources"
+        Path(__file__).resolve().parents[2] / "resources"  # workbench/app/ -> the repository root
     ]
     return next((path for path in candidates if path.is_dir()), candidates[-1])
 
