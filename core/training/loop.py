@@ -207,6 +207,7 @@ class _Trainer:
         built: Built,
         resuming: bool,
     ) -> None:
+        self.created_at = time.perf_counter()  # the run's seconds count set-up and decoding, as they always did
         self.config, self.snapshot, self.device, self.directory, self.group = config, snapshot, device, directory, group
         self.net, self.message = built  # the plain module: evaluation, checkpoints, the saved model
         self.train_idx, self.val_idx, self.test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
@@ -302,7 +303,7 @@ class _Trainer:
             if cache is None:
                 return
         self._data(cache, everything)
-        last_eval, images_seen, train_seconds, started = None, 0, 0.0, time.perf_counter()
+        last_eval, images_seen, train_seconds = None, 0, 0.0
         for epoch in range(self.start_epoch, self.config.epochs):
             recorder.progress.epoch = epoch
             epoch_started = time.perf_counter()
@@ -322,7 +323,7 @@ class _Trainer:
             yield from self._finish(
                 recorder,
                 last_eval,
-                time.perf_counter() - started,
+                time.perf_counter() - self.created_at,
                 images_seen / train_seconds if train_seconds else 0.0,
             )
 
