@@ -1,10 +1,12 @@
-"""Benchmark: the window on the 60,000-image CIFAR-10 catalog (targets: shown <= 2 s, worst stall <= 50 ms).
+"""Benchmark: the window on the 60,000-image CIFAR-10 catalog (targets: first page with thumbnails <= 1 s, worst
+stall <= 50 ms).
 
 Builds ``.bench/cifar10-full.sqlite`` once (the whole CIFAR-10 JPEG tree, attribute ``object``), then in one
 process (Qt offscreen unless a display is given):
 
 1. times ``create_main_window(catalog)`` + ``show()`` until the window is painted, and until the grid's first
-   page of rows and its thumbnails are on screen;
+   page of rows and its thumbnails are on screen (from ``application()``, as before, and from the start of the
+   process, which adds Python's and Qt's own start);
 2. scrolls the grid page after page to the end (one page step every 25 ms) while a 5 ms heartbeat timer records
    the longest gap of the event loop, then the same with fast flings (ten pages per step);
 3. reports memory (RSS) before and after scrolling, the thumbnail cache size and whether torch was imported.
@@ -22,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+PROCESS_START = time.perf_counter()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,6 +69,7 @@ class Heartbeat:
             "worst_ms": round(gaps[-1] * 1000, 1),
             "p99_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1),
             "worst_at_s": round(self.ends[worst] - self.gaps[worst], 2),
+            "over_16ms": sum(gap > 0.016 for gap in gaps),
             "over_50ms": sum(gap > 0.05 for gap in gaps),
         }
 
@@ -141,7 +145,7 @@ def main() -> int:
     model, thumbs = window.browser.model, window.thumbs
     wait(app, lambda: model.rowCount() > 0 and model.row_info(0) is not None and thumbs.cached_count >= 20, 30)
     populated = time.perf_counter() - t0
-    wait(app, lambda: thumbs.pending() == 0 and window.imbalance.stats is not None, 30)
+    wait(app, lambda: thumbs.pending() == 0 and window.catalog_label.text() != "", 30)
     settled = time.perf_counter() - t0
     rows = model.rowCount()
     torch_at_start = any(m == "torch" or m.startswith("torch.") for m in sys.modules)
@@ -162,6 +166,7 @@ def main() -> int:
         "platform": QApplication.platformName(),
         "window_shown_s": round(painted["t"], 3),
         "first_page_with_thumbnails_s": round(populated, 3),
+        "first_page_from_process_start_s": round(populated + t0 - PROCESS_START, 3),
         "settled_s": round(settled, 3),
         "idle": idle_result,
         "scroll_page_by_page": pages,
@@ -181,7 +186,9 @@ def main() -> int:
     else:
         print(
             f"window on {rows:,} images ({result['platform']}): shown {result['window_shown_s']:.2f} s, first page "
-            f"with thumbnails {result['first_page_with_thumbnails_s']:.2f} s, settled {result['settled_s']:.2f} s"
+            f"with thumbnails {result['first_page_with_thumbnails_s']:.2f} s "
+            f"({result['first_page_from_process_start_s']:.2f} s from the process start), settled "
+            f"{result['settled_s']:.2f} s"
         )
         for name in ("scroll_page_by_page", "scroll_ten_pages_a_step"):
             r = result[name]

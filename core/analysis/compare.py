@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 from core.base.errors import TailorError
+from core.catalog.records import RunStatus
 from core.catalog.runs import get_run
-from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 
 

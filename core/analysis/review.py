@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.base.errors import TailorError
+from core.catalog.records import Kind, RunStatus
 from core.catalog.runs import final_scores, get_run
-from core.catalog.schema import Kind, RunStatus
 from core.catalog.store import Catalog
 
 

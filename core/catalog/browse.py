@@ -8,64 +8,15 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
-from core.catalog.schema import SOURCES, Annotation, Attribute, Image, Label
+from core.catalog.records import SORTS, SOURCES, AnnotationInfo, ImageDetail, ImageFilter, ImageRow, LabelInfo
+from core.catalog.schema import Annotation, Attribute, Image, Label
 from core.catalog.store import Catalog, check_split, label_count_rows
-
-SORTS = {"path": "path (A-Z)", "newest": "newest first", "oldest": "oldest first"}
-
-
-@dataclass(frozen=True)
-class ImageFilter:
-    """What the grid shows. ``attribute_id`` scopes ``label_id``, ``unlabeled`` and ``source``."""
-
-    attribute_id: int | None = None
-    label_id: int | None = None
-    has_label: bool = True  # False: images without ``label_id``
-    split: str | None = None  # "train" | "val" | "test" | "none" (no split) | None (any)
-    unlabeled: bool = False  # no label of ``attribute_id`` (of any attribute when it is None)
-    source: str | None = None  # has an annotation from this source ("human" | "import" | "model")
-    text: str = ""  # case-insensitive substring of the path
-    sort: str = "path"
-
-
-@dataclass(frozen=True)
-class ImageRow:
-    id: int
-    path: str
-    content_hash: str
-    width: int
-    height: int
-    split: str | None
-    labels: tuple[str, ...]  # names of the filter attribute's labels on the image
-
-
-@dataclass(frozen=True)
-class AnnotationInfo:
-    attribute: str
-    label: str
-    source: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ImageDetail:
-    id: int
-    path: str
-    content_hash: str
-    width: int
-    height: int
-    split: str | None
-    added_at: datetime
-    updated_at: datetime
-    annotations: tuple[AnnotationInfo, ...]
 
 
 def _escape_like(text: str) -> str:
@@ -98,7 +49,10 @@ def _conditions(f: ImageFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-def image_ids(catalog: Catalog, f: ImageFilter = ImageFilter()) -> array:
+ALL_IMAGES = ImageFilter()
+
+
+def image_ids(catalog: Catalog, f: ImageFilter = ALL_IMAGES) -> array:
     """Ids of the images matching ``f`` in display order, as a compact ``array('q')``."""
     if f.sort not in SORTS:
         raise TailorError(f"unknown sort '{f.sort}' (expected one of {', '.join(SORTS)})")
@@ -109,8 +63,8 @@ def image_ids(catalog: Catalog, f: ImageFilter = ImageFilter()) -> array:
     }[f.sort]
     query = select(Image.id).where(and_(True, *_conditions(f))).order_by(*order)
     ids = array("q")
-    with catalog.session() as s:
-        for chunk in s.execute(query).scalars().partitions(20000):
+    with catalog.session() as s:  # Core execution on the session's connection: half the ORM's time per row
+        for chunk in s.connection().execute(query).scalars().partitions(20000):
             ids.extend(chunk)
     return ids
 
@@ -167,13 +121,6 @@ def image_detail(catalog: Catalog, image_id: int) -> ImageDetail:
             image.updated_at,
             annotations,
         )
-
-
-@dataclass(frozen=True)
-class LabelInfo:
-    id: int
-    name: str
-    count: int
 
 
 def labels(catalog: Catalog, attribute_id: int) -> list[LabelInfo]:

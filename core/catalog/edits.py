@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.names import check_name
-from core.catalog.schema import SOURCES, Annotation, Attribute, Kind, Label, Run, utcnow
+from core.catalog.records import SOURCES, Kind
+from core.catalog.schema import Annotation, Attribute, Label, Run, utcnow
 from core.catalog.store import Catalog, check_kind
 
 _TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation]] = {

@@ -17,19 +17,22 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import numpy as np
 from sqlalchemy import delete, insert, select, update
 
 from core.base.errors import StorageError, TailorError
 from core.base.iteration import ROWS_PER_WRITE, chunks
 from core.catalog import run_lock
 from core.catalog.engine import catalog_url, is_url
-from core.catalog.schema import Kind, Run, RunEpoch, RunImage, RunStatus, utcnow
+from core.catalog.records import Kind, RunStatus
+from core.catalog.schema import Run, RunEpoch, RunImage, utcnow
 from core.catalog.snapshot import Snapshot, SnapshotLabel
 from core.catalog.store import Catalog
 from core.config import OversampleConfig, TrainConfig
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SUMMARY_KEYS = ("top1", "acsa", "gm", "macro_ap", "micro_ap")
 
@@ -415,6 +418,8 @@ def load_snapshot(catalog: Catalog, run_id: int) -> Snapshot:
 
 def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], list[tuple[int, ...]], np.ndarray]:
     """Image ids, paths, targets and the final model's scores (N x C) of a finished run's test images."""
+    import numpy as np  # not with this module: opening a catalog (recover_interrupted) does not need numpy
+
     run = get_run(catalog, run_id)
     with catalog.session() as s:
         rows = s.execute(

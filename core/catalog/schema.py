@@ -7,7 +7,6 @@ Code outside ``core`` never sees these objects: the catalog API hands out plain 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -23,38 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-
-class Split(StrEnum):
-    TRAIN = "train"
-    VAL = "val"
-    TEST = "test"
-
-
-class Kind(StrEnum):
-    """An attribute's kind: one label per image, or several."""
-
-    SINGLE = "single"
-    MULTI = "multi"
-
-
-class AnnotationSource(StrEnum):
-    """Who gave an annotation."""
-
-    HUMAN = "human"
-    IMPORT = "import"
-    MODEL = "model"
-
-
-class RunStatus(StrEnum):
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-
-SPLITS, KINDS, SOURCES = tuple(Split), tuple(Kind), tuple(AnnotationSource)
 
 
 def utcnow() -> datetime:

@@ -16,14 +16,18 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import select
 
 from core.base.errors import TailorError
-from core.catalog.schema import Annotation, Attribute, Kind, Label
+from core.catalog.records import Kind
+from core.catalog.schema import Annotation, Attribute, Label
 from core.catalog.schema import Image as ImageRow
 from core.catalog.store import Catalog
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Snapshot:
         return [i for i, s in enumerate(self.splits) if s == split]
 
     def counts(self, split: str) -> np.ndarray:
+        import numpy as np  # lazily: opening a catalog reads runs without numpy
+
         counts = np.zeros(len(self.labels), dtype=np.int64)
         for i in self.indices(split):
             for label in self.targets[i]:
@@ -61,12 +67,16 @@ class Snapshot:
         return counts
 
     def target_matrix(self, indices: list[int]) -> np.ndarray:
+        import numpy as np  # lazily: opening a catalog reads runs without numpy
+
         matrix = np.zeros((len(indices), len(self.labels)), dtype=np.float32)
         for row, i in enumerate(indices):
             matrix[row, list(self.targets[i])] = 1.0
         return matrix
 
     def target_vector(self, indices: list[int]) -> np.ndarray:
+        import numpy as np  # lazily: opening a catalog reads runs without numpy
+
         return np.array([self.targets[i][0] for i in indices], dtype=np.int64)
 
 

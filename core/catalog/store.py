@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import distinct, func, select
@@ -17,38 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.base.errors import TailorError
 from core.catalog.engine import describe, open_engine, storage_error
-from core.catalog.schema import KINDS, SPLITS, Annotation, Attribute, Image, Label
-
-
-@dataclass(frozen=True)
-class AttributeInfo:
-    id: int
-    name: str
-    kind: str  # "single" | "multi"
-    labels: int
-    images: int
-
-
-@dataclass(frozen=True)
-class LabelCount:
-    label_id: int
-    name: str
-    count: int
-
-
-@dataclass(frozen=True)
-class LabelCounts:
-    """Images per label of one attribute, in one split or all (``split`` None)."""
-
-    attribute: str
-    kind: str
-    split: str | None
-    images: int  # images with at least one label of the attribute
-    labels: tuple[LabelCount, ...]
-
-    @property
-    def annotations(self) -> int:
-        return sum(item.count for item in self.labels)
+from core.catalog.records import KINDS, SPLITS, AttributeInfo, LabelCount, LabelCounts
+from core.catalog.schema import Annotation, Attribute, Image, Label
 
 
 class Catalog:

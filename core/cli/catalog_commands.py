@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import TailorError
-from core.catalog.schema import SPLITS
+from core.catalog.records import SPLITS
 from core.catalog.store import Catalog
 from core.cli.options import EXIT_OK, command, opened
 from core.cli.stats import format_stats, stats_dict

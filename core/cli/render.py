@@ -8,8 +8,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from core.base.errors import TailorError
+from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, summary
-from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 from core.training.events import (
     BatchProgress,

@@ -20,7 +20,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 #: Largest image accepted, in pixels (about 8,000 x 8,000). Larger declared sizes are refused unread.
@@ -144,6 +143,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def _to_8_bits(image: Image.Image) -> Image.Image:
     """A 16-bit, 32-bit integer or float single-channel image as 8-bit grey ("L")."""
+    import numpy as np  # only for 16-bit and float images: numpy is not imported before the window's first paint
+
     values = np.asarray(image)
     if image.mode.startswith("I;16"):
         scaled = values.astype(np.float32) / 257.0

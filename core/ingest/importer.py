@@ -29,7 +29,8 @@ from core.base.errors import TailorError
 from core.base.files import atomic_write
 from core.base.iteration import chunks, drain
 from core.catalog.names import check_name
-from core.catalog.schema import Annotation, AnnotationSource, Attribute, Image, Kind, Label, utcnow
+from core.catalog.records import AnnotationSource, Kind
+from core.catalog.schema import Annotation, Attribute, Image, Label, utcnow
 from core.catalog.store import Catalog, check_kind
 from core.ingest.images import Probe, probe_many
 from core.ingest.sources import Entry, Source, read_source

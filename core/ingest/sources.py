@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.base.errors import ManifestError, TailorError
 from core.catalog.names import MAX_PATH, name_problem, shown
-from core.catalog.schema import SPLITS
+from core.catalog.records import SPLITS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -30,7 +30,7 @@ from core.analysis.metrics import evaluate
 from core.base.errors import TailorError
 from core.base.iteration import drain
 from core.catalog import runs as store
-from core.catalog.schema import RunStatus
+from core.catalog.records import RunStatus
 from core.catalog.snapshot import Snapshot
 from core.catalog.store import Catalog, open_catalog
 from core.config import OversampleConfig, Oversampler, TrainConfig

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from core.base.errors import TailorError
+from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, get_run
-from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 from core.config import TrainConfig
 from core.training import checkpoints

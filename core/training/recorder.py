@@ -26,7 +26,7 @@ import numpy as np
 from core.base.errors import StorageError, TailorError
 from core.catalog import run_lock
 from core.catalog import runs as store
-from core.catalog.schema import RunStatus
+from core.catalog.records import RunStatus
 from core.catalog.snapshot import Snapshot
 from core.catalog.store import Catalog
 from core.config import OversampleConfig, TrainConfig

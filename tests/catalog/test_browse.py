@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 
 from core.base.errors import TailorError
 from core.catalog import edits
-from core.catalog.browse import ImageFilter, image_detail, image_ids, image_rows, labels
+from core.catalog.browse import image_detail, image_ids, image_rows, labels
+from core.catalog.records import ImageFilter
 from core.catalog.schema import Image as ImageRow
 from core.ingest.images import BadImage
 from core.ingest.importer import import_source, run

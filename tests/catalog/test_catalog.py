@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from core.base.errors import TailorError
-from core.catalog.engine import current_revision, head_revision, migrate
+from core.catalog.engine import HEAD_REVISION, current_revision, head_revision, migrate
 from core.catalog.schema import Base
 from core.catalog.store import Catalog
 
@@ -23,6 +23,26 @@ def test_new_catalog_is_at_head_with_sqlite_settings(catalog):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_the_head_revision_constant_is_alembics_head():
+    # Opening a catalog at HEAD_REVISION skips Alembic: a new migration must move the constant too.
+    assert head_revision() == HEAD_REVISION
+
+
+def test_opening_a_catalog_at_head_does_not_import_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    Catalog(tmp_path / "c.sqlite", create=True).engine.dispose()
+    code = (
+        "import sys; from core.catalog.store import Catalog; Catalog(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "c.sqlite")], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
 
 
 def test_models_match_the_migrations(catalog):

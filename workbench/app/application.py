@@ -11,7 +11,6 @@ import os
 import sys
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 from workbench.app.resources import app_icon, stylesheet
@@ -66,19 +65,9 @@ def application() -> QApplication:
         app.setStyle("Fusion")  # follows the system palette, light or dark
         app.setStyleSheet(stylesheet())
     app.setWindowIcon(app_icon())
-    _configure_plots(app)
+    if "workbench.widgets.pyqtgraph_setup" in sys.modules:  # plots built before (tests): follow this palette
+        sys.modules["workbench.widgets.pyqtgraph_setup"].configure()
     return app
-
-
-def _configure_plots(app: QApplication) -> None:
-    import pyqtgraph as pg
-
-    palette = app.palette()
-    pg.setConfigOptions(
-        background=palette.color(QPalette.ColorRole.Base),
-        foreground=palette.color(QPalette.ColorRole.Text),
-        antialias=True,
-    )
 
 
 def create_main_window(catalog: str | None = None) -> QMainWindow:
@@ -107,7 +96,7 @@ def _when_settled(window, action, timeout_ms: int = 15000) -> None:
             and browser.query_count > 0
             and (browser.model.rowCount() == 0 or browser.model.loaded_pages() > 0)
             and window.thumbs.pending() == 0
-            and window.imbalance.stats is not None
+            and (window.tabs.currentWidget() is not window.imbalance or window.imbalance.stats is not None)
         )
         if (ready and waited["ms"] >= 600) or waited["ms"] >= timeout_ms:
             timer.stop()
@@ -139,7 +128,9 @@ def run(catalog: str | None = None, *, screenshot: str | None = None, view: str 
         def save() -> None:
             if view == "imbalance":
                 window.tabs.setCurrentWidget(window.imbalance)
-            elif window.browser.model.rowCount():
+                QTimer.singleShot(1500, lambda: (window.grab().save(screenshot), window.close()))
+                return
+            if window.browser.model.rowCount():
                 window.browser.grid.setCurrentIndex(window.browser.model.index(0))
             QTimer.singleShot(800, lambda: (window.grab().save(screenshot), window.close()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -18,29 +19,29 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QStackedWidget,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core.catalog.runs import RunInfo, history, recover_interrupted
-from core.catalog.store import Catalog
 from workbench.app import settings
 from workbench.app.resources import app_icon
-from workbench.dialogs.importing import MANIFEST_FILTER, ImportDialog, ImportRunner, ReportDialog
-from workbench.dialogs.labels import LabelsDialog
-from workbench.viewmodels.catalog_state import CatalogState
-from workbench.viewmodels.editor import Editor
 from workbench.views.browser import BrowserView
-from workbench.views.imbalance import ImbalanceView
-from workbench.views.review import ReviewView
-from workbench.views.runs import RunsView
-from workbench.views.training import TrainingPanel
 from workbench.widgets import plain
-from workbench.widgets.plots import RunSeries
+from workbench.widgets.lazy_tabs import LazyPage, LazyTabs
 from workbench.workers.tasks import Latest, run_function
 from workbench.workers.thumbnails import ThumbnailLoader
-from workbench.workers.training_queue import TrainingQueue
+
+if TYPE_CHECKING:
+    from core.catalog.runs import RunInfo
+    from core.catalog.store import Catalog
+    from workbench.dialogs.importing import ReportDialog
+    from workbench.viewmodels.catalog_state import CatalogState
+    from workbench.viewmodels.editor import Editor
+    from workbench.views.imbalance import ImbalanceView
+    from workbench.views.review import ReviewView
+    from workbench.views.runs import RunsView
+    from workbench.views.training import TrainingPanel
+    from workbench.workers.training_queue import TrainingQueue
 
 CATALOG_FILTER = "Tailor catalogs (*.sqlite *.db *.tailor);;All files (*)"
 
@@ -85,6 +86,9 @@ class WelcomePage(QWidget):
 
 def _open_and_recover(location: str, create: bool) -> Catalog:
     """Worker thread: open the catalog and mark runs whose process died as interrupted (opening never writes)."""
+    from core.catalog.runs import recover_interrupted
+    from core.catalog.store import Catalog
+
     catalog = Catalog(location, create=create)
     recover_interrupted(catalog)
     return catalog
@@ -103,34 +107,25 @@ class MainWindow(QMainWindow):
         self.editor: Editor | None = None
         self.cache_dir = settings.thumbnail_cache_dir()
         self.thumbs = ThumbnailLoader(self.cache_dir, parent=self)
-        self.importer = ImportRunner(self)
-        self.importer.finished.connect(self._import_finished)
-        self.importer.cancelled.connect(lambda: self.status("Import cancelled: the catalog is unchanged."))
-        self.importer.failed.connect(self._import_failed)
-        self.importer.running_changed.connect(self._importing)
+        self._importer = None
         self.last_report_dialog: ReportDialog | None = None
 
         self.browser = BrowserView(self.thumbs, self.cache_dir)
-        self.imbalance = ImbalanceView()
-        self.imbalance.labelClicked.connect(self.browse_label)
         self.browser.status.connect(self.status)
-        self.tabs = QTabWidget(documentMode=True)
-        self.tabs.addTab(self.browser, "Browse")
-        self.tabs.addTab(self.imbalance, "Imbalance")
         self.queue: TrainingQueue | None = None
         self._quit_when_idle = False
-        self.training = TrainingPanel()
-        self.runs_view = RunsView()
-        self.review = ReviewView(self.thumbs)
-        self.tabs.addTab(self.training, "Train")
-        self.tabs.addTab(self.runs_view, "Runs")
-        self.tabs.addTab(self.review, "Review")
-        for view in (self.training, self.runs_view, self.review):
-            view.status.connect(self.status)
-        self.training.runEnded.connect(self._run_ended)
-        self.runs_view.plotRuns.connect(self.plot_runs)
-        self.runs_view.reviewRun.connect(self.review_run)
-        self.runs_view.resumeRun.connect(self.resume_run)
+        # The other tabs are built (and their modules imported) when first shown: the window paints first.
+        self.tabs = LazyTabs()
+        self.tabs.addTab(self.browser, "Browse")
+        self._pages: dict[str, LazyPage] = {
+            name: self.tabs.add_lazy(lambda name=name: self._build_view(name), title)
+            for name, title in (
+                ("imbalance", "Imbalance"),
+                ("training", "Train"),
+                ("runs_view", "Runs"),
+                ("review", "Review"),
+            )
+        }
         self._histories = Latest()
         self.welcome = WelcomePage(self)
         self.stack = QStackedWidget()
@@ -147,8 +142,95 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._restore()
         self.welcome.set_recent(settings.recent_catalogs())
+        # The catalog opens after the first paint (or 300 ms, for a window never shown): the window is on screen at
+        # once and the catalog's modules (SQLAlchemy) and superqt load meanwhile.
+        self._open_first: str | None = location
+        if location:
+            self.status(f"Opening {location}…")
+            QTimer.singleShot(300, self._open_first_catalog)
+
+    def _open_first_catalog(self) -> None:
+        location, self._open_first = self._open_first, None
         if location:
             self.open_catalog(location)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self._open_first:
+            QTimer.singleShot(0, self._open_first_catalog)
+
+    # -- tabs built on first use ------------------------------------------------------------------------
+
+    @property
+    def imbalance(self) -> ImbalanceView:
+        return self._pages["imbalance"].view()  # type: ignore[return-value]
+
+    @property
+    def training(self) -> TrainingPanel:
+        return self._pages["training"].view()  # type: ignore[return-value]
+
+    @property
+    def runs_view(self) -> RunsView:
+        return self._pages["runs_view"].view()  # type: ignore[return-value]
+
+    @property
+    def review(self) -> ReviewView:
+        return self._pages["review"].view()  # type: ignore[return-value]
+
+    def _built(self, name: str):
+        """The view of a lazy tab when it has been built, else None (nothing to refresh or shut down)."""
+        page = self._pages[name]
+        return page.view() if page.built else None
+
+    def _build_view(self, name: str) -> QWidget:
+        if name == "imbalance":
+            from workbench.views.imbalance import ImbalanceView
+
+            view = ImbalanceView()
+            view.labelClicked.connect(self.browse_label)
+            if self.state is not None:
+                view.attach(self.state)
+        elif name == "training":
+            from workbench.views.training import TrainingPanel
+
+            view = TrainingPanel()
+            view.runEnded.connect(self._run_ended)
+            if self.state is not None and self.queue is not None:
+                view.attach(self.state, self.queue)
+        elif name == "runs_view":
+            from workbench.views.runs import RunsView
+
+            view = RunsView()
+            view.plotRuns.connect(self.plot_runs)
+            view.reviewRun.connect(self.review_run)
+            view.resumeRun.connect(self.resume_run)
+            if self.catalog is not None:
+                view.attach(self.catalog)
+        else:
+            from workbench.views.review import ReviewView
+
+            view = ReviewView(self.thumbs)
+            if self.catalog is not None and self.editor is not None:
+                view.attach(self.catalog, self.editor)
+        if hasattr(view, "status"):
+            view.status.connect(self.status)
+        return view
+
+    @property
+    def importer(self):
+        """The import runner (its module, and the importer's, are loaded on first use)."""
+        if self._importer is None:
+            from workbench.dialogs.importing import ImportRunner
+
+            self._importer = ImportRunner(self)
+            self._importer.finished.connect(self._import_finished)
+            self._importer.cancelled.connect(lambda: self.status("Import cancelled: the catalog is unchanged."))
+            self._importer.failed.connect(self._import_failed)
+            self._importer.running_changed.connect(self._importing)
+        return self._importer
+
+    def _importing_now(self) -> bool:
+        return self._importer is not None and self._importer.running
 
     # -- actions ---------------------------------------------------------------------------------------
 
@@ -291,6 +373,10 @@ class MainWindow(QMainWindow):
         plain.warn(self, "Open catalog", str(exc))
 
     def _opened(self, location: str, catalog: Catalog) -> None:
+        from workbench.viewmodels.catalog_state import CatalogState
+        from workbench.viewmodels.editor import Editor
+        from workbench.workers.training_queue import TrainingQueue
+
         self._close_catalog()
         self.location, self.catalog = location, catalog
         self.editor = Editor(location, self)
@@ -301,12 +387,16 @@ class MainWindow(QMainWindow):
         self.state.changed.connect(self._state_changed)
         self.state.error.connect(self.status)
         self.browser.attach(self.state, self.editor)
-        self.imbalance.attach(self.state)
         self.queue = TrainingQueue(location, self)
         self.queue.idle.connect(self._training_idle)
-        self.training.attach(self.state, self.queue)
-        self.runs_view.attach(catalog)
-        self.review.attach(catalog, self.editor)
+        if (imbalance := self._built("imbalance")) is not None:
+            imbalance.attach(self.state)
+        if (training := self._built("training")) is not None:
+            training.attach(self.state, self.queue)
+        if (runs := self._built("runs_view")) is not None:
+            runs.attach(catalog)
+        if (review := self._built("review")) is not None:
+            review.attach(catalog, self.editor)
         self.state.refresh()
         self.stack.setCurrentWidget(self.tabs)
         self.setWindowTitle(f"{Path(location).name} — Tailor" if "://" not in location else f"{location} — Tailor")
@@ -332,8 +422,7 @@ class MainWindow(QMainWindow):
         if self.state is not None:
             self.state.refresh()
             self.browser.apply_filter()
-            self.runs_view.refresh()
-            self.review.refresh_runs()
+            self._run_ended(None)
             self.status("Catalog read again")
 
     def _state_changed(self) -> None:
@@ -385,14 +474,18 @@ class MainWindow(QMainWindow):
     # -- import ----------------------------------------------------------------------------------------
 
     def import_dialog(self, source: str = "") -> None:
-        if self.catalog is None or self.importer.running:
+        if self.catalog is None or self._importing_now():
             return
+        from workbench.dialogs.importing import ImportDialog
+
         current = self.state.attribute.name if self.state and self.state.attribute else None
         dialog = ImportDialog(self.state.attributes if self.state else [], source, current, self)
         if dialog.exec():
             self.start_import(*dialog.values())
 
     def import_manifest_dialog(self) -> None:
+        from workbench.dialogs.importing import MANIFEST_FILTER
+
         path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", "", MANIFEST_FILTER)
         if path:
             self.import_dialog(path)
@@ -408,6 +501,8 @@ class MainWindow(QMainWindow):
         self._set_catalog_enabled(not running and self.catalog is not None)
 
     def _import_finished(self, report) -> None:
+        from workbench.dialogs.importing import ReportDialog
+
         self.status(report.summary())
         self.refresh()
         self.last_report_dialog = ReportDialog(report, self)
@@ -438,6 +533,9 @@ class MainWindow(QMainWindow):
         if self.catalog is None or not run_ids:
             return
 
+        from core.catalog.runs import history
+        from workbench.widgets.plots import RunSeries
+
         def read(catalog, ids):
             return [history(catalog, run_id) for run_id in ids]
 
@@ -463,8 +561,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.review)
 
     def _run_ended(self, _job) -> None:
-        self.runs_view.refresh()
-        self.review.refresh_runs()
+        if (runs := self._built("runs_view")) is not None:
+            runs.refresh()
+        if (review := self._built("review")) is not None:
+            review.refresh_runs()
 
     def _training_idle(self) -> None:
         if self._quit_when_idle:
@@ -474,6 +574,8 @@ class MainWindow(QMainWindow):
 
     def manage_labels(self) -> None:
         if self.catalog is not None:
+            from workbench.dialogs.labels import LabelsDialog
+
             LabelsDialog(self.catalog, self.editor, self).exec()
 
     # -- misc ------------------------------------------------------------------------------------------
@@ -535,7 +637,7 @@ class MainWindow(QMainWindow):
                 self.status("Cancelling the run; the window closes when it has stopped…")
                 event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
                 return
-        if self.importer.running:
+        if self._importing_now():
             if not plain.ask(
                 self, "Quit", "An import is running. Cancel it and quit? (Nothing of it will be recorded.)"
             ):
@@ -547,6 +649,7 @@ class MainWindow(QMainWindow):
         store.setValue("window/state", self.saveState())
         store.setValue("window/browser-splitter", self.browser.splitter.saveState())
         self._close_catalog()
-        self.training.shutdown()
+        if (training := self._built("training")) is not None:
+            training.shutdown()
         self.thumbs.stop()
         super().closeEvent(event)

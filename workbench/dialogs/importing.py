@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.schema import Kind
-from core.catalog.store import AttributeInfo, Catalog
+from core.catalog.records import AttributeInfo, Kind
+from core.catalog.store import Catalog
 from core.ingest.importer import ImportProgress, ImportReport, import_source, write_skipped_csv
 from workbench.widgets import plain
 from workbench.workers.tasks import run_function, run_generator

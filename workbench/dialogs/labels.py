@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog import edits
-from core.catalog.browse import LabelInfo, labels
-from core.catalog.store import AttributeInfo, Catalog
+from core.catalog.browse import labels
+from core.catalog.records import AttributeInfo, LabelInfo
+from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest

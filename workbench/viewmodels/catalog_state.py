@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from core.catalog.browse import LabelInfo, labels
-from core.catalog.store import AttributeInfo, Catalog
+from core.catalog.browse import labels
+from core.catalog.records import AttributeInfo, LabelInfo
+from core.catalog.store import Catalog
 from workbench.workers.tasks import Latest
 
 

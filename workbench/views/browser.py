@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -21,15 +22,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.browse import SORTS, ImageFilter, image_ids
-from core.catalog.schema import Kind
-from workbench.viewmodels.catalog_state import CatalogState
-from workbench.viewmodels.editor import Editor
+from core.catalog.records import SORTS, ImageFilter, Kind
 from workbench.views.detail import DetailPane
 from workbench.widgets import plain
 from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.workers.tasks import Latest
 from workbench.workers.thumbnails import ThumbnailLoader
+
+if TYPE_CHECKING:
+    from core.catalog.store import Catalog
+    from workbench.viewmodels.catalog_state import CatalogState
+    from workbench.viewmodels.editor import Editor
+
+
+def _image_ids(catalog: Catalog, f: ImageFilter) -> array:
+    """Worker thread (the query module, with SQLAlchemy, is imported there, after the window's first paint)."""
+    from core.catalog.browse import image_ids
+
+    return image_ids(catalog, f)
+
 
 SPLIT_CHOICES = (("All splits", None), ("train", "train"), ("val", "val"), ("test", "test"), ("No split", "none"))
 SOURCE_CHOICES = (("Any source", None), ("human", "human"), ("import", "import"), ("model", "model"))
@@ -238,7 +249,7 @@ class BrowserView(QWidget):
         f = self.filters.current(self.state.attribute_id)
         self.filters.count.setText("counting…")
         self._query.run(
-            image_ids,
+            _image_ids,
             self.state.catalog,
             f,
             on_return=lambda ids: self._ids_arrived(f, ids),

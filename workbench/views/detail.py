@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import html
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from core.catalog.browse import ImageDetail, image_detail
-from core.catalog.store import Catalog
+from core.catalog.records import ImageDetail
 from core.ingest import thumbnails
 from core.ingest.images import BadImage
 from workbench.workers.tasks import Latest
+
+if TYPE_CHECKING:
+    from core.catalog.store import Catalog
 
 PREVIEW = 384
 
 
 def _load(catalog: Catalog, image_id: int, cache_dir) -> tuple[ImageDetail, QImage | None, str]:
+    from core.catalog.browse import image_detail  # worker thread
+
     detail = image_detail(catalog, image_id)
     try:
         thumb = thumbnails.load(detail.path, detail.content_hash, cache_dir, size=PREVIEW)

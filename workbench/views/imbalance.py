@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis.imbalance import SCHEMES, GroupRule, summarize
-from core.catalog.store import LabelCounts
+from core.catalog.records import LabelCounts
 from core.config import DEFAULT_BETA
 from workbench.viewmodels.catalog_state import CatalogState
 from workbench.widgets import plain
+from workbench.widgets.pyqtgraph_setup import pg
 from workbench.workers.tasks import Latest
 
 GROUP_COLOURS = {"head": "#4C72B0", "medium": "#DD8452", "tail": "#C44E52"}

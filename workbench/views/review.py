@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis import review as core_review
+from core.catalog.records import RunStatus
 from core.catalog.runs import list_runs
-from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
 from workbench.widgets import plain

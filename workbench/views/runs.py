@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 
 from core.analysis.compare import compare, compare_csv, compare_markdown
 from core.analysis.review import load_review, thresholds
+from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, list_runs
-from core.catalog.schema import RunStatus
 from core.catalog.store import Catalog
 from core.config import Oversampler
 from workbench.widgets import plain

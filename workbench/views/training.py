@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from core.catalog.schema import Kind
+from core.catalog.records import Kind
 from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, Loss, TrainConfig, defaults_for
 from core.training.devices import describe, probe_arguments
 from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted

@@ -10,22 +10,32 @@ from __future__ import annotations
 import os
 from array import array
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from core.catalog.browse import ImageRow, image_rows
-from core.catalog.store import Catalog
+from core.catalog.records import ImageRow
 from workbench.widgets import plain
 from workbench.workers.tasks import run_function
 from workbench.workers.thumbnails import ThumbnailLoader
+
+if TYPE_CHECKING:
+    from core.catalog.store import Catalog
 
 PAGE = 200
 MAX_PAGES = 30
 IdRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
 CellRole = Qt.ItemDataRole.UserRole + 3  # (thumbnail or None, caption): what the delegate paints
+
+
+def _image_rows(catalog: Catalog, ids: list[int], attribute_id: int | None) -> list[ImageRow]:
+    """Worker thread: a page of rows (the query module is imported there, not before the first paint)."""
+    from core.catalog.browse import image_rows
+
+    return image_rows(catalog, ids, attribute_id)
 
 
 class ImageGridModel(QAbstractListModel):
@@ -164,7 +174,7 @@ class ImageGridModel(QAbstractListModel):
 
         self._inflight[page_no] = token
         run_function(
-            image_rows,
+            _image_rows,
             self.catalog,
             ids,
             self.attribute_id,
@@ -312,6 +322,10 @@ class ImageGridView(QListView):
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
+        # Qt lays out every row of a new id list (half a second for 60,000 images): in batches between events, so
+        # the first rows paint (and their page is read) at once and the window stays responsive meanwhile.
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
         self.setWrapping(True)

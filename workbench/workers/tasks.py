@@ -11,14 +11,18 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
-from superqt.utils import FunctionWorker, GeneratorWorker, create_worker
 
-from core.catalog.store import Catalog
+if TYPE_CHECKING:
+    from superqt.utils import FunctionWorker, GeneratorWorker
+
+    from core.catalog.store import Catalog
 
 
 def _pool() -> QThreadPool:
@@ -33,15 +37,24 @@ TRAINING_POOL.setMaxThreadCount(1)
 _LIVE: set = set()  # workers are kept alive here until they finish
 
 
-class ClosingGeneratorWorker(GeneratorWorker):
-    """A GeneratorWorker that closes its generator in the worker thread when it is aborted."""
+@functools.cache
+def _closing_generator_worker() -> type:
+    """A GeneratorWorker that closes its generator in the worker thread when it is aborted.
 
-    def work(self):
-        try:
-            return super().work()
-        finally:
-            if self.abort_requested:
-                self._gen.close()
+    superqt is imported on the first worker, not with this module: its import (all of qtpy's Qt wrappers) is a
+    quarter of a second the window's first paint does not wait for.
+    """
+    from superqt.utils import GeneratorWorker
+
+    class ClosingGeneratorWorker(GeneratorWorker):
+        def work(self):
+            try:
+                return super().work()
+            finally:
+                if self.abort_requested:
+                    self._gen.close()
+
+    return ClosingGeneratorWorker
 
 
 def _start(worker, on_return, on_error, on_finish, pool=None):
@@ -70,6 +83,8 @@ def run_function(
     pool: QThreadPool | None = None,
     **kwargs,
 ) -> FunctionWorker:
+    from superqt.utils import create_worker
+
     worker = create_worker(func, *args, _start_thread=False, **kwargs)
     return _start(worker, on_return, on_error, on_finish, pool)
 
@@ -85,7 +100,9 @@ def run_generator(
     pool: QThreadPool | None = None,
     **kwargs,
 ) -> GeneratorWorker:
-    worker = create_worker(func, *args, _start_thread=False, _worker_class=ClosingGeneratorWorker, **kwargs)
+    from superqt.utils import create_worker
+
+    worker = create_worker(func, *args, _start_thread=False, _worker_class=_closing_generator_worker(), **kwargs)
     if on_yield is not None:
         worker.yielded.connect(on_yield)
     if on_abort is not None:
@@ -174,6 +191,8 @@ class SerialWriter(QObject):
                 job, tag = item
                 try:
                     if catalog is None:
+                        from core.catalog.store import Catalog
+
                         catalog = Catalog(self._location)
                     result = job(catalog)
                 except Exception as exc:  # reported on the window, never raised into Qt

@@ -68,7 +68,7 @@ class Job:
         return f"{resumed}{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
 
 
-BACKGROUND_NICENESS = 10
+BACKGROUND_NICENESS = int(os.environ.get("TAILOR_TRAINING_NICENESS", "10"))
 
 
 def lower_priority(niceness: int = BACKGROUND_NICENESS) -> bool:
@@ -86,6 +86,18 @@ def lower_priority(niceness: int = BACKGROUND_NICENESS) -> bool:
         return False
 
 
+def training_threads(cores: int | None = None) -> int:
+    """torch's intra-op threads for training in the window (``TAILOR_TRAINING_THREADS`` overrides it).
+
+    All cores, as the CLI uses: measured with benchmarks/bench_training_scroll.py (README), fewer threads lose more
+    throughput than the window's competition costs, as long as the threads are not niced (see
+    :data:`BACKGROUND_NICENESS`)."""
+    override = os.environ.get("TAILOR_TRAINING_THREADS", "")
+    if override.isdigit() and int(override) > 0:
+        return int(override)
+    return max(1, cores if cores is not None else (os.cpu_count() or 1))
+
+
 def _prepare() -> None:
     lower_priority()
     import_training()
@@ -94,6 +106,9 @@ def _prepare() -> None:
 def _train_job(location: str, config: TrainConfig, cancel: threading.Event, resume: int | None = None):
     lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
+    import torch
+
+    torch.set_num_threads(training_threads())
     if resume is not None:
         return (yield from training.train(location, config, cancel=cancel, resume=resume))
     if config.oversample:  # the base run, then Phase 2 of the GAN oversampler on it (a second run)

@@ -1,0 +1,152 @@
+"""Benchmark: training throughput in the window while the grid is scrolled, against the CLI on the same run
+(targets: >= 70% of the CLI's images/s, worst event-loop stall <= 16 ms).
+
+On the demo catalog (``.bench/demo``, built once) with the Train tab's CPU settings (``nw``, ResNet-18 at 64 px,
+batch 32; ``--epochs`` of them):
+
+1. ``tailor train`` in a subprocess (nothing else running): its recorded images/s;
+2. the window (Qt offscreen) trains the same run from its Train tab while the Browse grid is scrolled without a
+   pause (a page every 25 ms, back to the top at the end) and a 5 ms heartbeat timer records the longest gap of
+   the event loop; the run's recorded images/s.
+
+``TAILOR_TRAINING_THREADS`` and ``TAILOR_TRAINING_NICENESS`` set the training thread's torch threads and nice
+value (defaults: :func:`workbench.workers.training_queue.training_threads`, ``BACKGROUND_NICENESS``), which is how
+the defaults were chosen (README).
+
+    .venv/bin/python benchmarks/bench_training_scroll.py [--epochs 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+FLAGS = ("--loss", "nw", "--backbone", "resnet18", "--image-size", "64", "--batch-size", "32", "--device", "cpu")
+
+
+def demo_catalog() -> Path:
+    out = ROOT / ".bench" / "demo"
+    catalog = out / "catalog.sqlite"
+    if not catalog.exists():
+        subprocess.run(
+            [sys.executable, "-m", "workbench.app.launcher", "demo", "--out", str(out), "--no-gui"],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+    return catalog
+
+
+def cli_run(catalog: Path, epochs: int) -> dict:
+    command = [sys.executable, "-I", "-m", "core.cli", "train", str(catalog), "-a", "sleeve", *FLAGS]
+    done = subprocess.run(
+        [*command, "--epochs", str(epochs), "--json"], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def window_run(catalog: Path, epochs: int) -> dict:
+    os.environ["TAILOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailor-thumbs-")
+    from PySide6.QtCore import QSettings, QTimer
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    from bench_window import Heartbeat, wait
+
+    from workbench.app.application import application, create_main_window
+
+    app = application()
+    window = create_main_window(str(catalog))
+    window.resize(1280, 800)
+    window.show()
+    wait(app, lambda: window.queue is not None and window.training.attribute.count() > 0, 30)
+    window.tabs.setCurrentWidget(window.training)
+    wait(app, window.queue.engine_ready, 120)
+    panel = window.training
+    panel.attribute.setCurrentText("sleeve")
+    panel.set_variants(["nw"])
+    panel.epochs.setValue(epochs)
+    ended: list = []
+    window.queue.jobEnded.connect(ended.append)
+    panel.train_button.click()
+    window.tabs.setCurrentWidget(window.browser)
+    bar = window.browser.grid.verticalScrollBar()
+
+    def step() -> None:
+        bar.setValue(0 if bar.value() >= bar.maximum() else bar.value() + bar.pageStep())
+
+    scroller = QTimer(interval=25)
+    scroller.timeout.connect(step)
+    beat = Heartbeat()
+    beat.start()
+    scroller.start()
+    wait(app, lambda: bool(ended), 1800)
+    scroller.stop()
+    stall = beat.stop()
+    job = ended[0]
+    window.close()
+    return {"status": job.status, "run_id": job.run_id, "stall": stall}
+
+
+def images_per_second(catalog: Path, run_id: int) -> float:
+    listed = subprocess.run(
+        [sys.executable, "-I", "-m", "core.cli", "runs", str(catalog), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return next(r["images_per_second"] for r in json.loads(listed.stdout) if r["run_id"] == run_id)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    catalog = demo_catalog()
+    started = time.perf_counter()
+    cli = cli_run(catalog, args.epochs)
+    cli_seconds = time.perf_counter() - started
+    window = window_run(catalog, args.epochs)
+    window_rate = images_per_second(catalog, window["run_id"])
+    from workbench.workers.training_queue import BACKGROUND_NICENESS, training_threads
+
+    result = {
+        "epochs": args.epochs,
+        "training_threads": training_threads(),
+        "training_niceness": BACKGROUND_NICENESS,
+        "cli_images_per_second": round(cli["images_per_second"], 1),
+        "cli_seconds": round(cli_seconds, 1),
+        "window_status": window["status"],
+        "window_images_per_second": round(window_rate, 1),
+        "ratio": round(window_rate / cli["images_per_second"], 3),
+        "worst_stall_ms": window["stall"]["worst_ms"],
+        "p99_ms": window["stall"]["p99_ms"],
+        "stalls_over_16ms": window["stall"]["over_16ms"],
+        "stalls_over_50ms": window["stall"]["over_50ms"],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"CLI {result['cli_images_per_second']} images/s; window while scrolling "
+            f"{result['window_images_per_second']} images/s ({result['ratio']:.0%} of the CLI; "
+            f"{result['training_threads']} torch threads at nice {result['training_niceness']}); worst event-loop "
+            f"stall {result['worst_stall_ms']} ms (p99 {result['p99_ms']} ms, {result['stalls_over_16ms']} over 16 ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
