@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         if location:
             self.open_catalog(location)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if self._open_first:
             QTimer.singleShot(0, self._open_first_catalog)
