@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.records import SORTS, SOURCES, AnnotationInfo, ImageDetail, ImageFilter, ImageRow, LabelInfo
-from core.catalog.schema import Annotation, Attribute, Image, Label
+from core.catalog.schema import Annotation, Attribute, Image, Label, RunImage
 from core.catalog.store import Catalog, check_split, label_count_rows
 
 
@@ -44,6 +44,10 @@ def _conditions(f: ImageFilter) -> list[ColumnElement[bool]]:
         if f.attribute_id is not None:
             scope.append(Annotation.attribute_id == f.attribute_id)
         where.append(exists().where(*scope))
+    if f.run_id is not None:  # the images a run was tested on (its own record: the catalog's split may have moved)
+        where.append(
+            exists().where(RunImage.image_id == Image.id, RunImage.run_id == f.run_id, RunImage.split == "test")
+        )
     if f.text.strip():
         where.append(func.lower(Image.path).like(f"%{_escape_like(f.text.strip().lower())}%", escape="\\"))
     return where

@@ -55,6 +55,7 @@ class ImageFilter:
     split: str | None = None  # "train" | "val" | "test" | "none" (no split) | None (any)
     unlabeled: bool = False  # no label of ``attribute_id`` (of any attribute when it is None)
     source: str | None = None  # has an annotation from this source ("human" | "import" | "model")
+    run_id: int | None = None  # only the images this run was tested on
     text: str = ""  # case-insensitive substring of the path
     sort: str = "path"
 

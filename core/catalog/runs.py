@@ -481,12 +481,19 @@ def summary(run: RunInfo) -> dict:
     return result
 
 
+def display_name(run: RunInfo) -> str:
+    """A short name that tells runs apart: variant, backbone, epochs and when it was made ("nw + convex-gan ·
+    resnet18 · 10 ep · 30 Nov 14:05")."""
+    variant = f"{run.loss} + convex-GAN" if run.oversampler is not None else run.loss
+    return f"{variant} · {run.backbone} · {run.epochs} ep · {run.created_at:%d %b %H:%M}"
+
+
 def history(catalog: Catalog, run_id: int) -> dict:
     """What the window plots of a run: its summary, label names and training counts, epochs and last metrics."""
     run = get_run(catalog, run_id)
     return {
         "run_id": run.id,
-        "name": f"{run.loss} · {run.backbone}",
+        "name": display_name(run),
         "status": run.status,
         "labels": [label["name"] for label in run.labels],
         "counts": [label["train"] for label in run.labels],

@@ -70,8 +70,7 @@ def test_epochs_do_not_move_the_axes_and_bars_update_in_place(qtbot):
     heights = plots.bar_heights()[7]
     assert heights == pytest.approx([min(1.0, 0.2 * (j + 1) + 0.15) for j in range(4)])  # head first
     assert list(plots.train_curve.getData()[0]) == [1, 2, 3, 4]
-    legend = [label.text for _sample, label in plots.pr.plotItem.legend.items]
-    assert "AP 0.600" in legend
+    assert any(text.endswith("AP 0.600") for text in plots.pr_legend.texts())
     assert "puff" in plots.pr.plotItem.titleLabel.text  # the rarest label is picked first
 
     plots.add_epoch(7, 4, 3.4, 3.3, metrics(4))  # a loss above the axis top: the range grows once
@@ -83,6 +82,8 @@ def test_epochs_do_not_move_the_axes_and_bars_update_in_place(qtbot):
     plots.add_epoch(8, 0, 1.0, 1.0, metrics(1))
     plots.flush()
     assert set(plots.bar_heights()) == {7, 8}
+    assert plots.bars_legend.texts() == ["run 7: nw · resnet18", "run 8: ldam · resnet18"]  # outside the plot
+    assert plots.bar_axis.names == ["long (40)", "short (24)", "cap (8)", "puff (5)"]  # every label named
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")

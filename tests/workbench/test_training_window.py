@@ -45,6 +45,7 @@ def train_and_wait(qtbot, window, variants, epochs=2):
     panel.set_variants(variants)
     ended = []
     window.queue.jobEnded.connect(ended.append)
+    qtbot.waitUntil(panel.train_button.isEnabled, timeout=60000)  # disabled while the device is detected
     panel.train_button.click()
     qtbot.waitUntil(lambda: len(ended) == len(variants), timeout=120000)
     return ended
@@ -89,11 +90,18 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
     assert runs_view.compare_table.columnCount() == 1 + len(COUNTS) + 4
     csv_path = runs_view.export("csv", str(wardrobe.parent / "cmp.csv"))
     md_path = runs_view.export("md", str(wardrobe.parent / "cmp.md"))
-    assert Path(csv_path).read_text().startswith("run_id,loss,backbone,ap:")
+    assert Path(csv_path).read_text().startswith("run_id,loss,backbone,ap_pct:")
     assert "| run | loss |" in Path(md_path).read_text()
-    qtbot.waitUntil(lambda: runs_view.threshold_table.rowCount() == len(COUNTS), timeout=10000)
+    # one table for the selected runs, a run column first; every label with fewer than 10 test images is marked
+    qtbot.waitUntil(lambda: runs_view.threshold_table.rowCount() == 2 * len(COUNTS), timeout=10000)
+    runs = {runs_view.threshold_table.item(r, 0).text() for r in range(2 * len(COUNTS))}
+    assert runs == {str(jobs[0].run_id), str(jobs[1].run_id)}
+    assert "too few to compare" in runs_view.threshold_table.item(0, 2).text()
     runs_view.target.setValue(0.9)
     qtbot.waitUntil(lambda: "90%" in runs_view.threshold_caption.text(), timeout=10000)
+    exported = Path(runs_view.export_thresholds(str(wardrobe.parent / "thresholds.csv"))).read_text().splitlines()
+    assert exported[0].startswith("run_id,label,test_positives,too_few_to_compare,ap_pct,threshold,recall_pct")
+    assert len(exported) == 1 + 2 * len(COUNTS) and exported[1].endswith(",90.0")
 
 
 def test_the_convex_gan_variant_trains_a_base_run_then_oversamples_it(qtbot, wardrobe):
@@ -119,6 +127,7 @@ def test_cancel_stops_the_run_within_two_seconds_and_records_it(qtbot, wardrobe)
     seen, ended = [], []
     window.queue.event.connect(lambda e: seen.append(e) if isinstance(e, BatchProgress) else None)
     window.queue.jobEnded.connect(ended.append)
+    qtbot.waitUntil(panel.train_button.isEnabled, timeout=60000)
     panel.train_button.click()
     qtbot.waitUntil(lambda: bool(seen), timeout=60000)
     waiting = window.queue.waiting()

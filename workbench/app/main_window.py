@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
             view.plotRuns.connect(self.plot_runs)
             view.reviewRun.connect(self.review_run)
             view.resumeRun.connect(self.resume_run)
+            view.browseTestImages.connect(self.browse_run_test_images)
             if self.catalog is not None:
                 view.attach(self.catalog)
         else:
@@ -445,6 +446,10 @@ class MainWindow(QMainWindow):
     def _edited(self, edit) -> None:
         self.status(edit.description[:1].upper() + edit.description[1:])
         self.state.refresh()
+
+    def browse_run_test_images(self, run_id: int) -> None:
+        self.tabs.setCurrentWidget(self.browser)
+        self.browser.show_run_test_images(run_id)
 
     def browse_label(self, label_id: int) -> None:
         self.tabs.setCurrentWidget(self.browser)

@@ -68,9 +68,22 @@ class FilterBar(QWidget):
         for key, text in SORTS.items():
             self.sort.addItem(f"Sort: {text}", key)
         self.count = plain.label()
+        self.run_id: int | None = None
+        self.run_chip = QPushButton(toolTip="Showing only the images this run was tested on: click to show all")
+        self.run_chip.setVisible(False)
+        self.run_chip.clicked.connect(lambda: self.set_run(None))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
-        for widget in (self.has, self.label, self.split, self.unlabeled, self.source, self.text, self.sort):
+        for widget in (
+            self.run_chip,
+            self.has,
+            self.label,
+            self.split,
+            self.unlabeled,
+            self.source,
+            self.text,
+            self.sort,
+        ):
             layout.addWidget(widget)
         layout.addStretch(1)
         layout.addWidget(self.count)
@@ -105,8 +118,16 @@ class FilterBar(QWidget):
         self._quiet = False
         self.changed.emit()
 
+    def set_run(self, run_id: int | None) -> None:
+        """Show only the test images of run ``run_id`` (None: every image)."""
+        self.run_id = run_id
+        self.run_chip.setText(f"Test images of run {run_id}  ✕" if run_id is not None else "")
+        self.run_chip.setVisible(run_id is not None)
+        self.changed.emit()
+
     def current(self, attribute_id: int | None) -> ImageFilter:
         return ImageFilter(
+            run_id=self.run_id,
             attribute_id=attribute_id,
             label_id=self.label.currentData(),
             has_label=bool(self.has.currentData()),
@@ -130,11 +151,13 @@ class LabelPanel(QWidget):
         self.title = QLabel(wordWrap=True)
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
-        self.list.itemClicked.connect(lambda item: self.assign.emit(item.data(Qt.ItemDataRole.UserRole)))
+        # a click picks a label; Apply, Enter (or a double-click) or its number key gives it to the selection
+        self.list.itemActivated.connect(lambda item: self.assign.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.currentItemChanged.connect(lambda *_: self._update_apply_text())
         self.assign_button = QPushButton("Apply")
         self.remove_button = QPushButton("Remove")
         self.clear_button = QPushButton("Clear all")
-        self.assign_button.setToolTip("Give the highlighted label to the selected images (or click the label)")
+        self.assign_button.setToolTip("Give the highlighted label to the selected images (Enter, or its number key)")
         self.remove_button.setToolTip("Take the highlighted label off the selected images")
         self.clear_button.setToolTip("Take every label of this attribute off the selected images (key 0)")
         self.assign_button.clicked.connect(lambda: self._emit(self.assign))
@@ -155,21 +178,34 @@ class LabelPanel(QWidget):
         if item is not None:
             signal.emit(item.data(Qt.ItemDataRole.UserRole))
 
-    def set_labels(self, attribute, labels, selected: int) -> None:
+    def set_labels(self, attribute, labels, selected: int, has: tuple[str, ...] = ()) -> None:
+        """``has``: the labels the selected image has (one image selected), marked with a tick and in bold."""
         current = self.list.currentItem().data(Qt.ItemDataRole.UserRole) if self.list.currentItem() else None
+        self.list.blockSignals(True)
         self.list.clear()
+        bold = self.list.font()
+        bold.setBold(True)
         for number, info in enumerate(labels, start=1):
             key = f"{number}  " if number <= 9 else "    "
-            item = QListWidgetItem(f"{key}{info.name}   ({info.count:,})")
+            mark = "✓ " if info.name in has else ""
+            item = QListWidgetItem(f"{key}{mark}{info.name}   ({info.count:,})")
             item.setData(Qt.ItemDataRole.UserRole, info.id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, info.name)
+            if mark:
+                item.setFont(bold)
             item.setToolTip(
                 plain.tooltip(
-                    f"Click to label the selected images '{info.name}'" + (f" (key {number})" if number <= 9 else "")
+                    f"Pick, then Apply or Enter to label the selected images '{info.name}'"
+                    + (f" (or key {number})" if number <= 9 else "")
+                    + ("\nThe selected image has this label" if mark else "")
                 )
             )
             self.list.addItem(item)
-            if info.id == current:
+            if info.id == current or (current is None and mark):
                 self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        self.image_labels = has
+        self._update_apply_text()
         if attribute is None:
             self.title.setText("<b>No attribute yet.</b> Import images or create one under Labels ▸ Manage.")
         else:
@@ -178,6 +214,12 @@ class LabelPanel(QWidget):
         enabled = attribute is not None and selected > 0
         for button in (self.assign_button, self.remove_button, self.clear_button):
             button.setEnabled(enabled)
+        self.selected = selected
+
+    def _update_apply_text(self) -> None:
+        item = self.list.currentItem()
+        name = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else ""
+        self.assign_button.setText(f"Apply '{name if len(name) <= 18 else name[:17] + '…'}'" if name else "Apply")
 
 
 class BrowserView(QWidget):
@@ -210,6 +252,7 @@ class BrowserView(QWidget):
         layout.addWidget(self.filters)
         layout.addWidget(self.splitter, 1)
         self._query = Latest()
+        self._shown_filter: ImageFilter | None = None
         self._selection_timer = QTimer(self, singleShot=True, interval=60)
         self._selection_timer.timeout.connect(self._selection_settled)
         self.filters.changed.connect(self.apply_filter)
@@ -239,7 +282,7 @@ class BrowserView(QWidget):
         self.filters.set_labels(
             state.labels, self.filters.label.currentData() if previous == state.attribute_id else None
         )
-        self.labels.set_labels(state.attribute, state.labels, len(self.grid.selected_rows()))
+        self.labels.set_labels(state.attribute, state.labels, len(self.grid.selected_rows()), self.labels.image_labels)
         if previous != state.attribute_id or self.model.catalog is not state.catalog:  # another catalog: its ids
             self.apply_filter()
 
@@ -257,8 +300,10 @@ class BrowserView(QWidget):
         )
 
     def _ids_arrived(self, f: ImageFilter, ids: array) -> None:
-        keep = set(self.grid.selected_ids()) if len(ids) else set()
-        scroll = self.grid.verticalScrollBar().value()
+        same_filter = f == self._shown_filter  # read again after an edit: keep the place and the selection
+        self._shown_filter = f
+        keep = set(self.grid.selected_ids()) if len(ids) and same_filter else set()
+        scroll = self.grid.verticalScrollBar().value() if same_filter else 0
         self.model.set_ids(self.state.catalog, ids, f.attribute_id)
         total = len(ids)
         self.filters.count.setText(f"{total:,} image{'s' if total != 1 else ''}")
@@ -275,12 +320,17 @@ class BrowserView(QWidget):
     def show_label(self, label_id: int | None) -> None:
         self.filters.select_label(label_id)
 
+    def show_run_test_images(self, run_id: int) -> None:
+        self.filters.set_run(run_id)
+
     # -- selection and annotation ----------------------------------------------------------------------
 
     def _selection_settled(self) -> None:
         rows = self.grid.selected_rows()
         if self.state is not None:
-            self.labels.set_labels(self.state.attribute, self.state.labels, len(rows))
+            info = self.model.row_info(rows[0]) if len(rows) == 1 else None
+            has = info.labels if info is not None and self.model.attribute_id == self.state.attribute_id else ()
+            self.labels.set_labels(self.state.attribute, self.state.labels, len(rows), has)
         if len(rows) == 1:
             self.detail.show_image(self.state.catalog, self.model.image_id(rows[0]))
         elif rows:

@@ -8,6 +8,7 @@ Clicking a bar asks the browser to show that label's images.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -30,8 +31,13 @@ from core.catalog.records import LabelCounts
 from core.config import DEFAULT_BETA
 from workbench.viewmodels.catalog_state import CatalogState
 from workbench.widgets import plain
+from workbench.widgets.category_axis import CategoryAxis
+from workbench.widgets.legend import LegendRow
 from workbench.widgets.pyqtgraph_setup import pg
 from workbench.workers.tasks import Latest
+
+if TYPE_CHECKING:
+    from core.catalog.store import Catalog
 
 GROUP_COLOURS = {"head": "#4C72B0", "medium": "#DD8452", "tail": "#C44E52"}
 SCHEME_COLOURS = {"nw": "#8C8C8C", "ifw": "#C44E52", "isw": "#DD8452", "iew": "#4C72B0"}
@@ -47,6 +53,14 @@ def slider_from_beta(beta: float) -> int:
     return int(round((-math.log10(1.0 - beta) - 1.0) * 100))
 
 
+LOG_BASE = math.log10(0.5)  # where the log-scale bars start: half an image
+
+
+def _counts_and_total(catalog: Catalog, attribute: str, split: str | None) -> tuple[LabelCounts, int]:
+    """Worker thread: images per label, and all images of the split (the status bar's count for all splits)."""
+    return catalog.label_counts(attribute, split), catalog.image_count(split)
+
+
 class _Bars:
     """One BarGraphItem updated with setData (created once)."""
 
@@ -54,10 +68,11 @@ class _Bars:
         self.item = pg.BarGraphItem(x=[], height=[], width=width, brushes=[])
         plot.addItem(self.item)
 
-    def set(self, x, heights, brushes, width: float) -> None:
+    def set(self, x, heights, brushes, width: float, base: float = 0.0) -> None:
         # one pen for all bars; pyqtgraph cannot take empty per-bar lists, so an empty plot gets one brush
         self.item.setOpts(
             x=np.asarray(x, dtype=float),
+            y0=base,
             height=np.asarray(heights, dtype=float),
             width=width,
             brushes=list(brushes) or None,
@@ -75,6 +90,7 @@ class ImbalanceView(QWidget):
         self.state: CatalogState | None = None
         self.counts: LabelCounts | None = None
         self.stats: dict | None = None
+        self.total_images = 0  # in the catalog (the split shown), labeled or not
         self._latest = Latest()
         top = self._controls()
         self._count_plot()
@@ -124,6 +140,7 @@ class ImbalanceView(QWidget):
 
     def _count_plot(self) -> None:
         self.count_plot = pg.PlotWidget()
+        self.count_plot.getAxis("bottom").setStyle(showValues=False)  # the names are under the weights below
         self.count_plot.setMenuEnabled(False)
         self.count_plot.setLabel("left", "images")
         self.count_plot.showGrid(y=True, alpha=0.25)
@@ -134,16 +151,18 @@ class ImbalanceView(QWidget):
         self.count_plot.scene().sigMouseMoved.connect(self._moved)
 
     def _weight_plot(self) -> QHBoxLayout:
-        self.weight_plot = pg.PlotWidget()
+        self.name_axis = CategoryAxis()
+        self.weight_plot = pg.PlotWidget(axisItems={"bottom": self.name_axis})
         self.weight_plot.setMenuEnabled(False)
         self.weight_plot.setLabel("left", "class weight (mean 1)")
         self.weight_plot.showGrid(y=True, alpha=0.25)
         self.weight_plot.setXLink(self.count_plot)
         self.weight_bars = {scheme: _Bars(self.weight_plot.getPlotItem()) for scheme in SCHEMES}
-        legend = " ".join(f"<span style='color:{SCHEME_COLOURS[s]}'>■</span> {s}" for s in SCHEMES)
+        legend = LegendRow()
+        legend.set_entries([(SCHEME_COLOURS[s], s, False, True) for s in SCHEMES])
         weights_header = QHBoxLayout()
-        weights_header.addWidget(QLabel(f"Class weights per scheme: {legend}", textFormat=Qt.TextFormat.RichText))
-        weights_header.addStretch(1)
+        weights_header.addWidget(QLabel("Class weights per scheme:"))
+        weights_header.addWidget(legend, 1)
         weights_header.addWidget(self.beta_label)
         weights_header.addWidget(self.beta, 1)
         return weights_header
@@ -178,15 +197,16 @@ class ImbalanceView(QWidget):
             return
         name, split = state.attribute.name, self.split.currentData()
         self._latest.run(
-            state.catalog.label_counts,
+            _counts_and_total,
+            state.catalog,
             name,
             split,
             on_return=self._arrived,
             on_error=lambda exc: self.summary.setText(f"<i>{plain.escape(exc)}</i>"),
         )
 
-    def _arrived(self, counts: LabelCounts) -> None:
-        self.counts = counts
+    def _arrived(self, result: tuple[LabelCounts, int]) -> None:
+        self.counts, self.total_images = result
         self._recompute()
 
     def _update_beta_label(self) -> None:
@@ -224,14 +244,16 @@ class ImbalanceView(QWidget):
         x = np.arange(n)
         counts = np.array([item["count"] for item in labels], dtype=float)
         log = self.log.isChecked()
-        heights = np.log10(np.maximum(counts, 1.0)) * (counts > 0) if log else counts
+        # on the log scale the bars start at half an image, so a label with one image has a visible bar
+        base = LOG_BASE if log else 0.0
+        tops = np.log10(np.maximum(counts, 1.0)) if log else counts
+        heights = np.where(counts > 0, tops - base, 0.0) if log else counts
         brushes = [pg.mkBrush(GROUP_COLOURS[item["group"]]) for item in labels]
-        self.count_bars.set(x, heights, brushes, 0.8)
-        self._ticks(self.count_plot, labels)
-        self._ticks(self.weight_plot, labels)
+        self.count_bars.set(x, heights, brushes, 0.8, base=base)
+        self.name_axis.set_names([item["name"] for item in labels])
         left = self.count_plot.getAxis("left")
         if log and n:
-            top = int(math.ceil(max(heights.max(), 1.0)))
+            top = int(math.ceil(max(tops.max(), 1.0)))
             left.setTicks([[(k, f"{10**k:,}") for k in range(top + 1)], []])
         else:
             left.setTicks(None)
@@ -243,17 +265,12 @@ class ImbalanceView(QWidget):
             )
         if n:
             self.count_plot.setXRange(-0.6, n - 0.4, padding=0)
-            self.count_plot.setYRange(0, float(heights.max()) * 1.08 if heights.max() > 0 else 1, padding=0)
+            high = float(tops.max()) if n else 0.0
+            self.count_plot.setYRange(base, high * 1.08 if high > 0 else 1, padding=0)
             self.weight_plot.enableAutoRange(axis="y")
         self.hover.setText("")
         self._summary()
         self._table()
-
-    def _ticks(self, widget: pg.PlotWidget, labels: list[dict]) -> None:
-        step = max(1, math.ceil(len(labels) / 24))
-        widget.getAxis("bottom").setTicks(
-            [[(i, item["name"][:14]) for i, item in enumerate(labels) if i % step == 0], []]
-        )
 
     def _summary(self) -> None:
         stats = self.stats
@@ -267,8 +284,10 @@ class ImbalanceView(QWidget):
         )
         empty = f" · <b>{len(stats['empty_labels'])}</b> empty" if stats["empty_labels"] else ""
         split = stats["split"] or "all splits"
+        unlabeled = max(self.total_images - stats["images"], 0)
         self.summary.setText(
-            f"<b>{plain.escape(stats['attribute'])}</b> ({split}): {stats['images']:,} images · "
+            f"<b>{plain.escape(stats['attribute'])}</b> ({split}): {stats['images']:,} of {self.total_images:,} "
+            f"images labeled ({unlabeled:,} unlabeled) · "
             f"{len(stats['labels'])} labels · imbalance ratio <b>{ratio_text}</b> · "
             f"{groups}{empty}"
         )

@@ -8,6 +8,8 @@ catalog every few seconds while shown, so runs started from the CLI appear too.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
@@ -24,11 +26,12 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core.analysis.compare import compare, compare_csv, compare_markdown
+from core.analysis.compare import MIN_TEST_IMAGES, compare, compare_csv, compare_markdown, percent, too_few
 from core.analysis.review import load_review, thresholds
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, list_runs
@@ -39,6 +42,7 @@ from workbench.workers.tasks import Latest
 
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
 BEST = QColor(120, 200, 120, 90)
+TOO_FEW = QColor("#8a8a8a")
 
 
 def _pct(value) -> str:
@@ -74,8 +78,44 @@ def _cells(run: RunInfo) -> list[str]:
     ]
 
 
-def _thresholds(catalog: Catalog, run_id: int, target: float) -> list[dict]:
-    return thresholds(load_review(catalog, run_id), target)
+def _thresholds(catalog: Catalog, run_ids: list[int], target: float) -> list[tuple[int, list[dict]]]:
+    return [(run_id, thresholds(load_review(catalog, run_id), target)) for run_id in run_ids]
+
+
+THRESHOLD_COLUMNS = ("run", "label", "test positives", "AP", "threshold", "recall")
+
+
+def thresholds_csv(rows: list[tuple[int, list[dict]]], target: float) -> str:
+    """The thresholds panel as CSV: AP and recall in percent with one decimal, thresholds to 4 places."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "run_id",
+            "label",
+            "test_positives",
+            "too_few_to_compare",
+            "ap_pct",
+            "threshold",
+            "recall_pct",
+            "target_precision_pct",
+        ]
+    )
+    for run_id, labels in rows:
+        for row in labels:
+            writer.writerow(
+                [
+                    run_id,
+                    row["label"],
+                    row["positives"],
+                    "yes" if row["positives"] < MIN_TEST_IMAGES else "",
+                    percent(row["ap"]),
+                    "" if row["threshold"] is None else round(row["threshold"], 4),
+                    percent(row["recall"]),
+                    percent(target),
+                ]
+            )
+    return out.getvalue()
 
 
 def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
@@ -105,6 +145,7 @@ class RunsView(QWidget):
     plotRuns = Signal(list)  # run ids to show in the Train tab's plots
     reviewRun = Signal(int)
     resumeRun = Signal(object)  # an interrupted, cancelled or failed run (RunInfo), to continue it
+    browseTestImages = Signal(int)  # run id: show the images it was tested on in Browse
     status = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -116,13 +157,14 @@ class RunsView(QWidget):
         top, compare_box, threshold_box = self._runs_panel(), self._compare_panel(), self._threshold_panel()
         for caption in (self.compare_caption, self.threshold_caption):
             caption.setWordWrap(True)  # long captions wrap instead of widening the window
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(compare_box)
-        bottom.addWidget(threshold_box)
-        bottom.setStretchFactor(0, 3)
+        self.bottom = QTabWidget(documentMode=True)  # each table gets the whole width: every column readable
+        self.bottom.addTab(compare_box, "Comparison")
+        self.bottom.addTab(threshold_box, "Thresholds at a precision")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(bottom)
+        splitter.addWidget(self.bottom)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self._poll = QTimer(self, interval=5000)
@@ -145,12 +187,17 @@ class RunsView(QWidget):
             "its last epoch checkpoint (it joins the Train tab's queue)",
         )
         self.resume_button.clicked.connect(self._resume)
+        self.browse_button = QPushButton(
+            "Browse its test images", toolTip="Show the images this run was tested on in the Browse tab"
+        )
+        self.browse_button.clicked.connect(lambda: self.browseTestImages.emit(self.selected_ids()[0]))
         self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
         self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
         return _panel(
             [
                 (QLabel("Runs of this catalog (from the window and the CLI)"), 1),
                 (self.resume_button, 0),
+                (self.browse_button, 0),
                 (self.plot_button, 0),
                 (self.review_button, 0),
             ],
@@ -188,13 +235,25 @@ class RunsView(QWidget):
             toolTip="Per-label thresholds reaching this precision on the test set",
         )
         self.target.valueChanged.connect(lambda _v: self._thresholds())
-        self.threshold_table = QTableWidget(0, 5)
-        self.threshold_table.setHorizontalHeaderLabels(("label", "test positives", "AP", "threshold", "recall"))
+        self.threshold_table = QTableWidget(0, len(THRESHOLD_COLUMNS))
+        self.threshold_table.setHorizontalHeaderLabels(THRESHOLD_COLUMNS)
         self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.threshold_table.verticalHeader().setVisible(False)
+        header = self.threshold_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.threshold_caption = plain.label()
+        self.threshold_rows: list[tuple[int, list[dict]]] = []
+        self.threshold_csv_button = QPushButton("Export CSV…")
+        self.threshold_csv_button.clicked.connect(lambda: self.export_thresholds())
         return _panel(
-            [(self.threshold_caption, 1), (QLabel("Target precision"), 0), (self.target, 0)], self.threshold_table
+            [
+                (self.threshold_caption, 1),
+                (QLabel("Target precision"), 0),
+                (self.target, 0),
+                (self.threshold_csv_button, 0),
+            ],
+            self.threshold_table,
         )
 
     def attach(self, catalog: Catalog) -> None:
@@ -279,6 +338,8 @@ class RunsView(QWidget):
         self.resume_button.setEnabled(self._resumable() is not None)
         self.plot_button.setEnabled(bool(finished))
         self.review_button.setEnabled(bool(finished) and finished[0] == (ids[0] if ids else None))
+        self.browse_button.setEnabled(len(ids) == 1 and bool(finished))
+        self.threshold_csv_button.setEnabled(bool(self.threshold_rows))
         comparable = self.table_data is not None
         self.csv_button.setEnabled(comparable)
         self.markdown_button.setEnabled(comparable)
@@ -324,11 +385,17 @@ class RunsView(QWidget):
         labels, rows = table["labels"], table["rows"]
         headers = (
             ["run"]
-            + [f"{name}\n({n})" for name, n in zip(labels, table["train_counts"])]
+            + [
+                f"{name}\n{n} train · {t} test" + ("\ntoo few to compare" if too_few(table, j) else "")
+                for j, (name, n, t) in enumerate(zip(labels, table["train_counts"], table["test_counts"]))
+            ]
             + ["top-1", "ACSA", "GM", "macro AP"]
         )
         self.compare_table.setColumnCount(len(headers))
         self.compare_table.setHorizontalHeaderLabels(headers)
+        for j in range(len(labels)):
+            if too_few(table, j):
+                self.compare_table.horizontalHeaderItem(1 + j).setForeground(QBrush(TOO_FEW))
         self.compare_table.setRowCount(len(rows))
         bold = QFont()
         bold.setBold(True)
@@ -338,8 +405,12 @@ class RunsView(QWidget):
             for j, ap in enumerate(row["ap"]):
                 delta = row["ap_delta"][j]
                 text = _pct(ap) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
-                item = _item(text)
-                if ap is not None and ap == table["best_ap"][j]:
+                few = too_few(table, j)
+                tip = f"only {table['test_counts'][j]} test images: too few to compare" if few else None
+                item = _item(text, tip=tip)
+                if few:
+                    item.setForeground(QBrush(TOO_FEW))
+                elif ap is not None and ap == table["best_ap"][j]:
                     item.setBackground(QBrush(BEST))
                     item.setFont(bold)
                 self.compare_table.setItem(r, 1 + j, item)
@@ -349,8 +420,8 @@ class RunsView(QWidget):
                 self.compare_table.setItem(r, 1 + len(labels) + k, _item(text))
         self.compare_table.resizeColumnsToContents()
         self.compare_caption.setText(
-            f"Per-label AP (%) of {len(rows)} runs on {table['attribute']}, last epoch; "
-            f"best per label highlighted; (±x): difference to run {table['baseline']}"
+            f"AP (%) per label, last epoch; best highlighted; (±x): vs run {table['baseline']}; grey: fewer than "
+            f"{table['min_test_images']} test images"
         )
         self._buttons()
 
@@ -359,7 +430,9 @@ class RunsView(QWidget):
             return None
         if path is None:
             suffix = "CSV (*.csv)" if kind == "csv" else "Markdown (*.md)"
-            path, _ = QFileDialog.getSaveFileName(self, "Export comparison", f"comparison.{kind}", suffix)
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export comparison", self._export_path(f"comparison.{kind}"), suffix
+            )
             if not path:
                 return None
         text = compare_csv(self.table_data) if kind == "csv" else compare_markdown(self.table_data) + "\n"
@@ -376,33 +449,63 @@ class RunsView(QWidget):
     def _thresholds(self) -> None:
         finished = self._selected_finished()
         if not finished or self.catalog is None:
+            self.threshold_rows = []
             self.threshold_table.setRowCount(0)
-            self.threshold_caption.setText("Select a finished run for its per-label thresholds.")
+            self.threshold_caption.setText("Select finished runs for their per-label thresholds.")
+            self._buttons()
             return
-        run_id, target = finished[0], self.target.value()
+        target = self.target.value()
         self._threshold_latest.run(
             _thresholds,
             self.catalog,
-            run_id,
+            finished,
             target,
-            on_return=lambda rows: self._thresholds_arrived(run_id, target, rows),
+            on_return=lambda rows: self._thresholds_arrived(target, rows),
             on_error=lambda exc: self.threshold_caption.setText(str(exc)),
         )
 
-    def _thresholds_arrived(self, run_id: int, target: float, rows: list[dict]) -> None:
-        self.threshold_table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
+    def _thresholds_arrived(self, target: float, runs: list[tuple[int, list[dict]]]) -> None:
+        self.threshold_rows, self.threshold_target = runs, target
+        flat = [(run_id, row) for run_id, rows in runs for row in rows]
+        self.threshold_table.setRowCount(len(flat))
+        for r, (run_id, row) in enumerate(flat):
+            few = row["positives"] < MIN_TEST_IMAGES
             cells = [
+                str(run_id),
                 row["label"],
-                str(row["positives"]),
+                f"{row['positives']} (too few to compare)" if few else str(row["positives"]),
                 _pct(row["ap"]),
                 "not reached" if row["threshold"] is None else f"{row['threshold']:.3f}",
                 "–" if row["recall"] is None else f"{100 * row['recall']:.1f}%",
             ]
             for c, text in enumerate(cells):
-                self.threshold_table.setItem(r, c, _item(text))
-        self.threshold_table.resizeColumnsToContents()
-        self.threshold_caption.setText(
-            f"Run {run_id}: per-label score thresholds reaching {100 * target:.0f}% "
-            "precision on the test set, and the recall they keep"
-        )
+                item = _item(text, tip=f"only {row['positives']} test images" if few else None)
+                if few:
+                    item.setForeground(QBrush(TOO_FEW))
+                self.threshold_table.setItem(r, c, item)
+        self.threshold_caption.setText(f"Score thresholds reaching {100 * target:.0f}% precision (test set)")
+        self._buttons()
+
+    def export_thresholds(self, path: str | None = None) -> str | None:
+        if not self.threshold_rows:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export thresholds", self._export_path("thresholds.csv"), "CSV (*.csv)"
+            )
+            if not path:
+                return None
+        try:
+            Path(path).write_text(thresholds_csv(self.threshold_rows, self.threshold_target), encoding="utf-8")
+        except OSError as exc:
+            self.status.emit(f"Cannot write {path}: {exc.strerror}")
+            return None
+        self.status.emit(f"Thresholds written to {path}")
+        return path
+
+    def _export_path(self, name: str) -> str:
+        """A file dialog's start: ``name`` in the catalog's folder (a URL catalog: the working folder)."""
+        location = self.catalog.location if self.catalog is not None else ""
+        if location and "://" not in str(location):
+            return str(Path(location).expanduser().resolve().parent / name)
+        return name

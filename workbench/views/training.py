@@ -13,12 +13,13 @@ from dataclasses import replace
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
@@ -35,7 +36,17 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from core.catalog.records import Kind
-from core.config import BACKBONES, LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, Loss, TrainConfig, defaults_for
+from core.config import (
+    BACKBONES,
+    HEAD_LOSSES,
+    LOSSES,
+    OVERSAMPLERS,
+    SINGLE_LABEL_ONLY,
+    Loss,
+    OversampleConfig,
+    TrainConfig,
+    defaults_for,
+)
 from core.training.devices import describe, probe_arguments
 from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
 from workbench.viewmodels.catalog_state import CatalogState
@@ -63,31 +74,69 @@ class TrainingPanel(QWidget):
         self.queue: TrainingQueue | None = None
         self.device_kind = "cpu"
         self.device_text = "detecting…"
+        self.detecting = True
+        self.restored = False
         self.pretrained_file: str | None = None
 
         self.attribute = QComboBox(toolTip="The attribute whose labels the runs learn")
         self.variants = self._variants_list()
+        self.gan_box = self._gan_box()
         settings_box = self._settings_box()
         self._arrange(settings_box, self._queue_box())
         self.apply_defaults(defaults_for("cpu"))
         self._buttons()
         self._detect_device()
 
-    def _variants_list(self) -> QListWidget:
-        variants = QListWidget(toolTip="One run per checked variant, on the same split and seed")
-        variants.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        for loss in LOSSES + OVERSAMPLERS:
-            item = QListWidgetItem(loss)
+    def _variants_list(self) -> QWidget:
+        """Every variant as a check box, all visible at once (three columns)."""
+        box = QWidget(toolTip="One run per checked variant, on the same split and seed")
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(2)
+        self.variant_boxes: dict[str, QCheckBox] = {}
+        for k, loss in enumerate(LOSSES + OVERSAMPLERS):
+            check = QCheckBox(loss, checked=loss == Loss.NW)
             if loss in OVERSAMPLERS:
-                item.setToolTip(
+                check.setToolTip(
                     "An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
                     "run whose head is fine-tuned on real and synthetic minority features"
                 )
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if loss == Loss.NW else Qt.CheckState.Unchecked)
-            variants.addItem(item)
-        variants.setMaximumHeight(variants.sizeHintForRow(0) * 5 + 8)
-        return variants
+            check.toggled.connect(lambda _on: self._variants_changed())
+            grid.addWidget(check, k // 3, k % 3)
+            self.variant_boxes[loss] = check
+        return box
+
+    def _gan_box(self) -> QGroupBox:
+        """The convex-GAN's own settings, shown while it is checked."""
+        defaults = OversampleConfig()
+        self.gan_epochs = QSpinBox(minimum=1, maximum=1000, value=defaults.epochs, toolTip="Phase 2 epochs")
+        self.gan_head_loss = QComboBox(toolTip="Loss of the fine-tuned classifier (mse: the paper's baseline)")
+        self.gan_head_loss.addItems(HEAD_LOSSES)
+        self.gan_samples = QSpinBox(
+            minimum=0,
+            maximum=10_000,
+            specialValueText="auto",
+            toolTip="N_s: real features mixed into each synthetic one (auto: min(100, smallest label - 1))",
+        )
+        form = QFormLayout()
+        form.addRow("Phase 2 epochs", self.gan_epochs)
+        form.addRow("Head loss", self.gan_head_loss)
+        form.addRow("N_s", self.gan_samples)
+        box = QGroupBox("Convex-GAN (Phase 2)")
+        box.setLayout(form)
+        box.setVisible(False)
+        return box
+
+    def _variants_changed(self) -> None:
+        self.gan_box.setVisible(any(self.variant_boxes[v].isChecked() for v in OVERSAMPLERS))
+
+    def oversample_config(self) -> OversampleConfig:
+        return OversampleConfig(
+            epochs=self.gan_epochs.value(),
+            head_loss=self.gan_head_loss.currentText(),
+            samples=self.gan_samples.value() or None,
+        )
 
     def _settings_box(self) -> QGroupBox:
         self.backbone = QComboBox()
@@ -102,7 +151,9 @@ class TrainingPanel(QWidget):
         self.pretrained.activated.connect(self._pretrained_chosen)
         self.epochs = QSpinBox(minimum=1, maximum=1000)
         self.batch_size = QSpinBox(minimum=1, maximum=4096)
-        self.lr = QLineEdit(placeholderText="default (Adam 1e-3; pretrained 1e-4 / 1e-5)")
+        self.lr = QLineEdit(placeholderText="default")
+        self.lr_hint = plain.label("Empty: Adam 1e-3 (pretrained: 1e-4, head 1e-5)", wordWrap=True)
+        self.lr_hint.setEnabled(False)  # drawn as a quiet hint
         self.image_size = QSpinBox(minimum=16, maximum=1024, singleStep=16)
         self.beta = QDoubleSpinBox(
             decimals=5, minimum=0.0, maximum=0.99999, singleStep=0.001, toolTip="Effective-number beta (iew, cb-focal)"
@@ -121,6 +172,7 @@ class TrainingPanel(QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
+        form.addRow("", self.lr_hint)
         form.addRow("Image size", self.image_size)
         form.addRow("Beta", self.beta)
         form.addRow("Device", self.device)
@@ -131,6 +183,7 @@ class TrainingPanel(QWidget):
 
     def _queue_box(self) -> QGroupBox:
         self.jobs = QListWidget(toolTip="Runs of this session: the running one, then those waiting")
+        self.jobs.setWordWrap(True)  # a row's whole title and message, never cut off
         self.up = QPushButton("Up")
         self.down = QPushButton("Down")
         self.remove = QPushButton("Remove")
@@ -160,6 +213,7 @@ class TrainingPanel(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(settings_box)
+        left_layout.addWidget(self.gan_box)
         left_layout.addWidget(self.train_button)
         left_layout.addWidget(queue_box, 1)
         self.plots = LivePlots()
@@ -266,23 +320,60 @@ class TrainingPanel(QWidget):
             self._device_found({})
 
     def _device_found(self, found: dict) -> None:
+        self.detecting = False
         self.device_text = describe(found)
         self.device_kind = "cuda" if found.get("cuda") else "mps" if found.get("mps") else "cpu"
         self.device.setText(self.device_text)
-        if self.device_kind != "cpu":
+        if self.device_kind != "cpu" and not self.restored:  # a user's own settings win over the GPU defaults
             self.apply_defaults(defaults_for(self.device_kind))
+        self._buttons()
 
     def checked_variants(self) -> list[str]:
-        return [
-            self.variants.item(i).text()
-            for i in range(self.variants.count())
-            if self.variants.item(i).checkState() == Qt.CheckState.Checked
-        ]
+        return [loss for loss, check in self.variant_boxes.items() if check.isChecked()]
 
     def set_variants(self, losses: list[str]) -> None:
-        for i in range(self.variants.count()):
-            item = self.variants.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.text() in losses else Qt.CheckState.Unchecked)
+        for loss, check in self.variant_boxes.items():
+            check.setChecked(loss in losses)
+
+    # -- remembered between sessions (the main window keeps them in its settings) -----------------------------
+
+    def saved_settings(self) -> dict:
+        return {
+            "variants": self.checked_variants(),
+            "backbone": self.backbone.currentText(),
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(),
+            "lr": self.lr.text(),
+            "image_size": self.image_size.value(),
+            "beta": self.beta.value(),
+            "seed": self.seed.value(),
+            "gan_epochs": self.gan_epochs.value(),
+            "gan_head_loss": self.gan_head_loss.currentText(),
+            "gan_samples": self.gan_samples.value(),
+        }
+
+    def restore_settings(self, saved: dict) -> None:
+        """Put back what :meth:`saved_settings` gave (unknown or broken values are skipped)."""
+        self.restored = bool(saved)
+        setters = {
+            "variants": lambda v: self.set_variants([str(x) for x in v]),
+            "backbone": lambda v: self.backbone.setCurrentText(str(v)) if str(v) in BACKBONES else None,
+            "epochs": lambda v: self.epochs.setValue(int(v)),
+            "batch_size": lambda v: self.batch_size.setValue(int(v)),
+            "lr": lambda v: self.lr.setText(str(v)),
+            "image_size": lambda v: self.image_size.setValue(int(v)),
+            "beta": lambda v: self.beta.setValue(float(v)),
+            "seed": lambda v: self.seed.setValue(int(v)),
+            "gan_epochs": lambda v: self.gan_epochs.setValue(int(v)),
+            "gan_head_loss": lambda v: self.gan_head_loss.setCurrentText(str(v)),
+            "gan_samples": lambda v: self.gan_samples.setValue(int(v)),
+        }
+        for key, value in saved.items():
+            if key in setters:
+                try:
+                    setters[key](value)
+                except (TypeError, ValueError):
+                    continue
 
     def config(self) -> TrainConfig:
         """The settings as a configuration (loss filled in per variant when queued); raises ValueError."""
@@ -326,7 +417,7 @@ class TrainingPanel(QWidget):
         if not variants:
             self.status.emit("Check at least one variant to train.")
             return []
-        jobs = self.queue.enqueue(config, variants)
+        jobs = self.queue.enqueue(config, variants, self.oversample_config())
         self.status.emit(f"Queued {len(jobs)} run{'s' if len(jobs) != 1 else ''} on {config.attribute}")
         return jobs
 
@@ -383,7 +474,16 @@ class TrainingPanel(QWidget):
         self.down.setEnabled(waiting)
         self.remove.setEnabled(job is not None and job.status not in ACTIVE)
         self.cancel_button.setEnabled(self.queue is not None and self.queue.running is not None)
-        self.train_button.setEnabled(self.queue is not None and self.attribute.count() > 0)
+        ready = self.queue is not None and self.attribute.count() > 0 and not self.detecting
+        self.train_button.setEnabled(ready)
+        if self.detecting:
+            why = "Detecting the device (GPU or CPU) in the background; Train is enabled in a moment"
+        elif self.queue is None or self.attribute.count() == 0:
+            why = "No attribute to train on yet: import labeled images first"
+        else:
+            why = "Queue one run per checked variant"
+        self.train_button.setToolTip(why)
+        self.train_button.setText("Train (detecting the device…)" if self.detecting else "Train")
 
     def _event(self, event) -> None:
         if isinstance(event, RunStarted):

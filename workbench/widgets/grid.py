@@ -111,7 +111,10 @@ class ImageGridModel(QAbstractListModel):
     def caption(self, info: ImageRow) -> str:
         if self.captions is not None and info.id in self.captions:
             return self.captions[info.id]
-        return ", ".join(info.labels) if info.labels else os.path.basename(info.path)
+        if info.labels:
+            return ", ".join(info.labels)
+        folder = os.path.basename(os.path.dirname(info.path))  # unlabeled: where it came from tells most
+        return f"{folder}/{os.path.basename(info.path)}" if folder else os.path.basename(info.path)
 
     def loaded_pages(self) -> int:
         return len(self._pages)

@@ -31,6 +31,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from workbench.widgets import plain
+from workbench.widgets.category_axis import CategoryAxis
+from workbench.widgets.legend import LegendRow
 from workbench.widgets.pyqtgraph_setup import pg
 
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
@@ -69,8 +71,8 @@ class RunSeries:
         self.last = metrics
 
 
-def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
+def _plot(title: str, left: str, bottom: str, axis: pg.AxisItem | None = None) -> pg.PlotWidget:
+    plot = pg.PlotWidget(axisItems={"bottom": axis} if axis is not None else None)
     plot.setTitle(title)
     plot.setLabel("left", left)
     plot.setLabel("bottom", bottom)
@@ -115,7 +117,8 @@ class LivePlots(QWidget):
     def _plots(self) -> None:
         """The four plots and their curves, created once; redraws only ``setData`` them."""
         self.loss = _plot("Loss", "loss", "epoch")
-        self.loss.addLegend(offset=(-10, 10))
+        self.loss_legend = LegendRow()
+        self.loss_legend.set_entries([("#1f77b4", "train", False, False), ("#ff7f0e", "test", True, False)])
         self.train_curve = self.loss.plot(
             [], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=5, name="train"
         )
@@ -123,7 +126,8 @@ class LivePlots(QWidget):
             [], [], pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine), symbol="o", symbolSize=5, name="test"
         )
         self.metrics = _plot("Test metrics", "value", "epoch")
-        self.metrics.addLegend(offset=(-10, -10))
+        self.metrics_legend = LegendRow()
+        self.metrics_legend.set_entries([(colour, name, False, False) for _key, name, colour in METRICS])
         self.metric_curves = {
             key: self.metrics.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, name=name)
             for key, name, colour in METRICS
@@ -131,15 +135,15 @@ class LivePlots(QWidget):
         self._pr_title = "Precision-recall (latest epoch)"
         self.pr = _plot(self._pr_title, "precision", "recall")
         self.pr.setRange(xRange=(0, 1), yRange=(0, 1.02), padding=0)
-        self.pr.addLegend(offset=(-10, -10))
+        self.pr_legend = LegendRow()
         self.label_curve = self.pr.plot([], [], pen=pg.mkPen("#444444", width=3), name="label")
         self.group_curves = {
             g: self.pr.plot([], [], pen=pg.mkPen(c, width=2, style=Qt.PenStyle.DashLine), name=f"{g} (pooled)")
             for g, c in GROUP_COLOURS.items()
         }
-        self.bars = _plot("Per class (sorted by training images)", "accuracy", "")
-        self.bars.addLegend(offset=(-10, 10))
-        self.bars.getAxis("bottom").setHeight(48)  # two-line ticks: label and training count
+        self.bar_axis = CategoryAxis()
+        self.bars = _plot("Per class (sorted by training images, head left)", "accuracy", "", axis=self.bar_axis)
+        self.bars_legend = LegendRow()
         self._bar_items: list[pg.BarGraphItem] = []
         self._bar_runs: list[int] = []
 
@@ -161,10 +165,19 @@ class LivePlots(QWidget):
         controls.addWidget(QLabel("Bars:"))
         controls.addWidget(self.bar_metric)
         grid = QGridLayout()
-        grid.addWidget(self.loss, 0, 0)
-        grid.addWidget(self.metrics, 0, 1)
-        grid.addWidget(self.pr, 1, 0)
-        grid.addWidget(self.bars, 1, 1)
+        grid.setSpacing(6)
+        cells = (
+            (self.loss_legend, self.loss),
+            (self.metrics_legend, self.metrics),
+            (self.pr_legend, self.pr),
+            (self.bars_legend, self.bars),
+        )
+        for k, (legend, plot) in enumerate(cells):  # each legend above its plot: it never covers a curve
+            cell = QVBoxLayout()
+            cell.setSpacing(0)
+            cell.addWidget(legend)
+            cell.addWidget(plot, 1)
+            grid.addLayout(cell, k // 2, k % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -289,18 +302,14 @@ class LivePlots(QWidget):
             if last is not None and j is not None and j < len(last["per_label"])
             else None
         )
-        self._legend_text(self.pr, self.label_curve, "label" if ap is None else f"AP {ap:.3f}")
+        name = run.labels[j] if run is not None and j is not None and j < len(run.labels) else "label"
+        entries = [("#444444", name if ap is None else f"{name}: AP {ap:.3f}", False, False)]
+        entries += [(GROUP_COLOURS[g], f"{g} (pooled)", True, False) for g in self.group_curves]
+        self.pr_legend.set_entries(entries)
         groups = (last or {}).get("groups") or {}
         for group, item in self.group_curves.items():
             pooled = (groups.get(group) or {}).get("pr_curve")
             item.setData(pooled["recall"] if pooled else [], pooled["precision"] if pooled else [])
-
-    @staticmethod
-    def _legend_text(plot: pg.PlotWidget, item, text: str) -> None:
-        legend = plot.plotItem.legend
-        for sample, label in legend.items if legend is not None else []:
-            if sample.item is item and label.text != text:
-                label.setText(text)
 
     def _draw_caption(self) -> None:
         run = self.focused()
@@ -333,12 +342,15 @@ class LivePlots(QWidget):
             self.bars.removeItem(item)
         self._bar_items.clear()
         self._bar_runs.clear()
-        legend = self.bars.plotItem.legend
-        if legend is not None:
-            legend.clear()
         self.bars.setLabel("left", "accuracy" if key == "accuracy" else "AP")
+        self.bars_legend.set_entries(
+            [
+                (RUN_COLOURS[k % len(RUN_COLOURS)], f"run {run.run_id}: {run.name}", False, True)
+                for k, run in enumerate(runs)
+            ]
+        )
         if not runs:
-            self.bars.getAxis("bottom").setTicks([[]])
+            self.bar_axis.set_names([])
             return
         width = 0.8 / len(runs)
         for k, (run, values) in enumerate(zip(runs, heights)):
@@ -350,13 +362,11 @@ class LivePlots(QWidget):
                 width=width * 0.95,
                 brush=colour,
                 pen=pg.mkPen(None),
-                name=plain.escape(f"run {run.run_id} ({run.name})"),
             )
             self.bars.addItem(item)
             self._bar_items.append(item)
             self._bar_runs.append(run.run_id)
-        ticks = [(i, f"{runs[0].labels[j]}\n{runs[0].counts[j]}") for i, j in enumerate(order)]
-        self.bars.getAxis("bottom").setTicks([ticks])
+        self.bar_axis.set_names([f"{runs[0].labels[j]} ({runs[0].counts[j]})" for j in order])
         self._set_range(self.bars, (-0.6, len(order) - 0.4), (0.0, 1.02))
 
     def bar_heights(self) -> dict[int, list[float]]:

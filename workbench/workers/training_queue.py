@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from shiboken6 import isValid
 
 from core.catalog.runs import RunInfo
-from core.config import OVERSAMPLERS, TrainConfig
+from core.config import OVERSAMPLERS, OversampleConfig, TrainConfig
 from core.training.events import (
     BatchProgress,
     Decoding,
@@ -57,6 +57,7 @@ class Job:
     status: JobStatus = JobStatus.QUEUED
     run_id: int | None = None
     resume: int | None = None  # continue this run from its checkpoint (its stored configuration applies)
+    oversampler: OversampleConfig | None = None  # the convex-GAN's Phase 2 settings (None: its defaults)
     message: str = ""
     progress: BatchProgress | Decoding | FeatureProgress | None = field(default=None, repr=False)
 
@@ -89,9 +90,9 @@ def lower_priority(niceness: int = BACKGROUND_NICENESS) -> bool:
 def training_threads(cores: int | None = None) -> int:
     """torch's intra-op threads for training in the window (``TAILOR_TRAINING_THREADS`` overrides it).
 
-    All cores, as the CLI uses: measured with benchmarks/bench_training_scroll.py (README), fewer threads lose more
-    throughput than the window's competition costs, as long as the threads are not niced (see
-    :data:`BACKGROUND_NICENESS`)."""
+    All cores, as the CLI uses, at nice 10: measured with benchmarks/bench_training_scroll.py while the grid is
+    scrolled (README), this keeps 72-80% of the CLI's images/s; one thread kept 64%, and nice 0 kept 78% but
+    stalled the window seven times as often (453 gaps over 16 ms against 64)."""
     override = os.environ.get("TAILOR_TRAINING_THREADS", "")
     if override.isdigit() and int(override) > 0:
         return int(override)
@@ -103,7 +104,13 @@ def _prepare() -> None:
     import_training()
 
 
-def _train_job(location: str, config: TrainConfig, cancel: threading.Event, resume: int | None = None):
+def _train_job(
+    location: str,
+    config: TrainConfig,
+    cancel: threading.Event,
+    resume: int | None = None,
+    oversampler: OversampleConfig | None = None,
+):
     lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
     import torch
@@ -114,7 +121,7 @@ def _train_job(location: str, config: TrainConfig, cancel: threading.Event, resu
     if config.oversample:  # the base run, then Phase 2 of the GAN oversampler on it (a second run)
         from core.oversampling.job import train_and_oversample
 
-        return (yield from train_and_oversample(location, config, cancel=cancel))
+        return (yield from train_and_oversample(location, config, oversampler=oversampler, cancel=cancel))
     return (yield from training.train(location, config, cancel=cancel))
 
 
@@ -175,8 +182,8 @@ class TrainingQueue(QObject):
 
     # -- what the user does -----------------------------------------------------------------------------------
 
-    def enqueue(self, base: TrainConfig, losses: list[str]) -> list[Job]:
-        """One job per variant, all on the same split and seed."""
+    def enqueue(self, base: TrainConfig, losses: list[str], oversampler: OversampleConfig | None = None) -> list[Job]:
+        """One job per variant, all on the same split and seed (``oversampler``: the convex-GAN's Phase 2)."""
         added = []
         for loss in losses:
             self._numbers += 1
@@ -185,7 +192,7 @@ class TrainingQueue(QObject):
                 if loss in OVERSAMPLERS  # its base run: nw
                 else replace(base, loss=loss, oversample=None)
             )
-            added.append(Job(self._numbers, config))
+            added.append(Job(self._numbers, config, oversampler=oversampler if loss in OVERSAMPLERS else None))
         self.jobs.extend(added)
         self.changed.emit()
         self._start_next()
@@ -252,6 +259,7 @@ class TrainingQueue(QObject):
             job.config,
             self._cancel,
             job.resume,
+            job.oversampler,
             on_yield=lambda e, j=job: self._on_event(j, e),
             on_error=lambda exc, j=job: self._on_error(j, exc),
             on_finish=lambda j=job: self._on_finish(j),

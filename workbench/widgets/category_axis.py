@@ -1,0 +1,105 @@
+"""A bottom axis that names categories (labels) at 0, 1, 2, ...: every name drawn, rotated when they do not fit
+side by side, elided in the middle past :data:`MAX_CHARS`.
+
+pyqtgraph's own axis drops tick texts that would overlap their neighbours (with 30 labels most of them, and the
+first one whenever it is cut at the plot's edge); this one draws each name itself, upright when they all fit,
+else rotated 60 degrees (90 when even that is too tight), and sizes its height to the longest name.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QFontMetricsF
+
+from workbench.widgets.pyqtgraph_setup import pg
+
+MAX_CHARS = 22
+
+
+def elide_middle(text: str, limit: int = MAX_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+class CategoryAxis(pg.AxisItem):
+    def __init__(self) -> None:
+        super().__init__("bottom")
+        self.names: list[str] = []
+        self.angle = 0.0
+        self.setStyle(showValues=False)  # the base class draws the line and tick marks only
+
+    def set_names(self, names: list[str]) -> None:
+        """Name the positions 0..n-1 (a second line after a newline is drawn under the first, e.g. a count)."""
+        self.names = [elide_middle(line) for line in names]
+        self.setTicks([[(i, "") for i in range(len(names))]])
+        self._fit()
+
+    def resizeEvent(self, event=None) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _slot(self) -> float:
+        """Pixels between two neighbouring positions."""
+        low, high = self.range
+        return self.geometry().width() / max(high - low, 1e-9)
+
+    def _fit(self) -> None:
+        if not hasattr(self, "names"):  # pyqtgraph resizes the axis while it is being constructed
+            return
+        metrics = QFontMetricsF(self.font())
+        widest = max((max(metrics.horizontalAdvance(t) for t in name.split("\n")) for name in self.names), default=0)
+        lines = max((name.count("\n") + 1 for name in self.names), default=1)
+        line = metrics.height()
+        slot = self._slot()
+        if widest + 6 <= slot or not self.names:
+            angle, height = 0.0, lines * line + 8
+        elif slot >= line * lines / math.sin(math.radians(60)) + 2:
+            angle, height = 60.0, widest * math.sin(math.radians(60)) + lines * line + 8
+        else:
+            angle, height = 90.0, widest + lines * line + 8
+        if angle != self.angle or abs(self.height() - height) > 1:
+            self.angle = angle
+            self.setHeight(min(height, 220))
+            self.picture = None
+            self.update()
+
+    def linkedViewChanged(self, view, newRange=None) -> None:
+        super().linkedViewChanged(view, newRange)
+        self._fit()
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
+        super().drawPicture(p, axisSpec, tickSpecs, [])
+        if not self.names:
+            return
+        p.setRenderHint(p.RenderHint.TextAntialiasing, True)
+        p.setPen(self.textPen())
+        p.setFont(self.font())
+        metrics = QFontMetricsF(self.font())
+        low, high = self.range
+        bounds = self.mapRectFromParent(self.geometry())
+        scale = bounds.width() / max(high - low, 1e-9)
+        top = bounds.top() + 6
+        for i, name in enumerate(self.names):
+            if not low - 0.5 <= i <= high + 0.5:
+                continue
+            x = bounds.left() + (i - low) * scale
+            if self.angle == 0:
+                width = max(metrics.horizontalAdvance(t) for t in name.split("\n")) + 2
+                p.drawText(QRectF(x - width / 2, top, width, bounds.height()), Qt.AlignmentFlag.AlignHCenter, name)
+                continue
+            p.save()
+            p.translate(QPointF(x, top))
+            p.rotate(-self.angle)
+            width = max(metrics.horizontalAdvance(t) for t in name.split("\n")) + 2
+            height = metrics.height() * (name.count("\n") + 1)
+            # the text's right end at the tick: it reads upwards to the left, away from the next name
+            p.drawText(
+                QRectF(-width, -height / 2, width, height),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                name,
+            )
+            p.restore()
