@@ -64,8 +64,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("catalog", metavar="CATALOG", nargs="?", help="catalog file or SQLAlchemy URL")
     p.add_argument("--screenshot", metavar="FILE", help="save the window as a PNG once loaded, then quit")
     p.add_argument(
-        "--view", choices=("browse", "imbalance"), default="browse", help="the view --screenshot shows (default browse)"
+        "--view",
+        choices=VIEWS,
+        default="browse",
+        help="the tab --screenshot shows (default browse; train, runs and review show the newest finished runs)",
     )
+    p.add_argument("--size", type=window_size, metavar="WxH", help="window size for --screenshot, e.g. 1024x700")
+
+
+VIEWS = ("browse", "imbalance", "train", "runs", "review")
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``1024x700`` -> (1024, 700); argparse reports anything else in one line."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (320 <= int(width) <= 8192 and 240 <= int(height) <= 8192):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a window size such as 1024x700 (320x240 to 8192x8192)")
+    return int(width), int(height)
 
 
 def _import_parser(sub: argparse._SubParsersAction) -> None:
@@ -230,13 +245,19 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _open_window(
-    args: argparse.Namespace, catalog: str | None, screenshot: str | None = None, view: str = "browse"
+    args: argparse.Namespace,
+    catalog: str | None,
+    screenshot: str | None = None,
+    view: str = "browse",
+    size: tuple[int, int] | None = None,
 ) -> int:
     opener = getattr(args, "open_window", None)
     if opener is None:
         raise TailorError(
             "the workbench window is not available in this installation (use the commands listed by tailor --help)"
         )
+    if size is not None:
+        return int(opener(catalog, screenshot=screenshot, view=view, size=size))
     return int(opener(catalog, screenshot=screenshot, view=view))
 
 
@@ -249,4 +270,6 @@ def run_gui(args: argparse.Namespace) -> int:
         from core.catalog.outputs import check_output
 
         check_output(args.screenshot, "--screenshot", force=True, catalog=args.catalog)
-    return _open_window(args, args.catalog, args.screenshot, args.view)
+    if args.size is not None and not args.screenshot:
+        raise TailorError("--size goes with --screenshot (the window otherwise keeps the size it had last time)")
+    return _open_window(args, args.catalog, args.screenshot, args.view, args.size)

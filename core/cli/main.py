@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
             parser.print_help()
             return EXIT_OK
         args.command, args.handler = "gui", catalog_commands.run_gui
-        args.catalog, args.screenshot, args.view = None, None, "browse"
+        args.catalog, args.screenshot, args.view, args.size = None, None, "browse", None
     args.open_window = open_window
     previous = _stop_on_sigterm() if args.command in ("train", "oversample") else None
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QItemSelection, QItemSelectionModel
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 
 from core.analysis.review import load_review, misclassified
 from core.catalog.runs import final_scores, list_runs
@@ -188,8 +188,16 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
     review_view.gallery.selectionModel().select(
         QItemSelection(model.index(0), model.index(0)), QItemSelectionModel.SelectionFlag.ClearAndSelect
     )
+    # "Give label" starts at the prediction; the run under review is never offered as the run to compare with
+    assert review_view.fix_label.currentText() == row.predicted[0]
+    offered = [review_view.versus.itemData(i) for i in range(review_view.versus.count())]
+    assert run_id not in offered and jobs[1].run_id in offered
+    assert review_view.matrix_box.isVisible() or not review_view.isVisible()
     review_view.accept_selected()  # the model's prediction becomes the label, source "model"
     settle(qtbot, window)
+    qtbot.waitUntil(lambda: review_view.items[0].image_id in review_view.fixed, timeout=5000)
+    caption = model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
+    assert "✓ fixed" in caption  # the accepted image is marked in the gallery
     after = dump(wardrobe)
     assert after != before
     with Catalog(str(wardrobe)) as catalog:
@@ -300,3 +308,25 @@ def test_a_window_run_polled_by_another_process_is_recorded_whole(qtbot, wardrob
         from core.catalog.runs import epochs
 
         assert [e["epoch"] for e in epochs(catalog, jobs[0].run_id)] == [0, 1, 2]
+
+
+def test_train_settings_are_remembered_and_the_button_says_why_it_waits(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    panel = window.training
+    if panel.detecting:  # the device probe runs in its own process; Train waits for it and says so
+        assert not panel.train_button.isEnabled() and "Detecting the device" in panel.train_button.toolTip()
+    qtbot.waitUntil(panel.train_button.isEnabled, timeout=60000)
+    assert panel.train_button.text() == "Train"
+    assert not panel.gan_box.isVisibleTo(panel)
+    panel.set_variants(["iew", "convex-gan"])
+    assert panel.gan_box.isVisibleTo(panel)  # the convex-GAN's own settings appear with it
+    panel.epochs.setValue(7)
+    panel.gan_epochs.setValue(3)
+    panel.gan_head_loss.setCurrentText("focal")
+    assert panel.oversample_config().epochs == 3 and panel.oversample_config().head_loss == "focal"
+    window.close()
+    again = open_window(qtbot, wardrobe)
+    restored = again.training
+    assert restored.checked_variants() == ["iew", "convex-gan"]
+    assert restored.epochs.value() == 7 and restored.gan_epochs.value() == 3
+    assert restored.gan_head_loss.currentText() == "focal"

@@ -481,3 +481,29 @@ def test_the_window_works_on_a_postgresql_catalog_too(qtbot, location, tmp_path)
     window.undo()
     settle(qtbot, window)
     assert dump(location) == before
+
+
+def test_help_lists_every_shortcut_and_the_toolbar_keeps_its_width(qtbot, shop, monkeypatch):
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from workbench.app import main_window
+
+    window = open_window(qtbot, shop)
+    keys = {
+        sequence.toString(QKeySequence.SequenceFormat.PortableText)
+        for action in window.findChildren(QAction)
+        for sequence in action.shortcuts()
+    }
+    assert {"Ctrl+1", "Ctrl+5", "Ctrl+N", "Ctrl+O", "Ctrl+Q", "Ctrl+Z", "F5"} <= keys
+    for key in keys:
+        assert key in main_window.SHORTCUTS, key
+    shown = []
+    monkeypatch.setattr(main_window.plain, "inform", lambda _parent, title, text: shown.append((title, text)))
+    window._about()
+    assert main_window.tailor_version() in shown[-1][1]
+    width = window.undo_tool.text()
+    select_rows(window, [0, 1])
+    window.browser.assign_label(window.browser.state.labels[0].id)
+    settle(qtbot, window)
+    assert window.undo_action.text().startswith("&Undo label 2")  # the menu says what it undoes
+    assert window.undo_tool.text() == width == "Undo" and window.undo_tool.isEnabled()  # the toolbar keeps its text

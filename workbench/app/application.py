@@ -106,10 +106,17 @@ def _when_settled(window, action, timeout_ms: int = 15000) -> None:
     timer.start()
 
 
-def run(catalog: str | None = None, *, screenshot: str | None = None, view: str = "browse") -> int:
+def run(
+    catalog: str | None = None,
+    *,
+    screenshot: str | None = None,
+    view: str = "browse",
+    size: tuple[int, int] | None = None,
+) -> int:
     """Open the window (the last catalog when none is given) and run until it is closed.
 
-    With ``screenshot`` the window is saved to that PNG once it has settled, then the application quits.
+    With ``screenshot`` the window (at ``size``) is saved to that PNG once it has settled on ``view``, then the
+    application quits: train, runs and review show the catalog's newest finished runs (up to four).
     """
     problem = display_problem()
     if problem:
@@ -122,17 +129,71 @@ def run(catalog: str | None = None, *, screenshot: str | None = None, view: str 
         recent = [item for item in recent_catalogs() if "://" in item or os.path.exists(item)]
         catalog = recent[0] if recent else None
     window = create_main_window(catalog)
+    if size is not None:
+        window.resize(*size)
     window.show()
     if screenshot:
+        _when_settled(window, lambda: _show_for_screenshot(window, view, screenshot))
+    code = app.exec()
+    _let_workers_finish()
+    return code
 
-        def save() -> None:
-            if view == "imbalance":
-                window.tabs.setCurrentWidget(window.imbalance)
-                QTimer.singleShot(1500, lambda: (window.grab().save(screenshot), window.close()))
-                return
-            if window.browser.model.rowCount():
-                window.browser.grid.setCurrentIndex(window.browser.model.index(0))
-            QTimer.singleShot(800, lambda: (window.grab().save(screenshot), window.close()))
 
-        _when_settled(window, save)
-    return app.exec()
+def _let_workers_finish(timeout_s: float = 5.0) -> None:
+    """After the window closed (edits flushed, a training run cancelled and recorded, an import cancelled): give
+    the reads still running a moment, polling with ``time.sleep`` (which gives the GIL away, unlike
+    ``QThreadPool.waitForDone``)."""
+    import time
+
+    from workbench.workers.tasks import POOL
+
+    deadline = time.monotonic() + timeout_s
+    while POOL.activeThreadCount() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def leave(code: int) -> None:
+    """End the process once the window has closed, without tearing down the interpreter under worker threads
+    that cannot be stopped (a background ``import torch`` started by the Train tab): they would die with
+    tracebacks at interpreter shutdown. Everything the window writes is flushed and closed by then."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _show_for_screenshot(window, view: str, path: str) -> None:
+    """Put ``view`` on screen as a user would see it, then save the window to ``path`` and close it."""
+
+    def save(delay_ms: int) -> None:
+        QTimer.singleShot(delay_ms, lambda: (window.grab().save(path), window.close()))
+
+    if view == "browse":
+        if window.browser.model.rowCount():
+            window.browser.grid.setCurrentIndex(window.browser.model.index(0))
+        save(800)
+        return
+    if view == "imbalance":
+        window.tabs.setCurrentWidget(window.imbalance)
+        save(1500)
+        return
+    if window.catalog is None:
+        save(0)
+        return
+    from core.catalog.records import RunStatus
+    from core.catalog.runs import list_runs
+    from workbench.workers.tasks import run_function
+
+    def newest(runs) -> None:
+        ids = [run.id for run in runs if run.status == RunStatus.FINISHED][-4:]
+        attribute = next((run.attribute for run in runs if ids and run.id == ids[-1]), None)
+        ids = [run.id for run in runs if run.id in ids and run.attribute == attribute]
+        if view == "train":
+            window.plot_runs(ids)
+        elif view == "runs":
+            window.tabs.setCurrentWidget(window.runs_view)
+            QTimer.singleShot(600, lambda: window.runs_view.select_runs(ids))
+        elif ids:
+            window.review_run(ids[0])
+        save(2500)
+
+    run_function(list_runs, window.catalog, on_return=newest, on_error=lambda _exc: save(0))

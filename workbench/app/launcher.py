@@ -8,10 +8,17 @@ import sys
 from core.cli.main import main as cli_main
 
 
-def open_window(catalog: str | None, *, screenshot: str | None = None, view: str = "browse") -> int:
-    from workbench.app.application import run
+def open_window(
+    catalog: str | None,
+    *,
+    screenshot: str | None = None,
+    view: str = "browse",
+    size: tuple[int, int] | None = None,
+) -> int:
+    from workbench.app.application import leave, run
 
-    return run(catalog, screenshot=screenshot, view=view)
+    leave(run(catalog, screenshot=screenshot, view=view, size=size))
+    return 0  # not reached: leave() ends the process
 
 
 def main(argv: list[str] | None = None) -> int:

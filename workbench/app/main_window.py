@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -44,6 +43,28 @@ if TYPE_CHECKING:
     from workbench.workers.training_queue import TrainingQueue
 
 CATALOG_FILTER = "Tailor catalogs (*.sqlite *.db *.tailor);;All files (*)"
+SHORTCUTS = "\n".join(
+    (
+        "Ctrl+N: new catalog · Ctrl+O: open a catalog · Ctrl+Q: quit",
+        "Ctrl+I: import a folder · Ctrl+Shift+I: import a manifest · Ctrl+L: manage labels and attributes",
+        "Ctrl+Z: undo · Ctrl+Shift+Z or Ctrl+Y: redo · F5: read the catalog again",
+        "Ctrl+1 Browse · Ctrl+2 Imbalance · Ctrl+3 Train · Ctrl+4 Runs · Ctrl+5 Review",
+        "",
+        "Browse:",
+        "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several · Ctrl+A: select all",
+        "1-9: give the selected images the label with that number · 0: clear their labels of this attribute",
+        "In the label list: click picks a label, Enter (or Apply, or a double-click) gives it to the selection",
+    )
+)
+
+
+def tailor_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("tailor")
+    except Exception:  # a source tree that was never installed
+        return "(development)"
 
 
 class WelcomePage(QWidget):
@@ -194,6 +215,8 @@ class MainWindow(QMainWindow):
             from workbench.views.training import TrainingPanel
 
             view = TrainingPanel()
+            view.restore_settings(settings.train_settings())
+            view.train_button.clicked.connect(lambda: settings.save_train_settings(view.saved_settings()))
             view.runEnded.connect(self._run_ended)
             if self.state is not None and self.queue is not None:
                 view.attach(self.state, self.queue)
@@ -255,6 +278,8 @@ class MainWindow(QMainWindow):
             self.manage_action,
             self.undo_action,
             self.redo_action,
+            self.undo_tool,
+            self.redo_tool,
             self.refresh_action,
         ]
         self._set_catalog_enabled(False)
@@ -278,7 +303,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.import_folder)
         menu.addAction(self.import_manifest)
         menu.addSeparator()
-        menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+        menu.addAction(self._action("&Quit", self.close, "Ctrl+Q"))  # the standard key is empty on some desktops
 
     def _edit_menus(self) -> None:
         edit = self.menuBar().addMenu("&Edit")
@@ -318,8 +343,11 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(QLabel(" Attribute "))
         toolbar.addWidget(self.attribute)
         toolbar.addSeparator()
-        toolbar.addAction(self.undo_action)
-        toolbar.addAction(self.redo_action)
+        # the toolbar's own Undo/Redo keep their text (the menu's say what they undo): the toolbar never jumps
+        self.undo_tool = self._action("Undo", self.undo)
+        self.redo_tool = self._action("Redo", self.redo)
+        toolbar.addAction(self.undo_tool)
+        toolbar.addAction(self.redo_tool)
         toolbar.addSeparator()
         toolbar.addAction(self.import_folder)
         toolbar.addAction(self.manage_action)
@@ -342,12 +370,13 @@ class MainWindow(QMainWindow):
     # -- catalogs --------------------------------------------------------------------------------------
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open catalog", "", CATALOG_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open catalog", self._start_folder(), CATALOG_FILTER)
         if path:
             self.open_catalog(path)
 
     def new_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New catalog", "catalog.sqlite", CATALOG_FILTER)
+        start = os.path.join(self._start_folder(), "catalog.sqlite")
+        path, _ = QFileDialog.getSaveFileName(self, "New catalog", start, CATALOG_FILTER)
         if path:
             if os.path.exists(path):
                 plain.warn(self, "New catalog", f"{path} already exists; open it instead.")
@@ -475,6 +504,10 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(stack.canRedo())
         self.undo_action.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
         self.redo_action.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+        self.undo_tool.setEnabled(stack.canUndo())
+        self.redo_tool.setEnabled(stack.canRedo())
+        self.undo_tool.setToolTip(f"Undo {stack.undoText()} (Ctrl+Z)" if stack.canUndo() else "Nothing to undo")
+        self.redo_tool.setToolTip(f"Redo {stack.redoText()} (Ctrl+Shift+Z)" if stack.canRedo() else "Nothing to redo")
 
     # -- import ----------------------------------------------------------------------------------------
 
@@ -484,14 +517,16 @@ class MainWindow(QMainWindow):
         from workbench.dialogs.importing import ImportDialog
 
         current = self.state.attribute.name if self.state and self.state.attribute else None
-        dialog = ImportDialog(self.state.attributes if self.state else [], source, current, self)
+        dialog = ImportDialog(
+            self.state.attributes if self.state else [], source, current, self, start_folder=self._start_folder()
+        )
         if dialog.exec():
             self.start_import(*dialog.values())
 
     def import_manifest_dialog(self) -> None:
         from workbench.dialogs.importing import MANIFEST_FILTER
 
-        path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", "", MANIFEST_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", self._start_folder(), MANIFEST_FILTER)
         if path:
             self.import_dialog(path)
 
@@ -589,26 +624,22 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _shortcuts(self) -> None:
-        QMessageBox.information(
-            self,
-            "Keyboard shortcuts",
-            (
-                "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several\n"
-                "1-9: give the selected images the first nine labels of the attribute · 0: clear their labels\n"
-                "Ctrl+A: select all · Ctrl+Z / Ctrl+Shift+Z: undo / redo\n"
-                "Ctrl+1 … Ctrl+5: Browse / Imbalance / Train / Runs / Review · F5: refresh\n"
-                "Ctrl+I: import a folder · Ctrl+Shift+I: import a manifest · Ctrl+L: labels"
-            ),
-        )
+        plain.inform(self, "Keyboard shortcuts", SHORTCUTS)
 
     def _about(self) -> None:
-        QMessageBox.about(
+        plain.inform(
             self,
             "About Tailor",
-            "Tailor: a workbench for long-tailed image labels.\n"
+            f"Tailor {tailor_version()}: a workbench for long-tailed image labels.\n\n"
             "Browse and fix labels, see the long tail and the class weights that counter it, train models that "
             "cope with it, compare them and review their mistakes.",
         )
+
+    def _start_folder(self) -> str:
+        """Where file dialogs start: the open catalog's folder (else the working folder)."""
+        if self.location and "://" not in self.location:
+            return str(Path(self.location).expanduser().resolve().parent)
+        return ""
 
     def _restore(self) -> None:
         store = settings.settings()
@@ -655,6 +686,7 @@ class MainWindow(QMainWindow):
         store.setValue("window/browser-splitter", self.browser.splitter.saveState())
         self._close_catalog()
         if (training := self._built("training")) is not None:
+            settings.save_train_settings(training.saved_settings())
             training.shutdown()
         self.thumbs.stop()
         super().closeEvent(event)

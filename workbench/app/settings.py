@@ -6,6 +6,7 @@ nothing a test does reaches the user's real settings or cache.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,19 @@ MAX_RECENT = 8
 
 def settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Tailor", "workbench")
+
+
+def train_settings() -> dict:
+    """The Train tab's settings of the last session (empty the first time, or when they cannot be read)."""
+    try:
+        value = json.loads(str(settings().value("train/settings", "{}")))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def save_train_settings(values: dict) -> None:
+    settings().setValue("train/settings", json.dumps(values))
 
 
 def recent_catalogs() -> list[str]:

@@ -65,8 +65,10 @@ class ImportDialog(QDialog):
         source: str = "",
         attribute: str | None = None,
         parent: QWidget | None = None,
+        start_folder: str = "",
     ) -> None:
         super().__init__(parent)
+        self.start_folder = start_folder  # where the pickers open when no source is typed: the catalog's folder
         self.setWindowTitle("Import images")
         self.attributes = {a.name: a for a in attributes}
         self.source = QLineEdit(source)
@@ -104,12 +106,14 @@ class ImportDialog(QDialog):
         self._attribute_changed(self.attribute.currentText())
 
     def _pick_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder to import", self.source.text())
+        path = QFileDialog.getExistingDirectory(self, "Folder to import", self.source.text() or self.start_folder)
         if path:
             self.source.setText(path)
 
     def _pick_manifest(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", self.source.text(), MANIFEST_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Manifest to import", self.source.text() or self.start_folder, MANIFEST_FILTER
+        )
         if path:
             self.source.setText(path)
 

@@ -99,12 +99,13 @@ class ImbalanceView(QWidget):
         plots = QWidget()
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addWidget(self.count_plot, 3)
+        plots_layout.addWidget(self.count_plot, 1)
         plots_layout.addLayout(weights_header)
-        plots_layout.addWidget(self.weight_plot, 2)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        plots_layout.addWidget(self.weight_plot, 1)  # its names axis takes a share
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(plots)
         splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 1)
         splitter.setSizes([800, 420])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -154,7 +155,7 @@ class ImbalanceView(QWidget):
         self.name_axis = CategoryAxis()
         self.weight_plot = pg.PlotWidget(axisItems={"bottom": self.name_axis})
         self.weight_plot.setMenuEnabled(False)
-        self.weight_plot.setLabel("left", "class weight (mean 1)")
+        self.weight_plot.setLabel("left", "weight")
         self.weight_plot.showGrid(y=True, alpha=0.25)
         self.weight_plot.setXLink(self.count_plot)
         self.weight_bars = {scheme: _Bars(self.weight_plot.getPlotItem()) for scheme in SCHEMES}
@@ -169,7 +170,13 @@ class ImbalanceView(QWidget):
 
     def _build_table(self) -> None:
         self.table = QTableWidget(0, 4 + len(SCHEMES))
-        self.table.setHorizontalHeaderLabels(["label", "images", "group", "effective n"] + [f"w {s}" for s in SCHEMES])
+        self.table.setHorizontalHeaderLabels(["label", "images", "group", "eff. n", *SCHEMES])
+        for col, tip in enumerate(
+            ["", "", "head / medium / tail", "effective number of images (1 - β^n) / (1 - β)"]
+            + [f"class weight of {s} (mean 1)" for s in SCHEMES]
+        ):
+            if tip:
+                self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -303,7 +310,7 @@ class ImbalanceView(QWidget):
             for col, value in enumerate(values):
                 cell = QTableWidgetItem()
                 if isinstance(value, float):
-                    cell.setData(Qt.ItemDataRole.DisplayRole, round(value, 3))
+                    cell.setData(Qt.ItemDataRole.DisplayRole, round(value, 1 if col == 3 else 2))
                 elif value is None:
                     cell.setText("–")
                 else:
@@ -313,6 +320,16 @@ class ImbalanceView(QWidget):
                 self.table.setItem(row, col, cell)
         self.table.setSortingEnabled(True)
         self.table.sortItems(1, Qt.SortOrder.DescendingOrder)  # the long tail, as in the plot
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Give the table the width of its columns (every weight visible), the plots the rest, up to half."""
+        self.table.resizeColumnsToContents()
+        needed = self.table.horizontalHeader().length() + self.table.verticalScrollBar().sizeHint().width() + 4
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            table = min(needed, total // 2)
+            self.splitter.setSizes([total - table, table])
 
     # -- interaction -----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -30,18 +31,20 @@ from PySide6.QtWidgets import (
 
 from core.analysis import review as core_review
 from core.catalog.records import RunStatus
-from core.catalog.runs import list_runs
+from core.catalog.runs import display_name, list_runs
 from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
 from workbench.widgets import plain
+from workbench.widgets.category_axis import elide_middle
 from workbench.widgets.grid import ImageGridModel, ImageGridView
+from workbench.widgets.vertical_label import VerticalLabel
 from workbench.workers.tasks import Latest
 from workbench.workers.thumbnails import ThumbnailLoader
 
 
 def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
     return [
-        (r.id, f"run {r.id}: {r.loss} · {r.backbone} ({r.attribute})", r.attribute)
+        (r.id, f"run {r.id}: {display_name(r)} ({r.attribute})", r.attribute)
         for r in list_runs(catalog)
         if r.status == RunStatus.FINISHED
     ]
@@ -66,6 +69,7 @@ class ReviewView(QWidget):
         self.items: list[core_review.ReviewItem] = []
         self._runs_latest, self._load_latest = Latest(), Latest()
         self._select: int | None = None  # a run asked for by review_run, kept until a newer list arrives
+        self.fixed: set[int] = set()  # images relabelled or accepted since the run was read
 
         self._pickers()
         self._matrix()
@@ -95,7 +99,20 @@ class ReviewView(QWidget):
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.matrix.cellClicked.connect(self.show_cell)
-        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # small cells that fit 10 labels and more without dragging (names elided; the whole name in the tooltip)
+        for header in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            header.setMinimumSectionSize(20)
+        self.matrix.horizontalHeader().setDefaultSectionSize(52)
+        self.matrix.verticalHeader().setDefaultSectionSize(24)
+        self.matrix.setWordWrap(False)
+        self.matrix_box = QWidget()
+        grid = QGridLayout(self.matrix_box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        grid.addWidget(QLabel("predicted →", alignment=Qt.AlignmentFlag.AlignCenter), 0, 1)
+        grid.addWidget(VerticalLabel("← true"), 1, 0)
+        grid.addWidget(self.matrix, 1, 1)
         self.caption = plain.label("Pick a finished run.")
         self.caption.setWordWrap(True)
 
@@ -103,7 +120,7 @@ class ReviewView(QWidget):
         self.model = ImageGridModel(thumbs, self)
         self.gallery = ImageGridView()
         self.gallery.setModel(self.model)
-        self.gallery.selectionModel().selectionChanged.connect(lambda *_a: self._buttons())
+        self.gallery.selectionModel().selectionChanged.connect(lambda *_a: self._selection_changed())
         self.fix_label = QComboBox(toolTip="The label to give the selected images")
         self.fix_button = QPushButton("Give label")
         self.accept_button = QPushButton("Accept prediction")
@@ -135,7 +152,7 @@ class ReviewView(QWidget):
         right_layout.addLayout(fixes)
         right_layout.addWidget(self.gallery, 1)
         splitter = QSplitter()
-        splitter.addWidget(self.matrix)
+        splitter.addWidget(self.matrix_box)
         splitter.addWidget(right)
         splitter.setSizes([420, 800])
         layout = QVBoxLayout(self)
@@ -144,6 +161,7 @@ class ReviewView(QWidget):
 
     def attach(self, catalog: Catalog, editor: Editor) -> None:
         self.catalog, self.editor = catalog, editor
+        editor.edited.connect(self._edited)
         self.refresh_runs()
 
     def showEvent(self, event) -> None:
@@ -162,25 +180,40 @@ class ReviewView(QWidget):
     def _runs(self, runs) -> None:
         select, self._select = self._select, None
         current = select if select is not None else self.run.currentData()
-        for combo, first in ((self.run, None), (self.versus, "— (every mistake)")):
-            keep = combo.currentData()
-            combo.blockSignals(True)
-            combo.clear()
-            if first:
-                combo.addItem(first, None)
-            for run_id, text, _attribute in runs:
-                combo.addItem(text, run_id)
-            combo.setCurrentIndex(max(0, combo.findData(keep)))
-            combo.blockSignals(False)
+        self.finished = runs
+        keep = self.run.currentData()
+        self.run.blockSignals(True)
+        self.run.clear()
+        for run_id, text, _attribute in runs:
+            self.run.addItem(text, run_id)
+        self.run.setCurrentIndex(max(0, self.run.findData(keep)))
+        self.run.blockSignals(False)
         if runs:
             self.run.setCurrentIndex(max(0, self.run.findData(current)))
-            if self.review is None or self.review.run_id != self.run.currentData() or select is not None:
-                self.load()
+        self._fill_versus()
+        stale = self.review is None or self.review.run_id != self.run.currentData() or select is not None
+        if runs and stale:
+            self.load()
 
     def review_run(self, run_id: int) -> None:
         self.refresh_runs(select=run_id)
 
+    def _fill_versus(self) -> None:
+        """The runs to compare with: the other finished runs of the reviewed run's attribute, never itself."""
+        run_id = self.run.currentData()
+        attribute = next((a for i, _t, a in getattr(self, "finished", []) if i == run_id), None)
+        keep = self.versus.currentData()
+        self.versus.blockSignals(True)
+        self.versus.clear()
+        self.versus.addItem("— (every mistake)", None)
+        for other, text, other_attribute in getattr(self, "finished", []):
+            if other != run_id and other_attribute == attribute:
+                self.versus.addItem(text, other)
+        self.versus.setCurrentIndex(max(0, self.versus.findData(keep)))
+        self.versus.blockSignals(False)
+
     def load(self) -> None:
+        self._fill_versus()
         run_id = self.run.currentData()
         if run_id is None or self.catalog is None:
             return
@@ -198,6 +231,7 @@ class ReviewView(QWidget):
 
     def _loaded(self, result) -> None:
         self.review, self.other = result
+        self.fixed.clear()
         review = self.review
         multi = review.multi_label
         self.label.setVisible(multi)
@@ -215,15 +249,18 @@ class ReviewView(QWidget):
     def _draw_matrix(self) -> None:
         review = self.review
         if review.multi_label:
-            self.matrix.setVisible(False)
+            self.matrix_box.setVisible(False)
             return
-        self.matrix.setVisible(True)
+        self.matrix_box.setVisible(True)
         matrix = core_review.confusion(review)
         c = len(review.labels)
         self.matrix.setRowCount(c)
         self.matrix.setColumnCount(c)
-        self.matrix.setVerticalHeaderLabels([f"{name}" for name in review.labels])
-        self.matrix.setHorizontalHeaderLabels([name[:10] for name in review.labels])
+        self.matrix.setVerticalHeaderLabels([elide_middle(name, 16) for name in review.labels])
+        self.matrix.setHorizontalHeaderLabels([elide_middle(name, 7) for name in review.labels])
+        for k, name in enumerate(review.labels):
+            for header in (self.matrix.horizontalHeaderItem(k), self.matrix.verticalHeaderItem(k)):
+                header.setToolTip(plain.tooltip(name))
         totals = matrix.sum(axis=1)
         for i in range(c):
             for j in range(c):
@@ -265,13 +302,20 @@ class ReviewView(QWidget):
         labels = self.review.labels
         self.show_items(items, f"true {labels[row]} predicted as {labels[column]}")
 
+    def _caption(self, item: core_review.ReviewItem) -> str:
+        fixed = "✓ fixed · " if item.image_id in self.fixed else ""
+        return f"{fixed}{'/'.join(item.truth) or '–'} → {'/'.join(item.predicted) or '–'} {100 * item.confidence:.0f}%"
+
+    def _edited(self, edit) -> None:
+        """Images given a label here (or anywhere) since the review was read are marked fixed in the gallery."""
+        shown = {item.image_id: item for item in self.items}
+        changed = [image_id for image_id in edit.images if image_id in shown]
+        self.fixed.update(changed)
+        self.model.set_captions({image_id: self._caption(shown[image_id]) for image_id in changed})
+
     def show_items(self, items: list[core_review.ReviewItem], what: str) -> None:
         self.items = items
-        captions = {
-            item.image_id: f"{'/'.join(item.truth) or '–'} → {'/'.join(item.predicted) or '–'} "
-            f"{100 * item.confidence:.0f}%"
-            for item in items
-        }
+        captions = {item.image_id: self._caption(item) for item in items}
         self.model.set_ids(self.catalog, array("q", [item.image_id for item in items]), None, captions)
         self.caption.setText(
             f"Run {self.review.run_id}: {what} — {len(items)} image"
@@ -284,6 +328,15 @@ class ReviewView(QWidget):
 
     def _selected(self) -> list[core_review.ReviewItem]:
         return [self.items[row] for row in self.gallery.selected_rows() if row < len(self.items)]
+
+    def _selection_changed(self) -> None:
+        """The label "Give label" offers starts at the prediction of the selected images (when they share one)."""
+        predicted = {tuple(item.predicted) for item in self._selected()}
+        if len(predicted) == 1:
+            (names,) = predicted
+            if len(names) == 1:
+                self.fix_label.setCurrentIndex(max(0, self.fix_label.findText(names[0])))
+        self._buttons()
 
     def _buttons(self) -> None:
         has = bool(self.gallery.selectionModel().selectedIndexes()) if self.gallery.selectionModel() else False

@@ -1,9 +1,10 @@
-"""A bottom axis that names categories (labels) at 0, 1, 2, ...: every name drawn, rotated when they do not fit
-side by side, elided in the middle past :data:`MAX_CHARS`.
+"""A bottom axis that names categories (labels) at 0, 1, 2, ...: every name drawn, wrapped or rotated when they
+do not fit side by side, elided in the middle past :data:`MAX_CHARS`.
 
 pyqtgraph's own axis drops tick texts that would overlap their neighbours (with 30 labels most of them, and the
-first one whenever it is cut at the plot's edge); this one draws each name itself, upright when they all fit,
-else rotated 60 degrees (90 when even that is too tight), and sizes its height to the longest name.
+first one whenever it is cut at the plot's edge); this one draws each name itself: upright when they all fit, on
+up to three lines (wrapped at spaces) when that makes them fit, else rotated 60 degrees (90 when even that is too
+tight), and sizes its height to what it draws.
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ def elide_middle(text: str, limit: int = MAX_CHARS) -> str:
 
 
 class CategoryAxis(pg.AxisItem):
-    def __init__(self) -> None:
+    def __init__(self, max_height: int = 120) -> None:
         super().__init__("bottom")
+        self.max_height = max_height  # names are elided shorter rather than take more of the plot than this
+        self.full_names: list[str] = []
         self.names: list[str] = []
         self.angle = 0.0
         self.setStyle(showValues=False)  # the base class draws the line and tick marks only
 
     def set_names(self, names: list[str]) -> None:
         """Name the positions 0..n-1 (a second line after a newline is drawn under the first, e.g. a count)."""
-        self.names = [elide_middle(line) for line in names]
+        self.full_names = list(names)
+        self.names = [elide_middle(name) for name in names]
         self.setTicks([[(i, "") for i in range(len(names))]])
         self._fit()
 
@@ -51,21 +55,61 @@ class CategoryAxis(pg.AxisItem):
         if not hasattr(self, "names"):  # pyqtgraph resizes the axis while it is being constructed
             return
         metrics = QFontMetricsF(self.font())
+        limit = MAX_CHARS
+        while True:  # elide the names shorter until what they need fits under max_height
+            self.names = [elide_middle(name, limit) for name in self.full_names]
+            angle, height = self._layout(metrics)
+            if height <= self.max_height or limit <= 8:
+                break
+            limit -= 2
+        height = min(height, self.max_height)
+        if angle != self.angle or abs(self.height() - height) > 1:
+            self.angle = angle
+            self.setHeight(height)
+        self.picture = None  # the names may have changed: drawn again
+        self.update()
+
+    def _layout(self, metrics: QFontMetricsF) -> tuple[float, float]:
+        """(angle, height) the current names need in the current slot width."""
         widest = max((max(metrics.horizontalAdvance(t) for t in name.split("\n")) for name in self.names), default=0)
         lines = max((name.count("\n") + 1 for name in self.names), default=1)
         line = metrics.height()
         slot = self._slot()
+        wrapped = self._wrapped_lines(metrics, slot - 6)
         if widest + 6 <= slot or not self.names:
             angle, height = 0.0, lines * line + 8
+        elif wrapped is not None:
+            angle, height = 0.0, wrapped * line + 8
         elif slot >= line * lines / math.sin(math.radians(60)) + 2:
             angle, height = 60.0, widest * math.sin(math.radians(60)) + lines * line + 8
         else:
             angle, height = 90.0, widest + lines * line + 8
-        if angle != self.angle or abs(self.height() - height) > 1:
-            self.angle = angle
-            self.setHeight(min(height, 220))
-            self.picture = None
-            self.update()
+        return angle, height
+
+    def _wrapped_lines(self, metrics: QFontMetricsF, width: float) -> int | None:
+        """Lines the tallest name takes wrapped at spaces into ``width`` pixels; None when a word is wider or a
+        name needs more than three lines."""
+        if width <= 0:
+            return None
+        most = 1
+        for name in self.names:
+            count = 0
+            for part in name.split("\n"):
+                if any(metrics.horizontalAdvance(word) > width for word in part.split()):
+                    return None
+                flags = int(Qt.TextFlag.TextWordWrap)
+                count += max(
+                    1, round(metrics.boundingRect(QRectF(0, 0, width, 1000), flags, part).height() / metrics.height())
+                )
+            if count > 3:
+                return None
+            most = max(most, count)
+        return most
+
+    def boundingRect(self):
+        # rotated names run down to the left of their tick: the first may reach under the left axis (empty there)
+        rect = super().boundingRect()
+        return rect.adjusted(-80, 0, 0, 0) if self.angle else rect
 
     def linkedViewChanged(self, view, newRange=None) -> None:
         super().linkedViewChanged(view, newRange)
@@ -87,9 +131,10 @@ class CategoryAxis(pg.AxisItem):
             if not low - 0.5 <= i <= high + 0.5:
                 continue
             x = bounds.left() + (i - low) * scale
-            if self.angle == 0:
-                width = max(metrics.horizontalAdvance(t) for t in name.split("\n")) + 2
-                p.drawText(QRectF(x - width / 2, top, width, bounds.height()), Qt.AlignmentFlag.AlignHCenter, name)
+            if self.angle == 0:  # centred under the tick, wrapped at spaces into its slot
+                width = max(scale - 6, 1.0)
+                flags = int(Qt.AlignmentFlag.AlignHCenter) | int(Qt.TextFlag.TextWordWrap)
+                p.drawText(QRectF(x - width / 2, top, width, bounds.height()), flags, name)
                 continue
             p.save()
             p.translate(QPointF(x, top))

@@ -116,6 +116,15 @@ class ImageGridModel(QAbstractListModel):
         folder = os.path.basename(os.path.dirname(info.path))  # unlabeled: where it came from tells most
         return f"{folder}/{os.path.basename(info.path)}" if folder else os.path.basename(info.path)
 
+    def set_captions(self, captions: dict[int, str]) -> None:
+        """Replace some cells' captions (image id -> text) and repaint them."""
+        if self.captions is None:
+            self.captions = {}
+        self.captions.update(captions)
+        rows = [self._row_of[i] for i in captions if i in self._row_of]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+
     def loaded_pages(self) -> int:
         return len(self._pages)
 
@@ -150,7 +159,8 @@ class ImageGridModel(QAbstractListModel):
             failure = self.thumbs.failure(info.path, info.content_hash)
             extra = f"\n{failure}" if failure else ""
             split = info.split or "no split"
-            return plain.tooltip(f"{info.path}\n{info.width} x {info.height} · {split} · {labels}{extra}")
+            caption = f"{self.captions[info.id]}\n" if self.captions is not None and info.id in self.captions else ""
+            return plain.tooltip(f"{caption}{info.path}\n{info.width} x {info.height} · {split} · {labels}{extra}")
         return None
 
     # -- paging --------------------------------------------------------------------------------------------
@@ -307,7 +317,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.drawText(
             strip.rect(),
             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-            metrics.elidedText(text, Qt.TextElideMode.ElideRight, width),
+            metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width),  # both ends stay (a score at the end)
         )
         painter.end()
         self._strips[key] = strip

@@ -1,11 +1,12 @@
-"""A plot's legend as a row of Qt widgets above the plot: it never covers a curve, wraps when the plot is narrow,
-and shows names as plain text (catalog names are untrusted: no rich text)."""
+"""A plot's legend as Qt widgets above the plot: it never covers a curve, takes two entries a row when there are
+more than three, never widens the window (a name too long for its room is cut, whole in its tooltip), and shows
+names as plain text (catalog names are untrusted: no rich text)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from workbench.widgets import plain
 
@@ -29,25 +30,27 @@ def swatch(colour: str, dashed: bool = False, bar: bool = False) -> QPixmap:
 
 
 class LegendRow(QWidget):
-    """Entries ``(colour, text, dashed, bar)`` side by side; :meth:`set_entries` replaces them only on a change."""
+    """Entries ``(colour, text, dashed, bar)``; :meth:`set_entries` replaces them only on a change."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layout = QHBoxLayout(self)
+        self._layout = QGridLayout(self)
         self._layout.setContentsMargins(4, 0, 4, 0)
-        self._layout.setSpacing(10)
-        self._layout.addStretch(1)
+        self._layout.setHorizontalSpacing(10)
+        self._layout.setVerticalSpacing(0)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Maximum)
         self._entries: tuple = ()
 
     def set_entries(self, entries: list[tuple[str, str, bool, bool]]) -> None:
         if tuple(entries) == self._entries:
             return
         self._entries = tuple(entries)
-        while self._layout.count() > 1:  # the stretch at the end stays
+        while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        for colour, text, dashed, bar in entries:
+        per_row = len(entries) if len(entries) <= 3 else 2
+        for k, (colour, text, dashed, bar) in enumerate(entries):
             entry = QWidget()
             row = QHBoxLayout(entry)
             row.setContentsMargins(0, 0, 0, 0)
@@ -56,9 +59,11 @@ class LegendRow(QWidget):
             picture.setPixmap(swatch(colour, dashed, bar))
             name = plain.label(text)
             name.setToolTip(plain.tooltip(text))
+            name.setMinimumWidth(24)  # cut rather than widen the window; the tooltip has it whole
             row.addWidget(picture)
-            row.addWidget(name)
-            self._layout.insertWidget(self._layout.count() - 1, entry)
+            row.addWidget(name, 1)
+            self._layout.addWidget(entry, k // per_row, k % per_row)
+        self._layout.setColumnStretch(per_row, 1)
 
     def texts(self) -> list[str]:
         return [text for _colour, text, _dashed, _bar in self._entries]

@@ -31,7 +31,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from workbench.widgets import plain
-from workbench.widgets.category_axis import CategoryAxis
+from workbench.widgets.category_axis import CategoryAxis, elide_middle
 from workbench.widgets.legend import LegendRow
 from workbench.widgets.pyqtgraph_setup import pg
 
@@ -142,7 +142,7 @@ class LivePlots(QWidget):
             for g, c in GROUP_COLOURS.items()
         }
         self.bar_axis = CategoryAxis()
-        self.bars = _plot("Per class (sorted by training images, head left)", "accuracy", "", axis=self.bar_axis)
+        self.bars = _plot("Per class, head → tail", "accuracy", "", axis=self.bar_axis)
         self.bars_legend = LegendRow()
         self._bar_items: list[pg.BarGraphItem] = []
         self._bar_runs: list[int] = []
@@ -291,7 +291,7 @@ class LivePlots(QWidget):
             curve = last["per_label"][j].get("pr_curve")
         self.label_curve.setData(curve["recall"] if curve else [], curve["precision"] if curve else [])
         title = (
-            f"Precision-recall of {plain.escape(run.labels[j])}"
+            f"PR of {plain.escape(elide_middle(run.labels[j], 24))}"
             if run is not None and j is not None
             else self._pr_title
         )
