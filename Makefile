@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py overhead
 	$(BIN)/python benchmarks/bench_window.py
 	$(BIN)/python benchmarks/bench_training_window.py
+	$(BIN)/python benchmarks/bench_training_scroll.py
 
 # NW vs IEW vs LDAM-DRW on CIFAR-10-LT with resnet32-cifar: ~30 min on 2 CPU cores with the default 16 epochs;
 # the full published protocol on a GPU: make bench-quality EPOCHS=200 DEVICE=cuda BETA=0.9999

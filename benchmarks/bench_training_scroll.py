@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,19 +34,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 FLAGS = ("--loss", "nw", "--backbone", "resnet18", "--image-size", "64", "--batch-size", "32", "--device", "cpu")
 
 
-def demo_catalog() -> Path:
-    out = ROOT / ".bench" / "demo"
-    catalog = out / "catalog.sqlite"
-    if not catalog.exists():
-        subprocess.run(
-            [sys.executable, "-m", "workbench.app.launcher", "demo", "--out", str(out), "--no-gui"],
-            check=True,
-            capture_output=True,
-            cwd=ROOT,
-        )
-    return catalog
-
-
 def cli_run(catalog: Path, epochs: int) -> dict:
     command = [sys.executable, "-I", "-m", "core.cli", "train", str(catalog), "-a", "sleeve", *FLAGS]
     done = subprocess.run(
@@ -57,19 +43,11 @@ def cli_run(catalog: Path, epochs: int) -> dict:
 
 
 def window_run(catalog: Path, epochs: int) -> dict:
-    os.environ["TAILOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailor-thumbs-")
-    from PySide6.QtCore import QSettings, QTimer
-
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    from bench_training_window import open_window
     from bench_window import Heartbeat, wait
+    from PySide6.QtCore import QTimer
 
-    from workbench.app.application import application, create_main_window
-
-    app = application()
-    window = create_main_window(str(catalog))
-    window.resize(1280, 800)
-    window.show()
-    wait(app, lambda: window.queue is not None and window.training.attribute.count() > 0, 30)
+    app, window = open_window(catalog)
     window.tabs.setCurrentWidget(window.training)
     wait(app, window.queue.engine_ready, 120)
     panel = window.training
@@ -78,6 +56,7 @@ def window_run(catalog: Path, epochs: int) -> dict:
     panel.epochs.setValue(epochs)
     ended: list = []
     window.queue.jobEnded.connect(ended.append)
+    wait(app, panel.train_button.isEnabled, 60)  # Train waits for the device probe
     panel.train_button.click()
     window.tabs.setCurrentWidget(window.browser)
     bar = window.browser.grid.verticalScrollBar()
@@ -114,6 +93,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from bench_training_window import demo_catalog
+
     catalog = demo_catalog()
     started = time.perf_counter()
     cli = cli_run(catalog, args.epochs)

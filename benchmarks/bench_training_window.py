@@ -26,10 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+def demo_catalog() -> Path:
+    """``.bench/demo/catalog.sqlite``, drawn by ``tailor demo`` the first time."""
     out = ROOT / ".bench" / "demo"
     catalog = out / "catalog.sqlite"
     if not catalog.exists():
@@ -39,11 +37,17 @@ def main() -> int:
             capture_output=True,
             cwd=ROOT,
         )
+    return catalog
+
+
+def open_window(catalog: Path):
+    """(app, window) on ``catalog``, 1280 x 800, with its own settings and thumbnail cache, once the catalog is
+    open and the Train tab knows the attribute."""
     os.environ["TAILOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailor-thumbs-")
     from PySide6.QtCore import QSettings
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    from bench_window import Heartbeat, wait
+    from bench_window import wait
 
     from workbench.app.application import application, create_main_window
 
@@ -52,6 +56,17 @@ def main() -> int:
     window.resize(1280, 800)
     window.show()
     wait(app, lambda: window.queue is not None and window.training.attribute.count() > 0, 30)
+    return app, window
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    catalog = demo_catalog()
+    app, window = open_window(catalog)
+    from bench_window import Heartbeat, wait
+
     beat = Heartbeat()
     beat.start()
     opened = time.perf_counter()
@@ -66,6 +81,7 @@ def main() -> int:
     panel.set_variants(["nw"])
     ended = []
     window.queue.jobEnded.connect(ended.append)
+    wait(app, panel.train_button.isEnabled, 60)  # Train waits for the device probe
     beat.start()
     started = time.perf_counter()
     panel.train_button.click()

@@ -161,6 +161,21 @@ def leave(code: int) -> None:
     os._exit(code)
 
 
+def _after_device_detected(window, action, timeout_ms: int = 30_000) -> None:
+    """Call ``action`` once the Train tab knows its device (the probe runs in its own process), or on timeout."""
+    waited = {"ms": 0}
+    timer = QTimer(window, interval=100)
+
+    def check() -> None:
+        waited["ms"] += 100
+        if not window.training.detecting or waited["ms"] >= timeout_ms:
+            timer.stop()
+            action()
+
+    timer.timeout.connect(check)
+    timer.start()
+
+
 def _show_for_screenshot(window, view: str, path: str) -> None:
     """Put ``view`` on screen as a user would see it, then save the window to ``path`` and close it."""
 
@@ -189,6 +204,8 @@ def _show_for_screenshot(window, view: str, path: str) -> None:
         ids = [run.id for run in runs if run.id in ids and run.attribute == attribute]
         if view == "train":
             window.plot_runs(ids)
+            _after_device_detected(window, lambda: save(1500))
+            return
         elif view == "runs":
             window.tabs.setCurrentWidget(window.runs_view)
             QTimer.singleShot(600, lambda: window.runs_view.select_runs(ids))

@@ -465,7 +465,10 @@ class MainWindow(QMainWindow):
         self.attribute.blockSignals(False)
         run_function(
             state.catalog.image_count,
-            on_return=lambda n: self.catalog_label.setText(f"{n:,} images · {len(state.attributes)} attributes"),
+            on_return=lambda n: self.catalog_label.setText(
+                f"{n:,} image{'s' if n != 1 else ''} · {len(state.attributes)} "
+                f"attribute{'s' if len(state.attributes) != 1 else ''}"
+            ),
         )
 
     def _attribute_chosen(self, index: int) -> None:

@@ -74,9 +74,9 @@ class ReviewView(QWidget):
         self._pickers()
         self._matrix()
         self._gallery(thumbs)
-        for combo in (self.run, self.versus, self.label, self.fix_label):
+        for combo, length in ((self.run, 28), (self.versus, 20), (self.label, 14), (self.fix_label, 14)):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(14)
+            combo.setMinimumContentsLength(length)
         self.caption.setMinimumWidth(120)
         self.label_caption = plain.label("Label")
         self._arrange()
@@ -103,7 +103,7 @@ class ReviewView(QWidget):
         for header in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             header.setMinimumSectionSize(20)
-        self.matrix.horizontalHeader().setDefaultSectionSize(52)
+        self.matrix.horizontalHeader().setDefaultSectionSize(34)
         self.matrix.verticalHeader().setDefaultSectionSize(24)
         self.matrix.setWordWrap(False)
         self.matrix_box = QWidget()
@@ -154,7 +154,7 @@ class ReviewView(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.matrix_box)
         splitter.addWidget(right)
-        splitter.setSizes([420, 800])
+        splitter.setSizes([440, 600])
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
@@ -256,8 +256,11 @@ class ReviewView(QWidget):
         c = len(review.labels)
         self.matrix.setRowCount(c)
         self.matrix.setColumnCount(c)
-        self.matrix.setVerticalHeaderLabels([elide_middle(name, 16) for name in review.labels])
-        self.matrix.setHorizontalHeaderLabels([elide_middle(name, 7) for name in review.labels])
+        # rows: "1 bell sleeve"; columns: the same numbers (the names in their tooltips), so ten and more fit
+        self.matrix.setVerticalHeaderLabels(
+            [f"{k + 1}  {elide_middle(name, 18)}" for k, name in enumerate(review.labels)]
+        )
+        self.matrix.setHorizontalHeaderLabels([str(k + 1) for k in range(c)])
         for k, name in enumerate(review.labels):
             for header in (self.matrix.horizontalHeaderItem(k), self.matrix.verticalHeaderItem(k)):
                 header.setToolTip(plain.tooltip(name))
@@ -304,7 +307,9 @@ class ReviewView(QWidget):
 
     def _caption(self, item: core_review.ReviewItem) -> str:
         fixed = "✓ fixed · " if item.image_id in self.fixed else ""
-        return f"{fixed}{'/'.join(item.truth) or '–'} → {'/'.join(item.predicted) or '–'} {100 * item.confidence:.0f}%"
+        # the confidence and the prediction first, the true label last: elided in the middle, both ends stay
+        predicted, truth = "/".join(item.predicted) or "–", "/".join(item.truth) or "–"
+        return f"{fixed}{100 * item.confidence:.0f}% {predicted} ← {truth}"
 
     def _edited(self, edit) -> None:
         """Images given a label here (or anywhere) since the review was read are marked fixed in the gallery."""
@@ -319,7 +324,7 @@ class ReviewView(QWidget):
         self.model.set_ids(self.catalog, array("q", [item.image_id for item in items]), None, captions)
         self.caption.setText(
             f"Run {self.review.run_id}: {what} — {len(items)} image"
-            f"{'s' if len(items) != 1 else ''}, most confident first (caption: true → predicted)"
+            f"{'s' if len(items) != 1 else ''}, most confident first (caption: confidence, predicted ← true)"
         )
         self._buttons()
         self.listed.emit()
