@@ -106,3 +106,21 @@ def test_training_threads_run_at_lower_priority_than_the_window():
     assert seen["lowered"] is True
     assert seen["own"] == max(before, 10) and seen["child"] == seen["own"]  # decoders and OpenMP workers inherit
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the window's thread is not
+
+
+def test_thirty_classes_are_all_named_within_the_axis_height(qtbot):
+    labels = [f"label number {k} with a long name" for k in range(30)]
+    counts = [1000 - 30 * k for k in range(30)]
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(700, 500)
+    plots.show()
+    plots.start_run(RunSeries(1, "nw · resnet18 · 1 ep · 30 Nov 12:00", labels, counts, planned=1))
+    per_label = [{"accuracy": 0.5, "ap": 0.5, "pr_curve": None} for _ in labels]
+    summary = {"top1": 0.5, "acsa": 0.5, "gm": 0.5, "macro_ap": 0.5}
+    plots.add_epoch(1, 0, 1.0, 1.0, {"per_label": per_label, "groups": {}, **summary})
+    plots.flush()
+    axis = plots.bar_axis
+    assert len(axis.names) == 30 and all(name.endswith(f"({count})") for name, count in zip(axis.names, counts))
+    assert axis.angle in (60.0, 90.0) and axis.height() <= axis.max_height  # rotated, elided, never taller
+    assert all("…" in name for name in axis.names)  # the long names are elided in the middle, counts kept whole

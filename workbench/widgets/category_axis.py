@@ -31,14 +31,16 @@ class CategoryAxis(pg.AxisItem):
         super().__init__("bottom")
         self.max_height = max_height  # names are elided shorter rather than take more of the plot than this
         self.full_names: list[str] = []
+        self.suffixes: list[str] = []
         self.names: list[str] = []
         self.angle = 0.0
         self.setStyle(showValues=False)  # the base class draws the line and tick marks only
 
-    def set_names(self, names: list[str]) -> None:
-        """Name the positions 0..n-1 (a second line after a newline is drawn under the first, e.g. a count)."""
+    def set_names(self, names: list[str], suffixes: list[str] | None = None) -> None:
+        """Name the positions 0..n-1; ``suffixes`` (e.g. " (135)", a count) follow the names and are never elided."""
         self.full_names = list(names)
-        self.names = [elide_middle(name) for name in names]
+        self.suffixes = list(suffixes) if suffixes is not None else [""] * len(names)
+        self.names = [elide_middle(name) + suffix for name, suffix in zip(names, self.suffixes)]
         self.setTicks([[(i, "") for i in range(len(names))]])
         self._fit()
 
@@ -57,7 +59,7 @@ class CategoryAxis(pg.AxisItem):
         metrics = QFontMetricsF(self.font())
         limit = MAX_CHARS
         while True:  # elide the names shorter until what they need fits under max_height
-            self.names = [elide_middle(name, limit) for name in self.full_names]
+            self.names = [elide_middle(name, limit) + suffix for name, suffix in zip(self.full_names, self.suffixes)]
             angle, height = self._layout(metrics)
             if height <= self.max_height or limit <= 8:
                 break

@@ -366,7 +366,7 @@ class LivePlots(QWidget):
             self.bars.addItem(item)
             self._bar_items.append(item)
             self._bar_runs.append(run.run_id)
-        self.bar_axis.set_names([f"{runs[0].labels[j]} ({runs[0].counts[j]})" for j in order])
+        self.bar_axis.set_names([runs[0].labels[j] for j in order], [f" ({runs[0].counts[j]})" for j in order])
         self._set_range(self.bars, (-0.6, len(order) - 0.4), (0.0, 1.02))
 
     def bar_heights(self) -> dict[int, list[float]]:
