@@ -6,12 +6,19 @@
   longest hold is under 10 ms.
 * A failed write (a full disk, say) removes the temporary file and raises the ``OSError`` itself, naming the file:
   torch reports it as ``RuntimeError: [enforce fail at inline_container.cc...]``, which says nothing to a user.
+* Ctrl+C and SIGTERM arriving while ``torch.save`` runs are held until it has returned, then delivered: raised
+  inside torch's write callbacks, torch turned them into ``RuntimeError: ... unexpected pos`` (the run was
+  recorded as failed) or lost them (the run went on to its last epoch).
 * :func:`load` reads with ``weights_only=True`` (tensors and plain containers only: a checkpoint can never run
   code) onto the CPU.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -46,9 +53,30 @@ class _Writer:
             raise
 
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl+C and SIGTERM (main thread only: signals reach no other) until the block ends, then deliver the
+    first one to the handler that was in place."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, _frame: arrived.append(signum)) for signum in HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if arrived:
+            signal.raise_signal(arrived[0])
+
+
 def save(obj: object, path: str | Path) -> Path:
     path = Path(path)
-    with atomic_write(path) as fh:
+    with signals_held(), atomic_write(path) as fh:
         writer = _Writer(fh)
         try:
             torch.save(obj, cast(IO[bytes], writer))  # a file object: write and flush
