@@ -65,6 +65,9 @@ def test_ctrl_c_and_sigterm_record_the_run_as_cancelled(shapes, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl+C reaches the run even when this suite runs with SIGINT ignored (a background job of a script
+        # inherits SIG_IGN, and Python then leaves it ignored: the run trained on to its end and exited 0)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         run_id = _first_epoch_recorded(shapes)
@@ -160,14 +163,17 @@ def test_a_signal_while_a_checkpoint_is_written_waits_for_the_whole_file(tmp_pat
             self.fh.close()
 
     monkeypatch.setattr(files, "open", lambda path, mode: Signalling(real_open(path, mode)), raising=False)
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as the CLI does: SIGTERM stops a run
+    # both raise KeyboardInterrupt, as in `tailor train` (SIGINT's default; the CLI's handler for SIGTERM), even
+    # when this suite runs with SIGINT ignored
+    previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with pytest.raises(KeyboardInterrupt):
             checkpoints.save({"weights": torch.arange(100_000)}, tmp_path / "checkpoint.pt")
+        assert signal.getsignal(sig) is signal.default_int_handler  # the handlers are back
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     assert sent and torch.equal(checkpoints.load(tmp_path / "checkpoint.pt")["weights"], torch.arange(100_000))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
 
 
 def test_a_full_disk_under_the_run_folder_says_what_was_kept_and_leaves_no_temporary_file(shapes, monkeypatch):

@@ -27,6 +27,7 @@ from workbench.app.resources import app_icon
 from workbench.views.browser import BrowserView
 from workbench.widgets import plain
 from workbench.widgets.lazy_tabs import LazyPage, LazyTabs
+from workbench.workers.device_probe import DeviceProbe
 from workbench.workers.tasks import Latest, run_function
 from workbench.workers.thumbnails import ThumbnailLoader
 
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.editor: Editor | None = None
         self.cache_dir = settings.thumbnail_cache_dir()
         self.thumbs = ThumbnailLoader(self.cache_dir, parent=self)
+        self.device_probe = DeviceProbe(self)  # started once the first page is in: see _opened
         self._importer = None
         self.last_report_dialog: ReportDialog | None = None
 
@@ -214,7 +216,7 @@ class MainWindow(QMainWindow):
         elif name == "training":
             from workbench.views.training import TrainingPanel
 
-            view = TrainingPanel()
+            view = TrainingPanel(probe=self.device_probe)
             view.restore_settings(settings.train_settings())
             view.train_button.clicked.connect(lambda: settings.save_train_settings(view.saved_settings()))
             view.runEnded.connect(self._run_ended)
@@ -433,6 +435,8 @@ class MainWindow(QMainWindow):
         self.welcome.set_recent(settings.add_recent(location))
         self._set_catalog_enabled(True)
         self.status(f"Opened {location}")
+        # the device probe (a Python process importing torch) after the first page, before the Train tab is opened
+        QTimer.singleShot(3000, self.device_probe.start)
 
     def _close_catalog(self) -> None:
         if self.queue is not None:
@@ -690,6 +694,6 @@ class MainWindow(QMainWindow):
         self._close_catalog()
         if (training := self._built("training")) is not None:
             settings.save_train_settings(training.saved_settings())
-            training.shutdown()
+        self.device_probe.stop()
         self.thumbs.stop()
         super().closeEvent(event)

@@ -6,12 +6,10 @@ window does not); the defaults follow it (a quick CPU setting, or the source pap
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from dataclasses import replace
 
-from PySide6.QtCore import QProcess, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,7 +31,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from core.catalog.records import Kind
 from core.config import (
@@ -47,11 +44,12 @@ from core.config import (
     TrainConfig,
     defaults_for,
 )
-from core.training.devices import describe, probe_arguments
+from core.training.devices import describe
 from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
 from workbench.viewmodels.catalog_state import CatalogState
 from workbench.widgets import plain
 from workbench.widgets.plots import LivePlots, RunSeries
+from workbench.workers.device_probe import DeviceProbe
 from workbench.workers.training_queue import ACTIVE, Job, JobStatus, TrainingQueue
 
 STATUS_MARKS = {"queued": "…", "starting": "▶", "running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■"}
@@ -68,7 +66,7 @@ class TrainingPanel(QWidget):
     runEnded = Signal(object)  # Job, after it finished, failed or was cancelled
     status = Signal(str)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, probe: DeviceProbe | None = None) -> None:
         super().__init__(parent)
         self.state: CatalogState | None = None
         self.queue: TrainingQueue | None = None
@@ -85,7 +83,12 @@ class TrainingPanel(QWidget):
         self._arrange(settings_box, self._queue_box())
         self.apply_defaults(defaults_for("cpu"))
         self._buttons()
-        self._detect_device()
+        self.probe = probe if probe is not None else DeviceProbe(self)
+        if self.probe.result is not None:
+            self._device_found(self.probe.result)
+        else:
+            self.probe.found.connect(self._device_found)
+            self.probe.start()
 
     def _variants_list(self) -> QWidget:
         """Every variant as a check box, all visible at once (three columns)."""
@@ -291,33 +294,9 @@ class TrainingPanel(QWidget):
             else:
                 self.pretrained.setCurrentIndex(0)
 
-    def _detect_device(self) -> None:
-        self._probe = QProcess(self)
-        self._probe.finished.connect(self._device_detected)
-        self._probe.errorOccurred.connect(self._probe_failed)
-        self._probe.start(sys.executable, probe_arguments())
-
     def shutdown(self) -> None:
         """Stop the device probe if it still runs (the window is closing)."""
-        probe = getattr(self, "_probe", None)
-        if probe is not None and probe.state() != QProcess.ProcessState.NotRunning:
-            probe.finished.disconnect()
-            probe.errorOccurred.disconnect()
-            probe.kill()
-            probe.waitForFinished(1000)
-
-    def _device_detected(self, code: int, _status) -> None:
-        found = {}
-        if code == 0:
-            try:
-                found = json.loads(bytes(self._probe.readAllStandardOutput()).decode().strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                found = {}
-        self._device_found(found)
-
-    def _probe_failed(self, _error) -> None:
-        if isValid(self.device):  # not when the probe is killed because the window is being destroyed
-            self._device_found({})
+        self.probe.stop()
 
     def _device_found(self, found: dict) -> None:
         self.detecting = False
