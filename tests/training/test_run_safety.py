@@ -86,32 +86,38 @@ def test_ctrl_c_and_sigterm_record_the_run_as_cancelled(shapes, sig):
     )
 
 
+class _HookedFile:
+    """A file that calls ``before_write(bytes written so far, including this write)`` before each write."""
+
+    def __init__(self, fh, before_write) -> None:
+        self.fh, self.written, self.before_write = fh, 0, before_write
+
+    def write(self, data) -> int:
+        self.written += len(data)
+        self.before_write(self.written)
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+
 def _second_checkpoint_fails(monkeypatch, error, after_bytes: int) -> None:
     """From the second checkpoint on, the file's write raises ``error()`` once ``after_bytes`` are written."""
     real_open, saves = open, {"n": 0}
 
-    class Failing:
-        def __init__(self, fh) -> None:
-            self.fh, self.written = fh, 0
-
-        def write(self, data) -> int:
-            self.written += len(data)
-            if self.written > after_bytes:
-                raise error()
-            return self.fh.write(data)
-
-        def flush(self) -> None:
-            self.fh.flush()
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            self.fh.close()
+    def fail(written: int) -> None:
+        if written > after_bytes:
+            raise error()
 
     def opened(path, mode):
         saves["n"] += 1
-        return Failing(real_open(path, mode)) if saves["n"] >= 2 else real_open(path, mode)
+        return _HookedFile(real_open(path, mode), fail) if saves["n"] >= 2 else real_open(path, mode)
 
     monkeypatch.setattr(files, "open", opened, raising=False)  # checkpoints.save writes through atomic_write
 
@@ -143,26 +149,13 @@ def test_a_signal_while_a_checkpoint_is_written_waits_for_the_whole_file(tmp_pat
 
     real_open, sent = open, []
 
-    class Signalling:
-        def __init__(self, fh) -> None:
-            self.fh = fh
+    def signal_once(_written: int) -> None:
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), sig)  # delivered to this, the main thread, at once
 
-        def write(self, data) -> int:
-            if not sent:
-                sent.append(True)
-                os.kill(os.getpid(), sig)  # delivered to this, the main thread, at once
-            return self.fh.write(data)
-
-        def flush(self) -> None:
-            self.fh.flush()
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            self.fh.close()
-
-    monkeypatch.setattr(files, "open", lambda path, mode: Signalling(real_open(path, mode)), raising=False)
+    hooked = lambda path, mode: _HookedFile(real_open(path, mode), signal_once)  # noqa: E731
+    monkeypatch.setattr(files, "open", hooked, raising=False)
     # both raise KeyboardInterrupt, as in `tailor train` (SIGINT's default; the CLI's handler for SIGTERM), even
     # when this suite runs with SIGINT ignored
     previous = {s: signal.signal(s, signal.default_int_handler) for s in (signal.SIGINT, signal.SIGTERM)}
