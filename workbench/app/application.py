@@ -82,28 +82,37 @@ def create_main_window(catalog: str | None = None) -> QMainWindow:
     return window
 
 
-def _when_settled(window, action, timeout_ms: int = 15000) -> None:
-    """Call ``action`` once the catalog is open, the grid's first page and thumbnails are in (or on timeout)."""
+def _when(window, ready, action, timeout_ms: int, at_least_ms: int = 0) -> None:
+    """Call ``action`` once ``ready()`` holds (polled every 100 ms, not before ``at_least_ms``) or on timeout."""
     waited = {"ms": 0}
     timer = QTimer(window, interval=100)
 
     def check() -> None:
         waited["ms"] += 100
-        browser = window.browser
-        ready = (
-            window.state is not None
-            and window.state.loaded
-            and browser.query_count > 0
-            and (browser.model.rowCount() == 0 or browser.model.loaded_pages() > 0)
-            and window.thumbs.pending() == 0
-            and (window.tabs.currentWidget() is not window.imbalance or window.imbalance.stats is not None)
-        )
-        if (ready and waited["ms"] >= 600) or waited["ms"] >= timeout_ms:
+        if (waited["ms"] >= at_least_ms and ready()) or waited["ms"] >= timeout_ms:
             timer.stop()
             action()
 
     timer.timeout.connect(check)
     timer.start()
+
+
+def _settled(window) -> bool:
+    """The catalog is open, the grid's first page and its thumbnails are in (and the Imbalance tab's statistics,
+    when it has been built: asking for ``window.imbalance`` would build it)."""
+    browser, imbalance = window.browser, window._built("imbalance")
+    return (
+        window.state is not None
+        and window.state.loaded
+        and browser.query_count > 0
+        and (browser.model.rowCount() == 0 or browser.model.loaded_pages() > 0)
+        and window.thumbs.pending() == 0
+        and (imbalance is None or imbalance.stats is not None)
+    )
+
+
+def _when_settled(window, action, timeout_ms: int = 15000) -> None:
+    _when(window, lambda: _settled(window), action, timeout_ms, at_least_ms=600)
 
 
 def run(
@@ -163,17 +172,7 @@ def leave(code: int) -> None:
 
 def _after_device_detected(window, action, timeout_ms: int = 30_000) -> None:
     """Call ``action`` once the Train tab knows its device (the probe runs in its own process), or on timeout."""
-    waited = {"ms": 0}
-    timer = QTimer(window, interval=100)
-
-    def check() -> None:
-        waited["ms"] += 100
-        if not window.training.detecting or waited["ms"] >= timeout_ms:
-            timer.stop()
-            action()
-
-    timer.timeout.connect(check)
-    timer.start()
+    _when(window, lambda: not window.training.detecting, action, timeout_ms)
 
 
 def _show_for_screenshot(window, view: str, path: str) -> None:
