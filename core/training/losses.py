@@ -11,8 +11,8 @@ called as ``loss(logits, targets)``; targets are class indices (single-label) or
     weighted, ``sum_bc w_c BCE_bc / sum_bc w_c``.
 ``focal`` (``gamma``, default 2)
     Single-label: softmax focal loss ``-(1 - p_t)^gamma log p_t``, averaged over the batch. Multi-label:
-    ``torchvision.ops.sigmoid_focal_loss`` averaged over all entries, with ``alpha`` off by default (``alpha=-1``)
-    so that ``gamma=0`` is exactly the unweighted cross-entropy in both cases; pass ``alpha`` to use it.
+    torchvision's sigmoid focal loss (computed in log space, :func:`sigmoid_focal`) averaged over all entries,
+    with ``alpha`` off by default (``alpha=-1``) so that ``gamma=0`` is exactly the unweighted cross-entropy in both cases; pass ``alpha`` to use it.
 ``cb-focal`` (``gamma``, ``beta``)
     Class-balanced focal loss (Cui et al. 2019): the focal terms weighted by the ``iew`` weights and reduced as the
     weighted mean exactly like the weighted cross-entropies above (per sample by its class for single-label, per
@@ -38,7 +38,6 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from torch import nn
-from torchvision.ops import sigmoid_focal_loss
 
 from core.analysis.imbalance import class_weights
 from core.config import DEFAULT_BETA, LOSS_SPECS, LOSSES, SINGLE_LABEL_ONLY, Loss
@@ -82,6 +81,25 @@ def _weighted_mean_over_columns(values: torch.Tensor, weight: torch.Tensor | Non
     return (values * weight).sum() / (weight.sum() * values.shape[0])
 
 
+def sigmoid_focal(logits: torch.Tensor, targets: torch.Tensor, *, alpha: float, gamma: float) -> torch.Tensor:
+    """torchvision's ``sigmoid_focal_loss`` (reduction none) with the modulating factor computed in log space:
+    ``(1 - p_t)^gamma = exp(-gamma * softplus(z_t))``, ``z_t = z`` for a positive and ``-z`` for a negative. The
+    same values, but finite gradients for any ``gamma >= 0``: torchvision's ``(1 - p_t) ** gamma`` differentiates
+    ``x^gamma`` at ``x = 0`` (a saturated sigmoid) and gives NaN for ``0 < gamma < 1``."""
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    loss = ce if gamma == 0 else ce * torch.exp(gamma * F.logsigmoid(-logits * (2 * targets - 1)))
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    return loss
+
+
+def _log_rest(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``log(1 - p_t)`` of a softmax, as the log-sum-exp of the other logits: finite with finite gradients where
+    ``p_t`` rounds to 1 (``(1 - p_t) ** gamma`` is not, for ``0 < gamma < 1``)."""
+    others = logits.scatter(1, targets[:, None], float("-inf"))
+    return torch.logsumexp(others, dim=1) - torch.logsumexp(logits, dim=1)
+
+
 class WeightedCrossEntropy(TailorLoss):
     """Softmax CE (single-label) or column-weighted sigmoid BCE (multi-label) with fixed per-label weights."""
 
@@ -116,12 +134,10 @@ class FocalLoss(TailorLoss):
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self._check(logits, targets)
         if self.multi_label:
-            focal = sigmoid_focal_loss(
-                logits, targets.to(logits.dtype), alpha=self.alpha, gamma=self.gamma, reduction="none"
-            )
+            focal = sigmoid_focal(logits, targets.to(logits.dtype), alpha=self.alpha, gamma=self.gamma)
             return _weighted_mean_over_columns(focal, self.weight)  # None: unweighted
         log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
-        focal = -log_p if self.gamma == 0 else -((-torch.expm1(log_p)).clamp(min=0) ** self.gamma) * log_p
+        focal = -log_p if self.gamma == 0 else -torch.exp(self.gamma * _log_rest(logits, targets)) * log_p
         if self.weight is None:
             return focal.mean()
         w = self.weight.to(logits.dtype)[targets]

@@ -180,3 +180,28 @@ def test_shape_mismatch_is_a_clear_error():
     loss = make_loss("nw", CIFAR10_LT, multi_label=False)
     with pytest.raises(ValueError, match=r"expected logits of shape \(batch, 10\)"):
         loss(torch.zeros(4, 9), torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 0.99, 2.0])
+@pytest.mark.parametrize("name", ["focal", "cb-focal"])
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_focal_gradients_stay_finite_at_saturated_logits(name, multi_label, gamma):
+    """Issue 17: (1 - p_t)^gamma differentiated at p_t = 1 gave NaN gradients for 0 < gamma < 1."""
+    logits = torch.tensor([[17.0, -3.0], [120.0, -90.0], [0.3, -0.2]], requires_grad=True)
+    targets = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) if multi_label else torch.tensor([0, 0, 1])
+    loss = make_loss(name, [10, 3], multi_label=multi_label, gamma=gamma)(logits, targets)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("alpha", [-1.0, 0.25])
+def test_sigmoid_focal_matches_torchvision_where_torchvision_is_finite(gamma, alpha):
+    from torchvision.ops import sigmoid_focal_loss
+
+    from core.training.losses import sigmoid_focal
+
+    x = torch.randn(20, 4, dtype=torch.float64) * 3
+    t = (torch.rand(20, 4) > 0.6).double()
+    expected = sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction="none")
+    assert torch.allclose(sigmoid_focal(x, t, alpha=alpha, gamma=gamma), expected, rtol=1e-10, atol=1e-12)
