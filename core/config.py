@@ -32,6 +32,8 @@ class Loss(StrEnum):
     CB_FOCAL = "cb-focal"
     LDAM = "ldam"
     LDAM_DRW = "ldam-drw"
+    BALANCED_SOFTMAX = "balanced-softmax"
+    CRT = "crt"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,10 @@ LOSS_SPECS: dict[Loss, LossSpec] = {
     Loss.CB_FOCAL: LossSpec(("gamma", "alpha", "beta"), ("gamma", "beta")),
     Loss.LDAM: LossSpec(("max_m", "s"), (), single_label_only=True),
     Loss.LDAM_DRW: LossSpec(("max_m", "s", "epochs", "drw_epoch", "drw_beta"), ("epochs",), single_label_only=True),
+    Loss.BALANCED_SOFTMAX: LossSpec(("tau",), ("tau",), single_label_only=True),
+    Loss.CRT: LossSpec(),
 }
+HEAD_ONLY_LOSSES = (Loss.CRT,)  # cRT re-trains a classifier on frozen features with a class-balanced sampler
 LOSSES = tuple(Loss)
 SINGLE_LABEL_ONLY = tuple(loss for loss, spec in LOSS_SPECS.items() if spec.single_label_only)
 
@@ -73,6 +78,9 @@ class HeadLossName(StrEnum):
 OVERSAMPLERS = tuple(Oversampler)
 HEAD_LOSSES = tuple(HeadLossName)
 BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0", "resnet32-cifar")
+TIMM_PREFIX = "timm:"  # any timm model by name: timm:efficientnet_lite0, timm:convnext_tiny
+TIMM_SUGGESTED = ("timm:efficientnet_lite0", "timm:convnext_tiny", "timm:resnet50")  # offered in the window
+NORMALIZATIONS = ("auto", "imagenet", "inception")  # auto: the backbone's own (timm's pretrained configuration)
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
 WEIGHTINGS = ("per-feature", "per-dimension")
@@ -88,12 +96,21 @@ def option(default: Any, help: str = "", **cli: Any) -> Any:
 class TrainConfig:
     attribute: str
     loss: str = option(Loss.NW, "weighting variant", choices=LOSSES)
-    backbone: str = option("resnet18", "network", choices=BACKBONES)
+    backbone: str = option(
+        "resnet18", f"network: {', '.join(BACKBONES)}, or timm:NAME (any timm model, e.g. timm:efficientnet_lite0)"
+    )
     pretrained: str | None = option(
         None,
-        "start from ImageNet weights in the local torch cache, or from FILE (never downloads)",
+        "start from ImageNet weights (downloaded once into the torch hub cache), or from a weights FILE",
         const="imagenet",
         metavar="FILE",
+    )
+    head_only: bool = option(
+        False, "train only a classifier head on stored features of the frozen (pretrained) backbone: seconds"
+    )
+    features_of: int | None = option(None, "head-only on the features of a finished run's backbone", metavar="RUN")
+    normalization: str = option(
+        "auto", "input statistics: the backbone's own, ImageNet's, or inception (0.5, 0.5)", choices=NORMALIZATIONS
     )
     epochs: int = option(10)
     batch_size: int = option(64)
@@ -107,6 +124,7 @@ class TrainConfig:
     image_size: int = option(32)
     beta: float = option(DEFAULT_BETA, "beta of iew and cb-focal")
     gamma: float = option(2.0, "gamma of focal and cb-focal")
+    tau: float = option(1.0, "tau of balanced-softmax (logit-adjusted loss; 1: balanced softmax)")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda or cuda:N")
     seed: int = option(0)
     workers: int = option(0, "DataLoader processes when images are not cached")
@@ -117,6 +135,11 @@ class TrainConfig:
         None, "then run Phase 2 of the convex-GAN oversampler on the trained run (a second run)", choices=OVERSAMPLERS
     )
     base_loss: str | None = None  # an oversampled run's record: the loss its base run was trained with
+    posthoc: dict[str, float] | None = None  # a derived run's post-hoc adjustment: {"tau": T, "tau_norm": P}
+
+    @property
+    def is_timm(self) -> bool:
+        return self.backbone.startswith(TIMM_PREFIX)
 
     @property
     def cosine_head(self) -> bool:
@@ -148,7 +171,8 @@ class TrainConfig:
         """The configuration with every default made explicit (what the run records)."""
         c = TrainConfig(**asdict(self))
         if c.lr is None:
-            c.lr = 0.1 if c.optimizer == "sgd" else (1e-3 if not c.pretrained else 1e-4 if multi_label else 1e-5)
+            fine_tuning = c.pretrained and not c.head_only and c.features_of is None
+            c.lr = 0.1 if c.optimizer == "sgd" else (1e-3 if not fine_tuning else 1e-4 if multi_label else 1e-5)
         if c.weight_decay is None:
             c.weight_decay = 2e-4 if c.optimizer == "sgd" else 0.0
         if c.schedule is None:
@@ -167,9 +191,20 @@ class TrainConfig:
         return [
             (self.loss in LOSSES, f"unknown loss '{self.loss}' (expected one of {', '.join(LOSSES)})"),
             (
-                self.backbone in BACKBONES,
-                f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)})",
+                self.backbone in BACKBONES or (self.backbone.startswith(TIMM_PREFIX) and len(self.backbone) > 5),
+                f"unknown backbone '{self.backbone}' (expected one of {', '.join(BACKBONES)}, or timm:NAME)",
             ),
+            (
+                self.loss not in HEAD_ONLY_LOSSES or self.head_only,
+                f"{self.loss} re-trains a classifier on frozen features: add --head-only",
+            ),
+            (
+                not self.head_only or self.oversample is None,
+                "--oversample applies to a trained run; with --head-only use tailor oversample RUN afterwards",
+            ),
+            (self.features_of is None or self.head_only, "--features-of RUN needs --head-only"),
+            (math.isfinite(self.tau) and 0 <= self.tau <= 10, "--tau must be a number in [0, 10]"),
+            (self.normalization in NORMALIZATIONS, f"unknown normalization '{self.normalization}'"),
             (self.optimizer in OPTIMIZERS, f"unknown optimizer '{self.optimizer}' (adam or sgd)"),
             (self.schedule is None or self.schedule in SCHEDULES, f"unknown schedule '{self.schedule}'"),
             (1 <= self.epochs <= 100_000, "epochs must be at least 1 (and at most 100,000)"),

@@ -13,6 +13,11 @@ _HOME = tempfile.mkdtemp(prefix="tailor-tests-home-")
 for _name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
     os.environ[_name] = os.path.join(_HOME, _name.split("_")[1].lower())
 os.environ["TORCH_HOME"] = os.path.join(_HOME, "torch")
+os.environ["HF_HOME"] = os.path.join(_HOME, "huggingface")
+# No test touches the internet: pretrained weights come from a mirror on a closed local port (connection refused)
+# unless a test serves them itself on 127.0.0.1 (tests/training/test_weights.py).
+os.environ["TAILOR_WEIGHTS_MIRROR"] = "http://127.0.0.1:9"
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 import io  # noqa: E402
 import subprocess  # noqa: E402

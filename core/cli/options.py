@@ -62,7 +62,8 @@ def add_config_options(
     parser: argparse.ArgumentParser, config: type, names: Sequence[str], *, prefix: str = ""
 ) -> None:
     """``--NAME`` options for these fields of the dataclass ``config``: default, choices and help from the field
-    (``core.config.option``); a boolean field that defaults to True becomes ``--no-NAME``."""
+    (``core.config.option``); a boolean field that defaults to True becomes ``--no-NAME``, one that defaults to False
+    ``--NAME``."""
     hints = get_type_hints(config)
     by_name = {f.name: f for f in fields(config)}
     for name in names:
@@ -74,11 +75,11 @@ def _add_field(parser: argparse.ArgumentParser, field: Field, hint: Any, prefix:
     dest = (prefix + field.name).replace("-", "_")
     meta, default = field.metadata, (None if field.default is MISSING else field.default)
     base = _base_type(hint)
-    if base is bool:
+    if base is bool:  # True by default: --no-NAME; False by default: --NAME
         parser.add_argument(
-            "--no-" + field.name.replace("_", "-"),
+            ("--no-" if default else "--") + field.name.replace("_", "-"),
             dest=dest,
-            action="store_false",
+            action="store_false" if default else "store_true",
             default=default,
             help=meta.get("help"),
         )

@@ -23,6 +23,7 @@ from core.training.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    WeightsDownload,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
@@ -77,6 +78,10 @@ class _Terminal:
     def show(self, event: Event) -> None:
         if isinstance(event, BatchProgress):
             self._progress(event)
+        elif isinstance(event, WeightsDownload):
+            self._count(f"downloading {event.url.rsplit('/', 1)[-1]}", event.done, event.total, "B")
+        elif isinstance(event, FeatureProgress) and event.done < event.total:
+            self._count("features", event.done, event.total, " img")
         elif isinstance(event, EpochFinished):
             self._close_bar()
             m = event.metrics
@@ -112,6 +117,26 @@ class _Terminal:
         self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}")
         self.bar.update(event.batch - self.bar.n)
 
+    def _count(self, what: str, done: int, total: int, unit: str) -> None:
+        """A bar for a download (bytes) or a feature pass (images), closed when done."""
+        from tqdm import tqdm
+
+        if self.bar is None or self.bar.desc != what:
+            self._close_bar()
+            self.bar = tqdm(
+                total=total or None,
+                desc=what,
+                unit=unit,
+                unit_scale=unit == "B",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+                dynamic_ncols=True,
+            )
+        self.bar.update(done - self.bar.n)
+        if total and done >= total:
+            self._close_bar()
+
     def _close_bar(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -129,6 +154,14 @@ class _Terminal:
         return EXIT_OK
 
 
+def render_download(events: Generator[Event, None, Any]) -> None:
+    """A download's bar and its last line (errors propagate: one line, exit 2)."""
+    terminal = _Terminal(lambda line: print(line, file=sys.stderr))
+    for event in events:
+        terminal.show(event)
+    terminal._close_bar()
+
+
 def _line(event: Event) -> str | None:
     """The one line an informative event prints (None for those that print nothing)."""
     if isinstance(event, RunStarted):
@@ -143,7 +176,10 @@ def _line(event: Event) -> str | None:
     if isinstance(event, Decoding) and event.done == event.total:
         return f"decoded {event.total:,} images into memory"
     if isinstance(event, FeatureProgress) and event.done == event.total:
-        return f"features of {event.total:,} images {'read from the cache' if event.cached else 'extracted'}"
+        computed = event.total - event.cached
+        return f"features of {event.total:,} images: {event.cached:,} from the feature store, {computed:,} computed"
+    if isinstance(event, WeightsDownload) and event.total and event.done == event.total:
+        return f"downloaded {event.url} ({event.total / 1e6:.1f} MB) to {event.path}"
     if isinstance(event, GanEpoch):
         return (
             f"phase 2 epoch {event.epoch + 1}: losses Q {event.q_loss:.4f}, D {event.d_loss:.4f}, G {event.g_loss:.4f}"

@@ -15,6 +15,9 @@ TRAIN_OPTIONS = (
     "loss",
     "backbone",
     "pretrained",
+    "head_only",
+    "features_of",
+    "normalization",
     "epochs",
     "batch_size",
     "lr",
@@ -25,6 +28,7 @@ TRAIN_OPTIONS = (
     "image_size",
     "beta",
     "gamma",
+    "tau",
     "device",
     "seed",
     "workers",
@@ -127,6 +131,9 @@ def run_train(args: argparse.Namespace) -> int:
                 "it with: tailor oversample CATALOG RUN"
             )
         require_launched()
+    if config.pretrained == "imagenet" and args.resume is None:
+        config.validate()
+        download_weights(config.backbone)  # before the catalog is opened: offline is one line, exit 2
     with opened(args.catalog) as catalog:
         if args.distributed:
             events = train(catalog, config, resume=args.resume, runs_dir=args.runs_dir, distributed=True)
@@ -135,6 +142,13 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             events = train_and_oversample(catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
         return render_training(events, catalog, as_json=args.json)
+
+
+def download_weights(backbone: str) -> None:
+    from core.cli.render import render_download
+    from core.training import weights
+
+    render_download(weights.ensure(backbone))
 
 
 def run_oversample(args: argparse.Namespace) -> int:

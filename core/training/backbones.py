@@ -1,4 +1,4 @@
-"""Classifier networks: a torchvision backbone (or the CIFAR ResNet-32) and a head sized to the label count.
+"""Classifier networks: a torchvision or timm backbone (or the CIFAR ResNet-32) and a head sized to the label count.
 
 ``build_classifier(name, num_labels, cosine=False, pretrained=None)`` returns a :class:`Classifier` whose
 ``features(x)`` is the input of the head (used by the GAN oversampler) and whose ``forward(x)`` is
@@ -8,15 +8,16 @@ label count and nothing else changes: ``resnet18`` computes exactly what ``torch
 linear layer as in Cao et al.'s code, so its logits are cosines in [-1, 1] and the LDAM scale s = 30 means what it
 means there.
 
-Pretrained ImageNet weights are never downloaded: ``pretrained`` is ``"imagenet"`` (torchvision's file in the
-local torch hub cache, ``~/.cache/torch/hub/checkpoints``) or a path to a state-dict file; both are loaded with
-``weights_only=True``. When the file is absent the classifier starts from random initialisation and the returned
-message says so.
+timm backbones are named ``timm:NAME`` (``timm.create_model(NAME, num_classes=0)``: the network without its
+classifier, ``num_features`` wide).
+
+``pretrained`` is ``"imagenet"`` (the file :mod:`core.training.weights` downloads into the torch hub cache) or a
+path to a state-dict file (``.pth``/``.pt`` loaded with ``weights_only=True``, or ``.safetensors``): every tensor of
+the backbone must be in it with its shape, else one line says how many are missing and the first of them.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.base.errors import TailorError
-from core.config import BACKBONES
+from core.config import BACKBONES, TIMM_PREFIX
 from core.training import checkpoints
+from core.training.dataset import IMAGENET_MEAN, IMAGENET_STD
 
 
 class CosineLinear(nn.Module):
@@ -126,48 +128,91 @@ def _strip_head(name: str, model: Any) -> tuple[nn.Module, int]:  # torchvision 
     return model, int(features)
 
 
-def local_weights_file(name: str) -> Path:
-    """Where torchvision keeps the default ImageNet weights of ``name`` (never downloaded here)."""
-    from torchvision.models import get_model_weights
-
-    url = get_model_weights(name).DEFAULT.url
-    return Path(str(torch.hub.get_dir())) / "checkpoints" / os.path.basename(str(url))
-
-
-def _load_state(path: Path) -> dict:
+def _read_state(path: Path) -> dict:
     try:
-        state = checkpoints.load(path)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: object = load_file(str(path))
+        else:
+            state = checkpoints.load(path)
     except Exception as exc:
         raise TailorError(f"cannot load weights {path}: {str(exc).splitlines()[0]}") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
     if not isinstance(state, dict):
         raise TailorError(f"{path} does not hold a state dict")
     return state
 
 
 def _load_into(module: nn.Module, name: str, path: Path, prefix: str = "") -> str:
-    """Load a state dict (torchvision's, or a Tailor run's ``model.pt`` whose backbone keys carry ``prefix``)
-    into ``module``, ignoring the classifier head; returns the message for the user."""
+    """Load a state dict (torchvision's, timm's, or a Tailor run's ``model.pt`` whose backbone keys carry
+    ``prefix``) into the headless ``module``; every one of its tensors must be in the file with its shape (the
+    file's classifier and other extra entries are ignored). Returns the message for the user."""
     if not path.is_file():
         raise TailorError(f"--pretrained {path}: no such file")
-    state = _load_state(path)
+    state = _read_state(path)
     if prefix and any(k.startswith(prefix) for k in state):
         state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    own = module.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if len(usable) < 0.5 * len(own):
-        raise TailorError(f"{path} does not hold {name} weights ({len(usable)} of {len(own)} tensors match)")
-    module.load_state_dict(usable, strict=False)
-    return f"loaded pretrained weights from {path} ({len(usable)} of {len(own)} tensors)"
+    own = {k: v for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
+    wrong = [k for k, v in own.items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
+    if wrong:
+        first = wrong[0]
+        found = f"shape {tuple(state[first].shape)}" if first in state else "missing"
+        raise TailorError(
+            f"{path} does not hold {name} weights: {len(wrong)} of {len(own)} tensors missing or of another shape "
+            f"(first: {first} {tuple(own[first].shape)}, {found} in the file)"
+        )
+    module.load_state_dict({k: state[k] for k in own}, strict=False)
+    return f"loaded pretrained weights from {path} ({len(own)} tensors)"
+
+
+def imagenet_file(name: str) -> Path:
+    """The downloaded ImageNet weights of ``name`` (see core.training.weights); a clear error when absent."""
+    from core.training.weights import offline_message, source_for
+
+    source = source_for(name)
+    if source is None:
+        raise TailorError(f"{name} has no ImageNet weights; train it from random initialisation or pass a FILE")
+    if not source.present:
+        raise TailorError(offline_message(source, "not downloaded yet"))
+    return source.path
+
+
+def input_statistics(name: str, normalization: str = "auto") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std of the input scaling in [0, 1] units: ImageNet's, inception's (0.5), or the backbone's own
+    (a timm model's pretrained configuration; ImageNet's for torchvision)."""
+    if normalization == "inception":
+        return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    if normalization == "auto" and name.startswith(TIMM_PREFIX):
+        import timm
+
+        cfg = timm.models.get_pretrained_cfg(name[len(TIMM_PREFIX) :])
+        if cfg is not None and len(cfg.mean) == 3:
+            return tuple(cfg.mean), tuple(cfg.std)
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
+def _timm_backbone(name: str) -> tuple[nn.Module, int]:
+    import timm
+
+    model_name = name[len(TIMM_PREFIX) :]
+    if not timm.is_model(model_name):
+        raise TailorError(f"unknown timm model '{model_name}' (timm.list_models() names them, e.g. efficientnet_lite0)")
+    model = timm.create_model(model_name, pretrained=False, num_classes=0)
+    features: int = model.num_features  # type: ignore[assignment]  # timm's attribute, an int
+    return model, features
 
 
 def build_classifier(
     name: str, num_labels: int, *, cosine: bool = False, pretrained: str | None = None
 ) -> tuple[Classifier, str | None]:
-    """The classifier and a message about pretrained weights (None when there is nothing to say)."""
-    if name not in BACKBONES:
-        raise TailorError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)})")
+    """The classifier and a message about pretrained weights (None when there is nothing to say). ``pretrained``
+    "imagenet" needs the file downloaded (``core.training.weights.fetch``; training does that first)."""
+    if name not in BACKBONES and not name.startswith(TIMM_PREFIX):
+        raise TailorError(f"unknown backbone '{name}' (expected one of {', '.join(BACKBONES)}, or timm:NAME)")
     message = None
     backbone: nn.Module
     if name == "resnet32-cifar":
@@ -177,18 +222,14 @@ def build_classifier(
         elif pretrained:
             message = _load_into(backbone, name, Path(pretrained).expanduser(), prefix="backbone.")
     else:
-        from torchvision import models
+        if name.startswith(TIMM_PREFIX):
+            backbone, features = _timm_backbone(name)
+        else:
+            from torchvision import models
 
-        model = models.get_model(name, weights=None)
+            backbone, features = _strip_head(name, models.get_model(name, weights=None))
         if pretrained:
-            path = local_weights_file(name) if pretrained == "imagenet" else Path(pretrained).expanduser()
-            if path.is_file() or pretrained != "imagenet":
-                message = _load_into(model, name, path)
-            else:
-                message = (
-                    f"no ImageNet weights for {name} in {path.parent} (nothing is downloaded); training from "
-                    f"random initialisation — put {path.name} there or pass --pretrained FILE"
-                )
-        backbone, features = _strip_head(name, model)
+            path = imagenet_file(name) if pretrained == "imagenet" else Path(pretrained).expanduser()
+            message = _load_into(backbone, name, path, prefix="backbone.")
     head = CosineLinear(features, num_labels) if cosine else nn.Linear(features, num_labels)
     return Classifier(backbone, head, name), message

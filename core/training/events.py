@@ -98,11 +98,21 @@ class RunCancelled(Event):
 
 @dataclass(frozen=True)
 class FeatureProgress(Event):
-    """Phase 1 of the GAN oversampler: images passed through the frozen backbone (cached features: all at once)."""
+    """A feature pass (core.features): images of ``total`` done so far; ``cached`` of them were already stored."""
 
     done: int
     total: int
-    cached: bool = False
+    cached: int = 0
+
+
+@dataclass(frozen=True)
+class WeightsDownload(Event):
+    """Pretrained weights being downloaded (core.training.weights): bytes done of ``total`` (0: unknown)."""
+
+    done: int
+    total: int
+    url: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -127,5 +137,6 @@ _KINDS = {
     RunFailed: "failed",
     RunCancelled: "cancelled",
     FeatureProgress: "features",
+    WeightsDownload: "download",
     GanEpoch: "gan-epoch",
 }

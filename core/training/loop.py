@@ -36,9 +36,9 @@ from core.catalog import runs as store
 from core.catalog.snapshot import Snapshot, take_snapshot
 from core.catalog.store import Catalog, open_catalog
 from core.config import TrainConfig
-from core.training import checkpoints
+from core.training import checkpoints, weights
 from core.training import distributed as parallel
-from core.training.backbones import build_classifier
+from core.training.backbones import build_classifier, input_statistics
 from core.training.dataset import SnapshotDataset, augmentation, fits_in_memory, load_cache
 from core.training.events import (
     BatchProgress,
@@ -122,6 +122,8 @@ def _start(
     device = pick_device(config.device)
     if group is not None:
         device = parallel.device_of(group, device)
+    if config.pretrained == "imagenet":
+        yield from weights.ensure(config.backbone, recorder.cancel)  # before the run exists
     built = _build(config, snapshot)  # a bad weights file is refused before the run exists
     if resume is None:
         recorder.create(snapshot, runs_dir, device_label(device))
@@ -224,7 +226,7 @@ class _Trainer:
         self.checkpoint = directory / "checkpoint.pt"
         self.best = BestEpoch.for_snapshot(snapshot)
         self.start_epoch = self._restore() if resuming else 0
-        self.normalise = Normaliser(device, channels_last=self.cuda)
+        self.normalise = Normaliser(device, self.cuda, *input_statistics(config.backbone, config.normalization))
         self.groups = assign_groups(self.counts)
 
     def _placed(self) -> torch.nn.Module:

@@ -12,7 +12,8 @@ called as ``loss(logits, targets)``; targets are class indices (single-label) or
 ``focal`` (``gamma``, default 2)
     Single-label: softmax focal loss ``-(1 - p_t)^gamma log p_t``, averaged over the batch. Multi-label:
     torchvision's sigmoid focal loss (computed in log space, :func:`sigmoid_focal`) averaged over all entries,
-    with ``alpha`` off by default (``alpha=-1``) so that ``gamma=0`` is exactly the unweighted cross-entropy in both cases; pass ``alpha`` to use it.
+    with ``alpha`` off by default (``alpha=-1``) so that ``gamma=0`` is exactly the unweighted cross-entropy in
+    both cases; pass ``alpha`` to use it.
 ``cb-focal`` (``gamma``, ``beta``)
     Class-balanced focal loss (Cui et al. 2019): the focal terms weighted by the ``iew`` weights and reduced as the
     weighted mean exactly like the weighted cross-entropies above (per sample by its class for single-label, per
@@ -26,6 +27,14 @@ called as ``loss(logits, targets)``; targets are class indices (single-label) or
     ``(1 - b) / (1 - b^n)`` with ``b = drw_beta`` (mean 1), as in Cao et al.'s code. The training loop calls
     :meth:`TailorLoss.set_epoch` with the 0-based epoch before each epoch; from epoch ``drw_epoch`` on (160 of
     200 by default) the weights apply.
+
+``balanced-softmax`` (single-label; ``tau`` 1)
+    The logit-adjusted loss of Menon et al. (ICLR 2021), ``CE(logits + tau * log(prior), y)`` with the training
+    label frequencies as the prior; ``tau = 1`` is Ren et al.'s balanced softmax. The model's own logits (without
+    the offset) are what it predicts with: the adjustment is part of the loss only.
+``crt``
+    Classifier re-training (Kang et al., ICLR 2020): plain cross-entropy (BCE for multi-label) on a class-balanced
+    sampler, so the loss is ``nw``'s; the head-only trainer draws the batches (core.heads).
 
 A name that does not apply (``ldam`` on a multi-label attribute, an unknown name, a label with no training
 image) raises ``ValueError`` with a message a user understands.
@@ -188,6 +197,26 @@ class LDAMLoss(TailorLoss):
         return f"labels={self.num_labels}, max_m={self.max_m}, s={self.s}{drw}"
 
 
+class LogitAdjustedLoss(TailorLoss):
+    """Cross-entropy of the logits shifted by ``tau * log(prior)`` (Menon et al. 2021, Eq. 10)."""
+
+    def __init__(self, name: str, counts: np.ndarray, tau: float) -> None:
+        super().__init__(len(counts), multi_label=False)
+        if not tau >= 0:
+            raise ValueError(f"tau must be >= 0, got {tau}")
+        self.name, self.tau = name, float(tau)
+        prior = np.asarray(counts, dtype=np.float64) / np.sum(counts)
+        self.offset: torch.Tensor
+        self.register_buffer("offset", torch.as_tensor(self.tau * np.log(prior)))
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = self._check(logits, targets)
+        return F.cross_entropy(logits + self.offset.to(logits.dtype), targets)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, tau={self.tau}"
+
+
 def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: float) -> TailorLoss:
     """Build the loss ``name`` for training counts ``counts`` (see the module docstring for definitions).
 
@@ -209,7 +238,7 @@ def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: floa
     if multi_label and name in SINGLE_LABEL_ONLY:
         raise ValueError(
             f"{name} is defined for single-label attributes (softmax over one label per image); "
-            "for a multi-label attribute use nw, ifw, isw, iew, focal or cb-focal"
+            "for a multi-label attribute use nw, ifw, isw, iew, focal, cb-focal or crt"
         )
     allowed = set(LOSS_SPECS[Loss(name)].parameters)
     unknown = set(params) - allowed
@@ -223,6 +252,10 @@ def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: floa
 
     if name in (Loss.NW, Loss.IFW, Loss.ISW, Loss.IEW):
         return WeightedCrossEntropy(name, weights(name), multi_label)
+    if name == Loss.CRT:
+        return WeightedCrossEntropy(name, weights("nw"), multi_label)
+    if name == Loss.BALANCED_SOFTMAX:
+        return LogitAdjustedLoss(name, counts, params.get("tau", 1.0))
     if name in ("focal", "cb-focal"):
         return FocalLoss(
             name,

@@ -41,11 +41,17 @@ def seed_everything(seed: int) -> None:
 
 
 class Normaliser:
-    """Scales uint8 batches to float and normalises with the ImageNet statistics, on the training device."""
+    """Scales uint8 batches to float and normalises them (ImageNet's statistics unless given), on the device."""
 
-    def __init__(self, device: torch.device, channels_last: bool) -> None:
-        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
+    def __init__(
+        self,
+        device: torch.device,
+        channels_last: bool,
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
+    ) -> None:
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255
         self.device, self.channels_last = device, channels_last
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.config import SINGLE_LABEL_ONLY
 from core.training.losses import LOSSES, make_loss
 
 CIFAR10_LT = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
@@ -138,7 +139,7 @@ def test_ldam_drw_switches_weights_at_80_percent_of_the_epochs():
 
 @pytest.mark.parametrize(
     "name, multi_label",
-    [(name, False) for name in LOSSES] + [(name, True) for name in LOSSES if not name.startswith("ldam")],
+    [(name, False) for name in LOSSES] + [(name, True) for name in LOSSES if name not in SINGLE_LABEL_ONLY],
 )
 def test_gradients_flow(name, multi_label):
     x, y, t = batch(CIFAR10_LT, size=32)
@@ -205,3 +206,23 @@ def test_sigmoid_focal_matches_torchvision_where_torchvision_is_finite(gamma, al
     t = (torch.rand(20, 4) > 0.6).double()
     expected = sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction="none")
     assert torch.allclose(sigmoid_focal(x, t, alpha=alpha, gamma=gamma), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.5, 1.0, 2.0])
+def test_balanced_softmax_is_cross_entropy_of_logits_plus_tau_log_prior(tau):
+    """Menon et al. 2021, Eq. 10, against NumPy: -log softmax(z + tau log pi)_y with pi the training frequencies."""
+    x, y, _ = batch(CIFAR10_LT, size=32)
+    prior = np.asarray(CIFAR10_LT, float) / sum(CIFAR10_LT)
+    shifted = log_softmax(x + tau * np.log(prior))
+    expected = -shifted[np.arange(len(y)), y].mean()
+    loss = make_loss("balanced-softmax", CIFAR10_LT, multi_label=False, tau=tau)
+    assert float(loss(torch.tensor(x), torch.tensor(y))) == pytest.approx(expected, rel=RTOL)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_crt_loss_is_the_plain_loss(multi_label):
+    x, y, t = batch(CIFAR10_LT, size=32)
+    target = torch.tensor(t) if multi_label else torch.tensor(y)
+    crt = make_loss("crt", CIFAR10_LT, multi_label=multi_label)(torch.tensor(x), target)
+    nw = make_loss("nw", CIFAR10_LT, multi_label=multi_label)(torch.tensor(x), target)
+    assert float(crt) == pytest.approx(float(nw), rel=1e-12)

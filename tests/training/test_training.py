@@ -224,15 +224,11 @@ def test_bad_train_input_is_one_line(shapes, args, message):
     assert message in result.stderr
 
 
-def test_missing_imagenet_weights_fall_back_with_a_message(shapes, monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    torch.hub.set_dir(str(tmp_path / "torch-home" / "hub"))
-    notes = [
-        e.message
-        for e in drain(train(shapes, config(backbone="resnet18", pretrained="imagenet", image_size=32)))
-        if e.kind == "note"
-    ]
-    assert any("no ImageNet weights for resnet18" in n and "random initialisation" in n for n in notes)
+def test_missing_imagenet_weights_are_downloaded_first_and_offline_is_one_line(shapes, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    events = drain(train(shapes, config(backbone="resnet18", pretrained="imagenet", image_size=32)))
+    assert [e.kind for e in events] == ["failed"] and events[0].run_id == 0  # nothing recorded
+    assert "cannot download the ImageNet weights of resnet18" in events[0].message
 
 
 def test_step_schedule_follows_the_cifar_lt_protocol():
