@@ -118,7 +118,9 @@ class TrainConfig:
     optimizer: str = option("adam", choices=OPTIMIZERS)
     weight_decay: float | None = option(None, "default: SGD 2e-4, Adam 0")
     schedule: str | None = option(
-        None, "default: step (x0.01 at 80%, x0.0001 at 90% of the epochs) for SGD, constant for Adam", choices=SCHEDULES
+        None,
+        "default: step (x0.01 at 80%, x0.0001 at 90% of the epochs) for SGD; Adam: constant, cosine with --head-only",
+        choices=SCHEDULES,
     )
     warmup_epochs: int | None = option(None, "linear warm-up epochs (default: 5 for SGD with >= 20 epochs)")
     image_size: int = option(32)
@@ -175,8 +177,8 @@ class TrainConfig:
             c.lr = 0.1 if c.optimizer == "sgd" else (1e-3 if not fine_tuning else 1e-4 if multi_label else 1e-5)
         if c.weight_decay is None:
             c.weight_decay = 2e-4 if c.optimizer == "sgd" else 0.0
-        if c.schedule is None:
-            c.schedule = "step" if c.optimizer == "sgd" else "constant"
+        if c.schedule is None:  # a head-only run's last epoch (what it reports) is its converged head: cosine
+            c.schedule = "step" if c.optimizer == "sgd" else "cosine" if c.head_only else "constant"
         if c.warmup_epochs is None:
             c.warmup_epochs = 5 if c.optimizer == "sgd" and c.epochs >= 20 else 0
         return c

@@ -485,7 +485,21 @@ def display_name(run: RunInfo) -> str:
     """A short name that tells runs apart: variant, backbone, epochs and when it was made ("nw + convex-gan ·
     resnet18 · 10 ep · 30 Nov 14:05")."""
     variant = f"{run.loss} + convex-GAN" if run.oversampler is not None else run.loss
+    if run.config.head_only:
+        variant += " head"
+    if run.config.posthoc:
+        return f"{variant} {posthoc_name(run.config.posthoc)} · {run.backbone} · {run.created_at:%d %b %H:%M}"
     return f"{variant} · {run.backbone} · {run.epochs} ep · {run.created_at:%d %b %H:%M}"
+
+
+def posthoc_name(posthoc: dict[str, float]) -> str:
+    """ "+ LA τ=1" / "+ τ-norm p=1" for a derived run's post-hoc adjustment."""
+    parts = []
+    if posthoc.get("tau_norm"):
+        parts.append(f"τ-norm p={posthoc['tau_norm']:g}")
+    if posthoc.get("tau"):
+        parts.append(f"LA τ={posthoc['tau']:g}")
+    return "+ " + " + ".join(parts) if parts else "+ no adjustment"
 
 
 def history(catalog: Catalog, run_id: int) -> dict:

@@ -175,3 +175,16 @@ def seeded_split(
             if movable(i):
                 move(i)
     return splits
+
+
+def content_hashes(catalog: Catalog, image_ids: list[int]) -> list[str]:
+    """The content hash (SHA-256 of the file, recorded at import) of each image, in the order given."""
+    found: dict[int, str] = {}
+    with catalog.session() as s:
+        for start in range(0, len(image_ids), 20_000):
+            chunk = image_ids[start : start + 20_000]
+            found.update(s.execute(select(ImageRow.id, ImageRow.content_hash).where(ImageRow.id.in_(chunk))).all())
+    missing = [i for i in image_ids if i not in found]
+    if missing:
+        raise TailorError(f"images {missing[:5]} are no longer in the catalog")
+    return [found[i] for i in image_ids]

@@ -60,7 +60,8 @@ class _Terminal:
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say: Callable[[str], None] = say
-        self.bar: Any = None  # a tqdm bar while an epoch runs
+        self.bar: Any = None  # a tqdm bar while an epoch, a download or a feature pass runs
+        self.bar_what = ""
         self.run_id, self.status = 0, RunStatus.RUNNING
         self.failure: str | None = None
 
@@ -121,8 +122,9 @@ class _Terminal:
         """A bar for a download (bytes) or a feature pass (images), closed when done."""
         from tqdm import tqdm
 
-        if self.bar is None or self.bar.desc != what:
+        if self.bar is None or self.bar_what != what:
             self._close_bar()
+            self.bar_what = what
             self.bar = tqdm(
                 total=total or None,
                 desc=what,
@@ -146,6 +148,9 @@ class _Terminal:
         if self.status == RunStatus.FAILED:
             print(f"tailor train: run {self.run_id} failed: {self.failure}", file=sys.stderr)
             return EXIT_FAILED
+        if self.status == RunStatus.CANCELLED and not self.run_id:
+            print("tailor train: cancelled before the run was recorded", file=sys.stderr)
+            return EXIT_CANCELLED
         if self.status == RunStatus.CANCELLED:
             print(
                 f"tailor train: run {self.run_id} cancelled; continue it with --resume {self.run_id}", file=sys.stderr

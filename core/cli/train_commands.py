@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING
 
 from core.base.errors import TailorError
 from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened
 from core.config import OversampleConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from core.training.events import Event
 
 TRAIN_OPTIONS = (
     "loss",
@@ -53,6 +58,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", metavar="RUN", type=int, help="a finished run (any variant)")
     add_config_options(p, OversampleConfig, GAN_OPTIONS + OVERSAMPLER_OPTIONS)
     add_config_options(p, TrainConfig, ("device", "seed"))
+    _runs_dir(p)
+    p = command(
+        sub,
+        "adjust",
+        run_adjust,
+        "post-hoc logit adjustment or tau-normalisation of a finished run (no training)",
+        "Shift RUN's logits by -tau * log(training label frequency) (Menon et al. 2021) and/or divide its "
+        "classifier's weight rows by their norm to the power P (tau-normalisation, Kang et al. 2020); evaluate on "
+        "its test images and record the result as a derived run. Without --tau: chosen on the validation split "
+        "when the run has one (best ACSA over 0..3 in steps of 0.25), else 1.",
+        json="print the derived run's result as JSON",
+    )
+    p.add_argument("run", metavar="RUN", type=int, help="a finished run")
+    p.add_argument("--tau", type=float, help="logit adjustment strength (0: none; 1: balanced)")
+    p.add_argument("--tau-norm", type=float, metavar="P", help="tau-normalise the classifier with power P (e.g. 1)")
     _runs_dir(p)
     p = command(
         sub,
@@ -125,6 +145,8 @@ def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(TrainConfig, args, (*TRAIN_OPTIONS, "oversample"), attribute=args.attribute or "")
     oversampler = _oversampler(args, prefix="gan-")
     if args.distributed:
+        if config.head_only:
+            raise TailorError("--head-only trains a head in seconds on one device; drop --distributed")
         if args.oversample:
             raise TailorError(
                 "--oversample cannot run --distributed; train the run distributed, then oversample "
@@ -139,6 +161,10 @@ def run_train(args: argparse.Namespace) -> int:
             events = train(catalog, config, resume=args.resume, runs_dir=args.runs_dir, distributed=True)
             if env_rank() != 0:  # rank 0 reports; the others train quietly
                 return render_training(events, catalog, as_json=args.json, quiet=True)
+        elif config.head_only:
+            from core.heads.train import train_head
+
+            events = train_head(catalog, config, runs_dir=args.runs_dir)
         else:
             events = train_and_oversample(catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
         return render_training(events, catalog, as_json=args.json)
@@ -160,6 +186,32 @@ def run_oversample(args: argparse.Namespace) -> int:
         return render_training(
             oversample(catalog, args.run, config, runs_dir=args.runs_dir), catalog, as_json=args.json
         )
+
+
+def run_adjust(args: argparse.Namespace) -> int:
+    from core.catalog.runs import get_run
+    from core.cli.render import render_training
+    from core.heads.adjust import adjust
+    from core.training.events import RunFinished
+
+    finished: list[int] = []
+
+    def watched(events: Iterator[Event]) -> Generator[Event, None, None]:
+        for event in events:
+            if isinstance(event, RunFinished):
+                finished.append(event.run_id)
+            yield event
+
+    with opened(args.catalog) as catalog:
+        events = adjust(catalog, args.run, tau=args.tau, tau_norm=args.tau_norm, runs_dir=args.runs_dir)
+        status = render_training(watched(events), catalog, as_json=args.json)
+        if finished and not args.json:
+            before, after = get_run(catalog, args.run).last, get_run(catalog, finished[0]).last
+            print(
+                f"run {args.run} -> run {finished[0]}: ACSA {before['acsa']:.1%} -> {after['acsa']:.1%}, top-1 "
+                f"{before['top1']:.1%} -> {after['top1']:.1%}, GM {before['gm']:.1%} -> {after['gm']:.1%}"
+            )
+    return status
 
 
 def run_synthetic(args: argparse.Namespace) -> int:

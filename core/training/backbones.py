@@ -47,6 +47,30 @@ class CosineLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
+class PosthocHead(nn.Module):
+    """A finished head adjusted after training (core.heads.adjust): optionally tau-normalised (Kang et al. 2020:
+    each class's weight row divided by its norm to the power ``norm_power``, bias dropped), then the logits shifted
+    by ``offset`` (post-hoc logit adjustment, Menon et al. 2021)."""
+
+    def __init__(self, inner: nn.Module, num_labels: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.offset: torch.Tensor
+        self.norm_power: torch.Tensor
+        self.register_buffer("offset", torch.zeros(num_labels))
+        self.register_buffer("norm_power", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if float(self.norm_power) > 0:
+            weight: torch.Tensor = self.inner.weight  # type: ignore[assignment]  # an nn.Linear's
+            weight = weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12) ** self.norm_power
+            logits = x @ weight.T
+        else:
+            logits = self.inner(x)
+        adjusted: torch.Tensor = logits + self.offset
+        return adjusted
+
+
 class Classifier(nn.Module):
     def __init__(self, backbone: nn.Module, head: nn.Module, name: str) -> None:
         super().__init__()
@@ -207,7 +231,7 @@ def _timm_backbone(name: str) -> tuple[nn.Module, int]:
 
 
 def build_classifier(
-    name: str, num_labels: int, *, cosine: bool = False, pretrained: str | None = None
+    name: str, num_labels: int, *, cosine: bool = False, pretrained: str | None = None, posthoc: bool = False
 ) -> tuple[Classifier, str | None]:
     """The classifier and a message about pretrained weights (None when there is nothing to say). ``pretrained``
     "imagenet" needs the file downloaded (``core.training.weights.fetch``; training does that first)."""
@@ -231,5 +255,7 @@ def build_classifier(
         if pretrained:
             path = imagenet_file(name) if pretrained == "imagenet" else Path(pretrained).expanduser()
             message = _load_into(backbone, name, path, prefix="backbone.")
-    head = CosineLinear(features, num_labels) if cosine else nn.Linear(features, num_labels)
+    head: nn.Module = CosineLinear(features, num_labels) if cosine else nn.Linear(features, num_labels)
+    if posthoc:
+        head = PosthocHead(head, num_labels)
     return Classifier(backbone, head, name), message

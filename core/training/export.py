@@ -26,7 +26,9 @@ def load_run_model(catalog: Catalog, run_id: int) -> tuple[Classifier, TrainConf
     if not path.is_file():
         raise TailorError(f"run {run_id}: model file {path} is missing")
     config = run.config
-    model, _ = build_classifier(config.backbone, len(run.labels), cosine=config.cosine_head)
+    model, _ = build_classifier(
+        config.backbone, len(run.labels), cosine=config.cosine_head, posthoc=bool(config.posthoc)
+    )
     model.load_state_dict(checkpoints.load(path))
     return model.eval(), config, run
 

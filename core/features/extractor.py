@@ -1,0 +1,128 @@
+"""What computes a feature: a backbone with its weights, image size and input statistics, or a finished run's
+backbone. Its key (stored in the feature store's ``meta.json``) names exactly that, so two runs with the same
+extractor share one store and a different extractor never reads another's features.
+
+Stores live beside an SQLite catalog (``CATALOG.features/``) or, for a URL catalog, in the user's cache folder
+(``$XDG_CACHE_HOME/tailor/features/<server-database>/``); one sub-folder per extractor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.base.errors import TailorError
+from core.catalog import runs as store
+from core.catalog.engine import catalog_url, is_url
+from core.catalog.records import RunStatus
+from core.catalog.store import Catalog
+from core.config import TrainConfig
+from core.features.store import FeatureStore
+
+VERSION = 1  # bump when the way features are computed changes (decoding, resizing, pooling)
+
+
+def features_root(catalog_location: str) -> Path:
+    if is_url(catalog_location):
+        url = catalog_url(catalog_location)
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        parts = (url.get_backend_name(), url.host or "local", url.port or "", url.database or "")
+        name = "-".join(str(part) for part in parts if part != "")
+        return cache / "tailor" / "features" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    path = Path(catalog_location).expanduser().resolve()
+    return path.with_name(path.name + ".features")
+
+
+def file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """A frozen backbone that maps an image to a feature vector."""
+
+    backbone: str
+    pretrained: str | None  # "imagenet" or a weights file; None only with run_id
+    image_size: int
+    normalization: str = "auto"
+    run_id: int | None = None  # the backbone of this finished run (its own weights, size and statistics)
+
+    @classmethod
+    def for_config(cls, catalog: Catalog, config: TrainConfig) -> Extractor:
+        """The extractor a head-only configuration asks for (``--features-of RUN`` or a pretrained backbone)."""
+        if config.features_of is not None:
+            base = store.get_run(catalog, config.features_of)
+            if base.status != RunStatus.FINISHED:
+                raise TailorError(f"--features-of {config.features_of}: run is {base.status}, not finished")
+            c = base.config
+            return cls(c.backbone, None, c.image_size, c.normalization, run_id=base.id)
+        if not config.pretrained:
+            raise TailorError(
+                "--head-only trains a head on a pretrained backbone's features: add --pretrained [FILE] "
+                "(ImageNet weights, downloaded once) or --features-of RUN"
+            )
+        return cls(config.backbone, config.pretrained, config.image_size, config.normalization)
+
+    def weights_identity(self, catalog: Catalog) -> str:
+        if self.run_id is not None:
+            run = store.get_run(catalog, self.run_id)
+            model = Path(run.directory) / "model.pt"
+            if not model.is_file():
+                raise TailorError(f"run {self.run_id}: model file {model} is missing")
+            return f"run {self.run_id} model sha256 {file_digest(model)}"
+        if self.pretrained == "imagenet":
+            from core.training.weights import source_for
+
+            source = source_for(self.backbone)
+            return f"imagenet {source.path.name if source else 'none'}"
+        assert self.pretrained is not None
+        path = Path(self.pretrained).expanduser()
+        if not path.is_file():
+            raise TailorError(f"--pretrained {path}: no such file")
+        return f"file sha256 {file_digest(path)}"
+
+    def key(self, catalog: Catalog) -> dict:
+        return {
+            "version": VERSION,
+            "backbone": self.backbone,
+            "weights": self.weights_identity(catalog),
+            "image_size": self.image_size,
+            "normalization": self.normalization,
+        }
+
+    def open_store(self, catalog: Catalog) -> FeatureStore:
+        key = self.key(catalog)
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.backbone}-{self.image_size}px-{digest}")
+        return FeatureStore(features_root(catalog.location) / name, key)
+
+    def describe(self) -> str:
+        if self.run_id is not None:
+            return f"the backbone of run {self.run_id} ({self.backbone}, {self.image_size} px)"
+        weights = "ImageNet weights" if self.pretrained == "imagenet" else f"weights {Path(str(self.pretrained)).name}"
+        return f"{self.backbone} with {weights} at {self.image_size} px"
+
+
+def build_model(catalog: Catalog, extractor: Extractor, num_labels: int, cosine: bool) -> tuple[object, str | None]:
+    """The classifier whose backbone computes ``extractor``'s features, with a fresh head for ``num_labels``
+    (ImageNet weights must be downloaded: core.training.weights.ensure)."""
+    from torch import nn
+
+    from core.training.backbones import CosineLinear, PosthocHead, build_classifier
+    from core.training.export import load_run_model
+
+    if extractor.run_id is None:
+        return build_classifier(extractor.backbone, num_labels, cosine=cosine, pretrained=extractor.pretrained)
+    model, _, _ = load_run_model(catalog, extractor.run_id)
+    head = model.head.inner if isinstance(model.head, PosthocHead) else model.head
+    width = int(head.in_features)  # type: ignore[arg-type]  # nn.Linear or CosineLinear
+    model.head = CosineLinear(width, num_labels) if cosine else nn.Linear(width, num_labels)
+    return model, f"features of run {extractor.run_id}'s backbone"
