@@ -200,10 +200,6 @@ class TrainConfig:
                 self.loss not in HEAD_ONLY_LOSSES or self.head_only,
                 f"{self.loss} re-trains a classifier on frozen features: add --head-only",
             ),
-            (
-                not self.head_only or self.oversample is None,
-                "--oversample applies to a trained run; with --head-only use tailor oversample RUN afterwards",
-            ),
             (self.features_of is None or self.head_only, "--features-of RUN needs --head-only"),
             (math.isfinite(self.tau) and 0 <= self.tau <= 10, "--tau must be a number in [0, 10]"),
             (self.normalization in NORMALIZATIONS, f"unknown normalization '{self.normalization}'"),

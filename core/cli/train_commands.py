@@ -161,10 +161,6 @@ def run_train(args: argparse.Namespace) -> int:
             events = train(catalog, config, resume=args.resume, runs_dir=args.runs_dir, distributed=True)
             if env_rank() != 0:  # rank 0 reports; the others train quietly
                 return render_training(events, catalog, as_json=args.json, quiet=True)
-        elif config.head_only:
-            from core.heads.train import train_head
-
-            events = train_head(catalog, config, runs_dir=args.runs_dir)
         else:
             events = train_and_oversample(catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
         return render_training(events, catalog, as_json=args.json)

@@ -11,6 +11,9 @@ Tau-normalisation (Kang et al., ICLR 2020): the classifier's weight rows divided
 ``p`` (bias dropped); it needs the test images' features (the feature store, see :mod:`core.features`) and a
 linear head (not LDAM's cosine head, whose rows are normalised already).
 
+The NumPy part (priors, offsets, adjusted scores, their metrics) is :mod:`core.analysis.posthoc`, shared with the
+window's live slider.
+
 Defaults: when the run's images have a validation split, ``tau`` (0 to 3 in steps of 0.25) is chosen by the
 validation ACSA, on validation scores computed from stored features; otherwise ``tau = 1`` (Menon et al.'s choice,
 balanced softmax). ``adjust`` records a derived run (``base_run_id`` the adjusted run, config ``posthoc``) whose
@@ -27,12 +30,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from core.analysis.imbalance import assign_groups
-from core.analysis.metrics import evaluate
+from core.analysis.posthoc import TAU_GRID, evaluate_adjusted, offset, prior
 from core.base.errors import TailorError
 from core.catalog import runs as store
 from core.catalog.records import RunStatus
-from core.catalog.snapshot import Snapshot, content_hashes
+from core.catalog.snapshot import content_hashes
 from core.catalog.store import Catalog, open_catalog
 from core.features.extract import extract
 from core.features.extractor import Extractor
@@ -42,39 +44,6 @@ from core.training.events import EpochFinished, Event, Note, RunCancelled, RunFi
 from core.training.export import load_run_model
 from core.training.recorder import BestEpoch, RunRecorder
 from core.training.runtime import pick_device
-
-TAU_GRID = tuple(np.round(np.arange(0, 3.001, 0.25), 2))
-TINY = 1e-30
-
-
-def prior(snapshot: Snapshot) -> np.ndarray:
-    """Training label frequencies: shares of the training labels (single-label) or of training images with each
-    label (multi-label)."""
-    counts = snapshot.counts("train").astype(np.float64)
-    shares: np.ndarray = counts / counts.sum()
-    if snapshot.multi_label:
-        shares = np.clip(counts / max(1, len(snapshot.indices("train"))), 1e-6, 1 - 1e-6)
-    return shares
-
-
-def offset(frequencies: np.ndarray, tau: float, multi_label: bool) -> np.ndarray:
-    """What is added to the logits: ``-tau log(prior)`` (single-label) or ``-tau log(prior odds)``."""
-    logs: np.ndarray = np.log(frequencies / (1 - frequencies)) if multi_label else np.log(frequencies)
-    return -tau * logs
-
-
-def adjusted_scores(scores: np.ndarray, shift: np.ndarray, multi_label: bool) -> np.ndarray:
-    """Stored scores (softmax or sigmoid outputs) with their logits shifted by ``shift``."""
-    p = np.clip(scores.astype(np.float64), TINY, 1.0)
-    if multi_label:
-        p = np.clip(p, TINY, 1 - 1e-12)
-        result: np.ndarray = 1 / (1 + np.exp(-(np.log(p) - np.log1p(-p) + shift)))
-        return result
-    z = np.log(p) + shift
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    normalised: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return normalised
 
 
 def tau_normalised_scores(features: np.ndarray, head: torch.nn.Module, power: float, multi_label: bool) -> np.ndarray:
@@ -88,17 +57,6 @@ def tau_normalised_scores(features: np.ndarray, head: torch.nn.Module, power: fl
     probabilities = torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1)
     result: np.ndarray = probabilities.numpy()
     return result
-
-
-def evaluate_adjusted(
-    scores: np.ndarray, truth: np.ndarray, snapshot: Snapshot, tau: float, target_precision: float
-) -> tuple[dict, np.ndarray]:
-    """Metrics and scores of ``scores`` adjusted with ``tau`` (what the window's slider shows)."""
-    multi = snapshot.multi_label
-    adjusted = adjusted_scores(scores, offset(prior(snapshot), tau, multi), multi) if tau else scores
-    groups = assign_groups(snapshot.counts("train"))
-    result = evaluate(truth, adjusted, multi_label=multi, target_precision=target_precision, groups=groups)
-    return result, adjusted
 
 
 def adjust(

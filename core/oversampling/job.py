@@ -6,15 +6,15 @@ as the base) whose final model is the base run's backbone with the fine-tuned he
 and export treat it like any other run. ``train_and_oversample`` trains the base run first (``tailor train
 --oversample convex-gan``).
 
-Phase 1 passes every image of the base run's snapshot once through its frozen backbone (no augmentation) and
-caches the features in the base run's folder (``features.pt``, float16, keyed by the model file's size and time
-and the image size), so Phase 2 can be re-run cheaply. The oversampled run keeps G, D, Q and the dictionaries in
-``oversampler.pt``; :func:`synthetic` regenerates samples of a label with their convex weights over real images.
+Phase 1 passes every image of the base run's snapshot once through its frozen backbone (no augmentation) into the
+feature store (:mod:`core.features`, float16, keyed by the model file's hash and the images' contents), so Phase 2
+can be re-run cheaply, and every Phase 2 run of a base reads the same features. The oversampled run keeps G, D,
+Q and the dictionaries in ``oversampler.pt``; :func:`synthetic` regenerates samples of a label with their convex
+weights over real images.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Generator
@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from core.analysis.imbalance import assign_groups
 from core.analysis.metrics import evaluate
@@ -31,18 +30,19 @@ from core.base.errors import TailorError
 from core.base.iteration import drain
 from core.catalog import runs as store
 from core.catalog.records import RunStatus
-from core.catalog.snapshot import Snapshot
+from core.catalog.snapshot import Snapshot, content_hashes
 from core.catalog.store import Catalog, open_catalog
 from core.config import OversampleConfig, Oversampler, TrainConfig
+from core.features.extract import extract
+from core.features.extractor import Extractor
+from core.heads.train import train_head
 from core.oversampling.gan import FeatureBank, Phase2, Phase2Step
 from core.training import checkpoints
-from core.training.backbones import Classifier
-from core.training.dataset import SnapshotDataset, load_cache
+from core.training.backbones import Classifier, input_statistics
 from core.training.events import (
     BatchProgress,
     EpochFinished,
     Event,
-    FeatureProgress,
     GanEpoch,
     Note,
     RunFinished,
@@ -51,57 +51,36 @@ from core.training.events import (
 from core.training.export import load_run_model
 from core.training.loop import train
 from core.training.recorder import BestEpoch, RunRecorder
-from core.training.runtime import Normaliser, device_label, pick_device
+from core.training.runtime import device_label, pick_device
 
-FEATURES_FILE, STATE_FILE = "features.pt", "oversampler.pt"
+STATE_FILE = "oversampler.pt"
 
 
 # -- Phase 1 ------------------------------------------------------------------------------------------------------
 
 
-def _stamp(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
 def features(
+    catalog: Catalog,
     model: Classifier,
-    config: TrainConfig,
     run: store.RunInfo,
     snapshot: Snapshot,
     device: torch.device,
     *,
+    cancel: threading.Event | None = None,
     run_id: int = 0,
-    batch_size: int = 256,
-) -> Generator[Event, None, torch.Tensor]:
-    """Features (N x D, float32, in snapshot order) of every image of a finished run (``model``, ``config`` and
-    ``run`` as ``load_run_model`` gives them, ``snapshot`` its images), cached in its folder."""
-    cache_file = Path(run.directory) / FEATURES_FILE
-    key = {
-        "stamp": _stamp(Path(run.directory) / "model.pt"),
-        "image_size": config.image_size,
-        "images": len(snapshot.image_ids),
-    }
-    if cache_file.is_file():
-        saved = checkpoints.load(cache_file)
-        if json.loads(saved["key"]) == key:
-            yield FeatureProgress(run_id, len(snapshot.image_ids), len(snapshot.image_ids), cached=True)
-            cached: torch.Tensor = saved["features"].float()
-            return cached
-    everything = list(range(len(snapshot.image_ids)))
-    pixels = drain(load_cache(snapshot.paths, config.image_size))
-    data = SnapshotDataset(snapshot, everything, config.image_size, None, pixels, everything)
-    normalise = Normaliser(device, channels_last=False)
-    model.to(device).eval()
-    chunks, done = [], 0
-    with torch.inference_mode():
-        for images, _targets in DataLoader(data, batch_size=batch_size, shuffle=False):
-            chunks.append(model.features(normalise(images)).float().cpu())
-            done += len(images)
-            yield FeatureProgress(run_id, done, len(everything))
-    result = torch.cat(chunks)
-    checkpoints.save({"key": json.dumps(key), "features": result.half()}, cache_file)
-    return result
+) -> Generator[Event, None, torch.Tensor | None]:
+    """Features (N x D, float32, in snapshot order) of every image of a finished run (``model`` and ``run`` as
+    ``load_run_model`` gives them, ``snapshot`` its images) from the feature store (computing what it lacks);
+    None when cancelled. Every Phase 2 run reads the same stored (float16) features."""
+    c = run.config
+    extractor = Extractor(c.backbone, None, c.image_size, c.normalization, run_id=run.id)
+    feature_store = extractor.open_store(catalog)
+    hashes = content_hashes(catalog, snapshot.image_ids)
+    done = yield from extract(
+        feature_store, model.backbone, input_statistics(c.backbone, c.normalization), hashes, snapshot.paths,
+        c.image_size, device=device, cancel=cancel, run_id=run_id,
+    )  # fmt: skip
+    return torch.from_numpy(feature_store.gather(hashes)).float() if done else None
 
 
 # -- Phase 2 as a run ---------------------------------------------------------------------------------------------
@@ -188,9 +167,12 @@ class _PhaseTwo:
         started = time.perf_counter()
         yield self.started()
         yield Note(self.run_id, f"Phase 1: features of run {self.base.id} ({self.base.loss} · {self.base.backbone})")
-        model, base_config, base = load_run_model(self.recorder.catalog, self.base.id)
-        all_features = yield from features(model, base_config, base, self.snapshot, self.device, run_id=self.run_id)
-        if self.recorder.cancelled():
+        model, _base_config, base = load_run_model(self.recorder.catalog, self.base.id)
+        all_features = yield from features(
+            self.recorder.catalog, model, base, self.snapshot, self.device, cancel=self.recorder.cancel,
+            run_id=self.run_id,
+        )  # fmt: skip
+        if all_features is None or self.recorder.cancelled():
             yield self.recorder.stop("cancelled while extracting features", 0)
             return
         phase = self._phase(all_features, model)
@@ -317,7 +299,10 @@ def train_and_oversample(
     """Train the base run, then (when it finished and ``config.oversample`` asks for it) Phase 2 on it; the
     catalog is opened once for both."""
     with open_catalog(catalog) as opened:
-        base_id = yield from train(opened, config, cancel=cancel, resume=resume, runs_dir=runs_dir)
+        if config.head_only:
+            base_id = yield from train_head(opened, config, cancel=cancel, runs_dir=runs_dir)
+        else:
+            base_id = yield from train(opened, config, cancel=cancel, resume=resume, runs_dir=runs_dir)
         if config.oversample != Oversampler.CONVEX_GAN or not base_id:
             return base_id
         finished = store.get_run(opened, base_id).status == RunStatus.FINISHED
@@ -344,9 +329,10 @@ def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top:
     saved = checkpoints.load(path)
     settings = run.oversampler
     device = torch.device("cpu")
-    base_model, base_config, base = load_run_model(catalog, int(saved["base_run_id"]))
+    base_model, _base_config, base = load_run_model(catalog, int(saved["base_run_id"]))
     snapshot = store.load_snapshot(catalog, base.id)  # the oversampled run's images are its base's
-    all_features = drain(features(base_model, base_config, base, snapshot, device))
+    all_features = drain(features(catalog, base_model, base, snapshot, device))
+    assert all_features is not None  # nothing cancels it
     train_idx = snapshot.indices("train")
     bank = FeatureBank(
         all_features[train_idx],

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
+from core.analysis.posthoc import adjusted_scores, offset
 from core.base.errors import TailorError
 from core.base.iteration import drain
 from core.catalog.runs import final_scores, get_run, load_snapshot
 from core.catalog.store import Catalog
 from core.config import LOSSES, SINGLE_LABEL_ONLY, TrainConfig
-from core.heads.adjust import adjust, adjusted_scores, offset, tau_normalised_scores
+from core.heads.adjust import adjust, tau_normalised_scores
 from core.heads.train import HeadTrainer, train_head
 from core.ingest.importer import import_source, run
 from core.training.backbones import PosthocHead

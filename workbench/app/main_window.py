@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
             view.plotRuns.connect(self.plot_runs)
             view.reviewRun.connect(self.review_run)
             view.resumeRun.connect(self.resume_run)
+            view.keepAdjusted.connect(self.keep_adjusted)
             view.browseTestImages.connect(self.browse_run_test_images)
             if self.catalog is not None:
                 view.attach(self.catalog)
@@ -602,6 +603,13 @@ class MainWindow(QMainWindow):
             self.queue.resume(run)
             self.tabs.setCurrentWidget(self.training)
             self.status(f"Run {run.id} will continue from its last checkpoint")
+
+    def keep_adjusted(self, run_id: int, tau: float) -> None:
+        """Record a run's post-hoc logit adjustment (the Runs tab's slider) as a derived run, through the queue."""
+        run = next((r for r in self.runs_view.runs if r.id == run_id), None)
+        if self.queue is not None and run is not None:
+            self.queue.keep_adjusted(run, tau)
+            self.status(f"Recording run {run_id} adjusted with τ = {tau:.2f} as a new run…")
 
     def review_run(self, run_id: int) -> None:
         self.review.review_run(run_id)

@@ -37,6 +37,7 @@ from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, list_runs
 from core.catalog.store import Catalog
 from core.config import Oversampler
+from workbench.views.adjust_panel import AdjustPanel
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 
@@ -146,6 +147,7 @@ class RunsView(QWidget):
     reviewRun = Signal(int)
     resumeRun = Signal(object)  # an interrupted, cancelled or failed run (RunInfo), to continue it
     browseTestImages = Signal(int)  # run id: show the images it was tested on in Browse
+    keepAdjusted = Signal(int, float)  # run id, tau: record its post-hoc logit adjustment as a run
     status = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -160,6 +162,9 @@ class RunsView(QWidget):
         self.bottom = QTabWidget(documentMode=True)  # each table gets the whole width: every column readable
         self.bottom.addTab(compare_box, "Comparison")
         self.bottom.addTab(threshold_box, "Thresholds at a precision")
+        self.adjust = AdjustPanel()
+        self.adjust.keep.connect(self.keepAdjusted)
+        self.bottom.addTab(self.adjust, "Post-hoc adjustment")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.bottom)
@@ -355,6 +360,10 @@ class RunsView(QWidget):
         self.baseline.blockSignals(False)
         self._compare()
         self._thresholds()
+        ids = self.selected_ids()
+        one = ids[0] if len(ids) == 1 and ids == finished else None
+        if one != (self.adjust.data.run_id if self.adjust.data is not None else None):
+            self.adjust.show_run(self.catalog, one)
         self._buttons()
 
     # -- comparison -------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QProgressBar,
+    QProgressDialog,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from core.catalog.records import Kind
 from core.config import (
-    BACKBONES,
     HEAD_LOSSES,
     LOSSES,
     OVERSAMPLERS,
@@ -45,8 +44,16 @@ from core.config import (
     defaults_for,
 )
 from core.training.devices import describe
-from core.training.events import BatchProgress, Decoding, EpochFinished, FeatureProgress, RunStarted
+from core.training.events import (
+    BatchProgress,
+    Decoding,
+    EpochFinished,
+    FeatureProgress,
+    RunStarted,
+    WeightsDownload,
+)
 from workbench.viewmodels.catalog_state import CatalogState
+from workbench.views.model_source import CHOICES, ModelSource
 from workbench.widgets import plain
 from workbench.widgets.plots import LivePlots, RunSeries
 from workbench.workers.device_probe import DeviceProbe
@@ -74,7 +81,10 @@ class TrainingPanel(QWidget):
         self.device_text = "detecting…"
         self.detecting = True
         self.restored = False
-        self.pretrained_file: str | None = None
+        self.source = ModelSource(self)
+        self.backbone, self.pretrained = self.source.backbone, self.source.pretrained
+        self.source.changed.connect(self._weights_known)
+        self.download: QProgressDialog | None = None
 
         self.attribute = QComboBox(toolTip="The attribute whose labels the runs learn")
         self.variants = self._variants_list()
@@ -142,20 +152,12 @@ class TrainingPanel(QWidget):
         )
 
     def _settings_box(self) -> QGroupBox:
-        self.backbone = QComboBox()
-        self.backbone.addItems(BACKBONES)
-        self.pretrained = QComboBox(
-            toolTip="ImageNet weights come from the local torch cache or a file; "
-            "without them the network starts from random weights"
-        )
-        self.pretrained.addItem("none (random initialisation)", None)
-        self.pretrained.addItem("ImageNet (local torch cache)", "imagenet")
-        self.pretrained.addItem("weights file…", "file")
-        self.pretrained.activated.connect(self._pretrained_chosen)
         self.epochs = QSpinBox(minimum=1, maximum=1000)
         self.batch_size = QSpinBox(minimum=1, maximum=4096)
         self.lr = QLineEdit(placeholderText="default")
-        self.lr_hint = plain.label("Empty: Adam 1e-3 (pretrained: 1e-4, head 1e-5)", wordWrap=True)
+        self.lr_hint = plain.label(
+            "Empty: Adam 1e-3 (fine-tuning pretrained weights: 1e-5, multi-label 1e-4; heads: 1e-3)", wordWrap=True
+        )
         self.lr_hint.setEnabled(False)  # drawn as a quiet hint
         self.image_size = QSpinBox(minimum=16, maximum=1024, singleStep=16)
         self.beta = QDoubleSpinBox(
@@ -168,10 +170,13 @@ class TrainingPanel(QWidget):
         self.train_button.clicked.connect(self.train)
 
         form = QFormLayout()
+        form.addRow(self.source.notice)
         form.addRow("Attribute", self.attribute)
+        form.addRow("Train", self.source.mode)
         form.addRow("Variants", self.variants)
         form.addRow("Backbone", self.backbone)
         form.addRow("Pretrained", self.pretrained)
+        form.addRow("", self.source.weights_note)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
@@ -251,11 +256,19 @@ class TrainingPanel(QWidget):
         QTimer.singleShot(300, self._prepare)  # after the tab's first paint, which the import would slow down
 
     def _prepare(self) -> None:
-        """Import torch in the background once the user looks at this tab: the first run then starts at once."""
-        if self.isVisible() and self.queue is not None and self.queue.prepare() and self.queue.running is None:
-            self.progress_text.setText("Loading the training engine (torch)…")
+        """Import torch in the background once the user looks at this tab: the first run then starts at once;
+        then look up which backbones have ImageNet weights in the cache."""
+        if not self.isVisible() or self.queue is None:
+            return
+        if self.queue.prepare():
+            if self.queue.running is None:
+                self.progress_text.setText("Loading the training engine (torch)…")
+        elif self.queue.engine_ready():
+            self.source.look_up_weights()
 
     def _prepared(self, error: str) -> None:
+        if not error:
+            self.source.look_up_weights()
         if self.queue is not None and self.queue.running is None and not self.queue.waiting():
             self.progress_text.setText(
                 f"Cannot load the training engine: {error}" if error else "Ready to train. Nothing is training."
@@ -274,25 +287,13 @@ class TrainingPanel(QWidget):
     # -- settings ---------------------------------------------------------------------------------------------
 
     def apply_defaults(self, config: TrainConfig) -> None:
-        self.backbone.setCurrentText(config.backbone)
-        self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(config.pretrained)))
+        self.source.apply(config)
         self.epochs.setValue(config.epochs)
         self.batch_size.setValue(config.batch_size)
         self.lr.setText("" if config.lr is None else str(config.lr))
         self.image_size.setValue(config.image_size)
         self.beta.setValue(config.beta)
         self.seed.setValue(config.seed)
-
-    def _pretrained_chosen(self, index: int) -> None:
-        if self.pretrained.itemData(index) == "file":
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Pretrained weights (a state dict)", "", "PyTorch weights (*.pt *.pth);;All files (*)"
-            )
-            if path:
-                self.pretrained_file = path
-                self.pretrained.setItemText(index, f"file: {path.rsplit('/', 1)[-1]}")
-            else:
-                self.pretrained.setCurrentIndex(0)
 
     def shutdown(self) -> None:
         """Stop the device probe if it still runs (the window is closing)."""
@@ -305,7 +306,17 @@ class TrainingPanel(QWidget):
         self.device.setText(self.device_text)
         if self.device_kind != "cpu" and not self.restored:  # a user's own settings win over the GPU defaults
             self.apply_defaults(defaults_for(self.device_kind))
+        self._weights_known()
         self._buttons()
+
+    def _weights_known(self) -> None:
+        """On a CPU, once the device and the weights in the cache are known: heads on a pretrained backbone when
+        its weights are here, else training from scratch with a notice (never over the user's own choice)."""
+        if self.detecting or self.device_kind != "cpu" or self.restored or self.source.user_chose:
+            return
+        heads = self.source.cpu_default()
+        if heads is not None:
+            self.apply_defaults(heads)
 
     def checked_variants(self) -> list[str]:
         return [loss for loss, check in self.variant_boxes.items() if check.isChecked()]
@@ -319,6 +330,7 @@ class TrainingPanel(QWidget):
     def saved_settings(self) -> dict:
         return {
             "variants": self.checked_variants(),
+            "head_only": self.source.heads.isChecked(),
             "backbone": self.backbone.currentText(),
             "epochs": self.epochs.value(),
             "batch_size": self.batch_size.value(),
@@ -336,7 +348,8 @@ class TrainingPanel(QWidget):
         self.restored = bool(saved)
         setters = {
             "variants": lambda v: self.set_variants([str(x) for x in v]),
-            "backbone": lambda v: self.backbone.setCurrentText(str(v)) if str(v) in BACKBONES else None,
+            "head_only": lambda v: (self.source.heads if v is True else self.source.whole).setChecked(True),
+            "backbone": lambda v: self.backbone.setCurrentText(str(v)) if str(v) in CHOICES else None,
             "epochs": lambda v: self.epochs.setValue(int(v)),
             "batch_size": lambda v: self.batch_size.setValue(int(v)),
             "lr": lambda v: self.lr.setText(str(v)),
@@ -360,15 +373,15 @@ class TrainingPanel(QWidget):
         lr = float(text) if text else None
         if lr is not None and lr <= 0:
             raise ValueError("learning rate must be positive")
-        pretrained = self.pretrained.currentData()
-        if pretrained == "file":
-            pretrained = self.pretrained_file
+        self.source.check()
+        pretrained = self.source.chosen_pretrained()
         base = defaults_for(self.device_kind)
         return replace(
             base,
             attribute=self.attribute.currentText(),
             backbone=self.backbone.currentText(),
             pretrained=pretrained,
+            head_only=self.source.heads.isChecked(),
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             lr=lr,
@@ -465,6 +478,12 @@ class TrainingPanel(QWidget):
         self.train_button.setText("Train (detecting the device…)" if self.detecting else "Train")
 
     def _event(self, event) -> None:
+        if isinstance(event, WeightsDownload):
+            self._downloading(event)
+            return
+        if self.download is not None:
+            self.download.close()
+            self.download = None
         if isinstance(event, RunStarted):
             self.plots.start_run(
                 RunSeries(
@@ -485,7 +504,8 @@ class TrainingPanel(QWidget):
         elif isinstance(event, FeatureProgress):
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
-            self.progress.setFormat("Phase 1: features %v / %m" + (" (cached)" if event.cached else ""))
+            stored = f" ({event.cached:,} stored)" if event.cached else ""
+            self.progress.setFormat(f"Features %v / %m{stored}")
         elif isinstance(event, BatchProgress):
             total = event.epochs * event.batches
             self.progress.setRange(0, total)
@@ -498,7 +518,25 @@ class TrainingPanel(QWidget):
         elif isinstance(event, EpochFinished):
             self.plots.add_epoch(event.run_id, event.epoch, event.train_loss, event.test_loss, event.metrics)
 
+    def _downloading(self, event: WeightsDownload) -> None:
+        """A dialog with the download's progress and Cancel (which cancels the run that needs the weights)."""
+        if self.download is None:
+            self.download = QProgressDialog(self)
+            self.download.setWindowTitle("Downloading pretrained weights")
+            self.download.setCancelButtonText("Cancel")
+            self.download.setMinimumDuration(0)
+            self.download.canceled.connect(lambda: self.cancel())
+        name = event.url.rsplit("/", 1)[-1]
+        total = f" of {event.total / 1e6:.1f} MB" if event.total else ""
+        self.download.setLabelText(f"{name}: {event.done / 1e6:.1f}{total}\ninto {event.path}")
+        self.download.setRange(0, max(1, event.total // 1024))
+        self.download.setValue(min(event.done // 1024, max(1, event.total // 1024)))
+        self.download.show()
+
     def _job_ended(self, job: Job) -> None:
+        if self.download is not None:
+            self.download.close()
+            self.download = None
         text = {"finished": "finished", "failed": f"failed: {job.message}", "cancelled": "cancelled"}.get(
             job.status, job.status
         )

@@ -58,13 +58,17 @@ class Job:
     run_id: int | None = None
     resume: int | None = None  # continue this run from its checkpoint (its stored configuration applies)
     oversampler: OversampleConfig | None = None  # the convex-GAN's Phase 2 settings (None: its defaults)
+    adjust: tuple[int, float] | None = None  # keep a post-hoc logit adjustment (run, tau) as a derived run
     message: str = ""
     progress: BatchProgress | Decoding | FeatureProgress | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         c = self.config
+        if self.adjust is not None:
+            return f"run {self.adjust[0]} + LA τ={self.adjust[1]:g} · {c.attribute}"
         variant = f"{c.loss} + {c.oversample}" if c.oversample else c.loss
+        variant += " head" if c.head_only else ""
         resumed = f"resume run {self.resume}: " if self.resume is not None else ""
         return f"{resumed}{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
 
@@ -110,6 +114,7 @@ def _train_job(
     cancel: threading.Event,
     resume: int | None = None,
     oversampler: OversampleConfig | None = None,
+    adjust: tuple[int, float] | None = None,
 ):
     lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
@@ -118,6 +123,14 @@ def _train_job(
     torch.set_num_threads(training_threads())
     if resume is not None:
         return (yield from training.train(location, config, cancel=cancel, resume=resume))
+    if adjust is not None:
+        from core.heads.adjust import adjust as adjusted
+
+        return (yield from adjusted(location, adjust[0], tau=adjust[1], cancel=cancel))
+    if config.head_only:
+        from core.oversampling.job import train_and_oversample
+
+        return (yield from train_and_oversample(location, config, oversampler=oversampler, cancel=cancel))
     if config.oversample:  # the base run, then Phase 2 of the GAN oversampler on it (a second run)
         from core.oversampling.job import train_and_oversample
 
@@ -198,6 +211,15 @@ class TrainingQueue(QObject):
         self._start_next()
         return added
 
+    def keep_adjusted(self, run: RunInfo, tau: float) -> Job:
+        """Queue the recording of a post-hoc logit adjustment of a finished run (core.heads.adjust)."""
+        self._numbers += 1
+        job = Job(self._numbers, run.config, adjust=(run.id, tau))
+        self.jobs.append(job)
+        self.changed.emit()
+        self._start_next()
+        return job
+
     def resume(self, run: RunInfo) -> Job:
         """Queue the continuation of an interrupted, cancelled or failed run (its recorded configuration)."""
         self._numbers += 1
@@ -260,6 +282,7 @@ class TrainingQueue(QObject):
             self._cancel,
             job.resume,
             job.oversampler,
+            job.adjust,
             on_yield=lambda e, j=job: self._on_event(j, e),
             on_error=lambda exc, j=job: self._on_error(j, exc),
             on_finish=lambda j=job: self._on_finish(j),
@@ -278,7 +301,12 @@ class TrainingQueue(QObject):
             job.status, job.message = JobStatus.FAILED, event.message
             job.run_id = job.run_id or event.run_id or None
         elif isinstance(event, RunCancelled):
-            job.status, job.message = JobStatus.CANCELLED, f"cancelled in epoch {event.epoch + 1}"
+            job.status = JobStatus.CANCELLED
+            job.message = (
+                f"cancelled in epoch {event.epoch + 1}"
+                if event.run_id
+                else "cancelled during the feature pass (finished chunks are kept for the next run)"
+            )
         self.event.emit(event)
 
     def _on_error(self, job: Job, exc: BaseException) -> None:

@@ -1,0 +1,133 @@
+"""Heads on frozen features from the window: the CPU default, head-only runs reusing the feature store, the
+download dialog with Cancel, and the Runs tab's post-hoc adjustment slider with Keep as run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.analysis.posthoc import slider_data
+from core.catalog.runs import get_run, list_runs
+from core.catalog.store import Catalog
+from core.training.backbones import ResNet32Cifar
+from core.training.events import FeatureProgress, WeightsDownload
+from tests.qt_helpers import open_window
+from tests.workbench.test_training_window import wardrobe as wardrobe
+
+
+def ready_panel(qtbot, wardrobe):
+    window = open_window(qtbot, wardrobe)
+    panel = window.training
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: not panel.detecting and panel.source.table is not None, timeout=60000)
+    return window, panel
+
+
+def table(present: set[str]) -> dict:
+    from workbench.views.model_source import CHOICES
+
+    return {
+        name: (name in present, "ImageNet weights present" if name in present else "download 9 MB") for name in CHOICES
+    }
+
+
+def test_without_weights_the_cpu_default_is_from_scratch_with_a_notice(qtbot, wardrobe):
+    _window, panel = ready_panel(qtbot, wardrobe)
+    assert panel.source.whole.isChecked()
+    assert panel.source.notice.isVisibleTo(panel) and "Training from scratch" in panel.source.notice.text()
+    assert "download" in panel.source.weights_note.text() or "no ImageNet" in panel.source.weights_note.text()
+
+
+def test_with_weights_present_the_cpu_default_is_heads_on_that_backbone(qtbot, wardrobe):
+    _window, panel = ready_panel(qtbot, wardrobe)
+    panel.source.weights_known(table({"timm:efficientnet_lite0"}))
+    config = panel.config()
+    assert config.head_only and config.backbone == "timm:efficientnet_lite0" and config.pretrained == "imagenet"
+    assert "Heads on frozen features of timm:efficientnet_lite0" in panel.source.notice.text()
+    panel.source.whole.click()  # the user's choice is never overridden afterwards
+    panel.source.weights_known(table({"resnet18"}))
+    assert not panel.config().head_only
+
+
+def test_heads_without_weights_are_refused_in_one_line(qtbot, wardrobe):
+    _window, panel = ready_panel(qtbot, wardrobe)
+    panel.source.heads.click()
+    panel.pretrained.setCurrentIndex(0)
+    messages = []
+    panel.status.connect(messages.append)
+    assert panel.train() == [] and "need pretrained weights" in messages[-1]
+
+
+def test_a_download_shows_a_dialog_whose_cancel_cancels_the_run(qtbot, wardrobe, monkeypatch):
+    _window, panel = ready_panel(qtbot, wardrobe)
+    cancelled = []
+    monkeypatch.setattr(panel, "cancel", lambda: cancelled.append(True))
+    panel.source.changed.disconnect()  # keep the test's own settings
+    panel._event(WeightsDownload(0, 3_000_000, 9_000_000, "http://127.0.0.1/x/resnet18-f37072fd.pth", "/cache/r.pth"))
+    dialog = panel.download
+    assert dialog is not None and dialog.isVisible()
+    assert "resnet18-f37072fd.pth: 3.0 of 9.0 MB" in dialog.labelText() and "/cache/r.pth" in dialog.labelText()
+    from PySide6.QtWidgets import QPushButton
+
+    dialog.findChild(QPushButton).click()
+    assert cancelled == [True]
+
+
+@pytest.fixture
+def weights_file(tmp_path) -> str:
+    torch.manual_seed(0)
+    path = tmp_path / "resnet32.pth"
+    torch.save(ResNet32Cifar().state_dict(), path)
+    return str(path)
+
+
+def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wardrobe, weights_file):
+    window, panel = ready_panel(qtbot, wardrobe)
+    panel.source.heads.click()
+    panel.backbone.setCurrentText("resnet32-cifar")
+    panel.source.pretrained_file = weights_file
+    panel.pretrained.setCurrentIndex(panel.pretrained.findData("file"))
+    panel.epochs.setValue(3)
+    panel.batch_size.setValue(16)
+    panel.image_size.setValue(16)
+    panel.set_variants(["nw", "crt"])
+    passes, ended = [], []
+    window.queue.event.connect(lambda e: passes.append(e) if isinstance(e, FeatureProgress) else None)
+    window.queue.jobEnded.connect(ended.append)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: len(ended) == 2, timeout=120000)
+    assert [job.status for job in ended] == ["finished", "finished"]
+    assert passes[-1].cached == passes[-1].total == 77  # the second run computed nothing
+    with Catalog(str(wardrobe)) as cat:
+        runs = list_runs(cat)
+        assert [r.config.head_only for r in runs] == [True, True] and runs[1].loss == "crt"
+
+    runs_view = window.runs_view
+    window.tabs.setCurrentWidget(runs_view)
+    qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=15000)
+    runs_view.select_runs([ended[0].run_id])
+    runs_view.bottom.setCurrentWidget(runs_view.adjust)
+    adjust = runs_view.adjust
+    qtbot.waitUntil(lambda: adjust.data is not None and adjust.current is not None, timeout=30000)
+    adjust.slider.setValue(20)  # tau 1
+    qtbot.waitUntil(lambda: adjust.metrics.text().startswith("τ = 1.00"), timeout=30000)
+    with Catalog(str(wardrobe)) as cat:
+        expected = slider_data(cat, ended[0].run_id).at(1.0)
+    assert f"ACSA {100 * adjust.trained['acsa']:.1f}% → {100 * expected['acsa']:.1f}%" in adjust.metrics.text()
+    heights = adjust.bars_adjusted.opts["height"]
+    assert np.allclose(heights, [p["accuracy"] or 0 for p in expected["per_label"]])
+    if os.environ.get("TAILOR_SCREENSHOTS"):
+        window.resize(1024, 700)
+        qtbot.wait(300)
+        window.grab().save(str(Path(os.environ["TAILOR_SCREENSHOTS"]) / "adjust.png"))
+    adjust.keep_button.click()
+    qtbot.waitUntil(lambda: len(ended) == 3, timeout=60000)
+    assert ended[2].status == "finished"
+    with Catalog(str(wardrobe)) as cat:
+        derived = get_run(cat, ended[2].run_id)
+    assert derived.base_run_id == ended[0].run_id and derived.config.posthoc == {"tau": 1.0}
+    assert derived.last["acsa"] == pytest.approx(expected["acsa"])
