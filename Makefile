@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling crash-check package package-check lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads crash-check package package-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -48,6 +48,11 @@ bench-quality: $(STAMP)
 # the convex-GAN oversampler on the nw run of bench-quality (trained first when absent): ~1.5 min per setting
 bench-oversampling: $(STAMP)
 	$(BIN)/python benchmarks/bench_oversampling.py --device $(DEVICE) --also "--head-lr 5e-5"
+
+# heads on frozen EfficientNet-Lite0 features of CIFAR-10-LT (needs ../shared/weights/): feature pass speed against a
+# plain torchvision loop, every head variant, post-hoc adjustment, the convex-GAN beside cRT: ~10 min on 2 CPU cores
+bench-heads: $(STAMP)
+	$(BIN)/python benchmarks/bench_heads.py
 
 # kill -9 during an import of the 60,000-image CIFAR-10 tree (4 times), then import again: ~1 min
 crash-check: $(STAMP)

@@ -481,15 +481,21 @@ def summary(run: RunInfo) -> dict:
     return result
 
 
-def display_name(run: RunInfo) -> str:
-    """A short name that tells runs apart: variant, backbone, epochs and when it was made ("nw + convex-gan ·
-    resnet18 · 10 ep · 30 Nov 14:05")."""
+def variant_name(run: RunInfo) -> str:
+    """The variant as a user reads it: "nw", "nw + convex-GAN", "crt head", "nw head + LA τ=1"."""
     variant = f"{run.loss} + convex-GAN" if run.oversampler is not None else run.loss
     if run.config.head_only:
         variant += " head"
     if run.config.posthoc:
-        return f"{variant} {posthoc_name(run.config.posthoc)} · {run.backbone} · {run.created_at:%d %b %H:%M}"
-    return f"{variant} · {run.backbone} · {run.epochs} ep · {run.created_at:%d %b %H:%M}"
+        variant += " " + posthoc_name(run.config.posthoc)
+    return variant
+
+
+def display_name(run: RunInfo) -> str:
+    """A short name that tells runs apart: variant, backbone, epochs and when it was made ("nw + convex-gan ·
+    resnet18 · 10 ep · 30 Nov 14:05"; a post-hoc adjusted run has no epochs of its own)."""
+    epochs = "" if run.config.posthoc else f" · {run.epochs} ep"
+    return f"{variant_name(run)} · {run.backbone}{epochs} · {run.created_at:%d %b %H:%M}"
 
 
 def posthoc_name(posthoc: dict[str, float]) -> str:

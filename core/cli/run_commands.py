@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.catalog.runs import RunInfo
+from core.catalog.runs import RunInfo, variant_name
 from core.cli.options import EXIT_OK, command, opened
 
 
@@ -56,7 +56,7 @@ def run_runs(args: argparse.Namespace) -> int:
         print("no runs yet: tailor train CATALOG --attribute NAME --loss nw")
         return EXIT_OK
     print(
-        f"{'run':>4}  {'attribute':<12} {'loss':<10} {'backbone':<18} {'status':<10} {'epochs':>6}  {'top-1':>6} "
+        f"{'run':>4}  {'attribute':<12} {'variant':<22} {'backbone':<23} {'status':<10} {'epochs':>6}  {'top-1':>6} "
         f"{'ACSA':>6} {'GM':>6} {'mAP':>6}  {'time':>7}  created"
     )
     for run in runs:
@@ -71,8 +71,9 @@ def _run_line(run: RunInfo) -> str:
         return "-" if last.get(key) is None else f"{100 * last[key]:.1f}"
 
     seconds = "-" if run.seconds is None else f"{run.seconds:.0f} s"
+    variant = variant_name(run)
     return (
-        f"{run.id:>4}  {run.attribute[:12]:<12} {run.loss:<10} {run.backbone:<18} {run.status:<10} "
+        f"{run.id:>4}  {run.attribute[:12]:<12} {variant[:22]:<22} {run.backbone[:23]:<23} {run.status:<10} "
         f"{run.epochs_done:>3}/{run.epochs:<3} {cell('top1'):>6} {cell('acsa'):>6} {cell('gm'):>6} "
         f"{cell('macro_ap'):>6}  {seconds:>7}  {run.created_at:%Y-%m-%d %H:%M}"
     )

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from core.base.iteration import drain
+from core.base.memory import keep_freed_memory
 from core.features.store import FeatureStore
 from core.training.dataset import load_cache
 from core.training.events import FeatureProgress
@@ -44,6 +45,7 @@ def extract(
     yield FeatureProgress(run_id, done, total, cached)
     if not todo:
         return True
+    keep_freed_memory()
     backbone.to(device).eval()
     normalise = Normaliser(device, device.type == "cuda", *statistics)
     for start in range(0, len(todo), CHUNK_IMAGES):

@@ -6,8 +6,9 @@ and records the result as a run.
 * **Dictionaries** (:class:`FeatureBank`): per class, at most ``dictionary_size`` features of its training images
   (a seeded random subset; all when fewer).
 * **Generator** G (:class:`ConvexGenerator`): ``[z ~ N(0, I) ; one-hot class]`` -> FC 512 -> FC 1024 -> FC to
-  convex weights over N_s features sampled (without replacement) from that class's dictionary; the synthetic
-  feature is ``sum_i w_i f_i``. Two readings of the paper's output layer, both supported:
+  convex weights over the features sampled (without replacement) from that class's dictionary: min(N_s, the
+  class's own count) of them (N_s is the generator's width, min(100, the largest dictionary) by default; the
+  weights of the slots a small class cannot fill are 0); the synthetic feature is ``sum_i w_i f_i``. Two readings of the paper's output layer, both supported:
 
   - ``per-feature`` (default, Eq. 3): one weight per sampled feature, a softmax over the N_s of them;
   - ``per-dimension`` (the output size of the paper's Table 1): N_s x D weights, a softmax over the N_s sampled
@@ -20,11 +21,13 @@ and records the result as a run.
 * **Classifier** Q: the base run's head, fine-tuned on real and generated features with MSE (the paper's baseline:
   squared error between the softmax, or sigmoid, output and the target, summed over labels), focal or LDAM.
 
-Each iteration (Algorithm 1): classes are drawn uniformly; Q is updated on a batch of real features and on a
-batch generated with G fixed, and D on the same two batches every ``d_every``-th iteration; then classes are drawn
-with probability proportional to ``N_max - N_c`` over all but the largest class, and G is updated to make D call
-its features real (weight ``lam``, Eq. 4) while pushing Q's score of the conditioning class down (hard, but
-realistic minority samples, as in GAMO). Adam (0.9, 0.999) for all three, ``lr`` then ``lr_late`` after
+Each iteration (Algorithm 1): Q is updated on a batch of real features (classes drawn uniformly) and on a batch
+generated with G fixed, and D on the same two batches every ``d_every``-th iteration; synthetic features are only
+ever of C_m, the classes but the largest, drawn with probability proportional to ``N_max - N_c`` (so the smaller a
+class, the more it is generated); G is updated to make D call its features real, ``lam (D(G) - 1)^2``, while
+pushing Q's score of the conditioning class down in the same least-squares form, ``Q_c(G)^2`` (Eq. 4: hard but
+realistic minority samples, as in GAMO). Since the real batch is class-balanced already, Q is re-balanced even
+without G: the control of the benchmark is cRT on the same features (``core.heads``, README). Adam (0.9, 0.999) for all three, ``lr`` then ``lr_late`` after
 ``decay_after`` epochs; Q's rate is ``head_lr`` (decayed by the same factor), 1e-3 by default: at the paper's
 5e-5 a head moves too little in the few thousand iterations of a CIFAR-size problem to change its balance (on the
 toy problem of the tests the tail recall stays at 0.22 with 5e-5 and rises to 0.52 with 1e-3; ``--head-lr 5e-5``
@@ -115,24 +118,24 @@ class FeatureBank:
 
     def sample_pool(
         self, classes: torch.Tensor, samples: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """For each class, ``samples`` distinct dictionary features (B x N_s x D) and their rows (B x N_s)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For each class, min(``samples``, its dictionary size) distinct dictionary features: the features
+        (B x N_s x D), their rows (B x N_s) and which slots hold one (B x N_s; a class with fewer features than N_s
+        fills the rest with repeats that the generator's weights never reach)."""
         counts = self.dictionary_counts[classes]
-        if int(counts.min()) < samples:
-            raise TailorError(
-                f"N_s = {samples} features per synthetic sample, but a dictionary holds only "
-                f"{int(counts.min())}; use fewer samples"
-            )
-        keys = torch.rand((len(classes), self.dictionary.shape[1]), generator=generator)
-        keys[torch.arange(self.dictionary.shape[1]).unsqueeze(0) >= counts.unsqueeze(1)] = 2.0  # never picked
-        slots = keys.topk(samples, dim=1, largest=False).indices
+        width = self.dictionary.shape[1]
+        keys = torch.rand((len(classes), width), generator=generator)
+        keys[torch.arange(width).unsqueeze(0) >= counts.unsqueeze(1)] = 2.0  # never picked before a real slot
+        slots = keys.topk(min(samples, width), dim=1, largest=False).indices
+        valid = torch.arange(slots.shape[1]).unsqueeze(0) < counts.unsqueeze(1)
+        slots = torch.where(valid, slots, slots[:, :1])  # padding repeats a real slot (weight 0)
         rows = self.dictionary[classes.unsqueeze(1), slots]
-        return self.features[rows], rows
+        return self.features[rows], rows, valid
 
 
 def default_samples(counts: np.ndarray) -> int:
-    """N_s: min(100, smallest class count - 1), at least 1."""
-    return max(1, min(100, int(counts.min()) - 1))
+    """N_s, the generator's width: min(100, the largest dictionary); each class mixes min(N_s, its own count)."""
+    return max(1, min(100, int(counts.max())))
 
 
 def minority_probabilities(counts: np.ndarray) -> np.ndarray:
@@ -160,15 +163,21 @@ class ConvexGenerator(nn.Module):
             nn.Linear(1024, samples * (dim if per_dimension else 1)),
         )
 
-    def weights(self, z: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """Convex weights: B x N_s (per feature) or B x N_s x D (per dimension), >= 0, summing to 1 over N_s."""
+    def weights(self, z: torch.Tensor, classes: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """Convex weights: B x N_s (per feature) or B x N_s x D (per dimension), >= 0, summing to 1 over the valid
+        slots of N_s (``valid``: B x N_s; the others get weight 0)."""
         logits = self.net(torch.cat([z, F.one_hot(classes, self.num_labels).float()], dim=1))
         if self.per_dimension:
-            return torch.softmax(logits.view(len(z), self.samples, self.dim), dim=1)
+            logits = logits.view(len(z), self.samples, self.dim)
+        if valid is not None:
+            mask = ~valid.unsqueeze(2) if self.per_dimension else ~valid
+            logits = logits.masked_fill(mask, float("-inf"))
         return torch.softmax(logits, dim=1)
 
-    def forward(self, z: torch.Tensor, classes: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        w = self.weights(z, classes)
+    def forward(
+        self, z: torch.Tensor, classes: torch.Tensor, pool: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        w = self.weights(z, classes, valid)
         mixed = (w * pool).sum(1) if self.per_dimension else torch.bmm(w.unsqueeze(1), pool).squeeze(1)
         return mixed, w
 
@@ -272,10 +281,15 @@ class Phase2:
     def _uniform(self) -> torch.Tensor:
         return torch.randint(self.bank.num_labels, (self.config.batch_size,), generator=self.rng)
 
+    def _minority(self) -> torch.Tensor:
+        """Classes of C_m (all but the largest), drawn with probability proportional to N_max - N_c."""
+        return torch.multinomial(self.minority, self.config.batch_size, replacement=True, generator=self.rng)
+
     def _generate(self, classes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pool, rows = self.bank.sample_pool(classes, self.samples, self.rng)
+        pool, rows, valid = self.bank.sample_pool(classes, self.samples, self.rng)
         z = torch.randn((len(classes), self.config.noise), generator=self.rng)
-        mixed, w = self.generator(z.to(self.device), classes.to(self.device), pool.to(self.device))
+        dev = self.device
+        mixed, w = self.generator(z.to(dev), classes.to(dev), pool.to(dev), valid.to(dev))
         return mixed, w, rows
 
     def step(self) -> tuple[float, float | None, float]:
@@ -285,7 +299,7 @@ class Phase2:
         # Q (and every d_every-th iteration D) on real features, then on features generated with G fixed
         real_classes = self._uniform()
         real, real_targets = self.bank.real(real_classes, self.rng)
-        fake_classes = self._uniform()
+        fake_classes = self._minority()
         with torch.no_grad():
             fake, _, _ = self._generate(fake_classes)
         real, real_targets, real_classes = real.to(dev), real_targets.to(dev), real_classes.to(dev)
@@ -308,13 +322,13 @@ class Phase2:
             self.optimisers["d"].step()
             self.d_updates += 1
             d_value = float(d_loss.detach())
-        # G: minority classes, fooling D (lam) while lowering Q's score of the class
-        classes = torch.multinomial(self.minority, c.batch_size, replacement=True, generator=self.rng)
+        # G: minority classes, fooling D (lam) while lowering Q's score of the class (Eq. 4, least squares)
+        classes = self._minority()
         self.generator_draws += np.bincount(classes.numpy(), minlength=self.bank.num_labels)
         mixed, _, _ = self._generate(classes)
         classes = classes.to(dev)
-        realism = 0.5 * ((self.discriminator(mixed, classes) - 1) ** 2).mean()
-        score = self.loss.scores(self.head(mixed)).gather(1, classes.unsqueeze(1)).mean()
+        realism = ((self.discriminator(mixed, classes) - 1) ** 2).mean()
+        score = (self.loss.scores(self.head(mixed)).gather(1, classes.unsqueeze(1)) ** 2).mean()
         g_loss = c.lam * realism + score
         self.optimisers["g"].zero_grad(set_to_none=True)
         g_loss.backward()

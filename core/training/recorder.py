@@ -24,6 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from core.base.errors import StorageError, TailorError
+from core.base.memory import keep_freed_memory
 from core.catalog import run_lock
 from core.catalog import runs as store
 from core.catalog.records import RunStatus
@@ -204,6 +205,7 @@ class RunRecorder:
     def run(self, job: Callable[[], Generator[Event, None, Any]]) -> Generator[Event, None, int]:
         """Drive ``job()``: pass its events on (logging each, but progress, once the run exists) and record how it
         ended. Returns the run id (0 when it failed before the run was recorded)."""
+        keep_freed_memory()  # about twice the CPU throughput (see core.base.memory)
         try:
             yield from self._logged(job())
             return self.run_id

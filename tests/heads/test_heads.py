@@ -202,3 +202,35 @@ def test_adjust_cli_prints_the_change_and_refuses_bad_input(shapes, weights_file
     assert again.returncode == 2 and "already adjusted" in again.stderr
     with pytest.raises(TailorError, match="no run 99"):
         drain(adjust(shapes, 99))
+
+
+@pytest.fixture
+def with_val(tmp_path) -> str:
+    """A single-label catalog with train, val and test splits (two colours, 3:1 imbalance)."""
+    from PIL import Image
+
+    rows, rng = [], np.random.default_rng(1)
+    for i in range(48):
+        label = "red" if i % 4 else "blue"
+        colour = (200, 40, 40) if label == "red" else (40, 40, 200)
+        path = tmp_path / "v" / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(np.array(colour) + rng.normal(0, 60, (24, 24, 3)), 0, 255).astype(np.uint8)).save(path)
+        rows.append((str(path), label, ("val", "test", "train", "train")[i % 8 // 2] if i % 8 < 4 else "train"))
+    pd.DataFrame(rows, columns=["path", "labels", "split"]).to_csv(tmp_path / "v.csv", index=False)
+    location = str(tmp_path / "v.sqlite")
+    with Catalog.create(location) as cat:
+        run(import_source(cat, tmp_path / "v.csv", "colour"))
+    return location
+
+
+def test_without_tau_adjust_chooses_it_on_the_validation_split(with_val, weights_file):
+    base = finished(train_head(with_val, head_config(weights_file, epochs=2)))
+    events = list(adjust(with_val, base.run_id))
+    note = next(e.message for e in events if e.kind == "note")
+    assert isinstance(events[-1], RunFinished) and "the best validation ACSA" in note
+    with Catalog(with_val) as cat:
+        tau = get_run(cat, events[-1].run_id).config.posthoc["tau"]
+    from core.analysis.posthoc import TAU_GRID
+
+    assert tau in TAU_GRID and f"tau {tau:g}" in note

@@ -10,7 +10,6 @@ import torch
 from scipy import stats
 from torch import nn
 
-from core.base.errors import TailorError
 from core.config import OversampleConfig
 from core.oversampling.gan import FeatureBank, Phase2, default_samples, minority_probabilities
 
@@ -59,14 +58,18 @@ def test_generated_features_are_convex_combinations_of_the_sampled_ones(weights)
     assert torch.equal(mixed, again) and torch.equal(rows, rows2)  # reproducible
 
 
-def test_dictionaries_are_capped_and_n_s_defaults_to_the_smallest_class():
+def test_dictionaries_are_capped_and_each_class_mixes_up_to_its_own_count():
+    """Issue 17: N_s per class, at most that class's count, instead of the global minimum (the paper's)."""
     x, y = blobs([300, 60, 20, 9], 0)
     bank = bank_of(x, y, dictionary_size=50)
     assert bank.dictionary_counts.tolist() == [50, 50, 20, 9]
-    assert default_samples(bank.counts) == 8  # min(100, 9 - 1)
+    assert default_samples(bank.dictionary_counts.numpy()) == 50  # the generator's width: min(100, largest)
     assert default_samples(np.array([5000, 300])) == 100
-    with pytest.raises(TailorError, match="dictionary holds only 9"):
-        bank.sample_pool(torch.tensor([3]), 10, torch.Generator().manual_seed(0))
+    _pool, rows, valid = bank.sample_pool(torch.tensor([3, 0]), 10, torch.Generator().manual_seed(0))
+    assert valid.sum(1).tolist() == [9, 10] and len(set(rows[0, :9].tolist())) == 9
+    p = phase(bank, samples=10)
+    _mixed, w, rows = p.synthesise(3, 20, seed=1)
+    assert torch.all(w[:, 9:] == 0) and torch.allclose(w.sum(1), torch.ones(20))  # the 9 of class 3, no more
 
 
 def test_generator_classes_follow_n_max_minus_n_c():
@@ -81,8 +84,9 @@ def test_generator_classes_follow_n_max_minus_n_c():
     assert observed[0] == 0  # the largest class is never drawn
     expected = probabilities[1:] * observed.sum()
     assert stats.chisquare(observed[1:], expected).pvalue > 0.001
-    uniform = p.generated  # Q's synthetic batches: classes drawn uniformly
-    assert stats.chisquare(uniform, np.full(4, uniform.sum() / 4)).pvalue > 0.001
+    generated = p.generated  # Q's synthetic batches: the same distribution over C_m (issue 17)
+    assert generated[0] == 0
+    assert stats.chisquare(generated[1:], probabilities[1:] * generated.sum()).pvalue > 0.001
 
 
 def test_discriminator_is_updated_every_fifth_iteration():

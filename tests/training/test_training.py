@@ -338,3 +338,15 @@ def test_resume_keeps_selecting_the_best_epoch_on_val(tmp_path):
     ][1:]
     assert resumed[-1].summary["best"] == whole[-1].summary["best"]
     assert whole[-1].summary["best"]["selected_on"] == "val"
+
+
+@pytest.mark.parametrize("setting, expected", [("1", "True"), ("0", "False")])
+def test_training_processes_keep_freed_memory_unless_told_not_to(setting, expected):
+    import os
+    import subprocess
+    import sys
+
+    code = "from core.base.memory import keep_freed_memory as k; print(k(), k())"
+    env = {**os.environ, "TAILOR_KEEP_FREED_MEMORY": setting}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == [expected, expected]

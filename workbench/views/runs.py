@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from core.analysis.compare import MIN_TEST_IMAGES, compare, compare_csv, compare_markdown, percent, too_few
 from core.analysis.review import load_review, thresholds
 from core.catalog.records import RunStatus
-from core.catalog.runs import RunInfo, list_runs
+from core.catalog.runs import RunInfo, list_runs, variant_name
 from core.catalog.store import Catalog
 from core.config import Oversampler
 from workbench.views.adjust_panel import AdjustPanel
@@ -66,7 +66,7 @@ def _cells(run: RunInfo) -> list[str]:
     status = run.status + (f" ({run.epochs_done}/{run.epochs})" if run.status == RunStatus.RUNNING else "")
     return [
         str(run.id),
-        run.loss,
+        variant_name(run),
         run.backbone,
         run.attribute,
         status,
