@@ -8,7 +8,8 @@ and records the result as a run.
 * **Generator** G (:class:`ConvexGenerator`): ``[z ~ N(0, I) ; one-hot class]`` -> FC 512 -> FC 1024 -> FC to
   convex weights over the features sampled (without replacement) from that class's dictionary: min(N_s, the
   class's own count) of them (N_s is the generator's width, min(100, the largest dictionary) by default; the
-  weights of the slots a small class cannot fill are 0); the synthetic feature is ``sum_i w_i f_i``. Two readings of the paper's output layer, both supported:
+  weights of the slots a small class cannot fill are 0); the synthetic feature is ``sum_i w_i f_i``. Two readings of
+  the paper's output layer, both supported:
 
   - ``per-feature`` (default, Eq. 3): one weight per sampled feature, a softmax over the N_s of them;
   - ``per-dimension`` (the output size of the paper's Table 1): N_s x D weights, a softmax over the N_s sampled
@@ -27,7 +28,8 @@ ever of C_m, the classes but the largest, drawn with probability proportional to
 class, the more it is generated); G is updated to make D call its features real, ``lam (D(G) - 1)^2``, while
 pushing Q's score of the conditioning class down in the same least-squares form, ``Q_c(G)^2`` (Eq. 4: hard but
 realistic minority samples, as in GAMO). Since the real batch is class-balanced already, Q is re-balanced even
-without G: the control of the benchmark is cRT on the same features (``core.heads``, README). Adam (0.9, 0.999) for all three, ``lr`` then ``lr_late`` after
+without G: the control of the benchmark is cRT on the same features (``core.heads``, README). Adam (0.9, 0.999) for
+all three, ``lr`` then ``lr_late`` after
 ``decay_after`` epochs; Q's rate is ``head_lr`` (decayed by the same factor), 1e-3 by default: at the paper's
 5e-5 a head moves too little in the few thousand iterations of a CIFAR-size problem to change its balance (on the
 toy problem of the tests the tail recall stays at 0.22 with 5e-5 and rises to 0.52 with 1e-3; ``--head-lr 5e-5``
