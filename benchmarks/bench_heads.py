@@ -20,9 +20,7 @@ inputs scaled with mean and std 0.5: ``--normalization inception``). Prints:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,15 +31,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 WEIGHTS = ROOT.parent / "shared" / "weights" / "efficientnet_lite0_imagenet.pth"
 VARIANTS = ("nw", "ifw", "isw", "iew", "focal", "cb-focal", "ldam", "ldam-drw", "balanced-softmax", "crt")
-
-
-def tailor(*args: str) -> tuple[float, dict, str]:
-    exe = Path(sys.executable).with_name("tailor")
-    started = time.perf_counter()
-    done = subprocess.run([str(exe), *args, "--json"], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"tailor {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return time.perf_counter() - started, json.loads(done.stdout), done.stderr
 
 
 def tail3(result: dict) -> float:
@@ -113,11 +102,12 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--skip-pass", action="store_true", help="skip the feature pass speed comparison")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--only-pass", action="store_true", help="only the feature pass speed comparison")
     args = parser.parse_args()
     if not WEIGHTS.is_file():
         raise SystemExit(f"needs {WEIGHTS} (see ../shared/weights/README.md)")
-    from cifar_lt import build
+    from cifar_lt import build, tailor_json
 
     _tree, source = build(ROOT / ".bench")
     folder = ROOT / ".bench" / "heads"
@@ -131,23 +121,23 @@ def main() -> None:
         return
     common = ["-a", "object", "--head-only", "--backbone", "timm:efficientnet_lite0", "--pretrained", str(WEIGHTS),
               "--normalization", "inception", "--image-size", str(args.image_size), "--epochs", str(args.epochs),
-              "--batch-size", "256", "--device", "cpu"]  # fmt: skip
+              "--batch-size", "256", "--device", args.device]  # fmt: skip
     print(f"\nheads ({args.epochs} epochs of Adam, batch 256, cosine schedule; 12,406 train / 10,000 test images):")
     print(f"{'variant':18} {'top-1':>6} {'ACSA':>6} {'GM':>6} {'tail-3':>6} {'head s':>7} {'pass s':>7}")
     runs = {}
     for variant in VARIANTS:
-        _wall, result, log = tailor("train", str(catalog), *common, "--loss", variant)
+        _wall, result, log = tailor_json("train", str(catalog), *common, "--loss", variant)
         feature_line = next((line for line in log.splitlines() if "feature pass" in line), "")
         pass_s = float(feature_line.rsplit("feature pass ", 1)[1].split(" s")[0]) if feature_line else float("nan")
         runs[variant] = result
         m = result["metrics"]
         print(f"{variant:18} {m['top1']:6.1%} {m['acsa']:6.1%} {m['gm']:6.1%} {tail3(result):6.1%} "
               f"{result['seconds']:7.1f} {pass_s:7.1f}")  # fmt: skip
-    _wall, adjusted, _ = tailor("adjust", str(catalog), str(runs["nw"]["run_id"]), "--tau", "1")
+    _wall, adjusted, _ = tailor_json("adjust", str(catalog), str(runs["nw"]["run_id"]), "--tau", "1")
     m = adjusted["metrics"]
     print(f"{'nw + LA tau=1':18} {m['top1']:6.1%} {m['acsa']:6.1%} {m['gm']:6.1%} {tail3(adjusted):6.1%} "
           f"{adjusted['seconds']:7.1f}")  # fmt: skip
-    _wall, gan, _ = tailor("oversample", str(catalog), str(runs["nw"]["run_id"]), "--device", "cpu")
+    _wall, gan, _ = tailor_json("oversample", str(catalog), str(runs["nw"]["run_id"]), "--device", args.device)
     m = gan["metrics"]
     print(f"{'nw + convex-GAN':18} {m['top1']:6.1%} {m['acsa']:6.1%} {m['gm']:6.1%} {tail3(gan):6.1%} "
           f"{gan['seconds']:7.1f}   (control: crt above, same features)")  # fmt: skip

@@ -13,31 +13,19 @@ Phase 2 throughput in iterations/s (Phase 1 features come from the base run's ca
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cifar_lt import build
-
-
-def tailor(*args: str) -> tuple[float, dict, str]:
-    exe = Path(sys.executable).with_name("tailor")
-    started = time.perf_counter()
-    done = subprocess.run([str(exe), *args, "--json"], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"tailor {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1]}")
-    return time.perf_counter() - started, json.loads(done.stdout), done.stderr
+from cifar_lt import build, tailor_json
 
 
 def base_run(catalog: Path, device: str) -> int:
-    _, runs, _ = tailor("runs", str(catalog))
+    _, runs, _ = tailor_json("runs", str(catalog))
     candidates = [
         r
         for r in runs
@@ -46,7 +34,7 @@ def base_run(catalog: Path, device: str) -> int:
     if candidates:
         return candidates[-1]["run_id"]
     print("training the nw base run (resnet32-cifar, 16 epochs, SGD: the make bench-quality protocol)", flush=True)
-    _, result, _ = tailor(
+    _, result, _ = tailor_json(
         "train",
         str(catalog),
         "-a",
@@ -98,11 +86,11 @@ def main() -> int:
     args = parser.parse_args()
     _, catalog = build(Path(args.dir))
     base = args.base or base_run(catalog, args.device)
-    _, base_result, _ = tailor("runs", str(catalog))
+    _, base_result, _ = tailor_json("runs", str(catalog))
     base_result = next(r for r in base_result if r["run_id"] == base)
     lines = [row(f"base: {base_result['loss']}", base_result, None, None)]
     for extra in ["", *args.also]:
-        seconds, result, log = tailor(
+        seconds, result, log = tailor_json(
             "oversample", str(catalog), str(base), "--device", args.device, *shlex.split(extra)
         )
         iterations = int(re.search(r"(\d+) iterations per epoch", log).group(1))

@@ -72,3 +72,16 @@ def _import(tree: Path, catalog: Path) -> None:
         [str(tailor), "import", str(tmp), str(tree), "--attribute", "object"], check=True, capture_output=True
     )
     tmp.rename(catalog)
+
+
+def tailor_json(*args: str) -> tuple[float, dict, str]:
+    """Run ``tailor ARGS --json`` from this environment: (seconds, the JSON, stderr); exits on a failure."""
+    import json
+    import time
+
+    exe = Path(sys.executable).with_name("tailor")
+    started = time.perf_counter()
+    done = subprocess.run([str(exe), *args, "--json"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"tailor {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - started, json.loads(done.stdout), done.stderr

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from core.analysis.posthoc import slider_data
 from core.catalog.runs import get_run, list_runs
 from core.catalog.store import Catalog
-from core.training.backbones import ResNet32Cifar
 from core.training.events import FeatureProgress, WeightsDownload
+from tests.features.test_feature_store import weights_file as weights_file
 from tests.qt_helpers import open_window
 from tests.workbench.test_training_window import wardrobe as wardrobe
 
@@ -75,14 +74,6 @@ def test_a_download_shows_a_dialog_whose_cancel_cancels_the_run(qtbot, wardrobe,
 
     dialog.findChild(QPushButton).click()
     assert cancelled == [True]
-
-
-@pytest.fixture
-def weights_file(tmp_path) -> str:
-    torch.manual_seed(0)
-    path = tmp_path / "resnet32.pth"
-    torch.save(ResNet32Cifar().state_dict(), path)
-    return str(path)
 
 
 def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wardrobe, weights_file):
