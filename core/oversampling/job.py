@@ -352,8 +352,9 @@ def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top:
     _mixed, weights, rows = phase.synthesise(names.index(label), count, seed)
     image_ids = saved["train_image_ids"]
     samples = []
-    for w, r in zip(weights, rows):
-        order = torch.argsort(w, descending=True)[:top]
+    mixed_per_sample = min(int(saved["samples"]), int(bank.dictionary_counts[names.index(label)]))
+    for w, r in zip(weights, rows):  # a label with fewer features than N_s: its unfilled slots have weight 0
+        order = torch.argsort(w[:mixed_per_sample], descending=True)[:top]
         samples.append(
             {
                 "mixes": [{"image_id": int(image_ids[r[k]]), "weight": round(float(w[k]), 4)} for k in order],
@@ -363,7 +364,7 @@ def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top:
     return {
         "run_id": run_id,
         "label": label,
-        "samples_per_synthetic": int(saved["samples"]),
+        "samples_per_synthetic": mixed_per_sample,
         "weights": settings.weights,
         "synthetic": samples,
         "generated_per_label": dict(zip(names, saved["generated"].tolist())),

@@ -61,13 +61,14 @@ class PosthocHead(nn.Module):
         self.register_buffer("norm_power", torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if float(self.norm_power) > 0:
-            weight: torch.Tensor = self.inner.weight  # type: ignore[assignment]  # an nn.Linear's
-            weight = weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12) ** self.norm_power
-            logits = x @ weight.T
-        else:
-            logits = self.inner(x)
-        adjusted: torch.Tensor = logits + self.offset
+        inner = self.inner
+        if not isinstance(inner, nn.Linear):  # a cosine head: never tau-normalised (its rows are unit already)
+            shifted: torch.Tensor = inner(x) + self.offset
+            return shifted
+        # no Python branch on the buffer's value, so a traced or exported model keeps both cases
+        weight = inner.weight / inner.weight.norm(dim=1, keepdim=True).clamp_min(1e-12) ** self.norm_power
+        bias = inner.bias * (self.norm_power == 0).to(inner.bias.dtype) if inner.bias is not None else 0.0
+        adjusted: torch.Tensor = x @ weight.T + bias + self.offset
         return adjusted
 
 

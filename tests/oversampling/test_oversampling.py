@@ -173,8 +173,9 @@ def test_oversample_cli_records_a_run_with_its_base(tmp_path):
     inspect = run_cli("synthetic", str(catalog), str(result["run_id"]), "--label", "puff", "--count", "2", "--json")
     assert inspect.returncode == 0, inspect.stderr
     shown = json.loads(inspect.stdout)
-    # N_s = min(100, smallest training count - 1): 3 of the 4 puff images are in the training split
-    assert len(shown["synthetic"]) == 2 and shown["samples_per_synthetic"] == 2
+    # each synthetic puff mixes min(N_s, its own count): 3 of the 4 puff images are in the training split
+    assert len(shown["synthetic"]) == 2 and shown["samples_per_synthetic"] == 3
+    assert all(len(s["mixes"]) == 3 for s in shown["synthetic"])
     assert all(abs(s["weight_sum"] - 1) < 1e-3 for s in shown["synthetic"])
     assert sum(shown["generated_per_label"].values()) > 0
 
