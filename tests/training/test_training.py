@@ -13,6 +13,7 @@ from sqlalchemy import text
 from core.catalog.runs import epochs, final_scores, get_run, load_snapshot
 from core.catalog.snapshot import take_snapshot
 from core.catalog.store import Catalog
+from core.config import HEAD_ONLY_LOSSES
 from core.ingest.importer import import_source, run
 from core.training.events import CheckpointSaved, EpochFinished, RunCancelled, RunFailed, RunFinished, RunStarted
 from core.training.loop import TrainConfig, lr_factor, train
@@ -99,7 +100,7 @@ def test_cli_train_prints_the_json_schema_and_runs_lists_it(shapes_anywhere, tmp
     assert compared.returncode == 0 and "| run | loss | blue" in compared.stdout
 
 
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", [loss for loss in LOSSES if loss not in HEAD_ONLY_LOSSES])
 def test_every_loss_trains_and_records_a_finished_run(shapes, loss):
     events = drain(train(shapes, config(loss=loss, epochs=2)))
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished), events[-1]
@@ -222,6 +223,13 @@ def test_bad_train_input_is_one_line(shapes, args, message):
     result = run_cli(*base, *args)
     assert result.returncode in (1, 2) and "Traceback" not in result.stderr
     assert message in result.stderr
+
+
+def test_crt_is_refused_for_whole_network_training_in_one_line(shapes):
+    events = drain(train(shapes, config(loss="crt")))
+    assert isinstance(events[-1], RunFailed) and "crt re-trains a classifier on frozen features: add --head-only" in (
+        events[-1].message
+    )
 
 
 def test_missing_imagenet_weights_are_downloaded_first_and_offline_is_one_line(shapes, monkeypatch, tmp_path):

@@ -51,7 +51,12 @@ def train_and_wait(qtbot, window, variants, epochs=2):
     return ended
 
 
-def test_opening_the_train_tab_loads_the_training_engine_in_the_background(qtbot, wardrobe):
+def test_opening_the_train_tab_loads_the_training_engine_in_the_background(qtbot, wardrobe, monkeypatch):
+    import threading
+
+    from workbench.workers import torch_loading
+
+    monkeypatch.setattr(torch_loading, "_LOADED", threading.Event())  # as in a new session, whatever ran before
     window = open_window(qtbot, wardrobe)
     panel = window.training
     with qtbot.waitSignal(window.queue.prepared, timeout=60000) as blocker:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from core.catalog.store import Catalog
 from workbench.widgets import plain
@@ -36,6 +37,7 @@ class AdjustPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog: Catalog | None = None
+        self.wanted: int | None = None
         self.data = None
         self.trained: dict | None = None
         self.current: dict | None = None
@@ -82,21 +84,34 @@ class AdjustPanel(QWidget):
         self.keep_button.setEnabled(on and self.slider.value() > 0)
 
     def show_run(self, catalog: Catalog | None, run_id: int | None) -> None:
-        """The run to adjust (None: nothing selected, or not exactly one finished run)."""
-        self.catalog, self.data, self.current = catalog, None, None
+        """The run to adjust (None: nothing selected, or not exactly one finished run); its scores are read when
+        this panel is shown (a selection in the Runs table costs nothing while another tab is up)."""
+        self.catalog, self.wanted, self.data, self.current = catalog, run_id, None, None
         self._enable(False)
         if catalog is None or run_id is None:
             self.caption.setText("Select one finished run to adjust its scores after training.")
             self.metrics.setText("")
             return
-        self.caption.setText(f"Loading run {run_id}'s test scores…")
-        self._load_latest.run(_load, catalog, run_id, on_return=self._loaded, on_error=self._failed)
+        if self.isVisible():
+            self._load()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.wanted is not None and self.data is None:
+            self._load()
+
+    def _load(self) -> None:
+        self.caption.setText(f"Loading run {self.wanted}'s test scores…")
+        self._load_latest.run(_load, self.catalog, self.wanted, on_return=self._loaded, on_error=self._failed)
 
     def _failed(self, exc: Exception) -> None:
-        self.caption.setText(str(exc))
-        self.metrics.setText("")
+        if isValid(self):  # the window may have closed meanwhile
+            self.caption.setText(str(exc))
+            self.metrics.setText("")
 
     def _loaded(self, result) -> None:
+        if not isValid(self):
+            return
         self.data, self.trained = result
         self.caption.setText(
             f"{self.data.name}: move τ to trade head accuracy for tail accuracy (Menon et al. 2021); τ = 1 "
@@ -118,6 +133,8 @@ class AdjustPanel(QWidget):
             self._eval_latest.run(_evaluate, self.data, self.tau, on_return=self._evaluated, on_error=self._failed)
 
     def _evaluated(self, result: tuple[float, dict]) -> None:
+        if not isValid(self) or self.data is None:
+            return
         tau, metrics = result
         self.current = metrics
         before = self.trained or {}

@@ -325,10 +325,17 @@ class RunsView(QWidget):
         return [i for i in self.selected_ids() if i in finished]
 
     def _resumable(self) -> RunInfo | None:
-        """The one selected run when it can be continued (the oversampler's runs are re-run, not resumed)."""
+        """The one selected run when it can be continued (the oversampler's and head-only runs are re-run, not
+        resumed)."""
         ids = self.selected_ids()
         run = next((r for r in self.runs if ids and r.id == ids[0]), None)
-        if len(ids) == 1 and run and run.status in RESUMABLE and run.loss != Oversampler.CONVEX_GAN:
+        if (
+            len(ids) == 1
+            and run
+            and run.status in RESUMABLE
+            and run.loss != Oversampler.CONVEX_GAN
+            and not run.config.head_only  # seconds to train again; no checkpoint is kept
+        ):
             return run
         return None
 
@@ -362,7 +369,7 @@ class RunsView(QWidget):
         self._thresholds()
         ids = self.selected_ids()
         one = ids[0] if len(ids) == 1 and ids == finished else None
-        if one != (self.adjust.data.run_id if self.adjust.data is not None else None):
+        if one != self.adjust.wanted:
             self.adjust.show_run(self.catalog, one)
         self._buttons()
 
