@@ -123,7 +123,9 @@ class TrainConfig:
         choices=SCHEDULES,
     )
     warmup_epochs: int | None = option(None, "linear warm-up epochs (default: 5 for SGD with >= 20 epochs)")
-    image_size: int = option(32)
+    image_size: int | None = option(
+        None, "pixels of the square input (default 32; 128 with --head-only, where a pretrained backbone needs it)"
+    )
     beta: float = option(DEFAULT_BETA, "beta of iew and cb-focal")
     gamma: float = option(2.0, "gamma of focal and cb-focal")
     tau: float = option(1.0, "tau of balanced-softmax (logit-adjusted loss; 1: balanced softmax)")
@@ -138,6 +140,11 @@ class TrainConfig:
     )
     base_loss: str | None = None  # an oversampled run's record: the loss its base run was trained with
     posthoc: dict[str, float] | None = None  # a derived run's post-hoc adjustment: {"tau": T, "tau_norm": P}
+
+    @property
+    def pixels(self) -> int:
+        """The input size: ``image_size``, or its default (32; 128 for head-only runs)."""
+        return self.image_size if self.image_size is not None else (128 if self.head_only else 32)
 
     @property
     def is_timm(self) -> bool:
@@ -179,6 +186,7 @@ class TrainConfig:
             c.weight_decay = 2e-4 if c.optimizer == "sgd" else 0.0
         if c.schedule is None:  # a head-only run's last epoch (what it reports) is its converged head: cosine
             c.schedule = "step" if c.optimizer == "sgd" else "cosine" if c.head_only else "constant"
+        c.image_size = c.pixels  # head-only: 128, as ImageNet features of 32 px images are nearly constant
         if c.warmup_epochs is None:
             c.warmup_epochs = 5 if c.optimizer == "sgd" and c.epochs >= 20 else 0
         return c
@@ -210,7 +218,7 @@ class TrainConfig:
                 2 <= self.batch_size <= 1_000_000,
                 "batch size must be at least 2 (BatchNorm cannot train on one image at a time)",
             ),
-            (16 <= self.image_size <= 1024, "image size must be between 16 and 1024"),
+            (self.image_size is None or 16 <= self.image_size <= 1024, "image size must be between 16 and 1024"),
             (
                 self.lr is None or (math.isfinite(self.lr) and 0 < self.lr <= 100),
                 "--lr must be a positive number (at most 100)",

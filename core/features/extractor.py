@@ -63,13 +63,13 @@ class Extractor:
             if base.status != RunStatus.FINISHED:
                 raise TailorError(f"--features-of {config.features_of}: run is {base.status}, not finished")
             c = base.config
-            return cls(c.backbone, None, c.image_size, c.normalization, run_id=base.id)
+            return cls(c.backbone, None, c.pixels, c.normalization, run_id=base.id)
         if not config.pretrained:
             raise TailorError(
                 "--head-only trains a head on a pretrained backbone's features: add --pretrained [FILE] "
                 "(ImageNet weights, downloaded once) or --features-of RUN"
             )
-        return cls(config.backbone, config.pretrained, config.image_size, config.normalization)
+        return cls(config.backbone, config.pretrained, config.pixels, config.normalization)
 
     def weights_identity(self, catalog: Catalog) -> str:
         if self.run_id is not None:

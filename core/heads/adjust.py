@@ -94,10 +94,10 @@ class _Adjusting:
     def _extractor(self) -> Extractor:
         c = self.base.config
         if c.head_only and c.features_of is not None:
-            return Extractor(c.backbone, None, c.image_size, c.normalization, run_id=c.features_of)
+            return Extractor(c.backbone, None, c.pixels, c.normalization, run_id=c.features_of)
         if c.head_only and c.pretrained:
-            return Extractor(c.backbone, c.pretrained, c.image_size, c.normalization)
-        return Extractor(c.backbone, None, c.image_size, c.normalization, run_id=self.base.id)
+            return Extractor(c.backbone, c.pretrained, c.pixels, c.normalization)
+        return Extractor(c.backbone, None, c.pixels, c.normalization, run_id=self.base.id)
 
     def _features(self, indices: list[int]) -> Generator[Event, None, np.ndarray | None]:
         extractor = self._extractor()

@@ -77,8 +77,8 @@ def _start(recorder: RunRecorder, runs_dir: str | None) -> Generator[Event, None
         raise TailorError("train_head needs a head-only configuration (--head-only)")
     catalog = recorder.catalog
     snapshot = take_snapshot(catalog, config.attribute, seed=config.seed, test_fraction=config.test_fraction)
-    extractor = Extractor.for_config(catalog, config)
     config = config.resolved(snapshot.multi_label)
+    extractor = Extractor.for_config(catalog, config)
     if extractor.run_id is not None:  # the run records the backbone it used
         config = replace(config, backbone=extractor.backbone, image_size=extractor.image_size, pretrained=None)
         config = replace(config, normalization=extractor.normalization)

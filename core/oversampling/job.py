@@ -73,12 +73,12 @@ def features(
     ``load_run_model`` gives them, ``snapshot`` its images) from the feature store (computing what it lacks);
     None when cancelled. Every Phase 2 run reads the same stored (float16) features."""
     c = run.config
-    extractor = Extractor(c.backbone, None, c.image_size, c.normalization, run_id=run.id)
+    extractor = Extractor(c.backbone, None, c.pixels, c.normalization, run_id=run.id)
     feature_store = extractor.open_store(catalog)
     hashes = content_hashes(catalog, snapshot.image_ids)
     done = yield from extract(
         feature_store, model.backbone, input_statistics(c.backbone, c.normalization), hashes, snapshot.paths,
-        c.image_size, device=device, cancel=cancel, run_id=run_id,
+        c.pixels, device=device, cancel=cancel, run_id=run_id,
     )  # fmt: skip
     return torch.from_numpy(feature_store.gather(hashes)).float() if done else None
 

@@ -35,7 +35,7 @@ def load_run_model(catalog: Catalog, run_id: int) -> tuple[Classifier, TrainConf
 
 def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
     model, config, _ = load_run_model(catalog, run_id)
-    example = torch.zeros(1, 3, config.image_size, config.image_size)
+    example = torch.zeros(1, 3, config.pixels, config.pixels)
     target = Path(out).expanduser()
     if not target.parent.is_dir():
         raise TailorError(f"--out {out}: folder {target.parent} does not exist")

@@ -300,7 +300,7 @@ class _Trainer:
             yield Note(recorder.run_id, self.message)
         everything = self.train_idx + self.val_idx + self.test_idx
         cache = None
-        if self.config.cache and fits_in_memory(len(everything), self.config.image_size):
+        if self.config.cache and fits_in_memory(len(everything), self.config.pixels):
             cache = yield from self._decode(recorder, everything)
             if cache is None:
                 return
@@ -331,7 +331,7 @@ class _Trainer:
 
     def _decode(self, recorder: RunRecorder, everything: list[int]) -> Generator[Event, None, torch.Tensor | None]:
         """Every image decoded once into memory; None when cancelled (recorded)."""
-        decoding = load_cache([self.snapshot.paths[i] for i in everything], self.config.image_size)
+        decoding = load_cache([self.snapshot.paths[i] for i in everything], self.config.pixels)
         while True:
             try:
                 done = next(decoding)
@@ -350,13 +350,13 @@ class _Trainer:
             return SnapshotDataset(
                 self.snapshot,
                 indices,
-                self.config.image_size,
+                self.config.pixels,
                 transform,
                 cache,
                 [row[i] for i in indices] if cache is not None else None,
             )
 
-        training_data = dataset(self.train_idx, augmentation(self.config.image_size))
+        training_data = dataset(self.train_idx, augmentation(self.config.pixels))
         g = self.group
         self.sampler: DistributedSampler[Any] | None = (
             None

@@ -234,3 +234,10 @@ def test_without_tau_adjust_chooses_it_on_the_validation_split(with_val, weights
     from core.analysis.posthoc import TAU_GRID
 
     assert tau in TAU_GRID and f"tau {tau:g}" in note
+
+
+def test_head_only_defaults_to_128_px_and_whole_network_to_32():
+    """ImageNet features of 32 px images are nearly constant: a head on them stayed at chance on CIFAR-10-LT."""
+    assert TrainConfig(attribute="a", head_only=True).resolved(False).image_size == 128
+    assert TrainConfig(attribute="a").resolved(False).image_size == 32
+    assert TrainConfig(attribute="a", head_only=True, image_size=64).resolved(False).image_size == 64

@@ -262,7 +262,7 @@ def test_every_loss_on_fashion_mnist_900_through_the_cli(tmp_path):
     cat = str(tmp_path / "f.sqlite")
     assert run_cli("init", cat).returncode == 0
     assert run_cli("import", cat, str(SHARED / "fashion-mnist-900"), "-a", "category").returncode == 0
-    for loss in LOSSES:
+    for loss in [loss for loss in LOSSES if loss not in HEAD_ONLY_LOSSES]:
         result = run_cli(
             "train",
             cat,
