@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,14 @@ HEAD_REVISION = "0004"
 
 def is_url(location: str) -> bool:
     return "://" in location
+
+
+def server_folder_name(location: str) -> str:
+    """A file-system-safe name for a URL catalog's server and database ("postgresql-db.example-5433-catalog"):
+    the folder its run folders and feature stores get under the user's data and cache folders."""
+    url = catalog_url(location)
+    parts = (url.get_backend_name(), url.host or "local", url.port or "", url.database or "")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(str(part) for part in parts if part != ""))
 
 
 def catalog_url(location: str | Path) -> URL:

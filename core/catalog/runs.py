@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from sqlalchemy import delete, insert, select, update
 from core.base.errors import StorageError, TailorError
 from core.base.iteration import ROWS_PER_WRITE, chunks
 from core.catalog import run_lock
-from core.catalog.engine import catalog_url, is_url
+from core.catalog.engine import is_url, server_folder_name
 from core.catalog.records import Kind, RunStatus
 from core.catalog.schema import Run, RunEpoch, RunImage, utcnow
 from core.catalog.snapshot import Snapshot, SnapshotLabel
@@ -95,14 +94,8 @@ def default_runs_dir(catalog_location: str) -> Path:
     """``CATALOG.runs`` beside an SQLite catalog; for a URL, a folder per server and database under the user's
     data folder (two team catalogs never share run folders)."""
     if is_url(catalog_location):
-        url = catalog_url(catalog_location)
         data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-        name = "-".join(
-            str(part)
-            for part in (url.get_backend_name(), url.host or "local", url.port or "", url.database or "")
-            if part != ""
-        )
-        return data / "tailor" / "runs" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
+        return data / "tailor" / "runs" / server_folder_name(catalog_location)
     path = Path(catalog_location).expanduser().resolve()
     return path.with_name(path.name + ".runs")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.base.errors import TailorError
 from core.catalog import runs as store
-from core.catalog.engine import catalog_url, is_url
+from core.catalog.engine import is_url, server_folder_name
 from core.catalog.records import RunStatus
 from core.catalog.store import Catalog
 from core.config import TrainConfig
@@ -28,11 +28,8 @@ VERSION = 1  # bump when the way features are computed changes (decoding, resizi
 
 def features_root(catalog_location: str) -> Path:
     if is_url(catalog_location):
-        url = catalog_url(catalog_location)
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        parts = (url.get_backend_name(), url.host or "local", url.port or "", url.database or "")
-        name = "-".join(str(part) for part in parts if part != "")
-        return cache / "tailor" / "features" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
+        return cache / "tailor" / "features" / server_folder_name(catalog_location)
     path = Path(catalog_location).expanduser().resolve()
     return path.with_name(path.name + ".features")
 
