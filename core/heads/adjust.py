@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -111,7 +112,7 @@ class _Adjusting:
         )  # fmt: skip
         return feature_store.gather(hashes).astype(np.float32) if done else None
 
-    def _scores(self, indices: list[int], features: np.ndarray) -> np.ndarray:
+    def _scores(self, features: np.ndarray) -> np.ndarray:
         if self.tau_norm:
             return tau_normalised_scores(features, self.model.head, self.tau_norm, self.snapshot.multi_label)
         with torch.no_grad():
@@ -133,8 +134,8 @@ class _Adjusting:
             if features is None:
                 yield RunCancelled(0, 0)
                 return
-            test_scores = self._scores(self.test_idx, features[: len(self.test_idx)])
-            val_scores = self._scores(self.val_idx, features[len(self.test_idx) :])
+            test_scores = self._scores(features[: len(self.test_idx)])
+            val_scores = self._scores(features[len(self.test_idx) :])
         else:
             test_scores, val_scores = self._stored_test_scores(), None
         tau, how = self._tau(val_scores)
@@ -185,7 +186,7 @@ class _Adjusting:
         summary = yield from recorder.finish(s, self.test_idx, (metrics, scores.astype(np.float32)), best, seconds, 0)
         yield RunFinished(recorder.run_id, seconds, 0.0, summary)
 
-    def _save_model(self, posthoc: dict, directory: object) -> None:
+    def _save_model(self, posthoc: dict, directory: Path) -> None:
         model: Classifier = self.model
         head = PosthocHead(model.head, len(self.snapshot.labels))
         scale = 30.0 if self.base.config.cosine_head else 1.0  # the cosine head's logits are s times smaller
@@ -193,6 +194,4 @@ class _Adjusting:
         head.offset.copy_(torch.as_tensor(shift, dtype=torch.float32))
         head.norm_power.fill_(posthoc.get("tau_norm", 0.0))
         model.head = head
-        from pathlib import Path
-
-        checkpoints.save({k: v.cpu() for k, v in model.state_dict().items()}, Path(str(directory)) / "model.pt")
+        checkpoints.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")

@@ -13,6 +13,7 @@ seconds, so a head-only run keeps no resumable checkpoint: train it again instea
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Generator
@@ -147,17 +148,22 @@ class HeadTrainer:
         n = len(self.train_idx)
         if self.config.loss != Loss.CRT:
             return torch.randperm(n, generator=self.rng)
+        by_label, counts = self._by_label
+        offsets = torch.cumsum(counts, 0) - counts
+        drawn = torch.randint(len(counts), (n,), generator=self.rng)
+        within = (torch.rand(n, generator=self.rng) * counts[drawn]).long()
+        return by_label[offsets[drawn] + within]
+
+    @functools.cached_property
+    def _by_label(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """cRT's sampling table, built once: training rows grouped by label (a multi-label image under each of its
+        labels) and the size of each group."""
         rows, labels = [], []
         for row, i in enumerate(self.train_idx):
             for label in self.snapshot.targets[i]:
                 rows.append(row)
                 labels.append(label)
-        by_label = torch.tensor(rows)[torch.argsort(torch.tensor(labels), stable=True)]
-        counts = torch.as_tensor(self.counts)
-        offsets = torch.cumsum(counts, 0) - counts
-        drawn = torch.randint(len(counts), (n,), generator=self.rng)
-        within = (torch.rand(n, generator=self.rng) * counts[drawn]).long()
-        return by_label[offsets[drawn] + within]
+        return torch.tensor(rows)[torch.argsort(torch.tensor(labels), stable=True)], torch.as_tensor(self.counts)
 
     def run(self, recorder: RunRecorder, notes: list[str | None], started: float) -> Generator[Event, None, None]:
         assert recorder.directory is not None
