@@ -21,15 +21,16 @@ from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.names import check_name
 from core.catalog.records import SOURCES, Kind
-from core.catalog.schema import Annotation, Attribute, Label, Run, utcnow
+from core.catalog.schema import Annotation, Attribute, Label, LabelReview, Run, utcnow
 from core.catalog.store import Catalog, check_kind
 
-_TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation]] = {
+_TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation] | type[LabelReview]] = {
     "attribute": Attribute,
     "label": Label,
     "annotation": Annotation,
+    "label_review": LabelReview,
 }
-_PARENTS_FIRST = ("attribute", "label", "annotation")
+_PARENTS_FIRST = ("attribute", "label", "annotation", "label_review")
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,39 @@ class RunImage(Base):
     split: Mapped[str] = mapped_column(String(8))
     targets: Mapped[str] = mapped_column(String(2000))  # space-separated label indices in the run's label order
     scores: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 scores of the final model (val/test)
+
+
+class Prediction(Base):
+    """A run's scores for one catalog image (float32, the run's label order), its top label and that label's score."""
+
+    __tablename__ = "prediction"
+    __table_args__ = (
+        UniqueConstraint("run_id", "image_id", name="uq_prediction_run_image"),
+        Index("ix_prediction_run_label_confidence", "run_id", "label_id", "confidence"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    label_id: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    scores: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LabelReview(Base):
+    """A flagged label a person kept: not proposed again for the same image, labels and feature extractor."""
+
+    __tablename__ = "label_review"
+    __table_args__ = (
+        CheckConstraint("decision IN ('kept')", name="ck_label_review_decision"),
+        Index("ix_label_review_attribute_image", "attribute_id", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    attribute_id: Mapped[int] = mapped_column(ForeignKey("attribute.id", ondelete="CASCADE"))
+    labels: Mapped[str] = mapped_column(String(2000))  # the given label ids, sorted, space-separated
+    features: Mapped[str] = mapped_column(String(200))  # the feature store's name (extractor and its key digest)
+    decision: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -2,8 +2,8 @@
 
 Every command reports bad input as one line on stderr and exits with status 2; an interrupted command exits
 with 130 and leaves the catalog as it was; an unexpected failure prints one line and exits with 1 (set
-``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands`` and
-``run_commands``; their options in :mod:`core.cli.options`.
+``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands``,
+``run_commands`` and ``curation_commands``; their options in :mod:`core.cli.options`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.base.errors import TailorError
-from core.cli import catalog_commands, run_commands, train_commands
+from core.cli import catalog_commands, curation_commands, run_commands, train_commands
 from core.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser
 from core.cli.stats import format_stats, stats_dict
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands.register(sub)
     train_commands.register(sub)
     run_commands.register(sub)
+    curation_commands.register(sub)
     return parser
 
 

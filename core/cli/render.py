@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, TypeVar
 
 from core.base.errors import TailorError
 from core.catalog.records import RunStatus
@@ -27,6 +27,7 @@ from core.training.events import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
+R = TypeVar("R")
 
 
 def _pct(value: float | None) -> str:
@@ -206,3 +207,21 @@ def _print_result(run_id: int, result: dict) -> None:
             f"{' (optimistic: chosen on the test set)' if best['selected_on'] == 'test' else ''}: "
             f"top-1 {_pct(best['top1'])}, ACSA {_pct(best['acsa'])}, macro AP {_pct(best['macro_ap'])}"
         )
+
+
+def follow_progress(events: Generator[Any, None, R], describe: Callable[[Any], tuple[str, int, int] | None]) -> R:
+    """Drive a generator of progress events, one tqdm bar (on stderr) per stage; its return value. ``describe``
+    maps an event to (stage, done, total) or None (not shown)."""
+    terminal = _Terminal(lambda line: print(line, file=sys.stderr))
+    try:
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as stop:
+                result: R = stop.value
+                return result
+            shown = describe(event)
+            if shown is not None:
+                terminal._count(*shown, " img")
+    finally:
+        terminal._close_bar()

@@ -217,6 +217,9 @@ class LogitAdjustedLoss(TailorLoss):
         return f"{super().extra_repr()}, tau={self.tau}"
 
 
+LDAM_SCALE = 30.0  # LDAM's logit scale s (Cao et al. 2019): runs record softmax(s * cos)
+
+
 def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: float) -> TailorLoss:
     """Build the loss ``name`` for training counts ``counts`` (see the module docstring for definitions).
 
@@ -265,7 +268,7 @@ def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: floa
             params.get("alpha", -1.0),
             weights("iew") if name == "cb-focal" else None,
         )
-    max_m, s = params.get("max_m", 0.5), params.get("s", 30.0)
+    max_m, s = params.get("max_m", 0.5), params.get("s", LDAM_SCALE)
     if name == Loss.LDAM:
         return LDAMLoss(name, counts, max_m=max_m, s=s)
     epochs = int(params.get("epochs", 200))

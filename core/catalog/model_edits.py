@@ -1,0 +1,176 @@
+"""Undoable edits that a model proposes and a person confirms: accepting predictions, and the decisions on a
+suspected label error (keep the label, set other labels, remove it). Each returns an
+:class:`~core.catalog.edits.Edit`, undone and redone by :func:`~core.catalog.edits.revert` /
+:func:`~core.catalog.edits.reapply` like every other edit.
+
+Accepting predictions never replaces a label a person set: an image that has a label of the attribute from a
+person (source ``human``) or from an import (``import``, a person's labels brought in from a file) keeps it and is
+counted as skipped; an image whose only labels came from a model gets the new prediction instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.base.errors import TailorError
+from core.base.iteration import IDS_PER_QUERY, chunks
+from core.catalog.edits import Edit, _annotations_of, _attribute, _delete_rows, _insert_rows, _plural
+from core.catalog.records import Kind
+from core.catalog.schema import Label, LabelReview, Prediction, Run, utcnow
+from core.catalog.store import Catalog
+
+PERSON_SOURCES = ("human", "import")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    edit: Edit
+    labelled: int  # images that got labels
+    skipped: int  # images left alone: a person's label, or no prediction above its threshold
+
+
+def _run_labels(catalog: Catalog, run_id: int) -> tuple[int, str, list[int]]:
+    """The run's attribute id and kind, and its label ids in model output order."""
+    import json
+
+    with catalog.session() as s:
+        row = s.execute(select(Run.attribute_id, Run.kind, Run.labels).where(Run.id == run_id)).first()
+    if row is None:
+        raise TailorError(f"no run {run_id} in this catalog")
+    if row[0] is None:
+        raise TailorError(f"run {run_id}'s attribute was deleted; its predictions have no labels")
+    return int(row[0]), str(row[1]), [int(label["id"]) for label in json.loads(row[2])]
+
+
+def accept_predictions(
+    catalog: Catalog,
+    run_id: int,
+    image_ids: Sequence[int] | None = None,
+    thresholds: Mapping[int, float | None] | None = None,
+) -> Accepted:
+    """Label images with the run's stored predictions, source ``model``, in one transaction.
+
+    ``image_ids``: these images (a selection); None: every image the run predicted. ``thresholds``: label id ->
+    the score a prediction needs (None or absent: that label is never accepted); without ``thresholds`` the top
+    label is accepted (single-label) or every label scored at least 0.5 (multi-label)."""
+    import numpy as np
+
+    attribute_id, kind, label_ids = _run_labels(catalog, run_id)
+    with catalog.session(write=True) as s:
+        _attribute(s, attribute_id)
+        existing = set(s.scalars(select(Label.id).where(Label.attribute_id == attribute_id)))
+        query = select(Prediction.image_id, Prediction.scores).where(Prediction.run_id == run_id)
+        rows: list[tuple[int, bytes]] = []
+        if image_ids is None:
+            rows = [(r[0], r[1]) for r in s.execute(query)]
+        else:
+            for chunk in chunks(sorted(set(image_ids)), IDS_PER_QUERY):
+                rows += [(r[0], r[1]) for r in s.execute(query.where(Prediction.image_id.in_(chunk)))]
+        images = sorted(image_id for image_id, _ in rows)
+        annotations = _annotations_of(s, attribute_id, images)
+        by_person = {img for _, img, _, source in annotations if source in PERSON_SOURCES}
+        chosen: dict[int, list[int]] = {}
+        for image_id, raw in rows:
+            if image_id in by_person:
+                continue
+            picked = _pick(np.frombuffer(raw, dtype=np.float32).tolist(), label_ids, kind, thresholds)
+            picked = [label for label in picked if label in existing]  # a label deleted since the run
+            if picked:
+                chosen[image_id] = picked
+        stale = [ann for ann, img, _, _ in annotations if img in chosen]
+        deleted = _delete_rows(s, "annotation", stale)
+        now = utcnow()
+        new = [
+            {"image_id": img, "label_id": label, "attribute_id": attribute_id, "source": "model", "created_at": now}
+            for img in sorted(chosen)
+            for label in chosen[img]
+        ]
+        inserted = _insert_rows(s, "annotation", new)
+    edit = Edit(
+        f"accept predictions of run {run_id} on {_plural(len(chosen), 'image')}",
+        deleted=(deleted,),
+        inserted=(inserted,),
+        images=tuple(sorted(chosen)),
+        attributes=(attribute_id,),
+    )
+    return Accepted(edit, len(chosen), len(rows) - len(chosen))
+
+
+def _pick(
+    scores: Sequence[float], label_ids: list[int], kind: str, thresholds: Mapping[int, float | None] | None
+) -> list[int]:
+    if kind == Kind.SINGLE:
+        best = max(range(len(scores)), key=lambda j: scores[j])
+        if thresholds is None:
+            return [label_ids[best]]
+        needed = thresholds.get(label_ids[best])
+        return [label_ids[best]] if needed is not None and scores[best] >= needed else []
+    picked = []
+    for j, score in enumerate(scores):
+        needed = 0.5 if thresholds is None else thresholds.get(label_ids[j])
+        if needed is not None and score >= needed:
+            picked.append(label_ids[j])
+    return picked
+
+
+def set_labels(catalog: Catalog, image_id: int, attribute_id: int, label_ids: Sequence[int]) -> Edit:
+    """Give one image exactly ``label_ids`` of the attribute (a person's decision: source ``human``); an empty list
+    removes its labels."""
+    wanted = sorted(set(label_ids))
+    with catalog.session(write=True) as s:
+        _, name, kind = _attribute(s, attribute_id)
+        if kind == Kind.SINGLE and len(wanted) > 1:
+            raise TailorError(f"'{name}' is single-label: give one label")
+        known = dict(s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id)).all())
+        unknown = [label for label in wanted if label not in known]
+        if unknown:
+            raise TailorError(f"label {unknown[0]} is not a label of '{name}' (deleted meanwhile?)")
+        existing = _annotations_of(s, attribute_id, [image_id])
+        have = {label for _, _, label, _ in existing}
+        deleted = _delete_rows(s, "annotation", [ann for ann, _, label, _ in existing if label not in wanted])
+        now = utcnow()
+        new = [
+            {"image_id": image_id, "label_id": label, "attribute_id": attribute_id, "source": "human",
+             "created_at": now}
+            for label in wanted
+            if label not in have
+        ]  # fmt: skip
+        inserted = _insert_rows(s, "annotation", new)
+    shown = "/".join(known[label] for label in wanted) or "no label"
+    return Edit(
+        f"label image {image_id} '{shown}'",
+        deleted=(deleted,),
+        inserted=(inserted,),
+        images=(image_id,),
+        attributes=(attribute_id,),
+    )
+
+
+def labels_key(label_ids: Sequence[int]) -> str:
+    return " ".join(str(label) for label in sorted(set(label_ids)))
+
+
+def keep_label(catalog: Catalog, image_id: int, attribute_id: int, label_ids: Sequence[int], features: str) -> Edit:
+    """Remember that a person kept the image's labels although they were flagged: the same features never flag
+    them again (:func:`kept`)."""
+    with catalog.session(write=True) as s:
+        _, name, _ = _attribute(s, attribute_id)
+        row = {"image_id": image_id, "attribute_id": attribute_id, "labels": labels_key(label_ids),
+               "features": features, "decision": "kept", "created_at": utcnow()}  # fmt: skip
+        inserted = _insert_rows(s, "label_review", [row])
+    return Edit(f"keep the '{name}' label of image {image_id}", inserted=(inserted,), images=(image_id,))
+
+
+def kept(catalog: Catalog, attribute_id: int, features: str) -> set[tuple[int, str]]:
+    """(image id, labels key) of the labels kept for these features."""
+    with catalog.session() as s:
+        query = select(LabelReview.image_id, LabelReview.labels).where(
+            LabelReview.attribute_id == attribute_id, LabelReview.features == features
+        )
+        return {(int(image_id), str(labels)) for image_id, labels in s.execute(query)}
+
+
+__all__ = ["Accepted", "accept_predictions", "keep_label", "kept", "labels_key", "set_labels"]
