@@ -194,3 +194,11 @@ def thresholds(review: Review, target_precision: float = 0.6) -> list[dict]:
             }
         )
     return result
+
+
+def label_thresholds(catalog: Catalog, run_id: int, target_precision: float = 0.6) -> dict[int, float | None]:
+    """Label id -> the run's smallest score threshold reaching ``target_precision`` on its test images (None: no
+    threshold reaches it), as the Runs tab shows them: what accepting predictions "at 60% precision" uses."""
+    run = get_run(catalog, run_id)
+    by_name = {row["label"]: row["threshold"] for row in thresholds(load_review(catalog, run_id), target_precision)}
+    return {int(label["id"]): by_name.get(label["name"]) for label in run.labels}

@@ -14,8 +14,17 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
-from core.catalog.records import SORTS, SOURCES, AnnotationInfo, ImageDetail, ImageFilter, ImageRow, LabelInfo
-from core.catalog.schema import Annotation, Attribute, Image, Label, RunImage
+from core.catalog.records import (
+    PREDICTION_SORTS,
+    SORTS,
+    SOURCES,
+    AnnotationInfo,
+    ImageDetail,
+    ImageFilter,
+    ImageRow,
+    LabelInfo,
+)
+from core.catalog.schema import Annotation, Attribute, Image, Label, Prediction, RunImage
 from core.catalog.store import Catalog, check_split, label_count_rows
 
 
@@ -48,9 +57,27 @@ def _conditions(f: ImageFilter) -> list[ColumnElement[bool]]:
         where.append(
             exists().where(RunImage.image_id == Image.id, RunImage.run_id == f.run_id, RunImage.split == "test")
         )
+    if f.prediction_run is not None and (f.predicted_label_id is not None or f.disagrees or f.min_confidence > 0):
+        where += _prediction_conditions(f)  # a prediction run alone only shows and sorts: every image stays
+    elif f.predicted_label_id is not None or f.disagrees or f.min_confidence > 0:
+        raise TailorError("filtering by prediction needs a prediction run")
     if f.text.strip():
         where.append(func.lower(Image.path).like(f"%{_escape_like(f.text.strip().lower())}%", escape="\\"))
     return where
+
+
+def _prediction_conditions(f: ImageFilter) -> list[ColumnElement[bool]]:
+    scope = [Prediction.image_id == Image.id, Prediction.run_id == f.prediction_run]
+    if f.predicted_label_id is not None:
+        scope.append(Prediction.label_id == f.predicted_label_id)
+    if f.min_confidence > 0:
+        scope.append(Prediction.confidence >= f.min_confidence)
+    if f.disagrees:  # the image has a label of the attribute, and not the predicted one
+        if f.attribute_id is None:
+            raise TailorError("'prediction disagrees with the label' needs an attribute")
+        scope.append(~exists().where(Annotation.image_id == Image.id, Annotation.label_id == Prediction.label_id))
+        scope.append(exists().where(Annotation.image_id == Image.id, Annotation.attribute_id == f.attribute_id))
+    return [exists().where(*scope)]
 
 
 ALL_IMAGES = ImageFilter()
@@ -60,12 +87,22 @@ def image_ids(catalog: Catalog, f: ImageFilter = ALL_IMAGES) -> array:
     """Ids of the images matching ``f`` in display order, as a compact ``array('q')``."""
     if f.sort not in SORTS:
         raise TailorError(f"unknown sort '{f.sort}' (expected one of {', '.join(SORTS)})")
-    order = {
-        "path": (Image.path,),
-        "newest": (Image.added_at.desc(), Image.path),
-        "oldest": (Image.added_at, Image.path),
-    }[f.sort]
-    query = select(Image.id).where(and_(True, *_conditions(f))).order_by(*order)
+    query = select(Image.id).where(and_(True, *_conditions(f)))
+    if f.sort in PREDICTION_SORTS:
+        if f.prediction_run is None:
+            raise TailorError("sorting by confidence needs a prediction run")
+        query = query.outerjoin(
+            Prediction, and_(Prediction.image_id == Image.id, Prediction.run_id == f.prediction_run)
+        )
+        confidence = Prediction.confidence.desc() if f.sort == "confident" else Prediction.confidence.asc()
+        query = query.order_by(confidence.nulls_last(), Image.path)
+    else:
+        order = {
+            "path": (Image.path,),
+            "newest": (Image.added_at.desc(), Image.path),
+            "oldest": (Image.added_at, Image.path),
+        }[f.sort]
+        query = query.order_by(*order)
     ids = array("q")
     with catalog.session() as s:  # Core execution on the session's connection: half the ORM's time per row
         for chunk in s.connection().execute(query).scalars().partitions(20000):
@@ -73,11 +110,15 @@ def image_ids(catalog: Catalog, f: ImageFilter = ALL_IMAGES) -> array:
     return ids
 
 
-def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = None) -> list[ImageRow]:
-    """Rows of ``ids`` (in that order; ids deleted meanwhile are left out) with their labels of one attribute."""
+def image_rows(
+    catalog: Catalog, ids: Sequence[int], attribute_id: int | None = None, prediction_run: int | None = None
+) -> list[ImageRow]:
+    """Rows of ``ids`` (in that order; ids deleted meanwhile are left out) with their labels of one attribute and
+    the top label and confidence ``prediction_run`` predicted."""
     ids = list(ids)
     rows: dict[int, tuple[int, str, str, int, int, str | None]] = {}
     labels: dict[int, list[str]] = {}
+    predicted: dict[int, tuple[str, float]] = {}
     with catalog.session() as s:
         for chunk in chunks(ids, IDS_PER_QUERY):
             part = chunk
@@ -96,7 +137,19 @@ def image_rows(catalog: Catalog, ids: Sequence[int], attribute_id: int | None = 
                     .order_by(Label.name)
                 ):
                     labels.setdefault(image_id, []).append(name)
-    return [ImageRow(*rows[i], labels=tuple(labels.get(i, ()))) for i in ids if i in rows]
+            if prediction_run is not None:
+                for image_id, name, confidence in s.execute(
+                    select(Prediction.image_id, Label.name, Prediction.confidence)
+                    .join(Label, Label.id == Prediction.label_id)
+                    .where(Prediction.run_id == prediction_run, Prediction.image_id.in_(part))
+                ):
+                    predicted[image_id] = (name, float(confidence))
+    return [
+        ImageRow(*rows[i], labels=tuple(labels.get(i, ())), predicted=predicted.get(i, (None, None))[0],
+                 confidence=predicted.get(i, (None, None))[1])
+        for i in ids
+        if i in rows
+    ]  # fmt: skip
 
 
 def image_detail(catalog: Catalog, image_id: int) -> ImageDetail:

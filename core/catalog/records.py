@@ -42,7 +42,14 @@ class RunStatus(StrEnum):
 
 SPLITS, KINDS, SOURCES = tuple(Split), tuple(Kind), tuple(AnnotationSource)
 
-SORTS = {"path": "path (A-Z)", "newest": "newest first", "oldest": "oldest first"}
+SORTS = {
+    "path": "path (A-Z)",
+    "newest": "newest first",
+    "oldest": "oldest first",
+    "confident": "most confident prediction first",
+    "doubtful": "least confident prediction first",
+}
+PREDICTION_SORTS = ("confident", "doubtful")  # need ImageFilter.prediction_run
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,10 @@ class ImageFilter:
     run_id: int | None = None  # only the images this run was tested on
     text: str = ""  # case-insensitive substring of the path
     sort: str = "path"
+    prediction_run: int | None = None  # the run whose predictions the next fields filter by (alone: none hidden)
+    predicted_label_id: int | None = None  # the run predicts this label (its top label)
+    min_confidence: float = 0.0  # the top label's score is at least this
+    disagrees: bool = False  # labeled, and the predicted label is not among the image's labels
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,8 @@ class ImageRow:
     height: int
     split: str | None
     labels: tuple[str, ...]  # names of the filter attribute's labels on the image
+    predicted: str | None = None  # the prediction run's top label, when it predicted the image
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

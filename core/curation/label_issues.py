@@ -19,7 +19,7 @@ import numpy as np
 from core.base.errors import TailorError
 from core.catalog.model_edits import kept, labels_key
 from core.catalog.records import RunStatus
-from core.catalog.runs import list_runs
+from core.catalog.runs import get_run, list_runs
 from core.catalog.snapshot import take_snapshot
 from core.catalog.store import Catalog, open_catalog
 from core.config import TrainConfig
@@ -75,13 +75,19 @@ class IssueReport:
 
 
 def choose_extractor(catalog: Catalog, attribute: str, choice: FeatureChoice) -> Extractor:
-    if choice.features_of is not None or choice.backbone is not None:
-        if choice.features_of is None and not choice.pretrained:
+    """The extractor of ``choice``. A run's features are those its head reads: a head-only run's pretrained
+    backbone (its store, no new pass), a whole-network run's own backbone."""
+    if choice.features_of is not None:
+        run = get_run(catalog, choice.features_of)
+        if run.status != RunStatus.FINISHED:
+            raise TailorError(f"--features-of {run.id}: run is {run.status}, not finished")
+        return run_extractor(catalog, run)
+    if choice.backbone is not None:
+        if not choice.pretrained:
             raise TailorError("--backbone needs --pretrained [FILE] (ImageNet weights or a weights file)")
         config = TrainConfig(
-            attribute=attribute, head_only=True, features_of=choice.features_of,
-            backbone=choice.backbone or "resnet18", pretrained=choice.pretrained, image_size=choice.image_size,
-            normalization=choice.normalization,
+            attribute=attribute, head_only=True, backbone=choice.backbone, pretrained=choice.pretrained,
+            image_size=choice.image_size, normalization=choice.normalization,
         )  # fmt: skip
         return Extractor.for_config(catalog, config)
     finished = [r for r in list_runs(catalog, attribute) if r.status == RunStatus.FINISHED]

@@ -113,6 +113,8 @@ def test_an_older_catalog_s_absolute_run_folders_become_relative_and_a_stale_cop
     conn = sqlite3.connect(location)  # as written by the previous schema: absolute folders
     conn.execute("UPDATE run SET directory = ?", (own,))
     conn.execute("UPDATE alembic_version SET version_num = '0003'")
+    conn.execute("DROP TABLE prediction")  # the tables of later migrations did not exist yet
+    conn.execute("DROP TABLE label_review")
     conn.commit()
     conn.close()
     stale = str(tmp_path / "copy-before-upgrade.sqlite")

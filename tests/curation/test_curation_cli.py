@@ -37,7 +37,10 @@ def test_predict_label_issues_and_duplicates_from_the_command_line(trained):
     assert duplicates.returncode == 0 and json.loads(duplicates.stdout) == []
 
 
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained, capsys):
+    """Through ``main`` in this process (the script's own entry point; one subprocess above shows the script)."""
+    from core.cli.main import main
+
     location, run_id = trained
     with Catalog(location) as cat:
         before = dump_tables(cat, ("annotation", "prediction", "label_review"))
@@ -48,8 +51,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained):
         (("label-issues", location, "-a", "colour", "--folds", "1"), "--folds must be between 2 and 20"),
         (("duplicates", location, "--threshold", "2"), "--threshold must be in (0, 1]"),
     ]:
-        done = run_cli(*args)
-        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
-        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        code = main(list(args))
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, (args, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     with Catalog(location) as cat:
         assert dump_tables(cat, ("annotation", "prediction", "label_review")) == before

@@ -1,5 +1,5 @@
-"""The main window: menus, the attribute chooser, the five tabs (Browse, Imbalance, Train, Runs, Review), imports,
-undo and closing while a run trains."""
+"""The main window: menus, the attribute chooser, the six tabs (Browse, Imbalance, Train, Runs, Review, Label issues),
+imports, curation jobs (predict, find label issues), undo and closing while a run trains."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from workbench.viewmodels.catalog_state import CatalogState
     from workbench.viewmodels.editor import Editor
     from workbench.views.imbalance import ImbalanceView
+    from workbench.views.issues import IssuesView
     from workbench.views.review import ReviewView
     from workbench.views.runs import RunsView
     from workbench.views.training import TrainingPanel
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.thumbs = ThumbnailLoader(self.cache_dir, parent=self)
         self.device_probe = DeviceProbe(self)  # started once the first page is in: see _opened
         self._importer = None
+        self.curation_job = None  # the running predict / label-issues job (ProgressJob), for tests
         self.last_report_dialog: ReportDialog | None = None
 
         self.browser = BrowserView(self.thumbs, self.cache_dir)
@@ -147,6 +149,7 @@ class MainWindow(QMainWindow):
                 ("training", "Train"),
                 ("runs_view", "Runs"),
                 ("review", "Review"),
+                ("issues", "Label issues"),
             )
         }
         self._histories = Latest()
@@ -200,6 +203,10 @@ class MainWindow(QMainWindow):
     def review(self) -> ReviewView:
         return self._pages["review"].view()  # type: ignore[return-value]
 
+    @property
+    def issues(self) -> IssuesView:
+        return self._pages["issues"].view()  # type: ignore[return-value]
+
     def _built(self, name: str):
         """The view of a lazy tab when it has been built, else None (nothing to refresh or shut down)."""
         page = self._pages[name]
@@ -231,8 +238,16 @@ class MainWindow(QMainWindow):
             view.resumeRun.connect(self.resume_run)
             view.keepAdjusted.connect(self.keep_adjusted)
             view.browseTestImages.connect(self.browse_run_test_images)
+            view.predictRun.connect(self.predict_run)
             if self.catalog is not None:
                 view.attach(self.catalog)
+        elif name == "issues":
+            from workbench.views.issues import IssuesView
+
+            view = IssuesView(self.cache_dir)
+            view.findIssues.connect(self.find_issues)
+            if self.state is not None and self.editor is not None:
+                view.attach(self.state, self.editor)
         else:
             from workbench.views.review import ReviewView
 
@@ -328,6 +343,7 @@ class MainWindow(QMainWindow):
         view.addAction(self._action("&Train", lambda: self.tabs.setCurrentWidget(self.training), "Ctrl+3"))
         view.addAction(self._action("R&uns", lambda: self.tabs.setCurrentWidget(self.runs_view), "Ctrl+4"))
         view.addAction(self._action("Re&view", lambda: self.tabs.setCurrentWidget(self.review), "Ctrl+5"))
+        view.addAction(self._action("&Label issues", lambda: self.tabs.setCurrentWidget(self.issues), "Ctrl+6"))
         self.refresh_action = self._action(
             "&Refresh",
             self.refresh,
@@ -430,6 +446,8 @@ class MainWindow(QMainWindow):
             runs.attach(catalog)
         if (review := self._built("review")) is not None:
             review.attach(catalog, self.editor)
+        if (issues := self._built("issues")) is not None:
+            issues.attach(self.state, self.editor)
         self.state.refresh()
         self.stack.setCurrentWidget(self.tabs)
         self.setWindowTitle(f"{Path(location).name} — Tailor" if "://" not in location else f"{location} — Tailor")
@@ -610,6 +628,51 @@ class MainWindow(QMainWindow):
         if self.queue is not None and run is not None:
             self.queue.keep_adjusted(run, tau)
             self.status(f"Recording run {run_id} adjusted with τ = {tau:.2f} as a new run…")
+
+    # -- curation: predictions and label issues (worker threads, progress with Cancel) --------------------
+
+    def predict_run(self, run_id: int, scope: str) -> None:
+        """Store a run's predictions (``unlabeled`` or ``all`` images); Browse then shows them."""
+        from workbench.widgets.progress_job import ProgressJob
+        from workbench.workers.curation import predict_job
+
+        if self.location is None:
+            return
+        job = ProgressJob(self, f"Predicting {scope} images with run {run_id}", predict_job, self.location, run_id,
+                          scope)  # fmt: skip
+        job.failed.connect(lambda message: plain.warn(self, "Predict", message))
+        job.finished.connect(lambda result: self._predicted(run_id, result))
+        self.curation_job = job
+
+    def _predicted(self, run_id: int, result) -> None:
+        if result.cancelled:
+            self.status(f"Prediction with run {run_id} cancelled; nothing was written")
+            return
+        self.status(
+            f"Run {run_id} predicted {len(result.image_ids):,} images in {result.seconds:.1f} s; Browse shows them "
+            f"(Predictions row)"
+        )
+        self.tabs.setCurrentWidget(self.browser)
+        self.browser.refresh_predictions(run_id)
+
+    def find_issues(self, attribute: str, features_of: int | None, folds: int) -> None:
+        from workbench.widgets.progress_job import ProgressJob
+        from workbench.workers.curation import issues_job
+
+        if self.location is None:
+            return
+        job = ProgressJob(self, f"Finding suspected label errors of '{attribute}'", issues_job, self.location,
+                          attribute, features_of, folds)  # fmt: skip
+        job.failed.connect(lambda message: plain.warn(self, "Label issues", message))
+        job.finished.connect(self._issues_found)
+        self.curation_job = job
+
+    def _issues_found(self, report) -> None:
+        if report.cancelled:
+            self.status("Finding label issues cancelled")
+            return
+        self.issues.show_report(report)
+        self.status(f"{len(report.issues):,} suspected label errors of '{report.attribute}', rarest labels first")
 
     def review_run(self, run_id: int) -> None:
         self.review.review_run(run_id)

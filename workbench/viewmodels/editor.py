@@ -58,6 +58,7 @@ class Editor(QObject):
     """Owns the undo stack and the writer thread of one open catalog."""
 
     edited = Signal(object)  # core.catalog.edits.Edit, after it was applied, undone or redone
+    undone = Signal(object)  # the same Edit, after ``edited``, when it was undone
     failed = Signal(str)
 
     def __init__(self, catalog_location: str, parent: QObject | None = None) -> None:
@@ -109,6 +110,8 @@ class Editor(QObject):
             command.setText(result.description)
         if result is not None:
             self.edited.emit(result)
+            if action == "undo":
+                self.undone.emit(result)
 
     def _failed(self, tag, message: str) -> None:
         command, action = tag

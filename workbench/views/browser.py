@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.records import SORTS, ImageFilter, Kind
+from core.catalog.records import PREDICTION_SORTS, SORTS, ImageFilter, Kind
 from workbench.views.detail import DetailPane
+from workbench.views.prediction_bar import PredictionBar, prediction_runs
 from workbench.widgets import plain
 from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.workers.tasks import Latest
@@ -66,7 +67,8 @@ class FilterBar(QWidget):
         self.text = QLineEdit(placeholderText="Path contains…", clearButtonEnabled=True)
         self.sort = QComboBox()
         for key, text in SORTS.items():
-            self.sort.addItem(f"Sort: {text}", key)
+            if key not in PREDICTION_SORTS:  # those are the prediction bar's
+                self.sort.addItem(f"Sort: {text}", key)
         self.count = plain.label()
         self.run_id: int | None = None
         self.run_chip = QPushButton(toolTip="Showing only the images this run was tested on: click to show all")
@@ -232,6 +234,7 @@ class BrowserView(QWidget):
         self.state: CatalogState | None = None
         self.editor: Editor | None = None
         self.filters = FilterBar()
+        self.predictions = PredictionBar()
         self.model = ImageGridModel(thumbs, self)
         self.grid = ImageGridView()
         self.grid.setModel(self.model)
@@ -250,12 +253,17 @@ class BrowserView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filters)
+        layout.addWidget(self.predictions)
         layout.addWidget(self.splitter, 1)
         self._query = Latest()
         self._shown_filter: ImageFilter | None = None
         self._selection_timer = QTimer(self, singleShot=True, interval=60)
         self._selection_timer.timeout.connect(self._selection_settled)
         self.filters.changed.connect(self.apply_filter)
+        self.predictions.changed.connect(self.apply_filter)
+        self.predictions.acceptSelection.connect(self.accept_selection)
+        self.predictions.acceptAbove.connect(self.accept_above)
+        self._runs_query = Latest()
         self.grid.selectionModel().selectionChanged.connect(lambda *_: self._selection_timer.start())
         self.grid.digitPressed.connect(self._digit)
         self.grid.customContextMenuRequested.connect(self._context_menu)
@@ -283,13 +291,31 @@ class BrowserView(QWidget):
             state.labels, self.filters.label.currentData() if previous == state.attribute_id else None
         )
         self.labels.set_labels(state.attribute, state.labels, len(self.grid.selected_rows()), self.labels.image_labels)
+        self.predictions.set_labels(state.labels)
         if previous != state.attribute_id or self.model.catalog is not state.catalog:  # another catalog: its ids
+            self.refresh_predictions(None, apply=False)
             self.apply_filter()
+
+    def refresh_predictions(self, select: int | None = None, apply: bool = True) -> None:
+        """Read which runs of the attribute have stored predictions (``select``: show that run's)."""
+        state = self.state
+        if state is None or state.attribute_id is None:
+            self.predictions.set_runs([], None)
+            return
+        keep = select if select is not None else self.predictions.run_id
+
+        def arrived(runs) -> None:
+            before = self.predictions.run_id
+            self.predictions.set_runs(runs, keep)
+            if apply or self.predictions.run_id != before:
+                self.apply_filter()
+
+        self._runs_query.run(prediction_runs, state.catalog, state.attribute_id, on_return=arrived)
 
     def apply_filter(self) -> None:
         if self.state is None:
             return
-        f = self.filters.current(self.state.attribute_id)
+        f = self.predictions.apply(self.filters.current(self.state.attribute_id))
         self.filters.count.setText("counting…")
         self._query.run(
             _image_ids,
@@ -304,7 +330,8 @@ class BrowserView(QWidget):
         self._shown_filter = f
         keep = set(self.grid.selected_ids()) if len(ids) and same_filter else set()
         scroll = self.grid.verticalScrollBar().value() if same_filter else 0
-        self.model.set_ids(self.state.catalog, ids, f.attribute_id)
+        self.model.set_ids(self.state.catalog, ids, f.attribute_id, prediction_run=f.prediction_run)
+        self.detail.prediction_run = f.prediction_run
         total = len(ids)
         self.filters.count.setText(f"{total:,} image{'s' if total != 1 else ''}")
         if keep and len(keep) <= 5000:
@@ -367,9 +394,31 @@ class BrowserView(QWidget):
         if ids and attribute is not None:
             self.editor.clear(ids, attribute.id, attribute.name)
 
+    def accept_selection(self, run_id: int) -> None:
+        ids = self.grid.selected_ids()
+        if not ids:
+            self.status.emit("Select images first, then accept their predictions.")
+            return
+
+        def build(catalog):
+            from core.catalog.model_edits import accept_predictions
+
+            return accept_predictions(catalog, run_id, ids).edit
+
+        self.editor.push(build, f"accept run {run_id}'s predictions on {len(ids):,} images")
+
+    def accept_above(self, run_id: int, precision: float) -> None:
+        def build(catalog):  # writer thread: the thresholds need scikit-learn, read there
+            from core.analysis.review import label_thresholds
+            from core.catalog.model_edits import accept_predictions
+
+            return accept_predictions(catalog, run_id, None, label_thresholds(catalog, run_id, precision)).edit
+
+        self.editor.push(build, f"accept run {run_id}'s predictions at {precision:.0%} precision")
+
     def _edited(self, edit) -> None:
-        f = self.filters.current(self.state.attribute_id if self.state else None)
-        if f.label_id is not None or f.unlabeled or f.source is not None:
+        f = self.predictions.apply(self.filters.current(self.state.attribute_id if self.state else None))
+        if f.label_id is not None or f.unlabeled or f.source is not None or f.disagrees:
             self.apply_filter()  # membership may have changed
         else:
             self.model.reload_rows(edit.images)

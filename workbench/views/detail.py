@@ -21,16 +21,34 @@ if TYPE_CHECKING:
 PREVIEW = 384
 
 
-def _load(catalog: Catalog, image_id: int, cache_dir) -> tuple[ImageDetail, QImage | None, str]:
+def _prediction(catalog: Catalog, image_id: int, run_id: int | None) -> str:
+    """ "run 5 predicts: green 93.1% · red 5.0% · blue 1.9%" (the top three), or ""."""
+    if run_id is None:
+        return ""
+    from core.catalog.predictions import read
+    from core.catalog.runs import get_run
+
+    names = [label["name"] for label in get_run(catalog, run_id).labels]
+    found = read(catalog, run_id, [image_id], names)
+    if not found:
+        return ""
+    top = sorted(found[0].scores.items(), key=lambda item: -item[1])[:3]
+    return f"run {run_id} predicts: " + " · ".join(f"{name} {100 * score:.1f}%" for name, score in top)
+
+
+def _load(
+    catalog: Catalog, image_id: int, cache_dir, prediction_run: int | None = None
+) -> tuple[ImageDetail, QImage | None, str, str]:
     from core.catalog.browse import image_detail  # worker thread
 
     detail = image_detail(catalog, image_id)
+    prediction = _prediction(catalog, image_id, prediction_run)
     try:
         thumb = thumbnails.load(detail.path, detail.content_hash, cache_dir, size=PREVIEW)
     except BadImage as exc:
-        return detail, None, str(exc)
+        return detail, None, str(exc), prediction
     image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy()
-    return detail, image, ""
+    return detail, image, "", prediction
 
 
 class DetailPane(QWidget):
@@ -40,6 +58,7 @@ class DetailPane(QWidget):
         self.catalog: Catalog | None = None
         self.image_id: int | None = None
         self.detail: ImageDetail | None = None
+        self.prediction_run: int | None = None  # the run whose stored prediction is shown (the Browse tab sets it)
         self._latest = Latest()
         self._image = QImage()
         self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
@@ -73,6 +92,7 @@ class DetailPane(QWidget):
             catalog,
             image_id,
             self.cache_dir,
+            self.prediction_run,
             on_return=self._arrived,
             on_error=lambda exc: self.show_nothing(str(exc)),
         )
@@ -82,7 +102,7 @@ class DetailPane(QWidget):
             self.show_image(self.catalog, self.image_id)
 
     def _arrived(self, result) -> None:
-        detail, image, problem = result
+        detail, image, problem, prediction = result
         self.detail = detail
         self._image = image if image is not None else QImage()
         self._fit()
@@ -109,8 +129,9 @@ class DetailPane(QWidget):
             )
             or "<li><i>no labels</i></li>"
         )
+        predicted = f"<p style='margin-top:6px'>{html.escape(prediction)}</p>" if prediction else ""
         self.info.setText(
-            f"<table>{table}</table><p style='margin-top:6px'>Labels</p><ul style='margin:0'>{labels}</ul>"
+            f"<table>{table}</table><p style='margin-top:6px'>Labels</p><ul style='margin:0'>{labels}</ul>{predicted}"
         )
 
     def resizeEvent(self, event) -> None:

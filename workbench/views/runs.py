@@ -22,11 +22,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -148,6 +150,7 @@ class RunsView(QWidget):
     resumeRun = Signal(object)  # an interrupted, cancelled or failed run (RunInfo), to continue it
     browseTestImages = Signal(int)  # run id: show the images it was tested on in Browse
     keepAdjusted = Signal(int, float)  # run id, tau: record its post-hoc logit adjustment as a run
+    predictRun = Signal(int, str)  # run id, scope ("unlabeled" | "all"): store its predictions in the catalog
     status = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -156,6 +159,7 @@ class RunsView(QWidget):
         self.runs: list[RunInfo] = []
         self.table_data: dict | None = None
         self._runs_latest, self._compare_latest, self._threshold_latest = Latest(), Latest(), Latest()
+        self._duplicates_latest = Latest()
         top, compare_box, threshold_box = self._runs_panel(), self._compare_panel(), self._threshold_panel()
         for caption in (self.compare_caption, self.threshold_caption):
             caption.setWordWrap(True)  # long captions wrap instead of widening the window
@@ -198,6 +202,21 @@ class RunsView(QWidget):
         self.browse_button.clicked.connect(lambda: self.browseTestImages.emit(self.selected_ids()[0]))
         self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
         self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
+        self.predict_button = QToolButton(text="Predict", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.predict_button.setToolTip("Store this run's predictions in the catalog; Browse then shows, filters and "
+                                       "accepts them")  # fmt: skip
+        menu = QMenu(self.predict_button)
+        menu.addAction("Unlabeled images", lambda: self.predictRun.emit(self.selected_ids()[0], "unlabeled"))
+        menu.addAction("All images", lambda: self.predictRun.emit(self.selected_ids()[0], "all"))
+        self.predict_button.setMenu(menu)
+        self.duplicates_note = plain.label(wordWrap=True)
+        self.duplicates_note.setStyleSheet("color: #b35c00")
+        self.duplicates_note.setVisible(False)
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.duplicates_note)
         return _panel(
             [
                 (QLabel("Runs of this catalog (from the window and the CLI)"), 1),
@@ -205,8 +224,9 @@ class RunsView(QWidget):
                 (self.browse_button, 0),
                 (self.plot_button, 0),
                 (self.review_button, 0),
+                (self.predict_button, 0),
             ],
-            self.table,
+            body,
         )
 
     def _compare_panel(self) -> QWidget:
@@ -351,6 +371,7 @@ class RunsView(QWidget):
         self.plot_button.setEnabled(bool(finished))
         self.review_button.setEnabled(bool(finished) and finished[0] == (ids[0] if ids else None))
         self.browse_button.setEnabled(len(ids) == 1 and bool(finished))
+        self.predict_button.setEnabled(len(ids) == 1 and bool(finished))
         self.threshold_csv_button.setEnabled(bool(self.threshold_rows))
         comparable = self.table_data is not None
         self.csv_button.setEnabled(comparable)
@@ -371,7 +392,25 @@ class RunsView(QWidget):
         one = ids[0] if len(ids) == 1 and ids == finished else None
         if one != self.adjust.wanted:
             self.adjust.show_run(self.catalog, one)
+        self._check_duplicates(one)
         self._buttons()
+
+    def _check_duplicates(self, run_id: int | None) -> None:
+        """Warn when the selected run's test images have twins in its training split (worker thread)."""
+        from workbench.workers.curation import duplicate_warning
+
+        self.duplicates_note.setVisible(False)
+        if run_id is None or self.catalog is None:
+            return
+
+        def arrived(text: str) -> None:
+            if self.selected_ids() == [run_id]:
+                self.duplicates_note.setText(text)
+                self.duplicates_note.setVisible(bool(text))
+
+        self._duplicates_latest.run(
+            duplicate_warning, self.catalog, run_id, on_return=arrived, on_error=lambda _exc: None
+        )
 
     # -- comparison -------------------------------------------------------------------------------------------
 

@@ -31,11 +31,23 @@ RowRole = Qt.ItemDataRole.UserRole + 2
 CellRole = Qt.ItemDataRole.UserRole + 3  # (thumbnail or None, caption): what the delegate paints
 
 
-def _image_rows(catalog: Catalog, ids: list[int], attribute_id: int | None) -> list[ImageRow]:
+def _image_rows(
+    catalog: Catalog, ids: list[int], attribute_id: int | None, prediction_run: int | None
+) -> list[ImageRow]:
     """Worker thread: a page of rows (the query module is imported there, not before the first paint)."""
     from core.catalog.browse import image_rows
 
-    return image_rows(catalog, ids, attribute_id)
+    return image_rows(catalog, ids, attribute_id, prediction_run)
+
+
+def prediction_text(info: ImageRow) -> str:
+    """ "red ✓ 93%" (the prediction agrees), "red → green 93%" (it does not), "→ green 93%" (unlabeled)."""
+    if info.predicted is None or info.confidence is None:
+        return ""
+    confidence = f"{100 * info.confidence:.0f}%"
+    if info.predicted in info.labels:
+        return f"{', '.join(info.labels)} ✓ {confidence}"
+    return f"{', '.join(info.labels)} → {info.predicted} {confidence}".lstrip()
 
 
 class ImageGridModel(QAbstractListModel):
@@ -48,6 +60,7 @@ class ImageGridModel(QAbstractListModel):
         self.thumbs = thumbs
         self.catalog: Catalog | None = None
         self.attribute_id: int | None = None
+        self.prediction_run: int | None = None  # captions show this run's stored predictions
         self._ids = array("q")
         self.captions: dict[int, str] | None = None
         self._pages: OrderedDict[int, list[ImageRow | None]] = OrderedDict()
@@ -64,11 +77,18 @@ class ImageGridModel(QAbstractListModel):
     # -- contents ------------------------------------------------------------------------------------------
 
     def set_ids(
-        self, catalog: Catalog, ids: array, attribute_id: int | None, captions: dict[int, str] | None = None
+        self,
+        catalog: Catalog,
+        ids: array,
+        attribute_id: int | None,
+        captions: dict[int, str] | None = None,
+        prediction_run: int | None = None,
     ) -> None:
-        """Show ``ids`` in this order; ``captions`` (image id -> text) replace the labels under the cells."""
+        """Show ``ids`` in this order; ``captions`` (image id -> text) replace the labels under the cells;
+        ``prediction_run``: show that run's predictions with the labels."""
         self.beginResetModel()
         self.captions = captions
+        self.prediction_run = prediction_run
         self.catalog = catalog
         self.attribute_id = attribute_id
         self._ids = ids
@@ -111,6 +131,8 @@ class ImageGridModel(QAbstractListModel):
     def caption(self, info: ImageRow) -> str:
         if self.captions is not None and info.id in self.captions:
             return self.captions[info.id]
+        if info.predicted is not None:
+            return prediction_text(info)
         if info.labels:
             return ", ".join(info.labels)
         folder = os.path.basename(os.path.dirname(info.path))  # unlabeled: where it came from tells most
@@ -160,6 +182,8 @@ class ImageGridModel(QAbstractListModel):
             extra = f"\n{failure}" if failure else ""
             split = info.split or "no split"
             caption = f"{self.captions[info.id]}\n" if self.captions is not None and info.id in self.captions else ""
+            if info.predicted is not None and info.confidence is not None:
+                extra += f"\nrun {self.prediction_run} predicts {info.predicted} ({100 * info.confidence:.1f}%)"
             return plain.tooltip(f"{caption}{info.path}\n{info.width} x {info.height} · {split} · {labels}{extra}")
         return None
 
@@ -191,6 +215,7 @@ class ImageGridModel(QAbstractListModel):
             self.catalog,
             ids,
             self.attribute_id,
+            self.prediction_run,
             on_return=lambda rows: self._page_arrived(token, page_no, ids, rows),
             on_error=failed,
             on_finish=finished,

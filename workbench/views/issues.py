@@ -1,0 +1,306 @@
+"""The Label issues tab: suspected label errors of the current attribute, rarest labels first, one image at a time.
+
+Find runs ``tailor label-issues`` on a worker (features of the chosen run's backbone, K-fold cross-fit, cleanlab)
+with a progress dialog and Cancel. The queue shows each issue's given and suggested labels, cleanlab's label
+quality and the queue priority; the image is shown large beside it. Keep (K), Relabel as suggested (R) and Remove
+the label (Delete) are edits on the window's undo stack; a kept label is remembered for these features and is not
+proposed again. Undo brings an issue's decision back to open.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.widgets import plain
+from workbench.workers.tasks import Latest
+
+if TYPE_CHECKING:
+    from core.catalog.store import Catalog
+    from workbench.viewmodels.catalog_state import CatalogState
+    from workbench.viewmodels.editor import Editor
+
+COLUMNS = ("#", "image", "given", "suggested", "quality", "priority", "decision")
+PREVIEW = 512
+
+
+def _runs(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
+    """Worker thread: the attribute's finished runs (id, display name), newest first."""
+    from core.catalog.runs import display_name, list_runs
+
+    return [(r.id, display_name(r)) for r in reversed(list_runs(catalog, attribute)) if r.status == "finished"]
+
+
+def _picture(path: str, content_hash: str, cache_dir) -> QImage:
+    """Worker thread: the image through the shared decode path, at preview size."""
+    from core.ingest import thumbnails
+    from core.ingest.images import BadImage
+
+    try:
+        thumb = thumbnails.load(path, content_hash, cache_dir, size=PREVIEW)
+    except BadImage:
+        return QImage()
+    return QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy()
+
+
+def _hash_of(catalog: Catalog, image_id: int) -> str:
+    from core.catalog.predictions import image_paths
+
+    return image_paths(catalog, [image_id])[1][0]
+
+
+class IssuesView(QWidget):
+    status = Signal(str)
+    findIssues = Signal(str, object, int)  # attribute, features-of run id (None: newest run), folds
+
+    def __init__(self, cache_dir, parent=None) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir
+        self.state: CatalogState | None = None
+        self.editor: Editor | None = None
+        self.report = None
+        self.decisions: dict[int, str] = {}  # image id -> "kept" | "relabelled" | "removed"
+        self._runs, self._preview = Latest(), Latest()
+        self.features = QComboBox(minimumContentsLength=30)
+        self.features.setToolTip("Whose backbone's features the cross-fitted heads read")
+        self.folds = QSpinBox(minimum=2, maximum=20, value=5, prefix="folds ")
+        self.find_button = QPushButton("Find suspected errors")
+        self.find_button.clicked.connect(self.find)
+        self.summary = plain.label(wordWrap=True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._show_current)
+        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumSize(200, 200)
+        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.verdict = plain.label(wordWrap=True)
+        self.keep_button = QPushButton("Keep label (K)")
+        self.relabel_button = QPushButton("Relabel as suggested (R)")
+        self.remove_button = QPushButton("Remove label (Del)")
+        self.keep_button.clicked.connect(self.keep)
+        self.relabel_button.clicked.connect(self.relabel)
+        self.remove_button.clicked.connect(self.remove)
+        for key, slot in (("K", self.keep), ("R", self.relabel), (QKeySequence.StandardKey.Delete, self.remove)):
+            QShortcut(QKeySequence(key), self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._image = QImage()
+        self._layout()
+        self._enable()
+
+    def _layout(self) -> None:
+        header = QHBoxLayout()
+        header.addWidget(plain.label("Features of"))
+        header.addWidget(self.features)
+        header.addWidget(self.folds)
+        header.addWidget(self.find_button)
+        header.addWidget(self.summary, 1)
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.addWidget(self.picture, 1)
+        column.addWidget(self.verdict)
+        buttons = QHBoxLayout()
+        for button in (self.keep_button, self.relabel_button, self.remove_button):
+            buttons.addWidget(button)
+        column.addLayout(buttons)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.table)
+        splitter.addWidget(side)
+        splitter.setSizes([560, 460])
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(splitter, 1)
+
+    # -- wiring ----------------------------------------------------------------------------------------------
+
+    def attach(self, state: CatalogState, editor: Editor) -> None:
+        self.state, self.editor = state, editor
+        state.changed.connect(self._state_changed)
+        editor.edited.connect(self._edited)
+        editor.undone.connect(self._undone)
+        if state.loaded:
+            self._state_changed()
+
+    def _state_changed(self) -> None:
+        attribute = self.state.attribute if self.state else None
+        if self.report is not None and (attribute is None or attribute.id != self.report.attribute_id):
+            self.show_report(None)
+        if attribute is None:
+            self.features.clear()
+            self._enable()
+            return
+        self._runs.run(_runs, self.state.catalog, attribute.name, on_return=self._runs_arrived)
+
+    def _runs_arrived(self, runs: list[tuple[int, str]]) -> None:
+        keep = self.features.currentData()
+        self.features.clear()
+        for run_id, name in runs:
+            self.features.addItem(f"run {run_id} · {name}", run_id)
+        if keep is not None and self.features.findData(keep) >= 0:
+            self.features.setCurrentIndex(self.features.findData(keep))
+        self._enable()
+
+    def _enable(self) -> None:
+        attribute = self.state.attribute if self.state else None
+        self.find_button.setEnabled(attribute is not None and self.features.count() > 0)
+        if attribute is not None and self.features.count() == 0:
+            self.summary.setText("Train a run of this attribute first: its backbone's features find the errors.")
+        issue = self.current()
+        open_issue = issue is not None and issue.image_id not in self.decisions
+        for button in (self.keep_button, self.relabel_button, self.remove_button):
+            button.setEnabled(open_issue)
+
+    def find(self) -> None:
+        attribute = self.state.attribute if self.state else None
+        if attribute is not None:
+            self.findIssues.emit(attribute.name, self.features.currentData(), self.folds.value())
+
+    # -- the queue -------------------------------------------------------------------------------------------
+
+    def show_report(self, report) -> None:  # core.curation.label_issues.IssueReport or None
+        self.report, self.decisions = report, {}
+        self.table.setRowCount(0)
+        if report is None:
+            self.summary.setText("")
+            self._show_current()
+            return
+        self.table.setRowCount(len(report.issues))
+        for row, issue in enumerate(report.issues):
+            cells = (str(row + 1), str(issue.image_id), "/".join(issue.given), "/".join(issue.suggested) or "none",
+                     f"{issue.quality:.3f}", f"{issue.priority:.2f}", "")  # fmt: skip
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column == 1:
+                    item.setToolTip(plain.tooltip(issue.path))
+                self.table.setItem(row, column, item)
+        self.summary.setText(
+            f"{len(report.issues):,} suspected errors among {report.examined:,} labeled images, rarest labels first "
+            f"({report.kept:,} kept earlier left out; {report.extractor}; {report.seconds:.0f} s)"
+        )
+        if report.issues:
+            self.table.selectRow(0)
+        self._show_current()
+
+    def current(self):
+        rows = self.table.selectionModel().selectedRows()
+        if self.report is None or not rows:
+            return None
+        return self.report.issues[rows[0].row()]
+
+    def _show_current(self) -> None:
+        issue = self.current()
+        self._enable()
+        if issue is None:
+            self.picture.clear()
+            self.verdict.setText("")
+            return
+        self.verdict.setText(
+            f"Image {issue.image_id}: labeled {'/'.join(issue.given)}, the features suggest "
+            f"{'/'.join(issue.suggested) or 'no label'} (label quality {issue.quality:.3f})\n{issue.path}"
+        )
+        catalog = self.state.catalog
+        self._preview.run(
+            lambda: _picture(issue.path, _hash_of(catalog, issue.image_id), self.cache_dir),
+            on_return=self._picture_arrived,
+            on_error=lambda _exc: self.picture.setText("cannot show this image"),
+        )
+
+    def _picture_arrived(self, image: QImage) -> None:
+        self._image = image
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._image.isNull():
+            self.picture.clear()
+            return
+        scaled = self._image.scaled(
+            self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        self.picture.setPixmap(QPixmap.fromImage(scaled))
+
+    # -- decisions (undoable) --------------------------------------------------------------------------------
+
+    def _decide(self, decision: str, build, text: str) -> None:
+        issue = self.current()
+        if issue is None or self.editor is None or issue.image_id in self.decisions:
+            return
+        self.editor.push(build, text)
+        self._mark(issue.image_id, decision)
+        row = self.table.currentRow()
+        if row + 1 < self.table.rowCount():
+            self.table.selectRow(row + 1)
+
+    def keep(self) -> None:
+        issue, report = self.current(), self.report
+        if issue is None or report is None:
+            return
+        from core.catalog.model_edits import keep_label
+
+        def build(catalog):
+            return keep_label(catalog, issue.image_id, report.attribute_id, issue.given_ids, report.features)
+
+        self._decide("kept", build, f"keep image {issue.image_id}'s label")
+
+    def relabel(self) -> None:
+        issue, report = self.current(), self.report
+        if issue is None or report is None:
+            return
+        from core.catalog.model_edits import set_labels
+
+        self._decide("relabelled", lambda c: set_labels(c, issue.image_id, report.attribute_id, issue.suggested_ids),
+                     f"relabel image {issue.image_id}")  # fmt: skip
+
+    def remove(self) -> None:
+        issue, report = self.current(), self.report
+        if issue is None or report is None:
+            return
+        from core.catalog.model_edits import set_labels
+
+        self._decide("removed", lambda c: set_labels(c, issue.image_id, report.attribute_id, []),
+                     f"remove image {issue.image_id}'s label")  # fmt: skip
+
+    def _mark(self, image_id: int, decision: str | None) -> None:
+        if decision is None:
+            self.decisions.pop(image_id, None)
+        else:
+            self.decisions[image_id] = decision
+        for row, issue in enumerate(self.report.issues if self.report else []):
+            if issue.image_id == image_id:
+                self.table.item(row, len(COLUMNS) - 1).setText(decision or "")
+        self._enable()
+
+    def _shown(self, edit) -> set[int]:
+        return set(edit.images) & ({issue.image_id for issue in self.report.issues} if self.report else set())
+
+    def _edited(self, edit) -> None:
+        for image_id in self._shown(edit):
+            if image_id not in self.decisions:  # redone, or relabelled elsewhere (Browse)
+                self._mark(image_id, "edited")
+
+    def _undone(self, edit) -> None:
+        for image_id in self._shown(edit):  # an undone decision: the issue is open again
+            self._mark(image_id, None)

@@ -1,0 +1,44 @@
+"""The window's curation jobs, run on worker threads: each opens its own catalog from the location and imports
+``core.curation`` (torch, cleanlab) there, never on the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from typing import Any
+
+
+def predict_job(location: str, run_id: int, scope: str, *, cancel: threading.Event) -> Generator[Any, None, Any]:
+    """``tailor predict`` for the window; returns the PredictResult."""
+    from core.curation.predict import predict
+
+    return (yield from predict(location, run_id, scope=scope, cancel=cancel))
+
+
+def issues_job(
+    location: str, attribute: str, features_of: int | None, folds: int, *, cancel: threading.Event
+) -> Generator[Any, None, Any]:
+    """``tailor label-issues`` for the window; returns the IssueReport."""
+    from core.curation.crossfit import CrossFit
+    from core.curation.label_issues import FeatureChoice, find_issues
+
+    choice = FeatureChoice(features_of=features_of)
+    return (yield from find_issues(location, attribute, choice, settings=CrossFit(folds=folds), cancel=cancel))
+
+
+def duplicate_warning(catalog, run_id: int) -> str:  # type: ignore[no-untyped-def]
+    """The Runs tab's warning about a run's test images with a twin in its training split ("" when none): identical
+    files always, near duplicates when the run's features are stored (no backbone pass for a warning)."""
+    from core.base.iteration import drain
+    from core.curation.duplicates import find_duplicates
+
+    report = drain(find_duplicates(catalog, run_id=run_id, stored_only=True))
+    twins = report.test_images_with_training_twin
+    if not twins:
+        return ""
+    what = "identical or near-identical (cosine ≥ 0.95)" if report.features else "identical"
+    return (
+        f"⚠ {twins:,} test image{'s' if twins != 1 else ''} of run {run_id} "
+        f"{'have' if twins != 1 else 'has'} an {what} twin in its training split: its test metrics are optimistic "
+        f"(tailor duplicates CATALOG --run {run_id} lists them)"
+    )
