@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads crash-check package package-check lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues crash-check package package-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -53,6 +53,10 @@ bench-oversampling: $(STAMP)
 # plain torchvision loop, every head variant, post-hoc adjustment, the convex-GAN beside cRT: ~10 min on 2 CPU cores
 bench-heads: $(STAMP)
 	$(BIN)/python benchmarks/bench_heads.py
+
+# Noise recovery of tailor label-issues and tailor predict's speed (needs make bench-heads' catalog; a few minutes).
+bench-label-issues: $(STAMP)
+	$(BIN)/python benchmarks/bench_label_issues.py
 
 # kill -9 during an import of the 60,000-image CIFAR-10 tree (4 times), then import again: ~1 min
 crash-check: $(STAMP)

@@ -120,6 +120,20 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+def main_cli(*args: str) -> subprocess.CompletedProcess:
+    """The same command through ``core.cli.main.main`` in this process: for set-up steps and checks whose subject is
+    not the process itself (a ``tailor`` process costs 2-8 s of imports; the suite runs hundreds)."""
+    import contextlib
+    import io
+
+    from core.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(autouse=True)
 def _isolated_qt_settings(tmp_path_factory, monkeypatch):
     """Every test gets its own QSettings folder and thumbnail cache (never the user's)."""

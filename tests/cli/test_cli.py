@@ -11,13 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli, write_image
+from tests.conftest import main_cli, run_cli, write_image
 
 SHARED = Path(os.environ.get("TAILOR_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 
 
 def ok(*args):
     result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def done(*args):
+    """A set-up step or a read-back, in this process (the test's subject runs as a ``tailor`` process)."""
+    result = main_cli(*args)
     assert result.returncode == 0, result.stderr
     return result
 
@@ -35,7 +42,7 @@ def test_init_import_stats_info(location, tree):
     assert "created catalog" in ok("init", cat).stdout
     out = ok("import", cat, str(tree), "--attribute", "animal").stdout
     assert "9 images into 'animal'" in out and "9 new" in out
-    stats = json.loads(ok("stats", cat, "--attribute", "animal", "--json").stdout)
+    stats = json.loads(done("stats", cat, "--attribute", "animal", "--json").stdout)
     assert stats["attribute"] == "animal" and stats["kind"] == "single" and stats["images"] == 9
     assert stats["imbalance_ratio"] == 5.0
     assert [(x["name"], x["count"]) for x in stats["labels"]] == [("cat", 5), ("dog", 3), ("fox", 1)]
@@ -44,7 +51,7 @@ def test_init_import_stats_info(location, tree):
         assert set(item["weights"]) == {"nw", "ifw", "isw", "iew"}
     text = ok("stats", cat, "-a", "animal").stdout
     assert "imbalance ratio 5.0" in text and "fox" in text
-    info = json.loads(ok("info", cat, "--json").stdout)
+    info = json.loads(done("info", cat, "--json").stdout)
     assert info["images"] == 9 and info["attributes"][0]["name"] == "animal"
 
 
@@ -72,8 +79,8 @@ def test_init_import_stats_info(location, tree):
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, tree, args, expected, location):
     cat = location
-    ok("init", str(cat))
-    ok("import", str(cat), str(tree), "--attribute", "animal")
+    done("init", str(cat))
+    done("import", str(cat), str(tree), "--attribute", "animal")
     fill = {"cat": str(cat), "missing": str(tmp_path / "missing.sqlite"), "tree": str(tree)}
     line = one_line_error(run_cli(*(a.format(**fill) for a in args)))
     assert expected in line
@@ -81,29 +88,29 @@ def test_bad_input_exits_2_with_one_line(tmp_path, tree, args, expected, locatio
 
 def test_manifest_without_labels_exits_nonzero_names_column_and_changes_nothing(tmp_path, tree, location):
     cat = location
-    ok("init", cat)
-    ok("import", cat, str(tree), "--attribute", "animal")
-    stats_before = ok("stats", cat, "-a", "animal", "--json").stdout
+    done("init", cat)
+    done("import", cat, str(tree), "--attribute", "animal")
+    stats_before = done("stats", cat, "-a", "animal", "--json").stdout
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,label\ntree/cat/cat0.png,tabby\n")
     line = one_line_error(run_cli("import", cat, str(manifest), "--attribute", "colour"))
     assert "column 'labels'" in line and "m.csv" in line
-    assert ok("stats", cat, "-a", "animal", "--json").stdout == stats_before
-    assert "colour" not in ok("info", cat).stdout
+    assert done("stats", cat, "-a", "animal", "--json").stdout == stats_before
+    assert "colour" not in done("info", cat).stdout
 
 
 def test_skipped_files_are_named_and_reported(tmp_path, tree, location):
     (tree / "cat" / "empty.png").write_bytes(b"")
     (tree / "dog" / "readme.txt").write_text("hi")
     cat = location
-    ok("init", cat)
+    done("init", cat)
     report = tmp_path / "skipped.csv"
     out = ok("import", cat, str(tree), "-a", "animal", "--report", str(report)).stdout
     assert "empty.png: empty file (0 bytes)" in out
     assert "readme.txt: not an image (format not recognised)" in out
     assert "2 skipped" in out
     assert report.read_text().splitlines()[0] == "path,reason"
-    data = json.loads(ok("import", cat, str(tree), "-a", "animal", "--json").stdout)
+    data = json.loads(done("import", cat, str(tree), "-a", "animal", "--json").stdout)
     assert data["unchanged"] == 9 and len(data["skipped"]) == 2
 
 
@@ -122,9 +129,9 @@ def test_demo_builds_a_long_tailed_catalog_twice(tmp_path):
     assert "sleeve (single-label)" in first and "style (multi-label)" in first
     second = ok("demo", "--out", str(tmp_path / "demo"), "--no-gui").stdout
     assert "0 new, 0 updated, 351 unchanged" in second
-    stats = json.loads(ok("stats", str(tmp_path / "demo" / "catalog.sqlite"), "-a", "sleeve", "--json").stdout)
+    stats = json.loads(done("stats", str(tmp_path / "demo" / "catalog.sqlite"), "-a", "sleeve", "--json").stdout)
     assert stats["imbalance_ratio"] == 25.0 and stats["labels"][-1]["name"] == "bell sleeve"
-    style = json.loads(ok("stats", str(tmp_path / "demo" / "catalog.sqlite"), "-a", "style", "--json").stdout)
+    style = json.loads(done("stats", str(tmp_path / "demo" / "catalog.sqlite"), "-a", "style", "--json").stdout)
     assert style["kind"] == "multi" and style["annotations"] > style["images"]
 
 
@@ -132,9 +139,9 @@ def test_demo_builds_a_long_tailed_catalog_twice(tmp_path):
 @pytest.mark.parametrize("beta", [0.9, 0.999])
 def test_fashion_mnist_900_gives_10_labels_of_90(tmp_path, beta):
     cat = str(tmp_path / "f.sqlite")
-    ok("init", cat)
-    ok("import", cat, str(SHARED / "fashion-mnist-900"), "--attribute", "category")
-    stats = json.loads(ok("stats", cat, "-a", "category", "--json", "--beta", str(beta)).stdout)
+    done("init", cat)
+    done("import", cat, str(SHARED / "fashion-mnist-900"), "--attribute", "category")
+    stats = json.loads(done("stats", cat, "-a", "category", "--json", "--beta", str(beta)).stdout)
     assert stats["images"] == 900 and len(stats["labels"]) == 10
     assert {x["count"] for x in stats["labels"]} == {90}
     assert stats["imbalance_ratio"] == 1.0
@@ -149,11 +156,11 @@ def test_stats_weights_follow_the_formulas_for_any_beta(tmp_path, location):
         for i in range(count):
             write_image(root / label / f"{i}.png", colour=(i, count, 7))
     cat = location
-    ok("init", cat)
-    ok("import", cat, str(root), "-a", "x")
+    done("init", cat)
+    done("import", cat, str(root), "-a", "x")
     n = np.array([40, 12, 3], float)
     for beta in (0.5, 0.9, 0.99, 0.9999):
-        stats = json.loads(ok("stats", cat, "-a", "x", "--json", "--beta", str(beta)).stdout)
+        stats = json.loads(done("stats", cat, "-a", "x", "--json", "--beta", str(beta)).stdout)
         for scheme, raw in (("ifw", 1 / n), ("isw", 1 / np.sqrt(n)), ("iew", (1 - beta) / (1 - beta**n))):
             got = np.array([item["weights"][scheme] for item in stats["labels"]])
             assert np.allclose(got / got.sum(), raw / raw.sum(), rtol=1e-12)
@@ -173,18 +180,18 @@ def test_postgresql_gives_the_same_results_as_sqlite(tmp_path, tree, postgres_se
     try:
         answers = []
         for cat in (str(tmp_path / "c.sqlite"), url):
-            ok("init", cat)
+            done("init", cat)
             imported = [
-                json.loads(ok("import", cat, str(tree), "-a", "animal", "--json").stdout),
-                json.loads(ok("import", cat, str(manifest), "-a", "style", "--multi-label", "--json").stdout),
+                json.loads(done("import", cat, str(tree), "-a", "animal", "--json").stdout),
+                json.loads(done("import", cat, str(manifest), "-a", "style", "--multi-label", "--json").stdout),
             ]
             for report in imported:
                 report.pop("seconds")
             stats = [
-                json.loads(ok("stats", cat, "-a", a, "--json", "--groups", "shots:4,2").stdout)
+                json.loads(done("stats", cat, "-a", a, "--json", "--groups", "shots:4,2").stdout)
                 for a in ("animal", "style")
             ]
-            info = json.loads(ok("info", cat, "--json").stdout)
+            info = json.loads(done("info", cat, "--json").stdout)
             info.pop("catalog", None)
             answers.append((imported, stats, info))
         assert answers[0] == answers[1]

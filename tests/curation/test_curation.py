@@ -276,3 +276,19 @@ def test_duplicates_across_splits(tmp_path, weights):
         choice = FeatureChoice(backbone="resnet32-cifar", pretrained=weights, image_size=16)
         near = drain(find_duplicates(cat, choice=choice, threshold=0.999))
         assert near.pairs[0].exact and near.test_images_with_training_twin >= 1
+
+
+def test_label_issues_of_an_attribute_with_one_label_is_one_line(tmp_path, weights):
+    from tests.conftest import make_garments
+
+    location = str(tmp_path / "one.sqlite")
+    with Catalog.create(location) as cat:
+        run(import_source(cat, make_garments(tmp_path / "g", {"puff": 4}), "sleeve"))
+    choice = FeatureChoice(backbone="resnet32-cifar", pretrained=weights, image_size=16)
+    with pytest.raises(TailorError, match="at least two labels"):
+        drain(find_issues(location, "sleeve", choice))
+    with pytest.raises(TailorError, match="no finished run of 'sleeve'"):
+        from core.curation.label_issues import choose_extractor
+
+        with Catalog(location) as cat:
+            choose_extractor(cat, "sleeve", FeatureChoice())

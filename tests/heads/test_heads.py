@@ -20,7 +20,7 @@ from core.ingest.importer import import_source, run
 from core.training.backbones import PosthocHead
 from core.training.events import RunFailed, RunFinished
 from core.training.export import export_model, load_run_model
-from tests.conftest import run_cli
+from tests.conftest import main_cli, run_cli
 from tests.features.test_feature_store import head_config
 from tests.features.test_feature_store import weights_file as weights_file
 from tests.training.test_training import _shapes_catalog
@@ -196,9 +196,9 @@ def test_adjust_cli_prints_the_change_and_refuses_bad_input(shapes, weights_file
         (["--tau", "-1"], "--tau must be a number in [0, 10]"),
         (["--tau-norm", "0"], "--tau-norm must be a number in (0, 5]"),
     ):
-        bad = run_cli("adjust", shapes, str(base.run_id), *args)
+        bad = main_cli("adjust", shapes, str(base.run_id), *args)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
-    again = run_cli("adjust", shapes, str(base.run_id + 1))
+    again = main_cli("adjust", shapes, str(base.run_id + 1))
     assert again.returncode == 2 and "already adjusted" in again.stderr
     with pytest.raises(TailorError, match="no run 99"):
         drain(adjust(shapes, 99))

@@ -131,12 +131,12 @@ def test_phase_2_raises_minority_recall_on_a_long_tailed_toy_problem():
 
 
 def test_oversample_cli_records_a_run_with_its_base(tmp_path):
-    from tests.conftest import make_garments, run_cli
+    from tests.conftest import main_cli, make_garments, run_cli
 
     make_garments(tmp_path / "images", {"long": 30, "short": 14, "cap": 6, "puff": 4}, size=(16, 16))
     catalog = tmp_path / "c.sqlite"
-    assert run_cli("init", str(catalog)).returncode == 0
-    assert run_cli("import", str(catalog), str(tmp_path / "images"), "--attribute", "sleeve").returncode == 0
+    assert main_cli("init", str(catalog)).returncode == 0  # set-up in this process; the commands tested run as
+    assert main_cli("import", str(catalog), str(tmp_path / "images"), "--attribute", "sleeve").returncode == 0
     done = run_cli(
         "train",
         str(catalog),
@@ -164,13 +164,13 @@ def test_oversample_cli_records_a_run_with_its_base(tmp_path):
     base = result["base_run_id"]
     assert base is not None and base != result["run_id"] and result["epochs_done"] == 2
     assert "features of" in done.stderr and "phase 2 epoch 2" in done.stderr
-    listed = {r["run_id"]: r for r in json.loads(run_cli("runs", str(catalog), "--json").stdout)}
+    listed = {r["run_id"]: r for r in json.loads(main_cli("runs", str(catalog), "--json").stdout)}
     assert listed[base]["loss"] == "nw" and listed[result["run_id"]]["base_run_id"] == base
 
     again = run_cli("oversample", str(catalog), str(base), "--epochs", "1", "--batch-size", "32", "--json")
     assert again.returncode == 0, again.stderr
     assert "0 computed" in again.stderr  # Phase 1 features of the base run come from the feature store
-    inspect = run_cli("synthetic", str(catalog), str(result["run_id"]), "--label", "puff", "--count", "2", "--json")
+    inspect = main_cli("synthetic", str(catalog), str(result["run_id"]), "--label", "puff", "--count", "2", "--json")
     assert inspect.returncode == 0, inspect.stderr
     shown = json.loads(inspect.stdout)
     # each synthetic puff mixes min(N_s, its own count): 3 of the 4 puff images are in the training split
@@ -179,7 +179,7 @@ def test_oversample_cli_records_a_run_with_its_base(tmp_path):
     assert all(abs(s["weight_sum"] - 1) < 1e-3 for s in shown["synthetic"])
     assert sum(shown["generated_per_label"].values()) > 0
 
-    bad = run_cli("oversample", str(catalog), "999")
+    bad = main_cli("oversample", str(catalog), "999")
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "no run 999" in bad.stderr
-    bad = run_cli("synthetic", str(catalog), str(base), "--label", "puff")
+    bad = main_cli("synthetic", str(catalog), str(base), "--label", "puff")
     assert bad.returncode != 0 and "not a finished convex-gan run" in bad.stderr

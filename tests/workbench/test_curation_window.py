@@ -34,11 +34,12 @@ def test_predict_then_accept_at_60_percent_precision_and_undo_row_for_row(qtbot,
         set_labels(cat, person, attribute.id, [label_id(cat, "green")])
     window = open_window(qtbot, location)
     browser = window.browser
-    assert browser.predictions.run_id is None and not browser.predictions.accept.isEnabled()
+    assert browser.predictions.run_id is None and not browser.predictions.isVisibleTo(browser)  # no predictions yet
     window.runs_view.predictRun.emit(run_id, "unlabeled")
     wait_job(qtbot, window)
     qtbot.waitUntil(lambda: browser.predictions.run_id == run_id, timeout=15000)
-    assert browser.predictions.accept.isEnabled() and window.tabs.currentWidget() is browser
+    assert browser.predictions.accept.isEnabled() and browser.predictions.isVisibleTo(browser)
+    assert window.tabs.currentWidget() is browser
     qtbot.waitUntil(lambda: browser.model.prediction_run == run_id and browser.model.rowCount() == 51, timeout=15000)
     browser.filters.unlabeled.setChecked(True)
     qtbot.waitUntil(lambda: browser.model.rowCount() == 6, timeout=15000)
@@ -116,3 +117,11 @@ def test_runs_tab_warns_about_test_images_with_a_twin_in_training(qtbot, trained
     text = runs.duplicates_note.text()
     assert "twin in its training split" in text and f"tailor duplicates CATALOG --run {run_id}" in text
     assert runs.predict_button.isEnabled()
+    window.browser.filters.text.setText("red")  # Browse shows the 30 red images: Predict ▸ The images Browse shows
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 30, timeout=15000)
+    runs.predictRun.emit(run_id, "shown")
+    wait_job(qtbot, window)
+    from core.catalog import predictions
+
+    with Catalog(location) as cat:
+        assert predictions.count(cat, run_id) == 30

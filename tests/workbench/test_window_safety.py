@@ -205,3 +205,19 @@ def test_the_window_finds_its_icon_and_stylesheet():
 
     assert resources.resource("icons/tailor.svg").is_file()
     assert "QTabBar::tab" in resources.stylesheet()
+
+
+def test_a_device_probe_destroyed_while_its_process_runs_raises_nothing(qtbot):
+    """A window closed within seconds of opening deletes its running probe: the QProcess's error signal, sent while
+    it is destroyed, used to reach a deleted DeviceProbe ("Signal source has been deleted")."""
+    from PySide6.QtCore import QObject
+    from shiboken6 import delete
+
+    from workbench.workers.device_probe import DeviceProbe
+
+    owner = QObject()
+    probe = DeviceProbe(owner)
+    probe.start()
+    qtbot.wait(100)
+    delete(owner)  # as when the window goes, the probe and its process with it
+    qtbot.wait(300)

@@ -50,12 +50,14 @@ SHORTCUTS = "\n".join(
         "Ctrl+N: new catalog · Ctrl+O: open a catalog · Ctrl+Q: quit",
         "Ctrl+I: import a folder · Ctrl+Shift+I: import a manifest · Ctrl+L: manage labels and attributes",
         "Ctrl+Z: undo · Ctrl+Shift+Z or Ctrl+Y: redo · F5: read the catalog again",
-        "Ctrl+1 Browse · Ctrl+2 Imbalance · Ctrl+3 Train · Ctrl+4 Runs · Ctrl+5 Review",
+        "Ctrl+1 Browse · Ctrl+2 Imbalance · Ctrl+3 Train · Ctrl+4 Runs · Ctrl+5 Review · Ctrl+6 Label issues",
         "",
         "Browse:",
         "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several · Ctrl+A: select all",
         "1-9: give the selected images the label with that number · 0: clear their labels of this attribute",
         "In the label list: click picks a label, Enter (or Apply, or a double-click) gives it to the selection",
+        "",
+        "Label issues: K keep the label · R relabel as suggested · Delete remove the label",
     )
 )
 
@@ -632,14 +634,17 @@ class MainWindow(QMainWindow):
     # -- curation: predictions and label issues (worker threads, progress with Cancel) --------------------
 
     def predict_run(self, run_id: int, scope: str) -> None:
-        """Store a run's predictions (``unlabeled`` or ``all`` images); Browse then shows them."""
+        """Store a run's predictions (``unlabeled``, ``all`` images, or those Browse ``shown``s); Browse then shows
+        them."""
         from workbench.widgets.progress_job import ProgressJob
         from workbench.workers.curation import predict_job
 
         if self.location is None:
             return
-        job = ProgressJob(self, f"Predicting {scope} images with run {run_id}", predict_job, self.location, run_id,
-                          scope)  # fmt: skip
+        shown = self.browser.model.all_ids() if scope == "shown" else None
+        what = f"the {len(shown):,} images Browse shows" if shown is not None else f"{scope} images"
+        job = ProgressJob(self, f"Predicting {what} with run {run_id}", predict_job, self.location, run_id, scope,
+                          shown)  # fmt: skip
         job.failed.connect(lambda message: plain.warn(self, "Predict", message))
         job.finished.connect(lambda result: self._predicted(run_id, result))
         self.curation_job = job

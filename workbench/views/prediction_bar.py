@@ -86,9 +86,11 @@ class PredictionBar(QWidget):
             widget.setEnabled(on)
 
     def set_runs(self, runs: list[tuple[int, str]], keep: int | None) -> None:
+        """The runs with stored predictions; the row is hidden while there are none (Runs ▸ Predict makes some)."""
+        self.setVisible(bool(runs))
         self._quiet = True
         self.run.clear()
-        self.run.addItem("none" if runs else "none yet: Runs ▸ Predict", None)
+        self.run.addItem("none", None)
         for run_id, name in runs:
             self.run.addItem(f"run {run_id} · {name}", run_id)
         self.run.setCurrentIndex(max(self.run.findData(keep), 0) if keep is not None else 0)

@@ -150,7 +150,7 @@ class RunsView(QWidget):
     resumeRun = Signal(object)  # an interrupted, cancelled or failed run (RunInfo), to continue it
     browseTestImages = Signal(int)  # run id: show the images it was tested on in Browse
     keepAdjusted = Signal(int, float)  # run id, tau: record its post-hoc logit adjustment as a run
-    predictRun = Signal(int, str)  # run id, scope ("unlabeled" | "all"): store its predictions in the catalog
+    predictRun = Signal(int, str)  # run id, scope ("unlabeled" | "all" | "shown"): store its predictions
     status = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -208,6 +208,7 @@ class RunsView(QWidget):
         menu = QMenu(self.predict_button)
         menu.addAction("Unlabeled images", lambda: self.predictRun.emit(self.selected_ids()[0], "unlabeled"))
         menu.addAction("All images", lambda: self.predictRun.emit(self.selected_ids()[0], "all"))
+        menu.addAction("The images Browse shows", lambda: self.predictRun.emit(self.selected_ids()[0], "shown"))
         self.predict_button.setMenu(menu)
         self.duplicates_note = plain.label(wordWrap=True)
         self.duplicates_note.setStyleSheet("color: #b35c00")

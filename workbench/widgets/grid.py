@@ -111,6 +111,10 @@ class ImageGridModel(QAbstractListModel):
             self._requested.pop(page, None)
             self._request(page)
 
+    def all_ids(self) -> list[int]:
+        """The ids shown, in order."""
+        return self._ids.tolist()
+
     def image_id(self, row: int) -> int:
         return self._ids[row]
 

@@ -8,11 +8,13 @@ from collections.abc import Generator
 from typing import Any
 
 
-def predict_job(location: str, run_id: int, scope: str, *, cancel: threading.Event) -> Generator[Any, None, Any]:
-    """``tailor predict`` for the window; returns the PredictResult."""
+def predict_job(
+    location: str, run_id: int, scope: str, image_ids: list[int] | None, *, cancel: threading.Event
+) -> Generator[Any, None, Any]:
+    """``tailor predict`` for the window (``image_ids``: these images, else the scope); returns the PredictResult."""
     from core.curation.predict import predict
 
-    return (yield from predict(location, run_id, scope=scope, cancel=cancel))
+    return (yield from predict(location, run_id, scope=scope, image_ids=image_ids, cancel=cancel))
 
 
 def issues_job(

@@ -8,6 +8,7 @@ import json
 import sys
 
 from PySide6.QtCore import QObject, QProcess, Signal
+from shiboken6 import isValid
 
 from core.training.devices import probe_arguments
 
@@ -25,7 +26,7 @@ class DeviceProbe(QObject):
             return
         self._process = QProcess(self)
         self._process.finished.connect(self._finished)
-        self._process.errorOccurred.connect(lambda _error: self._deliver({}))
+        self._process.errorOccurred.connect(self._failed)  # a method: disconnected when the probe is deleted
         self._process.start(sys.executable, probe_arguments())
 
     def stop(self) -> None:
@@ -46,7 +47,12 @@ class DeviceProbe(QObject):
                 found = {}
         self._deliver(found)
 
+    def _failed(self, _error) -> None:
+        self._deliver({})
+
     def _deliver(self, found: dict) -> None:
+        if not isValid(self):  # the process's last signal while the probe itself is being destroyed
+            return
         if self.result is None:
             self.result = found if isinstance(found, dict) else {}
             self.found.emit(self.result)
