@@ -91,6 +91,7 @@ class IssuesView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._show_current)
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumSize(200, 200)
@@ -187,7 +188,7 @@ class IssuesView(QWidget):
         self.table.setRowCount(len(report.issues))
         for row, issue in enumerate(report.issues):
             cells = (str(row + 1), str(issue.image_id), "/".join(issue.given), "/".join(issue.suggested) or "none",
-                     f"{issue.quality:.3f}", f"{issue.priority:.2f}", "")  # fmt: skip
+                     f"{issue.quality:.3g}", f"{issue.priority:.2f}", "")  # fmt: skip
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 1:
@@ -216,7 +217,7 @@ class IssuesView(QWidget):
             return
         self.verdict.setText(
             f"Image {issue.image_id}: labeled {'/'.join(issue.given)}, the features suggest "
-            f"{'/'.join(issue.suggested) or 'no label'} (label quality {issue.quality:.3f})\n{issue.path}"
+            f"{'/'.join(issue.suggested) or 'no label'} (label quality {issue.quality:.3g})\n{issue.path}"
         )
         catalog = self.state.catalog
         self._preview.run(
