@@ -1,0 +1,181 @@
+"""Bootstrap intervals of a run's metrics from its stored test scores, and of the paired differences of two runs.
+
+A resample is a vector of counts, one per test image (how often the image is drawn), so a run's metrics under
+2,000 resamples are matrix products and cumulative sums over a B x N count matrix: no loop over resamples.
+Resampling is stratified by label (by the rarest label of a multi-label image): each label keeps its number of test
+images in every resample, drawn with replacement from its own images (``numpy``'s multinomial per label), so a label
+with 4 test images is never left out of a resample. Comparing two runs on the same test images uses the same count
+matrix for both (paired): the interval of a difference then reflects the images both saw, not two independent
+draws. Percentile intervals; seeded.
+
+Metrics, as :mod:`core.analysis.metrics` defines them: single-label top-1, per-label accuracy (recall), ACSA (their
+mean), GM (their geometric mean) and per-label AP (scikit-learn's step-wise average precision, ties grouped);
+multi-label per-label AP and macro AP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float | None  # on the test images as they are
+    low: float | None
+    high: float | None
+
+
+def strata(truth: np.ndarray, multi_label: bool) -> np.ndarray:
+    """Each image's stratum: its label, or its rarest label (multi-label; -1 without any)."""
+    if not multi_label:
+        return np.asarray(truth, dtype=np.int64)
+    matrix = np.asarray(truth, dtype=bool)
+    counts = matrix.sum(axis=0)
+    rarity = np.where(matrix, counts[None, :], np.iinfo(np.int64).max)
+    rarest = rarity.argmin(axis=1)
+    return np.where(matrix.any(axis=1), rarest, -1)
+
+
+def resample_counts(groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """B x N float32 counts: resample b draws each stratum's images with replacement, as many as it has."""
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((resamples, len(groups)), dtype=np.float32)
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        n = len(members)
+        drawn = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+        counts[:, members] = np.bincount(drawn.ravel(), minlength=resamples * n).reshape(resamples, n)
+    return counts
+
+
+def average_precision(weights: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """AP of one label under each row of ``weights`` (B x N; a row of ones gives scikit-learn's value): the sum over
+    distinct score thresholds of (recall gained) x (precision there). NaN where a resample has no positive."""
+    return _average_precision(np.ascontiguousarray(np.asarray(weights, dtype=np.float32).T), positive, score)
+
+
+def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """:func:`average_precision` with the counts as N x B (an image's counts contiguous: sorting images moves
+    whole rows, and the cumulative sums run down the rows, vectorised over the resamples)."""
+    order = np.argsort(-score, kind="stable")
+    s = score[order]
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # the last image of each group of equal scores
+    y = positive[order]
+    seen = np.cumsum(y)[ends]  # positives up to each group's end
+    keep = np.r_[seen[:1] > 0, np.diff(seen) > 0]  # the groups that gain recall
+    if not keep.any():
+        return np.full(columns.shape[1], np.nan)
+    predicted = np.cumsum(columns[order], axis=0)[ends[keep]]
+    positives = np.cumsum(columns[order[y]], axis=0)  # the positives' counts only: a tenth of the rows
+    tp = positives[seen[keep] - 1]
+    gained = np.diff(np.concatenate([np.zeros_like(tp[:1]), tp], axis=0), axis=0)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    total = tp[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: np.ndarray = (gained * precision).sum(axis=0) / total
+    return np.where(total > 0, result, np.nan)
+
+
+def label_accuracy(weights: np.ndarray, truth: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:
+    """B x C accuracy of each label (recall of its images) under each resample (NaN: a label without images)."""
+    correct = (truth == predicted).astype(np.float32)
+    result = np.full((weights.shape[0], num_labels), np.nan)
+    for label in range(num_labels):
+        members = np.flatnonzero(truth == label)
+        if len(members):
+            w = weights[:, members]
+            result[:, label] = (w @ correct[members]) / w.sum(axis=1)
+    return result
+
+
+def _interval(values: np.ndarray, point: float | None, alpha: float) -> Interval:
+    finite = values[np.isfinite(values)]
+    if point is None or not len(finite):
+        return Interval(point, None, None)
+    low, high = np.percentile(finite, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return Interval(point, float(low), float(high))
+
+
+def _single_label_table(weights: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Row 0: the test images as they are; rows 1..B: the resamples. Values per metric (and per label)."""
+    num_labels = scores.shape[1]
+    predicted = scores.argmax(axis=1)
+    accuracy = label_accuracy(weights, truth, predicted, num_labels)
+    present = ~np.isnan(accuracy[0])
+    correct = (truth == predicted).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        gm = np.exp(np.log(accuracy[:, present]).mean(axis=1))
+    columns = np.ascontiguousarray(weights.T)
+    ap = np.stack([_average_precision(columns, truth == j, scores[:, j]) for j in range(num_labels)], axis=1)
+    return {
+        "top1": (weights @ correct) / weights.sum(axis=1),
+        "acsa": accuracy[:, present].mean(axis=1),
+        "gm": gm,
+        "macro_ap": np.nanmean(ap, axis=1),
+        "accuracy": accuracy,
+        "ap": ap,
+    }
+
+
+def _multi_label_table(weights: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    columns = np.ascontiguousarray(weights.T)
+    ap = np.stack([_average_precision(columns, truth[:, j] > 0, scores[:, j]) for j in range(scores.shape[1])], axis=1)
+    return {"macro_ap": np.nanmean(ap, axis=1), "ap": ap}
+
+
+def metric_table(
+    truth: np.ndarray, scores: np.ndarray, multi_label: bool, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Every metric under the unweighted test set (row 0) and under each resample of ``weights`` (rows 1..B)."""
+    rows = np.concatenate([np.ones((1, len(scores)), dtype=np.float32), weights])
+    scores = np.asarray(scores, dtype=np.float64)
+    return _multi_label_table(rows, truth, scores) if multi_label else _single_label_table(rows, truth, scores)
+
+
+def intervals(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    *,
+    multi_label: bool,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, Interval | list[Interval]]:
+    """Percentile intervals of every metric of one run (per-label metrics as a list in label order)."""
+    weights = resample_counts(strata(truth, multi_label), resamples, seed)
+    return _summarise(metric_table(truth, scores, multi_label, weights), alpha)
+
+
+def paired_intervals(
+    truth: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    *,
+    multi_label: bool,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, Interval | list[Interval]]:
+    """Intervals of the differences b - a of two runs scored on the same test images, the same resamples for both."""
+    weights = resample_counts(strata(truth, multi_label), resamples, seed)
+    a = metric_table(truth, scores_a, multi_label, weights)
+    b = metric_table(truth, scores_b, multi_label, weights)
+    return _summarise({key: b[key] - a[key] for key in a}, alpha)
+
+
+def _summarise(table: dict[str, np.ndarray], alpha: float) -> dict[str, Interval | list[Interval]]:
+    result: dict[str, Interval | list[Interval]] = {}
+    for key, values in table.items():
+        if values.ndim == 1:
+            point = float(values[0]) if np.isfinite(values[0]) else None
+            result[key] = _interval(values[1:], point, alpha)
+        else:
+            result[key] = [
+                _interval(values[1:, j], float(values[0, j]) if np.isfinite(values[0, j]) else None, alpha)
+                for j in range(values.shape[1])
+            ]
+    return result
