@@ -69,7 +69,11 @@ def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndar
     keep = np.r_[seen[:1] > 0, np.diff(seen) > 0]  # the groups that gain recall
     if not keep.any():
         return np.full(columns.shape[1], np.nan)
-    predicted = np.cumsum(columns[order], axis=0)[ends[keep]]
+    kept_ends = ends[keep]
+    # predicted positives at each kept group's end: the counts summed segment by segment, then accumulated over the
+    # (few) segments, instead of a cumulative sum over every image
+    segments = np.add.reduceat(columns[order[: kept_ends[-1] + 1]], np.r_[0, kept_ends[:-1] + 1], axis=0)
+    predicted = np.cumsum(segments, axis=0)
     positives = np.cumsum(columns[order[y]], axis=0)  # the positives' counts only: a tenth of the rows
     tp = positives[seen[keep] - 1]
     gained = np.diff(np.concatenate([np.zeros_like(tp[:1]), tp], axis=0), axis=0)
