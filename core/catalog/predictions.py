@@ -158,21 +158,6 @@ def read(catalog: Catalog, run_id: int, image_ids: Sequence[int], label_names: S
     return [found[i] for i in image_ids if i in found]
 
 
-def top_labels(catalog: Catalog, run_id: int, image_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
-    """Predicted label name and confidence of each of ``image_ids`` that the run predicted (for the grid)."""
-    found: dict[int, tuple[str, float]] = {}
-    with catalog.session() as s:
-        for chunk in chunks(list(image_ids), IDS_PER_QUERY):
-            query = (
-                select(Prediction.image_id, Label.name, Prediction.confidence)
-                .join(Label, Label.id == Prediction.label_id)
-                .where(Prediction.run_id == run_id, Prediction.image_id.in_(chunk))
-            )
-            for image_id, name, confidence in s.execute(query):
-                found[image_id] = (name, float(confidence))
-    return found
-
-
 def score_matrix(catalog: Catalog, run_id: int, image_ids: Sequence[int], width: int) -> np.ndarray:
     """The run's scores of ``image_ids`` (N x C float32; a row of NaN where the run has no prediction)."""
     import numpy as np

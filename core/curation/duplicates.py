@@ -24,13 +24,9 @@ from core.catalog import predictions
 from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, load_snapshot
 from core.catalog.store import Catalog, open_catalog
-from core.curation.label_issues import FeatureChoice, choose_extractor
-from core.curation.predict import features_of, run_extractor
-from core.features.extractor import build_model
-from core.training import weights
-from core.training.backbones import Classifier
+from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features
+from core.curation.predict import run_extractor
 from core.training.events import FeatureProgress, WeightsDownload
-from core.training.runtime import pick_device
 
 DEFAULT_THRESHOLD = 0.95
 BLOCK = 2048
@@ -127,7 +123,7 @@ def find_duplicates(
         described = ""
         if not exact_only and ids:
             features, described = yield from _features(
-                opened, run_id, attribute, choice, ids, hashes, device, cancel, stored_only
+                opened, run_id, attribute, choice, ids, paths, hashes, device, cancel, stored_only
             )
             if features is None and stored_only:
                 described = ""
@@ -171,6 +167,7 @@ def _features(
     attribute: str | None,
     choice: FeatureChoice,
     ids: list[int],
+    paths: list[str],
     hashes: list[str],
     device: str,
     cancel: threading.Event | None,
@@ -188,10 +185,7 @@ def _features(
     store = extractor.open_store(catalog)
     if stored_only and store.missing(hashes):
         return None, ""
-    if extractor.pretrained == "imagenet":
-        yield from weights.ensure(extractor.backbone, cancel)
-    model, _ = build_model(catalog, extractor, 2, False)
-    assert isinstance(model, Classifier)
-    features = yield from features_of(catalog, store, model, extractor, ids, device=pick_device(device), cancel=cancel,
-                                      run_id=run_id or 0)  # fmt: skip
+    features = yield from extractor_features(
+        catalog, extractor, store, ids, paths, hashes, device=device, cancel=cancel, run_id=run_id or 0
+    )
     return features, extractor.describe()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,13 +20,14 @@ from core.base.errors import TailorError
 from core.catalog.model_edits import kept, labels_key
 from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, list_runs
-from core.catalog.snapshot import take_snapshot
+from core.catalog.snapshot import content_hashes, take_snapshot
 from core.catalog.store import Catalog, open_catalog
 from core.config import TrainConfig
 from core.curation.crossfit import CrossFit, FoldProgress, out_of_sample
 from core.curation.predict import features_of, run_extractor
 from core.curation.ranking import rank
 from core.features.extractor import Extractor, build_model
+from core.features.store import FeatureStore
 from core.training import weights
 from core.training.backbones import Classifier
 from core.training.events import FeatureProgress, WeightsDownload
@@ -115,24 +116,21 @@ def find_issues(
         info = opened.attribute(attribute)
         snapshot = take_snapshot(opened, attribute, seed=settings.seed)  # refuses fewer than two labels
         extractor = choose_extractor(opened, attribute, choice)
-        if extractor.pretrained == "imagenet":
-            yield from weights.ensure(extractor.backbone, cancel)
-        model, _ = build_model(opened, extractor, len(snapshot.labels), False)
-        assert isinstance(model, Classifier)
         store = extractor.open_store(opened)
-        features = yield from features_of(
-            opened, store, model, extractor, snapshot.image_ids, device=pick_device(device), cancel=cancel, run_id=0
+        hashes = content_hashes(opened, snapshot.image_ids)
+        features = yield from extractor_features(
+            opened, extractor, store, snapshot.image_ids, snapshot.paths, hashes, device=device, cancel=cancel
         )
         report = IssueReport(info.name, info.id, snapshot.multi_label, store.folder.name, extractor.describe(),
                              len(snapshot.image_ids), [], [], 0, 0.0)  # fmt: skip
         if features is None:
-            return _replace(report, cancelled=True)
+            return replace(report, cancelled=True)
         scores = yield from out_of_sample(
             features, snapshot.targets, len(snapshot.labels), multi_label=snapshot.multi_label, settings=settings,
             cancel=cancel,
         )  # fmt: skip
         if scores is None:
-            return _replace(report, cancelled=True)
+            return replace(report, cancelled=True)
         counts = np.bincount([j for labels in snapshot.targets for j in labels], minlength=len(snapshot.labels))
         ranked = rank(snapshot.targets, scores, counts, multi_label=snapshot.multi_label)
         decided = kept(opened, info.id, store.folder.name)
@@ -154,13 +152,29 @@ def find_issues(
         ))  # fmt: skip
     shown = {issue.image_id for issue in issues}
     order = [snapshot.image_ids[row] for row in ranked.cleanlab_order if snapshot.image_ids[row] in shown]
-    return _replace(
+    return replace(
         report, issues=issues, cleanlab_order=order, kept=skipped, seconds=time.perf_counter() - started,
         scores=scores, image_ids=tuple(snapshot.image_ids),
     )  # fmt: skip
 
 
-def _replace(report: IssueReport, **changes: object) -> IssueReport:
-    from dataclasses import replace
-
-    return replace(report, **changes)  # type: ignore[arg-type]
+def extractor_features(
+    catalog: Catalog,
+    extractor: Extractor,
+    store: FeatureStore,
+    image_ids: Sequence[int],
+    paths: list[str],
+    hashes: list[str],
+    *,
+    device: str,
+    cancel: threading.Event | None,
+    run_id: int = 0,
+) -> Generator[FeatureProgress | WeightsDownload, None, np.ndarray | None]:
+    """The features of these images from ``extractor`` through its ``store`` (downloading ImageNet weights first
+    when the extractor needs them); None when cancelled."""
+    if extractor.pretrained == "imagenet":
+        yield from weights.ensure(extractor.backbone, cancel)
+    model, _ = build_model(catalog, extractor, 2, False)  # the head is not used: features only
+    assert isinstance(model, Classifier)
+    return (yield from features_of(catalog, store, model, extractor, image_ids, paths, hashes,
+                                   device=pick_device(device), cancel=cancel, run_id=run_id))  # fmt: skip

@@ -102,14 +102,16 @@ def features_of(
     model: Classifier,
     extractor: Extractor,
     image_ids: Sequence[int],
+    paths: list[str],
+    hashes: list[str],
     *,
     device: torch.device,
     cancel: threading.Event | None,
     run_id: int,
 ) -> Generator[FeatureProgress, None, np.ndarray | None]:
-    """The extractor's features of ``image_ids`` (N x D float16), computing what the store lacks; None when
-    cancelled. Images whose features are not stored must be on disk (checked before any is computed)."""
-    paths, hashes = predictions.image_paths(catalog, image_ids)
+    """The extractor's features of ``image_ids`` (their ``paths`` and content ``hashes``; N x D float16),
+    computing what the store lacks; None when cancelled. Images whose features are not stored must be on disk
+    (checked before any is computed)."""
     lacking = set(store.missing(hashes))
     missing_files(
         [p for p, h in zip(paths, hashes) if h in lacking], [i for i, h in zip(image_ids, hashes) if h in lacking]
@@ -158,9 +160,11 @@ def predict(
         extractor = run_extractor(opened, run)
         store = extractor.open_store(opened)
         stored_before = store.stored
+        paths, hashes = predictions.image_paths(opened, ids)
         features = yield from features_of(
-            opened, store, model, extractor, ids, device=pick_device(device), cancel=cancel, run_id=run_id
-        )
+            opened, store, model, extractor, ids, paths, hashes, device=pick_device(device), cancel=cancel,
+            run_id=run_id,
+        )  # fmt: skip
         if features is None:
             return PredictResult(run_id, ids, names, np.zeros((0, len(names))), 0, 0.0, cancelled=True)
         scores = head_scores(model, features, config, run.kind == "multi")

@@ -43,12 +43,18 @@ def _load(
 
     detail = image_detail(catalog, image_id)
     prediction = _prediction(catalog, image_id, prediction_run)
+    image, problem = load_preview(detail.path, detail.content_hash, cache_dir, PREVIEW)
+    return detail, image, problem, prediction
+
+
+def load_preview(path: str, content_hash: str, cache_dir, size: int) -> tuple[QImage | None, str]:
+    """Worker thread: an image through the shared decode path (and the thumbnail cache) at ``size``, or None and
+    why it cannot be shown."""
     try:
-        thumb = thumbnails.load(detail.path, detail.content_hash, cache_dir, size=PREVIEW)
+        thumb = thumbnails.load(path, content_hash, cache_dir, size=size)
     except BadImage as exc:
-        return detail, None, str(exc), prediction
-    image = QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy()
-    return detail, image, "", prediction
+        return None, str(exc)
+    return QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy(), ""
 
 
 class DetailPane(QWidget):

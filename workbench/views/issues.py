@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.views.detail import load_preview
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 
@@ -48,22 +49,12 @@ def _runs(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
     return [(r.id, display_name(r)) for r in reversed(list_runs(catalog, attribute)) if r.status == "finished"]
 
 
-def _picture(path: str, content_hash: str, cache_dir) -> QImage:
-    """Worker thread: the image through the shared decode path, at preview size."""
-    from core.ingest import thumbnails
-    from core.ingest.images import BadImage
+def _picture(catalog: Catalog, image_id: int, path: str, cache_dir) -> QImage:
+    """Worker thread: the image at preview size (the detail pane's loader; its hash keys the thumbnail cache)."""
+    from core.catalog.snapshot import content_hashes
 
-    try:
-        thumb = thumbnails.load(path, content_hash, cache_dir, size=PREVIEW)
-    except BadImage:
-        return QImage()
-    return QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy()
-
-
-def _hash_of(catalog: Catalog, image_id: int) -> str:
-    from core.catalog.predictions import image_paths
-
-    return image_paths(catalog, [image_id])[1][0]
+    image, _problem = load_preview(path, content_hashes(catalog, [image_id])[0], cache_dir, PREVIEW)
+    return image if image is not None else QImage()
 
 
 class IssuesView(QWidget):
@@ -219,9 +210,12 @@ class IssuesView(QWidget):
             f"Image {issue.image_id}: labeled {'/'.join(issue.given)}, the features suggest "
             f"{'/'.join(issue.suggested) or 'no label'} (label quality {issue.quality:.3g})\n{issue.path}"
         )
-        catalog = self.state.catalog
         self._preview.run(
-            lambda: _picture(issue.path, _hash_of(catalog, issue.image_id), self.cache_dir),
+            _picture,
+            self.state.catalog,
+            issue.image_id,
+            issue.path,
+            self.cache_dir,
             on_return=self._picture_arrived,
             on_error=lambda _exc: self.picture.setText("cannot show this image"),
         )

@@ -160,6 +160,7 @@ class RunsView(QWidget):
         self.table_data: dict | None = None
         self._runs_latest, self._compare_latest, self._threshold_latest = Latest(), Latest(), Latest()
         self._duplicates_latest = Latest()
+        self._duplicates_checked: dict[int, str] = {}  # run id -> its warning ("" none), for this catalog
         top, compare_box, threshold_box = self._runs_panel(), self._compare_panel(), self._threshold_panel()
         for caption in (self.compare_caption, self.threshold_caption):
             caption.setWordWrap(True)  # long captions wrap instead of widening the window
@@ -284,6 +285,7 @@ class RunsView(QWidget):
 
     def attach(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._duplicates_checked = {}
         self.refresh()
 
     def showEvent(self, event) -> None:
@@ -400,18 +402,25 @@ class RunsView(QWidget):
         """Warn when the selected run's test images have twins in its training split (worker thread)."""
         from workbench.workers.curation import duplicate_warning
 
+        if run_id is not None and run_id in self._duplicates_checked:  # a finished run's splits do not change:
+            self._show_duplicates(self._duplicates_checked[run_id])  # the 5-s refresh while training re-selects
+            return
         self.duplicates_note.setVisible(False)
         if run_id is None or self.catalog is None:
             return
 
         def arrived(text: str) -> None:
+            self._duplicates_checked[run_id] = text
             if self.selected_ids() == [run_id]:
-                self.duplicates_note.setText(text)
-                self.duplicates_note.setVisible(bool(text))
+                self._show_duplicates(text)
 
         self._duplicates_latest.run(
             duplicate_warning, self.catalog, run_id, on_return=arrived, on_error=lambda _exc: None
         )
+
+    def _show_duplicates(self, text: str) -> None:
+        self.duplicates_note.setText(text)
+        self.duplicates_note.setVisible(bool(text))
 
     # -- comparison -------------------------------------------------------------------------------------------
 
