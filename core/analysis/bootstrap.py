@@ -1,7 +1,7 @@
 """Bootstrap intervals of a run's metrics from its stored test scores, and of the paired differences of two runs.
 
 A resample is a vector of counts, one per test image (how often the image is drawn), so a run's metrics under
-2,000 resamples are matrix products and cumulative sums over a B x N count matrix: no loop over resamples.
+2,000 resamples are matrix products and cumulative sums over an N x B count matrix: no loop over resamples.
 Resampling is stratified by label (by the rarest label of a multi-label image): each label keeps its number of test
 images in every resample, drawn with replacement from its own images (``numpy``'s multinomial per label), so a label
 with 4 test images is never left out of a resample. Comparing two runs on the same test images uses the same count
@@ -15,6 +15,7 @@ multi-label per-label AP and macro AP.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,26 +42,44 @@ def strata(truth: np.ndarray, multi_label: bool) -> np.ndarray:
 
 
 def resample_counts(groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
-    """B x N float32 counts: resample b draws each stratum's images with replacement, as many as it has."""
+    """N x B float32 counts (an image's counts in all resamples contiguous): resample b draws each stratum's images
+    with replacement, as many as it has."""
+    return _columns(groups, resamples, seed)[:, 1:]
+
+
+def _columns(groups: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """N x (1 + B) counts: column 0 all ones (the test images as they are), then the resamples. Drawn stratum by
+    stratum on the images sorted by stratum (contiguous blocks), then put back in the images' order."""
     rng = np.random.default_rng(seed)
-    counts = np.zeros((resamples, len(groups)), dtype=np.float32)
-    for group in np.unique(groups):
-        members = np.flatnonzero(groups == group)
-        n = len(members)
-        drawn = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
-        counts[:, members] = np.bincount(drawn.ravel(), minlength=resamples * n).reshape(resamples, n)
-    return counts
+    order = np.argsort(groups, kind="stable")
+    ordered = np.asarray(groups)[order]
+    bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
+    counts = np.empty((resamples, len(groups)), dtype=np.float32)
+    for start, stop in itertools.pairwise(bounds):
+        n = int(stop - start)
+        drawn = rng.integers(0, n, size=(resamples, n), dtype=np.int32).astype(np.int64)
+        drawn += (np.arange(resamples, dtype=np.int64) * n)[:, None]
+        counts[:, start:stop] = np.bincount(drawn.ravel(), minlength=resamples * n).reshape(resamples, n)
+    columns = np.empty((len(groups), resamples + 1), dtype=np.float32)
+    columns[:, 0] = 1
+    columns[order, 1:] = counts.T
+    return columns
 
 
 def average_precision(weights: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
     """AP of one label under each row of ``weights`` (B x N; a row of ones gives scikit-learn's value): the sum over
     distinct score thresholds of (recall gained) x (precision there). NaN where a resample has no positive."""
-    return _average_precision(np.ascontiguousarray(np.asarray(weights, dtype=np.float32).T), positive, score)
+    columns = np.ascontiguousarray(np.asarray(weights, dtype=np.float32).T)
+    return _average_precision(columns, np.asarray(positive, dtype=bool), np.asarray(score))
 
 
 def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """:func:`average_precision` with the counts as N x B (an image's counts contiguous: sorting images moves
-    whole rows, and the cumulative sums run down the rows, vectorised over the resamples)."""
+    """:func:`average_precision` with the counts as N x B. Only the thresholds where recall grows count: the images
+    are grouped into segments ending at those thresholds, and one sparse product sums each segment's counts (all
+    images, and the positives alone) for every resample at once; cumulative sums over the segments give the
+    predicted positives and true positives at each threshold."""
+    from scipy import sparse
+
     order = np.argsort(-score, kind="stable")
     s = score[order]
     ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # the last image of each group of equal scores
@@ -70,13 +89,19 @@ def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndar
     if not keep.any():
         return np.full(columns.shape[1], np.nan)
     kept_ends = ends[keep]
-    # predicted positives at each kept group's end: the counts summed segment by segment, then accumulated over the
-    # (few) segments, instead of a cumulative sum over every image
-    segments = np.add.reduceat(columns[order[: kept_ends[-1] + 1]], np.r_[0, kept_ends[:-1] + 1], axis=0)
-    predicted = np.cumsum(segments, axis=0)
-    positives = np.cumsum(columns[order[y]], axis=0)  # the positives' counts only: a tenth of the rows
-    tp = positives[seen[keep] - 1]
-    gained = np.diff(np.concatenate([np.zeros_like(tp[:1]), tp], axis=0), axis=0)
+    segments = len(kept_ends)
+    inside = order[: kept_ends[-1] + 1]  # images ranked below the last positive never count
+    segment = np.searchsorted(kept_ends, np.arange(len(inside)))
+    hits = inside[y[: len(inside)]]
+    rows = np.r_[segment, segments + segment[y[: len(inside)]]]
+    indicator = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, np.r_[inside, hits])), shape=(2 * segments, len(columns))
+    )
+    sums = indicator @ columns
+    np.cumsum(sums[:segments], axis=0, out=sums[:segments])
+    np.cumsum(sums[segments:], axis=0, out=sums[segments:])
+    predicted, tp = sums[:segments], sums[segments:]
+    gained = np.diff(tp, axis=0, prepend=0)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     total = tp[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -84,15 +109,16 @@ def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndar
     return np.where(total > 0, result, np.nan)
 
 
-def label_accuracy(weights: np.ndarray, truth: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:
-    """B x C accuracy of each label (recall of its images) under each resample (NaN: a label without images)."""
+def label_accuracy(columns: np.ndarray, truth: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:
+    """B x C accuracy of each label (recall of its images) under each resample (columns N x B; NaN: a label without
+    images)."""
     correct = (truth == predicted).astype(np.float32)
-    result = np.full((weights.shape[0], num_labels), np.nan)
+    result = np.full((columns.shape[1], num_labels), np.nan)
     for label in range(num_labels):
         members = np.flatnonzero(truth == label)
         if len(members):
-            w = weights[:, members]
-            result[:, label] = (w @ correct[members]) / w.sum(axis=1)
+            w = columns[members]
+            result[:, label] = (correct[members] @ w) / w.sum(axis=0)
     return result
 
 
@@ -104,19 +130,18 @@ def _interval(values: np.ndarray, point: float | None, alpha: float) -> Interval
     return Interval(point, float(low), float(high))
 
 
-def _single_label_table(weights: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+def _single_label_table(columns: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
     """Row 0: the test images as they are; rows 1..B: the resamples. Values per metric (and per label)."""
     num_labels = scores.shape[1]
     predicted = scores.argmax(axis=1)
-    accuracy = label_accuracy(weights, truth, predicted, num_labels)
+    accuracy = label_accuracy(columns, truth, predicted, num_labels)
     present = ~np.isnan(accuracy[0])
     correct = (truth == predicted).astype(np.float32)
     with np.errstate(divide="ignore"):
         gm = np.exp(np.log(accuracy[:, present]).mean(axis=1))
-    columns = np.ascontiguousarray(weights.T)
     ap = np.stack([_average_precision(columns, truth == j, scores[:, j]) for j in range(num_labels)], axis=1)
     return {
-        "top1": (weights @ correct) / weights.sum(axis=1),
+        "top1": (correct @ columns) / columns.sum(axis=0),
         "acsa": accuracy[:, present].mean(axis=1),
         "gm": gm,
         "macro_ap": np.nanmean(ap, axis=1),
@@ -125,19 +150,20 @@ def _single_label_table(weights: np.ndarray, truth: np.ndarray, scores: np.ndarr
     }
 
 
-def _multi_label_table(weights: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
-    columns = np.ascontiguousarray(weights.T)
+def _multi_label_table(columns: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
     ap = np.stack([_average_precision(columns, truth[:, j] > 0, scores[:, j]) for j in range(scores.shape[1])], axis=1)
     return {"macro_ap": np.nanmean(ap, axis=1), "ap": ap}
 
 
 def metric_table(
-    truth: np.ndarray, scores: np.ndarray, multi_label: bool, weights: np.ndarray
+    truth: np.ndarray, scores: np.ndarray, multi_label: bool, columns: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Every metric under the unweighted test set (row 0) and under each resample of ``weights`` (rows 1..B)."""
-    rows = np.concatenate([np.ones((1, len(scores)), dtype=np.float32), weights])
+    """Every metric under each column of ``columns`` (N x (1 + B): the test images as they are, then the
+    resamples), as rows: row 0 the point values, rows 1..B the resamples."""
     scores = np.asarray(scores, dtype=np.float64)
-    return _multi_label_table(rows, truth, scores) if multi_label else _single_label_table(rows, truth, scores)
+    truth = np.asarray(truth)
+    table = _multi_label_table if multi_label else _single_label_table
+    return table(columns, truth, scores)
 
 
 def intervals(
@@ -150,8 +176,8 @@ def intervals(
     alpha: float = 0.05,
 ) -> dict[str, Interval | list[Interval]]:
     """Percentile intervals of every metric of one run (per-label metrics as a list in label order)."""
-    weights = resample_counts(strata(truth, multi_label), resamples, seed)
-    return _summarise(metric_table(truth, scores, multi_label, weights), alpha)
+    columns = _columns(strata(truth, multi_label), resamples, seed)
+    return _summarise(metric_table(truth, scores, multi_label, columns), alpha)
 
 
 def paired_intervals(
@@ -165,9 +191,9 @@ def paired_intervals(
     alpha: float = 0.05,
 ) -> dict[str, Interval | list[Interval]]:
     """Intervals of the differences b - a of two runs scored on the same test images, the same resamples for both."""
-    weights = resample_counts(strata(truth, multi_label), resamples, seed)
-    a = metric_table(truth, scores_a, multi_label, weights)
-    b = metric_table(truth, scores_b, multi_label, weights)
+    columns = _columns(strata(truth, multi_label), resamples, seed)
+    a = metric_table(truth, scores_a, multi_label, columns)
+    b = metric_table(truth, scores_b, multi_label, columns)
     return _summarise({key: b[key] - a[key] for key in a}, alpha)
 
 

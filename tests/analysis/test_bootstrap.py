@@ -53,7 +53,7 @@ def test_point_values_are_the_recorded_metrics_and_resamples_keep_each_labels_co
         assert result["accuracy"][j].value == pytest.approx(item["accuracy"])
     counts = resample_counts(strata(truth, False), 50, seed=3)
     for label, n in enumerate([200, 80, 30, 8, 3]):
-        assert np.all(counts[:, truth == label].sum(axis=1) == n)
+        assert np.all(counts[truth == label].sum(axis=0) == n)
     again = intervals(truth, scores, multi_label=False, resamples=300)
     assert again == result  # seeded
 
