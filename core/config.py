@@ -131,6 +131,11 @@ class TrainConfig:
     tau: float = option(1.0, "tau of balanced-softmax (logit-adjusted loss; 1: balanced softmax)")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda or cuda:N")
     seed: int = option(0)
+    split_seed: int | None = option(
+        None,
+        "seed of the train/test split when the catalog has none (default: --seed); runs of one --seeds group share "
+        "the first seed's split, so they are compared on the same test images",
+    )
     workers: int = option(0, "DataLoader processes when images are not cached")
     cache: bool = option(True, "decode images every epoch instead of once into memory")  # --no-cache
     test_fraction: float = 0.1
@@ -145,6 +150,11 @@ class TrainConfig:
     def pixels(self) -> int:
         """The input size: ``image_size``, or its default (32; 128 for head-only runs)."""
         return self.image_size if self.image_size is not None else (128 if self.head_only else 32)
+
+    @property
+    def splitting_seed(self) -> int:
+        """The seed of the train/test split a catalog without one gets (``split_seed``, else ``seed``)."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     @property
     def is_timm(self) -> bool:

@@ -8,9 +8,9 @@ with 4 test images is never left out of a resample. Comparing two runs on the sa
 matrix for both (paired): the interval of a difference then reflects the images both saw, not two independent
 draws. Percentile intervals; seeded.
 
-Metrics, as :mod:`core.analysis.metrics` defines them: single-label top-1, per-label accuracy (recall), ACSA (their
-mean), GM (their geometric mean) and per-label AP (scikit-learn's step-wise average precision, ties grouped);
-multi-label per-label AP and macro AP.
+Metrics, as :mod:`core.analysis.metrics` defines them: top-1 (multi-label: exact match at 0.5), per-label accuracy
+(recall; multi-label at score 0.5), ACSA (their mean), GM (their geometric mean), per-label AP (scikit-learn's
+step-wise average precision, ties grouped) and macro AP.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ def strata(truth: np.ndarray, multi_label: bool) -> np.ndarray:
 def resample_counts(groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> np.ndarray:
     """N x B float32 counts (an image's counts in all resamples contiguous): resample b draws each stratum's images
     with replacement, as many as it has."""
-    return _columns(groups, resamples, seed)[:, 1:]
+    return resample_columns(groups, resamples, seed)[:, 1:]
 
 
-def _columns(groups: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+def resample_columns(groups: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """N x (1 + B) counts: column 0 all ones (the test images as they are), then the resamples. Drawn stratum by
     stratum on the images sorted by stratum (contiguous blocks), then put back in the images' order."""
     rng = np.random.default_rng(seed)
@@ -97,7 +97,7 @@ def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndar
     indicator = sparse.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, np.r_[inside, hits])), shape=(2 * segments, len(columns))
     )
-    sums = indicator @ columns
+    sums = np.asarray(indicator @ columns, dtype=np.float64)  # sums of counts: exact; ratios in float64
     np.cumsum(sums[:segments], axis=0, out=sums[:segments])
     np.cumsum(sums[segments:], axis=0, out=sums[segments:])
     predicted, tp = sums[:segments], sums[segments:]
@@ -118,7 +118,7 @@ def label_accuracy(columns: np.ndarray, truth: np.ndarray, predicted: np.ndarray
         members = np.flatnonzero(truth == label)
         if len(members):
             w = columns[members]
-            result[:, label] = (correct[members] @ w) / w.sum(axis=0)
+            result[:, label] = (correct[members] @ w).astype(np.float64) / w.sum(axis=0, dtype=np.float64)
     return result
 
 
@@ -141,7 +141,7 @@ def _single_label_table(columns: np.ndarray, truth: np.ndarray, scores: np.ndarr
         gm = np.exp(np.log(accuracy[:, present]).mean(axis=1))
     ap = np.stack([_average_precision(columns, truth == j, scores[:, j]) for j in range(num_labels)], axis=1)
     return {
-        "top1": (correct @ columns) / columns.sum(axis=0),
+        "top1": (correct @ columns).astype(np.float64) / columns.sum(axis=0, dtype=np.float64),
         "acsa": accuracy[:, present].mean(axis=1),
         "gm": gm,
         "macro_ap": np.nanmean(ap, axis=1),
@@ -151,8 +151,27 @@ def _single_label_table(columns: np.ndarray, truth: np.ndarray, scores: np.ndarr
 
 
 def _multi_label_table(columns: np.ndarray, truth: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
-    ap = np.stack([_average_precision(columns, truth[:, j] > 0, scores[:, j]) for j in range(scores.shape[1])], axis=1)
-    return {"macro_ap": np.nanmean(ap, axis=1), "ap": ap}
+    """As the recorded multi-label metrics: per-label recall at score 0.5 (accuracy), ACSA and GM of it, exact
+    match (top-1), per-label and macro AP."""
+    truth = truth > 0
+    predicted = scores >= 0.5
+    hits = (truth & predicted).astype(np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        positives = (truth.astype(np.float32).T @ columns).astype(np.float64)
+        accuracy = (hits.T @ columns).astype(np.float64) / positives  # C x (1 + B)
+        accuracy = accuracy.T
+        present = truth.any(axis=0)
+        gm = np.exp(np.log(accuracy[:, present]).mean(axis=1))
+    exact = np.all(truth == predicted, axis=1).astype(np.float32)
+    ap = np.stack([_average_precision(columns, truth[:, j], scores[:, j]) for j in range(scores.shape[1])], axis=1)
+    return {
+        "top1": (exact @ columns).astype(np.float64) / columns.sum(axis=0, dtype=np.float64),
+        "acsa": np.nanmean(accuracy[:, present], axis=1),
+        "gm": gm,
+        "macro_ap": np.nanmean(ap, axis=1),
+        "accuracy": accuracy,
+        "ap": ap,
+    }
 
 
 def metric_table(
@@ -176,7 +195,7 @@ def intervals(
     alpha: float = 0.05,
 ) -> dict[str, Interval | list[Interval]]:
     """Percentile intervals of every metric of one run (per-label metrics as a list in label order)."""
-    columns = _columns(strata(truth, multi_label), resamples, seed)
+    columns = resample_columns(strata(truth, multi_label), resamples, seed)
     return _summarise(metric_table(truth, scores, multi_label, columns), alpha)
 
 
@@ -191,7 +210,7 @@ def paired_intervals(
     alpha: float = 0.05,
 ) -> dict[str, Interval | list[Interval]]:
     """Intervals of the differences b - a of two runs scored on the same test images, the same resamples for both."""
-    columns = _columns(strata(truth, multi_label), resamples, seed)
+    columns = resample_columns(strata(truth, multi_label), resamples, seed)
     a = metric_table(truth, scores_a, multi_label, columns)
     b = metric_table(truth, scores_b, multi_label, columns)
     return _summarise({key: b[key] - a[key] for key in a}, alpha)

@@ -455,6 +455,8 @@ def summary(run: RunInfo) -> dict:
         "device": run.device,
         "epochs": run.epochs,
         "epochs_done": run.epochs_done,
+        "seed": run.config.seed,
+        "split_seed": run.config.splitting_seed,
         "seconds": run.seconds,
         "images_per_second": run.images_per_second,
         "created_at": run.created_at.isoformat(timespec="seconds"),

@@ -35,10 +35,15 @@ def _pct(value: float | None) -> str:
 
 
 def render_training(
-    events: Generator[Event, None, Any], catalog: Catalog, *, as_json: bool, quiet: bool = False
+    events: Generator[Event, None, Any],
+    catalog: Catalog,
+    *,
+    as_json: bool,
+    quiet: bool = False,
+    results: list[dict] | None = None,
 ) -> int:
-    """Draw the events, then the run's result (``--json``: its summary); the exit status. ``quiet`` (a distributed
-    run's ranks but 0) only drives them and reports failures."""
+    """Draw the events, then the run's result (``--json``: its summary, or appended to ``results`` when given);
+    the exit status. ``quiet`` (a distributed run's ranks but 0) only drives them and reports failures."""
     if quiet:
         failures = [event.message for event in events if isinstance(event, RunFailed)]
         if failures:
@@ -49,7 +54,9 @@ def render_training(
     if not view.run_id:  # failed before a run existed (bad attribute, bad config)
         raise TailorError(view.failure or "training did not start")
     result = summary(get_run(catalog, view.run_id))
-    if as_json:
+    if results is not None:
+        results.append(result)
+    elif as_json:
         print(json.dumps(result, indent=2))
     elif view.status == RunStatus.FINISHED:
         _print_result(view.run_id, result)

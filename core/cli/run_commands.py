@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from core.base.errors import TailorError
 from core.catalog.runs import RunInfo, variant_name
 from core.cli.options import EXIT_OK, command, opened
 
@@ -27,6 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     output.add_argument("--json", action="store_true")
     output.add_argument("--markdown", action="store_true")
     output.add_argument("--csv", action="store_true")
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        metavar="B",
+        help="bootstrap resamples of the test images for the 95%% intervals (0: none; default 2000)",
+    )
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the resamples (default 0)")
     p = command(
         sub,
         "export-model",
@@ -80,12 +89,14 @@ def _run_line(run: RunInfo) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from core.analysis.compare import compare, compare_csv, compare_markdown
+    from core.analysis.compare import compare, compare_csv, compare_json, compare_markdown
 
+    if args.resamples < 0:
+        raise TailorError("--resamples must be 0 (no intervals) or more")
     with opened(args.catalog) as catalog:
-        table = compare(catalog, args.runs)
+        table = compare(catalog, args.runs, resamples=args.resamples, seed=args.bootstrap_seed)
     if args.json:
-        print(json.dumps(table, indent=2))
+        print(json.dumps(compare_json(table), indent=2))
     elif args.csv:
         print(compare_csv(table), end="")
     else:

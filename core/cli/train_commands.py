@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from core.base.errors import TailorError
@@ -14,6 +15,7 @@ from core.cli.options import EXIT_OK, add_config_options, command, config_from_a
 from core.config import OversampleConfig, TrainConfig
 
 if TYPE_CHECKING:
+    from core.catalog.store import Catalog
     from core.training.events import Event
 
 TRAIN_OPTIONS = (
@@ -36,6 +38,7 @@ TRAIN_OPTIONS = (
     "tau",
     "device",
     "seed",
+    "split_seed",
     "workers",
     "cache",
 )
@@ -102,6 +105,12 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--attribute", "-a", metavar="NAME", help="attribute to learn (not with --resume)")
     add_config_options(p, TrainConfig, TRAIN_OPTIONS)
+    p.add_argument(
+        "--seeds",
+        metavar="LIST",
+        help="train one run per seed (e.g. 0,1,2 or 0-4), all on the first seed's train/test split: compare "
+        "shows their mean and spread (--json prints a list)",
+    )
     p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
     p.add_argument(
         "--distributed",
@@ -156,14 +165,50 @@ def run_train(args: argparse.Namespace) -> int:
     if config.pretrained == "imagenet" and args.resume is None:
         config.validate()
         download_weights(config.backbone)  # before the catalog is opened: offline is one line, exit 2
+    seeds = _seeds(args)
+    from core.experiments.seeds import seed_configs
+
     with opened(args.catalog) as catalog:
         if args.distributed:
             events = train(catalog, config, resume=args.resume, runs_dir=args.runs_dir, distributed=True)
             if env_rank() != 0:  # rank 0 reports; the others train quietly
                 return render_training(events, catalog, as_json=args.json, quiet=True)
-        else:
+            return render_training(events, catalog, as_json=args.json)
+        if seeds is None:
             events = train_and_oversample(catalog, config, oversampler, resume=args.resume, runs_dir=args.runs_dir)
-        return render_training(events, catalog, as_json=args.json)
+            return render_training(events, catalog, as_json=args.json)
+        return _train_seeds(catalog, seed_configs(config, seeds), oversampler, args)
+
+
+def _seeds(args: argparse.Namespace) -> list[int] | None:
+    from core.experiments.seeds import parse_seeds
+
+    if args.seeds is None:
+        return None
+    if args.resume is not None or args.distributed:
+        raise TailorError("--seeds starts new runs one after another: not with --resume or --distributed")
+    return parse_seeds(args.seeds)
+
+
+def _train_seeds(
+    catalog: Catalog, configs: list[TrainConfig], oversampler: OversampleConfig, args: argparse.Namespace
+) -> int:
+    """The runs of a seed group one after another; stops at the first that does not finish."""
+    from core.cli.render import render_training
+    from core.oversampling.job import train_and_oversample
+
+    results: list[dict] = []
+    status = EXIT_OK
+    for config in configs:
+        if not args.json:
+            print(f"seed {config.seed} ({len(results) + 1} of {len(configs)}, split of seed {config.split_seed})")
+        events = train_and_oversample(catalog, config, replace(oversampler, seed=config.seed), runs_dir=args.runs_dir)
+        status = render_training(events, catalog, as_json=args.json, results=results if args.json else None)
+        if status != EXIT_OK:
+            break
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return status
 
 
 def download_weights(backbone: str) -> None:

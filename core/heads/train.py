@@ -77,7 +77,7 @@ def _start(recorder: RunRecorder, runs_dir: str | None) -> Generator[Event, None
     if not config.head_only:
         raise TailorError("train_head needs a head-only configuration (--head-only)")
     catalog = recorder.catalog
-    snapshot = take_snapshot(catalog, config.attribute, seed=config.seed, test_fraction=config.test_fraction)
+    snapshot = take_snapshot(catalog, config.attribute, seed=config.splitting_seed, test_fraction=config.test_fraction)
     config = config.resolved(snapshot.multi_label)
     extractor = Extractor.for_config(catalog, config)
     if extractor.run_id is not None:  # the run records the backbone it used

@@ -115,7 +115,7 @@ def _start(
     else:
         config = recorder.config
         snapshot = take_snapshot(
-            recorder.catalog, config.attribute, seed=config.seed, test_fraction=config.test_fraction
+            recorder.catalog, config.attribute, seed=config.splitting_seed, test_fraction=config.test_fraction
         )
         recorder.config = config.resolved(snapshot.multi_label)
     config = recorder.config

@@ -35,15 +35,39 @@ def table() -> dict:
     }
 
 
-def test_csv_is_in_percent_with_one_decimal_and_names_too_few_test_images():
-    rows = list(csv.reader(io.StringIO(compare_csv(table()))))
-    header, first, second = rows
-    assert header[3] == "ap_pct:short [600 train; 150 test]"
-    assert header[4] == "ap_pct:puff [6 train; 4 test; too few to compare]"
-    assert header[5:9] == ["top1_pct", "acsa_pct", "gm_pct", "macro_ap_pct"]
-    assert first[3:9] == ["100.0", "12.3", "87.7", "50.0", "", "25.0"]
-    assert second[9] == "-1.2"  # delta_top1_pct
-    assert all(len(cell.split(".")[-1]) <= 1 for cell in first[3:] if cell)
+def test_csv_is_one_line_per_value_in_percent_with_one_decimal_and_names_too_few_test_images():
+    rows = list(csv.DictReader(io.StringIO(compare_csv(table()))))
+    first = {(r["measure"], r["label"]): r for r in rows if r["run_id"] == "1"}
+    second = {(r["measure"], r["label"]): r for r in rows if r["run_id"] == "2"}
+    assert first[("ap", "short")]["value_pct"] == "100.0" and first[("ap", "puff")]["value_pct"] == "12.3"
+    assert first[("ap", "puff")]["too_few_to_compare"] == "True" and first[("ap", "puff")]["test_images"] == "4"
+    assert [first[(k, "")]["value_pct"] for k in ("top1", "acsa", "gm", "macro_ap")] == ["87.7", "50.0", "", "25.0"]
+    assert second[("top1", "")]["delta_pct"] == "-1.2"
+    assert all(len(cell.split(".")[-1]) <= 1 for r in rows for k, cell in r.items() if k.endswith("_pct") and cell)
+
+
+def test_intervals_and_significance_reach_the_csv_and_the_markdown():
+    data = table()
+    row = data["rows"][1]
+    row.update(
+        ci={"top1": [0.8, 0.9]}, delta_ci={"top1": [-0.02, -0.004]}, significant={"top1": True},
+        ap_ci=[[0.4, 0.6], [0.3, 0.9]], ap_delta=[-0.5, 0.48], ap_delta_ci=[[-0.6, -0.4], [0.1, 0.8]],
+        ap_significant=[True, False],
+    )  # fmt: skip
+    data.update(paired_on=154, resamples=2000, bootstrap_seed=0, confidence=0.95)
+    rows = {(r["run_id"], r["measure"], r["label"]): r for r in csv.DictReader(io.StringIO(compare_csv(data)))}
+    top1 = rows[("2", "top1", "")]
+    assert (top1["low_pct"], top1["high_pct"], top1["delta_low_pct"], top1["significant"]) == (
+        "80.0",
+        "90.0",
+        "-2.0",
+        "True",
+    )
+    assert rows[("2", "ap", "puff")]["significant"] == "False"  # too few test images: never significant
+    text = compare_markdown(data)
+    second = text.splitlines()[3]
+    assert "50.0 [40.0, 60.0] -50.0*" in second and "87.7 [80.0, 90.0] -1.2*" in second
+    assert "154 test images every run has" in text and "puff 4" in text
 
 
 def test_markdown_marks_labels_with_too_few_test_images_and_never_calls_them_best():

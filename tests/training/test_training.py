@@ -97,7 +97,7 @@ def test_cli_train_prints_the_json_schema_and_runs_lists_it(shapes_anywhere, tmp
     listed = run_cli("runs", shapes)
     assert listed.returncode == 0 and "iew" in listed.stdout and "finished" in listed.stdout
     compared = run_cli("compare", shapes, "1", "--markdown")
-    assert compared.returncode == 0 and "| run | loss | blue" in compared.stdout
+    assert compared.returncode == 0 and "| run | variant | blue" in compared.stdout
 
 
 @pytest.mark.parametrize("loss", [loss for loss in LOSSES if loss not in HEAD_ONLY_LOSSES])

@@ -95,8 +95,10 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
     assert runs_view.compare_table.columnCount() == 1 + len(COUNTS) + 4
     csv_path = runs_view.export("csv", str(wardrobe.parent / "cmp.csv"))
     md_path = runs_view.export("md", str(wardrobe.parent / "cmp.md"))
-    assert Path(csv_path).read_text().startswith("run_id,loss,backbone,ap_pct:")
-    assert "| run | loss |" in Path(md_path).read_text()
+    assert Path(csv_path).read_text().startswith("run_id,variant,backbone,seed,measure,label")
+    acsa = runs_view.compare_table.item(0, 1 + len(COUNTS) + 1).text()  # the baseline's ACSA and its interval
+    assert "[" in acsa and "–" in acsa and "bootstrap interval" in runs_view.compare_caption.text()
+    assert "| run | variant |" in Path(md_path).read_text()
     # one table for the selected runs, a run column first; every label with fewer than 10 test images is marked
     qtbot.waitUntil(lambda: runs_view.threshold_table.rowCount() == 2 * len(COUNTS), timeout=10000)
     runs = {runs_view.threshold_table.item(r, 0).text() for r in range(2 * len(COUNTS))}

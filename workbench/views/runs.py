@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis.compare import MIN_TEST_IMAGES, compare, compare_csv, compare_markdown, percent, too_few
+from core.analysis.compare import MIN_TEST_IMAGES, compare, compare_csv, compare_markdown, percent
 from core.analysis.review import load_review, thresholds
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, list_runs, variant_name
@@ -41,10 +41,10 @@ from core.catalog.store import Catalog
 from core.config import Oversampler
 from workbench.views.adjust_panel import AdjustPanel
 from workbench.widgets import plain
+from workbench.widgets.comparison_table import ComparisonTable
 from workbench.workers.tasks import Latest
 
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
-BEST = QColor(120, 200, 120, 90)
 TOO_FEW = QColor("#8a8a8a")
 
 
@@ -238,8 +238,7 @@ class RunsView(QWidget):
         self.markdown_button = QPushButton("Export Markdown…")
         self.csv_button.clicked.connect(lambda: self.export("csv"))
         self.markdown_button.clicked.connect(lambda: self.export("md"))
-        self.compare_table = QTableWidget(0, 0)
-        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_table = ComparisonTable()
         self.compare_caption = plain.label("Select two or more finished runs of one attribute to compare them.")
         return _panel(
             [
@@ -428,8 +427,7 @@ class RunsView(QWidget):
         finished = self._selected_finished()
         if len(finished) < 2 or self.catalog is None:
             self.table_data = None
-            self.compare_table.setRowCount(0)
-            self.compare_table.setColumnCount(0)
+            self.compare_table.clear_table()
             self.compare_caption.setText("Select two or more finished runs of one attribute to compare them.")
             self._buttons()
             return
@@ -441,53 +439,14 @@ class RunsView(QWidget):
 
     def _compare_failed(self, exc: Exception) -> None:
         self.table_data = None
-        self.compare_table.setRowCount(0)
+        self.compare_table.clear_table()
         self.compare_caption.setText(str(exc))
         self._buttons()
 
     def _compared(self, table: dict) -> None:
         self.table_data = table
-        labels, rows = table["labels"], table["rows"]
-        headers = (
-            ["run"]
-            + [
-                f"{name}\n{n} train · {t} test" + ("\ntoo few to compare" if too_few(table, j) else "")
-                for j, (name, n, t) in enumerate(zip(labels, table["train_counts"], table["test_counts"]))
-            ]
-            + ["top-1", "ACSA", "GM", "macro AP"]
-        )
-        self.compare_table.setColumnCount(len(headers))
-        self.compare_table.setHorizontalHeaderLabels(headers)
-        for j in range(len(labels)):
-            if too_few(table, j):
-                self.compare_table.horizontalHeaderItem(1 + j).setForeground(QBrush(TOO_FEW))
-        self.compare_table.setRowCount(len(rows))
-        bold = QFont()
-        bold.setBold(True)
-        for r, row in enumerate(rows):
-            base = row["run_id"] == table["baseline"]
-            self.compare_table.setItem(r, 0, _item(f"{row['run_id']} {row['loss']}" + (" (baseline)" if base else "")))
-            for j, ap in enumerate(row["ap"]):
-                delta = row["ap_delta"][j]
-                text = _pct(ap) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
-                few = too_few(table, j)
-                tip = f"only {table['test_counts'][j]} test images: too few to compare" if few else None
-                item = _item(text, tip=tip)
-                if few:
-                    item.setForeground(QBrush(TOO_FEW))
-                elif ap is not None and ap == table["best_ap"][j]:
-                    item.setBackground(QBrush(BEST))
-                    item.setFont(bold)
-                self.compare_table.setItem(r, 1 + j, item)
-            for k, key in enumerate(("top1", "acsa", "gm", "macro_ap")):
-                delta = row["delta"][key]
-                text = _pct(row[key]) + ("" if base or delta is None else f" ({100 * delta:+.1f})")
-                self.compare_table.setItem(r, 1 + len(labels) + k, _item(text))
-        self.compare_table.resizeColumnsToContents()
-        self.compare_caption.setText(
-            f"AP (%) per label, last epoch; best highlighted; (±x): vs run {table['baseline']}; grey: fewer than "
-            f"{table['min_test_images']} test images"
-        )
+        self.compare_table.show_table(table)
+        self.compare_caption.setText(self.compare_table.caption())
         self._buttons()
 
     def export(self, kind: str, path: str | None = None) -> str | None:

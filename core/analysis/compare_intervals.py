@@ -1,0 +1,105 @@
+"""Bootstrap intervals for a comparison of finished runs: every run's metrics and their differences to the baseline,
+all under one draw of resamples of the test images the runs share (paired), from the stored test scores.
+
+A run's metric table under a draw (``core.analysis.bootstrap.metric_table``) is kept in memory per run, test set,
+number of resamples and seed, so the Runs tab's refreshes and a growing selection compute each run once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.analysis.bootstrap import DEFAULT_RESAMPLES, metric_table, resample_columns, strata
+from core.analysis.compare import CONFIDENCE
+from core.catalog.runs import RunInfo, final_scores
+from core.catalog.store import Catalog
+
+_CACHE: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+_CACHE_SIZE = 128
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    """Per run (in the order given) its metric table: row 0 the point values, rows 1..B the resamples."""
+
+    tables: list[dict[str, np.ndarray]]
+    paired_on: int  # test images every run has (the resamples draw from these)
+    resamples: int
+    seed: int
+
+
+def _test_set(catalog: Catalog, run: RunInfo) -> tuple[list[int], np.ndarray, np.ndarray]:
+    ids, _paths, targets, scores = final_scores(catalog, run.id)
+    if run.kind == "multi":
+        truth = np.zeros((len(ids), len(run.labels)), dtype=np.float32)
+        for row, labels in enumerate(targets):
+            truth[row, list(labels)] = 1
+    else:
+        truth = np.array([t[0] for t in targets], dtype=np.int64)
+    return ids, truth, scores
+
+
+def bootstrap_runs(
+    catalog: Catalog, runs: list[RunInfo], *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> Bootstrapped | None:
+    """The runs' metric tables on the test images they all have (in the first run's order), under one seeded,
+    label-stratified draw; None when they share no scored test image."""
+    loaded = [_test_set(catalog, run) for run in runs]
+    shared = set(loaded[0][0]).intersection(*(set(ids) for ids, _t, _s in loaded[1:]))
+    common = [i for i in loaded[0][0] if i in shared]
+    if not common:
+        return None
+    multi = runs[0].kind == "multi"
+    first = {image: row for row, image in enumerate(loaded[0][0])}
+    truth = loaded[0][1][[first[i] for i in common]]
+    columns: np.ndarray | None = None
+    digest = hashlib.sha1(np.asarray(common, dtype=np.int64).tobytes()).hexdigest()
+    tables = []
+    for run, (ids, _truth, scores) in zip(runs, loaded):
+        key = (catalog.location, run.id, digest, resamples, seed)
+        if key not in _CACHE:
+            if columns is None:
+                columns = resample_columns(strata(truth, multi), resamples, seed)
+            where = {image: row for row, image in enumerate(ids)}
+            _CACHE[key] = metric_table(truth, scores[[where[i] for i in common]], multi, columns)
+            if len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        _CACHE.move_to_end(key)
+        tables.append(_CACHE[key])
+    return Bootstrapped(tables, len(common), resamples, seed)
+
+
+def percentile_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> list[float] | None:
+    """``[low, high]`` of the resampled values (NaN left out: a resample without a label's positives), or None."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return None
+    alpha = 1 - confidence
+    low, high = np.percentile(finite, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return [float(low), float(high)]
+
+
+def excludes_zero(interval: list[float] | None) -> bool:
+    """A difference whose interval lies on one side of 0 (significant at the interval's level)."""
+    return interval is not None and (interval[0] > 0 or interval[1] < 0)
+
+
+def metric_intervals(table: dict[str, np.ndarray], key: str) -> list[list[float] | None]:
+    """The intervals of one metric (one per label for per-label metrics, else a list of one)."""
+    values = table.get(key)
+    if values is None:
+        return []
+    if values.ndim == 1:
+        return [percentile_interval(values[1:])]
+    return [percentile_interval(values[1:, j]) for j in range(values.shape[1])]
+
+
+def delta_intervals(table: dict[str, np.ndarray], base: dict[str, np.ndarray], key: str) -> list[list[float] | None]:
+    """The intervals of the paired differences ``table - base`` of one metric, under the same resamples."""
+    if key not in table or key not in base:
+        return []
+    return metric_intervals({key: table[key] - base[key]}, key)

@@ -1,0 +1,39 @@
+"""A seed group: the same configuration trained once per seed, every run on the same train/test split (the first
+seed's, or ``split_seed``) so the runs are compared on the same test images and their spread is the training's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.base.errors import TailorError
+from core.config import TrainConfig
+
+MAX_SEEDS = 100
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` (or both, ``"0-2,7"``) as distinct seeds in the order given."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                first, last = (int(x) for x in part.split("-", 1))
+                if last < first:
+                    raise ValueError
+                seeds.extend(range(first, last + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise TailorError(f"--seeds: {part!r} is not a seed or a range like 0-4 (e.g. --seeds 0,1,2)") from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise TailorError(f"--seeds: seeds must be distinct and not negative, got {text}")
+    if len(seeds) > MAX_SEEDS:
+        raise TailorError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(seeds)}")
+    return seeds
+
+
+def seed_configs(config: TrainConfig, seeds: list[int]) -> list[TrainConfig]:
+    """One configuration per seed, all with one split seed: ``config.split_seed`` or the first seed."""
+    split = config.split_seed if config.split_seed is not None else seeds[0]
+    return [replace(config, seed=seed, split_seed=split) for seed in seeds]

@@ -1,0 +1,83 @@
+"""Seed groups and comparisons with intervals through the CLI: ``--seeds`` trains one run per seed on one split,
+``tailor compare --json`` gives every value ``"ci": [low, high]`` and every difference its paired interval,
+significant differences are marked, labels with too few test images never are, seed groups get mean and spread."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.base.errors import TailorError
+from core.catalog.runs import final_scores
+from core.catalog.store import Catalog
+from core.experiments.seeds import parse_seeds
+from tests.conftest import main_cli, run_cli
+from tests.curation.test_curation import colour_catalog
+from tests.features.test_feature_store import weights_file as weights_file
+
+
+def head_args(catalog: str, weights: str, *extra: str) -> list[str]:
+    return ["train", catalog, "-a", "colour", "--head-only", "--backbone", "resnet32-cifar", "--pretrained", weights,
+            "--image-size", "16", "--batch-size", "16", *extra]  # fmt: skip
+
+
+@pytest.fixture
+def catalog(tmp_path) -> str:
+    return colour_catalog(tmp_path, counts=(150, 120, 8))  # ~15 / 12 / 1 test images: blue is too few
+
+
+def test_seeds_train_one_run_each_on_one_split_and_compare_shows_their_spread(catalog, weights_file):
+    result = main_cli(*head_args(catalog, weights_file, "--seeds", "3,4,5", "--epochs", "3", "--json"))
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout)
+    assert [r["seed"] for r in runs] == [3, 4, 5] and {r["split_seed"] for r in runs} == {3}
+    with Catalog(catalog) as cat:
+        tests = [final_scores(cat, r["run_id"])[0] for r in runs]
+    assert tests[0] == tests[1] == tests[2]  # the same test images
+    compared = json.loads(main_cli("compare", catalog, *[str(r["run_id"]) for r in runs], "--json").stdout)
+    (group,) = compared["seed_groups"]
+    assert group["runs"] == [r["run_id"] for r in runs] and group["seeds"] == [3, 4, 5]
+    acsa = [r["acsa"]["value"] for r in compared["runs"]]
+    assert group["mean"]["acsa"] == pytest.approx(sum(acsa) / 3) and group["sd"]["acsa"] >= 0
+    markdown = main_cli("compare", catalog, *[str(r["run_id"]) for r in runs]).stdout
+    assert "nw head, 3 seeds" in markdown and "±" in markdown
+
+
+def test_compare_json_carries_intervals_and_marks_significant_differences(catalog, weights_file):
+    assert main_cli(*head_args(catalog, weights_file, "--epochs", "1", "--lr", "1e-6")).returncode == 0  # chance
+    assert main_cli(*head_args(catalog, weights_file, "--epochs", "8", "--lr", "0.01")).returncode == 0
+    result = run_cli("compare", catalog, "1", "2", "--json", "--resamples", "500")
+    assert result.returncode == 0, result.stderr
+    table = json.loads(result.stdout)
+    assert table["paired_on"] > 0 and table["resamples"] == 500
+    weak, strong = table["runs"]
+    for run in (weak, strong):
+        for key in ("top1", "acsa", "gm", "macro_ap"):
+            low, high = run[key]["ci"]
+            assert low <= run[key]["value"] <= high, key
+        for item in run["per_label"]:
+            if item["ap"]["value"] is not None:
+                low, high = item["ap"]["ci"]
+                assert low <= item["ap"]["value"] <= high
+    assert strong["acsa"]["delta"] > 0 and strong["acsa"]["delta_ci"][0] > 0 and strong["acsa"]["significant"]
+    few = {label["name"]: label["too_few_to_compare"] for label in table["labels"]}
+    assert few == {"red": False, "green": False, "blue": True}
+    blue = [label["name"] for label in table["labels"]].index("blue")
+    assert strong["per_label"][blue]["label"] == "blue"
+    assert (
+        not strong["per_label"][blue]["ap"]["significant"] and not strong["per_label"][blue]["accuracy"]["significant"]
+    )
+    same = json.loads(main_cli("compare", catalog, "1", "1", "--json", "--resamples", "200").stdout)
+    assert same["runs"][1]["acsa"]["delta_ci"] == [0.0, 0.0] and not same["runs"][1]["acsa"]["significant"]
+    csv_text = main_cli("compare", catalog, "1", "2", "--csv", "--resamples", "200").stdout
+    header = csv_text.splitlines()[0].split(",")
+    assert header[9:16] == ["value_pct", "low_pct", "high_pct", "delta_pct", "delta_low_pct", "delta_high_pct",
+                            "significant"]  # fmt: skip
+
+
+def test_bad_seeds_are_one_line():
+    for text, words in (("0,x", "'x' is not a seed"), ("1,1", "distinct"), ("4-2", "'4-2' is not a seed")):
+        with pytest.raises(TailorError, match=words):
+            parse_seeds(text)
+    assert parse_seeds("0-2,7") == [0, 1, 2, 7]

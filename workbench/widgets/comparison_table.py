@@ -1,0 +1,158 @@
+"""A comparison of runs (``core.analysis.compare.compare``'s table) as a table widget: runs x labels AP, then the
+summary metrics; each cell the value with its 95% interval and, below, the paired difference to the baseline,
+marked ▲ / ▼ and coloured when its interval excludes 0; labels with too few test images grey and never marked; runs
+of one variant over several seeds summarised as mean ± sd rows. The Runs tab and the variant matrix show it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
+
+from core.analysis.compare import METRICS, too_few, value_parts
+from workbench.widgets import plain
+
+BEST = QColor(120, 200, 120, 90)
+TOO_FEW = QColor("#8a8a8a")
+BETTER = QColor("#1e7b34")
+WORSE = QColor("#b3261e")
+GROUP = QColor(90, 130, 200, 40)
+METRIC_NAMES = {"top1": "top-1", "acsa": "ACSA", "gm": "GM", "macro_ap": "macro AP"}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _span(ci: list[float] | None) -> str:
+    return "" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
+
+
+def cell_text(row: dict, key: str, j: int | None, baseline: bool) -> tuple[str, int]:
+    """The cell's text and its mark: +1 a significant gain, -1 a significant loss, 0 none."""
+    value, ci, delta, _delta_ci, significant = value_parts(row, key, j)
+    text = _pct(value) + (f"  [{_span(ci)}]" if ci else "")
+    if baseline or delta is None:
+        return text, 0
+    mark = (1 if delta > 0 else -1) if significant else 0
+    arrow = {1: " ▲", -1: " ▼", 0: ""}[mark]
+    return f"{text}\n{100 * delta:+.1f}{arrow}", mark
+
+
+def cell_tip(row: dict, key: str, j: int | None, baseline_id: int, name: str) -> str:
+    value, ci, delta, delta_ci, significant = value_parts(row, key, j)
+    tip = f"{name}: {_pct(value)}%"
+    if ci:
+        tip += f" (95% interval {_span(ci)})"
+    if delta is not None and row["run_id"] != baseline_id:
+        tip += f"\ndifference to run {baseline_id}: {100 * delta:+.1f}"
+        if delta_ci:
+            tip += f" (95% interval {100 * delta_ci[0]:+.1f} to {100 * delta_ci[1]:+.1f}: "
+            tip += "significant)" if significant else "could be 0)"
+    return tip
+
+
+class ComparisonTable(QTableWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(0, 0, parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setWordWrap(False)
+        self.verticalHeader().setVisible(False)
+        self.table: dict | None = None
+
+    def clear_table(self) -> None:
+        self.table = None
+        self.setRowCount(0)
+        self.setColumnCount(0)
+
+    def show_table(self, table: dict) -> None:
+        self.table = table
+        labels = table["labels"]
+        headers = ["run"]
+        for j, (name, n, t) in enumerate(zip(labels, table["train_counts"], table["test_counts"])):
+            headers.append(f"{name}\n{n} train · {t} test" + ("\ntoo few to compare" if too_few(table, j) else ""))
+        headers += [METRIC_NAMES[k] for k in METRICS]
+        self.setColumnCount(len(headers))
+        self.setHorizontalHeaderLabels(headers)
+        for j in range(len(labels)):
+            if too_few(table, j):
+                self.horizontalHeaderItem(1 + j).setForeground(QBrush(TOO_FEW))
+        groups = table.get("seed_groups") or []
+        self.setRowCount(len(table["rows"]) + len(groups))
+        for r, row in enumerate(table["rows"]):
+            self._fill_run(r, row)
+        for g, group in enumerate(groups):
+            self._fill_group(len(table["rows"]) + g, group)
+        self.resizeColumnsToContents()
+        self.resizeRowsToContents()
+
+    def _fill_run(self, r: int, row: dict) -> None:
+        table = self.table
+        assert table is not None
+        baseline = row["run_id"] == table["baseline"]
+        name = f"{row['run_id']} {row.get('variant', row['loss'])}" + (" (baseline)" if baseline else "")
+        self.setItem(r, 0, _item(name))
+        bold = QFont()
+        bold.setBold(True)
+        for j, label in enumerate(table["labels"]):
+            few = too_few(table, j)
+            text, mark = cell_text(row, "ap", j, baseline)
+            tip = cell_tip(row, "ap", j, table["baseline"], f"AP of {label}")
+            if few:
+                tip = f"only {table['test_counts'][j]} test images: too few to compare\n" + tip
+            item = _item(text, tip)
+            if few:
+                item.setForeground(QBrush(TOO_FEW))
+            else:
+                _mark(item, mark)
+                if row["ap"][j] is not None and row["ap"][j] == table["best_ap"][j] and len(table["rows"]) > 1:
+                    item.setBackground(QBrush(BEST))
+                    item.setFont(bold)
+            self.setItem(r, 1 + j, item)
+        for k, key in enumerate(METRICS):
+            text, mark = cell_text(row, key, None, baseline)
+            item = _item(text, cell_tip(row, key, None, table["baseline"], METRIC_NAMES[key]))
+            _mark(item, mark)
+            self.setItem(r, 1 + len(table["labels"]) + k, item)
+
+    def _fill_group(self, r: int, group: dict) -> None:
+        runs = ", ".join(str(i) for i in group["runs"])
+        name = f"{group['variant']} × {len(group['runs'])} seeds\nmean ± sd (runs {runs})"
+        cells = [name] + [_mean_sd(m, sd) for m, sd in zip(group["ap_mean"], group["ap_sd"])]
+        cells += [_mean_sd(group["mean"][k], group["sd"][k]) for k in METRICS]
+        for c, text in enumerate(cells):
+            item = _item(text, f"seeds {', '.join(str(s) for s in group['seeds'])}: mean ± standard deviation")
+            item.setBackground(QBrush(GROUP))
+            self.setItem(r, c, item)
+
+    def caption(self) -> str:
+        table = self.table
+        if table is None:
+            return ""
+        text = (
+            f"AP (%) per label, last epoch; best highlighted; grey: fewer than {table['min_test_images']} test images"
+        )
+        if table.get("paired_on"):
+            text += (
+                f". [a–b]: 95% bootstrap interval ({table['resamples']:,} resamples of the {table['paired_on']:,} "
+                f"test images); second line: difference to run {table['baseline']} on the same resamples, "
+                "▲ / ▼ where its interval excludes 0"
+            )
+        return text
+
+
+def _mean_sd(mean: float | None, sd: float | None) -> str:
+    return "–" if mean is None else f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
+
+
+def _mark(item: QTableWidgetItem, mark: int) -> None:
+    if mark:
+        item.setForeground(QBrush(BETTER if mark > 0 else WORSE))
+
+
+def _item(text: str, tip: str | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if tip:
+        item.setToolTip(plain.tooltip(tip))
+    return item
