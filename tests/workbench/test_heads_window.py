@@ -122,3 +122,31 @@ def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wa
         derived = get_run(cat, ended[2].run_id)
     assert derived.base_run_id == ended[0].run_id and derived.config.posthoc == {"tau": 1.0}
     assert derived.last["acsa"] == pytest.approx(expected["acsa"])
+
+
+def test_seeds_from_the_train_tab_make_a_group_the_runs_tab_summarises(qtbot, wardrobe, weights_file):
+    window, panel = ready_panel(qtbot, wardrobe)
+    panel.source.heads.click()
+    panel.backbone.setCurrentText("resnet32-cifar")
+    panel.source.pretrained_file = weights_file
+    panel.pretrained.setCurrentIndex(panel.pretrained.findData("file"))
+    panel.epochs.setValue(2)
+    panel.image_size.setValue(16)
+    panel.set_variants(["nw"])
+    panel.seed.setValue(7)
+    panel.seed_count.setValue(2)
+    ended = []
+    window.queue.jobEnded.connect(ended.append)
+    jobs = panel.train()
+    assert [job.title.endswith(f"seed {s}") for job, s in zip(jobs, (7, 8))] == [True, True]
+    qtbot.waitUntil(lambda: len(ended) == 2, timeout=120000)
+    with Catalog(str(wardrobe)) as cat:
+        runs = list_runs(cat)
+    assert [(r.config.seed, r.config.split_seed) for r in runs] == [(7, 7), (8, 7)]
+    runs_view = window.runs_view
+    window.tabs.setCurrentWidget(runs_view)
+    qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=15000)
+    runs_view.select_runs([r.id for r in runs])
+    qtbot.waitUntil(lambda: runs_view.table_data is not None, timeout=30000)
+    table = runs_view.compare_table
+    assert table.rowCount() == 3 and "× 2 seeds" in table.item(2, 0).text() and "±" in table.item(2, 1).text()

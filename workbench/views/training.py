@@ -43,6 +43,7 @@ from core.config import (
     TrainConfig,
     defaults_for,
 )
+from core.experiments.seeds import MAX_SEEDS
 from core.training.devices import describe
 from core.training.events import (
     BatchProgress,
@@ -164,7 +165,15 @@ class TrainingPanel(QWidget):
             decimals=5, minimum=0.0, maximum=0.99999, singleStep=0.001, toolTip="Effective-number beta (iew, cb-focal)"
         )
         self.device = plain.label(self.device_text)
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, toolTip="Seed of the split, the weights and the batches")
+        self.seed_count = QSpinBox(
+            minimum=1,
+            maximum=MAX_SEEDS,
+            prefix="× ",
+            suffix=" seeds",
+            toolTip="Train each variant with this many seeds (seed, seed + 1, ...), all on the first seed's "
+            "train/test split: the Runs tab then shows their mean and spread beside the intervals",
+        )
         self.train_button = QPushButton("Train")
         self.train_button.setDefault(True)
         self.train_button.clicked.connect(self.train)
@@ -184,7 +193,10 @@ class TrainingPanel(QWidget):
         form.addRow("Image size", self.image_size)
         form.addRow("Beta", self.beta)
         form.addRow("Device", self.device)
-        form.addRow("Seed", self.seed)
+        seeds = QHBoxLayout()
+        seeds.addWidget(self.seed, 1)
+        seeds.addWidget(self.seed_count, 1)
+        form.addRow("Seed", seeds)
         settings_box = QGroupBox("Run settings")
         settings_box.setLayout(form)
         return settings_box
@@ -338,6 +350,7 @@ class TrainingPanel(QWidget):
             "image_size": self.image_size.value(),
             "beta": self.beta.value(),
             "seed": self.seed.value(),
+            "seed_count": self.seed_count.value(),
             "gan_epochs": self.gan_epochs.value(),
             "gan_head_loss": self.gan_head_loss.currentText(),
             "gan_samples": self.gan_samples.value(),
@@ -356,6 +369,7 @@ class TrainingPanel(QWidget):
             "image_size": lambda v: self.image_size.setValue(int(v)),
             "beta": lambda v: self.beta.setValue(float(v)),
             "seed": lambda v: self.seed.setValue(int(v)),
+            "seed_count": lambda v: self.seed_count.setValue(int(v)),
             "gan_epochs": lambda v: self.gan_epochs.setValue(int(v)),
             "gan_head_loss": lambda v: self.gan_head_loss.setCurrentText(str(v)),
             "gan_samples": lambda v: self.gan_samples.setValue(int(v)),
@@ -409,7 +423,8 @@ class TrainingPanel(QWidget):
         if not variants:
             self.status.emit("Check at least one variant to train.")
             return []
-        jobs = self.queue.enqueue(config, variants, self.oversample_config())
+        seeds = [config.seed + k for k in range(self.seed_count.value())]
+        jobs = self.queue.enqueue(config, variants, self.oversample_config(), seeds=seeds)
         self.status.emit(f"Queued {len(jobs)} run{'s' if len(jobs) != 1 else ''} on {config.attribute}")
         return jobs
 

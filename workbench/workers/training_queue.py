@@ -21,6 +21,7 @@ from shiboken6 import isValid
 
 from core.catalog.runs import RunInfo
 from core.config import OVERSAMPLERS, OversampleConfig, TrainConfig
+from core.experiments.seeds import seed_configs
 from core.training.events import (
     BatchProgress,
     Decoding,
@@ -58,6 +59,7 @@ class Job:
     run_id: int | None = None
     resume: int | None = None  # continue this run from its checkpoint (its stored configuration applies)
     oversampler: OversampleConfig | None = None  # the convex-GAN's Phase 2 settings (None: its defaults)
+    seeded: bool = False  # one of a seed group: its title names the seed
     adjust: tuple[int, float] | None = None  # keep a post-hoc logit adjustment (run, tau) as a derived run
     message: str = ""
     progress: BatchProgress | Decoding | FeatureProgress | None = field(default=None, repr=False)
@@ -70,7 +72,8 @@ class Job:
         variant = f"{c.loss} + {c.oversample}" if c.oversample else c.loss
         variant += " head" if c.head_only else ""
         resumed = f"resume run {self.resume}: " if self.resume is not None else ""
-        return f"{resumed}{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs"
+        seed = f" · seed {c.seed}" if self.seeded else ""
+        return f"{resumed}{variant} · {c.backbone} · {c.attribute} · {c.epochs} epochs{seed}"
 
 
 BACKGROUND_NICENESS = int(os.environ.get("TAILOR_TRAINING_NICENESS", "10"))
@@ -195,17 +198,27 @@ class TrainingQueue(QObject):
 
     # -- what the user does -----------------------------------------------------------------------------------
 
-    def enqueue(self, base: TrainConfig, losses: list[str], oversampler: OversampleConfig | None = None) -> list[Job]:
-        """One job per variant, all on the same split and seed (``oversampler``: the convex-GAN's Phase 2)."""
+    def enqueue(
+        self,
+        base: TrainConfig,
+        losses: list[str],
+        oversampler: OversampleConfig | None = None,
+        seeds: list[int] | None = None,
+    ) -> list[Job]:
+        """One job per seed and variant, all on the same split (``seeds``: a seed group on the first seed's split;
+        ``oversampler``: the convex-GAN's Phase 2, seeded like its run)."""
         added = []
-        for loss in losses:
-            self._numbers += 1
-            config = (
-                replace(base, loss="nw", oversample=loss)
-                if loss in OVERSAMPLERS  # its base run: nw
-                else replace(base, loss=loss, oversample=None)
-            )
-            added.append(Job(self._numbers, config, oversampler=oversampler if loss in OVERSAMPLERS else None))
+        for seeded in seed_configs(base, seeds) if seeds else [base]:
+            for loss in losses:
+                self._numbers += 1
+                config = (
+                    replace(seeded, loss="nw", oversample=loss)
+                    if loss in OVERSAMPLERS  # its base run: nw
+                    else replace(seeded, loss=loss, oversample=None)
+                )
+                phase2 = oversampler or OversampleConfig(device=config.device)
+                over = replace(phase2, seed=config.seed) if loss in OVERSAMPLERS else None
+                added.append(Job(self._numbers, config, oversampler=over, seeded=bool(seeds and len(seeds) > 1)))
         self.jobs.extend(added)
         self.changed.emit()
         self._start_next()
