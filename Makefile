@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues crash-check package package-check lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues bench-matrix bench-bootstrap crash-check package package-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -53,6 +53,14 @@ bench-oversampling: $(STAMP)
 # plain torchvision loop, every head variant, post-hoc adjustment, the convex-GAN beside cRT: ~10 min on 2 CPU cores
 bench-heads: $(STAMP)
 	$(BIN)/python benchmarks/bench_heads.py
+
+# The variant matrix: every head variant x 3 seeds on the stored features, then the table (needs make bench-heads').
+bench-matrix: $(STAMP)
+	$(BIN)/python benchmarks/bench_matrix.py
+
+# Bootstrap intervals of 10,000 test images x 10 labels: one run and a paired comparison (seconds).
+bench-bootstrap: $(STAMP)
+	$(BIN)/python benchmarks/bench_bootstrap.py
 
 # Noise recovery of tailor label-issues and tailor predict's speed (needs make bench-heads' catalog; a few minutes).
 bench-label-issues: $(STAMP)

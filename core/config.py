@@ -18,6 +18,7 @@ from typing import Any
 
 from core.base.errors import TailorError
 
+LDAM_SCALE = 30.0  # LDAM's logit scale s (Cao et al. 2019): runs record softmax(s * cos)
 DEFAULT_BETA = 0.99  # of the effective number E_n = (1 - beta^n) / (1 - beta): iew, cb-focal, tailor stats
 
 

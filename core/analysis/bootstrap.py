@@ -74,10 +74,27 @@ def average_precision(weights: np.ndarray, positive: np.ndarray, score: np.ndarr
 
 
 def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """:func:`average_precision` with the counts as N x B. Only the thresholds where recall grows count: the images
-    are grouped into segments ending at those thresholds, and one sparse product sums each segment's counts (all
-    images, and the positives alone) for every resample at once; cumulative sums over the segments give the
-    predicted positives and true positives at each threshold."""
+    """:func:`average_precision` with the counts as N x B."""
+    counts = threshold_counts(columns, positive, score)
+    if counts is None:
+        return np.full(columns.shape[1], np.nan)
+    _thresholds, tp, predicted = counts
+    gained = np.diff(tp, axis=0, prepend=0)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    total = tp[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: np.ndarray = (gained * precision).sum(axis=0) / total
+    return np.where(total > 0, result, np.nan)
+
+
+def threshold_counts(
+    columns: np.ndarray, positive: np.ndarray, score: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """At each score threshold where recall grows (K of them, highest first): the threshold, and under every column
+    of ``columns`` (N x B counts) the true positives and the predicted positives at or above it (K x B, float64);
+    None without positives. The images are grouped into segments ending at those thresholds, and one sparse product
+    sums each segment's counts (all images, and the positives alone) for every resample at once; cumulative sums
+    over the segments give the counts at each threshold."""
     from scipy import sparse
 
     order = np.argsort(-score, kind="stable")
@@ -87,7 +104,7 @@ def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndar
     seen = np.cumsum(y)[ends]  # positives up to each group's end
     keep = np.r_[seen[:1] > 0, np.diff(seen) > 0]  # the groups that gain recall
     if not keep.any():
-        return np.full(columns.shape[1], np.nan)
+        return None
     kept_ends = ends[keep]
     segments = len(kept_ends)
     inside = order[: kept_ends[-1] + 1]  # images ranked below the last positive never count
@@ -100,13 +117,7 @@ def _average_precision(columns: np.ndarray, positive: np.ndarray, score: np.ndar
     sums = np.asarray(indicator @ columns, dtype=np.float64)  # sums of counts: exact; ratios in float64
     np.cumsum(sums[:segments], axis=0, out=sums[:segments])
     np.cumsum(sums[segments:], axis=0, out=sums[segments:])
-    predicted, tp = sums[:segments], sums[segments:]
-    gained = np.diff(tp, axis=0, prepend=0)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    total = tp[-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result: np.ndarray = (gained * precision).sum(axis=0) / total
-    return np.where(total > 0, result, np.nan)
+    return s[kept_ends], sums[segments:], sums[:segments]
 
 
 def label_accuracy(columns: np.ndarray, truth: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:

@@ -66,6 +66,28 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
     return table
 
 
+PER_LABEL_KEYS = ("labels", "train_counts", "test_counts", "too_few", "best_ap")
+
+
+def sort_labels(table: dict) -> dict:
+    """The same comparison with its labels by training count, most first (the tail on the right), every per-label
+    list reordered alike."""
+    order = sorted(range(len(table["labels"])), key=lambda j: (-table["train_counts"][j], table["labels"][j]))
+
+    def permuted(values: Any) -> Any:
+        return [values[j] for j in order] if isinstance(values, list) else values
+
+    result = {**table, **{k: permuted(table[k]) for k in PER_LABEL_KEYS if k in table}}
+    result["rows"] = [
+        {k: permuted(v) if k.startswith(PER_LABEL) else v for k, v in row.items()} for row in table["rows"]
+    ]
+    result["seed_groups"] = [
+        {k: permuted(v) if k.startswith("ap_") else v for k, v in group.items()}
+        for group in table.get("seed_groups", [])
+    ]
+    return result
+
+
 def _comparable(catalog: Catalog, run_ids: list[int]) -> list[RunInfo]:
     if len(run_ids) < 1:
         raise TailorError("name at least one run to compare")

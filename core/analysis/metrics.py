@@ -50,12 +50,18 @@ def _downsample(precision: np.ndarray, recall: np.ndarray, limit: int = MAX_CURV
     return {"precision": precision.tolist(), "recall": recall.tolist()}
 
 
+def average_precision_from_curve(precision: np.ndarray, recall: np.ndarray) -> float:
+    """``average_precision_score`` from the curve ``precision_recall_curve`` gave (scikit-learn's own step sum):
+    one pass over the scores for both."""
+    return float(-np.sum(np.diff(recall) * np.asarray(precision)[:-1]))
+
+
 def label_operating_point(positive: np.ndarray, score: np.ndarray, target_precision: float) -> dict:
     """AP, the operating point at ``target_precision`` and the PR curve of one label."""
     if not positive.any():
         return {"ap": None, "threshold": None, "recall_at_threshold": None, "pr_curve": None}
-    ap = float(average_precision_score(positive, score))
     precision, recall, thresholds = precision_recall_curve(positive, score)
+    ap = average_precision_from_curve(precision, recall)
     # precision/recall have one more point than thresholds (the final precision 1, recall 0 point)
     reached = np.flatnonzero(precision[:-1] >= target_precision)
     threshold = recall_at = None
@@ -84,9 +90,17 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 
 def evaluate(
-    y_true: Any, scores: Any, *, multi_label: bool, target_precision: float = 0.6, groups: list[str] | None = None
+    y_true: Any,
+    scores: Any,
+    *,
+    multi_label: bool,
+    target_precision: float = 0.6,
+    groups: list[str] | None = None,
+    curves: bool = True,
 ) -> dict:
-    """Evaluate ``scores`` against ``y_true``; see the module docstring for every key."""
+    """Evaluate ``scores`` against ``y_true``; see the module docstring for every key. ``curves=False`` (the
+    intermediate epochs of a head-only run, a few a second): per-label AP from the bootstrap's exact step sum
+    (equal to scikit-learn's, one pass for all labels), and no PR curves, thresholds or micro AP."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
         raise ValueError(f"scores must be a non-empty N x C array, got shape {scores.shape}")
@@ -97,7 +111,10 @@ def evaluate(
     support = truth.sum(axis=0)
     hits = (truth & predicted).sum(axis=0)
     accuracy = [float(hits[j] / support[j]) if support[j] else None for j in range(c)]
-    per_label, micro_ap = _per_label(truth, scores, support, accuracy, target_precision)
+    if curves:
+        per_label, micro_ap = _per_label(truth, scores, support, accuracy, target_precision)
+    else:
+        per_label, micro_ap = _per_label_without_curves(truth, scores, support, accuracy), None
     recalls = [a for a in accuracy if a is not None]
     result: dict[str, Any] = {
         "multi_label": multi_label,
@@ -109,6 +126,7 @@ def evaluate(
         "macro_ap": _mean(p["ap"] for p in per_label),
         "micro_ap": micro_ap,
         "per_label": per_label,
+        "curves": curves,
     }
     if multi_label:
         result["top1"] = float(accuracy_score(truth, predicted))
@@ -119,7 +137,7 @@ def evaluate(
         result["top1"] = float(accuracy_score(y, predicted_index))
         result["confusion"] = confusion_matrix(y, predicted_index, labels=np.arange(c)).tolist()
     if groups is not None:
-        result["groups"] = _groups(groups, truth, scores, accuracy, per_label)
+        result["groups"] = _groups(groups, truth, scores, accuracy, per_label, curves)
     return result
 
 
@@ -167,8 +185,27 @@ def _per_label(
     return per_label, micro_ap
 
 
+def _per_label_without_curves(
+    truth: np.ndarray, scores: np.ndarray, support: np.ndarray, accuracy: list[float | None]
+) -> list[dict]:
+    from core.analysis.bootstrap import average_precision
+
+    ones = np.ones((1, len(scores)), dtype=np.float32)
+    result = []
+    for j in range(scores.shape[1]):
+        ap = float(average_precision(ones, truth[:, j], scores[:, j])[0]) if support[j] else None
+        result.append({"support": int(support[j]), "accuracy": accuracy[j], "ap": ap, "threshold": None,
+                       "recall": None, "pr_curve": None})  # fmt: skip
+    return result
+
+
 def _groups(
-    groups: list[str], truth: np.ndarray, scores: np.ndarray, accuracy: list[float | None], per_label: list[dict]
+    groups: list[str],
+    truth: np.ndarray,
+    scores: np.ndarray,
+    accuracy: list[float | None],
+    per_label: list[dict],
+    curves: bool = True,
 ) -> dict[str, dict]:
     """Head / medium / tail means, and each group's labels pooled into one PR curve (the source paper's figures)."""
     c = scores.shape[1]
@@ -179,7 +216,7 @@ def _groups(
         members = [j for j in range(c) if groups[j] == group]
         pooled_truth, pooled_scores = truth[:, members].ravel(), scores[:, members].ravel()
         pooled = None
-        if pooled_truth.any():
+        if pooled_truth.any() and curves:
             precision, recall, _ = precision_recall_curve(pooled_truth, pooled_scores)
             pooled = _downsample(precision, recall)
         result[group] = {

@@ -197,8 +197,15 @@ def thresholds(review: Review, target_precision: float = 0.6) -> list[dict]:
 
 
 def label_thresholds(catalog: Catalog, run_id: int, target_precision: float = 0.6) -> dict[int, float | None]:
-    """Label id -> the run's smallest score threshold reaching ``target_precision`` on its test images (None: no
-    threshold reaches it), as the Runs tab shows them: what accepting predictions "at 60% precision" uses."""
+    """Label id -> the threshold accepting predictions "at 60% precision" uses: the one saved with the run (picked
+    on its PR curve in the Runs tab, or by ``tailor thresholds``), else the smallest score threshold reaching
+    ``target_precision`` on the run's test images (None: none reaches it)."""
+    from core.catalog.run_thresholds import saved_thresholds
+
     run = get_run(catalog, run_id)
+    saved = saved_thresholds(catalog, run_id)
     by_name = {row["label"]: row["threshold"] for row in thresholds(load_review(catalog, run_id), target_precision)}
-    return {int(label["id"]): by_name.get(label["name"]) for label in run.labels}
+    return {
+        int(label["id"]): saved[int(label["id"])].threshold if int(label["id"]) in saved else by_name.get(label["name"])
+        for label in run.labels
+    }

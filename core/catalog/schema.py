@@ -214,3 +214,18 @@ class LabelReview(Base):
     features: Mapped[str] = mapped_column(String(200))  # the feature store's name (extractor and its key digest)
     decision: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RunThreshold(Base):
+    """A run's score threshold for one label, chosen in the Runs tab (picked on its PR curve, or at a target
+    precision): what exports beside the model and what accepting predictions uses."""
+
+    __tablename__ = "run_threshold"
+    __table_args__ = (UniqueConstraint("run_id", "label_id", name="uq_run_threshold_run_label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    label_id: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float] = mapped_column(Float)
+    chosen: Mapped[str] = mapped_column(String(40))  # "picked on the curve" | "at 60% precision"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -3,7 +3,8 @@
 Every command reports bad input as one line on stderr and exits with status 2; an interrupted command exits
 with 130 and leaves the catalog as it was; an unexpected failure prints one line and exits with 1 (set
 ``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands``,
-``run_commands`` and ``curation_commands``; their options in :mod:`core.cli.options`.
+``run_commands``, ``curation_commands``, ``experiment_commands`` and ``threshold_commands``; their options in
+:mod:`core.cli.options`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 from core.base.errors import TailorError
-from core.cli import catalog_commands, curation_commands, run_commands, train_commands
+from core.cli import (
+    catalog_commands,
+    curation_commands,
+    experiment_commands,
+    run_commands,
+    threshold_commands,
+    train_commands,
+)
 from core.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser
 from core.cli.stats import format_stats, stats_dict
 
@@ -32,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_commands.register(sub)
     run_commands.register(sub)
     curation_commands.register(sub)
+    experiment_commands.register(sub)
+    threshold_commands.register(sub)
     return parser
 
 

@@ -42,12 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         run_export_model,
         "write a run's model as TorchScript or ONNX",
         "Export the final model of a finished run (image in: N x 3 x S x S float, ImageNet-normalised; out: "
-        "N x labels logits).",
+        "N x labels logits), and beside it FILE's name + .thresholds.json: per label the score threshold to apply "
+        "(saved with the run by tailor thresholds or the Runs tab, else the smallest reaching --precision on the "
+        "test images) and how scores come from the logits.",
         json=None,
     )
     p.add_argument("run", metavar="RUN", type=int)
     p.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
     p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--precision", type=float, default=0.6, metavar="P", help="target precision of labels without a "
+                   "saved threshold (default 0.6)")  # fmt: skip
     p.add_argument(
         "--force", action="store_true", help="replace FILE when it exists (never a catalog or a run's own files)"
     )
@@ -105,11 +109,16 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_export_model(args: argparse.Namespace) -> int:
+    from core.analysis.operating_points import thresholds_document, thresholds_path
     from core.catalog.outputs import check_output
     from core.training.export import export_model
 
     check_output(args.out, "--out", force=args.force, catalog=args.catalog)
+    beside = thresholds_path(args.out)
+    check_output(str(beside), "--out's thresholds file", force=args.force, catalog=args.catalog)
     with opened(args.catalog) as catalog:
+        document = thresholds_document(catalog, args.run, args.precision)
         path = export_model(catalog, args.run, args.format, args.out)
-    print(f"wrote {args.format} model of run {args.run} to {path}")
+    beside.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.format} model of run {args.run} to {path} and its thresholds to {beside}")
     return EXIT_OK

@@ -25,14 +25,13 @@ from core.catalog import predictions
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, get_run
 from core.catalog.store import Catalog, open_catalog
-from core.config import TrainConfig
+from core.config import LDAM_SCALE, TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor
 from core.features.store import FeatureStore
 from core.training.backbones import Classifier, input_statistics
 from core.training.events import FeatureProgress
 from core.training.export import load_run_model
-from core.training.losses import LDAM_SCALE
 from core.training.runtime import pick_device
 
 

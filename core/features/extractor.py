@@ -60,6 +60,8 @@ class Extractor:
             if base.status != RunStatus.FINISHED:
                 raise TailorError(f"--features-of {config.features_of}: run is {base.status}, not finished")
             c = base.config
+            if c.head_only:  # its backbone is the frozen pretrained one: the same extractor, the same store
+                return cls.for_config(catalog, c)
             return cls(c.backbone, None, c.pixels, c.normalization, run_id=base.id)
         if not config.pretrained:
             raise TailorError(

@@ -80,9 +80,9 @@ def _start(recorder: RunRecorder, runs_dir: str | None) -> Generator[Event, None
     snapshot = take_snapshot(catalog, config.attribute, seed=config.splitting_seed, test_fraction=config.test_fraction)
     config = config.resolved(snapshot.multi_label)
     extractor = Extractor.for_config(catalog, config)
-    if extractor.run_id is not None:  # the run records the backbone it used
-        config = replace(config, backbone=extractor.backbone, image_size=extractor.image_size, pretrained=None)
-        config = replace(config, normalization=extractor.normalization)
+    if config.features_of is not None:  # the run records the backbone it used (a head-only base's pretrained one)
+        config = replace(config, backbone=extractor.backbone, image_size=extractor.image_size)
+        config = replace(config, pretrained=extractor.pretrained, normalization=extractor.normalization)
     recorder.config = config
     criterion = make_loss(config.loss, snapshot.counts("train"), multi_label=snapshot.multi_label,
                           **config.loss_parameters())  # fmt: skip
@@ -105,6 +105,16 @@ def _start(recorder: RunRecorder, runs_dir: str | None) -> Generator[Event, None
     yield from trainer.run(recorder, [message, f"head-only on {extractor.describe()} ({passed})"], started)
 
 
+FLOAT32_BUDGET = 512 * 2**20  # bytes: features this small are converted from float16 once, not batch by batch
+CURVES_EVERY_S = 2.0  # the live plots' PR curves of a head-only run: the last epoch's, and at most this often
+
+
+def as_float32(features: torch.Tensor) -> torch.Tensor:
+    """``features`` (float16 from the store) as float32 when they fit :data:`FLOAT32_BUDGET`, else as they are
+    (each batch converts its own rows)."""
+    return features.float() if features.numel() * 4 <= FLOAT32_BUDGET else features
+
+
 class HeadTrainer:
     """The epochs of one head on fixed features, reported through a :class:`RunRecorder`."""
 
@@ -124,6 +134,8 @@ class HeadTrainer:
         self.counts = snapshot.counts("train")
         self.groups = assign_groups(self.counts)
         self.best = BestEpoch.for_snapshot(snapshot)
+        self.curves_at = time.perf_counter()  # when the last PR curves were computed (see _end_epoch)
+        self._test_x: torch.Tensor | None = None
         self.rng = torch.Generator().manual_seed(config.seed)
         self.targets = _targets(snapshot, self.train_idx)
         assert config.lr is not None and config.weight_decay is not None  # resolved() filled them
@@ -171,7 +183,7 @@ class HeadTrainer:
         for note in notes:
             if note:
                 yield Note(recorder.run_id, note)
-        train_x = self.features[self.train_idx]
+        train_x = as_float32(self.features[self.train_idx])
         last_eval, seen, train_seconds = None, 0, 0.0
         for epoch in range(self.config.epochs):
             recorder.progress.epoch = epoch
@@ -222,8 +234,14 @@ class HeadTrainer:
     def _end_epoch(
         self, recorder: RunRecorder, epoch: int, train_loss: float, epoch_started: float
     ) -> Generator[Event, None, tuple[dict, np.ndarray]]:
-        test_eval, test_loss, test_scores = self.evaluate(self.test_idx)
-        selection = self.evaluate(self.val_idx)[0] if self.val_idx else test_eval
+        # PR curves, thresholds and pooled group curves on the last epoch, and for the live plots at most every
+        # CURVES_EVERY_S; the other epochs record every summary metric and per-label AP and accuracy all the same
+        now = time.perf_counter()
+        curves = epoch == self.config.epochs - 1 or now - self.curves_at >= CURVES_EVERY_S
+        if curves:
+            self.curves_at = now
+        test_eval, test_loss, test_scores = self.evaluate(self.test_idx, curves=curves)
+        selection = self.evaluate(self.val_idx, curves=False)[0] if self.val_idx else test_eval
         seconds = time.perf_counter() - epoch_started
         yield from recorder.record_epoch(epoch, train_loss, test_loss, test_eval, seconds)
         self.best.offer(epoch, selection)
@@ -232,15 +250,21 @@ class HeadTrainer:
         return test_eval, test_scores
 
     @torch.no_grad()
-    def evaluate(self, indices: list[int]) -> tuple[dict, float, np.ndarray]:
+    def evaluate(self, indices: list[int], curves: bool = True) -> tuple[dict, float, np.ndarray]:
         self.head.eval()
-        logits = self.head(self.features[indices].to(self.device).float())
+        if indices is self.test_idx:  # every epoch: gathered and converted once
+            if self._test_x is None:
+                self._test_x = as_float32(self.features[indices])
+            x = self._test_x
+        else:
+            x = self.features[indices]
+        logits = self.head(x.to(self.device).float())
         loss = float(self.criterion(logits, _targets(self.snapshot, indices).to(self.device))) if indices else 0.0
         scores = scores_of(logits, self.snapshot.multi_label, self.criterion)
         truth = _truth(self.snapshot, indices)
         result = evaluate(
             truth, scores, multi_label=self.snapshot.multi_label, target_precision=self.config.target_precision,
-            groups=self.groups,
+            groups=self.groups, curves=curves,
         )  # fmt: skip
         self.head.train()
         return result, loss, scores.astype(np.float32)

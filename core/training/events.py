@@ -7,7 +7,7 @@ its kind).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,9 @@ class Event:
         return _KINDS[type(self)]
 
     def as_dict(self) -> dict:
-        return {"event": self.kind, **asdict(self)}
+        """The fields as they are (plain values, lists and dicts: JSON-ready without ``asdict``'s deep copy, which
+        cost a head-only run a second copying every epoch's PR curves)."""
+        return {"event": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
 @dataclass(frozen=True)

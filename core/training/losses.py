@@ -49,7 +49,7 @@ from numpy.typing import ArrayLike
 from torch import nn
 
 from core.analysis.imbalance import class_weights
-from core.config import DEFAULT_BETA, LOSS_SPECS, LOSSES, SINGLE_LABEL_ONLY, Loss
+from core.config import DEFAULT_BETA, LDAM_SCALE, LOSS_SPECS, LOSSES, SINGLE_LABEL_ONLY, Loss
 
 
 class TailorLoss(nn.Module):
@@ -215,9 +215,6 @@ class LogitAdjustedLoss(TailorLoss):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, tau={self.tau}"
-
-
-LDAM_SCALE = 30.0  # LDAM's logit scale s (Cao et al. 2019): runs record softmax(s * cos)
 
 
 def make_loss(name: str, counts: ArrayLike, *, multi_label: bool, **params: float) -> TailorLoss:

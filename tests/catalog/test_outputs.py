@@ -115,6 +115,7 @@ def test_an_older_catalog_s_absolute_run_folders_become_relative_and_a_stale_cop
     conn.execute("UPDATE alembic_version SET version_num = '0003'")
     conn.execute("DROP TABLE prediction")  # the tables of later migrations did not exist yet
     conn.execute("DROP TABLE label_review")
+    conn.execute("DROP TABLE run_threshold")
     conn.commit()
     conn.close()
     stale = str(tmp_path / "copy-before-upgrade.sqlite")

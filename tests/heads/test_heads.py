@@ -18,7 +18,7 @@ from core.heads.adjust import adjust, tau_normalised_scores
 from core.heads.train import HeadTrainer, train_head
 from core.ingest.importer import import_source, run
 from core.training.backbones import PosthocHead
-from core.training.events import RunFailed, RunFinished
+from core.training.events import FeatureProgress, RunFailed, RunFinished
 from core.training.export import export_model, load_run_model
 from tests.conftest import main_cli, run_cli
 from tests.features.test_feature_store import head_config
@@ -112,11 +112,16 @@ def _crt_loss(snapshot):
 
 def test_heads_on_the_features_of_a_finished_run(shapes, weights_file):
     base = finished(train_head(shapes, head_config(weights_file)))
-    done = finished(train_head(shapes, TrainConfig(attribute="colour", head_only=True, features_of=base.run_id,
-                                                   loss="crt", epochs=2)))  # fmt: skip
+    events = list(train_head(shapes, TrainConfig(attribute="colour", head_only=True, features_of=base.run_id,
+                                                 loss="crt", epochs=2)))  # fmt: skip
+    done = finished(iter(events))
     with Catalog(shapes) as cat:
         config = get_run(cat, done.run_id).config
     assert (config.backbone, config.image_size, config.features_of) == ("resnet32-cifar", 16, base.run_id)
+    assert config.pretrained == weights_file
+    # a head-only run's backbone is the frozen pretrained one: its store serves, nothing is computed again
+    progress = [e for e in events if isinstance(e, FeatureProgress)][-1]
+    assert progress.cached == progress.total
 
 
 def test_head_only_needs_pretrained_weights_or_a_run(shapes):

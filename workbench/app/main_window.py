@@ -1,5 +1,6 @@
-"""The main window: menus, the attribute chooser, the six tabs (Browse, Imbalance, Train, Runs, Review, Label issues),
-imports, curation jobs (predict, find label issues), undo and closing while a run trains."""
+"""The main window: menus, the attribute chooser, the seven tabs (Browse, Imbalance, Train, Runs, Review, Label
+issues, Matrix), imports, curation jobs (predict, find label issues, the variant matrix), undo and closing while a run
+trains."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from workbench.viewmodels.editor import Editor
     from workbench.views.imbalance import ImbalanceView
     from workbench.views.issues import IssuesView
+    from workbench.views.matrix import MatrixView
     from workbench.views.review import ReviewView
     from workbench.views.runs import RunsView
     from workbench.views.training import TrainingPanel
@@ -51,6 +53,7 @@ SHORTCUTS = "\n".join(
         "Ctrl+I: import a folder · Ctrl+Shift+I: import a manifest · Ctrl+L: manage labels and attributes",
         "Ctrl+Z: undo · Ctrl+Shift+Z or Ctrl+Y: redo · F5: read the catalog again",
         "Ctrl+1 Browse · Ctrl+2 Imbalance · Ctrl+3 Train · Ctrl+4 Runs · Ctrl+5 Review · Ctrl+6 Label issues",
+        "Ctrl+7 Matrix",
         "",
         "Browse:",
         "Arrow keys: move in the grid · Shift/Ctrl + click or arrows: select several · Ctrl+A: select all",
@@ -152,6 +155,7 @@ class MainWindow(QMainWindow):
                 ("runs_view", "Runs"),
                 ("review", "Review"),
                 ("issues", "Label issues"),
+                ("matrix", "Matrix"),
             )
         }
         self._histories = Latest()
@@ -209,6 +213,10 @@ class MainWindow(QMainWindow):
     def issues(self) -> IssuesView:
         return self._pages["issues"].view()  # type: ignore[return-value]
 
+    @property
+    def matrix(self) -> MatrixView:
+        return self._pages["matrix"].view()  # type: ignore[return-value]
+
     def _built(self, name: str):
         """The view of a lazy tab when it has been built, else None (nothing to refresh or shut down)."""
         page = self._pages[name]
@@ -243,6 +251,13 @@ class MainWindow(QMainWindow):
             view.predictRun.connect(self.predict_run)
             if self.catalog is not None:
                 view.attach(self.catalog)
+        elif name == "matrix":
+            from workbench.views.matrix import MatrixView
+
+            view = MatrixView()
+            view.trainMatrix.connect(self.train_matrix)
+            if self.state is not None:
+                view.attach(self.state)
         elif name == "issues":
             from workbench.views.issues import IssuesView
 
@@ -346,6 +361,7 @@ class MainWindow(QMainWindow):
         view.addAction(self._action("R&uns", lambda: self.tabs.setCurrentWidget(self.runs_view), "Ctrl+4"))
         view.addAction(self._action("Re&view", lambda: self.tabs.setCurrentWidget(self.review), "Ctrl+5"))
         view.addAction(self._action("&Label issues", lambda: self.tabs.setCurrentWidget(self.issues), "Ctrl+6"))
+        view.addAction(self._action("Variant &matrix", lambda: self.tabs.setCurrentWidget(self.matrix), "Ctrl+7"))
         self.refresh_action = self._action(
             "&Refresh",
             self.refresh,
@@ -450,6 +466,8 @@ class MainWindow(QMainWindow):
             review.attach(catalog, self.editor)
         if (issues := self._built("issues")) is not None:
             issues.attach(self.state, self.editor)
+        if (matrix := self._built("matrix")) is not None:
+            matrix.attach(self.state)
         self.state.refresh()
         self.stack.setCurrentWidget(self.tabs)
         self.setWindowTitle(f"{Path(location).name} — Tailor" if "://" not in location else f"{location} — Tailor")
@@ -671,6 +689,28 @@ class MainWindow(QMainWindow):
         job.failed.connect(lambda message: plain.warn(self, "Label issues", message))
         job.finished.connect(self._issues_found)
         self.curation_job = job
+
+    def train_matrix(self, request: dict) -> None:
+        """Train the Matrix tab's variants x seeds on a worker (progress with Cancel), then show the table."""
+        from workbench.widgets.progress_job import ProgressJob
+        from workbench.workers.experiments import matrix_job
+
+        if self.location is None:
+            return
+        runs = len(request["variants"]) * len(request["seeds"])
+        job = ProgressJob(self, f"Training {runs} heads of '{request['attribute']}' for the matrix", matrix_job,
+                          self.location, request)  # fmt: skip
+        job.failed.connect(lambda message: plain.warn(self, "Variant matrix", message))
+        job.finished.connect(self._matrix_trained)
+        self.curation_job = job
+
+    def _matrix_trained(self, table: dict | None) -> None:
+        if table is None:
+            self.status("Variant matrix cancelled; the runs that finished are in the Runs tab")
+        else:
+            self.matrix.show_table(table)
+            self.status(f"Variant matrix: {len(table['rows'])} runs compared")
+        self._run_ended(None)
 
     def _issues_found(self, report) -> None:
         if report.cancelled:

@@ -1,15 +1,15 @@
-"""The Runs tab: every run of the catalog (window or CLI), the runs x labels comparison and per-label thresholds.
+"""The Runs tab: every run of the catalog (window or CLI), the runs x labels comparison and operating points.
 
-Select runs in the table: two or more finished runs of one attribute fill the comparison (per-label AP, best per
-label highlighted, differences to the chosen baseline) and can be exported as CSV or Markdown; the first
-selected run's thresholds at the target precision are listed with the recall they keep. The table re-reads the
-catalog every few seconds while shown, so runs started from the CLI appear too.
+Select runs in the table: two or more finished runs of one attribute fill the comparison (per-label AP with 95%
+bootstrap intervals, best per label highlighted, paired differences to the chosen baseline marked where significant,
+mean and spread of seed groups) and can be exported as CSV or Markdown; the selected runs' operating points
+(thresholds at a target precision with intervals, PR curves with bands, thresholds picked on the curve and saved
+with the run) are in their own tab (``operating_panel``). The table re-reads the catalog every few seconds while
+shown, so runs started from the CLI appear too.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
@@ -17,8 +17,6 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,15 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis.compare import MIN_TEST_IMAGES, compare, compare_csv, compare_markdown, percent
-from core.analysis.review import load_review, thresholds
+from core.analysis.compare import compare
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, list_runs, variant_name
 from core.catalog.store import Catalog
 from core.config import Oversampler
 from workbench.views.adjust_panel import AdjustPanel
+from workbench.views.operating_panel import OperatingPanel
 from workbench.widgets import plain
-from workbench.widgets.comparison_table import ComparisonTable
+from workbench.widgets.comparison_table import ComparisonTable, export_table
 from workbench.workers.tasks import Latest
 
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
@@ -81,46 +79,6 @@ def _cells(run: RunInfo) -> list[str]:
     ]
 
 
-def _thresholds(catalog: Catalog, run_ids: list[int], target: float) -> list[tuple[int, list[dict]]]:
-    return [(run_id, thresholds(load_review(catalog, run_id), target)) for run_id in run_ids]
-
-
-THRESHOLD_COLUMNS = ("run", "label", "test positives", "AP", "threshold", "recall")
-
-
-def thresholds_csv(rows: list[tuple[int, list[dict]]], target: float) -> str:
-    """The thresholds panel as CSV: AP and recall in percent with one decimal, thresholds to 4 places."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "run_id",
-            "label",
-            "test_positives",
-            "too_few_to_compare",
-            "ap_pct",
-            "threshold",
-            "recall_pct",
-            "target_precision_pct",
-        ]
-    )
-    for run_id, labels in rows:
-        for row in labels:
-            writer.writerow(
-                [
-                    run_id,
-                    row["label"],
-                    row["positives"],
-                    "yes" if row["positives"] < MIN_TEST_IMAGES else "",
-                    percent(row["ap"]),
-                    "" if row["threshold"] is None else round(row["threshold"], 4),
-                    percent(row["recall"]),
-                    percent(target),
-                ]
-            )
-    return out.getvalue()
-
-
 def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
     """A row of widgets (with their stretch factors) above ``body``."""
     panel = QWidget()
@@ -158,15 +116,16 @@ class RunsView(QWidget):
         self.catalog: Catalog | None = None
         self.runs: list[RunInfo] = []
         self.table_data: dict | None = None
-        self._runs_latest, self._compare_latest, self._threshold_latest = Latest(), Latest(), Latest()
+        self._runs_latest, self._compare_latest = Latest(), Latest()
         self._duplicates_latest = Latest()
         self._duplicates_checked: dict[int, str] = {}  # run id -> its warning ("" none), for this catalog
-        top, compare_box, threshold_box = self._runs_panel(), self._compare_panel(), self._threshold_panel()
-        for caption in (self.compare_caption, self.threshold_caption):
-            caption.setWordWrap(True)  # long captions wrap instead of widening the window
+        top, compare_box = self._runs_panel(), self._compare_panel()
+        self.compare_caption.setWordWrap(True)  # long captions wrap instead of widening the window
+        self.operating = OperatingPanel()
+        self.operating.status.connect(self.status)
         self.bottom = QTabWidget(documentMode=True)  # each table gets the whole width: every column readable
         self.bottom.addTab(compare_box, "Comparison")
-        self.bottom.addTab(threshold_box, "Thresholds at a precision")
+        self.bottom.addTab(self.operating, "Operating points")
         self.adjust = AdjustPanel()
         self.adjust.keep.connect(self.keepAdjusted)
         self.bottom.addTab(self.adjust, "Post-hoc adjustment")
@@ -249,37 +208,6 @@ class RunsView(QWidget):
                 (self.markdown_button, 0),
             ],
             self.compare_table,
-        )
-
-    def _threshold_panel(self) -> QWidget:
-        self.target = QDoubleSpinBox(
-            minimum=0.05,
-            maximum=1.0,
-            singleStep=0.05,
-            value=0.6,
-            decimals=2,
-            toolTip="Per-label thresholds reaching this precision on the test set",
-        )
-        self.target.valueChanged.connect(lambda _v: self._thresholds())
-        self.threshold_table = QTableWidget(0, len(THRESHOLD_COLUMNS))
-        self.threshold_table.setHorizontalHeaderLabels(THRESHOLD_COLUMNS)
-        self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.threshold_table.verticalHeader().setVisible(False)
-        header = self.threshold_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.threshold_caption = plain.label()
-        self.threshold_rows: list[tuple[int, list[dict]]] = []
-        self.threshold_csv_button = QPushButton("Export CSV…")
-        self.threshold_csv_button.clicked.connect(lambda: self.export_thresholds())
-        return _panel(
-            [
-                (self.threshold_caption, 1),
-                (QLabel("Target precision"), 0),
-                (self.target, 0),
-                (self.threshold_csv_button, 0),
-            ],
-            self.threshold_table,
         )
 
     def attach(self, catalog: Catalog) -> None:
@@ -374,7 +302,6 @@ class RunsView(QWidget):
         self.review_button.setEnabled(bool(finished) and finished[0] == (ids[0] if ids else None))
         self.browse_button.setEnabled(len(ids) == 1 and bool(finished))
         self.predict_button.setEnabled(len(ids) == 1 and bool(finished))
-        self.threshold_csv_button.setEnabled(bool(self.threshold_rows))
         comparable = self.table_data is not None
         self.csv_button.setEnabled(comparable)
         self.markdown_button.setEnabled(comparable)
@@ -389,7 +316,7 @@ class RunsView(QWidget):
         self.baseline.setCurrentIndex(max(0, self.baseline.findData(current)))
         self.baseline.blockSignals(False)
         self._compare()
-        self._thresholds()
+        self.operating.show_runs(self.catalog, finished)
         ids = self.selected_ids()
         one = ids[0] if len(ids) == 1 and ids == finished else None
         if one != self.adjust.wanted:
@@ -452,80 +379,10 @@ class RunsView(QWidget):
     def export(self, kind: str, path: str | None = None) -> str | None:
         if self.table_data is None:
             return None
-        if path is None:
-            suffix = "CSV (*.csv)" if kind == "csv" else "Markdown (*.md)"
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export comparison", self._export_path(f"comparison.{kind}"), suffix
-            )
-            if not path:
-                return None
-        text = compare_csv(self.table_data) if kind == "csv" else compare_markdown(self.table_data) + "\n"
-        try:
-            Path(path).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.status.emit(f"Cannot write {path}: {exc.strerror}")
-            return None
-        self.status.emit(f"Comparison written to {path}")
-        return path
-
-    # -- thresholds -------------------------------------------------------------------------------------------
-
-    def _thresholds(self) -> None:
-        finished = self._selected_finished()
-        if not finished or self.catalog is None:
-            self.threshold_rows = []
-            self.threshold_table.setRowCount(0)
-            self.threshold_caption.setText("Select finished runs for their per-label thresholds.")
-            self._buttons()
-            return
-        target = self.target.value()
-        self._threshold_latest.run(
-            _thresholds,
-            self.catalog,
-            finished,
-            target,
-            on_return=lambda rows: self._thresholds_arrived(target, rows),
-            on_error=lambda exc: self.threshold_caption.setText(str(exc)),
-        )
-
-    def _thresholds_arrived(self, target: float, runs: list[tuple[int, list[dict]]]) -> None:
-        self.threshold_rows, self.threshold_target = runs, target
-        flat = [(run_id, row) for run_id, rows in runs for row in rows]
-        self.threshold_table.setRowCount(len(flat))
-        for r, (run_id, row) in enumerate(flat):
-            few = row["positives"] < MIN_TEST_IMAGES
-            cells = [
-                str(run_id),
-                row["label"],
-                f"{row['positives']} (too few to compare)" if few else str(row["positives"]),
-                _pct(row["ap"]),
-                "not reached" if row["threshold"] is None else f"{row['threshold']:.3f}",
-                "–" if row["recall"] is None else f"{100 * row['recall']:.1f}%",
-            ]
-            for c, text in enumerate(cells):
-                item = _item(text, tip=f"only {row['positives']} test images" if few else None)
-                if few:
-                    item.setForeground(QBrush(TOO_FEW))
-                self.threshold_table.setItem(r, c, item)
-        self.threshold_caption.setText(f"Score thresholds reaching {100 * target:.0f}% precision (test set)")
-        self._buttons()
-
-    def export_thresholds(self, path: str | None = None) -> str | None:
-        if not self.threshold_rows:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export thresholds", self._export_path("thresholds.csv"), "CSV (*.csv)"
-            )
-            if not path:
-                return None
-        try:
-            Path(path).write_text(thresholds_csv(self.threshold_rows, self.threshold_target), encoding="utf-8")
-        except OSError as exc:
-            self.status.emit(f"Cannot write {path}: {exc.strerror}")
-            return None
-        self.status.emit(f"Thresholds written to {path}")
-        return path
+        written, message = export_table(self, self.table_data, kind, path, self._export_path(f"comparison.{kind}"))
+        if message:
+            self.status.emit(message)
+        return written
 
     def _export_path(self, name: str) -> str:
         """A file dialog's start: ``name`` in the catalog's folder (a URL catalog: the working folder)."""

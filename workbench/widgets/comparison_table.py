@@ -5,11 +5,13 @@ of one variant over several seeds summarised as mean ± sd rows. The Runs tab an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QTableWidget, QTableWidgetItem, QWidget
 
-from core.analysis.compare import METRICS, too_few, value_parts
+from core.analysis.compare import METRICS, compare_csv, compare_markdown, too_few, value_parts
 from workbench.widgets import plain
 
 BEST = QColor(120, 200, 120, 90)
@@ -139,6 +141,22 @@ class ComparisonTable(QTableWidget):
                 "▲ / ▼ where its interval excludes 0"
             )
         return text
+
+
+def export_table(parent: QWidget, table: dict, kind: str, path: str | None, start: str) -> tuple[str | None, str]:
+    """Write the comparison as CSV or Markdown (``kind`` "csv" | "md") to ``path``, or to a file the user picks
+    (the dialog starts at ``start``); the path written (None: cancelled or failed) and a status line."""
+    if path is None:
+        suffix = "CSV (*.csv)" if kind == "csv" else "Markdown (*.md)"
+        path, _ = QFileDialog.getSaveFileName(parent, "Export the comparison", start, suffix)
+        if not path:
+            return None, ""
+    text = compare_csv(table) if kind == "csv" else compare_markdown(table) + "\n"
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return None, f"Cannot write {path}: {exc.strerror}"
+    return path, f"Comparison written to {path}"
 
 
 def _mean_sd(mean: float | None, sd: float | None) -> str:

@@ -68,7 +68,8 @@ class RunSeries:
                 **{k: metrics.get(k) for k, _, _ in METRICS},
             }
         )
-        self.last = metrics
+        if metrics.get("curves", True) or self.last is None:  # a head's quick epochs come without PR curves:
+            self.last = metrics  # the plots keep the latest that has them
 
 
 def _plot(title: str, left: str, bottom: str, axis: pg.AxisItem | None = None) -> pg.PlotWidget:

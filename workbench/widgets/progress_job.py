@@ -21,6 +21,7 @@ STAGES = {
     "WriteProgress": "Writing predictions: {done:,} of {total:,}",
     "FoldProgress": "Cross-fitting: fold {done} of {total} done",
     "WeightsDownload": "Downloading weights: {done_mb:.1f} of {total_mb:.1f} MB",
+    "MatrixProgress": "Training the matrix: {done} of {total} runs finished",
 }
 
 

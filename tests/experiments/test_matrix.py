@@ -1,0 +1,73 @@
+"""The variant matrix: every variant x seed as head-only runs on one feature store, the table sorted by training
+count with the baseline first; the convex-GAN on the nw head of its seed (a hidden base when nw is not chosen);
+bad input is one line; ``tailor matrix`` prints the same table as the window's Matrix tab (tests/workbench)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.base.errors import TailorError
+from core.base.iteration import drain
+from core.catalog.runs import get_run
+from core.catalog.store import Catalog
+from core.config import OversampleConfig
+from core.experiments.matrix import base_config, check_variants, matrix_table, train_matrix
+from tests.conftest import main_cli, run_cli
+from tests.curation.test_curation import colour_catalog
+from tests.features.test_feature_store import weights_file as weights_file
+
+
+def source_run(catalog: str, weights: str) -> None:
+    """Run 1: a head-only run whose pretrained backbone's features the matrix trains on."""
+    result = main_cli("train", catalog, "-a", "colour", "--head-only", "--backbone", "resnet32-cifar", "--pretrained",
+                      weights, "--image-size", "16", "--epochs", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def catalog(tmp_path, weights_file) -> str:
+    location = colour_catalog(tmp_path, counts=(60, 30, 12))
+    source_run(location, weights_file)
+    return location
+
+
+def test_matrix_trains_every_variant_and_seed_and_sorts_labels_tail_last(catalog):
+    with Catalog(catalog) as cat:
+        base = base_config(cat, "colour", 1, epochs=2, batch_size=16)
+        gan = OversampleConfig(epochs=1, batch_size=32, iterations=2)
+        result = drain(train_matrix(cat, base, ["crt", "convex-gan", "isw"], [5, 6], oversampler=gan))
+        assert [(r.variant, r.seed) for r in result.runs] == [
+            ("isw", 5), ("crt", 5), ("convex-gan", 5), ("isw", 6), ("crt", 6), ("convex-gan", 6)
+        ]  # fmt: skip
+        gan_run = get_run(cat, result.runs[2].run_id)
+        hidden = get_run(cat, gan_run.base_run_id)
+        assert hidden.loss == "nw" and hidden.config.seed == 5  # the GAN's own nw head, not in the table
+        assert {get_run(cat, r.run_id).config.split_seed for r in result.runs} == {5}
+        table = matrix_table(cat, result, "crt", resamples=200)
+    assert table["rows"][0]["variant"] == "crt head" and table["baseline"] == result.runs[1].run_id
+    assert table["train_counts"] == sorted(table["train_counts"], reverse=True)  # the tail on the right
+    assert [g["variant"] for g in table["seed_groups"]] == ["crt head", "isw head", "convex-gan + convex-GAN head"]
+    assert all(len(row["ap_ci"]) == 3 for row in table["rows"])
+
+
+def test_bad_matrix_input_is_one_line(catalog):
+    with pytest.raises(TailorError, match="unknown variant"):
+        check_variants(["nw", "best"], "single")
+    with pytest.raises(TailorError, match="single-label attributes only"):
+        check_variants(["balanced-softmax"], "multi")
+    result = run_cli("matrix", catalog, "-a", "colour", "--features-of", "1", "--variants", "nw", "--baseline", "crt")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--baseline crt" in result.stderr
+    result = main_cli("matrix", catalog, "-a", "colour", "--backbone", "resnet32-cifar", "--variants", "nw")
+    assert result.returncode == 2 and "--pretrained" in result.stderr
+
+
+def test_matrix_cli_json_is_a_list_of_runs_with_intervals(catalog):
+    result = main_cli("matrix", catalog, "-a", "colour", "--features-of", "1", "--variants", "nw,crt", "--seeds",
+                      "0", "--epochs", "2", "--resamples", "200", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout)
+    assert [r["variant"] for r in runs] == ["nw head", "crt head"]
+    assert all(r["acsa"]["ci"][0] <= r["acsa"]["value"] <= r["acsa"]["ci"][1] for r in runs)
+    assert runs[1]["acsa"]["delta"] is not None and "delta_ci" in runs[1]["per_label"][0]["ap"]

@@ -1,0 +1,299 @@
+"""The Matrix tab: every chosen head variant x seed trained on one feature store in one action, then the runs x
+labels table (labels by training count, tail on the right) with 95% bootstrap intervals and differences to a
+baseline variant, and a plot of one run's per-label differences against the labels' training counts with their
+intervals as error bars. The same computation as ``tailor matrix`` (``core.experiments.matrix``); the training
+runs on a worker with a progress dialog and Cancel (the main window starts it: ``trainMatrix``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.analysis.compare import too_few
+from core.catalog.records import Kind
+from core.config import LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY
+from workbench.widgets import plain
+from workbench.widgets.comparison_table import ComparisonTable, export_table
+from workbench.workers.tasks import Latest
+
+if TYPE_CHECKING:
+    from workbench.viewmodels.catalog_state import CatalogState
+
+VARIANTS = (*LOSSES, *OVERSAMPLERS)  # core.experiments.matrix.MATRIX_VARIANTS (that module imports torch)
+
+
+def _sources(catalog, attribute: str) -> list[tuple[int, str]]:
+    """Worker thread: the feature sources of the attribute's finished runs."""
+    from core.experiments.matrix import feature_sources
+
+    return [(s.run_id, s.text) for s in feature_sources(catalog, attribute)]
+
+
+class MatrixView(QWidget):
+    status = Signal(str)
+    trainMatrix = Signal(object)  # a MatrixRequest
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.state: CatalogState | None = None
+        self.table_data: dict | None = None
+        self._sources = Latest()
+        self.features = QComboBox(minimumContentsLength=34, toolTip="Whose features every head trains on")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, toolTip="The first seed; its split serves every seed")
+        self.seed_count = QSpinBox(minimum=1, maximum=20, value=3, prefix="× ", suffix=" seeds")
+        self.epochs = QSpinBox(minimum=1, maximum=1000, value=30, toolTip="Epochs of each head")
+        self.baseline = QComboBox(toolTip="Differences are to this variant's first run")
+        self.train_button = QPushButton("Train matrix")
+        self.train_button.clicked.connect(self.train)
+        self.csv_button = QPushButton("Export CSV…")
+        self.markdown_button = QPushButton("Export Markdown…")
+        self.csv_button.clicked.connect(lambda: self.export("csv"))
+        self.markdown_button.clicked.connect(lambda: self.export("md"))
+        self.measure = QComboBox(toolTip="The per-label value whose differences the plot shows")
+        self.measure.addItem("AP", "ap")
+        self.measure.addItem("accuracy", "accuracy")
+        self.measure.currentIndexChanged.connect(lambda _i: self._plot())
+        self.caption = plain.label("", wordWrap=True)
+        self.table = ComparisonTable()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._plot)
+        self.plot = None  # built with the first table (pyqtgraph loads then)
+        self._layout()
+        self._enable()
+
+    def _variant_boxes(self) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.variant_boxes: dict[str, QCheckBox] = {}
+        for k, variant in enumerate(VARIANTS):
+            check = QCheckBox(variant, checked=True)
+            if variant in OVERSAMPLERS:
+                check.setToolTip("Phase 2 of the convex-GAN on the nw head of the same seed; crt is its control")
+            check.toggled.connect(lambda _on: self._variants_changed())
+            grid.addWidget(check, k // 4, k % 4)
+            self.variant_boxes[variant] = check
+        return box
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Features of", self.features)
+        form.addRow("Variants", self._variant_boxes())
+        seeds = QHBoxLayout()
+        seeds.addWidget(self.seed, 1)
+        seeds.addWidget(self.seed_count, 1)
+        form.addRow("Seed", seeds)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Baseline", self.baseline)
+        form.addRow(self.train_button)
+        settings = QWidget()
+        settings.setLayout(form)
+        header = QHBoxLayout()
+        header.addWidget(self.caption, 1)
+        header.addWidget(plain.label("Plot"))
+        header.addWidget(self.measure)
+        header.addWidget(self.csv_button)
+        header.addWidget(self.markdown_button)
+        results = QWidget()
+        column = QVBoxLayout(results)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(header)
+        self.results_split = QSplitter()
+        self.results_split.addWidget(self.table)
+        column.addWidget(self.results_split, 1)
+        splitter = QSplitter()
+        splitter.addWidget(settings)
+        splitter.addWidget(results)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._variants_changed()
+
+    # -- wiring ----------------------------------------------------------------------------------------------
+
+    def attach(self, state: CatalogState) -> None:
+        self.state = state
+        self.show_table(None)
+        state.changed.connect(self._state_changed)
+        if state.loaded:
+            self._state_changed()
+
+    def showEvent(self, event) -> None:
+        self._state_changed()  # runs finished since: new feature sources
+        super().showEvent(event)
+
+    def _state_changed(self) -> None:
+        attribute = self.state.attribute if self.state else None
+        if attribute is None:
+            self.features.clear()
+            self._enable()
+            return
+        for variant, check in self.variant_boxes.items():
+            check.setEnabled(attribute.kind != Kind.MULTI or variant not in SINGLE_LABEL_ONLY)
+        self._sources.run(_sources, self.state.catalog, attribute.name, on_return=self._sources_arrived)
+
+    def _sources_arrived(self, sources: list[tuple[int, str]]) -> None:
+        keep = self.features.currentData()
+        self.features.clear()
+        for run_id, text in sources:
+            self.features.addItem(text, run_id)
+        if keep is not None and self.features.findData(keep) >= 0:
+            self.features.setCurrentIndex(self.features.findData(keep))
+        self._enable()
+
+    def variants(self) -> list[str]:
+        return [v for v, check in self.variant_boxes.items() if check.isChecked() and check.isEnabled()]
+
+    def set_variants(self, variants: list[str]) -> None:
+        for variant, check in self.variant_boxes.items():
+            check.setChecked(variant in variants)
+
+    def _variants_changed(self) -> None:
+        current = self.baseline.currentText()
+        self.baseline.clear()
+        self.baseline.addItems(self.variants())
+        index = self.baseline.findText(current if current else "nw")
+        self.baseline.setCurrentIndex(max(index, self.baseline.findText("nw"), 0))
+        self._enable()
+
+    def _enable(self) -> None:
+        attribute = self.state.attribute if self.state else None
+        ready = attribute is not None and self.features.count() > 0 and bool(self.variants())
+        self.train_button.setEnabled(ready)
+        if attribute is not None and self.features.count() == 0:
+            self.caption.setText(
+                "Train one run of this attribute first (heads on a pretrained backbone are fastest): the matrix "
+                "trains every variant on that run's features."
+            )
+        for button in (self.csv_button, self.markdown_button):
+            button.setEnabled(self.table_data is not None)
+
+    def request(self) -> dict:
+        """What the Train matrix button asks for (the main window runs it)."""
+        attribute = self.state.attribute if self.state else None
+        assert attribute is not None
+        return {
+            "attribute": attribute.name,
+            "features_of": self.features.currentData(),
+            "variants": self.variants(),
+            "seeds": [self.seed.value() + k for k in range(self.seed_count.value())],
+            "epochs": self.epochs.value(),
+            "baseline": self.baseline.currentText() or self.variants()[0],
+        }
+
+    def train(self) -> None:
+        if self.train_button.isEnabled():
+            self.trainMatrix.emit(self.request())
+
+    # -- results ---------------------------------------------------------------------------------------------
+
+    def show_table(self, table: dict | None) -> None:
+        self.table_data = table
+        if table is None:
+            self.table.clear_table()
+            self.caption.setText("")
+            self._plot()
+            self._enable()
+            return
+        self.table.show_table(table)
+        matrix = table.get("matrix", {})
+        seeds = ", ".join(str(s) for s in matrix.get("seeds", []))
+        self.caption.setText(
+            f"{len(table['rows'])} runs ({', '.join(matrix.get('variants', []))}; seeds {seeds}), labels by "
+            f"training count (tail on the right). " + self.table.caption()
+        )
+        best = max(range(len(table["rows"])), key=lambda r: table["rows"][r]["acsa"] or 0)
+        self.table.selectRow(best)
+        self._plot()
+        self._enable()
+
+    def _ensure_plot(self):
+        if self.plot is None:
+            from workbench.widgets.pyqtgraph_setup import pg
+
+            self.plot = pg.PlotWidget()
+            self.plot.setLogMode(x=True, y=False)
+            self.plot.showGrid(x=True, y=True, alpha=0.25)
+            self.plot.addLine(y=0, pen=pg.mkPen((128, 128, 128), style=2))
+            self.plot.setLabel("bottom", "training images of the label")
+            self.points = pg.ScatterPlotItem(size=9)
+            self.bars = pg.ErrorBarItem(beam=0.04)
+            self.plot.addItem(self.bars)
+            self.plot.addItem(self.points)
+            self.results_split.addWidget(self.plot)
+            self.results_split.setSizes([620, 380])
+        return self.plot
+
+    def plotted(self) -> dict:
+        """What the plot shows: the run, and per label its training count, difference and interval (points)."""
+        table = self.table_data
+        rows = self.table.selectionModel().selectedRows() if table else []
+        if not table or not rows or rows[0].row() >= len(table["rows"]):
+            return {}
+        row = table["rows"][rows[0].row()]
+        key = self.measure.currentData()
+        deltas, intervals = row.get(f"{key}_delta") or [], row.get(f"{key}_delta_ci") or []
+        points = []
+        for j, count in enumerate(table["train_counts"]):
+            delta = deltas[j] if j < len(deltas) else None
+            if delta is None or count <= 0:
+                continue
+            ci = intervals[j] if j < len(intervals) and intervals[j] else [delta, delta]
+            points.append((table["labels"][j], count, 100 * delta, 100 * ci[0], 100 * ci[1], too_few(table, j)))
+        return {"run_id": row["run_id"], "variant": row.get("variant", row["loss"]), "points": points}
+
+    def _plot(self) -> None:
+        shown = self.plotted()
+        if self.plot is None and not shown:
+            return
+        plot = self._ensure_plot()
+        from workbench.widgets.pyqtgraph_setup import pg
+
+        points = shown.get("points", [])
+        x = [math.log10(p[1]) for p in points]
+        y = [p[2] for p in points]
+        colours = [pg.mkBrush(140, 140, 140) if p[5] else pg.mkBrush(40, 110, 200) for p in points]
+        self.points.setData(x=x, y=y, brush=colours, data=[p[0] for p in points])
+        self.bars.setData(
+            x=_array(x), y=_array(y), top=_array([p[4] - p[2] for p in points]),
+            bottom=_array([p[2] - p[3] for p in points]),
+        )  # fmt: skip
+        name = self.measure.currentText()
+        base = self.table_data["matrix"]["baseline_variant"] if self.table_data else ""
+        title = (
+            f"run {shown['run_id']} {shown['variant']} − {base}: {name} difference per label (points)" if shown else ""
+        )
+        plot.setTitle(html.escape(title))  # pyqtgraph titles are rich text
+        plot.setLabel("left", f"Δ {name} (points), 95% interval")
+
+    def export(self, kind: str, path: str | None = None) -> str | None:
+        if self.table_data is None:
+            return None
+        written, message = export_table(self, self.table_data, kind, path, f"matrix.{kind}")
+        if message:
+            self.status.emit(message)
+        return written
+
+
+def _array(values: list[float]):
+    import numpy as np
+
+    return np.asarray(values, dtype=float)
