@@ -136,6 +136,7 @@ def _add_intervals(table: dict, boot: Bootstrapped | None) -> None:
     if boot is None:
         return
     table["paired_on"] = boot.paired_on
+    table["resamples"] = boot.resamples  # fewer than asked only for a test set too large for memory
     base = boot.tables[0]
     for row, tab in zip(table["rows"], boot.tables):
         row["ci"] = {k: metric_intervals(tab, k)[0] for k in METRICS if k in tab}

@@ -18,6 +18,7 @@ from core.analysis.compare import CONFIDENCE
 from core.catalog.runs import RunInfo, final_scores
 from core.catalog.store import Catalog
 
+COUNTS_BUDGET = 1 << 30  # bytes of the N x (1 + B) float32 count matrix: fewer resamples for huge test sets
 _CACHE: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
 _CACHE_SIZE = 128
 
@@ -54,6 +55,7 @@ def bootstrap_runs(
     if not common:
         return None
     multi = runs[0].kind == "multi"
+    resamples = min(resamples, max(200, COUNTS_BUDGET // (4 * len(common)) - 1))  # 2,000 up to 134,000 images
     first = {image: row for row, image in enumerate(loaded[0][0])}
     truth = loaded[0][1][[first[i] for i in common]]
     columns: np.ndarray | None = None

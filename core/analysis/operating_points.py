@@ -114,9 +114,9 @@ def measure(positive: np.ndarray, score: np.ndarray, columns: np.ndarray, thresh
     """Precision and recall of ``score >= threshold`` on the test images (column 0) and their intervals over the
     resamples (columns 1..B)."""
     above = score >= threshold
-    tp = (above & positive).astype(np.float32) @ columns
-    predicted = above.astype(np.float32) @ columns
-    positives = positive.astype(np.float32) @ columns
+    tp = ((above & positive).astype(np.float32) @ columns).astype(np.float64)  # counts: exact; ratios in float64
+    predicted = (above.astype(np.float32) @ columns).astype(np.float64)
+    positives = (positive.astype(np.float32) @ columns).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(predicted > 0, tp / predicted, np.nan)
         recall = np.where(positives > 0, tp / positives, np.nan)

@@ -52,9 +52,9 @@ class MatrixResult:
     cancelled: bool = False
 
     def run_ids(self, baseline: str) -> list[int]:
-        """The runs in table order: the baseline variant's first, then the variants in order, seeds in order."""
-        first = [r.run_id for r in self.runs if r.variant == baseline]
-        return first + [r.run_id for r in self.runs if r.variant != baseline]
+        """The runs in table order: the baseline variant's first, then variant by variant, seeds in order."""
+        variants = list(dict.fromkeys([baseline] + [r.variant for r in self.runs]))
+        return [r.run_id for v in variants for r in self.runs if r.variant == v]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ def test_the_matrix_tab_shows_the_table_tailor_matrix_prints(qtbot, catalog):
     view = window.matrix
     window.tabs.setCurrentWidget(view)
     qtbot.waitUntil(lambda: view.features.count() > 0 and view.train_button.isEnabled(), timeout=20000)
-    view.features.setCurrentIndex(view.features.findData(1))
+    view.features.setCurrentIndex(
+        0
+    )  # one entry per extractor: run 1's pretrained backbone, as the CLI's --features-of 1
     view.set_variants(["nw", "crt", "isw"])
     view.seed.setValue(0)
     view.seed_count.setValue(2)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPointF, Qt
 
-from core.analysis.review import load_review, misclassified
+from core.analysis.review import label_thresholds, load_review, misclassified
 from core.catalog.runs import final_scores, list_runs
 from core.catalog.store import Catalog
 from core.ingest.importer import import_source, run
@@ -99,16 +99,33 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
     acsa = runs_view.compare_table.item(0, 1 + len(COUNTS) + 1).text()  # the baseline's ACSA and its interval
     assert "[" in acsa and "–" in acsa and "bootstrap interval" in runs_view.compare_caption.text()
     assert "| run | variant |" in Path(md_path).read_text()
-    # one table for the selected runs, a run column first; every label with fewer than 10 test images is marked
-    qtbot.waitUntil(lambda: runs_view.threshold_table.rowCount() == 2 * len(COUNTS), timeout=10000)
-    runs = {runs_view.threshold_table.item(r, 0).text() for r in range(2 * len(COUNTS))}
+    # operating points: one table for the selected runs, a run column first; labels with fewer than 10 test images
+    # marked; a row's PR curve with its band; a click on the curve saves that label's threshold with the run
+    panel = runs_view.operating
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2 * len(COUNTS), timeout=20000)
+    runs = {panel.table.item(r, 0).text() for r in range(2 * len(COUNTS))}
     assert runs == {str(jobs[0].run_id), str(jobs[1].run_id)}
-    assert "too few to compare" in runs_view.threshold_table.item(0, 2).text()
-    runs_view.target.setValue(0.9)
-    qtbot.waitUntil(lambda: "90%" in runs_view.threshold_caption.text(), timeout=10000)
-    exported = Path(runs_view.export_thresholds(str(wardrobe.parent / "thresholds.csv"))).read_text().splitlines()
-    assert exported[0].startswith("run_id,label,test_positives,too_few_to_compare,ap_pct,threshold,recall_pct")
-    assert len(exported) == 1 + 2 * len(COUNTS) and exported[1].endswith(",90.0")
+    assert "too few to compare" in panel.table.item(0, 2).text()
+    panel.target.setValue(0.9)
+    qtbot.waitUntil(lambda: "90%" in panel.caption.text() and "Computing" not in panel.caption.text(), timeout=20000)
+    exported = Path(panel.export_csv(str(wardrobe.parent / "thresholds.csv"))).read_text().splitlines()
+    assert exported[0].startswith("run_id,label,test_positives,too_few_to_compare,ap_pct,threshold,precision_pct")
+    assert len(exported) == 1 + 2 * len(COUNTS) and ",90.0," in exported[1]
+    row = max(range(len(panel.flat)), key=lambda r: panel.flat[r][1].positives)
+    panel.table.selectRow(row)
+    assert panel.curve.getData()[0] is not None and len(panel.curve.getData()[0]) > 0
+    assert len(panel.band_low.getData()[0]) > 0  # the bootstrap band
+    run_id, point = panel.flat[row]
+    view_box = panel.plot.getPlotItem().vb
+    clicked = panel.plot.mapFromScene(view_box.mapViewToScene(QPointF(0.5, 0.5)))
+    qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=clicked)  # a click on the curve
+    qtbot.waitUntil(lambda: "picked on the curve" in panel.table.item(row, 7).text(), timeout=20000)
+    with Catalog(str(wardrobe)) as cat:
+        picked = label_thresholds(cat, run_id, 0.9)[point.label_id]  # what Accept predictions uses
+    at = point.curve["threshold"].index(picked)  # a point of the curve: the nearest to the click (a pixel's slack)
+    x = view_box.mapSceneToView(panel.plot.mapToScene(clicked)).x()
+    nearest = min(abs(r - x) for r in point.curve["recall"])
+    assert abs(point.curve["recall"][at] - x) <= nearest + 0.02
 
 
 def test_the_convex_gan_variant_trains_a_base_run_then_oversamples_it(qtbot, wardrobe):
@@ -238,8 +255,9 @@ def test_screenshots_of_training_compare_and_review(qtbot, wardrobe):
     window.training.plots.flush()
     qtbot.wait(100)
     window.grab().save(str(out / "train.png"))
-    window.runs_view.select_runs([j.run_id for j in jobs])
     window.tabs.setCurrentWidget(window.runs_view)
+    qtbot.waitUntil(lambda: window.runs_view.table.rowCount() == len(jobs), timeout=10000)
+    window.runs_view.select_runs([j.run_id for j in jobs])
     qtbot.waitUntil(lambda: window.runs_view.table_data is not None, timeout=10000)
     qtbot.wait(400)
     window.grab().save(str(out / "compare.png"))

@@ -11,7 +11,7 @@ import html
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from core.analysis.compare import too_few
 from core.catalog.records import Kind
@@ -36,6 +37,7 @@ from workbench.workers.tasks import Latest
 if TYPE_CHECKING:
     from workbench.viewmodels.catalog_state import CatalogState
 
+TICKS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
 VARIANTS = (*LOSSES, *OVERSAMPLERS)  # core.experiments.matrix.MATRIX_VARIANTS (that module imports torch)
 
 
@@ -89,7 +91,7 @@ class MatrixView(QWidget):
             if variant in OVERSAMPLERS:
                 check.setToolTip("Phase 2 of the convex-GAN on the nw head of the same seed; crt is its control")
             check.toggled.connect(lambda _on: self._variants_changed())
-            grid.addWidget(check, k // 4, k % 4)
+            grid.addWidget(check, k // 3, k % 3)
             self.variant_boxes[variant] = check
         return box
 
@@ -106,6 +108,9 @@ class MatrixView(QWidget):
         form.addRow(self.train_button)
         settings = QWidget()
         settings.setLayout(form)
+        settings.setMaximumWidth(380)
+        self.features.setMinimumContentsLength(24)
+        self.features.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         header = QHBoxLayout()
         header.addWidget(self.caption, 1)
         header.addWidget(plain.label("Plot"))
@@ -116,13 +121,14 @@ class MatrixView(QWidget):
         column = QVBoxLayout(results)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(header)
-        self.results_split = QSplitter()
+        self.results_split = QSplitter(Qt.Orientation.Vertical)
         self.results_split.addWidget(self.table)
         column.addWidget(self.results_split, 1)
         splitter = QSplitter()
         splitter.addWidget(settings)
         splitter.addWidget(results)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([300, 900])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self._variants_changed()
@@ -151,6 +157,8 @@ class MatrixView(QWidget):
         self._sources.run(_sources, self.state.catalog, attribute.name, on_return=self._sources_arrived)
 
     def _sources_arrived(self, sources: list[tuple[int, str]]) -> None:
+        if not isValid(self.features):  # the window closed meanwhile
+            return
         keep = self.features.currentData()
         self.features.clear()
         for run_id, text in sources:
@@ -200,7 +208,7 @@ class MatrixView(QWidget):
         }
 
     def train(self) -> None:
-        if self.train_button.isEnabled():
+        if self.train_button.isEnabled() and self.features.currentData() is not None:
             self.trainMatrix.emit(self.request())
 
     # -- results ---------------------------------------------------------------------------------------------
@@ -217,11 +225,14 @@ class MatrixView(QWidget):
         matrix = table.get("matrix", {})
         seeds = ", ".join(str(s) for s in matrix.get("seeds", []))
         self.caption.setText(
-            f"{len(table['rows'])} runs ({', '.join(matrix.get('variants', []))}; seeds {seeds}), labels by "
-            f"training count (tail on the right). " + self.table.caption()
+            f"{len(table['rows'])} runs, seeds {seeds}; labels by training count (tail on the right); [a–b]: 95% "
+            f"interval; second line: difference to {matrix.get('baseline_variant', '')} (run {table['baseline']}), "
+            "▲ / ▼ where significant"
         )
+        self.caption.setToolTip(plain.tooltip(self.table.caption()))
         best = max(range(len(table["rows"])), key=lambda r: table["rows"][r]["acsa"] or 0)
         self.table.selectRow(best)
+        self.table.scrollToItem(self.table.item(best, 0))
         self._plot()
         self._enable()
 
@@ -229,17 +240,19 @@ class MatrixView(QWidget):
         if self.plot is None:
             from workbench.widgets.pyqtgraph_setup import pg
 
-            self.plot = pg.PlotWidget()
-            self.plot.setLogMode(x=True, y=False)
-            self.plot.showGrid(x=True, y=True, alpha=0.25)
-            self.plot.addLine(y=0, pen=pg.mkPen((128, 128, 128), style=2))
-            self.plot.setLabel("bottom", "training images of the label")
+            plot = pg.PlotWidget()
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.addLine(y=0, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
+            plot.setLabel("bottom", "training images of the label (log scale)")
+            plot.getAxis("bottom").setTicks([[(math.log10(n), f"{n:,}") for n in TICKS]])
+            self.names: list = []
             self.points = pg.ScatterPlotItem(size=9)
             self.bars = pg.ErrorBarItem(beam=0.04)
-            self.plot.addItem(self.bars)
-            self.plot.addItem(self.points)
-            self.results_split.addWidget(self.plot)
-            self.results_split.setSizes([620, 380])
+            plot.addItem(self.bars)
+            plot.addItem(self.points)
+            self.results_split.addWidget(plot)
+            self.results_split.setSizes([560, 300])
+            self.plot = plot
         return self.plot
 
     def plotted(self) -> dict:
@@ -276,6 +289,14 @@ class MatrixView(QWidget):
             x=_array(x), y=_array(y), top=_array([p[4] - p[2] for p in points]),
             bottom=_array([p[2] - p[3] for p in points]),
         )  # fmt: skip
+        for item in self.names:
+            plot.removeItem(item)
+        self.names = []
+        for p, px, py in zip(points, x, y):
+            name = pg.TextItem(p[0], color=(110, 110, 110), anchor=(0.5, 1.4))  # plain text: catalog names as typed
+            name.setPos(px, py)
+            plot.addItem(name)
+            self.names.append(name)
         name = self.measure.currentText()
         base = self.table_data["matrix"]["baseline_variant"] if self.table_data else ""
         title = (

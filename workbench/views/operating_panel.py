@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from core.analysis.compare import MIN_TEST_IMAGES, percent
 from workbench.widgets import plain
@@ -174,10 +175,12 @@ class OperatingPanel(QWidget):
             list(self.run_ids),
             target,
             on_return=lambda rows: self._arrived(target, rows),
-            on_error=lambda exc: self.caption.setText(str(exc)),
+            on_error=lambda exc: self.caption.setText(str(exc)) if isValid(self.caption) else None,
         )
 
     def _arrived(self, target: float, rows: list[tuple[int, list]]) -> None:
+        if not isValid(self.table):  # the window closed while the worker computed
+            return
         keep = self.selected()
         self.rows, self.shown_target = rows, target
         self.flat = [(run_id, p) for run_id, points in rows for p in points]
@@ -237,8 +240,9 @@ class OperatingPanel(QWidget):
             self.plot.setLabel("bottom", "recall")
             self.plot.setLabel("left", "precision")
             self.plot.showGrid(x=True, y=True, alpha=0.25)
-            self.band_low = pg.PlotDataItem(pen=None)
-            self.band_high = pg.PlotDataItem(pen=None)
+            edge = pg.mkPen(40, 110, 200, 90)  # drawn (a curve without a pen has no path to fill between)
+            self.band_low = pg.PlotDataItem(pen=edge)
+            self.band_high = pg.PlotDataItem(pen=edge)
             self.band = pg.FillBetweenItem(self.band_low, self.band_high, brush=pg.mkBrush(40, 110, 200, 60))
             self.curve = pg.PlotDataItem(pen=pg.mkPen((40, 110, 200), width=2))
             self.target_mark = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(230, 140, 20), symbol="o")
@@ -247,7 +251,7 @@ class OperatingPanel(QWidget):
                 self.plot.addItem(item)
             self.plot.scene().sigMouseClicked.connect(self._clicked)
             self.split.addWidget(self.plot)
-            self.split.setSizes([640, 360])
+            self.split.setSizes([560, 440])
         return self.plot
 
     def _plot(self) -> None:
@@ -274,7 +278,7 @@ class OperatingPanel(QWidget):
         m, s = p.at_target, p.saved
         self.target_mark.setData([m.recall] if m else [], [m.precision or 0] if m else [])
         self.saved_mark.setData([s.recall] if s else [], [s.precision or 0] if s else [])
-        plot.setTitle(html.escape(f"run {run_id} · {p.label}: PR curve, 95% band; click to pick a threshold"))
+        plot.setTitle(html.escape(f"run {run_id} · {p.label}: PR, 95% band"))
         self._enable()
 
     def _clicked(self, event) -> None:  # type: ignore[no-untyped-def]
@@ -321,8 +325,9 @@ class OperatingPanel(QWidget):
             return
 
         def written(_result: object) -> None:
-            self.status.emit(done)
-            self.refresh()
+            if isValid(self.table):
+                self.status.emit(done)
+                self.refresh()
 
         self._writes.run(_save, self.catalog, run_id, thresholds, chosen, on_return=written,
                          on_error=lambda exc: self.status.emit(f"Cannot save the threshold: {exc}"))  # fmt: skip
