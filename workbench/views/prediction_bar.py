@@ -1,6 +1,6 @@
 """The Browse tab's second filter row: a run's stored predictions (filter by predicted label, confidence, or
 disagreement with the label; sort by confidence) and Accept predictions, on the selection or above per-label
-thresholds at a target precision."""
+thresholds (saved with the run, else at a target precision)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ class PredictionBar(QWidget):
         for text, value in SORT_CHOICES:
             self.sort.addItem(text, value)
         self.precision = QSpinBox(minimum=10, maximum=100, singleStep=5, value=60, suffix="% precision", prefix="at ")
-        self.precision.setToolTip("Accept a prediction only above its label's threshold for this precision on the "
-                                  "run's test images (the Runs tab's thresholds)")  # fmt: skip
+        self.precision.setToolTip("Accept a prediction only above its label's threshold: the one saved with the run "
+                                  "(Runs ▸ Operating points), else the one reaching this precision on the run's test "
+                                  "images")  # fmt: skip
         self.accept = QToolButton(text="Accept…", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.accept)
         self.accept_selection = menu.addAction("On the selected images", self._accept_selection)

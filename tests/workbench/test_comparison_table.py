@@ -1,0 +1,36 @@
+"""The comparison table marks a significant difference (▲ green / ▼ red), never one of a label with too few test
+images, and shows every value's interval."""
+
+from __future__ import annotations
+
+from workbench.widgets.comparison_table import BETTER, TOO_FEW, WORSE, ComparisonTable
+
+
+def table() -> dict:
+    base = {"run_id": 1, "loss": "nw", "variant": "nw", "ap": [0.5, 0.4], "top1": 0.6, "acsa": 0.5, "gm": 0.4,
+            "macro_ap": 0.45, "delta": {}, "ci": {"acsa": [0.45, 0.55]}, "ap_ci": [[0.4, 0.6], [0.1, 0.7]]}  # fmt: skip
+    other = {
+        **base, "run_id": 2, "variant": "crt", "ap": [0.7, 0.9], "acsa": 0.58,
+        "delta": {"top1": 0.0, "acsa": 0.08, "gm": -0.05, "macro_ap": 0.35},
+        "delta_ci": {"top1": [-0.01, 0.01], "acsa": [0.02, 0.14], "gm": [-0.09, -0.01], "macro_ap": [0.2, 0.5]},
+        "significant": {"top1": False, "acsa": True, "gm": True, "macro_ap": True},
+        "ap_delta": [0.2, 0.5], "ap_delta_ci": [[0.1, 0.3], [0.2, 0.8]], "ap_significant": [True, False],
+    }  # fmt: skip
+    return {"labels": ["short", "puff"], "train_counts": [600, 6], "test_counts": [150, 4], "too_few": [False, True],
+            "min_test_images": 10, "baseline": 1, "best_ap": [0.7, 0.9], "rows": [base, other],
+            "paired_on": 154, "resamples": 2000, "seed_groups": []}  # fmt: skip
+
+
+def test_significant_differences_are_marked_and_too_few_never_is(qtbot):
+    widget = ComparisonTable()
+    qtbot.addWidget(widget)
+    widget.show_table(table())
+    short, puff = widget.item(1, 1), widget.item(1, 2)
+    assert short.text() == "70.0  [40.0–60.0]\n+20.0 ▲"
+    assert "▲" in short.text() and short.foreground().color() == BETTER
+    assert "▲" not in puff.text() and puff.foreground().color() == TOO_FEW  # 4 test images: grey, no mark
+    acsa, gm, top1 = widget.item(1, 4), widget.item(1, 5), widget.item(1, 3)
+    assert "▲" in acsa.text() and "▼" in gm.text() and gm.foreground().color() == WORSE
+    assert "▲" not in top1.text() and "▼" not in top1.text()
+    assert "[45.0–55.0]" in widget.item(0, 4).text()  # the baseline's ACSA with its interval
+    assert "interval excludes 0" in widget.caption()
