@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis.bootstrap import DEFAULT_RESAMPLES, metric_table, resample_columns, strata
-from core.analysis.compare import CONFIDENCE
 from core.catalog.runs import RunInfo, final_scores
 from core.catalog.store import Catalog
 
 COUNTS_BUDGET = 1 << 30  # bytes of the N x (1 + B) float32 count matrix: fewer resamples for huge test sets
+CONFIDENCE = 0.95  # of every interval a comparison shows
 _CACHE: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
 _CACHE_SIZE = 128
 

@@ -63,7 +63,7 @@ def _describe(event: Any) -> tuple[str, int, int] | None:
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    from core.analysis.compare import compare_csv, compare_json, compare_markdown
+    from core.analysis.compare_exports import compare_csv, compare_json, compare_markdown
     from core.cli.render import follow_progress
     from core.experiments.matrix import check_variants, default_variants, matrix_table, train_matrix
     from core.experiments.seeds import parse_seeds

@@ -93,7 +93,8 @@ def _run_line(run: RunInfo) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from core.analysis.compare import compare, compare_csv, compare_json, compare_markdown
+    from core.analysis.compare import compare
+    from core.analysis.compare_exports import compare_csv, compare_json, compare_markdown
 
     if args.resamples < 0:
         raise TailorError("--resamples must be 0 (no intervals) or more")

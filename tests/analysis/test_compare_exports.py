@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from core.analysis.compare import compare_csv, compare_markdown
+from core.analysis.compare_exports import compare_csv, compare_markdown
 
 
 def table() -> dict:

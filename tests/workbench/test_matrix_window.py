@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from core.analysis.compare import compare_json
+from core.analysis.compare_exports import compare_json
 from tests.conftest import main_cli
 from tests.experiments.test_matrix import catalog as catalog
 from tests.features.test_feature_store import weights_file as weights_file

@@ -10,7 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from core.analysis.compare import compare, compare_markdown
+from core.analysis.compare import compare
+from core.analysis.compare_exports import compare_markdown
 from core.catalog.store import Catalog
 from core.ingest.importer import import_source, run
 from tests.conftest import write_image

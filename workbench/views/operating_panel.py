@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from core.analysis.compare import MIN_TEST_IMAGES, percent
+from core.analysis.compare import MIN_TEST_IMAGES
+from core.analysis.compare_exports import percent
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 

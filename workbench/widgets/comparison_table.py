@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QTableWidget, QTableWidgetItem, QWidget
 
-from core.analysis.compare import METRICS, compare_csv, compare_markdown, too_few, value_parts
+from core.analysis.compare import METRICS, too_few, value_parts
+from core.analysis.compare_exports import compare_csv, compare_markdown
 from workbench.widgets import plain
 
 BEST = QColor(120, 200, 120, 90)
