@@ -164,9 +164,10 @@ def threshold_at(point: OperatingPoint, recall: float) -> float | None:
 
 
 def thresholds_path(model_path: str | Path) -> Path:
-    """Where a model's thresholds go: beside it, ``model.onnx`` -> ``model.thresholds.json``."""
+    """Where a model's thresholds go: beside it, ``model.onnx`` -> ``model.onnx.thresholds.json`` (a TorchScript and
+    an ONNX export of one name keep one each)."""
     path = Path(model_path).expanduser()
-    return path.with_name((path.stem if path.suffix else path.name) + ".thresholds.json")
+    return path.with_name(path.name + ".thresholds.json")
 
 
 def thresholds_document(catalog: Catalog, run_id: int, target_precision: float = 0.6) -> dict:

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         run_export_model,
         "write a run's model as TorchScript or ONNX",
         "Export the final model of a finished run (image in: N x 3 x S x S float, ImageNet-normalised; out: "
-        "N x labels logits), and beside it FILE's name + .thresholds.json: per label the score threshold to apply "
+        "N x labels logits), and beside it FILE.thresholds.json: per label the score threshold to apply "
         "(saved with the run by tailor thresholds or the Runs tab, else the smallest reaching --precision on the "
         "test images) and how scores come from the logits.",
         json=None,

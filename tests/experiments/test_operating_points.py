@@ -54,7 +54,7 @@ def test_thresholds_saved_with_the_run_are_used_by_accept_and_exported_beside_th
     result = run_cli("export-model", catalog, "1", "--out", str(out))
     assert result.returncode == 0, result.stderr
     document = json.loads(thresholds_path(out).read_text())
-    assert thresholds_path(out) == tmp_path / "model.thresholds.json" and document["scores"] == "softmax(logits)"
+    assert thresholds_path(out) == tmp_path / "model.pt.thresholds.json" and document["scores"] == "softmax(logits)"
     by_name = {item["name"]: item for item in document["labels"]}
     assert by_name["red"]["threshold"] == 0.7 and by_name["red"]["chosen"] == "set by hand"
     for other in listed[:2]:
