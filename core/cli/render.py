@@ -94,10 +94,15 @@ class _Terminal:
         elif isinstance(event, EpochFinished):
             self._close_bar()
             m = event.metrics
+            scores = (
+                f"top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, macro AP {_pct(m['macro_ap'])}"
+            )
+            if not event.trained:
+                self.say(f"adjusted test scores: {scores} ({event.seconds:.1f} s)")
+                return
             self.say(
                 f"epoch {event.epoch + 1}/{event.epochs}: train loss {event.train_loss:.4f}, test loss "
-                f"{event.test_loss:.4f}, top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
-                f"macro AP {_pct(m['macro_ap'])} ({event.seconds:.1f} s, lr {event.lr:.2g})"
+                f"{event.test_loss:.4f}, {scores} ({event.seconds:.1f} s, lr {event.lr:.2g})"
             )
         elif isinstance(event, RunFinished):
             self.status = RunStatus.FINISHED
@@ -200,15 +205,20 @@ def _line(event: Event) -> str | None:
     return None
 
 
+def _speed(images_per_second: float | None) -> str:
+    """' (N images/s)', or nothing for a run that passed no images (a post-hoc adjustment)."""
+    return f" ({images_per_second:.0f} images/s)" if images_per_second else ""
+
+
 def _print_result(run_id: int, result: dict) -> None:
     m = result["metrics"]
     print(
-        f"run {run_id} finished in {result['seconds']:.1f} s ({result['images_per_second']:.0f} images/s); "
+        f"run {run_id} finished in {result['seconds']:.1f} s{_speed(result['images_per_second'])}; "
         f"last epoch: top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
         f"macro AP {_pct(m['macro_ap'])}"
     )
     best = result.get("best")
-    if best:
+    if best and result["epochs"] > 1:  # one epoch (a post-hoc run): nothing was chosen
         print(
             f"best epoch {best['epoch'] + 1} by {best['by']} on the {best['selected_on']} split"
             f"{' (optimistic: chosen on the test set)' if best['selected_on'] == 'test' else ''}: "

@@ -179,7 +179,7 @@ class _Adjusting:
         yield Note(recorder.run_id, f"post-hoc adjustment of run {self.base.id}: {store.posthoc_name(posthoc)} ({how})")
         seconds = time.perf_counter() - started
         yield from recorder.record_epoch(0, 0.0, 0.0, metrics, seconds)
-        yield EpochFinished(recorder.run_id, 0, 1, 0.0, 0.0, 0.0, seconds, metrics)
+        yield EpochFinished(recorder.run_id, 0, 1, 0.0, 0.0, 0.0, seconds, metrics, trained=False)
         self._save_model(posthoc, directory)
         best = BestEpoch.for_snapshot(s)
         best.offer(0, metrics)

@@ -73,6 +73,7 @@ class EpochFinished(Event):
     lr: float
     seconds: float
     metrics: dict = field(repr=False)  # core.analysis.metrics.evaluate() on the test set, PR points included
+    trained: bool = True  # False for a post-hoc run: no losses, learning rate or speed were measured
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,9 @@ def test_adjust_cli_prints_the_change_and_refuses_bad_input(shapes, weights_file
     result = run_cli("adjust", shapes, str(base.run_id), "--tau", "1")
     assert result.returncode == 0, result.stderr
     assert f"run {base.run_id} -> run {base.run_id + 1}: ACSA" in result.stdout
+    # nothing is trained: no losses, learning rate or images/s that were never measured
+    assert "loss" not in result.stdout and "images/s" not in result.stdout and ", lr " not in result.stdout
+    assert "adjusted test scores: top-1" in result.stdout and "best epoch" not in result.stdout
     for args, message in (
         (["--tau", "-1"], "--tau must be a number in [0, 10]"),
         (["--tau-norm", "0"], "--tau-norm must be a number in (0, 5]"),
