@@ -89,8 +89,14 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
 
     # compare: select both runs -> runs x labels AP table, exported as CSV and Markdown
     runs_view = window.runs_view
+    captions: list[str] = []
+    set_caption = runs_view.compare_caption.setText
+    runs_view.compare_caption.setText = lambda text: (captions.append(text), set_caption(text))
     runs_view.select_runs([jobs[0].run_id, jobs[1].run_id])
     qtbot.waitUntil(lambda: runs_view.table_data is not None, timeout=10000)
+    # while the bootstrap runs on its worker the caption says so (it kept asking to select runs)
+    assert any(c.startswith("Comparing 2 runs") for c in captions[:-1]), captions
+    assert "bootstrap interval" in captions[-1]
     assert runs_view.compare_table.rowCount() == 2
     assert runs_view.compare_table.columnCount() == 1 + len(COUNTS) + 4
     csv_path = runs_view.export("csv", str(wardrobe.parent / "cmp.csv"))

@@ -208,6 +208,9 @@ def _show_for_screenshot(window, view: str, path: str) -> None:
         elif view == "runs":
             window.tabs.setCurrentWidget(window.runs_view)
             QTimer.singleShot(600, lambda: window.runs_view.select_runs(ids))
+            if len(ids) > 1:  # wait for the comparison (its bootstrap runs on a worker)
+                _when(window, lambda: window.runs_view.table_data is not None, lambda: save(600), 120_000)
+                return
         elif ids:
             window.review_run(ids[0])
         save(2500)

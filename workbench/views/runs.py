@@ -360,6 +360,9 @@ class RunsView(QWidget):
             return
         baseline = self.baseline.currentData()
         ordered = [baseline] + [i for i in finished if i != baseline] if baseline in finished else finished
+        self.compare_caption.setText(
+            f"Comparing {len(ordered)} runs on the test images they share (bootstrap intervals)…"
+        )
         self._compare_latest.run(
             compare, self.catalog, ordered, on_return=self._compared, on_error=self._compare_failed
         )
