@@ -184,6 +184,26 @@ def garments(seed: int = 7) -> list[Garment]:
     return items
 
 
+DEMO_ENTRIES = frozenset(
+    {"images", "style.csv", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
+     "catalog.sqlite.runs", "catalog.sqlite.features"}
+)  # fmt: skip
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """What in ``out`` a demo did not make (sorted names; ``images/<folder>`` for a foreign image folder): the
+    demo writes ``images/``, ``style.csv`` and its catalog there and must not replace anybody else's files."""
+    if not out.is_dir():
+        return []
+    foreign = sorted(entry.name for entry in out.iterdir() if entry.name not in DEMO_ENTRIES)
+    images = out / "images"
+    if images.is_dir():
+        foreign += sorted(f"images/{entry.name}" for entry in images.iterdir() if entry.name not in SLEEVE_COUNTS)
+    elif images.exists():
+        foreign.append("images")
+    return foreign
+
+
 def generate(out: Path, seed: int = 7) -> tuple[Path, Path]:
     """Write the demo images (``out/images/<sleeve>/NNN.png``) and ``out/style.csv``.
 

@@ -135,6 +135,18 @@ def test_demo_builds_a_long_tailed_catalog_twice(tmp_path):
     assert style["kind"] == "multi" and style["annotations"] > style["images"]
 
 
+def test_demo_never_writes_into_a_folder_of_other_files_without_force(tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "images" / "holiday").mkdir(parents=True)
+    (mine / "style.csv").write_text("my own file\n")
+    refused = main_cli("demo", "--out", str(mine), "--no-gui")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "images/holiday" in refused.stderr and "--force" in refused.stderr
+    assert (mine / "style.csv").read_text() == "my own file\n" and not (mine / "catalog.sqlite").exists()
+    assert main_cli("demo", "--out", str(mine), "--no-gui", "--force").returncode == 0
+    assert (mine / "style.csv").read_text().startswith("path,labels")
+
+
 @pytest.mark.skipif(not (SHARED / "fashion-mnist-900").is_dir(), reason="../shared/datasets not present")
 @pytest.mark.parametrize("beta", [0.9, 0.999])
 def test_fashion_mnist_900_gives_10_labels_of_90(tmp_path, beta):
