@@ -52,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default="tailor-demo", metavar="DIR", help="folder for images and catalog (default ./tailor-demo)"
     )
     p.add_argument("--no-gui", action="store_true", help="only build the catalog and print its statistics")
-    p.add_argument("--force", action="store_true", help="draw into DIR even when it holds files a demo did not make")
+    p.add_argument(
+        "--force", action="store_true", help="write the demo's files into DIR even over files a demo did not make"
+    )
     p = command(
         sub,
         "gui",
@@ -223,21 +225,22 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from core.ingest.demo import foreign_entries, generate
+    from core.ingest.demo import conflicts, demo_files, generate
     from core.ingest.importer import import_source, run
 
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise TailorError(f"--out {out} is a file, not a folder")
-    foreign = foreign_entries(out)
+    files = demo_files()
+    foreign = conflicts(out, files)
     if foreign and not args.force:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise TailorError(
-            f"--out {out} holds files the demo did not make ({shown}); the demo writes images/, style.csv and "
-            "catalog.sqlite there: choose a new or empty folder, or pass --force"
+            f"--out {out} holds files the demo did not make where it writes images/ and style.csv ({shown}): "
+            "choose a new or empty folder, or pass --force"
         )
     out.mkdir(parents=True, exist_ok=True)
-    images, manifest = generate(out)
+    images, manifest = generate(out, files=files)
     location = out / "catalog.sqlite"
     with Catalog(location, create=True) as catalog:
         for source, attribute, multi in ((images, "sleeve", False), (manifest, "style", True)):

@@ -184,54 +184,56 @@ def garments(seed: int = 7) -> list[Garment]:
     return items
 
 
-DEMO_ENTRIES = frozenset(
-    {"images", "style.csv", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
-     "catalog.sqlite.runs", "catalog.sqlite.features"}
-)  # fmt: skip
+def demo_files(seed: int = 7) -> dict[str, bytes]:
+    """Every file the demo writes, by path relative to its folder: ``images/<sleeve>/<sleeve>-NNN.png`` and
+    ``style.csv`` (the multi-label manifest naming those images)."""
+    import io
 
-
-def foreign_entries(out: Path) -> list[str]:
-    """What in ``out`` a demo did not make (sorted names; ``images/<folder>`` for a foreign image folder): the
-    demo writes ``images/``, ``style.csv`` and its catalog there and must not replace anybody else's files."""
-    if not out.is_dir():
-        return []
-    foreign = sorted(entry.name for entry in out.iterdir() if entry.name not in DEMO_ENTRIES)
-    images = out / "images"
-    if images.is_dir():
-        foreign += sorted(f"images/{entry.name}" for entry in images.iterdir() if entry.name not in SLEEVE_COUNTS)
-    elif images.exists():
-        foreign.append("images")
-    return foreign
-
-
-def generate(out: Path, seed: int = 7) -> tuple[Path, Path]:
-    """Write the demo images (``out/images/<sleeve>/NNN.png``) and ``out/style.csv``.
-
-    Returns the image folder and the manifest path. Files whose bytes are already right are not rewritten.
-    """
-    images = out / "images"
-    images.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed + 1)
+    files: dict[str, bytes] = {}
     rows = []
     per_label: dict[str, int] = {}
     for garment in garments(seed):
         index = per_label.get(garment.sleeve, 0)
         per_label[garment.sleeve] = index + 1
-        folder = images / garment.sleeve
-        folder.mkdir(exist_ok=True)
-        path = folder / f"{garment.sleeve.replace(' ', '-')}-{index:03d}.png"
-        picture = draw(garment, rng)
-        import io
-
+        name = f"images/{garment.sleeve}/{garment.sleeve.replace(' ', '-')}-{index:03d}.png"
         buffer = io.BytesIO()
-        picture.save(buffer, format="PNG", optimize=False)
-        data = buffer.getvalue()
-        if not path.exists() or path.read_bytes() != data:
+        draw(garment, rng).save(buffer, format="PNG", optimize=False)
+        files[name] = buffer.getvalue()
+        rows.append((name, "|".join(garment.styles)))
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["path", "labels"])
+    writer.writerows(rows)
+    files["style.csv"] = text.getvalue().encode("utf-8")
+    return files
+
+
+def conflicts(out: Path, files: dict[str, bytes]) -> list[str]:
+    """What the demo would replace or import in ``out`` that is not its own (sorted relative paths): a file of
+    its names with other bytes, and anything else under ``images/`` (the folder import would take it in).
+    Other files beside them (an exported table, the catalog's runs) are left alone and do not count."""
+    found = [name for name in files if (out / name).is_file() and (out / name).read_bytes() != files[name]]
+    found += [name for name in files if (out / name).exists() and not (out / name).is_file()]
+    images = out / "images"
+    if images.is_dir():
+        expected = set(files) | {f"images/{sleeve}" for sleeve in SLEEVE_COUNTS}
+        found += [
+            path.relative_to(out).as_posix()
+            for path in images.rglob("*")
+            if path.relative_to(out).as_posix() not in expected
+        ]
+    elif images.exists():
+        found.append("images")
+    return sorted(set(found))
+
+
+def generate(out: Path, seed: int = 7, files: dict[str, bytes] | None = None) -> tuple[Path, Path]:
+    """Write the demo's files (``demo_files``) into ``out``; returns the image folder and the manifest path.
+    Files whose bytes are already right are not rewritten."""
+    for name, data in (files or demo_files(seed)).items():
+        path = out / name
+        if not path.is_file() or path.read_bytes() != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        rows.append((path.relative_to(out).as_posix(), "|".join(garment.styles)))
-    manifest = out / "style.csv"
-    with manifest.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "labels"])
-        writer.writerows(rows)
-    return images, manifest
+    return out / "images", out / "style.csv"

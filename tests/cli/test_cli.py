@@ -141,10 +141,16 @@ def test_demo_never_writes_into_a_folder_of_other_files_without_force(tmp_path):
     (mine / "style.csv").write_text("my own file\n")
     refused = main_cli("demo", "--out", str(mine), "--no-gui")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert refused.stderr.count("\n") == 1 and "images/holiday" in refused.stderr and "--force" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "images/holiday" in refused.stderr and "style.csv" in refused.stderr
     assert (mine / "style.csv").read_text() == "my own file\n" and not (mine / "catalog.sqlite").exists()
     assert main_cli("demo", "--out", str(mine), "--no-gui", "--force").returncode == 0
     assert (mine / "style.csv").read_text().startswith("path,labels")
+    # an earlier demo's folder with an exported table beside it is drawn into again, the table left alone
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "comparison.csv").write_text("kept\n")
+    assert main_cli("demo", "--out", str(tmp_path / "demo"), "--no-gui").returncode == 0
+    assert main_cli("demo", "--out", str(tmp_path / "demo"), "--no-gui").returncode == 0
+    assert (tmp_path / "demo" / "comparison.csv").read_text() == "kept\n"
 
 
 @pytest.mark.skipif(not (SHARED / "fashion-mnist-900").is_dir(), reason="../shared/datasets not present")
