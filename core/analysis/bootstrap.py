@@ -114,10 +114,25 @@ def threshold_counts(
     indicator = sparse.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, np.r_[inside, hits])), shape=(2 * segments, len(columns))
     )
-    sums = np.asarray(indicator @ columns, dtype=np.float64)  # sums of counts: exact; ratios in float64
+    sums = _sparse_product(indicator, columns)  # sums of counts: exact; ratios in float64
     np.cumsum(sums[:segments], axis=0, out=sums[:segments])
     np.cumsum(sums[segments:], axis=0, out=sums[segments:])
     return s[kept_ends], sums[segments:], sums[:segments]
+
+
+# SciPy's sparse product keeps the GIL for its whole call: in row blocks of about this many stored entries each
+# call takes a few milliseconds (B = 2,000), so the window's event loop on another thread gets its turns.
+PRODUCT_BLOCK_ENTRIES = 2_000
+
+
+def _sparse_product(indicator, columns: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """``indicator @ columns`` (CSR times dense) as float64, computed in row blocks of bounded stored entries."""
+    out = np.empty((indicator.shape[0], columns.shape[1]), dtype=np.float64)
+    bounds = np.searchsorted(indicator.indptr, np.arange(0, indicator.nnz, PRODUCT_BLOCK_ENTRIES), side="right") - 1
+    starts = np.unique(np.r_[bounds, 0])
+    for start, stop in zip(starts, np.r_[starts[1:], indicator.shape[0]]):
+        out[start:stop] = indicator[start:stop] @ columns
+    return out
 
 
 def label_accuracy(columns: np.ndarray, truth: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:

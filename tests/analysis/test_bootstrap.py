@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
+from core.analysis import bootstrap
 from core.analysis.bootstrap import (
     average_precision,
     intervals,
@@ -26,7 +27,9 @@ def scores_for(rng, truth, num_labels, skill=2.0):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def test_ap_under_counts_equals_scikit_learn_on_the_repeated_images():
+@pytest.mark.parametrize("block", [2_000, 7])  # the sparse product in one call, and in many row blocks
+def test_ap_under_counts_equals_scikit_learn_on_the_repeated_images(block, monkeypatch):
+    monkeypatch.setattr(bootstrap, "PRODUCT_BLOCK_ENTRIES", block)
     rng = np.random.default_rng(0)
     positive = rng.random(300) < 0.2
     score = np.round(rng.random(300), 2)  # many ties
