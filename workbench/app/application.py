@@ -13,6 +13,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
+from workbench.app.collector import keep_full_passes_short
 from workbench.app.resources import app_icon, stylesheet
 
 # Libraries Qt's xcb platform plugin loads (Debian package names); desktops have them, minimal images may not.
@@ -77,8 +78,10 @@ def create_main_window(catalog: str | None = None) -> QMainWindow:
 
     window = MainWindow(catalog)
     # Everything loaded so far (Qt wrappers, SQLAlchemy, pyqtgraph, numpy) lives as long as the process: keep it
-    # out of the collector's full passes, which otherwise stall the event loop by 100 ms and more.
+    # out of the collector's full passes, which otherwise stall the event loop by 100 ms and more; and so with
+    # whatever survives a slow full pass later (libraries loaded by workers).
     gc.freeze()
+    keep_full_passes_short()
     return window
 
 

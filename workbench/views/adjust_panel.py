@@ -11,12 +11,14 @@ from shiboken6 import isValid
 from core.catalog.store import Catalog
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
+from workbench.workers.torch_loading import import_analysis
 
 STEPS_PER_UNIT = 20  # tau in steps of 0.05
 MAX_TAU = 3.0
 
 
 def _load(catalog: Catalog, run_id: int):
+    import_analysis()
     from core.analysis.posthoc import slider_data
 
     data = slider_data(catalog, run_id)

@@ -33,6 +33,7 @@ from core.config import LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY
 from workbench.widgets import plain
 from workbench.widgets.comparison_table import ComparisonTable, export_table
 from workbench.workers.tasks import Latest
+from workbench.workers.torch_loading import import_training
 
 if TYPE_CHECKING:
     from workbench.viewmodels.catalog_state import CatalogState
@@ -43,6 +44,7 @@ VARIANTS = (*LOSSES, *OVERSAMPLERS)  # core.experiments.matrix.MATRIX_VARIANTS (
 
 def _sources(catalog, attribute: str) -> list[tuple[int, str]]:
     """Worker thread: the feature sources of the attribute's finished runs."""
+    import_training()
     from core.experiments.matrix import feature_sources
 
     return [(s.run_id, s.text) for s in feature_sources(catalog, attribute)]

@@ -34,6 +34,7 @@ from core.analysis.compare import MIN_TEST_IMAGES
 from core.analysis.compare_exports import percent
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
+from workbench.workers.torch_loading import import_analysis, import_training
 
 if TYPE_CHECKING:
     from core.catalog.store import Catalog
@@ -44,6 +45,7 @@ TOO_FEW = QColor("#8a8a8a")
 
 def _points(catalog: Catalog, run_ids: list[int], target: float) -> list[tuple[int, list]]:
     """Worker thread: each run's operating points (core.analysis.operating_points)."""
+    import_analysis()
     from core.analysis.operating_points import operating_points
 
     return [(run_id, operating_points(catalog, run_id, target)) for run_id in run_ids]
@@ -57,6 +59,7 @@ def _save(catalog: Catalog, run_id: int, thresholds: dict[int, float | None], ch
 
 def _export(location: str, run_id: int, fmt: str, out: str, target: float) -> str:
     """Worker thread: the run's model and its thresholds beside it (as ``tailor export-model``); its own catalog."""
+    import_training()
     from core.analysis.operating_points import thresholds_document, thresholds_path
     from core.catalog.store import Catalog
     from core.training.export import export_model

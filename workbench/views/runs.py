@@ -41,6 +41,7 @@ from workbench.views.operating_panel import OperatingPanel
 from workbench.widgets import plain
 from workbench.widgets.comparison_table import ComparisonTable, export_table
 from workbench.workers.tasks import Latest
+from workbench.workers.torch_loading import import_analysis
 
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
 TOO_FEW = QColor("#8a8a8a")
@@ -100,6 +101,12 @@ def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetIte
     if tip:
         item.setToolTip(plain.tooltip(tip))
     return item
+
+
+def _compare_runs(catalog: Catalog, run_ids: list[int]) -> dict:
+    """Worker thread: the comparison with intervals (core.analysis.compare), its libraries loaded quietly."""
+    import_analysis()
+    return compare(catalog, run_ids)
 
 
 class RunsView(QWidget):
@@ -364,7 +371,7 @@ class RunsView(QWidget):
             f"Comparing {len(ordered)} runs on the test images they share (bootstrap intervals)…"
         )
         self._compare_latest.run(
-            compare, self.catalog, ordered, on_return=self._compared, on_error=self._compare_failed
+            _compare_runs, self.catalog, ordered, on_return=self._compared, on_error=self._compare_failed
         )
 
     def _compare_failed(self, exc: Exception) -> None:

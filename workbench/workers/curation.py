@@ -1,5 +1,6 @@
 """The window's curation jobs, run on worker threads: each opens its own catalog from the location and imports
-``core.curation`` (torch, cleanlab) there, never on the GUI thread."""
+``core.curation`` (torch, cleanlab) there, never on the GUI thread, torch through :func:`import_training` (its
+import otherwise stalls the event loop by up to 250 ms)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
+from workbench.workers.torch_loading import import_training
+
 
 def predict_job(
     location: str, run_id: int, scope: str, image_ids: list[int] | None, *, cancel: threading.Event
 ) -> Generator[Any, None, Any]:
     """``tailor predict`` for the window (``image_ids``: these images, else the scope); returns the PredictResult."""
+    import_training()
     from core.curation.predict import predict
 
     return (yield from predict(location, run_id, scope=scope, image_ids=image_ids, cancel=cancel))
@@ -21,6 +25,7 @@ def issues_job(
     location: str, attribute: str, features_of: int | None, folds: int, *, cancel: threading.Event
 ) -> Generator[Any, None, Any]:
     """``tailor label-issues`` for the window; returns the IssueReport."""
+    import_training()
     from core.curation.crossfit import CrossFit
     from core.curation.label_issues import FeatureChoice, find_issues
 
@@ -31,6 +36,7 @@ def issues_job(
 def duplicate_warning(catalog, run_id: int) -> str:  # type: ignore[no-untyped-def]
     """The Runs tab's warning about a run's test images with a twin in its training split ("" when none): identical
     files always, near duplicates when the run's features are stored (no backbone pass for a warning)."""
+    import_training()
     from core.base.iteration import drain
     from core.curation.duplicates import find_duplicates
 

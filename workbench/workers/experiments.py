@@ -7,9 +7,12 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
+from workbench.workers.torch_loading import import_training
+
 
 def matrix_job(location: str, request: dict, *, cancel: threading.Event) -> Generator[Any, None, dict | None]:
     """Train the matrix the Matrix tab asks for and return its table (None when cancelled)."""
+    import_training()
     from core.catalog.store import Catalog
     from core.experiments.matrix import base_config, matrix_table, train_matrix
 
