@@ -59,6 +59,7 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
 
         _add_intervals(table, bootstrap_runs(catalog, runs, resamples=resamples, seed=seed))
     table["seed_groups"] = seed_groups(runs, rows)
+    add_seed_differences(table)
     return table
 
 
@@ -179,6 +180,52 @@ def seed_groups(runs: list[RunInfo], rows: list[dict]) -> list[dict]:
             }
         )
     return result
+
+
+def add_seed_differences(table: dict) -> None:
+    """When the baseline run belongs to a seed group, every other group's difference of means to it, with a Welch
+    t-interval across seeds (training randomness, which the bootstrap of test images does not see):
+    ``delta_seeds`` (summary metrics, by key) and ``ap_delta_seeds`` (per label), each ``{"delta", "ci",
+    "significant"}`` (never significant for a label with too few test images), and ``baseline_runs``."""
+    rows = {row["run_id"]: row for row in table["rows"]}
+    groups = table.get("seed_groups") or []
+    base = next((g for g in groups if table["baseline"] in g["runs"]), None)
+    for group in groups:
+        if base is None or group is base:
+            continue
+        mine, theirs = [rows[i] for i in group["runs"]], [rows[i] for i in base["runs"]]
+        group["baseline_runs"] = base["runs"]
+        group["delta_seeds"] = {k: _seed_difference([r[k] for r in mine], [r[k] for r in theirs]) for k in METRICS}
+        group["ap_delta_seeds"] = [
+            _seed_difference([r["ap"][j] for r in mine], [r["ap"][j] for r in theirs], too_few(table, j))
+            for j in range(len(table["labels"]))
+        ]
+
+
+def _seed_difference(mine: list, theirs: list, few: bool = False) -> dict | None:
+    from core.analysis.compare_intervals import CONFIDENCE
+
+    found = welch_interval(mine, theirs, CONFIDENCE)
+    if found is None:
+        return None
+    delta, ci = found
+    return {"delta": delta, "ci": ci, "significant": (ci[0] > 0 or ci[1] < 0) and not few}
+
+
+def welch_interval(a: list[float | None], b: list[float | None], confidence: float) -> tuple[float, list] | None:
+    """mean(a) - mean(b) and its Welch t-interval (unequal variances); None with fewer than two values a side."""
+    x, y = [v for v in a if v is not None], [v for v in b if v is not None]
+    if len(x) < 2 or len(y) < 2:
+        return None
+    from scipy import stats
+
+    delta = statistics.fmean(x) - statistics.fmean(y)
+    vx, vy = statistics.variance(x) / len(x), statistics.variance(y) / len(y)
+    if vx + vy == 0:
+        return float(delta), [float(delta), float(delta)]
+    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * (vx + vy) ** 0.5
+    return float(delta), [float(delta - half), float(delta + half)]
 
 
 def _spread(values: list[float | None]) -> tuple[float | None, float | None]:

@@ -77,15 +77,26 @@ def compare_markdown(table: dict) -> str:
             ", ".join(str(r) for r in group["runs"]),
             markdown_cell(f"{group['variant']}, {len(group['runs'])} seeds"),
         ]
-        cells += [_mean_sd(m, sd) for m, sd in zip(group["ap_mean"], group["ap_sd"])]
-        cells += [_mean_sd(group["mean"][k], group["sd"][k]) for k in METRICS] + ["", "", ""]
+        differences = group.get("ap_delta_seeds") or [None] * len(group["ap_mean"])
+        cells += [_mean_sd(m, sd, d) for m, sd, d in zip(group["ap_mean"], group["ap_sd"], differences)]
+        by_key = group.get("delta_seeds") or {}
+        cells += [_mean_sd(group["mean"][k], group["sd"][k], by_key.get(k)) for k in METRICS] + ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("\n" + _markdown_note(table))
     return "\n".join(lines)
 
 
-def _mean_sd(mean: float | None, sd: float | None) -> str:
-    return "-" if mean is None else f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
+def _mean_sd(mean: float | None, sd: float | None, difference: dict | None = None) -> str:
+    """ "mean ± sd", and with a difference across seeds " Δ +d [low, high]" (* where the interval excludes 0)."""
+    if mean is None:
+        return "-"
+    text = f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
+    if difference is not None:
+        low, high = (100 * v for v in difference["ci"])
+        text += f" Δ {100 * difference['delta']:+.1f} [{low:+.1f}, {high:+.1f}]" + (
+            "*" if difference["significant"] else ""
+        )
+    return text
 
 
 def _markdown_note(table: dict) -> str:
@@ -105,6 +116,11 @@ def _markdown_note(table: dict) -> str:
         note += f" +x: difference to run {table['baseline']}."
     if table.get("seed_groups"):
         note += " Rows of several runs: mean ± standard deviation across seeds."
+        if any(group.get("delta_seeds") for group in table["seed_groups"]):
+            note += (
+                " Δ: difference of means to the baseline's seeds with a 95% Welch t-interval across seeds (training "
+                "randomness, which the bootstrap of test images does not cover), *: it excludes 0."
+            )
     tests = table.get("test_counts")
     if tests:
         note += (

@@ -49,6 +49,9 @@ def test_matrix_trains_every_variant_and_seed_and_sorts_labels_tail_last(catalog
     assert table["rows"][0]["variant"] == "crt head" and table["baseline"] == result.runs[1].run_id
     assert table["train_counts"] == sorted(table["train_counts"], reverse=True)  # the tail on the right
     assert [g["variant"] for g in table["seed_groups"]] == ["crt head", "isw head", "convex-gan + convex-GAN head"]
+    crt, isw, _gan = table["seed_groups"]  # across seeds: each group against the baseline's (crt's) two seeds
+    assert "delta_seeds" not in crt and isw["baseline_runs"] == crt["runs"]
+    assert len(isw["ap_delta_seeds"]) == 3 and set(isw["delta_seeds"]["acsa"]) == {"delta", "ci", "significant"}
     assert all(len(row["ap_ci"]) == 3 for row in table["rows"])
 
 

@@ -34,3 +34,24 @@ def test_significant_differences_are_marked_and_too_few_never_is(qtbot):
     assert "▲" not in top1.text() and "▼" not in top1.text()
     assert "[45.0–55.0]" in widget.item(0, 4).text()  # the baseline's ACSA with its interval
     assert "interval excludes 0" in widget.caption()
+
+
+def test_seed_group_rows_show_their_difference_across_seeds(qtbot):
+    data = table()
+    same = {"delta": 0.0, "ci": [-0.02, 0.02], "significant": False}
+    data["seed_groups"] = [
+        {"variant": "crt", "runs": [2, 3], "seeds": [0, 1], "baseline_runs": [1, 4],
+         "mean": {"top1": 0.6, "acsa": 0.58, "gm": 0.4, "macro_ap": 0.5}, "sd": {"top1": 0.01, "acsa": 0.01,
+         "gm": 0.01, "macro_ap": 0.01}, "ap_mean": [0.7, 0.9], "ap_sd": [0.01, 0.02],
+         "delta_seeds": {"top1": same, "acsa": {"delta": 0.08, "ci": [0.03, 0.13], "significant": True},
+                         "gm": same, "macro_ap": same},
+         "ap_delta_seeds": [same, {"delta": 0.5, "ci": [0.2, 0.8], "significant": False}]},
+    ]  # fmt: skip
+    widget = ComparisonTable()
+    qtbot.addWidget(widget)
+    widget.show_table(data)
+    acsa = widget.item(2, 4)
+    assert acsa.text() == "58.0 ± 1.0\n+8.0  [+3.0, +13.0] ▲" and acsa.foreground().color() == BETTER
+    assert "Welch t-interval across seeds" in acsa.toolTip() and "runs 1, 4" in acsa.toolTip()
+    assert "▲" not in widget.item(2, 2).text()  # puff: not significant
+    assert "across seeds" in widget.caption()

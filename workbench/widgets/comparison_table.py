@@ -121,11 +121,15 @@ class ComparisonTable(QTableWidget):
     def _fill_group(self, r: int, group: dict) -> None:
         runs = ", ".join(str(i) for i in group["runs"])
         name = f"{group['variant']} × {len(group['runs'])} seeds\nmean ± sd (runs {runs})"
-        cells = [name] + [_mean_sd(m, sd) for m, sd in zip(group["ap_mean"], group["ap_sd"])]
-        cells += [_mean_sd(group["mean"][k], group["sd"][k]) for k in METRICS]
-        for c, text in enumerate(cells):
-            item = _item(text, f"seeds {', '.join(str(s) for s in group['seeds'])}: mean ± standard deviation")
-            item.setBackground(QBrush(GROUP))
+        tip = f"seeds {', '.join(str(s) for s in group['seeds'])}: mean ± standard deviation"
+        self.setItem(r, 0, _group_item(name, tip))
+        differences = group.get("ap_delta_seeds") or [None] * len(group["ap_mean"])
+        cells = list(zip(group["ap_mean"], group["ap_sd"], differences))
+        cells += [(group["mean"][k], group["sd"][k], (group.get("delta_seeds") or {}).get(k)) for k in METRICS]
+        for c, (mean, sd, difference) in enumerate(cells, start=1):
+            text, cell_tip, mark = group_cell(mean, sd, difference, tip, group.get("baseline_runs") or [])
+            item = _group_item(text, cell_tip)
+            _mark(item, mark)
             self.setItem(r, c, item)
 
     def caption(self) -> str:
@@ -141,7 +145,31 @@ class ComparisonTable(QTableWidget):
                 f"test images); second line: difference to run {table['baseline']} on the same resamples, "
                 "▲ / ▼ where its interval excludes 0"
             )
+        if any(group.get("delta_seeds") for group in table.get("seed_groups") or []):
+            text += (
+                "; rows of seeds: mean ± sd and the difference to the baseline's seeds with a 95% t-interval across "
+                "seeds (training randomness)"
+            )
         return text
+
+
+def group_cell(
+    mean: float | None, sd: float | None, difference: dict | None, tip: str, baseline_runs: list[int]
+) -> tuple[str, str, int]:
+    """A seed group's cell: "mean ± sd" and, below, its difference to the baseline's seeds with the t-interval
+    (marked like a run's when it excludes 0); the tooltip; the mark."""
+    text = _mean_sd(mean, sd)
+    if difference is None:
+        return text, tip, 0
+    mark = (1 if difference["delta"] > 0 else -1) if difference["significant"] else 0
+    delta, (low, high) = 100 * difference["delta"], (100 * v for v in difference["ci"])
+    text += f"\n{delta:+.1f}  [{low:+.1f}, {high:+.1f}]" + {1: " ▲", -1: " ▼", 0: ""}[mark]
+    tip += (
+        f"\ndifference of means to the baseline's seeds (runs {', '.join(map(str, baseline_runs))}): {delta:+.1f}, "
+        f"95% Welch t-interval across seeds {low:+.1f} to {high:+.1f} (training randomness: "
+        + ("significant)" if difference["significant"] else "could be 0)")
+    )
+    return text, tip, mark
 
 
 def export_table(parent: QWidget, table: dict, kind: str, path: str | None, start: str) -> tuple[str | None, str]:
@@ -167,6 +195,12 @@ def _mean_sd(mean: float | None, sd: float | None) -> str:
 def _mark(item: QTableWidgetItem, mark: int) -> None:
     if mark:
         item.setForeground(QBrush(BETTER if mark > 0 else WORSE))
+
+
+def _group_item(text: str, tip: str) -> QTableWidgetItem:
+    item = _item(text, tip)
+    item.setBackground(QBrush(GROUP))
+    return item
 
 
 def _item(text: str, tip: str | None = None) -> QTableWidgetItem:
