@@ -33,12 +33,21 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
     runs = _comparable(catalog, run_ids)
     labels = [label["name"] for label in runs[0].labels]
     rows = [_row(run, labels) for run in runs]
+    tests = [label["test"] for label in runs[0].labels]
+    boot = None
+    if resamples > 0:
+        from core.analysis.compare_intervals import bootstrap_runs
+
+        boot = bootstrap_runs(catalog, runs, resamples=resamples, seed=seed)
+        if boot is not None and not boot.same_test_images:  # other splits: every value on the images they share
+            tests = boot.test_counts
+            for row, tab in zip(rows, boot.tables):
+                _values_on_shared_images(row, tab)
     base = rows[0]
     for row in rows:
         row["delta"] = {k: _minus(row[k], base[k]) for k in METRICS}
         for key in PER_LABEL:
             row[f"{key}_delta"] = [_minus(a, b) for a, b in zip(row[key], base[key])]
-    tests = [label["test"] for label in runs[0].labels]
     table = {
         "attribute": runs[0].attribute,
         "labels": labels,
@@ -53,11 +62,10 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
         "resamples": resamples,
         "bootstrap_seed": seed,
         "paired_on": None,
+        "test_images": {row["run_id"]: n for row, n in zip(rows, boot.test_images)} if boot else None,
+        "same_test_images": boot.same_test_images if boot else None,
     }
-    if resamples > 0:
-        from core.analysis.compare_intervals import bootstrap_runs
-
-        _add_intervals(table, bootstrap_runs(catalog, runs, resamples=resamples, seed=seed))
+    _add_intervals(table, boot)
     table["seed_groups"] = seed_groups(runs, rows)
     add_seed_differences(table)
     return table
@@ -116,6 +124,24 @@ def _row(run: RunInfo, labels: list[str]) -> dict[str, Any]:
     }
 
 
+def _values_on_shared_images(row: dict, table: Any) -> None:
+    """A row's values replaced by the run's metrics on the test images every compared run has (row 0 of its
+    bootstrap table): runs tested on other splits are compared on the same images or not at all. The head /
+    medium / tail means are left out (they were of the run's whole test set)."""
+
+    import numpy as np
+
+    def value(x: Any) -> float | None:
+        return float(x) if x is not None and np.isfinite(x) else None
+
+    for key in METRICS:
+        row[key] = value(table[key][0]) if key in table else None
+    for key in PER_LABEL:
+        if key in table:
+            row[key] = [value(x) for x in table[key][0]]
+    row["groups"] = {}
+
+
 def _minus(a: float | None, b: float | None) -> float | None:
     return a - b if a is not None and b is not None else None
 
@@ -136,16 +162,18 @@ def _add_intervals(table: dict, boot: Bootstrapped | None) -> None:
     table["paired_on"] = boot.paired_on
     table["resamples"] = boot.resamples  # fewer than asked only for a test set too large for memory
     base = boot.tables[0]
+    enough = boot.paired_on >= MIN_TEST_IMAGES  # fewer shared test images: nothing is significant
     for row, tab in zip(table["rows"], boot.tables):
         row["ci"] = {k: metric_intervals(tab, k)[0] for k in METRICS if k in tab}
         row["delta_ci"] = {k: delta_intervals(tab, base, k)[0] for k in METRICS if k in tab}
-        row["significant"] = {k: excludes_zero(row["delta_ci"][k]) for k in row["delta_ci"]}
+        row["significant"] = {k: excludes_zero(row["delta_ci"][k]) and enough for k in row["delta_ci"]}
         for key in PER_LABEL:
             if key in tab:
                 row[f"{key}_ci"] = metric_intervals(tab, key)
                 row[f"{key}_delta_ci"] = delta_intervals(tab, base, key)
                 row[f"{key}_significant"] = [
-                    excludes_zero(ci) and not too_few(table, j) for j, ci in enumerate(row[f"{key}_delta_ci"])
+                    excludes_zero(ci) and enough and not too_few(table, j)
+                    for j, ci in enumerate(row[f"{key}_delta_ci"])
                 ]
 
 

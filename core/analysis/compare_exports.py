@@ -105,6 +105,8 @@ def _markdown_note(table: dict) -> str:
         f"training images; a label with fewer than {table.get('min_test_images', MIN_TEST_IMAGES)} test images is "
         "marked too few to compare (no best, no significance)."
     )
+    if table.get("same_test_images") is False:
+        note += " " + other_test_sets(table) + "."
     if table.get("paired_on"):
         note += (
             f" [a, b]: {100 * table['confidence']:.0f}% percentile bootstrap interval over the "
@@ -129,6 +131,15 @@ def _markdown_note(table: dict) -> str:
             + "."
         )
     return note
+
+
+def other_test_sets(table: dict) -> str:
+    """What a comparison of runs tested on different images (other splits) shows, in one sentence."""
+    sizes = ", ".join(f"run {run_id}: {n:,}" for run_id, n in (table.get("test_images") or {}).items())
+    return (
+        f"The runs were tested on different images (other splits; {sizes} test images): every value here is "
+        f"computed on the {table['paired_on']:,} test images all of them have, and the test counts are of those"
+    )
 
 
 def percent(value: float | None) -> float | str:
@@ -202,7 +213,8 @@ def compare_json(table: dict) -> dict:
             for j, name in enumerate(table["labels"])
         ]
         runs.append(item)
-    keys = ("attribute", "baseline", "min_test_images", "confidence", "resamples", "bootstrap_seed", "paired_on")
+    keys = ("attribute", "baseline", "min_test_images", "confidence", "resamples", "bootstrap_seed", "paired_on",
+            "same_test_images", "test_images")  # fmt: skip
     return {
         **{k: table.get(k) for k in keys},
         "labels": [

@@ -31,6 +31,12 @@ class Bootstrapped:
     paired_on: int  # test images every run has (the resamples draw from these)
     resamples: int
     seed: int
+    test_images: list[int]  # each run's own test set size: all equal paired_on when the runs share one test set
+    test_counts: list[int]  # per label, its images (single-label) or positives (multi-label) among the shared ones
+
+    @property
+    def same_test_images(self) -> bool:
+        return all(n == self.paired_on for n in self.test_images)
 
 
 def _test_set(catalog: Catalog, run: RunInfo) -> tuple[list[int], np.ndarray, np.ndarray]:
@@ -72,7 +78,11 @@ def bootstrap_runs(
                 _CACHE.popitem(last=False)
         _CACHE.move_to_end(key)
         tables.append(_CACHE[key])
-    return Bootstrapped(tables, len(common), resamples, seed)
+    if multi:
+        counts = [int(n) for n in truth.sum(axis=0)]
+    else:
+        counts = [int(n) for n in np.bincount(truth, minlength=len(runs[0].labels))]
+    return Bootstrapped(tables, len(common), resamples, seed, [len(ids) for ids, _t, _s in loaded], counts)
 
 
 def percentile_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> list[float] | None:

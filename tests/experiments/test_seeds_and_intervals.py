@@ -76,6 +76,24 @@ def test_compare_json_carries_intervals_and_marks_significant_differences(catalo
                             "significant"]  # fmt: skip
 
 
+def test_runs_tested_on_other_splits_are_compared_on_the_images_they_share(catalog, weights_file):
+    for seed in ("1", "2"):  # separate runs, each on its own seed's split
+        assert main_cli(*head_args(catalog, weights_file, "--epochs", "2", "--seed", seed)).returncode == 0
+    with Catalog(catalog) as cat:
+        first, second = (set(final_scores(cat, run_id)[0]) for run_id in (1, 2))
+    shared = len(first & second)
+    assert first != second and 0 < shared < len(first)
+    table = json.loads(main_cli("compare", catalog, "1", "2", "--json", "--resamples", "300").stdout)
+    assert table["same_test_images"] is False and table["paired_on"] == shared
+    assert table["test_images"] == {"1": len(first), "2": len(second)}
+    assert sum(label["test_images"] for label in table["labels"]) == shared  # counts of the shared images
+    for run in table["runs"]:  # each value is the run's metric on those images, inside its own interval
+        low, high = run["acsa"]["ci"]
+        assert low <= run["acsa"]["value"] <= high
+    markdown = main_cli("compare", catalog, "1", "2", "--resamples", "300").stdout
+    assert f"computed on the {shared:,} test images all of them have" in markdown
+
+
 def test_bad_seeds_are_one_line():
     for text, words in (("0,x", "'x' is not a seed"), ("1,1", "distinct"), ("4-2", "'4-2' is not a seed")):
         with pytest.raises(TailorError, match=words):

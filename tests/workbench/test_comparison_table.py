@@ -55,3 +55,12 @@ def test_seed_group_rows_show_their_difference_across_seeds(qtbot):
     assert "Welch t-interval across seeds" in acsa.toolTip() and "runs 1, 4" in acsa.toolTip()
     assert "▲" not in widget.item(2, 2).text()  # puff: not significant
     assert "across seeds" in widget.caption()
+
+
+def test_runs_tested_on_other_splits_say_so_in_the_caption(qtbot):
+    data = {**table(), "same_test_images": False, "test_images": {1: 160, 2: 170}}
+    widget = ComparisonTable()
+    qtbot.addWidget(widget)
+    widget.show_table(data)
+    assert "tested on different images (other splits; run 1: 160, run 2: 170" in widget.caption()
+    assert "computed on the 154 test images all of them have" in widget.caption()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QTableWidget, QTableWidgetItem, QWidget
 
 from core.analysis.compare import METRICS, too_few, value_parts
-from core.analysis.compare_exports import compare_csv, compare_markdown
+from core.analysis.compare_exports import compare_csv, compare_markdown, other_test_sets
 from workbench.widgets import plain
 
 BEST = QColor(120, 200, 120, 90)
@@ -139,6 +139,8 @@ class ComparisonTable(QTableWidget):
         text = (
             f"AP (%) per label, last epoch; best highlighted; grey: fewer than {table['min_test_images']} test images"
         )
+        if table.get("same_test_images") is False:
+            text += ". " + other_test_sets(table)
         if table.get("paired_on"):
             text += (
                 f". [a–b]: 95% bootstrap interval ({table['resamples']:,} resamples of the {table['paired_on']:,} "
