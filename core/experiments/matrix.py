@@ -80,7 +80,8 @@ def feature_sources(catalog: Catalog, attribute: str) -> list[FeatureSource]:
         if c.head_only:
             key: tuple = ("heads", c.backbone, c.pretrained, c.pixels, c.normalization)
             weights = "ImageNet" if c.pretrained == "imagenet" else f"weights {c.pretrained}"
-            text = f"{c.backbone} ({weights}) · {c.pixels} px, as run {run.id}"
+            statistics = "" if c.normalization == "auto" else f" · {c.normalization} statistics"
+            text = f"{c.backbone} ({weights}) · {c.pixels} px{statistics}, as run {run.id}"
         else:
             source = run.base_run_id or run.id
             key = ("run", source)

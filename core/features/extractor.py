@@ -107,7 +107,8 @@ class Extractor:
         if self.run_id is not None:
             return f"the backbone of run {self.run_id} ({self.backbone}, {self.image_size} px)"
         weights = "ImageNet weights" if self.pretrained == "imagenet" else f"weights {Path(str(self.pretrained)).name}"
-        return f"{self.backbone} with {weights} at {self.image_size} px"
+        statistics = "" if self.normalization == "auto" else f", {self.normalization} statistics"
+        return f"{self.backbone} with {weights} at {self.image_size} px{statistics}"
 
 
 def build_model(catalog: Catalog, extractor: Extractor, num_labels: int, cosine: bool) -> tuple[object, str | None]:

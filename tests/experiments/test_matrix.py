@@ -13,7 +13,7 @@ from core.base.iteration import drain
 from core.catalog.runs import get_run
 from core.catalog.store import Catalog
 from core.config import OversampleConfig
-from core.experiments.matrix import base_config, check_variants, matrix_table, train_matrix
+from core.experiments.matrix import base_config, check_variants, feature_sources, matrix_table, train_matrix
 from tests.conftest import main_cli, run_cli
 from tests.curation.test_curation import colour_catalog
 from tests.features.test_feature_store import weights_file as weights_file
@@ -53,6 +53,15 @@ def test_matrix_trains_every_variant_and_seed_and_sorts_labels_tail_last(catalog
     assert "delta_seeds" not in crt and isw["baseline_runs"] == crt["runs"]
     assert len(isw["ap_delta_seeds"]) == 3 and set(isw["delta_seeds"]["acsa"]) == {"delta", "ci", "significant"}
     assert all(len(row["ap_ci"]) == 3 for row in table["rows"])
+
+
+def test_feature_sources_tell_apart_the_input_statistics(catalog, weights_file):
+    result = main_cli("train", catalog, "-a", "colour", "--head-only", "--backbone", "resnet32-cifar", "--pretrained",
+                      weights_file, "--image-size", "16", "--epochs", "1", "--normalization", "inception")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with Catalog(catalog) as cat:
+        texts = [source.text for source in feature_sources(cat, "colour")]
+    assert len(texts) == 2 and "inception statistics, as run 2" in texts[0] and "statistics" not in texts[1]
 
 
 def test_bad_matrix_input_is_one_line(catalog):
