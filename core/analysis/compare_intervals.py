@@ -2,7 +2,8 @@
 all under one draw of resamples of the test images the runs share (paired), from the stored test scores.
 
 A run's metric table under a draw (``core.analysis.bootstrap.metric_table``) is kept in memory per run, test set,
-number of resamples and seed, so the Runs tab's refreshes and a growing selection compute each run once.
+number of resamples and seed, so the Runs tab's refreshes and a growing selection compute each run once, and on
+disk between processes (:mod:`core.analysis.interval_store`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.analysis import interval_store
 from core.analysis.bootstrap import DEFAULT_RESAMPLES, metric_table, resample_columns, strata
 from core.catalog.runs import RunInfo, final_scores
 from core.catalog.store import Catalog
@@ -70,10 +72,15 @@ def bootstrap_runs(
     for run, (ids, _truth, scores) in zip(runs, loaded):
         key = (catalog.location, run.id, digest, resamples, seed)
         if key not in _CACHE:
-            if columns is None:
-                columns = resample_columns(strata(truth, multi), resamples, seed)
-            where = {image: row for row, image in enumerate(ids)}
-            _CACHE[key] = metric_table(truth, scores[[where[i] for i in common]], multi, columns)
+            name = interval_store.key(str(catalog.location), run, digest, resamples, seed)
+            stored = interval_store.load(name)
+            if stored is None:
+                if columns is None:
+                    columns = resample_columns(strata(truth, multi), resamples, seed)
+                where = {image: row for row, image in enumerate(ids)}
+                stored = metric_table(truth, scores[[where[i] for i in common]], multi, columns)
+                interval_store.save(name, stored)
+            _CACHE[key] = stored
             if len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
         _CACHE.move_to_end(key)
