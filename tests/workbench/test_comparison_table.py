@@ -64,3 +64,29 @@ def test_runs_tested_on_other_splits_say_so_in_the_caption(qtbot):
     widget.show_table(data)
     assert "tested on different images (other splits; run 1: 160, run 2: 170" in widget.caption()
     assert "computed on the 154 test images all of them have" in widget.caption()
+
+
+def test_the_run_column_stays_in_view_when_the_labels_scroll_sideways(qtbot):
+    data = table()
+    labels = [f"label {j}" for j in range(12)]
+    data.update(labels=labels, train_counts=[100] * 12, test_counts=[50] * 12, too_few=[False] * 12,
+                best_ap=[0.5] * 12)  # fmt: skip
+    for row in data["rows"]:
+        row["ap"] = [0.5] * 12
+        row.pop("ap_ci", None), row.pop("ap_delta", None), row.pop("ap_delta_ci", None), row.pop("ap_significant", None)
+    widget = ComparisonTable()
+    qtbot.addWidget(widget)
+    widget.resize(500, 300)
+    widget.show()
+    widget.show_table(data)
+    bar = widget.horizontalScrollBar()
+    bar.setValue(bar.maximum())
+    assert bar.maximum() > widget.columnWidth(0)  # scrolled past the run column
+    frozen = widget.frozen
+    assert frozen.isVisible() and frozen.geometry().x() == widget.frameWidth()
+    assert frozen.width() == widget.columnWidth(0) and all(frozen.isColumnHidden(c) for c in range(1, 17))
+    assert frozen.model().index(1, 0).data() == "2 crt" and frozen.rowHeight(1) == widget.rowHeight(1)
+    frozen.selectRow(1)  # one selection for both views
+    assert [index.row() for index in widget.selectionModel().selectedRows()] == [1]
+    widget.clear_table()
+    assert not frozen.isVisible()

@@ -9,7 +9,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QHeaderView,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from core.analysis.compare import METRICS, too_few, value_parts
 from core.analysis.compare_exports import compare_csv, compare_markdown, other_test_sets
@@ -61,12 +70,58 @@ class ComparisonTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setWordWrap(False)
         self.verticalHeader().setVisible(False)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table: dict | None = None
+        self.frozen = self._frozen_column()
+
+    def _frozen_column(self) -> QTableView:
+        """The run column, drawn over the table's first column so it stays in view when the labels scroll
+        sideways (Qt's frozen-column pattern: a second view on the same model and selection)."""
+        frozen = QTableView(self)
+        frozen.setModel(self.model())
+        frozen.setSelectionModel(self.selectionModel())
+        frozen.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        frozen.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        frozen.setWordWrap(False)
+        frozen.verticalHeader().hide()
+        frozen.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        frozen.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        frozen.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        frozen.setFrameShape(QFrame.Shape.NoFrame)
+        self.viewport().stackUnder(frozen)
+        frozen.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
+        self.verticalScrollBar().valueChanged.connect(frozen.verticalScrollBar().setValue)
+        self.horizontalHeader().sectionResized.connect(lambda column, _old, size: self._sync_frozen())
+        self.verticalHeader().sectionResized.connect(lambda row, _old, size: frozen.setRowHeight(row, size))
+        frozen.hide()
+        return frozen
+
+    def _sync_frozen(self) -> None:
+        frozen = self.frozen
+        columns = self.columnCount()
+        frozen.setVisible(columns > 1)
+        if columns <= 1:
+            return
+        for column in range(1, columns):
+            frozen.setColumnHidden(column, True)
+        frozen.setColumnWidth(0, self.columnWidth(0))
+        frozen.horizontalHeader().setFixedHeight(self.horizontalHeader().height())
+        for row in range(self.rowCount()):
+            frozen.setRowHeight(row, self.rowHeight(row))
+        frame = self.frameWidth()
+        frozen.setGeometry(
+            frame, frame, self.columnWidth(0), self.viewport().height() + self.horizontalHeader().height()
+        )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._sync_frozen()
 
     def clear_table(self) -> None:
         self.table = None
         self.setRowCount(0)
         self.setColumnCount(0)
+        self._sync_frozen()
 
     def show_table(self, table: dict) -> None:
         self.table = table
@@ -88,6 +143,7 @@ class ComparisonTable(QTableWidget):
             self._fill_group(len(table["rows"]) + g, group)
         self.resizeColumnsToContents()
         self.resizeRowsToContents()
+        self._sync_frozen()
 
     def _fill_run(self, r: int, row: dict) -> None:
         table = self.table
