@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
                 ("matrix", "Matrix"),
             )
         }
-        self._histories = Latest()
+        self._histories = Latest(self)
         self.welcome = WelcomePage(self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)

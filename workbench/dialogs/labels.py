@@ -70,7 +70,7 @@ class LabelsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(body)
         layout.addWidget(close)
-        self._latest = Latest()
+        self._latest = Latest(self)
         self.data: list[tuple[AttributeInfo, list[LabelInfo]]] = []
         editor.edited.connect(self.reload)
         editor.failed.connect(lambda message: plain.warn(self, "Labels", message))

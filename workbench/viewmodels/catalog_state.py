@@ -31,7 +31,7 @@ class CatalogState(QObject):
         self.attributes: list[AttributeInfo] = []
         self.attribute_id: int | None = None
         self.labels: list[LabelInfo] = []
-        self._latest = Latest()
+        self._latest = Latest(self)
         self.loaded = False
 
     @property

@@ -43,7 +43,7 @@ class AdjustPanel(QWidget):
         self.data = None
         self.trained: dict | None = None
         self.current: dict | None = None
-        self._load_latest, self._eval_latest = Latest(), Latest()
+        self._load_latest, self._eval_latest = Latest(self), Latest(self)
         self.caption = plain.label("Select one finished run to adjust its scores after training.")
         self.caption.setWordWrap(True)
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=int(MAX_TAU * STEPS_PER_UNIT))

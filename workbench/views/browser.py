@@ -255,7 +255,7 @@ class BrowserView(QWidget):
         layout.addWidget(self.filters)
         layout.addWidget(self.predictions)
         layout.addWidget(self.splitter, 1)
-        self._query = Latest()
+        self._query = Latest(self)
         self._shown_filter: ImageFilter | None = None
         self._selection_timer = QTimer(self, singleShot=True, interval=60)
         self._selection_timer.timeout.connect(self._selection_settled)
@@ -263,7 +263,7 @@ class BrowserView(QWidget):
         self.predictions.changed.connect(self.apply_filter)
         self.predictions.acceptSelection.connect(self.accept_selection)
         self.predictions.acceptAbove.connect(self.accept_above)
-        self._runs_query = Latest()
+        self._runs_query = Latest(self)
         self.grid.selectionModel().selectionChanged.connect(lambda *_: self._selection_timer.start())
         self.grid.digitPressed.connect(self._digit)
         self.grid.customContextMenuRequested.connect(self._context_menu)

@@ -65,7 +65,7 @@ class DetailPane(QWidget):
         self.image_id: int | None = None
         self.detail: ImageDetail | None = None
         self.prediction_run: int | None = None  # the run whose stored prediction is shown (the Browse tab sets it)
-        self._latest = Latest()
+        self._latest = Latest(self)
         self._image = QImage()
         self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(160, 160)

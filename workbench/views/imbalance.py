@@ -91,7 +91,7 @@ class ImbalanceView(QWidget):
         self.counts: LabelCounts | None = None
         self.stats: dict | None = None
         self.total_images = 0  # in the catalog (the split shown), labeled or not
-        self._latest = Latest()
+        self._latest = Latest(self)
         top = self._controls()
         self._count_plot()
         weights_header = self._weight_plot()

@@ -68,7 +68,7 @@ class IssuesView(QWidget):
         self.editor: Editor | None = None
         self.report = None
         self.decisions: dict[int, str] = {}  # image id -> "kept" | "relabelled" | "removed"
-        self._runs, self._preview = Latest(), Latest()
+        self._runs, self._preview = Latest(self), Latest(self)
         self.features = QComboBox(minimumContentsLength=30)
         self.features.setToolTip("Whose backbone's features the cross-fitted heads read")
         self.folds = QSpinBox(minimum=2, maximum=20, value=5, prefix="folds ")

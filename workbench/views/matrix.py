@@ -58,7 +58,7 @@ class MatrixView(QWidget):
         super().__init__(parent)
         self.state: CatalogState | None = None
         self.table_data: dict | None = None
-        self._sources = Latest()
+        self._sources = Latest(self)
         self.features = QComboBox(minimumContentsLength=34, toolTip="Whose features every head trains on")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, toolTip="The first seed; its split serves every seed")
         self.seed_count = QSpinBox(minimum=1, maximum=20, value=3, prefix="× ", suffix=" seeds")

@@ -109,7 +109,7 @@ class OperatingPanel(QWidget):
         self.rows: list[tuple[int, list]] = []
         self.flat: list[tuple[int, object]] = []  # (run id, OperatingPoint) per table row
         self.shown_target = 0.6
-        self._latest, self._writes, self._exports = Latest(), Latest(), Latest()
+        self._latest, self._writes, self._exports = Latest(self), Latest(self), Latest(self)
         self.target = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
         self.target.setToolTip("Per-label thresholds reaching this precision on the test set")
         self.target.valueChanged.connect(lambda _v: self.refresh())

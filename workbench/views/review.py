@@ -67,7 +67,7 @@ class ReviewView(QWidget):
         self.review: core_review.Review | None = None
         self.other: core_review.Review | None = None
         self.items: list[core_review.ReviewItem] = []
-        self._runs_latest, self._load_latest = Latest(), Latest()
+        self._runs_latest, self._load_latest = Latest(self), Latest(self)
         self._select: int | None = None  # a run asked for by review_run, kept until a newer list arrives
         self.fixed: set[int] = set()  # images relabelled or accepted since the run was read
 

@@ -123,8 +123,8 @@ class RunsView(QWidget):
         self.catalog: Catalog | None = None
         self.runs: list[RunInfo] = []
         self.table_data: dict | None = None
-        self._runs_latest, self._compare_latest = Latest(), Latest()
-        self._duplicates_latest = Latest()
+        self._runs_latest, self._compare_latest = Latest(self), Latest(self)
+        self._duplicates_latest = Latest(self)
         self._duplicates_checked: dict[int, str] = {}  # run id -> its warning ("" none), for this catalog
         top, compare_box = self._runs_panel(), self._compare_panel()
         self.compare_caption.setWordWrap(True)  # long captions wrap instead of widening the window

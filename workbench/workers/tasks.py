@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
+from shiboken6 import isValid
 
 if TYPE_CHECKING:
     from superqt.utils import FunctionWorker, GeneratorWorker
@@ -118,10 +119,14 @@ class Latest:
     queries, not thousands waiting in the thread pool.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owner: QObject | None = None) -> None:
         self.generation = 0
+        self._owner = owner  # results for an owner Qt has deleted (a closed window's view) are dropped
         self._running = False
         self._pending: tuple | None = None
+
+    def _wanted(self, mine: int) -> bool:
+        return mine == self.generation and (self._owner is None or isValid(self._owner))
 
     def run(self, func: Callable, *args, on_return: Callable, on_error: Callable | None = None) -> None:
         self.generation += 1
@@ -136,11 +141,11 @@ class Latest:
         self._running = True
 
         def deliver(result) -> None:
-            if mine == self.generation:
+            if self._wanted(mine):
                 on_return(result)
 
         def fail(exc) -> None:
-            if mine == self.generation and on_error is not None:
+            if self._wanted(mine) and on_error is not None:
                 on_error(exc)
 
         def finished() -> None:
