@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues bench-matrix bench-bootstrap crash-check package package-check lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues bench-matrix bench-bootstrap bench-compare-window crash-check package package-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -61,6 +61,10 @@ bench-matrix: $(STAMP)
 # Bootstrap intervals of 10,000 test images x 10 labels: one run and a paired comparison (seconds).
 bench-bootstrap: $(STAMP)
 	$(BIN)/python benchmarks/bench_bootstrap.py
+
+# The window's event loop while the Runs tab compares runs with intervals (needs make bench-heads' catalog with runs).
+bench-compare-window: $(STAMP)
+	$(BIN)/python benchmarks/bench_compare_window.py
 
 # Noise recovery of tailor label-issues and tailor predict's speed (needs make bench-heads' catalog; a few minutes).
 bench-label-issues: $(STAMP)

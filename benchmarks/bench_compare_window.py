@@ -62,6 +62,8 @@ def main() -> int:
     finished = [run for run in view.runs if run.status == RunStatus.FINISHED]
     attribute = finished[-1].attribute
     ids = [run.id for run in finished if run.attribute == attribute][-args.runs :]
+    if len(ids) < 2:
+        raise SystemExit(f"benchmark skipped: {args.catalog} has fewer than two finished runs of '{attribute}'")
     first = timed_comparison(app, view, lambda: view.select_runs(ids))
     again = timed_comparison(app, view, lambda: view.baseline.setCurrentIndex((view.baseline.currentIndex() + 1) % 2))
     window.close()
