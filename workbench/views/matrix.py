@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QPushButton,
     QSpinBox,
@@ -32,6 +30,7 @@ from core.catalog.records import Kind
 from core.config import LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY
 from workbench.widgets import plain
 from workbench.widgets.comparison_table import ComparisonTable, export_table
+from workbench.widgets.variant_checks import check_only, variant_checks
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_training
 
@@ -84,17 +83,10 @@ class MatrixView(QWidget):
         self._enable()
 
     def _variant_boxes(self) -> QWidget:
-        box = QWidget()
-        grid = QGridLayout(box)
-        grid.setContentsMargins(0, 0, 0, 0)
-        self.variant_boxes: dict[str, QCheckBox] = {}
-        for k, variant in enumerate(VARIANTS):
-            check = QCheckBox(variant, checked=True)
-            if variant in OVERSAMPLERS:
-                check.setToolTip("Phase 2 of the convex-GAN on the nw head of the same seed; crt is its control")
-            check.toggled.connect(lambda _on: self._variants_changed())
-            grid.addWidget(check, k // 3, k % 3)
-            self.variant_boxes[variant] = check
+        gan = "Phase 2 of the convex-GAN on the nw head of the same seed; crt is its control"
+        box, self.variant_boxes = variant_checks(
+            VARIANTS, checked=lambda _v: True, tips=dict.fromkeys(OVERSAMPLERS, gan), changed=self._variants_changed
+        )
         return box
 
     def _layout(self) -> None:
@@ -173,8 +165,7 @@ class MatrixView(QWidget):
         return [v for v, check in self.variant_boxes.items() if check.isChecked() and check.isEnabled()]
 
     def set_variants(self, variants: list[str]) -> None:
-        for variant, check in self.variant_boxes.items():
-            check.setChecked(variant in variants)
+        check_only(self.variant_boxes, variants)
 
     def _variants_changed(self) -> None:
         current = self.baseline.currentText()

@@ -11,12 +11,10 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
@@ -57,6 +55,7 @@ from workbench.viewmodels.catalog_state import CatalogState
 from workbench.views.model_source import CHOICES, ModelSource
 from workbench.widgets import plain
 from workbench.widgets.plots import LivePlots, RunSeries
+from workbench.widgets.variant_checks import check_only, variant_checks
 from workbench.workers.device_probe import DeviceProbe
 from workbench.workers.training_queue import ACTIVE, Job, JobStatus, TrainingQueue
 
@@ -103,22 +102,17 @@ class TrainingPanel(QWidget):
 
     def _variants_list(self) -> QWidget:
         """Every variant as a check box, all visible at once (three columns)."""
-        box = QWidget(toolTip="One run per checked variant, on the same split and seed")
-        grid = QGridLayout(box)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(10)
-        grid.setVerticalSpacing(2)
-        self.variant_boxes: dict[str, QCheckBox] = {}
-        for k, loss in enumerate(LOSSES + OVERSAMPLERS):
-            check = QCheckBox(loss, checked=loss == Loss.NW)
-            if loss in OVERSAMPLERS:
-                check.setToolTip(
-                    "An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
-                    "run whose head is fine-tuned on real and synthetic minority features"
-                )
-            check.toggled.connect(lambda _on: self._variants_changed())
-            grid.addWidget(check, k // 3, k % 3)
-            self.variant_boxes[loss] = check
+        gan = (
+            "An nw run, then Phase 2 of the convex-GAN oversampler on its features: a second "
+            "run whose head is fine-tuned on real and synthetic minority features"
+        )
+        box, self.variant_boxes = variant_checks(
+            LOSSES + OVERSAMPLERS,
+            checked=lambda loss: loss == Loss.NW,
+            tips=dict.fromkeys(OVERSAMPLERS, gan),
+            changed=self._variants_changed,
+            tip="One run per checked variant, on the same split and seed",
+        )
         return box
 
     def _gan_box(self) -> QGroupBox:
@@ -334,8 +328,7 @@ class TrainingPanel(QWidget):
         return [loss for loss, check in self.variant_boxes.items() if check.isChecked()]
 
     def set_variants(self, losses: list[str]) -> None:
-        for loss, check in self.variant_boxes.items():
-            check.setChecked(loss in losses)
+        check_only(self.variant_boxes, losses)
 
     # -- remembered between sessions (the main window keeps them in its settings) -----------------------------
 
