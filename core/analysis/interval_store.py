@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.base.cache import cache_folder
 from core.base.files import atomic_write
 from core.catalog.runs import RunInfo
 
@@ -26,7 +27,7 @@ MAX_BYTES = 512 * 1024 * 1024
 
 
 def folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tailor" / "bootstrap"
+    return cache_folder("bootstrap")
 
 
 def key(location: str, run: RunInfo, images_digest: str, resamples: int, seed: int) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.base.cache import cache_folder
 from core.base.errors import TailorError
 from core.catalog import runs as store
 from core.catalog.engine import is_url, server_folder_name
@@ -28,8 +28,7 @@ VERSION = 1  # bump when the way features are computed changes (decoding, resizi
 
 def features_root(catalog_location: str) -> Path:
     if is_url(catalog_location):
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        return cache / "tailor" / "features" / server_folder_name(catalog_location)
+        return cache_folder("features", server_folder_name(catalog_location))
     path = Path(catalog_location).expanduser().resolve()
     return path.with_name(path.name + ".features")
 
