@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
-from shiboken6 import isValid
 
 from core.catalog.store import Catalog
 from workbench.widgets import plain
@@ -106,14 +105,11 @@ class AdjustPanel(QWidget):
         self.caption.setText(f"Loading run {self.wanted}'s test scores…")
         self._load_latest.run(_load, self.catalog, self.wanted, on_return=self._loaded, on_error=self._failed)
 
-    def _failed(self, exc: Exception) -> None:
-        if isValid(self):  # the window may have closed meanwhile
-            self.caption.setText(str(exc))
-            self.metrics.setText("")
+    def _failed(self, exc: Exception) -> None:  # Latest(self) delivers nothing once the window has closed
+        self.caption.setText(str(exc))
+        self.metrics.setText("")
 
     def _loaded(self, result) -> None:
-        if not isValid(self):
-            return
         self.data, self.trained = result
         self.caption.setText(
             f"{self.data.name}: move τ to trade head accuracy for tail accuracy (Menon et al. 2021); τ = 1 "
@@ -135,7 +131,7 @@ class AdjustPanel(QWidget):
             self._eval_latest.run(_evaluate, self.data, self.tau, on_return=self._evaluated, on_error=self._failed)
 
     def _evaluated(self, result: tuple[float, dict]) -> None:
-        if not isValid(self) or self.data is None:
+        if self.data is None:
             return
         tau, metrics = result
         self.current = metrics

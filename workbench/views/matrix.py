@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from core.analysis.compare import too_few
 from core.catalog.records import Kind
@@ -151,8 +150,6 @@ class MatrixView(QWidget):
         self._sources.run(_sources, self.state.catalog, attribute.name, on_return=self._sources_arrived)
 
     def _sources_arrived(self, sources: list[tuple[int, str]]) -> None:
-        if not isValid(self.features):  # the window closed meanwhile
-            return
         keep = self.features.currentData()
         self.features.clear()
         for run_id, text in sources:

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from core.analysis.compare import MIN_TEST_IMAGES
 from core.analysis.compare_exports import percent
@@ -179,12 +178,10 @@ class OperatingPanel(QWidget):
             list(self.run_ids),
             target,
             on_return=lambda rows: self._arrived(target, rows),
-            on_error=lambda exc: self.caption.setText(str(exc)) if isValid(self.caption) else None,
+            on_error=lambda exc: self.caption.setText(str(exc)),
         )
 
     def _arrived(self, target: float, rows: list[tuple[int, list]]) -> None:
-        if not isValid(self.table):  # the window closed while the worker computed
-            return
         keep = self.selected()
         self.rows, self.shown_target = rows, target
         self.flat = [(run_id, p) for run_id, points in rows for p in points]
@@ -329,9 +326,8 @@ class OperatingPanel(QWidget):
             return
 
         def written(_result: object) -> None:
-            if isValid(self.table):
-                self.status.emit(done)
-                self.refresh()
+            self.status.emit(done)
+            self.refresh()
 
         self._writes.run(_save, self.catalog, run_id, thresholds, chosen, on_return=written,
                          on_error=lambda exc: self.status.emit(f"Cannot save the threshold: {exc}"))  # fmt: skip
