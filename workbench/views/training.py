@@ -112,6 +112,7 @@ class TrainingPanel(QWidget):
             tips=dict.fromkeys(OVERSAMPLERS, gan),
             changed=self._variants_changed,
             tip="One run per checked variant, on the same split and seed",
+            spacing=(10, 2),
         )
         return box
 

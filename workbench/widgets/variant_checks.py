@@ -14,14 +14,16 @@ def variant_checks(
     tips: dict[str, str],
     changed: Callable[[], None],
     tip: str | None = None,
+    spacing: tuple[int, int] | None = None,
 ) -> tuple[QWidget, dict[str, QCheckBox]]:
-    """The grid of check boxes (``tips``: a tooltip per variant that needs one; ``changed`` on any toggle) and the
-    boxes by variant."""
+    """The grid of check boxes (``tips``: a tooltip per variant that needs one; ``changed`` on any toggle;
+    ``spacing``: horizontal and vertical, else the style's) and the boxes by variant."""
     box = QWidget(toolTip=tip) if tip else QWidget()
     grid = QGridLayout(box)
     grid.setContentsMargins(0, 0, 0, 0)
-    grid.setHorizontalSpacing(10)
-    grid.setVerticalSpacing(2)
+    if spacing is not None:
+        grid.setHorizontalSpacing(spacing[0])
+        grid.setVerticalSpacing(spacing[1])
     boxes: dict[str, QCheckBox] = {}
     for k, variant in enumerate(variants):
         check = QCheckBox(variant, checked=checked(variant))
