@@ -44,7 +44,6 @@ from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis
 
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
-TOO_FEW = QColor("#8a8a8a")
 
 
 def _pct(value) -> str:
