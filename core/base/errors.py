@@ -43,4 +43,4 @@ class StorageError(TailorError):
         self.reason = reason
 
 
-STORAGE_REASONS = ("full", "read-only", "io", "locked", "damaged", "connection", "other")
+STORAGE_REASONS = ("full", "read-only", "io", "locked", "damaged", "connection", "journal", "other")

@@ -24,6 +24,7 @@ import functools
 import os
 import re
 import sqlite3
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,8 +32,16 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
+from core.base import held_files
 from core.base.errors import StorageError, TailorError
 
 if TYPE_CHECKING:
@@ -123,6 +132,7 @@ def make_engine(
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_settings(foreign_keys, read_only))
+        _guard_held_file(engine, Path(catalog_url(location).database or ""))
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
@@ -130,6 +140,47 @@ def make_engine(
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+JOURNAL_LOST = "another program deleted the catalog's journal while Tailor had it open"
+
+
+def _guard_held_file(engine: Engine, path: Path) -> None:
+    """While a connection of ``engine`` is open, ``path`` is held (core.base.held_files): nothing else in this
+    process reads it. A connection handed out after the journal was deleted under this process (the symptom of a
+    descriptor closed outside SQLite) is replaced by a fresh one: every pooled connection of the file is closed
+    first, so SQLite takes its locks and maps the journal anew."""
+
+    def connected(*_args: object) -> None:
+        held_files.hold(path)
+
+    def closed(*_args: object) -> None:
+        held_files.release(path)
+
+    def checkout(dbapi_connection: sqlite3.Connection, *_args: object) -> None:
+        if not held_files.journal_lost(path):
+            return
+        for other in _engines_of(path):
+            other.dispose()
+        dbapi_connection.close()
+        if held_files.journal_lost(path):  # a connection still in use elsewhere in this process holds it
+            raise StorageError(f"{JOURNAL_LOST} ({path}-wal); this step was not saved: try again", "journal")
+        # every connection that wrote into the deleted journal is closed: what they committed was checkpointed
+        # by the program that deleted it; a new connection starts on the new journal
+        raise DisconnectionError(f"{JOURNAL_LOST} ({path}-wal); reconnecting")
+
+    _ENGINES.setdefault(str(path), weakref.WeakSet()).add(engine)
+    event.listen(engine.pool, "connect", connected)
+    event.listen(engine.pool, "close", closed)
+    event.listen(engine.pool, "close_detached", closed)
+    event.listen(engine.pool, "checkout", checkout)
+
+
+_ENGINES: dict[str, weakref.WeakSet[Engine]] = {}
+
+
+def _engines_of(path: Path) -> list[Engine]:
+    return list(_ENGINES.get(str(path), ()))
 
 
 def _alembic_config() -> Config:
@@ -321,6 +372,7 @@ def _check_catalog(where: str, text: str, tables: set[str], revisions: list[str]
 
 
 _STORAGE_PROBLEMS = (
+    (JOURNAL_LOST, JOURNAL_LOST + ": the last step may not be saved; check it and reopen the catalog"),
     ("database or disk is full", "the disk holding the catalog is full"),
     ("no space left on device", "the disk holding the catalog is full"),
     ("readonly database", "the catalog is read-only"),
@@ -341,6 +393,7 @@ _REASONS = {
     "locked": "locked",
     "damaged": "damaged",
     "connection": "connection",
+    "journal": "journal",
 }
 
 

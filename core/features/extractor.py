@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.base.cache import cache_folder
 from core.base.errors import TailorError
+from core.base.held_files import refuse_held
 from core.catalog import runs as store
 from core.catalog.engine import is_url, server_folder_name
 from core.catalog.records import RunStatus
@@ -34,6 +35,7 @@ def features_root(catalog_location: str) -> Path:
 
 
 def file_digest(path: Path) -> str:
+    refuse_held(path, "weights file")
     sha = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):

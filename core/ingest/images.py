@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from core.base.held_files import HeldFileError, refuse_held
+
 #: Largest image accepted, in pixels (about 8,000 x 8,000). Larger declared sizes are refused unread.
 MAX_IMAGE_PIXELS = 64_000_000
 #: Largest file read, in bytes: a 64-Mpixel image needs far less in any format Tailor reads.
@@ -51,7 +53,12 @@ def content_hash(data: bytes) -> str:
 
 
 def read_bytes(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """The file's bytes; a file over ``max_bytes`` is refused before any of it is read."""
+    """The file's bytes; a file over ``max_bytes`` is refused before any of it is read, the catalog this process
+    holds open (core.base.held_files) before it is opened."""
+    try:
+        refuse_held(path, "image")
+    except HeldFileError as exc:
+        raise BadImage(str(exc)) from None
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.base.errors import ManifestError, TailorError
+from core.base.held_files import held_catalog_of, refuse_held
 from core.catalog.names import MAX_PATH, name_problem, shown
 from core.catalog.records import SPLITS
 
@@ -138,6 +139,8 @@ class _Walk:
                 if is_dir:
                     if self.enter(entry.path, is_link):
                         stack.append(entry.path)
+                elif is_file and held_catalog_of(entry.path) is not None:
+                    self.skip(entry.path, "the catalog open in Tailor, or its journal")
                 elif is_file:
                     found.append(entry.path)
                 elif is_link:
@@ -203,6 +206,7 @@ def _path_ok(path: str, walk: _Walk) -> bool:
 def _load_table(path: Path) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
+    refuse_held(path, "manifest")
     kind = MANIFEST_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise TailorError(f"{path}: unsupported manifest type '{path.suffix}' (use .csv, .tsv or .parquet)")

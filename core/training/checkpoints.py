@@ -25,6 +25,7 @@ from typing import IO, Any, cast
 import torch
 
 from core.base.files import atomic_write
+from core.base.held_files import refuse_held
 
 
 class _Writer:
@@ -91,4 +92,5 @@ def save(obj: object, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> Any:
+    refuse_held(path, "checkpoint")
     return torch.load(path, map_location="cpu", weights_only=True)

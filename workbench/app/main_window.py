@@ -12,7 +12,6 @@ from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -23,10 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.base.held_files import held_catalog_of
 from workbench.app import settings
 from workbench.app.resources import app_icon
 from workbench.views.browser import BrowserView
-from workbench.widgets import plain
+from workbench.widgets import file_dialogs, plain
 from workbench.widgets.lazy_tabs import LazyPage, LazyTabs
 from workbench.workers.device_probe import DeviceProbe
 from workbench.workers.tasks import Latest, run_function
@@ -407,13 +407,13 @@ class MainWindow(QMainWindow):
     # -- catalogs --------------------------------------------------------------------------------------
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open catalog", self._start_folder(), CATALOG_FILTER)
+        path = file_dialogs.open_file(self, "Open catalog", self._start_folder(), CATALOG_FILTER)
         if path:
             self.open_catalog(path)
 
     def new_dialog(self) -> None:
         start = os.path.join(self._start_folder(), "catalog.sqlite")
-        path, _ = QFileDialog.getSaveFileName(self, "New catalog", start, CATALOG_FILTER)
+        path = file_dialogs.save_file(self, "New catalog", start, CATALOG_FILTER)
         if path:
             if os.path.exists(path):
                 plain.warn(self, "New catalog", f"{path} already exists; open it instead.")
@@ -572,7 +572,7 @@ class MainWindow(QMainWindow):
     def import_manifest_dialog(self) -> None:
         from workbench.dialogs.importing import MANIFEST_FILTER
 
-        path, _ = QFileDialog.getOpenFileName(self, "Manifest to import", self._start_folder(), MANIFEST_FILTER)
+        path = file_dialogs.open_file(self, "Manifest to import", self._start_folder(), MANIFEST_FILTER)
         if path:
             self.import_dialog(path)
 
@@ -608,6 +608,9 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls()]
+        if paths and held_catalog_of(paths[0]) is not None:  # never read as a manifest (core.base.held_files)
+            self.status(f"{paths[0]} is the catalog open in Tailor: drop an image folder or a manifest to import")
+            return
         if paths:
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.import_dialog(paths[0]))

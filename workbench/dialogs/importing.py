@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 from core.catalog.records import AttributeInfo, Kind
 from core.catalog.store import Catalog
 from core.ingest.importer import ImportProgress, ImportReport, import_source, write_skipped_csv
-from workbench.widgets import plain
+from workbench.widgets import file_dialogs, plain
 from workbench.workers.tasks import run_function, run_generator
 
 MANIFEST_FILTER = "Manifests (*.csv *.tsv *.parquet);;All files (*)"
@@ -106,12 +105,12 @@ class ImportDialog(QDialog):
         self._attribute_changed(self.attribute.currentText())
 
     def _pick_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder to import", self.source.text() or self.start_folder)
+        path = file_dialogs.existing_folder(self, "Folder to import", self.source.text() or self.start_folder)
         if path:
             self.source.setText(path)
 
     def _pick_manifest(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = file_dialogs.open_file(
             self, "Manifest to import", self.source.text() or self.start_folder, MANIFEST_FILTER
         )
         if path:
@@ -269,7 +268,7 @@ class ReportDialog(QDialog):
         layout.addWidget(buttons)
 
     def _save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save skipped files", "skipped.csv", "CSV (*.csv)")
+        path = file_dialogs.save_file(self, "Save skipped files", "skipped.csv", "CSV (*.csv)")
         if path:
             self.save_to(path)
 

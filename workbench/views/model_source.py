@@ -9,10 +9,10 @@ minutes); otherwise training from scratch, with one line saying why.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QButtonGroup, QComboBox, QFileDialog, QHBoxLayout, QRadioButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QComboBox, QHBoxLayout, QRadioButton, QWidget
 
 from core.config import BACKBONES, TIMM_SUGGESTED, TrainConfig
-from workbench.widgets import plain
+from workbench.widgets import file_dialogs, plain
 from workbench.workers.tasks import run_function
 
 CHOICES = BACKBONES + TIMM_SUGGESTED
@@ -89,7 +89,7 @@ class ModelSource(QObject):
     def _pretrained_chosen(self, index: int) -> None:
         self.user_chose = True
         if self.pretrained.itemData(index) == "file":
-            path, _ = QFileDialog.getOpenFileName(
+            path = file_dialogs.open_file(
                 self.parent_widget,
                 "Pretrained weights (a state dict)",
                 "",

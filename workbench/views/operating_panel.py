@@ -18,7 +18,6 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis.compare import MIN_TEST_IMAGES
 from core.analysis.compare_exports import percent
-from workbench.widgets import plain
+from workbench.widgets import file_dialogs, plain
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis, import_training
 
@@ -338,7 +337,7 @@ class OperatingPanel(QWidget):
         if not self.rows:
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export operating points", "thresholds.csv", "CSV (*.csv)")
+            path = file_dialogs.save_file(self, "Export operating points", "thresholds.csv", "CSV (*.csv)")
             if not path:
                 return None
         try:
@@ -359,8 +358,8 @@ class OperatingPanel(QWidget):
             return
         run_id = selected[0]
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, f"Export run {run_id}'s model", f"run{run_id}.onnx",
-                                                  "ONNX (*.onnx);;TorchScript (*.pt)")  # fmt: skip
+            path = file_dialogs.save_file(self, f"Export run {run_id}'s model", f"run{run_id}.onnx",
+                                          "ONNX (*.onnx);;TorchScript (*.pt)")  # fmt: skip
             if not path:
                 return
         if thresholds_path(path).exists():

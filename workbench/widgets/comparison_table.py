@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QFrame,
     QHeaderView,
     QTableView,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis.compare import METRICS, too_few, value_parts
 from core.analysis.compare_exports import compare_csv, compare_markdown, other_test_sets
-from workbench.widgets import plain
+from workbench.widgets import file_dialogs, plain
 
 BEST = QColor(120, 200, 120, 90)
 TOO_FEW = QColor("#8a8a8a")
@@ -235,7 +234,7 @@ def export_table(parent: QWidget, table: dict, kind: str, path: str | None, star
     (the dialog starts at ``start``); the path written (None: cancelled or failed) and a status line."""
     if path is None:
         suffix = "CSV (*.csv)" if kind == "csv" else "Markdown (*.md)"
-        path, _ = QFileDialog.getSaveFileName(parent, "Export the comparison", start, suffix)
+        path = file_dialogs.save_file(parent, "Export the comparison", start, suffix)
         if not path:
             return None, ""
     text = compare_csv(table) if kind == "csv" else compare_markdown(table) + "\n"
