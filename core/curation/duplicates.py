@@ -2,7 +2,8 @@
 every metric look better than the model is.
 
 Exact duplicates are images with the same content (SHA-256 of the file, from the import); near duplicates are
-pairs whose stored features, centred on the compared images' mean, have a cosine similarity of at least
+pairs whose stored features, centred on the compared images' median (one extreme image does not move it), have
+a cosine similarity of at least
 ``threshold`` (0.95 by default; centring matters: features after a ReLU all point into one orthant, and their
 plain cosines crowd near 1). Only pairs in
 different splits are reported: a run's own splits (``run_id``: the snapshot it trained and tested on) or the
@@ -79,7 +80,9 @@ def near_pairs(
     """Index pairs (i, j, cosine) with cosine >= threshold, i in the first split of a SPLIT_PAIRS pair and j in the
     second; None when cancelled."""
     x = np.asarray(features, dtype=np.float32)
-    x = x - x.mean(axis=0, keepdims=True)
+    if not np.isfinite(x).all():  # the feature store refuses these; a caller's own array is checked too
+        raise TailorError(f"{int((~np.isfinite(x).all(axis=1)).sum())} images have features that are not finite")
+    x = x - np.median(x, axis=0, keepdims=True)  # not the mean: one huge row would pull every other row one way
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     split_array = np.asarray(splits)
     found: list[tuple[int, int, float]] = []

@@ -58,7 +58,7 @@ def extract(
             features.append(_forward(backbone, normalise(pixels[first : first + batch_size]), device))
             done += min(batch_size, len(chunk) - first)
             yield FeatureProgress(run_id, done, total, cached)
-        store.add(chunk, np.concatenate(features))
+        store.add(chunk, np.concatenate(features), [first_path[h] for h in chunk])
     return True
 
 

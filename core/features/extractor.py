@@ -9,7 +9,6 @@ Stores live beside an SQLite catalog (``CATALOG.features/``) or, for a URL catal
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,13 @@ from pathlib import Path
 from core.base.cache import cache_folder
 from core.base.errors import TailorError
 from core.base.held_files import refuse_held
+from core.catalog import owned_folders
 from core.catalog import runs as store
 from core.catalog.engine import is_url, server_folder_name
 from core.catalog.records import RunStatus
 from core.catalog.store import Catalog
 from core.config import TrainConfig
-from core.features.store import FeatureStore
+from core.features.store import FeatureStore, key_tag
 
 VERSION = 1  # bump when the way features are computed changes (decoding, resizing, pooling)
 
@@ -100,9 +100,16 @@ class Extractor:
 
     def open_store(self, catalog: Catalog) -> FeatureStore:
         key = self.key(catalog)
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.backbone}-{self.image_size}px-{digest}")
-        return FeatureStore(features_root(catalog.location) / name, key)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.backbone}-{self.image_size}px-{key_tag(key)}")
+        root, location = features_root(catalog.location), catalog.location
+
+        def claim() -> None:  # before the first write: this catalog's own, real folder (not a planted link)
+            owned_folders.claim(root, location, "feature store")
+            owned_folders.inside(root / name, root, "feature store")
+            if (root / name).is_symlink():
+                raise TailorError(f"feature store {root / name} is a symbolic link; Tailor does not write through it")
+
+        return FeatureStore(root / name, key, claim)
 
     def describe(self) -> str:
         if self.run_id is not None:
