@@ -58,6 +58,17 @@ def _recorded_owner(folder: Path) -> str | None:
     return owner
 
 
+def owned_by(folder: Path, catalog_location: str) -> bool:
+    """Whether ``folder`` is a real folder whose owner file names this catalog (nothing is written)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    try:
+        owner = _recorded_owner(folder)
+    except TailorError:
+        return False
+    return owner is not None and _same_catalog(owner, catalog_location)
+
+
 def claim(folder: Path, catalog_location: str, what: str) -> Path:
     """Create ``folder`` if needed and check (or record) that ``catalog_location`` owns it; ``what`` names it in
     messages ("runs folder", "feature store"). Returns the folder."""

@@ -35,7 +35,10 @@ def hold(directory: Path, *, wait_s: float = 0.5) -> None:
     key = str(Path(directory).resolve())
     if key in _HELD or fcntl is None:
         return
-    fd = os.open(Path(directory) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link planted at the lock's name
+        fd = os.open(Path(directory) / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise TailorError(f"cannot take the run's lock {Path(directory) / LOCK_NAME}: {exc.strerror or exc}") from None
     deadline = time.monotonic() + wait_s
     while True:
         try:

@@ -22,7 +22,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 
 from core.base.errors import StorageError, TailorError
 from core.base.iteration import ROWS_PER_WRITE, chunks
-from core.catalog import run_lock
+from core.catalog import owned_folders, run_lock
 from core.catalog.engine import is_url, server_folder_name
 from core.catalog.records import Kind, RunStatus
 from core.catalog.schema import Run, RunEpoch, RunImage, utcnow
@@ -116,8 +116,10 @@ def _recorded_folder(catalog_location: str, directory: Path) -> str:
 
 
 def check_writable_folder(catalog_location: str, run: RunInfo) -> Path:
-    """The run's folder, when this catalog may write into it: never another catalog's (a catalog copied before
-    run folders were recorded relative to it still names the original's folder)."""
+    """The run's folder, when this catalog may write into it: a real folder (no link) inside a runs folder this
+    catalog owns (core.catalog.owned_folders), never another catalog's (a catalog copied before run folders were
+    recorded relative to it still names the original's folder; a copied catalog's ``.runs`` may be a link to the
+    original's), never outside its runs folder (a recorded ``../elsewhere``)."""
     folder = Path(run.directory)
     own = default_runs_dir(catalog_location)
     if folder.parent.name.endswith(".runs") and folder.parent != own and not is_url(catalog_location):
@@ -126,6 +128,26 @@ def check_writable_folder(catalog_location: str, run: RunInfo) -> Path:
             f"({folder.parent.with_suffix('')}); copy it to {own / str(run.id)} to continue the "
             "run from this catalog"
         )
+    if ".." in folder.parts:
+        raise TailorError(
+            f"run {run.id}'s recorded folder {folder} leaves its runs folder; Tailor does not write there"
+        )
+    if own in folder.parents:
+        owned_folders.claim(own, catalog_location, "runs folder")
+    elif not owned_folders.owned_by(folder.parent, catalog_location):  # --runs-dir: claimed when the run began
+        raise TailorError(
+            f"run {run.id}'s folder {folder} is not in a runs folder of this catalog ({folder.parent} does not name "
+            f"it as owner); copy the run's folder to {own / str(run.id)} to continue it from this catalog"
+        )
+    if folder.is_symlink():
+        raise TailorError(f"run {run.id}'s folder {folder} is a symbolic link; Tailor does not write through it")
+    links = sorted(entry.name for entry in folder.iterdir() if entry.is_symlink()) if folder.is_dir() else []
+    if links:  # Tailor never makes one there: planted to redirect a write
+        raise TailorError(
+            f"run {run.id}'s folder {folder} holds symbolic links ({', '.join(links[:4])}); Tailor does not write "
+            "through them: remove them to resume"
+        )
+    owned_folders.inside(folder, own if own in folder.parents else folder.parent, "runs folder")
     return folder
 
 
@@ -189,7 +211,13 @@ def create_run(
     base_run_id: int | None = None,
     oversampler: OversampleConfig | None = None,
 ) -> tuple[int, Path]:
-    """A new run (status running) with its snapshot's images, its folder created and locked (see run_lock)."""
+    """A new run (status running) with its snapshot's images, its folder created and locked (see run_lock).
+
+    ``base_dir`` must be this catalog's own (core.catalog.owned_folders). The run's folder is created there
+    exclusively: ``<id>``, or ``<id>-2``, ``<id>-3``… when a folder of that name is left from a run whose record
+    was lost (a failed start, a catalog restored from a backup), so a leftover never blocks the next run and is
+    never written into."""
+    owned_folders.claim(base_dir, catalog.location, "runs folder")
     with catalog.session(write=True) as s:
         run = Run(
             attribute_id=snapshot.attribute_id,
@@ -208,24 +236,33 @@ def create_run(
         )
         s.add(run)
         s.flush()
-        directory = base_dir / str(run.id)
-        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-            raise TailorError(
-                f"run folder {directory} already exists with files in it (left by an earlier catalog "
-                "of this name?); move it away, or choose another --runs-dir"
-            )
+        directory = _new_run_folder(base_dir, run.id)
         run.directory = _recorded_folder(catalog.location, directory)
         table = cast(Table, RunImage.__table__)
         for chunk in chunks(_run_images(run.id, snapshot), ROWS_PER_WRITE):
             s.execute(insert(table), chunk)  # Core executemany, not the ORM's bulk insert
         run_id = run.id
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         run_lock.hold(directory)  # until the run ends: a later reader can tell a live run from a killed one
     except OSError as exc:
         set_status(catalog, run_id, RunStatus.FAILED, f"cannot create run folder {directory}: {exc.strerror}")
         raise TailorError(f"cannot create run folder {directory}: {exc.strerror}") from None
     return run_id, directory
+
+
+def _new_run_folder(base_dir: Path, run_id: int) -> Path:
+    """A folder for run ``run_id`` that did not exist (created here, never through a link)."""
+    for attempt in range(1, 1000):
+        directory = base_dir / (str(run_id) if attempt == 1 else f"{run_id}-{attempt}")
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise TailorError(f"cannot create run folder {directory}: {exc.strerror or exc}") from None
+        owned_folders.inside(directory, base_dir, "runs folder")
+        return directory
+    raise TailorError(f"the runs folder {base_dir} holds 999 folders of run {run_id}; move the old ones away")
 
 
 def recover_interrupted(catalog: Catalog) -> list[int]:

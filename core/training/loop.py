@@ -321,6 +321,11 @@ class _Trainer:
             last_eval = yield from self._end_epoch(recorder, epoch, total_loss / seen, epoch_started)
             if self.group is not None:
                 parallel.barrier(self.group)
+        if self.main and last_eval is None and self.start_epoch >= self.config.epochs:
+            # every epoch was trained and checkpointed before the run stopped (killed while model.pt was
+            # written): the last checkpoint is the trained model; its test scores finish the run
+            test_eval, _, test_scores = self._evaluate(self.test_idx, self.test_data)
+            last_eval = (test_eval, test_scores)
         if self.main:
             yield from self._finish(
                 recorder,

@@ -24,6 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from core.base.errors import StorageError, TailorError
+from core.base.files import open_append
 from core.base.memory import keep_freed_memory
 from core.catalog import run_lock
 from core.catalog import runs as store
@@ -129,7 +130,7 @@ class RunRecorder:
 
     def _open_log(self) -> None:
         assert self.directory is not None
-        self._log = (self.directory / "events.jsonl").open("a", encoding="utf-8")
+        self._log = open_append(self.directory / "events.jsonl")  # never through a planted link
 
     # -- during the run ---------------------------------------------------------------------------------------
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sqlalchemy import text
 
-from core.catalog.runs import epochs, final_scores, get_run, load_snapshot
+from core.catalog.runs import epochs, final_scores, get_run, load_snapshot, recover_interrupted
 from core.catalog.snapshot import take_snapshot
 from core.catalog.store import Catalog
 from core.config import HEAD_ONLY_LOSSES
@@ -354,3 +355,33 @@ def test_training_processes_keep_freed_memory_unless_told_not_to(setting, expect
     env = {**os.environ, "TAILOR_KEEP_FREED_MEMORY": setting}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.split() == [expected, expected]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_run_stopped_while_its_model_is_written_finishes_on_resume(shapes, monkeypatch, stop):
+    """Ctrl+C / SIGTERM (or kill -9) while model.pt is written: every epoch was checkpointed, so --resume
+    finishes the run from its last checkpoint (it failed with 'the run ended without an evaluated epoch')."""
+    from core.training import checkpoints
+
+    real_save = checkpoints.save
+
+    def interrupted(obj, path):
+        if str(path).endswith("model.pt"):
+            raise stop()
+        return real_save(obj, path)
+
+    monkeypatch.setattr(checkpoints, "save", interrupted)
+    with pytest.raises(stop):
+        drain(train(shapes, config(epochs=2)))
+    monkeypatch.setattr(checkpoints, "save", real_save)
+    with Catalog(shapes) as cat:
+        recover_interrupted(cat)  # what the next process does on opening the catalog
+        stopped = get_run(cat, 1)
+        assert stopped.status in ("cancelled", "interrupted") and stopped.epochs_done == 2
+    resumed = drain(train(shapes, config(), resume=1))
+    assert isinstance(resumed[-1], RunFinished)
+    with Catalog(shapes) as cat:
+        info = get_run(cat, 1)
+        assert info.status == "finished" and info.epochs_done == 2 and info.metrics is not None
+        assert len(final_scores(cat, 1)[0]) > 0
+    assert (Path(info.directory) / "model.pt").is_file()
