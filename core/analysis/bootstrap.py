@@ -47,6 +47,15 @@ def resample_counts(groups: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed
     return resample_columns(groups, resamples, seed)[:, 1:]
 
 
+COUNTS_BUDGET = 1 << 30  # bytes of the N x (1 + B) float32 count matrix: fewer resamples for huge test sets
+
+
+def affordable_resamples(resamples: int, images: int) -> int:
+    """``resamples``, or fewer where the N x (1 + B) counts would pass :data:`COUNTS_BUDGET` (never below 200):
+    2,000 resamples up to 134,000 test images."""
+    return min(resamples, max(200, COUNTS_BUDGET // (4 * max(1, images)) - 1))
+
+
 def resample_columns(groups: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """N x (1 + B) counts: column 0 all ones (the test images as they are), then the resamples. Drawn stratum by
     stratum on the images sorted by stratum (contiguous blocks), then put back in the images' order."""

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis import interval_store
-from core.analysis.bootstrap import DEFAULT_RESAMPLES, metric_table, resample_columns, strata
+from core.analysis.bootstrap import DEFAULT_RESAMPLES, affordable_resamples, metric_table, resample_columns, strata
 from core.catalog.runs import RunInfo, final_scores
 from core.catalog.store import Catalog
 
-COUNTS_BUDGET = 1 << 30  # bytes of the N x (1 + B) float32 count matrix: fewer resamples for huge test sets
 CONFIDENCE = 0.95  # of every interval a comparison shows
 _CACHE: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
 _CACHE_SIZE = 128
@@ -63,7 +62,7 @@ def bootstrap_runs(
     if not common:
         return None
     multi = runs[0].kind == "multi"
-    resamples = min(resamples, max(200, COUNTS_BUDGET // (4 * len(common)) - 1))  # 2,000 up to 134,000 images
+    resamples = affordable_resamples(resamples, len(common))
     first = {image: row for row, image in enumerate(loaded[0][0])}
     truth = loaded[0][1][[first[i] for i in common]]
     columns: np.ndarray | None = None
@@ -73,12 +72,14 @@ def bootstrap_runs(
         key = (catalog.location, run.id, digest, resamples, seed)
         if key not in _CACHE:
             name = interval_store.key(str(catalog.location), run, digest, resamples, seed)
-            stored = interval_store.load(name)
+            where = {image: row for row, image in enumerate(ids)}
+            compared = scores[[where[i] for i in common]]
+            points = metric_table(truth, compared, multi, np.ones((len(common), 1), dtype=np.float32))
+            stored = interval_store.load(name, points, resamples)
             if stored is None:
                 if columns is None:
                     columns = resample_columns(strata(truth, multi), resamples, seed)
-                where = {image: row for row, image in enumerate(ids)}
-                stored = metric_table(truth, scores[[where[i] for i in common]], multi, columns)
+                stored = metric_table(truth, compared, multi, columns)
                 interval_store.save(name, stored)
             _CACHE[key] = stored
             if len(_CACHE) > _CACHE_SIZE:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -35,16 +36,36 @@ def key(location: str, run: RunInfo, images_digest: str, resamples: int, seed: i
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load(name: str) -> dict[str, np.ndarray] | None:
-    """The table stored under ``name``, or None (absent or unreadable)."""
+def load(name: str, points: dict[str, np.ndarray], resamples: int) -> dict[str, np.ndarray] | None:
+    """The table stored under ``name`` when it is what this comparison would compute: a regular file (a FIFO
+    named like an entry hung ``compare``), the metrics of ``points`` (the point values, computed afresh) with
+    ``1 + resamples`` rows each, row 0 equal to the point values, every value a fraction (or NaN: a resample
+    without a label's positives). None otherwise (absent, unreadable, damaged or made up): computed again."""
     path = folder() / f"{name}.npz"
     try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
         with np.load(path, allow_pickle=False) as data:
             table = {k: data[k] for k in data.files}
         os.utime(path)  # recently used
     except (OSError, ValueError, zipfile.BadZipFile, EOFError):
         return None
-    return table
+    return table if _matches(table, points, resamples) else None
+
+
+def _matches(table: dict[str, np.ndarray], points: dict[str, np.ndarray], resamples: int) -> bool:
+    if set(table) != set(points):
+        return False
+    for metric, point in points.items():
+        values = table[metric]
+        if values.dtype.kind != "f" or values.shape != (1 + resamples, *point.shape[1:]):
+            return False
+        finite = values[np.isfinite(values)]
+        if np.isinf(values).any() or (finite.size and (finite.min() < -1e-6 or finite.max() > 1 + 1e-6)):
+            return False
+        if not np.allclose(values[0], point[0], rtol=1e-5, atol=1e-6, equal_nan=True):
+            return False
+    return True
 
 
 def save(name: str, table: dict[str, np.ndarray]) -> None:

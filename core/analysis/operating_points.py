@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis.bootstrap import DEFAULT_RESAMPLES, resample_columns, strata, threshold_counts
+from core.analysis.bootstrap import DEFAULT_RESAMPLES, affordable_resamples, resample_columns, strata, threshold_counts
 from core.analysis.compare_intervals import percentile_interval
 from core.analysis.review import load_review
 from core.catalog.run_thresholds import saved_thresholds
@@ -64,7 +64,7 @@ def operating_points(
     truth = review.truth_matrix.astype(bool)
     scores = review.scores.astype(np.float64)
     groups = strata(truth if review.multi_label else truth.argmax(axis=1), review.multi_label)
-    columns = resample_columns(groups, resamples, seed)
+    columns = resample_columns(groups, affordable_resamples(resamples, len(truth)), seed)
     saved = saved_thresholds(catalog, run_id)
     points = []
     for j, label in enumerate(run.labels):
@@ -203,4 +203,5 @@ def thresholds_document(catalog: Catalog, run_id: int, target_precision: float =
         "scores": f"{function}({scale}logits)",
         "target_precision": target_precision,
         "labels": labels,
+        "ignored": saved.ignored,
     }

@@ -3,9 +3,11 @@ curve or set at a target precision. They are exported beside the model and used 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, type_coerce
+from sqlalchemy.types import NullType
 
 from core.base.errors import TailorError
 from core.catalog.records import RunStatus
@@ -21,15 +23,40 @@ class SavedThreshold:
     chosen: str  # how: "picked on the curve", "at 60% precision"
 
 
-def saved_thresholds(catalog: Catalog, run_id: int) -> dict[int, SavedThreshold]:
-    """Label id -> the threshold saved with the run (labels without one are absent)."""
+class SavedThresholds(dict[int, SavedThreshold]):
+    """Label id -> the threshold saved with a run; ``ignored``: one line per stored value that was not a score
+    between 0 and 1 (a shared catalog may hold anything: Inf, -5, text), left out."""
+
+    def __init__(self, items: dict[int, SavedThreshold], ignored: list[str]) -> None:
+        super().__init__(items)
+        self.ignored = ignored
+
+
+def saved_thresholds(catalog: Catalog, run_id: int) -> SavedThresholds:
+    """Label id -> the valid threshold saved with the run (labels without one, or with an invalid one, are
+    absent; the invalid ones are named in ``ignored``)."""
+    raw = type_coerce(RunThreshold.threshold, NullType())  # the stored value as is: SQLite keeps text in a REAL
     with catalog.session() as s:
-        rows = s.execute(
-            select(RunThreshold.label_id, RunThreshold.threshold, RunThreshold.chosen).where(
-                RunThreshold.run_id == run_id
-            )
-        ).all()
-    return {int(r[0]): SavedThreshold(int(r[0]), float(r[1]), str(r[2])) for r in rows}
+        rows = s.execute(select(RunThreshold.label_id, raw, RunThreshold.chosen).where(RunThreshold.run_id == run_id))
+        found, ignored = {}, []
+        for label_id, value, chosen in rows:
+            threshold = _score(value)
+            if threshold is None:
+                ignored.append(f"run {run_id}: the threshold saved for label id {label_id} ({str(value)[:40]!r}) "
+                               "is not a score between 0 and 1; ignored")  # fmt: skip
+            else:
+                found[int(label_id)] = SavedThreshold(int(label_id), threshold, str(chosen))
+    return SavedThresholds(found, ignored)
+
+
+def _score(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and 0.0 <= number <= 1.0 else None
 
 
 def save_thresholds(catalog: Catalog, run_id: int, thresholds: dict[int, float | None], chosen: str) -> None:

@@ -4,13 +4,13 @@ catalog, and opening the window on it."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 from core.base.errors import TailorError
+from core.base.json_text import json_text
 from core.catalog.records import SPLITS
 from core.catalog.store import Catalog
 from core.cli.options import EXIT_OK, command, opened
@@ -176,7 +176,7 @@ def run_import(args: argparse.Namespace) -> int:
     if args.report:
         write_skipped_csv(report.skipped, args.report)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json_text(report.as_dict(), indent=2))
         return EXIT_OK
     limit = None if args.report is None and len(report.skipped) <= 50 else 20
     for line in describe_skipped(report.skipped, limit=limit):
@@ -190,7 +190,7 @@ def run_import(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     with opened(args.catalog) as catalog:
         stats = stats_dict(catalog, args.attribute, beta=args.beta, split=args.split, groups=args.groups)
-    print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+    print(json_text(stats, indent=2) if args.json else format_stats(stats))
     return EXIT_OK
 
 
@@ -200,7 +200,7 @@ def run_info(args: argparse.Namespace) -> int:
         attributes = catalog.attributes()
     if args.json:
         print(
-            json.dumps(
+            json_text(
                 {
                     "catalog": args.catalog,
                     "images": images["none"],

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from core.base.json_text import json_text
 from core.catalog.records import SPLITS
 from core.cli.options import EXIT_OK, command, opened
 from core.cli.render import follow_progress
@@ -69,7 +69,7 @@ def run_predict(args: argparse.Namespace) -> int:
             }
             for image_id, path, row, best in zip(result.image_ids, paths, result.scores, top)
         ]
-        print(json.dumps(items, indent=1))
+        print(json_text(items, indent=1))
         return EXIT_OK
     if not result.image_ids:
         print(f"no images to predict ({scope}); nothing written", file=sys.stderr)
@@ -168,7 +168,7 @@ def run_label_issues(args: argparse.Namespace) -> int:
             }
             for issue in report.issues
         ]
-        print(json.dumps(items, indent=1))
+        print(json_text(items, indent=1))
         return EXIT_OK
     print(
         f"{len(report.issues):,} suspected label errors among {report.examined:,} labeled images of "
@@ -215,7 +215,7 @@ def run_duplicates(args: argparse.Namespace) -> int:
             _feature_or_write,
         )  # fmt: skip
     if args.json:
-        print(json.dumps([vars(pair) for pair in report.pairs], indent=1))
+        print(json_text([vars(pair) for pair in report.pairs], indent=1))
         return EXIT_OK
     exact = sum(pair.exact for pair in report.pairs)
     where = f"run {args.run}'s splits" if args.run is not None else "the catalog's splits"

@@ -4,10 +4,10 @@ JSON) with intervals, differences to a baseline variant and the seeds' spread.""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from core.base.errors import TailorError
+from core.base.json_text import json_text
 from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened
 from core.config import TrainConfig
 
@@ -88,7 +88,7 @@ def run_matrix(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         table = matrix_table(catalog, result, baseline, resamples=args.resamples)
     if args.json:
-        print(json.dumps(compare_json(table)["runs"], indent=2))
+        print(json_text(compare_json(table)["runs"], indent=2))
     elif args.csv:
         print(compare_csv(table), end="")
     else:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from core.base.errors import TailorError
+from core.base.json_text import json_text
 from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, summary
 from core.catalog.store import Catalog
@@ -57,7 +57,7 @@ def render_training(
     if results is not None:
         results.append(result)
     elif as_json:
-        print(json.dumps(result, indent=2))
+        print(json_text(result, indent=2))
     elif view.status == RunStatus.FINISHED:
         _print_result(view.run_id, result)
     return view.exit_status()

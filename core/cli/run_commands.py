@@ -4,9 +4,10 @@ writing a run's model for use elsewhere."""
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 
 from core.base.errors import TailorError
+from core.base.json_text import json_text
 from core.catalog.runs import RunInfo, variant_name
 from core.cli.options import EXIT_OK, command, opened
 
@@ -63,7 +64,7 @@ def run_runs(args: argparse.Namespace) -> int:
     with opened(args.catalog) as catalog:
         runs = list_runs(catalog, args.attribute)
     if args.json:
-        print(json.dumps([summary(run) for run in runs], indent=2))
+        print(json_text([summary(run) for run in runs], indent=2))
         return EXIT_OK
     if not runs:
         print("no runs yet: tailor train CATALOG --attribute NAME --loss nw")
@@ -101,7 +102,7 @@ def run_compare(args: argparse.Namespace) -> int:
     with opened(args.catalog) as catalog:
         table = compare(catalog, args.runs, resamples=args.resamples, seed=args.bootstrap_seed)
     if args.json:
-        print(json.dumps(compare_json(table), indent=2))
+        print(json_text(compare_json(table), indent=2))
     elif args.csv:
         print(compare_csv(table), end="")
     else:
@@ -120,6 +121,8 @@ def run_export_model(args: argparse.Namespace) -> int:
     with opened(args.catalog) as catalog:
         document = thresholds_document(catalog, args.run, args.precision)
         path = export_model(catalog, args.run, args.format, args.out)
-    beside.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    beside.write_text(json_text(document, indent=2) + "\n", encoding="utf-8")
+    for line in document["ignored"]:
+        print(line, file=sys.stderr)
     print(f"wrote {args.format} model of run {args.run} to {path} and its thresholds to {beside}")
     return EXIT_OK

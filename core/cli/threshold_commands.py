@@ -4,11 +4,15 @@ precision, the one saved with the run), saving them with the run; ``export-model
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from dataclasses import asdict
 
 from core.base.errors import TailorError
+from core.base.json_text import json_text
 from core.cli.options import EXIT_OK, command, opened
+
+# Beyond this the intervals do not change in their shown digits, and the counts table outgrows memory.
+MAX_RESAMPLES = 100_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +39,9 @@ def _picked(run, pairs: list[str], cleared: list[str]) -> dict[int, float | None
     ids = {label["name"]: int(label["id"]) for label in run.labels}
     chosen: dict[int, float | None] = {}
     for pair in pairs:
-        name, _, value = pair.rpartition("=")
+        name, equals, value = pair.rpartition("=")
+        if not equals:
+            raise TailorError(f"--set {pair}: expected LABEL=T, a label's name and a threshold (e.g. {pair}=0.8)")
         if name not in ids:
             raise TailorError(f"--set {pair}: run {run.id} has no label '{name}' (labels: {', '.join(ids)})")
         try:
@@ -51,13 +57,13 @@ def _picked(run, pairs: list[str], cleared: list[str]) -> dict[int, float | None
 
 def run_thresholds(args: argparse.Namespace) -> int:
     from core.analysis.operating_points import operating_points
-    from core.catalog.run_thresholds import save_thresholds
+    from core.catalog.run_thresholds import save_thresholds, saved_thresholds
     from core.catalog.runs import get_run
 
     if not 0 < args.precision <= 1:
         raise TailorError(f"--precision must be in (0, 1], got {args.precision}")
-    if args.resamples < 1:
-        raise TailorError("--resamples must be at least 1")
+    if not 1 <= args.resamples <= MAX_RESAMPLES:
+        raise TailorError(f"--resamples must be between 1 and {MAX_RESAMPLES:,}, got {args.resamples:,}")
     with opened(args.catalog) as catalog:
         run = get_run(catalog, args.run)
         picked = _picked(run, args.set, args.clear)
@@ -68,9 +74,11 @@ def run_thresholds(args: argparse.Namespace) -> int:
         if picked:
             save_thresholds(catalog, args.run, picked, "set by hand")
         points = operating_points(catalog, args.run, args.precision, resamples=args.resamples)
+        for line in saved_thresholds(catalog, args.run).ignored:
+            print(line, file=sys.stderr)
     if args.json:
         items = [{k: v for k, v in asdict(p).items() if k not in ("curve", "band")} for p in points]
-        print(json.dumps(items, indent=2))
+        print(json_text(items, indent=2))
         return EXIT_OK
     print(f"run {args.run}: thresholds at {args.precision:.0%} precision and saved, 95% intervals")
     print(f"{'label':<20} {'pos':>5}  {'at target: threshold, precision, recall':<44}  saved")

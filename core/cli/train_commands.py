@@ -5,12 +5,12 @@ of :class:`core.config.TrainConfig` and :class:`core.config.OversampleConfig`.""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from core.base.errors import TailorError
+from core.base.json_text import json_text
 from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened
 from core.config import OversampleConfig, TrainConfig
 
@@ -207,7 +207,7 @@ def _train_seeds(
         if status != EXIT_OK:
             break
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json_text(results, indent=2))
     return status
 
 
@@ -263,7 +263,7 @@ def run_synthetic(args: argparse.Namespace) -> int:
     with opened(args.catalog) as catalog:
         result = synthetic(catalog, args.run, args.label, count=args.count, top=args.top, seed=args.seed)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json_text(result, indent=2))
         return EXIT_OK
     print(
         f"run {args.run}: synthetic '{args.label}' features, each mixing {result['samples_per_synthetic']} real "

@@ -222,3 +222,24 @@ def test_a_device_probe_destroyed_while_its_process_runs_raises_nothing(qtbot):
     qtbot.wait(100)
     delete(owner)  # as when the window goes, the probe and its process with it
     qtbot.wait(300)
+
+
+def test_quit_is_answered_at_once_whatever_the_training_thread_does(qtbot, tmp_path, monkeypatch):
+    """A run that does not stop (stuck in a step, or in a catalog that cannot be written): the window goes at
+    once and the process closes after the deadline; it ignored clicks for minutes before."""
+    import time
+
+    from core.config import TrainConfig
+    from workbench.app import main_window
+    from workbench.workers.training_queue import Job
+
+    window = open_window(qtbot, _hostile_catalog(tmp_path))
+    qtbot.waitUntil(lambda: window.queue is not None, timeout=10000)
+    window.queue._running = Job(1, TrainConfig(attribute="a"), status="running")  # never ends
+    monkeypatch.setattr(main_window.plain, "ask", lambda *_args: True)
+    monkeypatch.setattr(main_window, "QUIT_DEADLINE_MS", 300)
+    started = time.monotonic()
+    window.close()
+    assert not window.isVisible() and time.monotonic() - started < 1.0
+    assert window.editor is not None  # the process waits for the run a while...
+    qtbot.waitUntil(lambda: window.editor is None, timeout=5000)  # ...then closes the catalog and ends

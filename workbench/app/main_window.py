@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from workbench.views.training import TrainingPanel
     from workbench.workers.training_queue import TrainingQueue
 
+# After Quit, a run that does not stop (a step stuck in native code, a catalog that cannot be written) keeps the
+# process no longer than this; the window itself goes at once.
+QUIT_DEADLINE_MS = 30_000
 CATALOG_FILTER = "Tailor catalogs (*.sqlite *.db *.tailor);;All files (*)"
 SHORTCUTS = "\n".join(
     (
@@ -144,6 +147,7 @@ class MainWindow(QMainWindow):
         self.browser.status.connect(self.status)
         self.queue: TrainingQueue | None = None
         self._quit_when_idle = False
+        self._quit_anyway = False
         # The other tabs are built (and their modules imported) when first shown: the window paints first.
         self.tabs = LazyTabs()
         self.tabs.addTab(self.browser, "Browse")
@@ -736,6 +740,12 @@ class MainWindow(QMainWindow):
         if self._quit_when_idle:
             QTimer.singleShot(0, self.close)
 
+    def _quit_now(self) -> None:
+        """The run did not stop within QUIT_DEADLINE_MS of Quit: close anyway."""
+        if self._quit_when_idle:
+            self._quit_anyway = True
+            self.close()
+
     # -- labels ----------------------------------------------------------------------------------------
 
     def manage_labels(self) -> None:
@@ -780,7 +790,7 @@ class MainWindow(QMainWindow):
             self.browser.splitter.restoreState(splitter)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.queue is not None and self.queue.busy():
+        if self.queue is not None and self.queue.busy() and not self._quit_anyway:
             if not self._quit_when_idle:
                 waiting = len(self.queue.waiting())
                 more = f" and {waiting} waiting" if waiting else ""
@@ -796,8 +806,12 @@ class MainWindow(QMainWindow):
                 self._quit_when_idle = True
                 self.queue.cancel_all()
             if self.queue.busy():  # the run may have ended while the question was open: then quit now
-                self.status("Cancelling the run; the window closes when it has stopped…")
-                event.ignore()  # closes on the queue's idle signal, once the worker has recorded the cancellation
+                # answered at once: the window goes; the process ends on the queue's idle signal, once the worker
+                # has recorded the cancellation, or after QUIT_DEADLINE_MS whatever the worker is doing (a run
+                # still recorded as running is marked interrupted, resumable, by the next opening)
+                self.hide()
+                QTimer.singleShot(QUIT_DEADLINE_MS, self._quit_now)
+                event.ignore()
                 return
         if self._importing_now():
             if not plain.ask(
@@ -808,6 +822,7 @@ class MainWindow(QMainWindow):
             self.importer.cancel()
         store = settings.settings()
         store.setValue("window/geometry", self.saveGeometry())
+        self.hide()  # what follows may wait for pending edits to be written: the window has answered already
         store.setValue("window/state", self.saveState())
         store.setValue("window/browser-splitter", self.browser.splitter.saveState())
         self._close_catalog()
