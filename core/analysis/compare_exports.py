@@ -4,13 +4,13 @@ intervals beside them. Catalog text is escaped in Markdown."""
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import re
 from typing import Any
 
 from core.analysis.compare import METRICS, MIN_TEST_IMAGES, PER_LABEL, too_few, value_parts
+from core.base import csv_cells
 
 
 def _pct(value: float | None) -> str:
@@ -172,7 +172,7 @@ def compare_csv(table: dict) -> str:
     the value, its interval and the paired difference to the baseline with its interval, in percent with one
     decimal like the Markdown; ``significant`` when that interval excludes 0."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in table["rows"]:
         start = [row["run_id"], row.get("variant", row["loss"]), row.get("backbone", ""), row.get("seed", "")]

@@ -73,13 +73,15 @@ def accept_predictions(
         annotations = _annotations_of(s, attribute_id, images)
         by_person = {img for _, img, _, source in annotations if source in PERSON_SOURCES}
         chosen: dict[int, list[int]] = {}
+        gone = 0  # predictions of labels deleted or merged since the run: left out, and said
         for image_id, raw in rows:
             if image_id in by_person:
                 continue
             picked = _pick(np.frombuffer(raw, dtype=np.float32).tolist(), label_ids, kind, thresholds)
-            picked = [label for label in picked if label in existing]  # a label deleted since the run
-            if picked:
-                chosen[image_id] = picked
+            kept = [label for label in picked if label in existing]
+            gone += len(picked) - len(kept)
+            if kept:
+                chosen[image_id] = kept
         stale = [ann for ann, img, _, _ in annotations if img in chosen]
         deleted = _delete_rows(s, "annotation", stale)
         now = utcnow()
@@ -89,8 +91,9 @@ def accept_predictions(
             for label in chosen[img]
         ]
         inserted = _insert_rows(s, "annotation", new)
+    left_out = f" ({_plural(gone, 'prediction')} of labels deleted or merged since the run left out)" if gone else ""
     edit = Edit(
-        f"accept predictions of run {run_id} on {_plural(len(chosen), 'image')}",
+        f"accept predictions of run {run_id} on {_plural(len(chosen), 'image')}{left_out}",
         deleted=(deleted,),
         inserted=(inserted,),
         images=tuple(sorted(chosen)),

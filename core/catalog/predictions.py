@@ -46,6 +46,13 @@ def run_attribute_id(catalog: Catalog, run_id: int) -> int | None:
         return cast("int | None", s.scalar(select(Run.attribute_id).where(Run.id == run_id)))
 
 
+def label_names(catalog: Catalog, attribute_id: int) -> dict[int, str]:
+    """Label id -> current name of the attribute's labels."""
+    with catalog.session() as s:
+        rows = s.execute(select(Label.id, Label.name).where(Label.attribute_id == attribute_id))
+        return {int(label_id): str(name) for label_id, name in rows}
+
+
 def scope_ids(catalog: Catalog, attribute_id: int, scope: str, split: str | None = None) -> list[int]:
     """Image ids to predict, by id: ``unlabeled`` (no label of the attribute), ``all``, or ``split`` (one split)."""
     if scope not in SCOPES:

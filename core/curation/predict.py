@@ -83,6 +83,13 @@ def check_run(catalog: Catalog, run_id: int, attribute: str | None = None) -> tu
     attribute_id = predictions.run_attribute_id(catalog, run_id)
     if attribute_id is None:
         raise TailorError(f"run {run_id}'s attribute '{run.attribute}' was deleted; its predictions have no labels")
+    current = predictions.label_names(catalog, attribute_id)
+    gone = [label["name"] for label in run.labels if int(label["id"]) not in current]
+    if gone:
+        raise TailorError(
+            f"run {run_id}'s labels {', '.join(repr(name) for name in gone[:5])} were deleted or merged since it "
+            "trained: its predictions would name labels the catalog no longer has; train a new run"
+        )
     model = Path(run.directory) / "model.pt"
     if not model.is_file():
         raise TailorError(f"run {run_id} has no stored model ({model} is missing); train it again")
@@ -152,7 +159,8 @@ def predict(
     with open_catalog(catalog) as opened:
         run, attribute_id = check_run(opened, run_id, attribute)
         ids = list(image_ids) if image_ids is not None else predictions.scope_ids(opened, attribute_id, scope, split)
-        names = [label["name"] for label in run.labels]
+        current = predictions.label_names(opened, attribute_id)  # a label renamed since the run: its name now
+        names = [current[int(label["id"])] for label in run.labels]
         if not ids:
             return PredictResult(run_id, [], names, np.zeros((0, len(names))), 0, time.perf_counter() - started)
         model, config, _ = load_run_model(opened, run_id)

@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.base import csv_cells
 from core.base.errors import TailorError
 from core.base.files import atomic_write
 from core.base.iteration import chunks, drain
@@ -370,9 +371,8 @@ def describe_skipped(skipped: Iterable[tuple[str, str]], limit: int | None = 20)
 
 
 def write_skipped_csv(skipped: Iterable[tuple[str, str]], path: str | os.PathLike) -> None:
-    import csv
 
     with atomic_write(path, "w", newline="", encoding="utf-8") as fh:  # readers never see half a file
-        writer = csv.writer(fh)
+        writer = csv_cells.writer(fh)
         writer.writerow(["path", "reason"])
         writer.writerows(skipped)

@@ -25,10 +25,12 @@ def _prediction(catalog: Catalog, image_id: int, run_id: int | None) -> str:
     """ "run 5 predicts: green 93.1% · red 5.0% · blue 1.9%" (the top three), or ""."""
     if run_id is None:
         return ""
-    from core.catalog.predictions import read
+    from core.catalog.predictions import label_names, read, run_attribute_id
     from core.catalog.runs import get_run
 
-    names = [label["name"] for label in get_run(catalog, run_id).labels]
+    attribute_id = run_attribute_id(catalog, run_id)
+    current = label_names(catalog, attribute_id) if attribute_id is not None else {}
+    names = [current.get(int(label["id"]), f"{label['name']} (deleted)") for label in get_run(catalog, run_id).labels]
     found = read(catalog, run_id, [image_id], names)
     if not found:
         return ""

@@ -7,7 +7,6 @@ Accept predictions. Everything is computed on worker threads.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis.compare import MIN_TEST_IMAGES
 from core.analysis.compare_exports import percent
+from core.base import csv_cells
 from workbench.widgets import file_dialogs, plain
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis, import_training
@@ -78,7 +78,7 @@ def _pct(value, ci=None) -> str:  # type: ignore[no-untyped-def]
 def points_csv(rows: list[tuple[int, list]], target: float) -> str:
     """The table as CSV: percentages with one decimal, thresholds to 4 places, the intervals beside."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_cells.writer(out)
     writer.writerow(["run_id", "label", "test_positives", "too_few_to_compare", "ap_pct", "threshold",
                      "precision_pct", "precision_low_pct", "precision_high_pct", "recall_pct", "recall_low_pct",
                      "recall_high_pct", "target_precision_pct", "saved_threshold", "saved_chosen",
