@@ -50,8 +50,8 @@ class DiskFull(TailorError, OSError):
     """A file could not be written because its disk is full (nothing half-written is left); an ``OSError`` too, so
     callers that treat any write failure alike still do."""
 
-    def __init__(self, message: str) -> None:
-        OSError.__init__(self, 28, message)  # errno.ENOSPC
+    def __init__(self, message: str, filename: object = None) -> None:
+        OSError.__init__(self, 28, message, filename)  # errno.ENOSPC
         self.message = message
 
     def __str__(self) -> str:

@@ -33,7 +33,7 @@ def atomic_write(
     tmp = Path(name)
     try:
         os.fchmod(fd, _file_mode())  # mkstemp's 0600 would hide a team's run files from the team
-        with os.fdopen(fd, mode, **open_args) as fh:
+        with open(fd, mode, **open_args) as fh:
             yield fh
             if fsync:
                 fh.flush()
@@ -42,7 +42,7 @@ def atomic_write(
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull(f"the disk holding {target.parent} is full: {target.name} was not written") from None
+            raise DiskFull(f"the disk holding {target.parent} is full: {target.name} was not written", target) from None
         raise
 
 

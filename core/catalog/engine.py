@@ -77,6 +77,11 @@ def catalog_url(location: str | Path) -> URL:
             return url
         except (ArgumentError, ValueError) as exc:
             raise TailorError(f"not a valid catalog URL: {_first_line(exc)}") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by Python as surrogates: SQLite cannot name it
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise TailorError(f"the catalog path {shown} is not valid UTF-8; rename the file or its folder") from None
     return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
 
 

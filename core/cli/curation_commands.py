@@ -7,7 +7,7 @@ from typing import Any
 
 from core.base.json_text import json_text
 from core.catalog.records import SPLITS
-from core.cli.options import EXIT_OK, command, opened
+from core.cli.options import EXIT_OK, command, opened, positive, run_id, seed
 from core.cli.render import follow_progress
 
 
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Default: the images without a label of the run's attribute.",
         json="print a list with one item per image: image_id, path, label, confidence, scores",
     )
-    p.add_argument("run", metavar="RUN", type=int)
+    p.add_argument("run", metavar="RUN", type=run_id)
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--unlabeled", action="store_true", help="images without a label of the attribute (default)")
     scope.add_argument("--all", action="store_true", help="every image of the catalog")
@@ -112,14 +112,14 @@ def register_label_issues(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attribute", "-a", required=True, metavar="NAME")
     _feature_options(p, "features (default: those of the attribute's newest finished run)")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=30, metavar="N", help="issues printed without --json (default 30)")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--limit", type=positive, default=30, metavar="N", help="issues printed without --json (default 30)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
 
 
 def _feature_options(p: argparse.ArgumentParser, title: str) -> None:
     features = p.add_argument_group(title)
-    features.add_argument("--features-of", type=int, metavar="RUN", help="the backbone of this finished run")
+    features.add_argument("--features-of", type=run_id, metavar="RUN", help="the backbone of this finished run")
     features.add_argument("--backbone", metavar="NAME", help="a pretrained backbone (with --pretrained)")
     features.add_argument(
         "--pretrained", nargs="?", const="imagenet", metavar="FILE", help="ImageNet weights (downloaded once) or FILE"
@@ -194,12 +194,12 @@ def register_duplicates(sub: argparse._SubParsersAction) -> None:
         "With --run, the run's own splits and features; else the catalog's splits.",
         json="print a list of {image_a, path_a, split_a, image_b, path_b, split_b, similarity, exact}",
     )
-    p.add_argument("--run", type=int, metavar="RUN", help="check this run's splits (default features: its backbone)")
+    p.add_argument("--run", type=run_id, metavar="RUN", help="check this run's splits (default features: its backbone)")
     p.add_argument("--attribute", "-a", metavar="NAME", help="take features from this attribute's newest run")
     _feature_options(p, "features (default: --run's backbone, or the --attribute's newest finished run)")
     p.add_argument("--threshold", type=float, default=0.95, help="cosine similarity of near duplicates (0.95)")
     p.add_argument("--exact-only", action="store_true", help="only identical files (no features needed)")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="pairs printed without --json (default 50)")
+    p.add_argument("--limit", type=positive, default=50, metavar="N", help="pairs printed without --json (default 50)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
 
 

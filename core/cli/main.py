@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
     command at all open the window; the workbench passes it in (``workbench.app.launcher``), so core never imports
     Qt."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed as one line: its status, also in-process
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     if args.command is None:
         if open_window is None:
             parser.print_help()
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
     except BrokenPipeError:  # e.g. `tailor stats ... | head`
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # a path the user gave that the system refuses (too long, not permitted, ...)
+        where = f" ({shown_path(exc.filename)})" if exc.filename else ""
+        print(f"tailor {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # last line of defence: one line, not a traceback
         if os.environ.get("TAILOR_DEBUG"):
             raise
@@ -103,6 +110,15 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def shown_path(path: object, limit: int = 160) -> str:
+    """A path for a one-line message: long ones shortened in the middle, with their length."""
+    text = os.fsdecode(path) if isinstance(path, str | bytes) else str(path)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}…{text[-limit // 4 :]}, {len(text):,} characters"
 
 
 if __name__ == "__main__":  # pragma: no cover

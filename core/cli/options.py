@@ -24,6 +24,39 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+MAX_ID = 2**63 - 1  # the largest id a catalog can hold (SQLite's and PostgreSQL's bigint)
+MAX_SEED = 2**63 - 1  # as TrainConfig checks it
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, got '{text}'") from None
+
+
+def run_id(text: str) -> int:
+    """A run id argument: a whole number from 1 up to the largest id a catalog holds."""
+    value = _whole(text, "a run id")
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a run id (a whole number from 1)")
+    return value
+
+
+def seed(text: str) -> int:
+    value = _whole(text, "a seed")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {MAX_SEED}, got {text}")
+    return value
+
+
+def positive(text: str) -> int:
+    value = _whole(text, "a count")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a count must be at least 1, got {text}")
+    return value
+
+
 def command(
     sub: argparse._SubParsersAction,
     name: str,
@@ -86,7 +119,7 @@ def _add_field(parser: argparse.ArgumentParser, field: Field, hint: Any, prefix:
         return
     extra: dict[str, Any] = {key: meta[key] for key in ("choices", "metavar") if key in meta}
     if base is not str:
-        extra["type"] = base
+        extra["type"] = FIELD_TYPES.get(field.name, base)
     if "const" in meta:
         extra.update(nargs="?", const=meta["const"])
     help_text = (meta.get("help") or "").replace("%", "%%") or None
@@ -94,6 +127,9 @@ def _add_field(parser: argparse.ArgumentParser, field: Field, hint: Any, prefix:
         shown = str(default)
         help_text = f"{help_text} (default {shown})" if help_text else f"default {shown}"
     parser.add_argument(flag, dest=dest, default=default, help=help_text, **extra)
+
+
+FIELD_TYPES = {"features_of": run_id, "seed": seed, "split_seed": seed}
 
 
 def _base_type(hint: Any) -> Any:

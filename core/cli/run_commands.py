@@ -9,7 +9,7 @@ import sys
 from core.base.errors import TailorError
 from core.base.json_text import json_text
 from core.catalog.runs import RunInfo, variant_name
-from core.cli.options import EXIT_OK, command, opened
+from core.cli.options import EXIT_OK, command, opened, run_id, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "difference to the first run, and head/medium/tail means.",
         json=None,
     )
-    p.add_argument("runs", metavar="RUN", type=int, nargs="+")
+    p.add_argument("runs", metavar="RUN", type=run_id, nargs="+")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--markdown", action="store_true")
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="B",
         help="bootstrap resamples of the test images for the 95%% intervals (0: none; default 2000)",
     )
-    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the resamples (default 0)")
+    p.add_argument("--bootstrap-seed", type=seed, default=0, metavar="S", help="seed of the resamples (default 0)")
     p = command(
         sub,
         "export-model",
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "test images) and how scores come from the logits.",
         json=None,
     )
-    p.add_argument("run", metavar="RUN", type=int)
+    p.add_argument("run", metavar="RUN", type=run_id)
     p.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--precision", type=float, default=0.6, metavar="P", help="target precision of labels without a "

@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from core.base.errors import TailorError
 from core.base.json_text import json_text
-from core.cli.options import EXIT_OK, command, opened
+from core.cli.options import EXIT_OK, command, opened, run_id
 
 # Beyond this the intervals do not change in their shown digits, and the counts table outgrows memory.
 MAX_RESAMPLES = 100_000
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(the others at --precision) beside the model; accepting predictions uses them.",
         json="print the operating points as JSON",
     )
-    p.add_argument("run", metavar="RUN", type=int)
+    p.add_argument("run", metavar="RUN", type=run_id)
     p.add_argument("--precision", type=float, default=0.6, metavar="P", help="target precision (default 0.6)")
     p.add_argument("--save", action="store_true", help="save the thresholds at --precision with the run")
     p.add_argument("--set", action="append", default=[], metavar="LABEL=T", help="save LABEL's threshold T")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from core.base.errors import TailorError
 from core.base.json_text import json_text
-from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened
+from core.cli.options import EXIT_OK, add_config_options, command, config_from_args, opened, positive, run_id, seed
 from core.config import OversampleConfig, TrainConfig
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fine-tuned on real and synthetic features. Records a new run (base_run_id = RUN).",
         json="print the run's result as JSON",
     )
-    p.add_argument("run", metavar="RUN", type=int, help="a finished run (any variant)")
+    p.add_argument("run", metavar="RUN", type=run_id, help="a finished run (any variant)")
     add_config_options(p, OversampleConfig, GAN_OPTIONS + OVERSAMPLER_OPTIONS)
     add_config_options(p, TrainConfig, ("device", "seed"))
     _runs_dir(p)
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "when the run has one (best ACSA over 0..3 in steps of 0.25), else 1.",
         json="print the derived run's result as JSON",
     )
-    p.add_argument("run", metavar="RUN", type=int, help="a finished run")
+    p.add_argument("run", metavar="RUN", type=run_id, help="a finished run")
     p.add_argument("--tau", type=float, help="logit adjustment strength (0: none; 1: balanced)")
     p.add_argument("--tau-norm", type=float, metavar="P", help="tau-normalise the classifier with power P (e.g. 1)")
     _runs_dir(p)
@@ -86,11 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "real training images it mixes with their convex weights; and the per-label counts of synthetic "
         "features the classifier was trained on.",
     )
-    p.add_argument("run", metavar="RUN", type=int, help="a finished convex-gan run")
+    p.add_argument("run", metavar="RUN", type=run_id, help="a finished convex-gan run")
     p.add_argument("--label", required=True, metavar="NAME")
-    p.add_argument("--count", type=int, default=5, help="synthetic samples (default 5)")
-    p.add_argument("--top", type=int, default=5, help="largest weights shown per sample (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--count", type=positive, default=5, help="synthetic samples (default 5)")
+    p.add_argument("--top", type=positive, default=5, help="largest weights shown per sample (default 5)")
+    p.add_argument("--seed", type=seed, default=0)
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
@@ -111,7 +111,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="train one run per seed (e.g. 0,1,2 or 0-4), all on the first seed's train/test split: compare "
         "shows their mean and spread (--json prints a list)",
     )
-    p.add_argument("--resume", type=int, metavar="RUN", help="continue an interrupted or cancelled run")
+    p.add_argument("--resume", type=run_id, metavar="RUN", help="continue an interrupted or cancelled run")
     p.add_argument(
         "--distributed",
         action="store_true",

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import pickle
 import signal
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from typing import IO, Any, cast
 
 import torch
 
+from core.base.errors import TailorError
 from core.base.files import atomic_write
 from core.base.held_files import refuse_held
 
@@ -92,5 +94,13 @@ def save(obj: object, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> Any:
+    """Tensors and plain containers only (``weights_only``): a file that holds other objects (code that would run
+    on loading) is refused with one line, never loaded."""
     refuse_held(path, "checkpoint")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise TailorError(
+            f"{path} holds objects other than tensors and plain values; Tailor loads only weights, so it was not "
+            "loaded (save the model's state_dict instead)"
+        ) from None

@@ -118,6 +118,7 @@ def _start(
             recorder.catalog, config.attribute, seed=config.splitting_seed, test_fraction=config.test_fraction
         )
         recorder.config = config.resolved(snapshot.multi_label)
+        check_splits(snapshot, config.attribute)  # before the run is recorded
     config = recorder.config
     device = pick_device(config.device)
     if group is not None:
@@ -135,6 +136,16 @@ def _start(
     assert recorder.directory is not None
     trainer = _Trainer(config, snapshot, device, recorder.directory, group, built, resuming=resume is not None)
     yield from trainer.run(recorder)
+
+
+def check_splits(snapshot: Snapshot, attribute: str) -> None:
+    """A run needs images to train on and images to test on: one line before anything is recorded."""
+    train, test = len(snapshot.indices("train")), len(snapshot.indices("test"))
+    if not train or not test:
+        raise TailorError(
+            f"'{attribute}' has {len(snapshot.image_ids)} labelled images: {train} to train on and {test} to test "
+            "on; a run needs both (label more images, or put some in the test split)"
+        )
 
 
 def _build(config: TrainConfig, snapshot: Snapshot) -> Built:

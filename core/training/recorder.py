@@ -262,7 +262,7 @@ def failure_message(exc: BaseException, config: TrainConfig, run_id: int = 0, pr
     kept = _kept(run_id, progress)
     if isinstance(exc, StorageError):
         return exc.message + kept
-    if isinstance(exc, TailorError):
+    if isinstance(exc, TailorError) and not isinstance(exc, OSError):  # DiskFull is both: as a full disk below
         return exc.message
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         what = "read-only" if exc.errno == errno.EROFS else "full"

@@ -4,6 +4,7 @@ to normalised floats on the device. Shared by training and the oversampler."""
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import torch
@@ -13,6 +14,8 @@ from core.training.dataset import IMAGENET_MEAN, IMAGENET_STD
 
 
 def pick_device(name: str) -> torch.device:
+    if not DEVICE_NAME.fullmatch(name):
+        raise TailorError(f"unknown device '{name}' (auto, cpu, cuda, cuda:N or mps)")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -26,6 +29,9 @@ def pick_device(name: str) -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
         raise TailorError("--device mps: no Apple GPU (MPS) is available here (use --device auto or cpu)")
     return torch.device(name)
+
+
+DEVICE_NAME = re.compile(r"auto|cpu|cuda|cuda:\d{1,3}|mps")
 
 
 def device_label(device: torch.device) -> str:

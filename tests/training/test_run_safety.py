@@ -115,7 +115,9 @@ def _second_checkpoint_fails(monkeypatch, error, after_bytes: int) -> None:
         if written > after_bytes:
             raise error()
 
-    def opened(path, mode):
+    def opened(path, mode, **kwargs):
+        if mode != "wb":  # a text file (the runs folder's owner file): not a checkpoint
+            return real_open(path, mode, **kwargs)
         saves["n"] += 1
         return _HookedFile(real_open(path, mode), fail) if saves["n"] >= 2 else real_open(path, mode)
 
@@ -154,7 +156,7 @@ def test_a_signal_while_a_checkpoint_is_written_waits_for_the_whole_file(tmp_pat
             sent.append(True)
             os.kill(os.getpid(), sig)  # delivered to this, the main thread, at once
 
-    hooked = lambda path, mode: _HookedFile(real_open(path, mode), signal_once)  # noqa: E731
+    hooked = lambda path, mode, **kw: _HookedFile(real_open(path, mode, **kw), signal_once)  # noqa: E731
     monkeypatch.setattr(files, "open", hooked, raising=False)
     # both raise KeyboardInterrupt, as in `tailor train` (SIGINT's default; the CLI's handler for SIGTERM), even
     # when this suite runs with SIGINT ignored
