@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
 from core.base.errors import TailorError
+
+DEVICE_NAME = re.compile(r"auto|cpu|cuda|cuda:\d{1,3}|mps")  # what --device takes
 
 LDAM_SCALE = 30.0  # LDAM's logit scale s (Cao et al. 2019): runs record softmax(s * cos)
 DEFAULT_BETA = 0.99  # of the effective number E_n = (1 - beta^n) / (1 - beta): iew, cb-focal, tailor stats
@@ -247,8 +250,7 @@ class TrainConfig:
             (0 <= self.seed < 2**63, "--seed must be between 0 and 2^63 - 1"),
             (0 <= self.workers <= 256, "--workers must be between 0 and 256"),
             (
-                self.device in ("auto", "cpu", "cuda", "mps")
-                or (self.device.startswith("cuda:") and self.device[5:].isdigit()),
+                bool(DEVICE_NAME.fullmatch(self.device)),
                 f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)",
             ),
             (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),

@@ -96,6 +96,9 @@ def sort_labels(table: dict) -> dict:
 def _comparable(catalog: Catalog, run_ids: list[int]) -> list[RunInfo]:
     if len(run_ids) < 1:
         raise TailorError("name at least one run to compare")
+    twice = sorted({run_id for run_id in run_ids if run_ids.count(run_id) > 1})
+    if twice:
+        raise TailorError(f"run {', '.join(map(str, twice))} is named more than once; name each run once")
     runs = [get_run(catalog, run_id) for run_id in run_ids]
     for run in runs:
         if run.status != RunStatus.FINISHED or not run.metrics:

@@ -537,9 +537,9 @@ def posthoc_name(posthoc: dict[str, float]) -> str:
     """ "+ LA τ=1" / "+ τ-norm p=1" for a derived run's post-hoc adjustment."""
     parts = []
     if posthoc.get("tau_norm"):
-        parts.append(f"τ-norm p={posthoc['tau_norm']:g}")
+        parts.append(f"τ-norm p={posthoc['tau_norm']:.3g}")
     if posthoc.get("tau"):
-        parts.append(f"LA τ={posthoc['tau']:g}")
+        parts.append(f"LA τ={posthoc['tau']:.3g}")
     return "+ " + " + ".join(parts) if parts else "+ no adjustment"
 
 

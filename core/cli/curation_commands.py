@@ -7,7 +7,7 @@ from typing import Any
 
 from core.base.json_text import json_text
 from core.catalog.records import SPLITS
-from core.cli.options import EXIT_OK, command, opened, positive, run_id, seed
+from core.cli.options import EXIT_OK, command, device, opened, positive, run_id, seed
 from core.cli.render import follow_progress
 
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     scope.add_argument("--all", action="store_true", help="every image of the catalog")
     scope.add_argument("--split", choices=SPLITS, help="the images of one split")
     p.add_argument("--attribute", "-a", metavar="NAME", help="refuse unless the run was trained on this attribute")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     register_label_issues(sub)
     register_duplicates(sub)
 
@@ -114,7 +114,7 @@ def register_label_issues(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--limit", type=positive, default=30, metavar="N", help="issues printed without --json (default 30)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
 
 
 def _feature_options(p: argparse.ArgumentParser, title: str) -> None:
@@ -200,7 +200,7 @@ def register_duplicates(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=0.95, help="cosine similarity of near duplicates (0.95)")
     p.add_argument("--exact-only", action="store_true", help="only identical files (no features needed)")
     p.add_argument("--limit", type=positive, default=50, metavar="N", help="pairs printed without --json (default 50)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
 
 
 def run_duplicates(args: argparse.Namespace) -> int:
@@ -219,6 +219,9 @@ def run_duplicates(args: argparse.Namespace) -> int:
         return EXIT_OK
     exact = sum(pair.exact for pair in report.pairs)
     where = f"run {args.run}'s splits" if args.run is not None else "the catalog's splits"
+    if report.more:
+        print(f"{len(report.pairs) + report.more:,} pairs found: the {len(report.pairs):,} listed below and "
+              f"{report.more:,} more, not listed (raise --threshold to see fewer, closer ones)")  # fmt: skip
     print(
         f"{len(report.pairs):,} duplicate pairs across {where} ({exact:,} identical files, "
         f"{len(report.pairs) - exact:,} with cosine >= {report.threshold:g}"

@@ -13,6 +13,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from core.catalog.runs import recover_interrupted
 from core.catalog.store import Catalog
+from core.config import DEVICE_NAME
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,6 +49,12 @@ def seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {MAX_SEED}, got {text}")
     return value
+
+
+def device(text: str) -> str:
+    if not DEVICE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"unknown device '{text}' (auto, cpu, cuda, cuda:N or mps)")
+    return text
 
 
 def positive(text: str) -> int:

@@ -31,6 +31,7 @@ from core.training.events import FeatureProgress, WeightsDownload
 
 DEFAULT_THRESHOLD = 0.95
 BLOCK = 2048
+MAX_PAIRS = 100_000  # pairs listed; beyond them only counted (50,000 copies of one image are 1.25e9 pairs)
 SPLIT_PAIRS = (("train", "test"), ("train", "val"), ("val", "test"))
 
 
@@ -53,39 +54,60 @@ class DuplicateReport:
     threshold: float
     features: str  # what the similarities were computed on ("" when only exact duplicates were looked for)
     cancelled: bool = False
+    more: int = 0  # pairs found beyond the MAX_PAIRS listed
+    twins: int | None = None  # test images with a twin in training, over every pair found (listed or not)
 
     @property
     def test_images_with_training_twin(self) -> int:
+        if self.twins is not None:
+            return self.twins
         return len({p.image_b for p in self.pairs if (p.split_a, p.split_b) == ("train", "test")})
 
 
-def exact_pairs(ids: Sequence[int], hashes: Sequence[str], splits: Sequence[str]) -> list[tuple[int, int]]:
-    """Index pairs (i, j) of identical content in two different splits, ordered as in SPLIT_PAIRS."""
-    by_hash: dict[str, list[int]] = defaultdict(list)
+def exact_pairs(
+    ids: Sequence[int], hashes: Sequence[str], splits: Sequence[str], counts: dict | None = None
+) -> list[tuple[int, int]]:
+    """Index pairs (i, j) of identical content in two different splits, ordered as in SPLIT_PAIRS; at most
+    MAX_PAIRS of them. ``counts`` (a dict) receives ``total`` (every pair) and ``twins`` (indices of test images
+    with an identical training image), counted without listing."""
+    by_hash: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, digest in enumerate(hashes):
-        by_hash[digest].append(i)
-    rank = {pair: n for n, pair in enumerate(SPLIT_PAIRS)}
-    result = []
+        by_hash[digest][splits[i]].append(i)
+    result: list[tuple[int, int]] = []
+    total, twins = 0, set[int]()
     for members in by_hash.values():
-        for x in members:
-            for y in members:
-                if ids[x] != ids[y] and (splits[x], splits[y]) in rank:
-                    result.append((x, y))
+        for first, second in SPLIT_PAIRS:
+            a, b = members.get(first, []), members.get(second, [])
+            total += len(a) * len(b)
+            if (first, second) == ("train", "test") and a:
+                twins.update(b)
+            for x in a:
+                if len(result) >= MAX_PAIRS:
+                    break
+                result.extend((x, y) for y in b[: MAX_PAIRS - len(result)] if ids[x] != ids[y])
+    if counts is not None:
+        counts.update(total=total, twins=twins)
     return sorted(result)
 
 
 def near_pairs(
-    features: np.ndarray, splits: Sequence[str], threshold: float, cancel: threading.Event | None = None
+    features: np.ndarray,
+    splits: Sequence[str],
+    threshold: float,
+    cancel: threading.Event | None = None,
+    counts: dict | None = None,
 ) -> list[tuple[int, int, float]] | None:
     """Index pairs (i, j, cosine) with cosine >= threshold, i in the first split of a SPLIT_PAIRS pair and j in the
-    second; None when cancelled."""
+    second, the MAX_PAIRS most similar of them; None when cancelled. ``counts`` receives ``total`` and ``twins``
+    (as for :func:`exact_pairs`)."""
     x = np.asarray(features, dtype=np.float32)
     if not np.isfinite(x).all():  # the feature store refuses these; a caller's own array is checked too
         raise TailorError(f"{int((~np.isfinite(x).all(axis=1)).sum())} images have features that are not finite")
     x = x - np.median(x, axis=0, keepdims=True)  # not the mean: one huge row would pull every other row one way
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     split_array = np.asarray(splits)
-    found: list[tuple[int, int, float]] = []
+    kept = _Best(MAX_PAIRS)
+    total, twins = 0, set[int]()
     for first, second in SPLIT_PAIRS:
         a, b = np.flatnonzero(split_array == first), np.flatnonzero(split_array == second)
         if not len(a) or not len(b):
@@ -96,8 +118,42 @@ def near_pairs(
             rows = b[start : start + BLOCK]
             similarity = x[rows] @ x[a].T
             hit_b, hit_a = np.nonzero(similarity >= threshold)
-            found += [(int(a[i]), int(rows[j]), float(similarity[j, i])) for j, i in zip(hit_b, hit_a)]
-    return found
+            total += len(hit_b)
+            if (first, second) == ("train", "test"):
+                twins.update(int(r) for r in np.unique(rows[hit_b]))
+            kept.add(a[hit_a], rows[hit_b], similarity[hit_b, hit_a])
+    if counts is not None:
+        counts.update(total=total, twins=twins)
+    return kept.pairs()
+
+
+class _Best:
+    """The ``size`` most similar pairs seen so far, in bounded memory."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.count = 0
+
+    def add(self, a: np.ndarray, b: np.ndarray, similarity: np.ndarray) -> None:
+        self.parts.append((a, b, similarity.astype(np.float32)))
+        self.count += len(a)
+        if self.count > 2 * self.size:
+            self.parts = [self._top()]
+            self.count = len(self.parts[0][0])
+
+    def _top(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a, b, s = (np.concatenate([part[k] for part in self.parts]) for k in range(3))
+        if len(s) > self.size:
+            keep = np.argpartition(-s, self.size - 1)[: self.size]
+            a, b, s = a[keep], b[keep], s[keep]
+        return a, b, s
+
+    def pairs(self) -> list[tuple[int, int, float]]:
+        if not self.parts:
+            return []
+        a, b, s = self._top()
+        return [(int(i), int(j), float(v)) for i, j, v in zip(a, b, s)]
 
 
 def find_duplicates(
@@ -120,8 +176,15 @@ def find_duplicates(
         raise TailorError(f"--threshold must be in (0, 1], got {threshold}")
     with open_catalog(catalog) as opened:
         ids, splits = _images(opened, run_id)
+        if len(set(splits)) < 2:
+            raise TailorError(
+                f"duplicates are looked for across splits, and {_which(run_id)} "
+                f"{'only ' + repr(splits[0]) if splits else 'none'}: give images a test split (or pass --run RUN)"
+            )
         paths, hashes = predictions.image_paths(opened, ids)
-        exact = exact_pairs(ids, hashes, splits)
+        exact_counts: dict = {}
+        near_counts: dict = {"total": 0, "twins": set()}
+        exact = exact_pairs(ids, hashes, splits, exact_counts)
         near: list[tuple[int, int, float]] = []
         described = ""
         if not exact_only and ids:
@@ -132,7 +195,7 @@ def find_duplicates(
                 described = ""
             elif features is None:
                 return DuplicateReport([], len(ids), threshold, described, cancelled=True)
-            found = near_pairs(features, splits, threshold, cancel) if features is not None else []
+            found = near_pairs(features, splits, threshold, cancel, near_counts) if features is not None else []
             if found is None:
                 return DuplicateReport([], len(ids), threshold, described, cancelled=True)
             near = found
@@ -143,9 +206,15 @@ def find_duplicates(
     )
     pairs += [
         DuplicatePair(ids[i], paths[i], splits[i], ids[j], paths[j], splits[j], round(s, 6), False)
-        for i, j, s in near_sorted
+        for i, j, s in near_sorted[: max(0, MAX_PAIRS - len(pairs))]
     ]
-    return DuplicateReport(pairs, len(ids), threshold, described)
+    found_total = exact_counts["total"] + max(0, near_counts["total"] - len(exact_set))
+    twins = len(exact_counts["twins"] | near_counts["twins"])
+    return DuplicateReport(pairs, len(ids), threshold, described, more=max(0, found_total - len(pairs)), twins=twins)
+
+
+def _which(run_id: int | None) -> str:
+    return f"run {run_id}'s images have" if run_id is not None else "the catalog's images with a split have"
 
 
 def _images(catalog: Catalog, run_id: int | None) -> tuple[list[int], list[str]]:

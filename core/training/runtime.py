@@ -4,12 +4,12 @@ to normalised floats on the device. Shared by training and the oversampler."""
 from __future__ import annotations
 
 import random
-import re
 
 import numpy as np
 import torch
 
 from core.base.errors import TailorError
+from core.config import DEVICE_NAME
 from core.training.dataset import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -29,9 +29,6 @@ def pick_device(name: str) -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
         raise TailorError("--device mps: no Apple GPU (MPS) is available here (use --device auto or cpu)")
     return torch.device(name)
-
-
-DEVICE_NAME = re.compile(r"auto|cpu|cuda|cuda:\d{1,3}|mps")
 
 
 def device_label(device: torch.device) -> str:
