@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from core.analysis.compare_intervals import Bootstrapped
 
 MIN_TEST_IMAGES = 10  # a label with fewer test images is shown but marked "too few to compare"
+MIN_SEEDS = 3  # runs a seed group needs for an interval across seeds
 
 
 DEFAULT_RESAMPLES = 2000  # core.analysis.bootstrap's (numpy is imported with the first comparison, not here)
@@ -166,14 +167,22 @@ def _add_intervals(table: dict, boot: Bootstrapped | None) -> None:
     table["resamples"] = boot.resamples  # fewer than asked only for a test set too large for memory
     base = boot.tables[0]
     enough = boot.paired_on >= MIN_TEST_IMAGES  # fewer shared test images: nothing is significant
+    few = [j for j in range(len(table["labels"])) if too_few(table, j)]
+    if few:  # an overall value averages every label: marked only when each has enough test images
+        table["overall_not_marked"] = (
+            f"overall values are not marked significant: {len(few)} of {len(table['labels'])} labels have fewer "
+            f"than {MIN_TEST_IMAGES} test images"
+        )
+    single = [n < 2 for n in table["test_counts"]]  # one test image: no interval at all
     for row, tab in zip(table["rows"], boot.tables):
         row["ci"] = {k: metric_intervals(tab, k)[0] for k in METRICS if k in tab}
         row["delta_ci"] = {k: delta_intervals(tab, base, k)[0] for k in METRICS if k in tab}
-        row["significant"] = {k: excludes_zero(row["delta_ci"][k]) and enough for k in row["delta_ci"]}
+        row["significant"] = {k: excludes_zero(row["delta_ci"][k]) and enough and not few for k in row["delta_ci"]}
         for key in PER_LABEL:
             if key in tab:
-                row[f"{key}_ci"] = metric_intervals(tab, key)
-                row[f"{key}_delta_ci"] = delta_intervals(tab, base, key)
+                row[f"{key}_ci"] = [None if single[j] else ci for j, ci in enumerate(metric_intervals(tab, key))]
+                deltas = delta_intervals(tab, base, key)
+                row[f"{key}_delta_ci"] = [None if single[j] else ci for j, ci in enumerate(deltas)]
                 row[f"{key}_significant"] = [
                     excludes_zero(ci) and enough and not too_few(table, j)
                     for j, ci in enumerate(row[f"{key}_delta_ci"])
@@ -226,7 +235,13 @@ def add_seed_differences(table: dict) -> None:
             continue
         mine, theirs = [rows[i] for i in group["runs"]], [rows[i] for i in base["runs"]]
         group["baseline_runs"] = base["runs"]
-        group["delta_seeds"] = {k: _seed_difference([r[k] for r in mine], [r[k] for r in theirs]) for k in METRICS}
+        if min(len(mine), len(theirs)) < MIN_SEEDS:
+            group["seeds_note"] = (
+                f"no interval across seeds: it needs {MIN_SEEDS} seeds in each group "
+                f"({len(mine)} and {len(theirs)} here)"
+            )
+        few = any(too_few(table, j) for j in range(len(table["labels"])))
+        group["delta_seeds"] = {k: _seed_difference([r[k] for r in mine], [r[k] for r in theirs], few) for k in METRICS}
         group["ap_delta_seeds"] = [
             _seed_difference([r["ap"][j] for r in mine], [r["ap"][j] for r in theirs], too_few(table, j))
             for j in range(len(table["labels"]))
@@ -244,9 +259,10 @@ def _seed_difference(mine: list, theirs: list, few: bool = False) -> dict | None
 
 
 def welch_interval(a: list[float | None], b: list[float | None], confidence: float) -> tuple[float, list] | None:
-    """mean(a) - mean(b) and its Welch t-interval (unequal variances); None with fewer than two values a side."""
+    """mean(a) - mean(b) and its Welch t-interval (unequal variances); None with fewer than
+    :data:`MIN_SEEDS` values a side (two seeds a side gave "+18.3 [-129.5, +166.1]": one degree of freedom)."""
     x, y = [v for v in a if v is not None], [v for v in b if v is not None]
-    if len(x) < 2 or len(y) < 2:
+    if len(x) < MIN_SEEDS or len(y) < MIN_SEEDS:
         return None
     from scipy import stats
 

@@ -116,6 +116,8 @@ def _markdown_note(table: dict) -> str:
         )
     elif len(table["rows"]) > 1:
         note += f" +x: difference to run {table['baseline']}."
+    if table.get("overall_not_marked"):
+        note += " " + table["overall_not_marked"][0].upper() + table["overall_not_marked"][1:] + "."
     if table.get("seed_groups"):
         note += " Rows of several runs: mean ± standard deviation across seeds."
         if any(group.get("delta_seeds") for group in table["seed_groups"]):
@@ -123,6 +125,8 @@ def _markdown_note(table: dict) -> str:
                 " Δ: difference of means to the baseline's seeds with a 95% Welch t-interval across seeds (training "
                 "randomness, which the bootstrap of test images does not cover), *: it excludes 0."
             )
+        notes = sorted({group["seeds_note"] for group in table["seed_groups"] if group.get("seeds_note")})
+        note += "".join(f" {text[0].upper()}{text[1:]}." for text in notes)
     tests = table.get("test_counts")
     if tests:
         note += (
@@ -214,7 +218,7 @@ def compare_json(table: dict) -> dict:
         ]
         runs.append(item)
     keys = ("attribute", "baseline", "min_test_images", "confidence", "resamples", "bootstrap_seed", "paired_on",
-            "same_test_images", "test_images")  # fmt: skip
+            "same_test_images", "test_images", "overall_not_marked")  # fmt: skip
     return {
         **{k: table.get(k) for k in keys},
         "labels": [

@@ -20,7 +20,7 @@ but thresholds are reported in score units). Returned keys:
 ``per_label``
     One entry per label, in label order: ``support`` (positives in y_true), ``accuracy`` (recall as above, None
     without positives), ``ap`` (``average_precision_score``; None without positives: AP is undefined there, not 0),
-    ``threshold`` and ``recall`` at the smallest score threshold whose precision reaches ``target_precision``
+    ``threshold`` and ``recall`` at the threshold reaching ``target_precision`` with the most recall (see target_index)
     (None when no threshold does), and ``pr_curve`` (``precision`` and ``recall`` lists, at most ~200 points).
 ``groups`` (with ``groups=[head|medium|tail per label]``)
     Per group: number of labels, the means of accuracy and AP over its labels with positives, and ``pr_curve``:
@@ -63,17 +63,28 @@ def label_operating_point(positive: np.ndarray, score: np.ndarray, target_precis
     precision, recall, thresholds = precision_recall_curve(positive, score)
     ap = average_precision_from_curve(precision, recall)
     # precision/recall have one more point than thresholds (the final precision 1, recall 0 point)
-    reached = np.flatnonzero(precision[:-1] >= target_precision)
+    chosen = target_index(precision, recall, target_precision)
     threshold = recall_at = None
-    if reached.size:
-        first = reached[0]  # thresholds increase: the first index is the smallest threshold
-        threshold, recall_at = float(thresholds[first]), float(recall[first])
+    if chosen is not None:
+        threshold, recall_at = float(thresholds[chosen]), float(recall[chosen])
     return {
         "ap": ap,
         "threshold": threshold,
         "recall_at_threshold": recall_at,
         "pr_curve": _downsample(precision, recall),
     }
+
+
+def target_index(precision: np.ndarray, recall: np.ndarray, target_precision: float) -> int | None:
+    """The index (into scikit-learn's ``precision_recall_curve`` thresholds, which increase) of the threshold at
+    ``target_precision``: the largest recall reaching it and, among thresholds of that recall, the highest
+    precision (a lower threshold with the same recall only adds false positives). None when none reaches it."""
+    reached = np.flatnonzero(precision[:-1] >= target_precision)
+    if not reached.size:
+        return None
+    best_recall = recall[reached[0]]  # recall falls as the threshold rises: the smallest threshold has the most
+    same = reached[recall[reached] == best_recall]
+    return int(same[np.argmax(precision[same])])
 
 
 def _geometric_mean(values: list[float]) -> float | None:

@@ -79,14 +79,14 @@ def operating_points(
 def _label_point(name, label_id, positive, score, columns, target, stored) -> OperatingPoint:  # type: ignore[no-untyped-def]
     from sklearn.metrics import precision_recall_curve
 
-    from core.analysis.metrics import average_precision_from_curve
+    from core.analysis.metrics import average_precision_from_curve, target_index
 
     if not positive.any():
         empty: dict[str, list] = {"precision": [], "recall": [], "threshold": []}
         return OperatingPoint(name, label_id, 0, None, empty, {"recall": [], "low": [], "high": []}, None, None, None)
     precision, recall, thresholds = precision_recall_curve(positive, score)
-    reached = np.flatnonzero(precision[:-1] >= target)
-    at_target = measure(positive, score, columns, float(thresholds[reached[0]])) if reached.size else None
+    chosen = target_index(precision, recall, target)
+    at_target = measure(positive, score, columns, float(thresholds[chosen])) if chosen is not None else None
     saved = measure(positive, score, columns, stored.threshold) if stored is not None else None
     return OperatingPoint(
         name,

@@ -172,8 +172,8 @@ def right_in_a_wrong_in_b(a: Review, b: Review) -> list[ReviewItem]:
 
 
 def thresholds(review: Review, target_precision: float = 0.6) -> list[dict]:
-    """Per label: the smallest score threshold reaching ``target_precision`` on the test set and its recall (None
-    when no threshold reaches it), with the AP and the number of positives."""
+    """Per label: the threshold reaching ``target_precision`` on the test set with the most recall (then the most
+    precision) and its recall (None when no threshold reaches it), with the AP and the number of positives."""
     if not 0 < target_precision <= 1:
         raise TailorError(f"target precision must be in (0, 1], got {target_precision}")
     from core.analysis.metrics import (
@@ -198,8 +198,8 @@ def thresholds(review: Review, target_precision: float = 0.6) -> list[dict]:
 
 def label_thresholds(catalog: Catalog, run_id: int, target_precision: float = 0.6) -> dict[int, float | None]:
     """Label id -> the threshold accepting predictions "at 60% precision" uses: the one saved with the run (picked
-    on its PR curve in the Runs tab, or by ``tailor thresholds``), else the smallest score threshold reaching
-    ``target_precision`` on the run's test images (None: none reaches it)."""
+    on its PR curve in the Runs tab, or by ``tailor thresholds``), else the threshold reaching ``target_precision``
+    on the run's test images with the most recall, then the most precision (None: none reaches it)."""
     from core.catalog.run_thresholds import saved_thresholds
 
     run = get_run(catalog, run_id)

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "thresholds",
         run_thresholds,
         "a run's per-label thresholds with 95%% intervals of the precision and recall they give; save them",
-        "Per label: the smallest score threshold reaching --precision on the run's test images, the precision and "
+        "Per label: the threshold reaching --precision on the run's test images with the most recall (then the most "
+        "precision), the precision and "
         "recall it gives with 95% bootstrap intervals, and the threshold saved with the run. --save saves the "
         "thresholds at --precision; --set LABEL=T saves one picked by hand. export-model writes the saved ones "
         "(the others at --precision) beside the model; accepting predictions uses them.",

@@ -207,7 +207,10 @@ class ComparisonTable(QTableWidget):
                 "; rows of seeds: mean ± sd and the difference to the baseline's seeds with a 95% t-interval across "
                 "seeds (training randomness)"
             )
-        return text
+        if table.get("overall_not_marked"):
+            text += "; " + table["overall_not_marked"]
+        notes = sorted({g["seeds_note"] for g in table.get("seed_groups") or [] if g.get("seeds_note")})
+        return text + "".join(f"; {note}" for note in notes)
 
 
 def group_cell(
