@@ -56,32 +56,9 @@ def accept_predictions(
     ``image_ids``: these images (a selection); None: every image the run predicted. ``thresholds``: label id ->
     the score a prediction needs (None or absent: that label is never accepted); without ``thresholds`` the top
     label is accepted (single-label) or every label scored at least 0.5 (multi-label)."""
-    import numpy as np
-
     attribute_id, kind, label_ids = _run_labels(catalog, run_id)
     with catalog.session(write=True) as s:
-        _attribute(s, attribute_id)
-        existing = set(s.scalars(select(Label.id).where(Label.attribute_id == attribute_id)))
-        query = select(Prediction.image_id, Prediction.scores).where(Prediction.run_id == run_id)
-        rows: list[tuple[int, bytes]] = []
-        if image_ids is None:
-            rows = [(r[0], r[1]) for r in s.execute(query)]
-        else:
-            for chunk in chunks(sorted(set(image_ids)), IDS_PER_QUERY):
-                rows += [(r[0], r[1]) for r in s.execute(query.where(Prediction.image_id.in_(chunk)))]
-        images = sorted(image_id for image_id, _ in rows)
-        annotations = _annotations_of(s, attribute_id, images)
-        by_person = {img for _, img, _, source in annotations if source in PERSON_SOURCES}
-        chosen: dict[int, list[int]] = {}
-        gone = 0  # predictions of labels deleted or merged since the run: left out, and said
-        for image_id, raw in rows:
-            if image_id in by_person:
-                continue
-            picked = _pick(np.frombuffer(raw, dtype=np.float32).tolist(), label_ids, kind, thresholds)
-            kept = [label for label in picked if label in existing]
-            gone += len(picked) - len(kept)
-            if kept:
-                chosen[image_id] = kept
+        rows, chosen, gone, annotations = _choose(s, run_id, attribute_id, kind, label_ids, image_ids, thresholds)
         stale = [ann for ann, img, _, _ in annotations if img in chosen]
         deleted = _delete_rows(s, "annotation", stale)
         now = utcnow()
@@ -100,6 +77,61 @@ def accept_predictions(
         attributes=(attribute_id,),
     )
     return Accepted(edit, len(chosen), len(rows) - len(chosen))
+
+
+def accept_counts(
+    catalog: Catalog,
+    run_id: int,
+    image_ids: Sequence[int] | None = None,
+    thresholds: Mapping[int, float | None] | None = None,
+) -> dict[int, int]:
+    """Label id -> the images :func:`accept_predictions` would give that label now (nothing is written): what
+    the window shows before it accepts."""
+    attribute_id, kind, label_ids = _run_labels(catalog, run_id)
+    with catalog.session() as s:
+        _, chosen, _, _ = _choose(s, run_id, attribute_id, kind, label_ids, image_ids, thresholds)
+    counts = dict.fromkeys(label_ids, 0)
+    for labels in chosen.values():
+        for label in labels:
+            counts[label] += 1
+    return counts
+
+
+def _choose(  # type: ignore[no-untyped-def]
+    s,
+    run_id: int,
+    attribute_id: int,
+    kind: str,
+    label_ids: list[int],
+    image_ids: Sequence[int] | None,
+    thresholds: Mapping[int, float | None] | None,
+) -> tuple[list[tuple[int, bytes]], dict[int, list[int]], int, list]:
+    """The run's prediction rows of these images, the labels each image gets (never over a person's label), how
+    many predictions name a label deleted or merged since the run, and the images' current annotations."""
+    import numpy as np
+
+    _attribute(s, attribute_id)
+    existing = set(s.scalars(select(Label.id).where(Label.attribute_id == attribute_id)))
+    query = select(Prediction.image_id, Prediction.scores).where(Prediction.run_id == run_id)
+    rows: list[tuple[int, bytes]] = []
+    if image_ids is None:
+        rows = [(r[0], r[1]) for r in s.execute(query)]
+    else:
+        for chunk in chunks(sorted(set(image_ids)), IDS_PER_QUERY):
+            rows += [(r[0], r[1]) for r in s.execute(query.where(Prediction.image_id.in_(chunk)))]
+    annotations = _annotations_of(s, attribute_id, sorted(image_id for image_id, _ in rows))
+    by_person = {img for _, img, _, source in annotations if source in PERSON_SOURCES}
+    chosen: dict[int, list[int]] = {}
+    gone = 0
+    for image_id, raw in rows:
+        if image_id in by_person:
+            continue
+        picked = _pick(np.frombuffer(raw, dtype=np.float32).tolist(), label_ids, kind, thresholds)
+        kept = [label for label in picked if label in existing]
+        gone += len(picked) - len(kept)
+        if kept:
+            chosen[image_id] = kept
+    return rows, chosen, gone, annotations
 
 
 def _pick(

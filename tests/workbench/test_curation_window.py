@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+from PySide6.QtCore import Qt
+
 from core.catalog import edits
 from core.catalog.model_edits import set_labels
 from core.catalog.store import Catalog
@@ -49,6 +51,20 @@ def test_predict_then_accept_at_60_percent_precision_and_undo_row_for_row(qtbot,
     before = dump(location)
     browser.predictions.precision.setValue(60)
     browser.predictions.accept_above.trigger()
+    # issue 26: a preview first, per label; labels with too few test images start unchecked and say so
+    qtbot.waitUntil(lambda: browser.accept_dialog is not None and browser.accept_dialog.isVisible(), timeout=30000)
+    dialog = browser.accept_dialog
+    assert sorted(row.label for row in dialog.rows) == ["blue", "green", "red"]  # the run's output order
+    assert dump(location) == before  # nothing written yet
+    table = dialog.table
+    for r, row in enumerate(dialog.rows):
+        assert (table.item(r, 0).checkState() == Qt.CheckState.Checked) == (row.enough and row.images > 0)
+        if not row.enough:
+            assert f"only {row.test_positives} test image" in table.item(r, 3).text()
+    red = next(r for r, row in enumerate(dialog.rows) if row.label == "red")
+    assert dialog.rows[red].images > 0
+    table.item(red, 0).setCheckState(Qt.CheckState.Checked)  # the user vouches for red
+    dialog.accept()
     settle(qtbot, window)
     after = dump(location)
     new = [row for row in after["annotation"] if row not in before["annotation"]]

@@ -23,17 +23,27 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog.records import PREDICTION_SORTS, SORTS, ImageFilter, Kind
+from workbench.views.accept_dialog import AcceptDialog
 from workbench.views.detail import DetailPane
 from workbench.views.prediction_bar import PredictionBar, prediction_runs
 from workbench.widgets import plain
 from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.workers.tasks import Latest
 from workbench.workers.thumbnails import ThumbnailLoader
+from workbench.workers.torch_loading import import_analysis
 
 if TYPE_CHECKING:
     from core.catalog.store import Catalog
     from workbench.viewmodels.catalog_state import CatalogState
     from workbench.viewmodels.editor import Editor
+
+
+def _accept_preview(catalog: Catalog, run_id: int, precision: float) -> list:
+    """Worker thread: what accepting above thresholds would do, per label (core.analysis.accept_preview)."""
+    import_analysis()
+    from core.analysis.accept_preview import accept_preview
+
+    return accept_preview(catalog, run_id, precision)
 
 
 def _image_ids(catalog: Catalog, f: ImageFilter) -> array:
@@ -264,6 +274,8 @@ class BrowserView(QWidget):
         self.predictions.acceptSelection.connect(self.accept_selection)
         self.predictions.acceptAbove.connect(self.accept_above)
         self._runs_query = Latest(self)
+        self._preview = Latest(self)
+        self.accept_dialog: AcceptDialog | None = None
         self.grid.selectionModel().selectionChanged.connect(lambda *_: self._selection_timer.start())
         self.grid.digitPressed.connect(self._digit)
         self.grid.customContextMenuRequested.connect(self._context_menu)
@@ -408,11 +420,35 @@ class BrowserView(QWidget):
         self.editor.push(build, f"accept run {run_id}'s predictions on {len(ids):,} images")
 
     def accept_above(self, run_id: int, precision: float) -> None:
-        def build(catalog):  # writer thread: the thresholds need scikit-learn, read there
-            from core.analysis.review import label_thresholds
+        """Preview per label (worker: operating points need scikit-learn), then accept the checked labels."""
+        if self.state is None:
+            return
+        self.status.emit(f"Measuring run {run_id}'s thresholds at {precision:.0%} precision…")
+        self._preview.run(
+            _accept_preview,
+            self.state.catalog,
+            run_id,
+            precision,
+            on_return=lambda rows: self._show_accept_preview(run_id, precision, rows),
+            on_error=lambda exc: self.status.emit(f"Cannot accept: {exc}"),
+        )
+
+    def _show_accept_preview(self, run_id: int, precision: float, rows) -> None:
+        from core.analysis.compare import MIN_TEST_IMAGES
+
+        self.status.emit("")
+        dialog = AcceptDialog(run_id, rows, MIN_TEST_IMAGES, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.accepted.connect(lambda: self._accept_checked(run_id, precision, dialog.thresholds()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.accept_dialog = dialog
+        dialog.open()
+
+    def _accept_checked(self, run_id: int, precision: float, thresholds: dict[int, float | None]) -> None:
+        def build(catalog):
             from core.catalog.model_edits import accept_predictions
 
-            return accept_predictions(catalog, run_id, None, label_thresholds(catalog, run_id, precision)).edit
+            return accept_predictions(catalog, run_id, None, thresholds).edit
 
         self.editor.push(build, f"accept run {run_id}'s predictions at {precision:.0%} precision")
 
