@@ -293,7 +293,7 @@ def _mark_interrupted(catalog: Catalog) -> list[int]:
                     status=RunStatus.INTERRUPTED,
                     finished_at=utcnow(),
                     message=f"interrupted after epoch {done}: the process training it stopped "
-                    f"(resume with: tailor train CATALOG --resume {run_id})",
+                    f"(resume it: Runs tab ▸ Resume, or tailor train CATALOG --resume {run_id})",
                 )
             )
     return [run_id for run_id, _ in dead]
@@ -450,7 +450,9 @@ def load_snapshot(catalog: Catalog, run_id: int) -> Snapshot:
 
 
 def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], list[tuple[int, ...]], np.ndarray]:
-    """Image ids, paths, targets and the final model's scores (N x C) of a finished run's test images."""
+    """Image ids, paths, targets and the final model's scores (N x C) of a finished run's test images. Read back
+    from a catalog others may have changed: a run without stored test scores, or with scores of the wrong length or
+    not finite, is one line (it was an internal error, or a comparison silently without intervals)."""
     import numpy as np  # not with this module: opening a catalog (recover_interrupted) does not need numpy
 
     run = get_run(catalog, run_id)
@@ -460,11 +462,14 @@ def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], l
             .where(RunImage.run_id == run_id, RunImage.split == "test", RunImage.scores.is_not(None))
             .order_by(RunImage.id)
         ).all()
-    scores = (
-        np.stack([np.frombuffer(cast(bytes, r[3]), dtype=np.float32) for r in rows])  # not NULL: filtered
-        if rows
-        else np.zeros((0, len(run.labels)), dtype=np.float32)
-    )
+    if not rows:
+        raise TailorError(f"run {run_id} has no stored test scores (its test images are missing from the catalog)")
+    width = len(run.labels)
+    if any(not isinstance(r[3], bytes) or len(r[3]) != 4 * width for r in rows):
+        raise TailorError(f"run {run_id}'s stored test scores are damaged (not {width} scores an image)")
+    scores = np.stack([np.frombuffer(cast(bytes, r[3]), dtype=np.float32) for r in rows])
+    if not np.isfinite(scores).all():
+        raise TailorError(f"run {run_id}'s stored test scores are damaged (values that are not finite)")
     return [r[0] for r in rows], [r[1] for r in rows], [tuple(int(t) for t in r[2].split()) for r in rows], scores
 
 

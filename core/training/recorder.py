@@ -267,12 +267,12 @@ def failure_message(exc: BaseException, config: TrainConfig, run_id: int = 0, pr
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         what = "read-only" if exc.errno == errno.EROFS else "full"
         return f"the disk is {what} writing {exc.filename or 'the run folder'}; free space" + (
-            kept or ", then --resume the run"
+            kept or ", then resume the run (Runs tab ▸ Resume, or tailor train --resume)"
         )
     if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():  # torch.cuda's, or CUDA's
         return (
             f"out of GPU memory with batch size {config.batch_size} and image size {config.image_size}; "
-            f"try --batch-size {max(1, config.batch_size // 2)} or a smaller --image-size"
+            f"try batch size {max(1, config.batch_size // 2)} or a smaller image size"
         )
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
@@ -284,7 +284,7 @@ def _kept(run_id: int, progress: Progress | None) -> str:
     if progress.saved:
         return (
             f"; run {run_id} is kept up to epoch {progress.recorded} and resumes after epoch {progress.saved} "
-            f"(tailor train CATALOG --resume {run_id})"
+            f"(Runs tab ▸ Resume, or tailor train CATALOG --resume {run_id})"
         )
     if progress.recorded:
         return f"; run {run_id} is kept up to epoch {progress.recorded} but has no checkpoint to resume from"

@@ -101,3 +101,21 @@ def test_compare_csv_escapes_a_formula_label(trained, weights):
     assert "=HYPERLINK" in exported and all(
         not cell.startswith("=") for row in csv.reader(io.StringIO(exported)) for cell in row
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("DELETE FROM run_image WHERE split = 'test'", "has no stored test scores"),
+        ("UPDATE run_image SET scores = X'00000000' WHERE split = 'test'", "stored test scores are damaged"),
+    ],
+)
+def test_a_run_without_sound_test_scores_is_one_line_for_adjust_and_compare(trained, change, expected):
+    from tests.conftest import main_cli
+
+    location, run_id = trained
+    with Catalog(location) as cat, cat.session(write=True) as s:
+        s.execute(text(change))
+    for args in (["adjust", location, str(run_id)], ["compare", location, str(run_id)]):
+        result = main_cli(*args)
+        assert result.returncode == 2 and expected in result.stderr and result.stderr.count("\n") == 1, result
