@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import pickle
 import signal
 import threading
 from collections.abc import Iterator
@@ -99,7 +98,9 @@ def load(path: str | Path) -> Any:
     refuse_held(path, "checkpoint")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except Exception as exc:
+        if type(exc).__name__ != "UnpicklingError":  # pickle's, raised by the weights-only unpickler: nothing ran
+            raise
         raise TailorError(
             f"{path} holds objects other than tensors and plain values; Tailor loads only weights, so it was not "
             "loaded (save the model's state_dict instead)"

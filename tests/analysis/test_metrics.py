@@ -67,12 +67,16 @@ def test_multi_label_metrics_agree_with_sklearn():
 
 def brute_force_threshold(positive, score, target):
     """The smallest score threshold t whose precision (score >= t) reaches the target, and its recall."""
+    reaching = []  # the most recall, then the most precision (issue 26: not the smallest threshold)
     for t in np.unique(score):
         chosen = score >= t
         precision = positive[chosen].mean()
         if precision >= target:
-            return t, positive[chosen].sum() / positive.sum()
-    return None, None
+            reaching.append((positive[chosen].sum() / positive.sum(), precision, t))
+    if not reaching:
+        return None, None
+    recall, _precision, t = max(reaching)
+    return t, recall
 
 
 @pytest.mark.parametrize("target", [0.3, 0.6, 0.9, 0.999])
