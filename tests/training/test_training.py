@@ -307,7 +307,7 @@ def test_out_of_memory_becomes_a_failed_run_with_advice(shapes, monkeypatch):
     monkeypatch.setattr(losses.WeightedCrossEntropy, "forward", explode)
     events = drain(train(shapes, config(batch_size=16)))
     assert isinstance(events[-1], RunFailed)
-    assert "out of GPU memory" in events[-1].message and "--batch-size 8" in events[-1].message
+    assert "out of GPU memory" in events[-1].message and "try batch size 8" in events[-1].message
     with Catalog(shapes) as cat:
         assert get_run(cat, events[-1].run_id).status == "failed"
 
