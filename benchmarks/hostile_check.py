@@ -11,6 +11,8 @@ The window's own attempts (file dialogs, Quit, the accept preview) are pytest-qt
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import os
 import pickle
 import shutil
@@ -100,7 +102,7 @@ def attempts(tree: Path, work: Path) -> list[tuple[str, str]]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     csv_text = subprocess.run([sys.executable, "-m", "core.cli", "compare", location, "1", "2", "--csv"],
                               capture_output=True, text=True, env=env, cwd=tree).stdout  # fmt: skip
-    formula = any(cell.startswith("=") for line in csv_text.splitlines() for cell in line.split(","))
+    formula = any(cell.startswith("=") for row in csv.reader(io.StringIO(csv_text)) for cell in row)
     rows.append(("compare --csv of a label '=HYPERLINK(...)'", f"a cell starting with '=': {formula}"))
     evil = work / "evil.pt"
     evil.write_bytes(pickle.dumps({"w": Payload()}))
