@@ -9,6 +9,7 @@ link at its name.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ def atomic_write(
         raise
 
 
+@functools.cache
 def _file_mode() -> int:
     """0666 less this process's umask (read without changing it, where Linux tells it)."""
     try:

@@ -237,6 +237,10 @@ def follow_progress(events: Generator[Any, None, R], describe: Callable[[Any], t
             except StopIteration as stop:
                 result: R = stop.value
                 return result
+            if isinstance(event, Note):  # a line worth reading (a damaged feature chunk set aside)
+                terminal._close_bar()
+                print(event.message, file=sys.stderr)
+                continue
             shown = describe(event)
             if shown is not None:
                 terminal._count(*shown, " img")

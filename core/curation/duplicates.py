@@ -27,7 +27,7 @@ from core.catalog.runs import get_run, load_snapshot
 from core.catalog.store import Catalog, open_catalog
 from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features
 from core.curation.predict import run_extractor
-from core.training.events import FeatureProgress, WeightsDownload
+from core.training.events import FeatureProgress, Note, WeightsDownload
 
 DEFAULT_THRESHOLD = 0.95
 BLOCK = 2048
@@ -167,7 +167,7 @@ def find_duplicates(
     stored_only: bool = False,
     device: str = "auto",
     cancel: threading.Event | None = None,
-) -> Generator[FeatureProgress | WeightsDownload, None, DuplicateReport]:
+) -> Generator[FeatureProgress | WeightsDownload | Note, None, DuplicateReport]:
     """Duplicate pairs across a run's splits (``run_id``) or the catalog's (every image with a split).
     ``stored_only``: look for near duplicates only when every feature is stored already (no backbone pass: the
     Runs tab's check)."""
@@ -244,7 +244,7 @@ def _features(
     device: str,
     cancel: threading.Event | None,
     stored_only: bool,
-) -> Generator[FeatureProgress | WeightsDownload, None, tuple[np.ndarray | None, str]]:
+) -> Generator[FeatureProgress | WeightsDownload | Note, None, tuple[np.ndarray | None, str]]:
     if run_id is not None and choice == FeatureChoice():
         extractor = run_extractor(catalog, get_run(catalog, run_id))
     elif choice != FeatureChoice():

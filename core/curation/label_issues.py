@@ -30,7 +30,7 @@ from core.features.extractor import Extractor, build_model
 from core.features.store import FeatureStore
 from core.training import weights
 from core.training.backbones import Classifier
-from core.training.events import FeatureProgress, WeightsDownload
+from core.training.events import FeatureProgress, Note, WeightsDownload
 from core.training.runtime import pick_device
 
 
@@ -108,7 +108,7 @@ def find_issues(
     settings: CrossFit | None = None,
     device: str = "auto",
     cancel: threading.Event | None = None,
-) -> Generator[FeatureProgress | FoldProgress | WeightsDownload, None, IssueReport]:
+) -> Generator[FeatureProgress | FoldProgress | WeightsDownload | Note, None, IssueReport]:
     """The suspected label errors of one attribute, queue first; yields progress (feature pass, folds)."""
     started = time.perf_counter()
     choice, settings = choice or FeatureChoice(), settings or CrossFit()
@@ -169,7 +169,7 @@ def extractor_features(
     device: str,
     cancel: threading.Event | None,
     run_id: int = 0,
-) -> Generator[FeatureProgress | WeightsDownload, None, np.ndarray | None]:
+) -> Generator[FeatureProgress | WeightsDownload | Note, None, np.ndarray | None]:
     """The features of these images from ``extractor`` through its ``store`` (downloading ImageNet weights first
     when the extractor needs them); None when cancelled."""
     if extractor.pretrained == "imagenet":

@@ -30,7 +30,7 @@ from core.features.extract import extract
 from core.features.extractor import Extractor
 from core.features.store import FeatureStore
 from core.training.backbones import Classifier, input_statistics
-from core.training.events import FeatureProgress
+from core.training.events import FeatureProgress, Note
 from core.training.export import load_run_model
 from core.training.runtime import pick_device
 
@@ -114,7 +114,7 @@ def features_of(
     device: torch.device,
     cancel: threading.Event | None,
     run_id: int,
-) -> Generator[FeatureProgress, None, np.ndarray | None]:
+) -> Generator[FeatureProgress | Note, None, np.ndarray | None]:
     """The extractor's features of ``image_ids`` (their ``paths`` and content ``hashes``; N x D float16),
     computing what the store lacks; None when cancelled. Images whose features are not stored must be on disk
     (checked before any is computed)."""
@@ -152,7 +152,7 @@ def predict(
     attribute: str | None = None,
     device: str = "auto",
     cancel: threading.Event | None = None,
-) -> Generator[FeatureProgress | WriteProgress, None, PredictResult]:
+) -> Generator[FeatureProgress | Note | WriteProgress, None, PredictResult]:
     """Score images (``image_ids``, or a scope: unlabeled / all / split) with the run's model and store the
     scores; yields progress, returns what was predicted (``cancelled`` with nothing written when cancelled)."""
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from core.base.iteration import drain
 from core.base.memory import keep_freed_memory
 from core.features.store import FeatureStore
 from core.training.dataset import load_cache
-from core.training.events import FeatureProgress
+from core.training.events import FeatureProgress, Note
 from core.training.runtime import Normaliser
 
 CHUNK_IMAGES = 2048
@@ -35,10 +35,12 @@ def extract(
     cancel: threading.Event | None = None,
     batch_size: int = 128,
     run_id: int = 0,
-) -> Generator[FeatureProgress, None, bool]:
+) -> Generator[FeatureProgress | Note, None, bool]:
     """Compute what ``store`` lacks of these images (``hashes[i]`` is the content of ``paths[i]``); yields
     progress over the distinct images, returns False when cancelled."""
     todo = store.missing(hashes)
+    for note in store.notes:  # damaged chunks set aside while indexing: one line each
+        yield Note(run_id, note)
     first_path = dict(zip(reversed(hashes), reversed(paths)))  # the first path of each hash
     total = len(set(hashes))
     done = cached = total - len(todo)

@@ -115,15 +115,21 @@ class FeatureStore:
         return None
 
     def _set_aside(self, chunk: int, problem: str) -> None:
+        """Move a damaged chunk (keys first: without them the chunk no longer counts) to ``damaged/``; on storage
+        this process cannot change it stays, left out of the index all the same."""
         self._maps.pop(chunk, None)
         damaged = self.folder / "damaged"
-        damaged.mkdir(exist_ok=True)
-        for path in (self._chunk_path(chunk, keys=True), self._chunk_path(chunk)):
-            if path.exists():
-                os.replace(path, damaged / path.name)
+        where = f"set aside in {damaged}"
+        try:
+            damaged.mkdir(exist_ok=True)
+            for path in (self._chunk_path(chunk, keys=True), self._chunk_path(chunk)):
+                if path.exists():
+                    os.replace(path, damaged / path.name)
+        except OSError as exc:
+            where = f"left in place ({exc.strerror or exc}) and not used"
         self.notes.append(
             f"feature store {self.folder}: chunk {self._chunk_path(chunk).name} is damaged ({problem}); "
-            f"set aside in {damaged}, its images are computed again"
+            f"{where}, its images are computed again"
         )
 
     def index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -147,3 +147,26 @@ def test_near_duplicates_hold_beside_an_extreme_row_and_refuse_non_finite_ones()
     huge[0] = np.nan
     with pytest.raises(TailorError, match="1 images have features that are not finite"):
         near_pairs(huge, splits, 0.95)
+
+
+def test_a_damaged_chunk_is_said_by_the_feature_pass_and_the_cli(tmp_path, capsys):
+    import torch
+
+    from core.cli.render import follow_progress
+    from core.features.extract import extract
+    from core.training.events import Note
+
+    store = FeatureStore(tmp_path / "s", {"extractor": 1})
+    store.add([key("a")], np.ones((1, 4)))
+    store.add([key("b")], np.ones((1, 4)))
+    store._chunk_path(1).write_bytes(b"damaged")
+    reread = FeatureStore(tmp_path / "s", {"extractor": 1})
+    events = extract(
+        reread, torch.nn.Identity(), ((0.0,), (1.0,)), [key("a")], ["a.png"], 8, device=torch.device("cpu")
+    )
+    assert follow_progress(events, lambda _event: None) is True
+    err = capsys.readouterr().err
+    assert "chunk-000001" in err and "is damaged" in err and err.count("\n") == 1
+    again = FeatureStore(tmp_path / "s", {"extractor": 1})
+    assert not [e for e in extract(again, torch.nn.Identity(), ((0.0,), (1.0,)), [key("a")], ["a.png"], 8,
+                                   device=torch.device("cpu")) if isinstance(e, Note)]  # fmt: skip
