@@ -161,10 +161,6 @@ class TrainConfig:
         return self.seed if self.split_seed is None else self.split_seed
 
     @property
-    def is_timm(self) -> bool:
-        return self.backbone.startswith(TIMM_PREFIX)
-
-    @property
     def cosine_head(self) -> bool:
         """LDAM and LDAM-DRW runs (and runs oversampled from them) have a cosine head."""
         return (self.base_loss or self.loss).startswith("ldam")

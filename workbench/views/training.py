@@ -302,10 +302,6 @@ class TrainingPanel(QWidget):
         self.beta.setValue(config.beta)
         self.seed.setValue(config.seed)
 
-    def shutdown(self) -> None:
-        """Stop the device probe if it still runs (the window is closing)."""
-        self.probe.stop()
-
     def _device_found(self, found: dict) -> None:
         self.detecting = False
         self.device_text = describe(found)
