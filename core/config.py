@@ -42,12 +42,14 @@ class Loss(StrEnum):
 
 @dataclass(frozen=True)
 class LossSpec:
-    """What a loss takes: every parameter ``make_loss`` accepts, those a run fills from its configuration, and
-    whether it needs one label per image."""
+    """What a loss takes: every parameter ``make_loss`` accepts, those a run fills from its configuration, whether
+    it needs one label per image, and whether its model has a cosine head whose logits are scaled by
+    :data:`LDAM_SCALE` before the softmax (what a run records and exports as its scores)."""
 
     parameters: tuple[str, ...] = ()
     from_config: tuple[str, ...] = ()
     single_label_only: bool = False
+    cosine: bool = False
 
 
 LOSS_SPECS: dict[Loss, LossSpec] = {
@@ -57,8 +59,10 @@ LOSS_SPECS: dict[Loss, LossSpec] = {
     Loss.IEW: LossSpec(("beta",), ("beta",)),
     Loss.FOCAL: LossSpec(("gamma", "alpha"), ("gamma",)),
     Loss.CB_FOCAL: LossSpec(("gamma", "alpha", "beta"), ("gamma", "beta")),
-    Loss.LDAM: LossSpec(("max_m", "s"), (), single_label_only=True),
-    Loss.LDAM_DRW: LossSpec(("max_m", "s", "epochs", "drw_epoch", "drw_beta"), ("epochs",), single_label_only=True),
+    Loss.LDAM: LossSpec(("max_m", "s"), (), single_label_only=True, cosine=True),
+    Loss.LDAM_DRW: LossSpec(
+        ("max_m", "s", "epochs", "drw_epoch", "drw_beta"), ("epochs",), single_label_only=True, cosine=True
+    ),
     Loss.BALANCED_SOFTMAX: LossSpec(("tau",), ("tau",), single_label_only=True),
     Loss.CRT: LossSpec(),
 }
@@ -162,8 +166,14 @@ class TrainConfig:
 
     @property
     def cosine_head(self) -> bool:
-        """LDAM and LDAM-DRW runs (and runs oversampled from them) have a cosine head."""
-        return (self.base_loss or self.loss).startswith("ldam")
+        """LDAM and LDAM-DRW runs (and runs oversampled from them) have a cosine head (their LossSpec says so)."""
+        loss = self.base_loss or self.loss
+        return loss in LOSSES and LOSS_SPECS[Loss(loss)].cosine
+
+    @property
+    def score_scale(self) -> float:
+        """What the logits are multiplied by before the softmax of the run's scores: LDAM_SCALE for a cosine head."""
+        return LDAM_SCALE if self.cosine_head else 1.0
 
     def loss_parameters(self) -> dict[str, Any]:
         """The parameters of this run's loss taken from the configuration (see LOSS_SPECS)."""

@@ -20,7 +20,6 @@ from core.analysis.review import load_review
 from core.catalog.run_thresholds import saved_thresholds
 from core.catalog.runs import get_run
 from core.catalog.store import Catalog
-from core.config import LDAM_SCALE
 
 CURVE_POINTS = 200
 BAND_RECALLS = np.linspace(0.0, 1.0, 51)
@@ -196,7 +195,7 @@ def thresholds_document(catalog: Catalog, run_id: int, target_precision: float =
             item["test_recall"] = hits / int(truth[:, j].sum()) if truth[:, j].any() else None
         labels.append(item)
     function = "sigmoid" if review.multi_label else "softmax"
-    scale = f"{LDAM_SCALE:g} * " if (run.config.base_loss or run.config.loss).startswith("ldam") else ""
+    scale = f"{run.config.score_scale:g} * " if run.config.cosine_head else ""
     return {
         "run_id": run_id,
         "attribute": run.attribute,

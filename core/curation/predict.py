@@ -25,7 +25,7 @@ from core.catalog import predictions
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, get_run
 from core.catalog.store import Catalog, open_catalog
-from core.config import LDAM_SCALE, TrainConfig
+from core.config import TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor
 from core.features.store import FeatureStore
@@ -69,7 +69,7 @@ def run_extractor(catalog: Catalog, run: RunInfo) -> Extractor:
 
 def score_scale(config: TrainConfig) -> float:
     """LDAM's runs record softmax(s * cos): the same scale here."""
-    return LDAM_SCALE if config.loss.startswith("ldam") else 1.0
+    return config.score_scale
 
 
 def check_run(catalog: Catalog, run_id: int, attribute: str | None = None) -> tuple[RunInfo, int]:

@@ -475,9 +475,7 @@ class _Trainer:
                 logits = model(self.normalise(images)).float()
             losses += float(self.criterion(logits, targets.to(self.device))) * len(images)
             probabilities = (
-                torch.sigmoid(logits)
-                if snapshot.multi_label
-                else torch.softmax(logits * (self.criterion.s if config.loss.startswith("ldam") else 1.0), dim=1)
+                torch.sigmoid(logits) if snapshot.multi_label else torch.softmax(logits * config.score_scale, dim=1)
             )
             scores.append(probabilities.cpu().numpy())
         result_scores = np.concatenate(scores).astype(np.float64)
