@@ -84,6 +84,7 @@ class HeadLossName(StrEnum):
 
 
 OVERSAMPLERS = tuple(Oversampler)
+MATRIX_VARIANTS: tuple[str, ...] = (*LOSSES, *OVERSAMPLERS)  # what the variant matrix trains (CLI and window)
 HEAD_LOSSES = tuple(HeadLossName)
 BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0", "resnet32-cifar")
 TIMM_PREFIX = "timm:"  # any timm model by name: timm:efficientnet_lite0, timm:convnext_tiny

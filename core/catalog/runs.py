@@ -265,6 +265,11 @@ def _new_run_folder(base_dir: Path, run_id: int) -> Path:
     raise TailorError(f"the runs folder {base_dir} holds 999 folders of run {run_id}; move the old ones away")
 
 
+def finished_runs(catalog: Catalog, attribute: str | None = None) -> list[RunInfo]:
+    """The finished runs (of ``attribute``), oldest first."""
+    return [run for run in list_runs(catalog, attribute) if run.status == RunStatus.FINISHED]
+
+
 def recover_interrupted(catalog: Catalog) -> list[int]:
     """Runs recorded as running whose process has gone (killed, crashed, powered off) become ``interrupted``;
     they can be resumed from their last epoch checkpoint. Runs trained elsewhere are left alone. Opening a catalog

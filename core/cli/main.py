@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.base.errors import TailorError
+from core.base.version import installed_version
 from core.cli import (
     catalog_commands,
     curation_commands,
@@ -46,12 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("tailor")
-    except Exception:  # pragma: no cover - running from a source tree without installing
-        return "dev"
+    return installed_version() or "dev"  # "dev": a source tree that was never installed
 
 
 def _stop_on_sigterm() -> Any:

@@ -19,13 +19,11 @@ from core.base.errors import TailorError
 from core.catalog.records import Kind, RunStatus
 from core.catalog.runs import get_run
 from core.catalog.store import Catalog, open_catalog
-from core.config import LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY, OversampleConfig, TrainConfig
+from core.config import MATRIX_VARIANTS, OVERSAMPLERS, SINGLE_LABEL_ONLY, OversampleConfig, TrainConfig
 from core.experiments.seeds import seed_configs
 from core.heads.train import train_head
 from core.oversampling.job import oversample
 from core.training.events import Event, RunFailed
-
-MATRIX_VARIANTS: tuple[str, ...] = (*LOSSES, *OVERSAMPLERS)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.base.held_files import held_catalog_of
+from core.base.version import installed_version
 from workbench.app import settings
 from workbench.app.resources import app_icon
 from workbench.views.browser import BrowserView
@@ -69,12 +70,7 @@ SHORTCUTS = "\n".join(
 
 
 def tailor_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("tailor")
-    except Exception:  # a source tree that was never installed
-        return "(development)"
+    return installed_version() or "(development)"  # a source tree that was never installed
 
 
 class WelcomePage(QWidget):

@@ -44,9 +44,9 @@ PREVIEW = 512
 
 def _runs(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
     """Worker thread: the attribute's finished runs (id, display name), newest first."""
-    from core.catalog.runs import display_name, list_runs
+    from core.catalog.runs import display_name, finished_runs
 
-    return [(r.id, display_name(r)) for r in reversed(list_runs(catalog, attribute)) if r.status == "finished"]
+    return [(r.id, display_name(r)) for r in reversed(finished_runs(catalog, attribute))]
 
 
 def _picture(catalog: Catalog, image_id: int, path: str, cache_dir) -> QImage:

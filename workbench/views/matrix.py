@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis.compare import too_few
 from core.catalog.records import Kind
-from core.config import LOSSES, OVERSAMPLERS, SINGLE_LABEL_ONLY
+from core.config import MATRIX_VARIANTS, OVERSAMPLERS, SINGLE_LABEL_ONLY
 from workbench.widgets import plain
 from workbench.widgets.comparison_table import ComparisonTable, export_table
 from workbench.widgets.variant_checks import check_only, variant_checks
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from workbench.viewmodels.catalog_state import CatalogState
 
 TICKS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
-VARIANTS = (*LOSSES, *OVERSAMPLERS)  # core.experiments.matrix.MATRIX_VARIANTS (that module imports torch)
+VARIANTS = MATRIX_VARIANTS
 
 
 def _sources(catalog, attribute: str) -> list[tuple[int, str]]:

@@ -30,8 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis import review as core_review
-from core.catalog.records import RunStatus
-from core.catalog.runs import display_name, list_runs
+from core.catalog.runs import display_name, finished_runs
 from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
 from workbench.widgets import plain
@@ -43,11 +42,7 @@ from workbench.workers.thumbnails import ThumbnailLoader
 
 
 def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
-    return [
-        (r.id, f"run {r.id}: {display_name(r)} ({r.attribute})", r.attribute)
-        for r in list_runs(catalog)
-        if r.status == RunStatus.FINISHED
-    ]
+    return [(r.id, f"run {r.id}: {display_name(r)} ({r.attribute})", r.attribute) for r in finished_runs(catalog)]
 
 
 def _load(catalog: Catalog, run_id: int, other: int | None):
