@@ -36,7 +36,8 @@ def describe(event: object) -> tuple[str, int, int] | None:
 
 class ProgressJob(QObject):
     """Runs ``job(*args, cancel=event)`` and reports its return value (``finished``) or one line (``failed``);
-    ``cancelled`` is emitted when Cancel was pressed (the job then returns what it returns when cancelled)."""
+    Cancel sets ``cancel``, the event the job checks; the job then returns what it returns when cancelled, which
+    ``finished`` carries like any other result."""
 
     finished = Signal(object)
     failed = Signal(str)
