@@ -137,7 +137,9 @@ def make_engine(
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_settings(foreign_keys, read_only))
-        _guard_held_file(engine, Path(catalog_url(location).database or ""))
+        database = catalog_url(location).database
+        if database and database != ":memory:":
+            _guard_held_file(engine, Path(database))
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
