@@ -20,6 +20,13 @@ from typing import Any
 from core.base.errors import TailorError
 
 DEVICE_NAME = re.compile(r"auto|cpu|cuda|cuda:\d{1,3}|mps")  # what --device takes
+MAX_SEED = 2**63 - 1
+
+
+def device_problem(name: str) -> str | None:
+    """Why ``name`` is not a device ``--device`` takes (one line), or None."""
+    return None if DEVICE_NAME.fullmatch(name) else f"unknown device '{name}' (auto, cpu, cuda, cuda:N or mps)"
+
 
 LDAM_SCALE = 30.0  # LDAM's logit scale s (Cao et al. 2019): runs record softmax(s * cos)
 DEFAULT_BETA = 0.99  # of the effective number E_n = (1 - beta^n) / (1 - beta): iew, cb-focal, tailor stats
@@ -254,12 +261,9 @@ class TrainConfig:
             ),
             (math.isfinite(self.beta) and 0 <= self.beta < 1, "--beta must be in [0, 1)"),
             (math.isfinite(self.gamma) and 0 <= self.gamma <= 100, "--gamma must be a number in [0, 100]"),
-            (0 <= self.seed < 2**63, "--seed must be between 0 and 2^63 - 1"),
+            (0 <= self.seed <= MAX_SEED, "--seed must be between 0 and 2^63 - 1"),
             (0 <= self.workers <= 256, "--workers must be between 0 and 256"),
-            (
-                bool(DEVICE_NAME.fullmatch(self.device)),
-                f"unknown device '{self.device}' (auto, cpu, cuda, cuda:N or mps)",
-            ),
+            (device_problem(self.device) is None, device_problem(self.device) or ""),
             (0 < self.test_fraction < 1, "test fraction must be between 0 and 1"),
             (
                 math.isfinite(self.target_precision) and 0 < self.target_precision <= 1,
@@ -344,7 +348,7 @@ class OversampleConfig:
                 "learning rates must be positive numbers",
             ),
             (math.isfinite(self.lam) and self.lam >= 0, "--lam must be a number >= 0"),
-            (0 <= self.seed < 2**63, "--seed must be between 0 and 2^63 - 1"),
+            (0 <= self.seed <= MAX_SEED, "--seed must be between 0 and 2^63 - 1"),
             (self.d_every >= 1, "d-every must be at least 1"),
             (self.noise >= 1, "noise size must be at least 1"),
         ]

@@ -24,7 +24,7 @@ from core.base.errors import TailorError
 JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")
 
 _lock = threading.Lock()
-_held: dict[str, int] = {}  # resolved catalog path -> engines holding it
+_held: dict[str, tuple[int, tuple[int, int] | None]] = {}  # resolved path -> (connections, (device, inode))
 
 
 class HeldFileError(TailorError):
@@ -34,23 +34,25 @@ class HeldFileError(TailorError):
 def hold(path: str | os.PathLike[str]) -> None:
     """Register an SQLite catalog file an engine of this process opens (counted: one :func:`release` each)."""
     key = str(Path(path).resolve())
+    identity = _identity(key)  # the file's identity while it is held: read once, not at every check
     with _lock:
-        _held[key] = _held.get(key, 0) + 1
+        count = _held.get(key, (0, None))[0]
+        _held[key] = (count + 1, identity)
 
 
 def release(path: str | os.PathLike[str]) -> None:
     key = str(Path(path).resolve())
     with _lock:
-        count = _held.get(key, 0) - 1
-        if count > 0:
-            _held[key] = count
+        count, identity = _held.get(key, (0, None))
+        if count > 1:
+            _held[key] = (count - 1, identity)
         else:
             _held.pop(key, None)
 
 
-def held() -> list[str]:
+def _held_identities() -> dict[str, tuple[int, int] | None]:
     with _lock:
-        return list(_held)
+        return {key: identity for key, (_count, identity) in _held.items()}
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -63,7 +65,7 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 def held_catalog_of(path: str | os.PathLike[str]) -> str | None:
     """The held catalog that ``path`` is (or whose journal it is), else None. Opens nothing."""
-    catalogs = held()
+    catalogs = _held_identities()
     if not catalogs:
         return None
     text = os.fspath(path)
@@ -72,10 +74,10 @@ def held_catalog_of(path: str | os.PathLike[str]) -> str | None:
     except (OSError, RuntimeError, ValueError):
         resolved = text
     identity = _identity(text)
-    for catalog in catalogs:
+    for catalog, held_identity in catalogs.items():
         if resolved == catalog or any(resolved == catalog + suffix for suffix in JOURNAL_SUFFIXES):
             return catalog
-        if identity is not None and identity == _identity(catalog):
+        if identity is not None and identity == held_identity:
             return catalog
     return None
 

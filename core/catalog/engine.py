@@ -43,6 +43,7 @@ from sqlalchemy.exc import (
 
 from core.base import held_files
 from core.base.errors import StorageError, TailorError
+from core.catalog.names import shown
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -80,8 +81,7 @@ def catalog_url(location: str | Path) -> URL:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8, kept by Python as surrogates: SQLite cannot name it
-        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise TailorError(f"the catalog path {shown} is not valid UTF-8; rename the file or its folder") from None
+        raise TailorError(f"the catalog path {shown(text)} is not valid UTF-8; rename the file or its folder") from None
     return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
 
 
@@ -126,6 +126,7 @@ def make_engine(
     """An engine for the catalog at ``location`` (no migration, no existence check); ``read_only``: an SQLite
     file opened with ``mode=ro`` (see :func:`read_only_storage`)."""
     url = catalog_url(location)
+    database = url.database  # the file, before a read-only URL wraps it
     if read_only and url.get_backend_name() == "sqlite":
         uri = sqlite_uri(Path(url.database or ""), read_only=True, immutable=immutable)
         url = URL.create("sqlite", database=uri, query={"uri": "true"})
@@ -137,7 +138,6 @@ def make_engine(
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_settings(foreign_keys, read_only))
-        database = catalog_url(location).database
         if database and database != ":memory:":
             _guard_held_file(engine, Path(database))
 
@@ -379,7 +379,6 @@ def _check_catalog(where: str, text: str, tables: set[str], revisions: list[str]
 
 
 _STORAGE_PROBLEMS = (
-    (JOURNAL_LOST, JOURNAL_LOST + ": the last step may not be saved; check it and reopen the catalog"),
     ("database or disk is full", "the disk holding the catalog is full"),
     ("no space left on device", "the disk holding the catalog is full"),
     ("readonly database", "the catalog is read-only"),
@@ -400,7 +399,6 @@ _REASONS = {
     "locked": "locked",
     "damaged": "damaged",
     "connection": "connection",
-    "journal": "journal",
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from core.base.errors import TailorError
 from core.base.version import installed_version
+from core.catalog.names import shown
 from core.cli import (
     catalog_commands,
     curation_commands,
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
         sys.stderr.close()
         return EXIT_OK
     except OSError as exc:  # a path the user gave that the system refuses (too long, not permitted, ...)
-        where = f" ({shown_path(exc.filename)})" if exc.filename else ""
+        where = f" ({shown(exc.filename, 160)})" if exc.filename else ""
         print(f"tailor {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # last line of defence: one line, not a traceback
@@ -106,15 +107,6 @@ def main(argv: list[str] | None = None, *, open_window: Callable[..., int] | Non
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-def shown_path(path: object, limit: int = 160) -> str:
-    """A path for a one-line message: long ones shortened in the middle, with their length."""
-    text = os.fsdecode(path) if isinstance(path, str | bytes) else str(path)
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit // 2]}…{text[-limit // 4 :]}, {len(text):,} characters"
 
 
 if __name__ == "__main__":  # pragma: no cover

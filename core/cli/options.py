@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from core.catalog.runs import recover_interrupted
 from core.catalog.store import Catalog
-from core.config import DEVICE_NAME
+from core.config import MAX_SEED, device_problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -26,7 +26,6 @@ class Parser(argparse.ArgumentParser):
 
 
 MAX_ID = 2**63 - 1  # the largest id a catalog can hold (SQLite's and PostgreSQL's bigint)
-MAX_SEED = 2**63 - 1  # as TrainConfig checks it
 
 
 def _whole(text: str, what: str) -> int:
@@ -52,8 +51,8 @@ def seed(text: str) -> int:
 
 
 def device(text: str) -> str:
-    if not DEVICE_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"unknown device '{text}' (auto, cpu, cuda, cuda:N or mps)")
+    if (problem := device_problem(text)) is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import torch
 
 from core.base.errors import TailorError
-from core.config import DEVICE_NAME
+from core.config import device_problem
 from core.training.dataset import IMAGENET_MEAN, IMAGENET_STD
 
 
 def pick_device(name: str) -> torch.device:
-    if not DEVICE_NAME.fullmatch(name):
-        raise TailorError(f"unknown device '{name}' (auto, cpu, cuda, cuda:N or mps)")
+    if (problem := device_problem(name)) is not None:
+        raise TailorError(problem)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -19,20 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.widgets import plain
+from workbench.widgets.percent import percent_text
 
 if TYPE_CHECKING:
     from core.analysis.accept_preview import AcceptRow
 
-COLUMNS = ("Label", "Images to label", "Threshold", "Chosen", "Test positives", "Precision [95%]")
-
-
-def _precision(row: AcceptRow) -> str:
-    if row.precision is None:
-        return "–"
-    text = f"{100 * row.precision:.1f}%"
-    if row.precision_ci is not None:
-        text += f" [{100 * row.precision_ci[0]:.1f}–{100 * row.precision_ci[1]:.1f}]"
-    return text
+COLUMNS = ("Label", "Images to label", "Threshold", "Chosen", "Test positives", "Precision % [95%]")
 
 
 class AcceptDialog(QDialog):
@@ -78,7 +70,14 @@ class AcceptDialog(QDialog):
             images = "image" if row.test_positives == 1 else "images"
             chosen = f"only {row.test_positives} test {images} (fewer than {min_test}): unchecked; {chosen}"
         threshold = "–" if row.threshold is None else f"{row.threshold:.3f}"
-        cells = [name, f"{row.images:,}", threshold, chosen, f"{row.test_positives:,}", _precision(row)]
+        cells = [
+            name,
+            f"{row.images:,}",
+            threshold,
+            chosen,
+            f"{row.test_positives:,}",
+            percent_text(row.precision, row.precision_ci),
+        ]
         for c, cell in enumerate(cells):
             item = cell if isinstance(cell, QTableWidgetItem) else QTableWidgetItem(cell)
             if c in (1, 2, 4):

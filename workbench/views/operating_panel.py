@@ -31,6 +31,7 @@ from core.analysis.compare import MIN_TEST_IMAGES
 from core.analysis.compare_exports import percent
 from core.base import csv_cells
 from workbench.widgets import file_dialogs, plain
+from workbench.widgets.percent import percent_text
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis, import_training
 
@@ -68,11 +69,6 @@ def _export(location: str, run_id: int, fmt: str, out: str, target: float) -> st
         path = export_model(catalog, run_id, fmt, out)
     beside.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return f"Run {run_id}'s model written to {path}, its thresholds to {beside}"
-
-
-def _pct(value, ci=None) -> str:  # type: ignore[no-untyped-def]
-    text = "–" if value is None else f"{100 * value:.1f}"
-    return text + (f" [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]" if ci else "")
 
 
 def points_csv(rows: list[tuple[int, list]], target: float) -> str:
@@ -203,15 +199,15 @@ class OperatingPanel(QWidget):
     def _fill(self, r: int, run_id: int, p) -> None:  # type: ignore[no-untyped-def]
         few = p.positives < MIN_TEST_IMAGES
         m, s = p.at_target, p.saved
-        saved = "–" if s is None else f"{s.threshold:.3f} ({p.chosen}): recall {_pct(s.recall, s.recall_ci)}"
+        saved = "–" if s is None else f"{s.threshold:.3f} ({p.chosen}): recall {percent_text(s.recall, s.recall_ci)}"
         cells = [
             str(run_id),
             p.label,
             f"{p.positives} (too few to compare)" if few else str(p.positives),
-            _pct(p.ap),
+            percent_text(p.ap),
             "not reached" if m is None else f"{m.threshold:.3f}",
-            "–" if m is None else _pct(m.precision, m.precision_ci),
-            "–" if m is None else _pct(m.recall, m.recall_ci),
+            "–" if m is None else percent_text(m.precision, m.precision_ci),
+            "–" if m is None else percent_text(m.recall, m.recall_ci),
             saved,
         ]
         for c, text in enumerate(cells):
