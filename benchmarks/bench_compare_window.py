@@ -56,7 +56,7 @@ def main() -> int:
     from core.catalog.records import RunStatus
 
     app, window = open_window(args.catalog)
-    view = window.runs_view
+    view = window.view("runs")
     window.tabs.setCurrentWidget(view)
     wait(app, lambda: view.table.rowCount() > 0, 60)
     finished = [run for run in view.runs if run.status == RunStatus.FINISHED]

@@ -48,18 +48,18 @@ def window_run(catalog: Path, epochs: int) -> dict:
     from PySide6.QtCore import QTimer
 
     app, window = open_window(catalog)
-    window.tabs.setCurrentWidget(window.training)
-    wait(app, window.queue.engine_ready, 120)
-    panel = window.training
+    window.tabs.setCurrentWidget(window.view("training"))
+    wait(app, window.workspace.queue.engine_ready, 120)
+    panel = window.view("training")
     panel.attribute.setCurrentText("sleeve")
     panel.set_variants(["nw"])
     panel.epochs.setValue(epochs)
     ended: list = []
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.jobEnded.connect(ended.append)
     wait(app, panel.train_button.isEnabled, 60)  # Train waits for the device probe
     panel.train_button.click()
-    window.tabs.setCurrentWidget(window.browser)
-    bar = window.browser.grid.verticalScrollBar()
+    window.tabs.setCurrentWidget(window.view("browser"))
+    bar = window.view("browser").grid.verticalScrollBar()
 
     def step() -> None:
         bar.setValue(0 if bar.value() >= bar.maximum() else bar.value() + bar.pageStep())

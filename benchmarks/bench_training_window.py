@@ -55,7 +55,7 @@ def open_window(catalog: Path):
     window = create_main_window(str(catalog))
     window.resize(1280, 800)
     window.show()
-    wait(app, lambda: window.queue is not None and window.training.attribute.count() > 0, 30)
+    wait(app, lambda: window.workspace.queue is not None and window.view("training").attribute.count() > 0, 30)
     return app, window
 
 
@@ -70,17 +70,17 @@ def main() -> int:
     beat = Heartbeat()
     beat.start()
     opened = time.perf_counter()
-    window.tabs.setCurrentWidget(window.training)  # showing the tab imports torch on the training thread
-    wait(app, window.queue.engine_ready, 120)
+    window.tabs.setCurrentWidget(window.view("training"))  # showing the tab imports torch on the training thread
+    wait(app, window.workspace.queue.engine_ready, 120)
     engine_seconds = time.perf_counter() - opened
     settle = time.perf_counter() + 1.0  # a user then sets up the run
     wait(app, lambda: time.perf_counter() > settle, 5)
     preparing = beat.stop()
-    panel = window.training
+    panel = window.view("training")
     panel.attribute.setCurrentText("sleeve")
     panel.set_variants(["nw"])
     ended = []
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.jobEnded.connect(ended.append)
     wait(app, panel.train_button.isEnabled, 60)  # Train waits for the device probe
     beat.start()
     started = time.perf_counter()

@@ -84,10 +84,11 @@ def wait(app, condition, timeout: float) -> bool:
     return False
 
 
-def scroll(app, window, step_pages: int, interval_ms: int = 25) -> dict:
+def scroll(app, window, step_pages: int, interval_ms: int = 25, profile: bool = False) -> dict:
     from PySide6.QtCore import QTimer
+    from stall_profiler import StallProfiler
 
-    bar = window.browser.grid.verticalScrollBar()
+    bar = window.view("browser").grid.verticalScrollBar()
     bar.setValue(0)
     done = {"flag": False, "steps": 0}
     timer = QTimer(interval=interval_ms)
@@ -102,12 +103,19 @@ def scroll(app, window, step_pages: int, interval_ms: int = 25) -> dict:
 
     timer.timeout.connect(step)
     beat = Heartbeat()
+    profiler = StallProfiler() if profile else None
+    if profiler is not None:
+        profiler.start()
     beat.start()
     started = time.perf_counter()
     timer.start()
     wait(app, lambda: done["flag"], 600)
     seconds = time.perf_counter() - started
+    gaps, ends = list(beat.gaps), list(beat.ends)
     result = beat.stop()
+    if profiler is not None:
+        profiler.stop()
+        print(f"-- {step_pages} page(s) a step: " + profiler.report(gaps, ends, beat.began), file=sys.stderr)
     result.update(steps=done["steps"], seconds=round(seconds, 1), reached_end=bar.value() == bar.maximum())
     return result
 
@@ -116,6 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", help="catalog to open (default: build .bench/cifar10-full.sqlite)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where the GUI thread was during stalls")
     args = parser.parse_args()
     if args.catalog:
         catalog = Path(args.catalog)
@@ -142,7 +151,7 @@ def main() -> int:
     wait(app, lambda: window.isVisible(), 5)
     app.processEvents()
     painted["t"] = time.perf_counter() - t0
-    model, thumbs = window.browser.model, window.thumbs
+    model, thumbs = window.view("browser").model, window.thumbs
     wait(app, lambda: model.rowCount() > 0 and model.row_info(0) is not None and thumbs.cached_count >= 20, 30)
     populated = time.perf_counter() - t0
     wait(app, lambda: thumbs.pending() == 0 and window.catalog_label.text() != "", 30)
@@ -154,10 +163,10 @@ def main() -> int:
     wait(app, lambda: False, 1.0)
     idle_result = idle.stop()
     rss_before = rss_mb()
-    pages = scroll(app, window, 1)
+    pages = scroll(app, window, 1, profile=args.profile)
     wait(app, lambda: thumbs.pending() == 0, 30)
     rss_after_pages = rss_mb()
-    flings = scroll(app, window, 10)
+    flings = scroll(app, window, 10, profile=args.profile)
     wait(app, lambda: thumbs.pending() == 0, 30)
     rss_after = rss_mb()
     result = {

@@ -120,18 +120,18 @@ def test_window_soak_edits_undo_redo_views_match_sql(qtbot, tmp_path):
         run(import_source(catalog, tmp_path / "images", "sleeve"))
     original = dump(location)
     window = open_window(qtbot, location)
-    editor, model = window.editor, window.browser.model
+    editor, model = window.workspace.editor, window.view("browser").model
     qtbot.waitUntil(lambda: model.row_info(0) is not None, timeout=10000)
     rng = random.Random(3)
-    labels = list(window.state.labels)
-    attribute = window.state.attribute
+    labels = list(window.workspace.state.labels)
+    attribute = window.workspace.state.attribute
     images = [model.image_id(r) for r in range(model.rowCount())]
 
     def shown_equals_sql() -> bool:
         with Catalog(location) as catalog:
             truth = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
             rows = {r.id: r.labels for r in image_rows(catalog, images, attribute.id)}
-        counts = {info.name: info.count for info in window.state.labels}
+        counts = {info.name: info.count for info in window.workspace.state.labels}
         cells = [model.row_info(r) for r in range(model.rowCount())]
         return counts == truth and all(c is None or c.labels == rows[c.id] for c in cells)
 

@@ -11,10 +11,7 @@ from typing import Any
 
 from core.analysis.compare import METRICS, MIN_TEST_IMAGES, PER_LABEL, too_few, value_parts
 from core.base import csv_cells
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
+from core.base.percent import percent, percent_text, points, points_span, spread
 
 
 def markdown_cell(text: object) -> str:
@@ -33,19 +30,15 @@ def _label_note(table: dict, j: int) -> str:
     return f" ({n})"
 
 
-def _interval_text(ci: list[float] | None) -> str:
-    return "" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-
-
 def _delta_text(value: float | None, significant: bool) -> str:
-    return "" if value is None else f" {100 * value:+.1f}" + ("*" if significant else "")
+    return "" if value is None else f" {points(value)}" + ("*" if significant else "")
 
 
 def _cell(row: dict, key: str, j: int | None, baseline: bool) -> str:
     """ "64.1 [60.2, 68.0] +1.8*": the value with its interval, and the difference to the baseline (``*``: its
     interval excludes 0)."""
     value, ci, delta, _delta_ci, significant = value_parts(row, key, j)
-    text = _pct(value) + _interval_text(ci)
+    text = percent_text(value, ci)
     return text if baseline else text + _delta_text(delta, significant)
 
 
@@ -70,7 +63,7 @@ def compare_markdown(table: dict) -> str:
             best = ap is not None and ap == table["best_ap"][j] and len(table["rows"]) > 1 and not too_few(table, j)
             cells.append(f"**{text}**" if best else text)
         cells += [_cell(row, key, None, baseline) for key in METRICS]
-        cells += [_pct(row["groups"].get(g)) for g in ("head", "medium", "tail")]
+        cells += [percent(row["groups"].get(g)) for g in ("head", "medium", "tail")]
         lines.append("| " + " | ".join(cells) + " |")
     for group in table.get("seed_groups") or []:
         cells = [
@@ -88,14 +81,10 @@ def compare_markdown(table: dict) -> str:
 
 def _mean_sd(mean: float | None, sd: float | None, difference: dict | None = None) -> str:
     """ "mean ± sd", and with a difference across seeds " Δ +d [low, high]" (* where the interval excludes 0)."""
-    if mean is None:
-        return "-"
-    text = f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
-    if difference is not None:
-        low, high = (100 * v for v in difference["ci"])
-        text += f" Δ {100 * difference['delta']:+.1f} [{low:+.1f}, {high:+.1f}]" + (
-            "*" if difference["significant"] else ""
-        )
+    text = spread(mean, sd)
+    if mean is not None and difference is not None:
+        text += f" Δ {points(difference['delta'])} {points_span(difference['ci'])}"
+        text += "*" if difference["significant"] else ""
     return text
 
 
@@ -109,7 +98,7 @@ def _markdown_note(table: dict) -> str:
         note += " " + other_test_sets(table) + "."
     if table.get("paired_on"):
         note += (
-            f" [a, b]: {100 * table['confidence']:.0f}% percentile bootstrap interval over the "
+            f" [a–b]: {100 * table['confidence']:.0f}% percentile bootstrap interval over the "
             f"{table['paired_on']:,} test images every run has ({table['resamples']:,} resamples stratified by label, "
             f"seed {table['bootstrap_seed']}); +x: difference to run {table['baseline']} on the same resamples, "
             "*: its interval excludes 0 (the intervals of the differences are in the CSV and JSON)."
@@ -146,8 +135,8 @@ def other_test_sets(table: dict) -> str:
     )
 
 
-def percent(value: float | None) -> float | str:
-    """A fraction as a percentage with one decimal, as the Markdown shows it ("" when there is none)."""
+def percent_number(value: float | None) -> float | str:
+    """A fraction as a number of percent with one decimal, for a CSV cell ("" when there is none)."""
     return "" if value is None else round(100 * value, 1)
 
 
@@ -196,10 +185,10 @@ def compare_csv(table: dict) -> str:
 
 def _csv_values(value: float | None, ci: list | None, delta: float | None, delta_ci: list | None) -> list:
     return [
-        percent(value),
-        *(percent(v) for v in (ci or [None, None])),
-        percent(delta),
-        *(percent(v) for v in (delta_ci or [None, None])),
+        percent_number(value),
+        *(percent_number(v) for v in (ci or [None, None])),
+        percent_number(delta),
+        *(percent_number(v) for v in (delta_ci or [None, None])),
     ]
 
 

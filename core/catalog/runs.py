@@ -551,17 +551,3 @@ def posthoc_name(posthoc: dict[str, float]) -> str:
     if posthoc.get("tau"):
         parts.append(f"LA τ={posthoc['tau']:.3g}")
     return "+ " + " + ".join(parts) if parts else "+ no adjustment"
-
-
-def history(catalog: Catalog, run_id: int) -> dict:
-    """What the window plots of a run: its summary, label names and training counts, epochs and last metrics."""
-    run = get_run(catalog, run_id)
-    return {
-        "run_id": run.id,
-        "name": display_name(run),
-        "status": run.status,
-        "labels": [label["name"] for label in run.labels],
-        "counts": [label["train"] for label in run.labels],
-        "epochs": epochs(catalog, run_id),
-        "last": run.last or None,
-    }

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from core.base.errors import TailorError
 from core.base.json_text import json_text
+from core.base.percent import percent
 from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, summary
 from core.catalog.store import Catalog
@@ -28,10 +29,6 @@ from core.training.events import (
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 R = TypeVar("R")
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def render_training(
@@ -94,9 +91,7 @@ class _Terminal:
         elif isinstance(event, EpochFinished):
             self._close_bar()
             m = event.metrics
-            scores = (
-                f"top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, macro AP {_pct(m['macro_ap'])}"
-            )
+            scores = _scores(m, ("top1", "acsa", "gm", "macro_ap"))
             if not event.trained:
                 self.say(f"adjusted test scores: {scores} ({event.seconds:.1f} s)")
                 return
@@ -210,19 +205,26 @@ def _speed(images_per_second: float | None) -> str:
     return f" ({images_per_second:.0f} images/s)" if images_per_second else ""
 
 
+METRIC_NAMES = {"top1": "top-1", "acsa": "ACSA", "gm": "GM", "macro_ap": "macro AP"}
+
+
+def _scores(metrics: dict, keys: tuple[str, ...]) -> str:
+    """ "top-1 64.1%, ACSA 52.0%, ..." """
+    return ", ".join(f"{METRIC_NAMES[key]} {percent(metrics[key], '%')}" for key in keys)
+
+
 def _print_result(run_id: int, result: dict) -> None:
     m = result["metrics"]
     print(
         f"run {run_id} finished in {result['seconds']:.1f} s{_speed(result['images_per_second'])}; "
-        f"last epoch: top-1 {_pct(m['top1'])}, ACSA {_pct(m['acsa'])}, GM {_pct(m['gm'])}, "
-        f"macro AP {_pct(m['macro_ap'])}"
+        f"last epoch: {_scores(m, ('top1', 'acsa', 'gm', 'macro_ap'))}"
     )
     best = result.get("best")
     if best and result["epochs"] > 1:  # one epoch (a post-hoc run): nothing was chosen
         print(
             f"best epoch {best['epoch'] + 1} by {best['by']} on the {best['selected_on']} split"
             f"{' (optimistic: chosen on the test set)' if best['selected_on'] == 'test' else ''}: "
-            f"top-1 {_pct(best['top1'])}, ACSA {_pct(best['acsa'])}, macro AP {_pct(best['macro_ap'])}"
+            f"{_scores(best, ('top1', 'acsa', 'macro_ap'))}"
         )
 
 

@@ -8,6 +8,7 @@ import sys
 
 from core.base.errors import TailorError
 from core.base.json_text import json_text
+from core.base.percent import percent
 from core.catalog.runs import RunInfo, variant_name
 from core.cli.options import EXIT_OK, command, opened, run_id, seed
 
@@ -82,7 +83,7 @@ def _run_line(run: RunInfo) -> str:
     last = run.last
 
     def cell(key: str) -> str:
-        return "-" if last.get(key) is None else f"{100 * last[key]:.1f}"
+        return percent(last.get(key))
 
     seconds = "-" if run.seconds is None else f"{run.seconds:.0f} s"
     variant = variant_name(run)

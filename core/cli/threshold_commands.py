@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from core.base.errors import TailorError
 from core.base.json_text import json_text
+from core.base.percent import percent_text
 from core.cli.options import EXIT_OK, command, opened, run_id
 
 # Beyond this the intervals do not change in their shown digits, and the counts table outgrows memory.
@@ -92,8 +93,4 @@ def _measured(m) -> str:  # type: ignore[no-untyped-def]
     if m is None:
         return "-"
 
-    def pct(value, ci) -> str:  # type: ignore[no-untyped-def]
-        text = "-" if value is None else f"{100 * value:.1f}"
-        return text + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
-
-    return f"{m.threshold:.4f}, P {pct(m.precision, m.precision_ci)}, R {pct(m.recall, m.recall_ci)}"
+    return f"{m.threshold:.4f}, P {percent_text(m.precision, m.precision_ci)}, R {percent_text(m.recall, m.recall_ci)}"

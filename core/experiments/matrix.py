@@ -20,7 +20,7 @@ from core.catalog.records import Kind, RunStatus
 from core.catalog.runs import get_run
 from core.catalog.store import Catalog, open_catalog
 from core.config import MATRIX_VARIANTS, OVERSAMPLERS, SINGLE_LABEL_ONLY, OversampleConfig, TrainConfig
-from core.experiments.seeds import seed_configs
+from core.experiments.seeds import variant_configs
 from core.heads.train import train_head
 from core.oversampling.job import oversample
 from core.training.events import Event, RunFailed
@@ -35,6 +35,23 @@ class MatrixProgress:
     variant: str
     seed: int
     run_id: int = 0
+
+
+@dataclass(frozen=True)
+class MatrixPlan:
+    """What the window's Matrix tab asks to train: the attribute, whose features, the variants x seeds, the epochs
+    of each head and the baseline variant of the table."""
+
+    attribute: str
+    features_of: int
+    variants: tuple[str, ...]
+    seeds: tuple[int, ...]
+    epochs: int
+    baseline: str
+
+    @property
+    def runs(self) -> int:
+        return len(self.variants) * len(self.seeds)
 
 
 @dataclass(frozen=True)
@@ -142,30 +159,27 @@ def train_matrix(
         heads = [v for v in chosen if v not in OVERSAMPLERS]
         gan = [v for v in chosen if v in OVERSAMPLERS]
         hidden_base = bool(gan) and "nw" not in heads
-        total, done = len(seeds) * (len(chosen) + hidden_base), 0
-        for config in seed_configs(base, seeds):
-            nw_run = 0
-            for variant in (["nw"] if hidden_base else []) + heads + gan:
-                yield MatrixProgress(done, total, variant, config.seed)
-                failures: list[str] = []
-                if variant in OVERSAMPLERS:
-                    settings = replace(oversampler or OversampleConfig(), seed=config.seed, device=config.device)
-                    events = oversample(opened, nw_run, settings, cancel=cancel, runs_dir=runs_dir)
-                else:
-                    head = replace(config, loss=variant, oversample=None)
-                    events = train_head(opened, head, cancel=cancel, runs_dir=runs_dir)
-                run_id = yield from _watched(events, failures)
-                if failures:
-                    raise TailorError(f"{variant} (seed {config.seed}): {failures[-1]}")
-                if not _finished(opened, run_id, cancel, variant, config.seed):
-                    result.cancelled = True
-                    return result
-                done += 1
-                if variant == "nw":
-                    nw_run = run_id
-                if variant != "nw" or not hidden_base:
-                    result.runs.append(MatrixRun(variant, config.seed, run_id))
-        yield MatrixProgress(total, total, "", seeds[-1])
+        plan = variant_configs(base, (["nw"] if hidden_base else []) + heads + gan, seeds)
+        nw_run = 0  # the nw head of the seed: each seed's variants follow its nw run, the convex-GAN last
+        for done, (variant, config) in enumerate(plan):
+            yield MatrixProgress(done, len(plan), variant, config.seed)
+            failures: list[str] = []
+            if variant in OVERSAMPLERS:
+                settings = replace(oversampler or OversampleConfig(), seed=config.seed, device=config.device)
+                events = oversample(opened, nw_run, settings, cancel=cancel, runs_dir=runs_dir)
+            else:
+                events = train_head(opened, config, cancel=cancel, runs_dir=runs_dir)
+            run_id = yield from _watched(events, failures)
+            if failures:
+                raise TailorError(f"{variant} (seed {config.seed}): {failures[-1]}")
+            if not _finished(opened, run_id, cancel, variant, config.seed):
+                result.cancelled = True
+                return result
+            if variant == "nw":
+                nw_run = run_id
+            if variant != "nw" or not hidden_base:
+                result.runs.append(MatrixRun(variant, config.seed, run_id))
+        yield MatrixProgress(len(plan), len(plan), "", seeds[-1])
     return result
 
 

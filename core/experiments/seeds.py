@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.base.errors import TailorError
-from core.config import TrainConfig
+from core.config import OVERSAMPLERS, TrainConfig
 
 MAX_SEEDS = 100
 
@@ -31,6 +31,16 @@ def parse_seeds(text: str) -> list[int]:
     if len(seeds) > MAX_SEEDS:
         raise TailorError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(seeds)}")
     return seeds
+
+
+def variant_configs(base: TrainConfig, variants: list[str], seeds: list[int] | None) -> list[tuple[str, TrainConfig]]:
+    """Seed by seed (a seed group on the first seed's split; ``None``: ``base`` alone), each variant's run: a loss
+    trains with that loss; an oversampler (the convex-GAN) is Phase 2 on an nw run, whose ``oversample`` names it."""
+    return [
+        (v, replace(c, loss="nw", oversample=v) if v in OVERSAMPLERS else replace(c, loss=v, oversample=None))
+        for c in (seed_configs(base, seeds) if seeds else [base])
+        for v in variants
+    ]
 
 
 def seed_configs(config: TrainConfig, seeds: list[int]) -> list[TrainConfig]:

@@ -66,7 +66,7 @@ def test_intervals_and_significance_reach_the_csv_and_the_markdown():
     assert rows[("2", "ap", "puff")]["significant"] == "False"  # too few test images: never significant
     text = compare_markdown(data)
     second = text.splitlines()[3]
-    assert "50.0 [40.0, 60.0] -50.0*" in second and "87.7 [80.0, 90.0] -1.2*" in second
+    assert "50.0 [40.0–60.0] -50.0*" in second and "87.7 [80.0–90.0] -1.2*" in second
     assert "154 test images every run has" in text and "puff 4" in text
 
 

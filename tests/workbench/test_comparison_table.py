@@ -26,7 +26,7 @@ def test_significant_differences_are_marked_and_too_few_never_is(qtbot):
     qtbot.addWidget(widget)
     widget.show_table(table())
     short, puff = widget.item(1, 1), widget.item(1, 2)
-    assert short.text() == "70.0  [40.0–60.0]\n+20.0 ▲"
+    assert short.text() == "70.0 [40.0–60.0]\n+20.0 ▲"
     assert "▲" in short.text() and short.foreground().color() == BETTER
     assert "▲" not in puff.text() and puff.foreground().color() == TOO_FEW  # 4 test images: grey, no mark
     acsa, gm, top1 = widget.item(1, 4), widget.item(1, 5), widget.item(1, 3)

@@ -16,13 +16,16 @@ from tests.curation.test_curation import ids_of, label_id
 from tests.curation.test_curation import trained as trained
 from tests.curation.test_curation import weights as weights
 from tests.curation.test_curation import weights_file as weights_file
-from tests.qt_helpers import dump, open_window, settle
+from tests.qt_helpers import dump, idle, open_window, settle
+from workbench.viewmodels.requests import PredictRun
 
 
 def wait_job(qtbot, window) -> None:
-    job = window.curation_job
-    assert job is not None
-    with qtbot.waitSignal(job.finished, timeout=120000):
+    from workbench.widgets.job_runner import JobRunner
+
+    running = [runner for runner in window.findChildren(JobRunner) if runner.running]
+    assert len(running) == 1
+    with qtbot.waitSignal(running[0].finished, timeout=120000):
         pass
 
 
@@ -35,9 +38,9 @@ def test_predict_then_accept_at_60_percent_precision_and_undo_row_for_row(qtbot,
         person = ids_of(cat, "green")[0]
         set_labels(cat, person, attribute.id, [label_id(cat, "green")])
     window = open_window(qtbot, location)
-    browser = window.browser
+    browser = window.view("browser")
     assert browser.predictions.run_id is None and not browser.predictions.isVisibleTo(browser)  # no predictions yet
-    window.runs_view.predictRun.emit(run_id, "unlabeled")
+    window.workspace.request(PredictRun(run_id, "unlabeled"))
     wait_job(qtbot, window)
     qtbot.waitUntil(lambda: browser.predictions.run_id == run_id, timeout=15000)
     assert browser.predictions.accept.isEnabled() and browser.predictions.isVisibleTo(browser)
@@ -84,7 +87,7 @@ def test_label_issues_tab_keep_relabel_and_undo(qtbot, trained):
         hidden_tail = ids_of(cat, "blue")[0]
         edits.assign(cat, [hidden_tail], label_id(cat, "red"))
     window = open_window(qtbot, location)
-    view = window.issues
+    view = window.view("issues")
     window.tabs.setCurrentWidget(view)
     qtbot.waitUntil(lambda: view.find_button.isEnabled(), timeout=15000)
     view.find_button.click()
@@ -117,14 +120,14 @@ def test_label_issues_tab_keep_relabel_and_undo(qtbot, trained):
     if os.environ.get("TAILOR_SCREENSHOTS"):
         window.resize(1280, 800)
         view.table.selectRow(0)
-        qtbot.wait(800)
+        idle(qtbot, window)
         window.grab().save(os.path.join(os.environ["TAILOR_SCREENSHOTS"], "label-issues.png"))
 
 
 def test_runs_tab_warns_about_test_images_with_a_twin_in_training(qtbot, trained, tmp_path):
     location, run_id = trained
     window = open_window(qtbot, location)
-    runs = window.runs_view
+    runs = window.view("runs")
     window.tabs.setCurrentWidget(runs)
     qtbot.waitUntil(lambda: runs.table.rowCount() == 1, timeout=15000)
     runs.table.selectRow(0)
@@ -133,9 +136,11 @@ def test_runs_tab_warns_about_test_images_with_a_twin_in_training(qtbot, trained
     text = runs.duplicates_note.text()
     assert "twin in its training split" in text and f"tailor duplicates CATALOG --run {run_id}" in text
     assert runs.predict_button.isEnabled()
-    window.browser.filters.text.setText("red")  # Browse shows the 30 red images: Predict ▸ The images Browse shows
-    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 30, timeout=15000)
-    runs.predictRun.emit(run_id, "shown")
+    window.view("browser").filters.text.setText(
+        "red"
+    )  # Browse shows the 30 red images: Predict ▸ The images Browse shows
+    qtbot.waitUntil(lambda: window.view("browser").model.rowCount() == 30, timeout=15000)
+    window.workspace.request(PredictRun(run_id, "shown"))
     wait_job(qtbot, window)
     from core.catalog import predictions
 

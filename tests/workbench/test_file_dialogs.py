@@ -57,13 +57,13 @@ def test_every_file_dialog_of_the_window_keeps_the_catalog_locks(qtbot, tmp_path
     location, catalog = _catalog_in_use(tmp_path)
     try:
         window = open_window(qtbot, location)
-        monkeypatch.setattr(window, "_start_folder", lambda: str(tmp_path))
+        monkeypatch.setattr(window, "start_folder", lambda: str(tmp_path))
         assert _locks_held(location)
         seen: list[str] = []
         openers = [
             window.open_dialog,
             window.new_dialog,
-            window.import_manifest_dialog,
+            window.imports.ask_manifest,
             lambda: file_dialogs.existing_folder(window, "Folder to import", str(tmp_path)),
             lambda: file_dialogs.save_file(window, "Export the comparison", str(tmp_path / "c.csv"), "CSV (*.csv)"),
         ]
@@ -90,7 +90,7 @@ def test_the_weights_file_dialog_keeps_the_catalog_locks(qtbot, tmp_path, monkey
     location, catalog = _catalog_in_use(tmp_path)
     try:
         window = open_window(qtbot, location)
-        window.tabs.setCurrentWidget(window.training)
+        window.tabs.setCurrentWidget(window.view("training"))
         qtbot.waitUntil(lambda: bool(window.findChildren(ModelSource)), timeout=10000)
         source = window.findChildren(ModelSource)[0]
         monkeypatch.chdir(tmp_path)

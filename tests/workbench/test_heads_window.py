@@ -14,13 +14,13 @@ from core.catalog.runs import get_run, list_runs
 from core.catalog.store import Catalog
 from core.training.events import FeatureProgress, WeightsDownload
 from tests.features.test_feature_store import weights_file as weights_file
-from tests.qt_helpers import open_window
+from tests.qt_helpers import idle, open_window
 from tests.workbench.test_training_window import wardrobe as wardrobe
 
 
 def ready_panel(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
-    panel = window.training
+    panel = window.view("training")
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: not panel.detecting and panel.source.table is not None, timeout=60000)
     return window, panel
@@ -87,8 +87,8 @@ def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wa
     panel.image_size.setValue(16)
     panel.set_variants(["nw", "crt"])
     passes, ended = [], []
-    window.queue.event.connect(lambda e: passes.append(e) if isinstance(e, FeatureProgress) else None)
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.runEvent.connect(lambda e: passes.append(e) if isinstance(e, FeatureProgress) else None)
+    window.workspace.queue.jobEnded.connect(ended.append)
     panel.train_button.click()
     qtbot.waitUntil(lambda: len(ended) == 2, timeout=120000)
     assert [job.status for job in ended] == ["finished", "finished"]
@@ -97,7 +97,7 @@ def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wa
         runs = list_runs(cat)
         assert [r.config.head_only for r in runs] == [True, True] and runs[1].loss == "crt"
 
-    runs_view = window.runs_view
+    runs_view = window.view("runs")
     window.tabs.setCurrentWidget(runs_view)
     qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=15000)
     runs_view.select_runs([ended[0].run_id])
@@ -113,7 +113,7 @@ def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wa
     assert np.allclose(heights, [p["accuracy"] or 0 for p in expected["per_label"]])
     if os.environ.get("TAILOR_SCREENSHOTS"):
         window.resize(1024, 700)
-        qtbot.wait(300)
+        idle(qtbot, window)
         window.grab().save(str(Path(os.environ["TAILOR_SCREENSHOTS"]) / "adjust.png"))
     adjust.keep_button.click()
     qtbot.waitUntil(lambda: len(ended) == 3, timeout=60000)
@@ -136,14 +136,14 @@ def test_seeds_from_the_train_tab_make_a_group_the_runs_tab_summarises(qtbot, wa
     panel.seed.setValue(7)
     panel.seed_count.setValue(2)
     ended = []
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.jobEnded.connect(ended.append)
     jobs = panel.train()
     assert [job.title.endswith(f"seed {s}") for job, s in zip(jobs, (7, 8))] == [True, True]
     qtbot.waitUntil(lambda: len(ended) == 2, timeout=120000)
     with Catalog(str(wardrobe)) as cat:
         runs = list_runs(cat)
     assert [(r.config.seed, r.config.split_seed) for r in runs] == [(7, 7), (8, 7)]
-    runs_view = window.runs_view
+    runs_view = window.view("runs")
     window.tabs.setCurrentWidget(runs_view)
     qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=15000)
     runs_view.select_runs([r.id for r in runs])

@@ -9,6 +9,7 @@ import threading
 from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
+from workbench.workers import tasks
 from workbench.workers.tasks import Latest
 
 
@@ -26,7 +27,7 @@ def test_a_result_for_a_deleted_owner_is_dropped(qtbot):
     qtbot.waitUntil(lambda: not isValid(owner), timeout=5000)
     release.set()
     qtbot.waitUntil(finished.is_set, timeout=5000)
-    qtbot.wait(300)  # the result's signal reaches the GUI thread
+    qtbot.waitUntil(lambda: not tasks.busy(), timeout=5000)  # the result's signal reached the GUI thread
     assert arrived == []
 
 

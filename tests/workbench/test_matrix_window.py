@@ -12,7 +12,7 @@ from core.analysis.compare_exports import compare_json
 from tests.conftest import main_cli
 from tests.experiments.test_matrix import catalog as catalog
 from tests.features.test_feature_store import weights_file as weights_file
-from tests.qt_helpers import open_window
+from tests.qt_helpers import idle, open_window
 
 
 def without_ids(runs: list[dict]) -> list[dict]:
@@ -24,7 +24,7 @@ def test_the_matrix_tab_shows_the_table_tailor_matrix_prints(qtbot, catalog):
                    "0,1", "--epochs", "2", "--json")  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     window = open_window(qtbot, catalog)
-    view = window.matrix
+    view = window.view("matrix")
     window.tabs.setCurrentWidget(view)
     qtbot.waitUntil(lambda: view.features.count() > 0 and view.train_button.isEnabled(), timeout=20000)
     view.features.setCurrentIndex(
@@ -46,5 +46,5 @@ def test_the_matrix_tab_shows_the_table_tailor_matrix_prints(qtbot, catalog):
     assert "± " in Path(path).read_text()
     if os.environ.get("TAILOR_SCREENSHOTS"):
         window.resize(1280, 760)
-        qtbot.wait(300)
+        idle(qtbot, window)
         window.grab().save(str(Path(os.environ["TAILOR_SCREENSHOTS"]) / "matrix.png"))

@@ -16,7 +16,8 @@ from core.catalog.store import Catalog
 from core.ingest.importer import import_source, run
 from core.training.events import BatchProgress
 from tests.conftest import make_garments
-from tests.qt_helpers import dump, open_window, settle
+from tests.qt_helpers import dump, idle, open_window, settle
+from workbench.viewmodels.requests import ReviewRun
 
 COUNTS = {"long": 40, "short": 24, "cap": 8, "puff": 5}
 
@@ -40,11 +41,11 @@ def tiny(panel, epochs: int = 2) -> None:
 
 
 def train_and_wait(qtbot, window, variants, epochs=2):
-    panel = window.training
+    panel = window.view("training")
     tiny(panel, epochs)
     panel.set_variants(variants)
     ended = []
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.jobEnded.connect(ended.append)
     qtbot.waitUntil(panel.train_button.isEnabled, timeout=60000)  # disabled while the device is detected
     panel.train_button.click()
     qtbot.waitUntil(lambda: len(ended) == len(variants), timeout=120000)
@@ -58,21 +59,21 @@ def test_opening_the_train_tab_loads_the_training_engine_in_the_background(qtbot
 
     monkeypatch.setattr(torch_loading, "_LOADED", threading.Event())  # as in a new session, whatever ran before
     window = open_window(qtbot, wardrobe)
-    panel = window.training
-    with qtbot.waitSignal(window.queue.prepared, timeout=60000) as blocker:
+    panel = window.view("training")
+    with qtbot.waitSignal(window.workspace.queue.prepared, timeout=60000) as blocker:
         window.tabs.setCurrentWidget(panel)
     assert blocker.args == [""]
-    assert window.queue.engine_ready()
+    assert window.workspace.queue.engine_ready()
     assert panel.progress_text.text().startswith("Ready to train")
-    assert window.queue.prepare() is False  # once per session
+    assert window.workspace.queue.prepare() is False  # once per session
 
 
 def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
-    assert window.training.attribute.currentText() == "sleeve"
+    assert window.view("training").attribute.currentText() == "sleeve"
     jobs = train_and_wait(qtbot, window, ["nw", "iew"])
     assert [job.status for job in jobs] == ["finished", "finished"], [job.message for job in jobs]
-    plots = window.training.plots
+    plots = window.view("training").plots
     for job in jobs:
         series = plots.series[job.run_id]
         assert [e["epoch"] for e in series.epochs] == [0, 1]  # one point per epoch
@@ -84,11 +85,11 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
     with Catalog(str(wardrobe)) as catalog:  # what `tailor runs` lists
         listed = {r.id: r.status for r in list_runs(catalog)}
     assert listed == {jobs[0].run_id: "finished", jobs[1].run_id: "finished"}
-    window.runs_view.refresh()
-    qtbot.waitUntil(lambda: window.runs_view.table.rowCount() == 2, timeout=10000)
+    window.view("runs").refresh()
+    qtbot.waitUntil(lambda: window.view("runs").table.rowCount() == 2, timeout=10000)
 
     # compare: select both runs -> runs x labels AP table, exported as CSV and Markdown
-    runs_view = window.runs_view
+    runs_view = window.view("runs")
     captions: list[str] = []
     set_caption = runs_view.compare_caption.setText
     runs_view.compare_caption.setText = lambda text: (captions.append(text), set_caption(text))
@@ -136,7 +137,7 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
 
 def test_the_convex_gan_variant_trains_a_base_run_then_oversamples_it(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
-    panel = window.training
+    panel = window.view("training")
     panel.set_variants(["convex-gan"])
     [job] = train_and_wait(qtbot, window, ["convex-gan"], epochs=1)
     assert job.status == "finished", job.message
@@ -151,24 +152,24 @@ def test_the_convex_gan_variant_trains_a_base_run_then_oversamples_it(qtbot, war
 
 def test_cancel_stops_the_run_within_two_seconds_and_records_it(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
-    panel = window.training
+    panel = window.view("training")
     tiny(panel, epochs=50)
     panel.set_variants(["nw", "ifw"])
     seen, ended = [], []
-    window.queue.event.connect(lambda e: seen.append(e) if isinstance(e, BatchProgress) else None)
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.runEvent.connect(lambda e: seen.append(e) if isinstance(e, BatchProgress) else None)
+    window.workspace.queue.jobEnded.connect(ended.append)
     qtbot.waitUntil(panel.train_button.isEnabled, timeout=60000)
     panel.train_button.click()
     qtbot.waitUntil(lambda: bool(seen), timeout=60000)
-    waiting = window.queue.waiting()
+    waiting = window.workspace.queue.waiting()
     assert len(waiting) == 1
-    window.queue.remove(waiting[0])  # the user removes the waiting run, then cancels the running one
+    window.workspace.queue.remove(waiting[0])  # the user removes the waiting run, then cancels the running one
     started = time.perf_counter()
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: bool(ended), timeout=2000)
     assert time.perf_counter() - started < 2.0
     assert ended[0].status == "cancelled"
-    qtbot.waitUntil(lambda: not window.queue.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.workspace.queue.busy(), timeout=5000)
     with Catalog(str(wardrobe)) as catalog:
         assert [r.status for r in list_runs(catalog)] == ["cancelled"]
 
@@ -179,7 +180,7 @@ def test_a_failed_run_shows_its_message_and_the_window_lives(qtbot, wardrobe):
         path.write_bytes(b"not an image")  # unreadable images fail the run
     jobs = train_and_wait(qtbot, window, ["nw"], epochs=1)
     assert jobs[0].status == "failed" and "puff" in jobs[0].message
-    assert "failed" in window.training.jobs.item(0).text()
+    assert "failed" in window.view("training").jobs.item(0).text()
     assert window.isVisible()
 
 
@@ -187,19 +188,21 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
     window = open_window(qtbot, wardrobe)
     jobs = train_and_wait(qtbot, window, ["nw", "ifw"], epochs=1)
     run_id = jobs[0].run_id
-    review_view = window.review
-    window.review_run(jobs[1].run_id)  # the tab shows one run, then another is asked for while it is hidden
+    review_view = window.view("review")
+    window.workspace.request(
+        ReviewRun(jobs[1].run_id)
+    )  # the tab shows one run, then another is asked for while it is hidden
     qtbot.waitUntil(
         lambda: review_view.review is not None and review_view.review.run_id == jobs[1].run_id, timeout=10000
     )
-    window.tabs.setCurrentWidget(window.browser)
+    window.tabs.setCurrentWidget(window.view("browser"))
     with Catalog(str(wardrobe)) as catalog:  # independently of core.analysis.review: off the arg-max
         ids, _paths, targets, scores = final_scores(catalog, run_id)
         expected = {i for i, t, s in zip(ids, targets, scores) if int(np.argmax(s)) != t[0]}
         review = load_review(catalog, run_id)
     listed = []
-    review_view.listed.connect(lambda: listed.append(True))
-    window.review_run(run_id)
+    review_view.model.modelReset.connect(lambda: listed.append(True))
+    window.workspace.request(ReviewRun(run_id))
     qtbot.waitUntil(lambda: bool(listed) and review_view.review is not None, timeout=10000)
     assert review_view.review.run_id == run_id and review_view.run.currentData() == run_id
     shown = {review_view.model.image_id(r) for r in range(review_view.model.rowCount())}
@@ -256,19 +259,18 @@ def test_screenshots_of_training_compare_and_review(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
     window.resize(1400, 900)
     jobs = train_and_wait(qtbot, window, ["nw", "iew"], epochs=4)
-    window.tabs.setCurrentWidget(window.training)
-    qtbot.wait(400)
-    window.training.plots.flush()
-    qtbot.wait(100)
+    window.tabs.setCurrentWidget(window.view("training"))
+    idle(qtbot, window)
+    window.view("training").plots.flush()
     window.grab().save(str(out / "train.png"))
-    window.tabs.setCurrentWidget(window.runs_view)
-    qtbot.waitUntil(lambda: window.runs_view.table.rowCount() == len(jobs), timeout=10000)
-    window.runs_view.select_runs([j.run_id for j in jobs])
-    qtbot.waitUntil(lambda: window.runs_view.table_data is not None, timeout=10000)
-    qtbot.wait(400)
+    window.tabs.setCurrentWidget(window.view("runs"))
+    qtbot.waitUntil(lambda: window.view("runs").table.rowCount() == len(jobs), timeout=10000)
+    window.view("runs").select_runs([j.run_id for j in jobs])
+    qtbot.waitUntil(lambda: window.view("runs").table_data is not None, timeout=10000)
+    idle(qtbot, window)
     window.grab().save(str(out / "compare.png"))
-    window.review_run(jobs[0].run_id)
-    qtbot.waitUntil(lambda: window.review.review is not None, timeout=10000)
+    window.workspace.request(ReviewRun(jobs[0].run_id))
+    qtbot.waitUntil(lambda: window.view("review").review is not None, timeout=10000)
     settle(qtbot, window)
     window.grab().save(str(out / "review.png"))
 
@@ -286,17 +288,17 @@ def test_an_interrupted_run_is_resumed_from_the_runs_tab(qtbot, wardrobe):
         if isinstance(event, CheckpointSaved):
             cancel.set()  # stopped after epoch 1 of 3
     window = open_window(qtbot, wardrobe)
-    runs = window.runs_view
+    runs = window.view("runs")
     window.tabs.setCurrentWidget(runs)
     qtbot.waitUntil(lambda: len(runs.runs) == 1, timeout=10000)
     assert not runs.resume_button.isEnabled()
     runs.select_runs([1])
     assert runs.resume_button.isEnabled() and runs.runs[0].status == "cancelled"
     ended = []
-    window.queue.jobEnded.connect(ended.append)
+    window.workspace.queue.jobEnded.connect(ended.append)
     runs.resume_button.click()
-    assert window.tabs.currentWidget() is window.training
-    assert window.training.jobs.item(0).text().find("resume run 1") >= 0
+    assert window.tabs.currentWidget() is window.view("training")
+    assert window.view("training").jobs.item(0).text().find("resume run 1") >= 0
     qtbot.waitUntil(lambda: bool(ended), timeout=120000)
     assert ended[0].status == "finished" and ended[0].run_id == 1, ended[0].message
     with Catalog(str(wardrobe)) as catalog:
@@ -343,7 +345,7 @@ def test_a_window_run_polled_by_another_process_is_recorded_whole(qtbot, wardrob
 
 def test_train_settings_are_remembered_and_the_button_says_why_it_waits(qtbot, wardrobe):
     window = open_window(qtbot, wardrobe)
-    panel = window.training
+    panel = window.view("training")
     if panel.detecting:  # the device probe runs in its own process; Train waits for it and says so
         assert not panel.train_button.isEnabled() and "Detecting the device" in panel.train_button.toolTip()
     qtbot.waitUntil(panel.train_button.isEnabled, timeout=60000)
@@ -357,7 +359,7 @@ def test_train_settings_are_remembered_and_the_button_says_why_it_waits(qtbot, w
     assert panel.oversample_config().epochs == 3 and panel.oversample_config().head_loss == "focal"
     window.close()
     again = open_window(qtbot, wardrobe)
-    restored = again.training
+    restored = again.view("training")
     assert restored.checked_variants() == ["iew", "convex-gan"]
     assert restored.epochs.value() == 7 and restored.gan_epochs.value() == 3
     assert restored.gan_head_loss.currentText() == "focal"

@@ -15,8 +15,9 @@ from core.analysis.compare_exports import compare_markdown
 from core.catalog.store import Catalog
 from core.ingest.importer import import_source, run
 from tests.conftest import write_image
-from tests.qt_helpers import open_window
+from tests.qt_helpers import idle, open_window
 from workbench.widgets.grid import CellRole
+from workbench.workers import tasks
 
 HOSTILE = ["<font size=7 color=red>FAKE</font>", "<img src=file:///etc/passwd>", "<b>BOLD</b> *x*"]
 
@@ -50,17 +51,19 @@ def test_names_from_the_catalog_are_plain_text_in_every_tab(qtbot, tmp_path, mon
     monkeypatch.setattr(TrainingQueue, "prepare", lambda self: False)  # showing the Train tab imports no torch here
     location = _hostile_catalog(tmp_path)
     window = open_window(qtbot, location)
-    window.browser.grid.selectAll()
+    window.view("browser").grid.selectAll()
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
-        qtbot.wait(400)
-    qtbot.waitUntil(lambda: "images" in window.imbalance.summary.text(), timeout=10000)
-    assert "&lt;i&gt;attr&lt;/i&gt;" in window.imbalance.summary.text()
-    assert "&lt;i&gt;attr&lt;/i&gt;" in window.browser.labels.title.text()
+        idle(qtbot, window)
+    qtbot.waitUntil(lambda: "images" in window.view("imbalance").summary.text(), timeout=10000)
+    assert "&lt;i&gt;attr&lt;/i&gt;" in window.view("imbalance").summary.text()
+    assert "&lt;i&gt;attr&lt;/i&gt;" in window.view("browser").labels.title.text()
     assert _rendered_as_markup(window) == []
-    tips = [window.browser.labels.list.item(i).toolTip() for i in range(window.browser.labels.list.count())]
+    tips = [
+        window.view("browser").labels.list.item(i).toolTip() for i in range(window.view("browser").labels.list.count())
+    ]
     assert tips and all("<font" not in tip and "<img" not in tip for tip in tips)
-    model = window.browser.model
+    model = window.view("browser").model
     tip = model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
     assert "&lt;" in tip and "<font" not in tip and "<img" not in tip
 
@@ -105,8 +108,8 @@ def test_the_device_probe_never_runs_code_from_the_current_folder(qtbot, tmp_pat
     location = _hostile_catalog(tmp_path)
     monkeypatch.chdir(evil)
     window = open_window(qtbot, location)
-    qtbot.waitUntil(lambda: window.training.device_text != "detecting…", timeout=60000)
-    assert window.training.device_text in ("CPU",) or window.training.device_text.startswith("GPU")
+    qtbot.waitUntil(lambda: window.view("training").device_text != "detecting…", timeout=60000)
+    assert window.view("training").device_text in ("CPU",) or window.view("training").device_text.startswith("GPU")
     assert not marker.exists()
 
 
@@ -121,7 +124,7 @@ def test_thumbnails_follow_the_catalog_not_the_image_id(qtbot, tmp_path):
     window = open_window(qtbot, catalogs[0])
 
     def colour_of_first() -> tuple[int, int, int] | None:
-        model = window.browser.model
+        model = window.view("browser").model
         if model.rowCount() == 0:
             return None
         image, _caption = model.data(model.index(0), CellRole) or (None, None)
@@ -134,7 +137,11 @@ def test_thumbnails_follow_the_catalog_not_the_image_id(qtbot, tmp_path):
     assert colour_of_first()[0] > 200
     window.open_catalog(str(catalogs[1]))
     qtbot.waitUntil(
-        lambda: window.location == str(catalogs[1]) and colour_of_first() is not None and colour_of_first()[2] > 200,
+        lambda: (
+            window.workspace.location == str(catalogs[1])
+            and colour_of_first() is not None
+            and colour_of_first()[2] > 200
+        ),
         timeout=15000,
     )
 
@@ -145,8 +152,8 @@ def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monk
     from workbench.workers.training_queue import Job
 
     window = open_window(qtbot, _hostile_catalog(tmp_path))  # the Train tab stays hidden: torch is not imported
-    qtbot.waitUntil(lambda: window.queue is not None, timeout=10000)
-    queue = window.queue
+    qtbot.waitUntil(lambda: window.workspace.queue is not None, timeout=10000)
+    queue = window.workspace.queue
     queue._running = Job(1, TrainConfig(attribute="a"), status="running")
 
     def run_ends_meanwhile(*_args) -> bool:
@@ -162,13 +169,13 @@ def test_quit_when_the_run_ends_while_the_question_is_open(qtbot, tmp_path, monk
 def test_settings_never_reach_the_user_s_folders(tmp_path):
     import os
 
-    from workbench.app import settings
+    from workbench.viewmodels import settings
 
     home = Path(os.environ["XDG_CONFIG_HOME"]).parent
     assert Path(settings.settings().fileName()).is_relative_to(tmp_path.parent.parent) or Path(
         settings.settings().fileName()
     ).is_relative_to(home)
-    code = "from workbench.app import settings; print(settings.settings().fileName())"
+    code = "from workbench.viewmodels import settings; print(settings.settings().fileName())"
     child = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path.cwd())!r}); {code}"],
         capture_output=True,
@@ -192,12 +199,13 @@ def test_closing_the_catalog_while_torch_loads_raises_nothing(qtbot, tmp_path, m
     monkeypatch.setattr(training_queue, "_prepare", lambda: time.sleep(1.0))  # a slow torch import
     first = _hostile_catalog(tmp_path / "a")
     window = open_window(qtbot, first)
-    window.tabs.setCurrentWidget(window.training)
-    qtbot.waitUntil(lambda: window.queue is not None and window.queue._preparing, timeout=10000)
-    old = window.queue
+    window.tabs.setCurrentWidget(window.view("training"))
+    qtbot.waitUntil(lambda: window.workspace.queue is not None and window.workspace.queue._preparing, timeout=10000)
+    old = window.workspace.queue
     window.open_catalog(str(_hostile_catalog(tmp_path / "b")))
-    qtbot.waitUntil(lambda: window.queue is not None and window.queue is not old, timeout=10000)
-    qtbot.wait(2000)  # the import ends after the first queue was deleted: pytest-qt fails on any exception
+    qtbot.waitUntil(lambda: window.workspace.queue is not None and window.workspace.queue is not old, timeout=10000)
+    # the import ends after the first queue was deleted: pytest-qt fails on any exception
+    qtbot.waitUntil(lambda: not tasks.busy(), timeout=120000)
 
 
 def test_the_window_finds_its_icon_and_stylesheet():
@@ -219,9 +227,12 @@ def test_a_device_probe_destroyed_while_its_process_runs_raises_nothing(qtbot):
     owner = QObject()
     probe = DeviceProbe(owner)
     probe.start()
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: probe._process is not None and probe._process.processId() > 0, timeout=5000)
+    process = probe._process
+    finished = []
+    process.destroyed.connect(lambda: finished.append(True))
     delete(owner)  # as when the window goes, the probe and its process with it
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: bool(finished), timeout=5000)  # its last signals were sent: none reached the probe
 
 
 def test_quit_is_answered_at_once_whatever_the_training_thread_does(qtbot, tmp_path, monkeypatch):
@@ -234,12 +245,12 @@ def test_quit_is_answered_at_once_whatever_the_training_thread_does(qtbot, tmp_p
     from workbench.workers.training_queue import Job
 
     window = open_window(qtbot, _hostile_catalog(tmp_path))
-    qtbot.waitUntil(lambda: window.queue is not None, timeout=10000)
-    window.queue._running = Job(1, TrainConfig(attribute="a"), status="running")  # never ends
+    qtbot.waitUntil(lambda: window.workspace.queue is not None, timeout=10000)
+    window.workspace.queue._running = Job(1, TrainConfig(attribute="a"), status="running")  # never ends
     monkeypatch.setattr(main_window.plain, "ask", lambda *_args: True)
     monkeypatch.setattr(main_window, "QUIT_DEADLINE_MS", 300)
     started = time.monotonic()
     window.close()
     assert not window.isVisible() and time.monotonic() - started < 1.0
-    assert window.editor is not None  # the process waits for the run a while...
-    qtbot.waitUntil(lambda: window.editor is None, timeout=5000)  # ...then closes the catalog and ends
+    assert window.workspace.editor is not None  # the process waits for the run a while...
+    qtbot.waitUntil(lambda: window.workspace.editor is None, timeout=5000)  # ...then closes the catalog and ends

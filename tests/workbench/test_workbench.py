@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import QDialog
 from core.catalog.store import Catalog
 from core.ingest.importer import import_source, run
 from tests.conftest import make_garments, run_cli, write_image
-from tests.qt_helpers import dump, open_window, settle
+from tests.qt_helpers import dump, idle, open_window, settle
 from workbench.widgets import grid as grid_module
 from workbench.widgets.grid import CellRole
 
@@ -34,7 +35,7 @@ def shop(tmp_path) -> Path:
 
 
 def select_rows(window, rows) -> None:
-    grid, model = window.browser.grid, window.browser.model
+    grid, model = window.view("browser").grid, window.view("browser").model
     selection = QItemSelection()
     for row in rows:
         selection.select(model.index(row), model.index(row))
@@ -43,9 +44,9 @@ def select_rows(window, rows) -> None:
 
 def test_window_shows_the_catalog_with_thumbnails(qtbot, shop):
     window = open_window(qtbot, shop)
-    model = window.browser.model
+    model = window.view("browser").model
     assert model.rowCount() == sum(COUNTS.values())
-    assert window.browser.filters.count.text() == "556 images"
+    assert window.view("browser").filters.count.text() == "556 images"
     # newest requests are served first, so row 0 (asked for first) may come last: wait for it
     qtbot.waitUntil(
         lambda: model.loaded_pages() > 0 and model.data(model.index(0), Qt.ItemDataRole.DecorationRole) is not None,
@@ -64,7 +65,7 @@ def test_grid_pages_rows_on_demand_and_keeps_a_bounded_number(qtbot, shop, monke
     monkeypatch.setattr(grid_module, "PAGE", 20)
     monkeypatch.setattr(grid_module, "MAX_PAGES", 5)
     window = open_window(qtbot, shop)
-    model = window.browser.model
+    model = window.view("browser").model
     for row in range(0, model.rowCount(), 20):  # touch every page, as scrolling to the end does
         model.data(model.index(row))
         qtbot.waitUntil(lambda r=row: model.row_info(r) is not None, timeout=5000)
@@ -73,14 +74,45 @@ def test_grid_pages_rows_on_demand_and_keeps_a_bounded_number(qtbot, shop, monke
     assert last is not None and last.id == model.image_id(model.rowCount() - 1)
 
 
+def test_a_page_that_arrives_after_its_grid_was_deleted_goes_nowhere(qtbot, shop, tmp_path, monkeypatch):
+    """A closed window's grid asked for a page; its answer came after Qt deleted the model (it raised 'Internal C++
+    object already deleted' in the event loop)."""
+    from array import array
+
+    from shiboken6 import delete
+
+    from workbench.workers import tasks
+    from workbench.workers.thumbnails import ThumbnailLoader
+
+    started = threading.Event()
+    release = threading.Event()
+    real_rows = grid_module._image_rows
+
+    def slow_rows(*args):
+        started.set()
+        release.wait(10)
+        return real_rows(*args)
+
+    monkeypatch.setattr(grid_module, "_image_rows", slow_rows)
+    thumbs = ThumbnailLoader(tmp_path / "thumbs")
+    with Catalog(shop) as catalog:
+        model = grid_module.ImageGridModel(thumbs)
+        model.set_ids(catalog, array("q", [1, 2, 3]), None)
+        assert model.data(model.index(0)) is None  # asks for the first page
+        assert started.wait(10)
+        delete(model)
+        release.set()
+        qtbot.waitUntil(lambda: not tasks.busy(), timeout=10000)  # the worker's results were delivered: nowhere
+    thumbs.stop()
+
+
 def test_each_filter_changes_the_grid(qtbot, shop):
     window = open_window(qtbot, shop)
-    bar, browser = window.browser.filters, window.browser
+    bar, browser = window.view("browser").filters, window.view("browser")
 
     def count_after(change) -> int:
-        before = browser.query_count
-        change()
-        qtbot.waitUntil(lambda: browser.query_count > before, timeout=5000)
+        with qtbot.waitSignal(browser.model.modelReset, timeout=5000):
+            change()
         return browser.model.rowCount()
 
     puff = bar.label.findText("puff (4)")
@@ -103,17 +135,19 @@ def test_bulk_label_500_then_undo_and_redo_round_trip_the_database(qtbot, shop):
     window = open_window(qtbot, shop)
     before = dump(shop)
     select_rows(window, range(500))
-    window.browser.grid.setFocus()
-    labels = [info.name for info in window.state.labels]  # number keys follow this order
-    qtbot.keyClick(window.browser.grid, Qt.Key.Key_1 + labels.index("puff"))
+    window.view("browser").grid.setFocus()
+    labels = [info.name for info in window.workspace.state.labels]  # number keys follow this order
+    qtbot.keyClick(window.view("browser").grid, Qt.Key.Key_1 + labels.index("puff"))
     settle(qtbot, window)
     after = dump(shop)
     with Catalog(shop) as catalog:
         counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
     assert counts["puff"] == 500  # the first 500 by path include the 4 puffs already there
     assert sum(counts.values()) == 556  # single-label: one label per image, replaced not added
-    assert window.editor.stack.count() == 1
-    qtbot.waitUntil(lambda: dict(window.imbalance.bar_values()).get("puff") == 500, timeout=5000)  # view followed
+    assert window.workspace.editor.stack.count() == 1
+    qtbot.waitUntil(
+        lambda: dict(window.view("imbalance").bar_values()).get("puff") == 500, timeout=5000
+    )  # view followed
     window.undo()
     settle(qtbot, window)
     assert dump(shop) == before
@@ -124,14 +158,14 @@ def test_bulk_label_500_then_undo_and_redo_round_trip_the_database(qtbot, shop):
     settle(qtbot, window)
     assert dump(shop) == before
     # the views followed: the histogram shows the catalog's counts again
-    qtbot.waitUntil(lambda: dict(window.imbalance.bar_values()) == COUNTS, timeout=5000)
+    qtbot.waitUntil(lambda: dict(window.view("imbalance").bar_values()) == COUNTS, timeout=5000)
 
 
 def test_keys_move_select_and_clear(qtbot, shop):
     window = open_window(qtbot, shop)
-    grid = window.browser.grid
+    grid = window.view("browser").grid
     grid.setFocus()
-    grid.setCurrentIndex(window.browser.model.index(0))
+    grid.setCurrentIndex(window.view("browser").model.index(0))
     qtbot.keyClick(grid, Qt.Key.Key_Right)
     assert grid.currentIndex().row() == 1
     qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
@@ -154,8 +188,8 @@ def test_multi_label_click_adds_and_remove_button_removes(qtbot, tmp_path):
         run(import_source(catalog, manifest, "style", multi_label=True))
     window = open_window(qtbot, location)
     select_rows(window, range(8))
-    window.browser._selection_settled()
-    panel = window.browser.labels
+    window.view("browser")._selection_settled()
+    panel = window.view("browser").labels
     retro = next(i for i in range(panel.list.count()) if panel.list.item(i).text().split()[1] == "retro")
     panel.list.itemClicked.emit(panel.list.item(retro))  # a click only picks the label
     settle(qtbot, window)
@@ -179,7 +213,7 @@ def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
 
     window = open_window(qtbot, shop)
     before = dump(shop)
-    dialog = labels_dialog.LabelsDialog(window.catalog, window.editor, window)
+    dialog = labels_dialog.LabelsDialog(window.workspace.catalog, window.workspace.editor, window)
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=5000)
     top = dialog.tree.topLevelItem(0)
@@ -216,7 +250,7 @@ def test_label_merge_from_the_dialog_and_undo(qtbot, shop, monkeypatch):
 
 def test_histogram_equals_tailor_stats_and_click_filters_the_browser(qtbot, shop):
     window = open_window(qtbot, shop)
-    view = window.imbalance
+    view = window.view("imbalance")
     qtbot.waitUntil(lambda: view.stats is not None, timeout=5000)
     stats = json.loads(run_cli("stats", str(shop), "--attribute", "sleeve", "--json").stdout)
     assert view.bar_values() == [(item["name"], item["count"]) for item in stats["labels"]]
@@ -234,16 +268,15 @@ def test_histogram_equals_tailor_stats_and_click_filters_the_browser(qtbot, shop
         assert mine["weights"]["iew"] == pytest.approx(theirs["weights"]["iew"])
     # clicking the 'puff' bar shows its images in the browser
     window.tabs.setCurrentWidget(view)
-    qtbot.wait(50)
+    qtbot.waitExposed(view.count_plot)
     index = [name for name, _ in view.bar_values()].index("puff")
     plot = view.count_plot.getPlotItem()
     scene_pos = plot.vb.mapViewToScene(QPointF(index, 1.0))
     event = type("Click", (), {"scenePos": lambda self: scene_pos})()
-    before = window.browser.query_count
-    view._clicked(event)
-    qtbot.waitUntil(lambda: window.browser.query_count > before, timeout=5000)
-    assert window.tabs.currentWidget() is window.browser
-    assert window.browser.model.rowCount() == 4
+    with qtbot.waitSignal(window.view("browser").model.modelReset, timeout=5000):
+        view._clicked(event)
+    assert window.tabs.currentWidget() is window.view("browser")
+    assert window.view("browser").model.rowCount() == 4
 
 
 def test_split_view_counts_one_split(qtbot, tmp_path):
@@ -253,7 +286,7 @@ def test_split_view_counts_one_split(qtbot, tmp_path):
     with Catalog.create(location) as catalog:
         run(import_source(catalog, tmp_path / "tree", "x"))
     window = open_window(qtbot, location)
-    view = window.imbalance
+    view = window.view("imbalance")
     qtbot.waitUntil(lambda: view.stats is not None, timeout=5000)
     assert dict(view.bar_values()) == {"a": 11, "b": 5}
     view.split.setCurrentIndex(view.split.findData("test"))
@@ -268,16 +301,16 @@ def test_import_from_the_window_reports_skipped_files_and_saves_them(qtbot, tmp_
     (tmp_path / "drop" / "red" / "broken.png").write_bytes(b"\x89PNG not really")
     window = open_window(qtbot, location)
     with qtbot.waitSignal(window.importer.finished, timeout=20000) as finished:
-        window.start_import(str(tmp_path / "drop"), "colour")
+        window.imports.start(str(tmp_path / "drop"), "colour")
     report = finished.args[0]
     assert report.new == 7 and len(report.skipped) == 1
-    dialog = window.last_report_dialog
+    dialog = window.imports.last_report
     assert dialog.table.rowCount() == 1 and "broken.png" in dialog.table.item(0, 0).text()
     out = tmp_path / "skipped.csv"
     dialog.save_to(str(out))
     qtbot.waitUntil(out.exists, timeout=5000)
     assert "broken.png" in out.read_text()
-    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 7, timeout=5000)
+    qtbot.waitUntil(lambda: window.view("browser").model.rowCount() == 7, timeout=5000)
 
 
 def test_import_cancel_leaves_the_catalog_unchanged(qtbot, tmp_path, monkeypatch):
@@ -291,22 +324,22 @@ def test_import_cancel_leaves_the_catalog_unchanged(qtbot, tmp_path, monkeypatch
     before = dump(location)
     seen = []
 
-    def on_event(event):
-        seen.append(event.phase)
-        if event.phase == "reading" and event.done >= 50:
+    def on_event(progress):
+        seen.append(progress.text.split(":")[0])
+        if progress.text.startswith("Reading") and progress.done >= 50:
             window.importer.cancel()
 
-    with qtbot.waitSignal(window.importer.cancelled, timeout=20000):
-        window.start_import(str(tmp_path / "many"), "letters")
+    with qtbot.waitSignal(window.importer.finished, timeout=20000, check_params_cb=lambda report: report is None):
+        window.imports.start(str(tmp_path / "many"), "letters")
         window.importer.worker.yielded.connect(on_event)
-    assert "reading" in seen and not window.importer.running
+    assert "Reading and checking images" in seen and not window.importer.running
     assert dump(location) == before
 
 
 def test_dropping_a_folder_opens_the_import_dialog(qtbot, shop, tmp_path, monkeypatch):
     window = open_window(qtbot, shop)
     asked = []
-    monkeypatch.setattr(window, "import_dialog", lambda source="": asked.append(source))
+    monkeypatch.setattr(window.imports, "ask", lambda source="": asked.append(source))
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(tmp_path))])
     event = QDropEvent(
@@ -317,7 +350,7 @@ def test_dropping_a_folder_opens_the_import_dialog(qtbot, shop, tmp_path, monkey
 
 
 def test_window_state_and_recent_catalogs_are_remembered(qtbot, shop):
-    from workbench.app import settings
+    from workbench.viewmodels import settings
 
     window = open_window(qtbot, shop)
     window.resize(640, 470)  # inside the offscreen screen (restoreGeometry keeps windows on screen)
@@ -341,13 +374,15 @@ def test_screenshots_of_each_main_view(qtbot, tmp_path):
         run(import_source(catalog, manifest, "style", multi_label=True))
     window = open_window(qtbot, location)
     window.resize(1280, 800)
-    window.browser.grid.setCurrentIndex(window.browser.model.index(3))
-    qtbot.waitUntil(lambda: window.browser.detail.detail is not None and window.thumbs.cached_count > 20, timeout=15000)
+    window.view("browser").grid.setCurrentIndex(window.view("browser").model.index(3))
+    qtbot.waitUntil(
+        lambda: window.view("browser").detail.detail is not None and window.thumbs.cached_count > 20, timeout=15000
+    )
     settle(qtbot, window)
     assert window.grab().save(str(out / "browse.png"))
-    window.tabs.setCurrentWidget(window.imbalance)
-    qtbot.waitUntil(lambda: window.imbalance.stats is not None, timeout=5000)
-    qtbot.wait(200)
+    window.tabs.setCurrentWidget(window.view("imbalance"))
+    qtbot.waitUntil(lambda: window.view("imbalance").stats is not None, timeout=5000)
+    idle(qtbot, window)
     assert window.grab().save(str(out / "imbalance.png"))
     assert (out / "browse.png").stat().st_size > 20000
 
@@ -369,9 +404,10 @@ def test_window_start_does_not_import_torch_or_scikit_learn(shop):
         f"w = create_main_window({str(shop)!r}); spy = Spy(); w.installEventFilter(spy); w.show()\n"
         "app = QApplication.instance()\n"
         "import time; end = time.time() + 5\n"
-        "while time.time() < end and not (w.browser.model.rowCount() and w.browser.model.loaded_pages()):\n"
+        "b = w.view('browser')\n"
+        "while time.time() < end and not (b.model.rowCount() and b.model.loaded_pages()):\n"
         "    app.processEvents(); time.sleep(0.01)\n"
-        "assert w.browser.model.rowCount() == 556, w.browser.model.rowCount()\n"
+        "assert w.view('browser').model.rowCount() == 556, w.view('browser').model.rowCount()\n"
         "print(at_paint[0]); print(loaded())\n"
     )
     result = subprocess.run(
@@ -438,26 +474,26 @@ def test_a_label_changed_elsewhere_is_not_overwritten_and_refresh_shows_it(qtbot
     from core.catalog import edits
 
     window = open_window(qtbot, shop)
-    model = window.browser.model
+    model = window.view("browser").model
     qtbot.waitUntil(lambda: model.row_info(0) is not None, timeout=5000)
     image, shown = model.image_id(0), model.row_info(0).labels
-    ids = {info.name: info.id for info in window.state.labels}
+    ids = {info.name: info.id for info in window.workspace.state.labels}
     other = "puff" if shown != ("puff",) else "cap"
     with Catalog(shop) as elsewhere:  # a colleague relabels the image in another process
         edits.assign(elsewhere, [image], ids[other])
     before = dump(shop)
     failures = []
-    window.editor.failed.connect(failures.append)
+    window.workspace.editor.failed.connect(failures.append)
     select_rows(window, [0])
-    window.browser.assign_label(ids["sleeveless"])  # over what this window still shows
+    window.view("browser").assign_label(ids["sleeveless"])  # over what this window still shows
     settle(qtbot, window)
     assert failures and "relabelled elsewhere" in failures[0] and "refresh" in failures[0]
-    assert dump(shop) == before and window.editor.stack.count() == 0  # nothing written, nothing to undo
+    assert dump(shop) == before and window.workspace.editor.stack.count() == 0  # nothing written, nothing to undo
     assert "relabelled elsewhere" in window.statusBar().currentMessage()
     window.refresh()  # F5 shows the colleague's label
     qtbot.waitUntil(lambda: model.row_info(0) is not None and model.row_info(0).labels == (other,), timeout=5000)
     select_rows(window, [0])
-    window.browser.assign_label(ids["sleeveless"])  # now it is a deliberate change
+    window.view("browser").assign_label(ids["sleeveless"])  # now it is a deliberate change
     settle(qtbot, window)
     with Catalog(shop) as catalog:
         counts = {c.name: c.count for c in catalog.label_counts("sleeve").labels}
@@ -469,15 +505,15 @@ def test_the_window_works_on_a_postgresql_catalog_too(qtbot, location, tmp_path)
     with Catalog.create(location) as catalog:
         run(import_source(catalog, tmp_path / "images", "sleeve"))
     window = open_window(qtbot, location)
-    model = window.browser.model
+    model = window.view("browser").model
     qtbot.waitUntil(lambda: model.rowCount() == 45 and model.row_info(0) is not None, timeout=10000)
     before = dump(location)
     select_rows(window, range(5))
-    window.browser.assign_label(next(info.id for info in window.state.labels if info.name == "puff"))
+    window.view("browser").assign_label(next(info.id for info in window.workspace.state.labels if info.name == "puff"))
     settle(qtbot, window)
     with Catalog(location) as catalog:
         assert {c.name: c.count for c in catalog.label_counts("sleeve").labels}["puff"] == 8
-    qtbot.waitUntil(lambda: dict(window.imbalance.bar_values()).get("puff") == 8, timeout=5000)
+    qtbot.waitUntil(lambda: dict(window.view("imbalance").bar_values()).get("puff") == 8, timeout=5000)
     window.undo()
     settle(qtbot, window)
     assert dump(location) == before
@@ -486,7 +522,7 @@ def test_the_window_works_on_a_postgresql_catalog_too(qtbot, location, tmp_path)
 def test_help_lists_every_shortcut_and_the_toolbar_keeps_its_width(qtbot, shop, monkeypatch):
     from PySide6.QtGui import QAction, QKeySequence
 
-    from workbench.app import main_window
+    from workbench.app import menus
 
     window = open_window(qtbot, shop)
     keys = {
@@ -496,14 +532,16 @@ def test_help_lists_every_shortcut_and_the_toolbar_keeps_its_width(qtbot, shop, 
     }
     assert {"Ctrl+1", "Ctrl+5", "Ctrl+N", "Ctrl+O", "Ctrl+Q", "Ctrl+Z", "F5"} <= keys
     for key in keys:
-        assert key in main_window.SHORTCUTS, key
+        assert key in menus.shortcuts_text(window.declared), key
     shown = []
-    monkeypatch.setattr(main_window.plain, "inform", lambda _parent, title, text: shown.append((title, text)))
-    window._about()
-    assert main_window.tailor_version() in shown[-1][1]
-    width = window.undo_tool.text()
+    monkeypatch.setattr(menus.plain, "inform", lambda _parent, title, text: shown.append((title, text)))
+    menus.show_about(window)
+    assert menus.tailor_version() in shown[-1][1]
+    width = window.menu_actions.undo_tool.text()
     select_rows(window, [0, 1])
-    window.browser.assign_label(window.browser.state.labels[0].id)
+    window.view("browser").assign_label(window.view("browser").state.labels[0].id)
     settle(qtbot, window)
-    assert window.undo_action.text().startswith("&Undo label 2")  # the menu says what it undoes
-    assert window.undo_tool.text() == width == "Undo" and window.undo_tool.isEnabled()  # the toolbar keeps its text
+    assert window.menu_actions.undo.text().startswith("&Undo label 2")  # the menu says what it undoes
+    assert (
+        window.menu_actions.undo_tool.text() == width == "Undo" and window.menu_actions.undo_tool.isEnabled()
+    )  # the toolbar keeps its text

@@ -9,12 +9,18 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 from workbench.app.collector import keep_full_passes_short
 from workbench.app.resources import app_icon, stylesheet
+
+if TYPE_CHECKING:
+    from core.catalog.runs import RunInfo
+    from workbench.app.main_window import MainWindow
 
 # Libraries Qt's xcb platform plugin loads (Debian package names); desktops have them, minimal images may not.
 XCB_LIBRARIES = (
@@ -57,9 +63,9 @@ def display_problem() -> str | None:
 def application() -> QApplication:
     # Worker threads hand the GIL back every 1 ms instead of 5 ms: the GUI thread waits less for it
     sys.setswitchinterval(0.001)
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    if existing is None:
         app.setOrganizationName("Tailor")
         app.setApplicationName("Tailor")
         app.setDesktopFileName("tailor")
@@ -71,7 +77,7 @@ def application() -> QApplication:
     return app
 
 
-def create_main_window(catalog: str | None = None) -> QMainWindow:
+def create_main_window(catalog: str | None = None) -> MainWindow:
     """Build the main window on ``catalog`` (opened in a worker) without showing it or starting the loop."""
     application()
     from workbench.app.main_window import MainWindow
@@ -85,7 +91,9 @@ def create_main_window(catalog: str | None = None) -> QMainWindow:
     return window
 
 
-def _when(window, ready, action, timeout_ms: int, at_least_ms: int = 0) -> None:
+def _when(
+    window: QMainWindow, ready: Callable[[], bool], action: Callable[[], object], timeout_ms: int, at_least_ms: int = 0
+) -> None:
     """Call ``action`` once ``ready()`` holds (polled every 100 ms, not before ``at_least_ms``) or on timeout."""
     waited = {"ms": 0}
     timer = QTimer(window, interval=100)
@@ -100,21 +108,27 @@ def _when(window, ready, action, timeout_ms: int, at_least_ms: int = 0) -> None:
     timer.start()
 
 
-def _settled(window) -> bool:
+def _settled(window: MainWindow) -> bool:
     """The catalog is open, the grid's first page and its thumbnails are in (and the Imbalance tab's statistics,
     when it has been built: asking for ``window.imbalance`` would build it)."""
-    browser, imbalance = window.browser, window._built("imbalance")
+    from workbench.views.browser import BrowserView
+
+    browser, imbalance, state = (
+        window.view_as("browser", BrowserView),
+        window.built("imbalance"),
+        window.workspace.state,
+    )
     return (
-        window.state is not None
-        and window.state.loaded
-        and browser.query_count > 0
+        state is not None
+        and state.loaded
+        and browser.listed
         and (browser.model.rowCount() == 0 or browser.model.loaded_pages() > 0)
         and window.thumbs.pending() == 0
-        and (imbalance is None or imbalance.stats is not None)
+        and (imbalance is None or getattr(imbalance, "stats", None) is not None)
     )
 
 
-def _when_settled(window, action, timeout_ms: int = 15000) -> None:
+def _when_settled(window: MainWindow, action: Callable[[], object], timeout_ms: int = 15000) -> None:
     _when(window, lambda: _settled(window), action, timeout_ms, at_least_ms=600)
 
 
@@ -136,7 +150,7 @@ def run(
         return 2
     app = application()
     if catalog is None and screenshot is None:
-        from workbench.app.settings import recent_catalogs
+        from workbench.viewmodels.settings import recent_catalogs
 
         recent = [item for item in recent_catalogs() if "://" in item or os.path.exists(item)]
         catalog = recent[0] if recent else None
@@ -173,49 +187,58 @@ def leave(code: int) -> None:
     os._exit(code)
 
 
-def _after_device_detected(window, action, timeout_ms: int = 30_000) -> None:
+def _after_device_detected(window: MainWindow, action: Callable[[], object], timeout_ms: int = 30_000) -> None:
     """Call ``action`` once the Train tab knows its device (the probe runs in its own process), or on timeout."""
-    _when(window, lambda: not window.training.detecting, action, timeout_ms)
+    from workbench.views.training import TrainingPanel
+
+    _when(window, lambda: not window.view_as("training", TrainingPanel).detecting, action, timeout_ms)
 
 
-def _show_for_screenshot(window, view: str, path: str) -> None:
+def _show_for_screenshot(window: MainWindow, view: str, path: str) -> None:
     """Put ``view`` on screen as a user would see it, then save the window to ``path`` and close it."""
 
     def save(delay_ms: int) -> None:
         QTimer.singleShot(delay_ms, lambda: (window.grab().save(path), window.close()))
 
     if view == "browse":
-        if window.browser.model.rowCount():
-            window.browser.grid.setCurrentIndex(window.browser.model.index(0))
+        from workbench.views.browser import BrowserView
+
+        browser = window.view_as("browser", BrowserView)
+        if browser.model.rowCount():
+            browser.grid.setCurrentIndex(browser.model.index(0))
         save(800)
         return
     if view == "imbalance":
-        window.tabs.setCurrentWidget(window.imbalance)
+        window.show_tab("imbalance")
         save(1500)
         return
-    if window.catalog is None:
+    if window.workspace.catalog is None:
         save(0)
         return
     from core.catalog.records import RunStatus
     from core.catalog.runs import list_runs
+    from workbench.viewmodels.requests import PlotRuns, ReviewRun
     from workbench.workers.tasks import run_function
 
-    def newest(runs) -> None:
+    def newest(runs: list[RunInfo]) -> None:
         ids = [run.id for run in runs if run.status == RunStatus.FINISHED][-4:]
         attribute = next((run.attribute for run in runs if ids and run.id == ids[-1]), None)
         ids = [run.id for run in runs if run.id in ids and run.attribute == attribute]
         if view == "train":
-            window.plot_runs(ids)
+            window.workspace.request(PlotRuns(tuple(ids)))
             _after_device_detected(window, lambda: save(1500))
             return
         elif view == "runs":
-            window.tabs.setCurrentWidget(window.runs_view)
-            QTimer.singleShot(600, lambda: window.runs_view.select_runs(ids))
+            from workbench.views.runs import RunsView
+
+            runs_view = window.view_as("runs", RunsView)
+            window.show_tab("runs")
+            QTimer.singleShot(600, lambda: runs_view.select_runs(ids))
             if len(ids) > 1:  # wait for the comparison (its bootstrap runs on a worker)
-                _when(window, lambda: window.runs_view.table_data is not None, lambda: save(600), 120_000)
+                _when(window, lambda: runs_view.table_data is not None, lambda: save(600), 120_000)
                 return
         elif ids:
-            window.review_run(ids[0])
+            window.workspace.request(ReviewRun(ids[0]))
         save(2500)
 
-    run_function(list_runs, window.catalog, on_return=newest, on_error=lambda _exc: save(0))
+    run_function(list_runs, window.workspace.catalog, on_return=newest, on_error=lambda _exc: save(0))

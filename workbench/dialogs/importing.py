@@ -1,8 +1,7 @@
-"""Importing from the window: choose a folder or manifest and an attribute, watch the progress, read the report.
+"""Importing from the window: choose a folder or manifest and an attribute, read the report.
 
-The import is :func:`core.ingest.importer.import_source` (the same generator ``tailor import`` drains) running in a
-worker with its own catalog connection. Cancel closes the generator in that thread: its single transaction rolls
-back and the catalog is exactly as before.
+The import itself is :func:`workbench.workers.importing.import_job`, which the main window runs with a
+``JobRunner`` (progress, Cancel).
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,7 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressDialog,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -30,29 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog.records import AttributeInfo, Kind
-from core.catalog.store import Catalog
-from core.ingest.importer import ImportProgress, ImportReport, import_source, write_skipped_csv
+from core.ingest.importer import ImportReport, write_skipped_csv
 from workbench.widgets import file_dialogs, plain
-from workbench.workers.tasks import run_function, run_generator
+from workbench.workers.tasks import run_function
 
 MANIFEST_FILTER = "Manifests (*.csv *.tsv *.parquet);;All files (*)"
-PHASES = {
-    "scanning": "Looking for images…",
-    "reading": "Reading and checking images",
-    "images": "Recording images",
-    "labels": "Recording labels",
-}
-
-
-def _import(location: str, source: str, attribute: str, multi_label: bool, follow_symlinks: bool = False):
-    catalog = Catalog(location)
-    try:
-        report = yield from import_source(
-            catalog, source, attribute, multi_label=multi_label, follow_symlinks=follow_symlinks
-        )
-        return report
-    finally:
-        catalog.close()
 
 
 class ImportDialog(QDialog):
@@ -143,99 +122,6 @@ class ImportDialog(QDialog):
             self.multi.isChecked(),
             self.follow.isChecked(),
         )
-
-
-class ImportRunner(QObject):
-    """Runs one import with a window-modal progress dialog. Signals: finished(report), cancelled(), failed(msg)."""
-
-    finished = Signal(object)
-    cancelled = Signal()
-    failed = Signal(str)
-    running_changed = Signal(bool)
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.parent_widget = parent
-        self.worker = None
-        self.progress: QProgressDialog | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None
-
-    def start(
-        self, location: str, source: str, attribute: str, multi_label: bool, follow_symlinks: bool = False
-    ) -> None:
-        self.progress = QProgressDialog("Starting import…", "Cancel", 0, 0, self.parent_widget)
-        self.progress.setWindowTitle(f"Importing into '{attribute}'")
-        # not modal: a modal QProgressDialog runs processEvents() inside setValue(), re-entering our handlers;
-        # the window disables its views itself while an import runs
-        self.progress.setWindowModality(Qt.WindowModality.NonModal)
-        self.progress.setMinimumDuration(0)
-        self.progress.setAutoClose(False)
-        self.progress.setAutoReset(False)
-        self.progress.canceled.connect(self.cancel)
-        self.progress.show()
-        self.running_changed.emit(True)
-        self.worker = run_generator(
-            _import,
-            location,
-            source,
-            attribute,
-            multi_label,
-            follow_symlinks,
-            on_yield=self._event,
-            on_return=self._returned,
-            on_error=self._errored,
-            on_abort=self._aborted,
-            on_finish=self._ended,
-        )
-
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.progress.setLabelText("Cancelling: nothing will be recorded…")
-            self.worker.quit()
-
-    def _event(self, event: ImportProgress) -> None:
-        progress = self.progress
-        if progress is None or (self.worker is not None and self.worker.abort_requested):
-            return
-        label = PHASES.get(event.phase, event.phase)
-        if event.total:
-            progress.setLabelText(f"{label}: {event.done:,} of {event.total:,}")
-            progress.setMaximum(event.total)
-            progress.setValue(event.done)
-        else:
-            progress.setLabelText(label)
-            progress.setMaximum(0)
-
-    def _close(self) -> None:
-        self.worker = None
-        self.running_changed.emit(False)
-        if self.progress is not None:
-            self.progress.canceled.disconnect(self.cancel)
-            self.progress.close()
-            self.progress.deleteLater()
-            self.progress = None
-
-    def _returned(self, report: ImportReport | None) -> None:
-        if report is None:  # returned after an abort
-            return
-        self._close()
-        self.finished.emit(report)
-
-    def _errored(self, exc: Exception) -> None:
-        self._close()
-        self.failed.emit(str(exc) or type(exc).__name__)
-
-    def _ended(self) -> None:
-        if self.worker is not None:  # finished without a result, an error or an abort being reported
-            self._close()
-            self.failed.emit("the import stopped unexpectedly; nothing was recorded")
-
-    def _aborted(self) -> None:
-        self._close()
-        self.cancelled.emit()
 
 
 class ReportDialog(QDialog):

@@ -76,10 +76,10 @@ class LabelsDialog(QDialog):
         editor.failed.connect(lambda message: plain.warn(self, "Labels", message))
         self.reload()
 
-    def reload(self, *_args) -> None:
+    def reload(self, *_args: object) -> None:
         self._latest.run(_read_all, self.catalog, on_return=self._arrived)
 
-    def _arrived(self, data) -> None:
+    def _arrived(self, data: list[tuple[AttributeInfo, list[LabelInfo]]]) -> None:
         keep = self._selected()
         self.data = data
         self.tree.clear()
@@ -108,7 +108,7 @@ class LabelsDialog(QDialog):
         item = self.tree.currentItem()
         if item is None:
             return None
-        top = item if item.parent() is None else item.parent()
+        top = item.parent() or item
         return next((pair for pair in self.data if pair[0].id == top.data(0, IdRole)), None)
 
     def _selection_changed(self) -> None:
@@ -153,7 +153,8 @@ class LabelsDialog(QDialog):
         if selected is None:
             return
         kind, id_ = selected
-        old = self.tree.currentItem().text(0)
+        current = self.tree.currentItem()
+        old = current.text(0) if current is not None else ""
         name, ok = QInputDialog.getText(self, f"Rename {kind}", f"New name for '{old}':", text=old)
         if not ok or not name.strip() or name.strip() == old:
             return
@@ -168,6 +169,8 @@ class LabelsDialog(QDialog):
         if selected is None or selected[0] != "label" or pair is None:
             return
         source = self._label(selected[1])
+        if source is None:
+            return
         others = [info for info in pair[1] if info.id != source.id]
         if not others:
             QMessageBox.information(self, "Merge", "There is no other label to merge into.")
@@ -176,7 +179,7 @@ class LabelsDialog(QDialog):
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.choice() is None:
             return
         target = dialog.choice()
-        if plain.ask(
+        if target is not None and plain.ask(
             self,
             "Merge labels",
             f"Move the {source.count:,} images of '{source.name}' to "
@@ -201,6 +204,8 @@ class LabelsDialog(QDialog):
             build = partial(edits.delete_attribute, attribute_id=id_)
         else:
             info = self._label(id_)
+            if info is None:
+                return
             text = f"Delete the label '{info.name}' and take it off {info.count:,} images?"
             build = partial(edits.delete_label, label_id=id_)
         if plain.ask(self, f"Delete {kind}", text):
@@ -228,4 +233,5 @@ class _ChooseLabel(QDialog):
 
     def choice(self) -> LabelInfo | None:
         item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        choice: LabelInfo | None = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return choice

@@ -56,7 +56,7 @@ class CatalogState(QObject):
             self.labels = []
             self.refresh()
 
-    def _arrived(self, result) -> None:
+    def _arrived(self, result: tuple[list[AttributeInfo], int | None, list[LabelInfo]]) -> None:
         self.attributes, self.attribute_id, self.labels = result
         self.loaded = True
         self.changed.emit()

@@ -9,6 +9,7 @@ they reverse. An edit that fails (a conflict with another user, a database error
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -34,7 +35,7 @@ class EditCommand(QUndoCommand):
                 self.edit = self.build(catalog)
                 return self.edit
 
-            self.editor.writer.submit(first, (self, "do"))
+            self.editor.submit(first, (self, "do"))
         else:
             edit = self.edit
 
@@ -42,7 +43,7 @@ class EditCommand(QUndoCommand):
                 edits.reapply(catalog, edit)
                 return edit
 
-            self.editor.writer.submit(again, (self, "redo"))
+            self.editor.submit(again, (self, "redo"))
 
     def undo(self) -> None:
         def revert(catalog: Catalog) -> Edit | None:
@@ -51,7 +52,7 @@ class EditCommand(QUndoCommand):
             edits.revert(catalog, self.edit)
             return self.edit
 
-        self.editor.writer.submit(revert, (self, "undo"))
+        self.editor.submit(revert, (self, "undo"))
 
 
 class Editor(QObject):
@@ -67,6 +68,15 @@ class Editor(QObject):
         self.writer = SerialWriter(catalog_location, self)
         self.writer.done.connect(self._done)
         self.writer.failed.connect(self._failed)
+        self._outstanding = 0  # jobs submitted whose result the GUI thread has not handled yet
+
+    def submit(self, job: Callable[[Catalog], Edit | None], tag: tuple[QUndoCommand, str]) -> None:
+        self._outstanding += 1
+        self.writer.submit(job, tag)
+
+    def pending(self) -> int:
+        """Edits, undos and redos not yet applied and reported (``edited`` / ``failed``) on the GUI thread."""
+        return self._outstanding
 
     def push(self, build: Callable[[Catalog], Edit], text: str) -> EditCommand:
         command = EditCommand(self, build, text)
@@ -103,7 +113,13 @@ class Editor(QObject):
     def close(self) -> None:
         self.writer.close()
 
-    def _done(self, tag, result) -> None:
+    def _done(self, tag: tuple[QUndoCommand, str], result: Any) -> None:  # an Edit (core.catalog.edits) or None
+        try:
+            self._report(tag, result)
+        finally:
+            self._outstanding -= 1
+
+    def _report(self, tag: tuple[QUndoCommand, str], result: Any) -> None:
         command, action = tag
         # a command undone and then replaced by a new edit is deleted by the stack while its job was queued
         if action == "do" and result is not None and isValid(command):
@@ -113,7 +129,13 @@ class Editor(QObject):
             if action == "undo":
                 self.undone.emit(result)
 
-    def _failed(self, tag, message: str) -> None:
+    def _failed(self, tag: tuple[QUndoCommand, str], message: str) -> None:
+        try:
+            self._report_failure(tag, message)
+        finally:
+            self._outstanding -= 1
+
+    def _report_failure(self, tag: tuple[QUndoCommand, str], message: str) -> None:
         command, action = tag
         if not isValid(command):  # no longer on the stack (see _done): nothing to take off it
             self.failed.emit(message)

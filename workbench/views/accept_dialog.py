@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.base.percent import percent_text
 from workbench.widgets import plain
-from workbench.widgets.percent import percent_text
 
 if TYPE_CHECKING:
     from core.analysis.accept_preview import AcceptRow
@@ -86,7 +86,8 @@ class AcceptDialog(QDialog):
             self.table.setItem(r, c, item)
 
     def checked(self) -> list[AcceptRow]:
-        return [row for r, row in enumerate(self.rows) if self.table.item(r, 0).checkState() == Qt.CheckState.Checked]
+        checks = [self.table.item(r, 0) for r in range(len(self.rows))]
+        return [row for row, check in zip(self.rows, checks) if check and check.checkState() == Qt.CheckState.Checked]
 
     def thresholds(self) -> dict[int, float | None]:
         chosen = {row.label_id for row in self.checked()}

@@ -4,19 +4,26 @@ the run's stored test scores (core.analysis.posthoc); **Keep as run** records it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from core.base.percent import percent
 from core.catalog.store import Catalog
 from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis
 
+if TYPE_CHECKING:
+    from core.analysis.posthoc import SliderData
+
 STEPS_PER_UNIT = 20  # tau in steps of 0.05
 MAX_TAU = 3.0
 
 
-def _load(catalog: Catalog, run_id: int):
+def _load(catalog: Catalog, run_id: int) -> tuple[SliderData, dict]:
     import_analysis()
     from core.analysis.posthoc import slider_data
 
@@ -24,12 +31,8 @@ def _load(catalog: Catalog, run_id: int):
     return data, data.at(0.0)
 
 
-def _evaluate(data, tau: float) -> tuple[float, dict]:
+def _evaluate(data: SliderData, tau: float) -> tuple[float, dict]:
     return tau, data.at(tau)
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 class AdjustPanel(QWidget):
@@ -39,7 +42,7 @@ class AdjustPanel(QWidget):
         super().__init__(parent)
         self.catalog: Catalog | None = None
         self.wanted: int | None = None
-        self.data = None
+        self.data: SliderData | None = None
         self.trained: dict | None = None
         self.current: dict | None = None
         self._load_latest, self._eval_latest = Latest(self), Latest(self)
@@ -65,7 +68,7 @@ class AdjustPanel(QWidget):
         layout.addWidget(self.plot, 1)
         self._enable(False)
 
-    def _plot(self):
+    def _plot(self) -> Any:  # a pyqtgraph PlotWidget
         from workbench.widgets.category_axis import CategoryAxis
         from workbench.widgets.pyqtgraph_setup import pg
 
@@ -96,7 +99,7 @@ class AdjustPanel(QWidget):
         if self.isVisible():
             self._load()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.wanted is not None and self.data is None:
             self._load()
@@ -105,24 +108,24 @@ class AdjustPanel(QWidget):
         self.caption.setText(f"Loading run {self.wanted}'s test scores…")
         self._load_latest.run(_load, self.catalog, self.wanted, on_return=self._loaded, on_error=self._failed)
 
-    def _failed(self, exc: Exception) -> None:  # Latest(self) delivers nothing once the window has closed
+    def _failed(self, exc: BaseException) -> None:  # Latest(self) delivers nothing once the window has closed
         self.caption.setText(str(exc))
         self.metrics.setText("")
 
-    def _loaded(self, result) -> None:
-        self.data, self.trained = result
+    def _loaded(self, result: tuple[SliderData, dict]) -> None:
+        self.data, self.trained = data, _trained = result
         self.caption.setText(
-            f"{self.data.name}: move τ to trade head accuracy for tail accuracy (Menon et al. 2021); τ = 1 "
+            f"{data.name}: move τ to trade head accuracy for tail accuracy (Menon et al. 2021); τ = 1 "
             "balances the training frequencies. Computed from the stored test scores; nothing is retrained."
         )
-        self.axis.set_names(self.data.labels, [f" ({n})" for n in self.data.train_counts])
-        self.plot.setXRange(-0.6, len(self.data.labels) - 0.4)
+        self.axis.set_names(data.labels, [f" ({n})" for n in data.train_counts])
+        self.plot.setXRange(-0.6, len(data.labels) - 0.4)
         self._enable(True)
         self._moved(self.slider.value())
 
     @property
     def tau(self) -> float:
-        return self.slider.value() / STEPS_PER_UNIT
+        return float(self.slider.value()) / STEPS_PER_UNIT
 
     def _moved(self, _value: int) -> None:
         self.tau_label.setText(f"τ = {self.tau:.2f}")
@@ -137,7 +140,7 @@ class AdjustPanel(QWidget):
         self.current = metrics
         before = self.trained or {}
         parts = [
-            f"{name} {_pct(before.get(key))} → {_pct(metrics.get(key))}"
+            f"{name} {percent(before.get(key), '%')} → {percent(metrics.get(key), '%')}"
             for name, key in (("top-1", "top1"), ("ACSA", "acsa"), ("GM", "gm"))
         ]
         self.metrics.setText(f"τ = {tau:.2f}: " + " · ".join(parts))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from array import array
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QItemSelection, QItemSelectionModel, QPoint, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,20 +23,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.records import PREDICTION_SORTS, SORTS, ImageFilter, Kind
+from core.catalog.records import PREDICTION_SORTS, SORTS, AttributeInfo, ImageFilter, Kind, LabelInfo
+from workbench.viewmodels import settings
+from workbench.viewmodels.requests import BrowseLabel, BrowseRunTestImages, PredictRun, Request
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
 from workbench.views.accept_dialog import AcceptDialog
 from workbench.views.detail import DetailPane
 from workbench.views.prediction_bar import PredictionBar, prediction_runs
 from workbench.widgets import plain
 from workbench.widgets.grid import ImageGridModel, ImageGridView
+from workbench.widgets.job_runner import JobRunner
+from workbench.workers.curation import predict_job
 from workbench.workers.tasks import Latest
-from workbench.workers.thumbnails import ThumbnailLoader
 from workbench.workers.torch_loading import import_analysis
 
 if TYPE_CHECKING:
+    from core.analysis.accept_preview import AcceptRow
+    from core.catalog.edits import Edit
     from core.catalog.store import Catalog
+    from core.curation.predict import PredictResult
     from workbench.viewmodels.catalog_state import CatalogState
     from workbench.viewmodels.editor import Editor
+
+TAB = Tab(title="Browse", menu="&Browse", shortcut="Ctrl+1", position=1, view="BrowserView")
+SPLITTER_KEY = "window/browser-splitter"
 
 
 def _accept_preview(catalog: Catalog, run_id: int, precision: float) -> list:
@@ -60,7 +72,7 @@ SOURCE_CHOICES = (("Any source", None), ("human", "human"), ("import", "import")
 class FilterBar(QWidget):
     changed = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QComboBox(minimumContentsLength=14)
         self.label.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -107,11 +119,11 @@ class FilterBar(QWidget):
         self.unlabeled.toggled.connect(self._changed)
         self._quiet = False
 
-    def _changed(self, *_args) -> None:
+    def _changed(self, *_args: object) -> None:
         if not self._quiet:
             self.changed.emit()
 
-    def set_labels(self, labels, keep: int | None) -> None:
+    def set_labels(self, labels: list[LabelInfo], keep: int | None) -> None:
         self._quiet = True
         self.label.clear()
         self.label.addItem("any label", None)
@@ -158,7 +170,7 @@ class LabelPanel(QWidget):
     remove = Signal(int)
     clear = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(wordWrap=True)
         self.list = QListWidget()
@@ -185,12 +197,14 @@ class LabelPanel(QWidget):
         layout.addLayout(buttons)
         self.set_labels(None, [], 0)
 
-    def _emit(self, signal) -> None:
+    def _emit(self, signal: SignalInstance) -> None:
         item = self.list.currentItem()
         if item is not None:
             signal.emit(item.data(Qt.ItemDataRole.UserRole))
 
-    def set_labels(self, attribute, labels, selected: int, has: tuple[str, ...] = ()) -> None:
+    def set_labels(
+        self, attribute: AttributeInfo | None, labels: list[LabelInfo], selected: int, has: tuple[str, ...] = ()
+    ) -> None:
         """``has``: the labels the selected image has (one image selected), marked with a tick and in bold."""
         current = self.list.currentItem().data(Qt.ItemDataRole.UserRole) if self.list.currentItem() else None
         self.list.blockSignals(True)
@@ -235,20 +249,22 @@ class LabelPanel(QWidget):
 
 
 class BrowserView(QWidget):
-    """Grid + filters + detail + labels. ``show_label`` is what a click on a histogram bar calls."""
+    """Grid + filters + detail + labels; shows a label's or a run's images, and a run's predictions, when another
+    tab asks (:meth:`handle`)."""
 
     status = Signal(str)
 
-    def __init__(self, thumbs: ThumbnailLoader, cache_dir, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
         self.state: CatalogState | None = None
         self.editor: Editor | None = None
         self.filters = FilterBar()
         self.predictions = PredictionBar()
-        self.model = ImageGridModel(thumbs, self)
+        self.model = ImageGridModel(workspace.thumbs, self)
         self.grid = ImageGridView()
         self.grid.setModel(self.model)
-        self.detail = DetailPane(cache_dir)
+        self.detail = DetailPane(workspace.cache_dir)
         self.labels = LabelPanel()
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.detail)
@@ -285,19 +301,72 @@ class BrowserView(QWidget):
         self.select_all = QAction("Select all", self, shortcut="Ctrl+A")
         self.select_all.triggered.connect(self.grid.selectAll)
         self.grid.addAction(self.select_all)
-        self.query_count = 0  # finished id queries (tests wait on it)
+        self.predict_runner = JobRunner(self)
+        self.predict_runner.running_changed.connect(workspace.busy)
+        self.predict_runner.failed.connect(lambda message: plain.warn(self, "Predict", message))
+        self.status.connect(workspace.status)
+        workspace.contribute("&Edit", self.select_all)
+        workspace.closing.connect(self._save_settings)
+        self._restore_settings()
+        workspace.when_open(self._attach)
 
     # -- wiring ----------------------------------------------------------------------------------------
 
-    def attach(self, state: CatalogState, editor: Editor) -> None:
-        self.state, self.editor = state, editor
-        state.changed.connect(self._state_changed)
-        editor.edited.connect(self._edited)
-        if state.loaded:
+    def _attach(self) -> None:
+        self.state, self.editor = self.workspace.state, self.workspace.editor
+        assert self.state is not None and self.editor is not None
+        self.state.changed.connect(self._state_changed)
+        self.editor.edited.connect(self._edited)
+        if self.state.loaded:
             self._state_changed()
+
+    def _restore_settings(self) -> None:
+        splitter = settings.settings().value(SPLITTER_KEY)
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+
+    def _save_settings(self) -> None:
+        settings.settings().setValue(SPLITTER_KEY, self.splitter.saveState())
+
+    def handle(self, request: Request) -> None:
+        if isinstance(request, BrowseLabel):
+            self.show_label(request.label_id)
+        elif isinstance(request, BrowseRunTestImages):
+            self.show_run_test_images(request.run_id)
+        elif isinstance(request, PredictRun):
+            self.predict(request.run_id, request.scope)
+
+    def predict(self, run_id: int, scope: str) -> None:
+        """Store a run's predictions (``unlabeled``, ``all`` images, or those shown here) on a worker, then show
+        them."""
+        if self.workspace.location is None:
+            return
+        shown = self.model.all_ids() if scope == "shown" else None
+        what = f"the {len(shown):,} images Browse shows" if shown is not None else f"{scope} images"
+        self.predict_runner.start(
+            f"Predicting {what} with run {run_id}",
+            predict_job,
+            self.workspace.location,
+            run_id,
+            scope,
+            shown,
+            on_result=lambda result: self._predicted(run_id, result),
+        )
+
+    def _predicted(self, run_id: int, result: PredictResult) -> None:
+        if result.cancelled:
+            self.status.emit(f"Prediction with run {run_id} cancelled; nothing was written")
+            return
+        self.status.emit(
+            f"Run {run_id} predicted {len(result.image_ids):,} images in {result.seconds:.1f} s; Browse shows them "
+            f"(Predictions row)"
+        )
+        self.refresh_predictions(run_id)
 
     def _state_changed(self) -> None:
         state = self.state
+        if state is None:
+            return
         previous = self.model.attribute_id
         self.filters.set_labels(
             state.labels, self.filters.label.currentData() if previous == state.attribute_id else None
@@ -316,7 +385,7 @@ class BrowserView(QWidget):
             return
         keep = select if select is not None else self.predictions.run_id
 
-        def arrived(runs) -> None:
+        def arrived(runs: list[tuple[int, str]]) -> None:
             before = self.predictions.run_id
             self.predictions.set_runs(runs, keep)
             if apply or self.predictions.run_id != before:
@@ -342,6 +411,8 @@ class BrowserView(QWidget):
         self._shown_filter = f
         keep = set(self.grid.selected_ids()) if len(ids) and same_filter else set()
         scroll = self.grid.verticalScrollBar().value() if same_filter else 0
+        if self.state is None:
+            return
         self.model.set_ids(self.state.catalog, ids, f.attribute_id, prediction_run=f.prediction_run)
         self.detail.prediction_run = f.prediction_run
         total = len(ids)
@@ -353,8 +424,12 @@ class BrowserView(QWidget):
                     selection.select(self.model.index(row), self.model.index(row))
             self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.grid.verticalScrollBar().setValue(scroll)
-        self.query_count += 1
         self._selection_settled()
+
+    @property
+    def listed(self) -> bool:
+        """Whether the grid lists the open catalog's images (the first query of the catalog has answered)."""
+        return self._shown_filter is not None and self.state is not None and self.model.catalog is self.state.catalog
 
     def show_label(self, label_id: int | None) -> None:
         self.filters.select_label(label_id)
@@ -370,7 +445,7 @@ class BrowserView(QWidget):
             info = self.model.row_info(rows[0]) if len(rows) == 1 else None
             has = info.labels if info is not None and self.model.attribute_id == self.state.attribute_id else ()
             self.labels.set_labels(self.state.attribute, self.state.labels, len(rows), has)
-        if len(rows) == 1:
+        if len(rows) == 1 and self.state is not None:
             self.detail.show_image(self.state.catalog, self.model.image_id(rows[0]))
         elif rows:
             self.detail.show_selection(len(rows))
@@ -388,7 +463,7 @@ class BrowserView(QWidget):
     def assign_label(self, label_id: int) -> None:
         ids = self.grid.selected_ids()
         info = self.state.label(label_id) if self.state else None
-        if not ids or info is None:
+        if not ids or info is None or self.state is None or self.editor is None:
             self.status.emit("Select images first, then choose a label.")
             return
         seen = self.model.seen_labels(ids) if self.model.attribute_id == self.state.attribute_id else None
@@ -397,22 +472,22 @@ class BrowserView(QWidget):
     def remove_label(self, label_id: int) -> None:
         ids = self.grid.selected_ids()
         info = self.state.label(label_id) if self.state else None
-        if ids and info is not None:
+        if ids and info is not None and self.editor is not None:
             self.editor.remove(ids, label_id, info.name)
 
     def clear_labels(self) -> None:
         ids = self.grid.selected_ids()
         attribute = self.state.attribute if self.state else None
-        if ids and attribute is not None:
+        if ids and attribute is not None and self.editor is not None:
             self.editor.clear(ids, attribute.id, attribute.name)
 
     def accept_selection(self, run_id: int) -> None:
         ids = self.grid.selected_ids()
-        if not ids:
+        if not ids or self.editor is None:
             self.status.emit("Select images first, then accept their predictions.")
             return
 
-        def build(catalog):
+        def build(catalog: Catalog) -> Edit:
             from core.catalog.model_edits import accept_predictions
 
             return accept_predictions(catalog, run_id, ids).edit
@@ -433,7 +508,7 @@ class BrowserView(QWidget):
             on_error=lambda exc: self.status.emit(f"Cannot accept: {exc}"),
         )
 
-    def _show_accept_preview(self, run_id: int, precision: float, rows) -> None:
+    def _show_accept_preview(self, run_id: int, precision: float, rows: list[AcceptRow]) -> None:
         from core.analysis.compare import MIN_TEST_IMAGES
 
         self.status.emit("")
@@ -445,14 +520,17 @@ class BrowserView(QWidget):
         dialog.open()
 
     def _accept_checked(self, run_id: int, precision: float, thresholds: dict[int, float | None]) -> None:
-        def build(catalog):
+        if self.editor is None:
+            return
+
+        def build(catalog: Catalog) -> Edit:
             from core.catalog.model_edits import accept_predictions
 
             return accept_predictions(catalog, run_id, None, thresholds).edit
 
         self.editor.push(build, f"accept run {run_id}'s predictions at {precision:.0%} precision")
 
-    def _edited(self, edit) -> None:
+    def _edited(self, edit: Edit) -> None:
         f = self.predictions.apply(self.filters.current(self.state.attribute_id if self.state else None))
         if f.label_id is not None or f.unlabeled or f.source is not None or f.disagrees:
             self.apply_filter()  # membership may have changed
@@ -460,7 +538,7 @@ class BrowserView(QWidget):
             self.model.reload_rows(edit.images)
         self.detail.refresh()
 
-    def _context_menu(self, position) -> None:
+    def _context_menu(self, position: QPoint) -> None:
         if self.state is None or self.state.attribute is None or not self.grid.selected_rows():
             return
         menu = QMenu(self)
@@ -468,8 +546,8 @@ class BrowserView(QWidget):
         remove_menu = menu.addMenu("Remove label")
         for number, info in enumerate(self.state.labels, start=1):
             text = f"&{number} {info.name}" if number <= 9 else info.name
-            apply_menu.addAction(text, lambda checked=False, i=info.id: self.assign_label(i))
-            remove_menu.addAction(info.name, lambda checked=False, i=info.id: self.remove_label(i))
+            apply_menu.addAction(text, functools.partial(self.assign_label, info.id))
+            remove_menu.addAction(info.name, functools.partial(self.remove_label, info.id))
         menu.addAction(f"Clear '{self.state.attribute.name}'", self.clear_labels)
         menu.addSeparator()
         menu.addAction(self.select_all)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.catalog.records import ImageDetail
@@ -39,7 +40,7 @@ def _prediction(catalog: Catalog, image_id: int, run_id: int | None) -> str:
 
 
 def _load(
-    catalog: Catalog, image_id: int, cache_dir, prediction_run: int | None = None
+    catalog: Catalog, image_id: int, cache_dir: Path, prediction_run: int | None = None
 ) -> tuple[ImageDetail, QImage | None, str, str]:
     from core.catalog.browse import image_detail  # worker thread
 
@@ -49,7 +50,7 @@ def _load(
     return detail, image, problem, prediction
 
 
-def load_preview(path: str, content_hash: str, cache_dir, size: int) -> tuple[QImage | None, str]:
+def load_preview(path: str, content_hash: str, cache_dir: Path, size: int) -> tuple[QImage | None, str]:
     """Worker thread: an image through the shared decode path (and the thumbnail cache) at ``size``, or None and
     why it cannot be shown."""
     try:
@@ -60,7 +61,7 @@ def load_preview(path: str, content_hash: str, cache_dir, size: int) -> tuple[QI
 
 
 class DetailPane(QWidget):
-    def __init__(self, cache_dir, parent=None) -> None:
+    def __init__(self, cache_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cache_dir = cache_dir
         self.catalog: Catalog | None = None
@@ -109,7 +110,7 @@ class DetailPane(QWidget):
         if self.catalog is not None and self.image_id is not None:
             self.show_image(self.catalog, self.image_id)
 
-    def _arrived(self, result) -> None:
+    def _arrived(self, result: tuple[ImageDetail, QImage | None, str, str]) -> None:
         detail, image, problem, prediction = result
         self.detail = detail
         self._image = image if image is not None else QImage()
@@ -142,7 +143,7 @@ class DetailPane(QWidget):
             f"<table>{table}</table><p style='margin-top:6px'>Labels</p><ul style='margin:0'>{labels}</ul>{predicted}"
         )
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 

@@ -8,10 +8,12 @@ Clicking a bar asks the browser to show that label's images.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from numpy.typing import ArrayLike
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,6 +32,9 @@ from core.analysis.imbalance import SCHEMES, GroupRule, summarize
 from core.catalog.records import LabelCounts
 from core.config import DEFAULT_BETA
 from workbench.viewmodels.catalog_state import CatalogState
+from workbench.viewmodels.requests import BrowseLabel
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
 from workbench.widgets import plain
 from workbench.widgets.category_axis import CategoryAxis
 from workbench.widgets.legend import LegendRow
@@ -39,6 +44,7 @@ from workbench.workers.tasks import Latest
 if TYPE_CHECKING:
     from core.catalog.store import Catalog
 
+TAB = Tab(title="Imbalance", menu="&Imbalance", shortcut="Ctrl+2", position=2, view="ImbalanceView")
 GROUP_COLOURS = {"head": "#4C72B0", "medium": "#DD8452", "tail": "#C44E52"}
 SCHEME_COLOURS = {"nw": "#8C8C8C", "ifw": "#C44E52", "isw": "#DD8452", "iew": "#4C72B0"}
 SPLITS = (("All splits", None), ("train", "train"), ("val", "val"), ("test", "test"))
@@ -46,7 +52,7 @@ SPLITS = (("All splits", None), ("train", "train"), ("val", "val"), ("test", "te
 
 def beta_from_slider(value: int) -> float:
     """Slider 0..400 -> beta = 1 - 10**-(1 + value/100): 0.9 ... 0.99999, evenly in log(1 - beta)."""
-    return 1.0 - 10.0 ** (-(1.0 + value / 100.0))
+    return float(1.0 - 10.0 ** (-(1.0 + value / 100.0)))
 
 
 def slider_from_beta(beta: float) -> int:
@@ -68,7 +74,7 @@ class _Bars:
         self.item = pg.BarGraphItem(x=[], height=[], width=width, brushes=[])
         plot.addItem(self.item)
 
-    def set(self, x, heights, brushes, width: float, base: float = 0.0) -> None:
+    def set(self, x: ArrayLike, heights: ArrayLike, brushes: Sequence[Any], width: float, base: float = 0.0) -> None:
         # one pen for all bars; pyqtgraph cannot take empty per-bar lists, so an empty plot gets one brush
         self.item.setOpts(
             x=np.asarray(x, dtype=float),
@@ -83,10 +89,11 @@ class _Bars:
 
 
 class ImbalanceView(QWidget):
-    labelClicked = Signal(int)  # label id
+    labelClicked = Signal(int)  # label id: Browse shows its images
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
         self.state: CatalogState | None = None
         self.counts: LabelCounts | None = None
         self.stats: dict | None = None
@@ -118,6 +125,8 @@ class ImbalanceView(QWidget):
         self.log.toggled.connect(self._draw)
         self.beta.valueChanged.connect(self._recompute)
         self._update_beta_label()
+        self.labelClicked.connect(lambda label_id: workspace.request(BrowseLabel(label_id)))
+        workspace.when_open(self._attach)
 
     def _controls(self) -> QHBoxLayout:
         self.split = QComboBox()
@@ -176,7 +185,9 @@ class ImbalanceView(QWidget):
             + [f"class weight of {s} (mean 1)" for s in SCHEMES]
         ):
             if tip:
-                self.table.horizontalHeaderItem(col).setToolTip(tip)
+                header = self.table.horizontalHeaderItem(col)
+                if header is not None:
+                    header.setToolTip(tip)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -185,9 +196,10 @@ class ImbalanceView(QWidget):
 
     # -- data ------------------------------------------------------------------------------------------
 
-    def attach(self, state: CatalogState) -> None:
+    def _attach(self) -> None:
         """Follow the catalog's state; the window refreshes it after every edit, so edits reach the view too."""
-        self.state = state
+        self.state = state = self.workspace.state
+        assert state is not None
         state.changed.connect(self.reload)
         if state.loaded:
             self.reload()
@@ -333,7 +345,7 @@ class ImbalanceView(QWidget):
 
     # -- interaction -----------------------------------------------------------------------------------
 
-    def _index_at(self, scene_pos) -> int | None:
+    def _index_at(self, scene_pos: QPointF) -> int | None:
         if not self.stats or not self.count_plot.sceneBoundingRect().contains(scene_pos):
             return None
         point = self.count_plot.getPlotItem().vb.mapSceneToView(scene_pos)
@@ -343,21 +355,22 @@ class ImbalanceView(QWidget):
     def _label_id(self, name: str) -> int | None:
         return next((c.label_id for c in self.counts.labels if c.name == name), None) if self.counts else None
 
-    def _clicked(self, event) -> None:
+    def _clicked(self, event: Any) -> None:  # a pyqtgraph mouse click
         index = self._index_at(event.scenePos())
-        if index is not None:
+        if index is not None and self.stats is not None:
             label_id = self._label_id(self.stats["labels"][index]["name"])
             if label_id is not None:
                 self.labelClicked.emit(label_id)
 
     def _table_clicked(self, row: int, _column: int) -> None:
-        label_id = self._label_id(self.table.item(row, 0).text())
+        cell = self.table.item(row, 0)
+        label_id = self._label_id(cell.text()) if cell is not None else None
         if label_id is not None:
             self.labelClicked.emit(label_id)
 
-    def _moved(self, scene_pos) -> None:
+    def _moved(self, scene_pos: QPointF) -> None:
         index = self._index_at(scene_pos)
-        if index is None:
+        if index is None or self.stats is None:
             self.hover.setText("")
             return
         item = self.stats["labels"][index]

@@ -9,10 +9,12 @@ proposed again. Undo brings an issue's decision back to open.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,15 +31,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
 from workbench.views.detail import load_preview
 from workbench.widgets import plain
+from workbench.widgets.job_runner import JobRunner
+from workbench.workers.curation import issues_job
 from workbench.workers.tasks import Latest
 
 if TYPE_CHECKING:
+    from core.catalog.edits import Edit
     from core.catalog.store import Catalog
+    from core.curation.label_issues import IssueReport, LabelIssue
     from workbench.viewmodels.catalog_state import CatalogState
     from workbench.viewmodels.editor import Editor
 
+TAB = Tab(title="Label issues", menu="&Label issues", shortcut="Ctrl+6", position=6, view="IssuesView")
 COLUMNS = ("#", "image", "given", "suggested", "quality", "priority", "decision")
 PREVIEW = 512
 
@@ -49,7 +58,7 @@ def _runs(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
     return [(r.id, display_name(r)) for r in reversed(finished_runs(catalog, attribute))]
 
 
-def _picture(catalog: Catalog, image_id: int, path: str, cache_dir) -> QImage:
+def _picture(catalog: Catalog, image_id: int, path: str, cache_dir: Path) -> QImage:
     """Worker thread: the image at preview size (the detail pane's loader; its hash keys the thumbnail cache)."""
     from core.catalog.snapshot import content_hashes
 
@@ -59,21 +68,24 @@ def _picture(catalog: Catalog, image_id: int, path: str, cache_dir) -> QImage:
 
 class IssuesView(QWidget):
     status = Signal(str)
-    findIssues = Signal(str, object, int)  # attribute, features-of run id (None: newest run), folds
 
-    def __init__(self, cache_dir, parent=None) -> None:
-        super().__init__(parent)
-        self.cache_dir = cache_dir
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.cache_dir = workspace.cache_dir
+        self.runner = JobRunner(self)
+        self.runner.running_changed.connect(workspace.busy)
+        self.runner.failed.connect(lambda message: plain.warn(self, "Label issues", message))
         self.state: CatalogState | None = None
         self.editor: Editor | None = None
-        self.report = None
+        self.report: IssueReport | None = None
         self.decisions: dict[int, str] = {}  # image id -> "kept" | "relabelled" | "removed"
         self._runs, self._preview = Latest(self), Latest(self)
         self.features = QComboBox(minimumContentsLength=30)
         self.features.setToolTip("Whose backbone's features the cross-fitted heads read")
         self.folds = QSpinBox(minimum=2, maximum=20, value=5, prefix="folds ")
         self.find_button = QPushButton("Find suspected errors")
-        self.find_button.clicked.connect(self.find)
+        self.find_button.clicked.connect(self.find_issues)
         self.summary = plain.label(wordWrap=True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -99,6 +111,8 @@ class IssuesView(QWidget):
         self._image = QImage()
         self._layout()
         self._enable()
+        self.status.connect(workspace.status)
+        workspace.when_open(self._attach)
 
     def _layout(self) -> None:
         header = QHBoxLayout()
@@ -125,8 +139,9 @@ class IssuesView(QWidget):
 
     # -- wiring ----------------------------------------------------------------------------------------------
 
-    def attach(self, state: CatalogState, editor: Editor) -> None:
-        self.state, self.editor = state, editor
+    def _attach(self) -> None:
+        self.state, self.editor = state, editor = self.workspace.state, self.workspace.editor
+        assert state is not None and editor is not None
         state.changed.connect(self._state_changed)
         editor.edited.connect(self._edited)
         editor.undone.connect(self._undone)
@@ -137,7 +152,7 @@ class IssuesView(QWidget):
         attribute = self.state.attribute if self.state else None
         if self.report is not None and (attribute is None or attribute.id != self.report.attribute_id):
             self.show_report(None)
-        if attribute is None:
+        if attribute is None or self.state is None:
             self.features.clear()
             self._enable()
             return
@@ -162,14 +177,29 @@ class IssuesView(QWidget):
         for button in (self.keep_button, self.relabel_button, self.remove_button):
             button.setEnabled(open_issue)
 
-    def find(self) -> None:
+    def find_issues(self) -> None:
         attribute = self.state.attribute if self.state else None
-        if attribute is not None:
-            self.findIssues.emit(attribute.name, self.features.currentData(), self.folds.value())
+        if attribute is not None and self.workspace.location is not None:
+            self.runner.start(
+                f"Finding suspected label errors of '{attribute.name}'",
+                issues_job,
+                self.workspace.location,
+                attribute.name,
+                self.features.currentData(),
+                self.folds.value(),
+                on_result=self._found,
+            )
+
+    def _found(self, report: IssueReport) -> None:
+        if report.cancelled:
+            self.status.emit("Finding label issues cancelled")
+            return
+        self.show_report(report)
+        self.status.emit(f"{len(report.issues):,} suspected label errors of '{report.attribute}', rarest labels first")
 
     # -- the queue -------------------------------------------------------------------------------------------
 
-    def show_report(self, report) -> None:  # core.curation.label_issues.IssueReport or None
+    def show_report(self, report: IssueReport | None) -> None:
         self.report, self.decisions = report, {}
         self.table.setRowCount(0)
         if report is None:
@@ -178,8 +208,15 @@ class IssuesView(QWidget):
             return
         self.table.setRowCount(len(report.issues))
         for row, issue in enumerate(report.issues):
-            cells = (str(row + 1), str(issue.image_id), "/".join(issue.given), "/".join(issue.suggested) or "none",
-                     f"{issue.quality:.3g}", f"{issue.priority:.2f}", "")  # fmt: skip
+            cells = (
+                str(row + 1),
+                str(issue.image_id),
+                "/".join(issue.given),
+                "/".join(issue.suggested) or "none",
+                f"{issue.quality:.3g}",
+                f"{issue.priority:.2f}",
+                "",
+            )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 1:
@@ -193,7 +230,7 @@ class IssuesView(QWidget):
             self.table.selectRow(0)
         self._show_current()
 
-    def current(self):
+    def current(self) -> LabelIssue | None:
         rows = self.table.selectionModel().selectedRows()
         if self.report is None or not rows:
             return None
@@ -202,7 +239,7 @@ class IssuesView(QWidget):
     def _show_current(self) -> None:
         issue = self.current()
         self._enable()
-        if issue is None:
+        if issue is None or self.state is None:
             self.picture.clear()
             self.verdict.setText("")
             return
@@ -224,7 +261,7 @@ class IssuesView(QWidget):
         self._image = image
         self._fit()
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 
@@ -239,7 +276,7 @@ class IssuesView(QWidget):
 
     # -- decisions (undoable) --------------------------------------------------------------------------------
 
-    def _decide(self, decision: str, build, text: str) -> None:
+    def _decide(self, decision: str, build: Callable[[Catalog], Edit], text: str) -> None:
         issue = self.current()
         if issue is None or self.editor is None or issue.image_id in self.decisions:
             return
@@ -255,7 +292,7 @@ class IssuesView(QWidget):
             return
         from core.catalog.model_edits import keep_label
 
-        def build(catalog):
+        def build(catalog: Catalog) -> Edit:
             return keep_label(catalog, issue.image_id, report.attribute_id, issue.given_ids, report.features)
 
         self._decide("kept", build, f"keep image {issue.image_id}'s label")
@@ -266,8 +303,11 @@ class IssuesView(QWidget):
             return
         from core.catalog.model_edits import set_labels
 
-        self._decide("relabelled", lambda c: set_labels(c, issue.image_id, report.attribute_id, issue.suggested_ids),
-                     f"relabel image {issue.image_id}")  # fmt: skip
+        self._decide(
+            "relabelled",
+            lambda c: set_labels(c, issue.image_id, report.attribute_id, issue.suggested_ids),
+            f"relabel image {issue.image_id}",
+        )
 
     def remove(self) -> None:
         issue, report = self.current(), self.report
@@ -275,8 +315,11 @@ class IssuesView(QWidget):
             return
         from core.catalog.model_edits import set_labels
 
-        self._decide("removed", lambda c: set_labels(c, issue.image_id, report.attribute_id, []),
-                     f"remove image {issue.image_id}'s label")  # fmt: skip
+        self._decide(
+            "removed",
+            lambda c: set_labels(c, issue.image_id, report.attribute_id, []),
+            f"remove image {issue.image_id}'s label",
+        )
 
     def _mark(self, image_id: int, decision: str | None) -> None:
         if decision is None:
@@ -284,18 +327,19 @@ class IssuesView(QWidget):
         else:
             self.decisions[image_id] = decision
         for row, issue in enumerate(self.report.issues if self.report else []):
-            if issue.image_id == image_id:
-                self.table.item(row, len(COLUMNS) - 1).setText(decision or "")
+            cell = self.table.item(row, len(COLUMNS) - 1)
+            if issue.image_id == image_id and cell is not None:
+                cell.setText(decision or "")
         self._enable()
 
-    def _shown(self, edit) -> set[int]:
+    def _shown(self, edit: Edit) -> set[int]:
         return set(edit.images) & ({issue.image_id for issue in self.report.issues} if self.report else set())
 
-    def _edited(self, edit) -> None:
+    def _edited(self, edit: Edit) -> None:
         for image_id in self._shown(edit):
             if image_id not in self.decisions:  # redone, or relabelled elsewhere (Browse)
                 self._mark(image_id, "edited")
 
-    def _undone(self, edit) -> None:
+    def _undone(self, edit: Edit) -> None:
         for image_id in self._shown(edit):  # an undone decision: the issue is open again
             self._mark(image_id, None)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -27,20 +28,26 @@ from PySide6.QtWidgets import (
 from core.analysis.compare import too_few
 from core.catalog.records import Kind
 from core.config import MATRIX_VARIANTS, OVERSAMPLERS, SINGLE_LABEL_ONLY
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
 from workbench.widgets import plain
 from workbench.widgets.comparison_table import ComparisonTable, export_table
+from workbench.widgets.job_runner import JobRunner
 from workbench.widgets.variant_checks import check_only, variant_checks
+from workbench.workers.experiments import matrix_job
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_training
 
 if TYPE_CHECKING:
+    from core.catalog.store import Catalog
+    from core.experiments.matrix import MatrixPlan
     from workbench.viewmodels.catalog_state import CatalogState
 
+TAB = Tab(title="Matrix", menu="Variant &matrix", shortcut="Ctrl+7", position=7, view="MatrixView")
 TICKS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
-VARIANTS = MATRIX_VARIANTS
 
 
-def _sources(catalog, attribute: str) -> list[tuple[int, str]]:
+def _sources(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
     """Worker thread: the feature sources of the attribute's finished runs."""
     import_training()
     from core.experiments.matrix import feature_sources
@@ -50,10 +57,13 @@ def _sources(catalog, attribute: str) -> list[tuple[int, str]]:
 
 class MatrixView(QWidget):
     status = Signal(str)
-    trainMatrix = Signal(object)  # a MatrixRequest
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.runner = JobRunner(self)
+        self.runner.running_changed.connect(workspace.busy)
+        self.runner.failed.connect(lambda message: plain.warn(self, "Variant matrix", message))
         self.state: CatalogState | None = None
         self.table_data: dict | None = None
         self._sources = Latest(self)
@@ -80,11 +90,16 @@ class MatrixView(QWidget):
         self.plot = None  # built with the first table (pyqtgraph loads then)
         self._layout()
         self._enable()
+        self.status.connect(workspace.status)
+        workspace.when_open(self._attach)
 
     def _variant_boxes(self) -> QWidget:
         gan = "Phase 2 of the convex-GAN on the nw head of the same seed; crt is its control"
         box, self.variant_boxes = variant_checks(
-            VARIANTS, checked=lambda _v: True, tips=dict.fromkeys(OVERSAMPLERS, gan), changed=self._variants_changed
+            MATRIX_VARIANTS,
+            checked=lambda _v: True,
+            tips=dict.fromkeys(OVERSAMPLERS, gan),
+            changed=self._variants_changed,
         )
         return box
 
@@ -128,20 +143,21 @@ class MatrixView(QWidget):
 
     # -- wiring ----------------------------------------------------------------------------------------------
 
-    def attach(self, state: CatalogState) -> None:
-        self.state = state
+    def _attach(self) -> None:
+        self.state = state = self.workspace.state
+        assert state is not None
         self.show_table(None)
         state.changed.connect(self._state_changed)
         if state.loaded:
             self._state_changed()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         self._state_changed()  # runs finished since: new feature sources
         super().showEvent(event)
 
     def _state_changed(self) -> None:
         attribute = self.state.attribute if self.state else None
-        if attribute is None:
+        if attribute is None or self.state is None:
             self.features.clear()
             self._enable()
             return
@@ -184,22 +200,41 @@ class MatrixView(QWidget):
         for button in (self.csv_button, self.markdown_button):
             button.setEnabled(self.table_data is not None)
 
-    def request(self) -> dict:
-        """What the Train matrix button asks for (the main window runs it)."""
+    def plan(self) -> MatrixPlan:
+        """What the Train matrix button trains."""
+        from core.experiments.matrix import MatrixPlan
+
         attribute = self.state.attribute if self.state else None
         assert attribute is not None
-        return {
-            "attribute": attribute.name,
-            "features_of": self.features.currentData(),
-            "variants": self.variants(),
-            "seeds": [self.seed.value() + k for k in range(self.seed_count.value())],
-            "epochs": self.epochs.value(),
-            "baseline": self.baseline.currentText() or self.variants()[0],
-        }
+        return MatrixPlan(
+            attribute=attribute.name,
+            features_of=self.features.currentData(),
+            variants=tuple(self.variants()),
+            seeds=tuple(self.seed.value() + k for k in range(self.seed_count.value())),
+            epochs=self.epochs.value(),
+            baseline=self.baseline.currentText() or self.variants()[0],
+        )
 
     def train(self) -> None:
-        if self.train_button.isEnabled() and self.features.currentData() is not None:
-            self.trainMatrix.emit(self.request())
+        """Train the matrix on a worker (progress with Cancel), then show the table."""
+        if not self.train_button.isEnabled() or self.features.currentData() is None or not self.workspace.location:
+            return
+        plan = self.plan()
+        self.runner.start(
+            f"Training {plan.runs} heads of '{plan.attribute}' for the matrix",
+            matrix_job,
+            self.workspace.location,
+            plan,
+            on_result=self._trained,
+        )
+
+    def _trained(self, table: dict | None) -> None:
+        if table is None:
+            self.status.emit("Variant matrix cancelled; the runs that finished are in the Runs tab")
+        else:
+            self.show_table(table)
+            self.status.emit(f"Variant matrix: {len(table['rows'])} runs compared")
+        self.workspace.runsChanged.emit()
 
     # -- results ---------------------------------------------------------------------------------------------
 
@@ -222,11 +257,12 @@ class MatrixView(QWidget):
         self.caption.setToolTip(plain.tooltip(self.table.caption()))
         best = max(range(len(table["rows"])), key=lambda r: table["rows"][r]["acsa"] or 0)
         self.table.selectRow(best)
-        self.table.scrollToItem(self.table.item(best, 0))
+        if (cell := self.table.item(best, 0)) is not None:
+            self.table.scrollToItem(cell)
         self._plot()
         self._enable()
 
-    def _ensure_plot(self):
+    def _ensure_plot(self) -> Any:  # a pyqtgraph PlotWidget
         if self.plot is None:
             from workbench.widgets.pyqtgraph_setup import pg
 
@@ -276,9 +312,11 @@ class MatrixView(QWidget):
         colours = [pg.mkBrush(140, 140, 140) if p[5] else pg.mkBrush(40, 110, 200) for p in points]
         self.points.setData(x=x, y=y, brush=colours, data=[p[0] for p in points])
         self.bars.setData(
-            x=_array(x), y=_array(y), top=_array([p[4] - p[2] for p in points]),
+            x=_array(x),
+            y=_array(y),
+            top=_array([p[4] - p[2] for p in points]),
             bottom=_array([p[2] - p[3] for p in points]),
-        )  # fmt: skip
+        )
         for item in self.names:
             plot.removeItem(item)
         self.names = []
@@ -304,7 +342,7 @@ class MatrixView(QWidget):
         return written
 
 
-def _array(values: list[float]):
+def _array(values: list[float]) -> Any:  # a NumPy array (NumPy loads with the first plot)
     import numpy as np
 
     return np.asarray(values, dtype=float)

@@ -107,11 +107,11 @@ class ModelSource(QObject):
         value = self.pretrained.currentData()
         return self.pretrained_file if value == "file" else value
 
-    def apply(self, config: TrainConfig) -> None:
-        self.heads.setChecked(config.head_only)
-        self.whole.setChecked(not config.head_only)
-        self.backbone.setCurrentText(config.backbone)
-        self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(config.pretrained)))
+    def set_heads(self, heads: object) -> None:
+        (self.heads if heads is True else self.whole).setChecked(True)
+
+    def set_pretrained(self, pretrained: str | None) -> None:
+        self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(pretrained)))
 
     def check(self) -> None:
         """Raises ValueError when heads are asked for without pretrained weights."""

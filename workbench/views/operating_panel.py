@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -28,14 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis.compare import MIN_TEST_IMAGES
-from core.analysis.compare_exports import percent
+from core.analysis.compare_exports import percent_number
 from core.base import csv_cells
+from core.base.percent import percent_text
 from workbench.widgets import file_dialogs, plain
-from workbench.widgets.percent import percent_text
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis, import_training
 
 if TYPE_CHECKING:
+    from core.analysis.operating_points import OperatingPoint
     from core.catalog.store import Catalog
 
 COLUMNS = ("run", "label", "test positives", "AP", "threshold", "precision [95%]", "recall [95%]", "saved")
@@ -84,11 +85,12 @@ def points_csv(rows: list[tuple[int, list]], target: float) -> str:
             m, s = p.at_target, p.saved
             pc = (m.precision_ci if m and m.precision_ci else None) or [None, None]
             rc = (m.recall_ci if m and m.recall_ci else None) or [None, None]
+            number = percent_number
             writer.writerow(
-                [run_id, p.label, p.positives, "yes" if p.positives < MIN_TEST_IMAGES else "", percent(p.ap),
-                 "" if m is None else round(m.threshold, 4), percent(m.precision if m else None), percent(pc[0]),
-                 percent(pc[1]), percent(m.recall if m else None), percent(rc[0]), percent(rc[1]), percent(target),
-                 "" if s is None else round(s.threshold, 4), p.chosen or "", percent(s.recall if s else None)]
+                [run_id, p.label, p.positives, "yes" if p.positives < MIN_TEST_IMAGES else "", number(p.ap),
+                 "" if m is None else round(m.threshold, 4), number(m.precision if m else None), number(pc[0]),
+                 number(pc[1]), number(m.recall if m else None), number(rc[0]), number(rc[1]), number(target),
+                 "" if s is None else round(s.threshold, 4), p.chosen or "", number(s.recall if s else None)]
             )  # fmt: skip
     return out.getvalue()
 
@@ -96,12 +98,12 @@ def points_csv(rows: list[tuple[int, list]], target: float) -> str:
 class OperatingPanel(QWidget):
     status = Signal(str)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog: Catalog | None = None
         self.run_ids: list[int] = []
-        self.rows: list[tuple[int, list]] = []
-        self.flat: list[tuple[int, object]] = []  # (run id, OperatingPoint) per table row
+        self.rows: list[tuple[int, list[OperatingPoint]]] = []
+        self.flat: list[tuple[int, OperatingPoint]] = []  # per table row
         self.shown_target = 0.6
         self._latest, self._writes, self._exports = Latest(self), Latest(self), Latest(self)
         self.target = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
@@ -126,7 +128,7 @@ class OperatingPanel(QWidget):
         self.clear_button.clicked.connect(self.forget)
         self.csv_button.clicked.connect(lambda: self.export_csv())
         self.model_button.clicked.connect(lambda: self.export_model())
-        self.plot = None  # pyqtgraph loads with the first curve
+        self.plot: Any = None  # a pyqtgraph PlotWidget, made with the first curve (pyqtgraph loads then)
         self._layout()
         self._enable()
 
@@ -176,7 +178,7 @@ class OperatingPanel(QWidget):
             on_error=lambda exc: self.caption.setText(str(exc)),
         )
 
-    def _arrived(self, target: float, rows: list[tuple[int, list]]) -> None:
+    def _arrived(self, target: float, rows: list[tuple[int, list[OperatingPoint]]]) -> None:
         keep = self.selected()
         self.rows, self.shown_target = rows, target
         self.flat = [(run_id, p) for run_id, points in rows for p in points]
@@ -196,7 +198,7 @@ class OperatingPanel(QWidget):
         self._plot()
         self._enable()
 
-    def _fill(self, r: int, run_id: int, p) -> None:  # type: ignore[no-untyped-def]
+    def _fill(self, r: int, run_id: int, p: OperatingPoint) -> None:
         few = p.positives < MIN_TEST_IMAGES
         m, s = p.at_target, p.saved
         saved = "–" if s is None else f"{s.threshold:.3f} ({p.chosen}): recall {percent_text(s.recall, s.recall_ci)}"
@@ -218,7 +220,7 @@ class OperatingPanel(QWidget):
                 item.setToolTip(plain.tooltip(f"only {p.positives} test images: the intervals are wide"))
             self.table.setItem(r, c, item)
 
-    def selected(self) -> tuple[int, object] | None:
+    def selected(self) -> tuple[int, OperatingPoint] | None:
         rows = self.table.selectionModel().selectedRows()
         if not rows or rows[0].row() >= len(self.flat):
             return None
@@ -226,7 +228,7 @@ class OperatingPanel(QWidget):
 
     # -- the curve -------------------------------------------------------------------------------------------
 
-    def _ensure_plot(self):  # type: ignore[no-untyped-def]
+    def _ensure_plot(self) -> Any:
         if self.plot is None:
             from workbench.widgets.pyqtgraph_setup import pg
 
@@ -277,7 +279,7 @@ class OperatingPanel(QWidget):
         plot.setTitle(html.escape(f"run {run_id} · {p.label}: PR, 95% band"))
         self._enable()
 
-    def _clicked(self, event) -> None:  # type: ignore[no-untyped-def]
+    def _clicked(self, event: Any) -> None:  # a pyqtgraph mouse click
         selected = self.selected()
         if selected is None or self.plot is None:
             return

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QMenu, QSpinBox, QToolButton, QWidget
 
-from core.catalog.records import ImageFilter
+from core.catalog.records import ImageFilter, LabelInfo
 from workbench.widgets import plain
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class PredictionBar(QWidget):
     acceptSelection = Signal(int)  # run id
     acceptAbove = Signal(int, float)  # run id, target precision
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run = QComboBox(minimumContentsLength=NAME_CHARS)
         self.run.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -74,9 +74,10 @@ class PredictionBar(QWidget):
 
     @property
     def run_id(self) -> int | None:
-        return self.run.currentData()
+        run_id: int | None = self.run.currentData()
+        return run_id
 
-    def _changed(self, *_args) -> None:
+    def _changed(self, *_args: object) -> None:
         self._enable()
         if not self._quiet:
             self.changed.emit()
@@ -98,7 +99,7 @@ class PredictionBar(QWidget):
         self._quiet = False
         self._enable()
 
-    def set_labels(self, labels) -> None:
+    def set_labels(self, labels: list[LabelInfo]) -> None:
         self._quiet = True
         keep = self.predicted.currentData()
         self.predicted.clear()

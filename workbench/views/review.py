@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,19 +34,27 @@ from core.analysis import review as core_review
 from core.catalog.runs import display_name, finished_runs
 from core.catalog.store import Catalog
 from workbench.viewmodels.editor import Editor
+from workbench.viewmodels.requests import Request, ReviewRun
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
 from workbench.widgets import plain
 from workbench.widgets.category_axis import elide_middle
 from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.widgets.vertical_label import VerticalLabel
 from workbench.workers.tasks import Latest
-from workbench.workers.thumbnails import ThumbnailLoader
+
+if TYPE_CHECKING:
+    from core.catalog.edits import Edit
+    from workbench.workers.thumbnails import ThumbnailLoader
+
+TAB = Tab(title="Review", menu="Re&view", shortcut="Ctrl+5", position=5, view="ReviewView")
 
 
 def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
     return [(r.id, f"run {r.id}: {display_name(r)} ({r.attribute})", r.attribute) for r in finished_runs(catalog)]
 
 
-def _load(catalog: Catalog, run_id: int, other: int | None):
+def _load(catalog: Catalog, run_id: int, other: int | None) -> tuple[core_review.Review, core_review.Review | None]:
     review = core_review.load_review(catalog, run_id)
     other_review = core_review.load_review(catalog, other) if other is not None else None
     return review, other_review
@@ -53,10 +62,10 @@ def _load(catalog: Catalog, run_id: int, other: int | None):
 
 class ReviewView(QWidget):
     status = Signal(str)
-    listed = Signal()  # the gallery shows a new list (tests)
 
-    def __init__(self, thumbs: ThumbnailLoader, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
         self.catalog: Catalog | None = None
         self.editor: Editor | None = None
         self.review: core_review.Review | None = None
@@ -68,7 +77,7 @@ class ReviewView(QWidget):
 
         self._pickers()
         self._matrix()
-        self._gallery(thumbs)
+        self._gallery(workspace.thumbs)
         for combo, length in ((self.run, 28), (self.versus, 20), (self.label, 14), (self.fix_label, 14)):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(length)
@@ -76,6 +85,9 @@ class ReviewView(QWidget):
         self.label_caption = plain.label("Label")
         self._arrange()
         self._buttons()
+        self.status.connect(workspace.status)
+        workspace.runsChanged.connect(self.refresh_runs)
+        workspace.when_open(self._attach)
 
     def _pickers(self) -> None:
         self.run = QComboBox(toolTip="The run whose mistakes are listed")
@@ -154,12 +166,17 @@ class ReviewView(QWidget):
         layout.addLayout(controls)
         layout.addWidget(splitter, 1)
 
-    def attach(self, catalog: Catalog, editor: Editor) -> None:
-        self.catalog, self.editor = catalog, editor
-        editor.edited.connect(self._edited)
+    def _attach(self) -> None:
+        self.catalog, self.editor = self.workspace.catalog, self.workspace.editor
+        assert self.editor is not None
+        self.editor.edited.connect(self._edited)
         self.refresh_runs()
 
-    def showEvent(self, event) -> None:
+    def handle(self, request: Request) -> None:
+        if isinstance(request, ReviewRun):
+            self.review_run(request.run_id)
+
+    def showEvent(self, event: QShowEvent) -> None:
         self.refresh_runs()
         super().showEvent(event)
 
@@ -172,7 +189,7 @@ class ReviewView(QWidget):
         if self.catalog is not None:
             self._runs_latest.run(_finished_runs, self.catalog, on_return=self._runs)
 
-    def _runs(self, runs) -> None:
+    def _runs(self, runs: list[tuple[int, str, str]]) -> None:
         select, self._select = self._select, None
         current = select if select is not None else self.run.currentData()
         self.finished = runs
@@ -224,10 +241,9 @@ class ReviewView(QWidget):
             on_error=lambda exc: self.caption.setText(str(exc)),
         )
 
-    def _loaded(self, result) -> None:
-        self.review, self.other = result
+    def _loaded(self, result: tuple[core_review.Review, core_review.Review | None]) -> None:
+        self.review, self.other = review, _other = result
         self.fixed.clear()
-        review = self.review
         multi = review.multi_label
         self.label.setVisible(multi)
         self.label_caption.setVisible(multi)
@@ -243,6 +259,8 @@ class ReviewView(QWidget):
 
     def _draw_matrix(self) -> None:
         review = self.review
+        if review is None:
+            return
         if review.multi_label:
             self.matrix_box.setVisible(False)
             return
@@ -258,7 +276,8 @@ class ReviewView(QWidget):
         self.matrix.setHorizontalHeaderLabels([str(k + 1) for k in range(c)])
         for k, name in enumerate(review.labels):
             for header in (self.matrix.horizontalHeaderItem(k), self.matrix.verticalHeaderItem(k)):
-                header.setToolTip(plain.tooltip(name))
+                if header is not None:
+                    header.setToolTip(plain.tooltip(name))
         totals = matrix.sum(axis=1)
         for i in range(c):
             for j in range(c):
@@ -306,7 +325,7 @@ class ReviewView(QWidget):
         predicted, truth = "/".join(item.predicted) or "–", "/".join(item.truth) or "–"
         return f"{fixed}{100 * item.confidence:.0f}% {predicted} ← {truth}"
 
-    def _edited(self, edit) -> None:
+    def _edited(self, edit: Edit) -> None:
         """Images given a label here (or anywhere) since the review was read are marked fixed in the gallery."""
         shown = {item.image_id: item for item in self.items}
         changed = [image_id for image_id in edit.images if image_id in shown]
@@ -314,6 +333,8 @@ class ReviewView(QWidget):
         self.model.set_captions({image_id: self._caption(shown[image_id]) for image_id in changed})
 
     def show_items(self, items: list[core_review.ReviewItem], what: str) -> None:
+        if self.catalog is None or self.review is None:
+            return
         self.items = items
         captions = {item.image_id: self._caption(item) for item in items}
         self.model.set_ids(self.catalog, array("q", [item.image_id for item in items]), None, captions)
@@ -322,7 +343,6 @@ class ReviewView(QWidget):
             f"{'s' if len(items) != 1 else ''}, most confident first (caption: confidence, predicted ← true)"
         )
         self._buttons()
-        self.listed.emit()
 
     # -- fixing -----------------------------------------------------------------------------------------------
 

@@ -10,10 +10,11 @@ shown, so runs started from the CLI appear too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,10 +33,21 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis.compare import compare
+from core.base.percent import percent
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, list_runs, variant_name
 from core.catalog.store import Catalog
 from core.config import Oversampler
+from workbench.viewmodels.requests import (
+    BrowseRunTestImages,
+    PlotRuns,
+    PredictRun,
+    Request,
+    ResumeRun,
+    ReviewRun,
+)
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
 from workbench.views.adjust_panel import AdjustPanel
 from workbench.views.operating_panel import OperatingPanel
 from workbench.widgets import plain
@@ -43,11 +55,8 @@ from workbench.widgets.comparison_table import ComparisonTable, export_table
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis
 
+TAB = Tab(title="Runs", menu="R&uns", shortcut="Ctrl+4", position=4, view="RunsView")
 COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
 
 
 RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED)
@@ -70,10 +79,10 @@ def _cells(run: RunInfo) -> list[str]:
         run.backbone,
         run.attribute,
         status,
-        _pct(last.get("top1")),
-        _pct(last.get("acsa")),
-        _pct(last.get("gm")),
-        _pct(last.get("macro_ap")),
+        percent(last.get("top1")),
+        percent(last.get("acsa")),
+        percent(last.get("gm")),
+        percent(last.get("macro_ap")),
         _duration(run.seconds),
         f"{run.created_at:%Y-%m-%d %H:%M:%S}",
     ]
@@ -92,7 +101,7 @@ def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
     return panel
 
 
-def _item(text: str, sort_value=None, tip: str | None = None) -> QTableWidgetItem:
+def _item(text: str, sort_value: object = None, tip: str | None = None) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     if sort_value is not None:
@@ -109,16 +118,11 @@ def _compare_runs(catalog: Catalog, run_ids: list[int]) -> dict:
 
 
 class RunsView(QWidget):
-    plotRuns = Signal(list)  # run ids to show in the Train tab's plots
-    reviewRun = Signal(int)
-    resumeRun = Signal(object)  # an interrupted, cancelled or failed run (RunInfo), to continue it
-    browseTestImages = Signal(int)  # run id: show the images it was tested on in Browse
-    keepAdjusted = Signal(int, float)  # run id, tau: record its post-hoc logit adjustment as a run
-    predictRun = Signal(int, str)  # run id, scope ("unlabeled" | "all" | "shown"): store its predictions
     status = Signal(str)
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
         self.catalog: Catalog | None = None
         self.runs: list[RunInfo] = []
         self.table_data: dict | None = None
@@ -133,7 +137,7 @@ class RunsView(QWidget):
         self.bottom.addTab(compare_box, "Comparison")
         self.bottom.addTab(self.operating, "Operating points")
         self.adjust = AdjustPanel()
-        self.adjust.keep.connect(self.keepAdjusted)
+        self.adjust.keep.connect(self.keep_adjusted)
         self.bottom.addTab(self.adjust, "Post-hoc adjustment")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -144,6 +148,9 @@ class RunsView(QWidget):
         layout.addWidget(splitter)
         self._poll = QTimer(self, interval=5000)
         self._poll.timeout.connect(self.refresh)
+        self.status.connect(workspace.status)
+        workspace.runsChanged.connect(self.refresh)
+        workspace.when_open(self._attach)
         self._buttons()
 
     def _runs_panel(self) -> QWidget:
@@ -165,16 +172,19 @@ class RunsView(QWidget):
         self.browse_button = QPushButton(
             "Browse its test images", toolTip="Show the images this run was tested on in the Browse tab"
         )
-        self.browse_button.clicked.connect(lambda: self.browseTestImages.emit(self.selected_ids()[0]))
-        self.plot_button.clicked.connect(lambda: self.plotRuns.emit(self.selected_ids()))
-        self.review_button.clicked.connect(lambda: self.reviewRun.emit(self.selected_ids()[0]))
+        self.browse_button.clicked.connect(lambda: self._ask(BrowseRunTestImages(self.selected_ids()[0])))
+        self.plot_button.clicked.connect(lambda: self._ask(PlotRuns(tuple(self.selected_ids()))))
+        self.review_button.clicked.connect(lambda: self._ask(ReviewRun(self.selected_ids()[0])))
         self.predict_button = QToolButton(text="Predict", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
         self.predict_button.setToolTip("Store this run's predictions in the catalog; Browse then shows, filters and "
                                        "accepts them")  # fmt: skip
         menu = QMenu(self.predict_button)
-        menu.addAction("Unlabeled images", lambda: self.predictRun.emit(self.selected_ids()[0], "unlabeled"))
-        menu.addAction("All images", lambda: self.predictRun.emit(self.selected_ids()[0], "all"))
-        menu.addAction("The images Browse shows", lambda: self.predictRun.emit(self.selected_ids()[0], "shown"))
+        for text, scope in (
+            ("Unlabeled images", "unlabeled"),
+            ("All images", "all"),
+            ("The images Browse shows", "shown"),
+        ):
+            menu.addAction(text, self._predictor(scope))
         self.predict_button.setMenu(menu)
         self.duplicates_note = plain.label(wordWrap=True)
         self.duplicates_note.setStyleSheet("color: #b35c00")
@@ -216,17 +226,30 @@ class RunsView(QWidget):
             self.compare_table,
         )
 
-    def attach(self, catalog: Catalog) -> None:
-        self.catalog = catalog
+    def _attach(self) -> None:
+        self.catalog = self.workspace.catalog
         self._duplicates_checked = {}
         self.refresh()
 
-    def showEvent(self, event) -> None:
+    def _predictor(self, scope: str) -> Callable[[], None]:
+        return lambda: self._ask(PredictRun(self.selected_ids()[0], scope))
+
+    def _ask(self, request: Request) -> None:
+        self.workspace.request(request)
+
+    def keep_adjusted(self, run_id: int, tau: float) -> None:
+        """Record a run's post-hoc logit adjustment (the slider) as a derived run, through the training queue."""
+        run = next((r for r in self.runs if r.id == run_id), None)
+        if self.workspace.queue is not None and run is not None:
+            self.workspace.queue.keep_adjusted(run, tau)
+            self.status.emit(f"Recording run {run_id} adjusted with τ = {tau:.2f} as a new run…")
+
+    def showEvent(self, event: QShowEvent) -> None:
         self.refresh()
         self._poll.start()
         super().showEvent(event)
 
-    def hideEvent(self, event) -> None:
+    def hideEvent(self, event: QHideEvent) -> None:
         self._poll.stop()
         super().hideEvent(event)
 
@@ -298,7 +321,7 @@ class RunsView(QWidget):
     def _resume(self) -> None:
         run = self._resumable()
         if run is not None:
-            self.resumeRun.emit(run)
+            self._ask(ResumeRun(run))
 
     def _buttons(self) -> None:
         ids = self.selected_ids()
@@ -373,7 +396,7 @@ class RunsView(QWidget):
             _compare_runs, self.catalog, ordered, on_return=self._compared, on_error=self._compare_failed
         )
 
-    def _compare_failed(self, exc: Exception) -> None:
+    def _compare_failed(self, exc: BaseException) -> None:
         self.table_data = None
         self.compare_table.clear_table()
         self.compare_caption.setText(str(exc))

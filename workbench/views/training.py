@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -47,17 +49,28 @@ from core.training.events import (
     BatchProgress,
     Decoding,
     EpochFinished,
+    Event,
     FeatureProgress,
     RunStarted,
     WeightsDownload,
 )
+from workbench.viewmodels import settings
 from workbench.viewmodels.catalog_state import CatalogState
-from workbench.views.model_source import CHOICES, ModelSource
-from workbench.widgets import plain
+from workbench.viewmodels.requests import PlotRuns, Request, ResumeRun
+from workbench.viewmodels.tab import Tab
+from workbench.viewmodels.workspace import Workspace
+from workbench.views.model_source import ModelSource
+from workbench.widgets import plain, settings_form
 from workbench.widgets.plots import LivePlots, RunSeries
+from workbench.widgets.settings_form import Setting, bound
 from workbench.widgets.variant_checks import check_only, variant_checks
-from workbench.workers.device_probe import DeviceProbe
+from workbench.workers.tasks import Latest
 from workbench.workers.training_queue import ACTIVE, Job, JobStatus, TrainingQueue
+
+if TYPE_CHECKING:
+    from core.catalog.store import Catalog
+
+TAB = Tab(title="Train", menu="&Train", shortcut="Ctrl+3", position=3, view="TrainingPanel")
 
 STATUS_MARKS = {"queued": "…", "starting": "▶", "running": "▶", "finished": "✓", "failed": "✗", "cancelled": "■"}
 
@@ -69,12 +82,33 @@ def _eta(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+def learning_rate(text: str) -> float | None:
+    """The learning rate typed (empty: the loss's default); raises ValueError."""
+    lr = float(text) if text.strip() else None
+    if lr is not None and lr <= 0:
+        raise ValueError("learning rate must be positive")
+    return lr
+
+
+def _run_series(catalog: Catalog, run_ids: list[int]) -> list[RunSeries]:
+    """Worker thread: what the plots show of finished runs: names, training counts, epochs, last metrics."""
+    from core.catalog.runs import display_name, epochs, get_run
+
+    series = []
+    for run_id in run_ids:
+        run = get_run(catalog, run_id)
+        names, counts = [label["name"] for label in run.labels], [label["train"] for label in run.labels]
+        series.append(RunSeries(run.id, display_name(run), names, counts, epochs(catalog, run_id), run.last or None))
+    return series
+
+
 class TrainingPanel(QWidget):
     runEnded = Signal(object)  # Job, after it finished, failed or was cancelled
     status = Signal(str)
 
-    def __init__(self, parent=None, probe: DeviceProbe | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
         self.state: CatalogState | None = None
         self.queue: TrainingQueue | None = None
         self.device_kind = "cpu"
@@ -93,12 +127,19 @@ class TrainingPanel(QWidget):
         self._arrange(settings_box, self._queue_box())
         self.apply_defaults(defaults_for("cpu"))
         self._buttons()
-        self.probe = probe if probe is not None else DeviceProbe(self)
+        self.restore_settings(settings.train_settings())
+        self.train_button.clicked.connect(lambda: settings.save_train_settings(self.saved_settings()))
+        workspace.closing.connect(lambda: settings.save_train_settings(self.saved_settings()))
+        self.status.connect(workspace.status)
+        self.runEnded.connect(lambda _job: workspace.runsChanged.emit())
+        self._histories = Latest(self)
+        self.probe = workspace.probe
         if self.probe.result is not None:
             self._device_found(self.probe.result)
         else:
             self.probe.found.connect(self._device_found)
             self.probe.start()
+        workspace.when_open(self._attach)
 
     def _variants_list(self) -> QWidget:
         """Every variant as a check box, all visible at once (three columns)."""
@@ -141,11 +182,7 @@ class TrainingPanel(QWidget):
         self.gan_box.setVisible(any(self.variant_boxes[v].isChecked() for v in OVERSAMPLERS))
 
     def oversample_config(self) -> OversampleConfig:
-        return OversampleConfig(
-            epochs=self.gan_epochs.value(),
-            head_loss=self.gan_head_loss.currentText(),
-            samples=self.gan_samples.value() or None,
-        )
+        return OversampleConfig(**settings_form.fields(self.settings(), "oversample"))
 
     def _settings_box(self) -> QGroupBox:
         self.epochs = QSpinBox(minimum=1, maximum=1000)
@@ -246,11 +283,12 @@ class TrainingPanel(QWidget):
 
     # -- catalog ----------------------------------------------------------------------------------------------
 
-    def attach(self, state: CatalogState, queue: TrainingQueue) -> None:
-        self.state, self.queue = state, queue
+    def _attach(self) -> None:
+        self.state, self.queue = state, queue = self.workspace.state, self.workspace.queue
+        assert state is not None and queue is not None
         state.changed.connect(self._state_changed)
         queue.changed.connect(self._queue_changed)
-        queue.event.connect(self._event)
+        queue.runEvent.connect(self._event)
         queue.jobEnded.connect(self._job_ended)
         queue.prepared.connect(self._prepared)
         self._state_changed()
@@ -258,7 +296,30 @@ class TrainingPanel(QWidget):
         if self.isVisible():
             self._prepare()
 
-    def showEvent(self, event) -> None:
+    def handle(self, request: Request) -> None:
+        if isinstance(request, PlotRuns):
+            self.plot_runs(list(request.run_ids))
+        elif isinstance(request, ResumeRun) and self.queue is not None:
+            self.queue.resume(request.run)
+            self.status.emit(f"Run {request.run.id} will continue from its last checkpoint")
+
+    def plot_runs(self, run_ids: list[int]) -> None:
+        """Show finished runs' curves and overlaid per-class bars in the plots (read by a worker)."""
+        if self.workspace.catalog is None or not run_ids:
+            return
+
+        def arrived(runs: list[RunSeries]) -> None:
+            self.plots.show_runs(runs, focus=runs[0].run_id)
+
+        self._histories.run(
+            _run_series,
+            self.workspace.catalog,
+            run_ids,
+            on_return=arrived,
+            on_error=lambda exc: self.status.emit(str(exc)),
+        )
+
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         QTimer.singleShot(300, self._prepare)  # after the tab's first paint, which the import would slow down
 
@@ -283,6 +344,8 @@ class TrainingPanel(QWidget):
 
     def _state_changed(self) -> None:
         state = self.state
+        if state is None:
+            return
         current = self.attribute.currentText() or (state.attribute.name if state.attribute else "")
         self.attribute.clear()
         for info in state.attributes:
@@ -293,14 +356,29 @@ class TrainingPanel(QWidget):
 
     # -- settings ---------------------------------------------------------------------------------------------
 
+    def settings(self) -> tuple[Setting, ...]:
+        """Every setting of the tab, declared once: what is remembered, restored, shown as defaults and asked for."""
+        source = self.source
+        return (
+            Setting("variants", self.checked_variants, self.set_variants),
+            Setting("head_only", source.heads.isChecked, source.set_heads, field="head_only"),
+            Setting("backbone", *bound(self.backbone), field="backbone"),
+            Setting("pretrained", source.chosen_pretrained, source.set_pretrained, "pretrained", remembered=False),
+            Setting("epochs", *bound(self.epochs), field="epochs"),
+            Setting("batch_size", *bound(self.batch_size), field="batch_size"),
+            Setting("lr", *bound(self.lr), field="lr", to_field=learning_rate, from_field=lambda v: v or ""),
+            Setting("image_size", *bound(self.image_size), field="image_size"),
+            Setting("beta", *bound(self.beta), field="beta"),
+            Setting("seed", *bound(self.seed), field="seed"),
+            Setting("seed_count", *bound(self.seed_count)),
+            Setting("gan_epochs", *bound(self.gan_epochs), field="epochs", config="oversample"),
+            Setting("gan_head_loss", *bound(self.gan_head_loss), field="head_loss", config="oversample"),
+            Setting("gan_samples", *bound(self.gan_samples), field="samples", config="oversample",
+                    to_field=lambda n: n or None, from_field=lambda n: n or 0),
+        )  # fmt: skip
+
     def apply_defaults(self, config: TrainConfig) -> None:
-        self.source.apply(config)
-        self.epochs.setValue(config.epochs)
-        self.batch_size.setValue(config.batch_size)
-        self.lr.setText("" if config.lr is None else str(config.lr))
-        self.image_size.setValue(config.image_size)
-        self.beta.setValue(config.beta)
-        self.seed.setValue(config.seed)
+        settings_form.show(self.settings(), config)
 
     def _device_found(self, found: dict) -> None:
         self.detecting = False
@@ -327,72 +405,21 @@ class TrainingPanel(QWidget):
     def set_variants(self, losses: list[str]) -> None:
         check_only(self.variant_boxes, losses)
 
-    # -- remembered between sessions (the main window keeps them in its settings) -----------------------------
+    # -- remembered between sessions (workbench.viewmodels.settings) ------------------------------------------
 
     def saved_settings(self) -> dict:
-        return {
-            "variants": self.checked_variants(),
-            "head_only": self.source.heads.isChecked(),
-            "backbone": self.backbone.currentText(),
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch_size.value(),
-            "lr": self.lr.text(),
-            "image_size": self.image_size.value(),
-            "beta": self.beta.value(),
-            "seed": self.seed.value(),
-            "seed_count": self.seed_count.value(),
-            "gan_epochs": self.gan_epochs.value(),
-            "gan_head_loss": self.gan_head_loss.currentText(),
-            "gan_samples": self.gan_samples.value(),
-        }
+        return settings_form.remembered(self.settings())
 
     def restore_settings(self, saved: dict) -> None:
         """Put back what :meth:`saved_settings` gave (unknown or broken values are skipped)."""
         self.restored = bool(saved)
-        setters = {
-            "variants": lambda v: self.set_variants([str(x) for x in v]),
-            "head_only": lambda v: (self.source.heads if v is True else self.source.whole).setChecked(True),
-            "backbone": lambda v: self.backbone.setCurrentText(str(v)) if str(v) in CHOICES else None,
-            "epochs": lambda v: self.epochs.setValue(int(v)),
-            "batch_size": lambda v: self.batch_size.setValue(int(v)),
-            "lr": lambda v: self.lr.setText(str(v)),
-            "image_size": lambda v: self.image_size.setValue(int(v)),
-            "beta": lambda v: self.beta.setValue(float(v)),
-            "seed": lambda v: self.seed.setValue(int(v)),
-            "seed_count": lambda v: self.seed_count.setValue(int(v)),
-            "gan_epochs": lambda v: self.gan_epochs.setValue(int(v)),
-            "gan_head_loss": lambda v: self.gan_head_loss.setCurrentText(str(v)),
-            "gan_samples": lambda v: self.gan_samples.setValue(int(v)),
-        }
-        for key, value in saved.items():
-            if key in setters:
-                try:
-                    setters[key](value)
-                except (TypeError, ValueError):
-                    continue
+        settings_form.restore(self.settings(), saved)
 
     def config(self) -> TrainConfig:
         """The settings as a configuration (loss filled in per variant when queued); raises ValueError."""
-        text = self.lr.text().strip()
-        lr = float(text) if text else None
-        if lr is not None and lr <= 0:
-            raise ValueError("learning rate must be positive")
         self.source.check()
-        pretrained = self.source.chosen_pretrained()
-        base = defaults_for(self.device_kind)
-        return replace(
-            base,
-            attribute=self.attribute.currentText(),
-            backbone=self.backbone.currentText(),
-            pretrained=pretrained,
-            head_only=self.source.heads.isChecked(),
-            epochs=self.epochs.value(),
-            batch_size=self.batch_size.value(),
-            lr=lr,
-            image_size=self.image_size.value(),
-            beta=self.beta.value(),
-            seed=self.seed.value(),
-        )
+        fields = settings_form.fields(self.settings())
+        return replace(defaults_for(self.device_kind), attribute=self.attribute.currentText(), **fields)
 
     # -- queue ------------------------------------------------------------------------------------------------
 
@@ -424,7 +451,8 @@ class TrainingPanel(QWidget):
 
     def _selected_job(self) -> Job | None:
         item = self.jobs.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        job: Job | None = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return job
 
     def _move(self, offset: int) -> None:
         job = self._selected_job()
@@ -443,6 +471,8 @@ class TrainingPanel(QWidget):
                 self.jobs.setCurrentRow(row)
 
     def _queue_changed(self) -> None:
+        if self.queue is None:
+            return
         selected = self._selected_job()
         self.jobs.blockSignals(True)
         self.jobs.clear()
@@ -482,7 +512,7 @@ class TrainingPanel(QWidget):
         self.train_button.setToolTip(why)
         self.train_button.setText("Train (detecting the device…)" if self.detecting else "Train")
 
-    def _event(self, event) -> None:
+    def _event(self, event: Event) -> None:
         if isinstance(event, WeightsDownload):
             self._downloading(event)
             return

@@ -10,9 +10,10 @@ tight), and sizes its height to what it draws.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QFontMetricsF
+from PySide6.QtGui import QFontMetricsF, QPainter, QResizeEvent
 
 from workbench.widgets.pyqtgraph_setup import pg
 
@@ -44,14 +45,14 @@ class CategoryAxis(pg.AxisItem):
         self.setTicks([[(i, "") for i in range(len(names))]])
         self._fit()
 
-    def resizeEvent(self, event=None) -> None:
+    def resizeEvent(self, event: QResizeEvent | None = None) -> None:
         super().resizeEvent(event)
         self._fit()
 
     def _slot(self) -> float:
         """Pixels between two neighbouring positions."""
         low, high = self.range
-        return self.geometry().width() / max(high - low, 1e-9)
+        return float(self.geometry().width() / max(high - low, 1e-9))
 
     def _fit(self) -> None:
         if not hasattr(self, "names"):  # pyqtgraph resizes the axis while it is being constructed
@@ -108,16 +109,16 @@ class CategoryAxis(pg.AxisItem):
             most = max(most, count)
         return most
 
-    def boundingRect(self):
+    def boundingRect(self) -> QRectF:
         # rotated names run down to the left of their tick: the first may reach under the left axis (empty there)
-        rect = super().boundingRect()
+        rect: QRectF = super().boundingRect()
         return rect.adjusted(-80, 0, 0, 0) if self.angle else rect
 
-    def linkedViewChanged(self, view, newRange=None) -> None:
+    def linkedViewChanged(self, view: Any, newRange: Any = None) -> None:  # a pyqtgraph ViewBox
         super().linkedViewChanged(view, newRange)
         self._fit()
 
-    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
+    def drawPicture(self, p: QPainter, axisSpec: Any, tickSpecs: Any, textSpecs: Any) -> None:
         super().drawPicture(p, axisSpec, tickSpecs, [])
         if not self.names:
             return

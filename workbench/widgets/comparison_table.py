@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis.compare import METRICS, too_few, value_parts
 from core.analysis.compare_exports import compare_csv, compare_markdown, other_test_sets
+from core.base.percent import percent, percent_text, points, points_span, span, spread
 from workbench.widgets import file_dialogs, plain
 
 BEST = QColor(120, 200, 120, 90)
@@ -31,40 +32,32 @@ GROUP = QColor(90, 130, 200, 40)
 METRIC_NAMES = {"top1": "top-1", "acsa": "ACSA", "gm": "GM", "macro_ap": "macro AP"}
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
-
-
-def _span(ci: list[float] | None) -> str:
-    return "" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
-
-
 def cell_text(row: dict, key: str, j: int | None, baseline: bool) -> tuple[str, int]:
     """The cell's text and its mark: +1 a significant gain, -1 a significant loss, 0 none."""
     value, ci, delta, _delta_ci, significant = value_parts(row, key, j)
-    text = _pct(value) + (f"  [{_span(ci)}]" if ci else "")
+    text = percent_text(value, ci)
     if baseline or delta is None:
         return text, 0
     mark = (1 if delta > 0 else -1) if significant else 0
     arrow = {1: " ▲", -1: " ▼", 0: ""}[mark]
-    return f"{text}\n{100 * delta:+.1f}{arrow}", mark
+    return f"{text}\n{points(delta)}{arrow}", mark
 
 
 def cell_tip(row: dict, key: str, j: int | None, baseline_id: int, name: str) -> str:
     value, ci, delta, delta_ci, significant = value_parts(row, key, j)
-    tip = f"{name}: {_pct(value)}%"
+    tip = f"{name}: {percent(value, '%')}"
     if ci:
-        tip += f" (95% interval {_span(ci)})"
+        tip += f" (95% interval {span(ci)})"
     if delta is not None and row["run_id"] != baseline_id:
-        tip += f"\ndifference to run {baseline_id}: {100 * delta:+.1f}"
+        tip += f"\ndifference to run {baseline_id}: {points(delta)}"
         if delta_ci:
-            tip += f" (95% interval {100 * delta_ci[0]:+.1f} to {100 * delta_ci[1]:+.1f}: "
+            tip += f" (95% interval {points_span(delta_ci)}: "
             tip += "significant)" if significant else "could be 0)"
     return tip
 
 
 class ComparisonTable(QTableWidget):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 0, parent)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setWordWrap(False)
@@ -112,7 +105,7 @@ class ComparisonTable(QTableWidget):
             frame, frame, self.columnWidth(0), self.viewport().height() + self.horizontalHeader().height()
         )
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._sync_frozen()
 
@@ -133,7 +126,9 @@ class ComparisonTable(QTableWidget):
         self.setHorizontalHeaderLabels(headers)
         for j in range(len(labels)):
             if too_few(table, j):
-                self.horizontalHeaderItem(1 + j).setForeground(QBrush(TOO_FEW))
+                header = self.horizontalHeaderItem(1 + j)
+                if header is not None:
+                    header.setForeground(QBrush(TOO_FEW))
         groups = table.get("seed_groups") or []
         self.setRowCount(len(table["rows"]) + len(groups))
         for r, row in enumerate(table["rows"]):
@@ -218,15 +213,15 @@ def group_cell(
 ) -> tuple[str, str, int]:
     """A seed group's cell: "mean ± sd" and, below, its difference to the baseline's seeds with the t-interval
     (marked like a run's when it excludes 0); the tooltip; the mark."""
-    text = _mean_sd(mean, sd)
+    text = spread(mean, sd)
     if difference is None:
         return text, tip, 0
     mark = (1 if difference["delta"] > 0 else -1) if difference["significant"] else 0
-    delta, (low, high) = 100 * difference["delta"], (100 * v for v in difference["ci"])
-    text += f"\n{delta:+.1f}  [{low:+.1f}, {high:+.1f}]" + {1: " ▲", -1: " ▼", 0: ""}[mark]
+    delta, interval = points(difference["delta"]), points_span(difference["ci"])
+    text += f"\n{delta}  {interval}" + {1: " ▲", -1: " ▼", 0: ""}[mark]
     tip += (
-        f"\ndifference of means to the baseline's seeds (runs {', '.join(map(str, baseline_runs))}): {delta:+.1f}, "
-        f"95% Welch t-interval across seeds {low:+.1f} to {high:+.1f} (training randomness: "
+        f"\ndifference of means to the baseline's seeds (runs {', '.join(map(str, baseline_runs))}): {delta}, "
+        f"95% Welch t-interval across seeds {interval} (training randomness: "
         + ("significant)" if difference["significant"] else "could be 0)")
     )
     return text, tip, mark
@@ -246,10 +241,6 @@ def export_table(parent: QWidget, table: dict, kind: str, path: str | None, star
     except OSError as exc:
         return None, f"Cannot write {path}: {exc.strerror}"
     return path, f"Comparison written to {path}"
-
-
-def _mean_sd(mean: float | None, sd: float | None) -> str:
-    return "–" if mean is None else f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
 
 
 def _mark(item: QTableWidgetItem, mark: int) -> None:

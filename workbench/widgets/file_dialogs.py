@@ -24,7 +24,7 @@ from workbench.widgets import plain
 class NameOnlyIconProvider(QFileIconProvider):
     """Icons and type names from the name and ``stat`` alone: no file is opened to guess its type."""
 
-    def icon(self, what: QAbstractFileIconProvider.IconType | QFileInfo) -> QIcon:  # type: ignore[override]
+    def icon(self, what: QAbstractFileIconProvider.IconType | QFileInfo) -> QIcon:
         style = QApplication.style()
         if isinstance(what, QFileInfo):
             folder = what.isDir()

@@ -10,11 +10,23 @@ from __future__ import annotations
 import os
 from array import array
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from core.catalog.records import ImageRow
 from workbench.widgets import plain
@@ -55,7 +67,7 @@ class ImageGridModel(QAbstractListModel):
 
     pageLoaded = Signal(int)
 
-    def __init__(self, thumbs: ThumbnailLoader, parent=None) -> None:
+    def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbs = thumbs
         self.catalog: Catalog | None = None
@@ -99,7 +111,7 @@ class ImageGridModel(QAbstractListModel):
         self._again.clear()
         self.endResetModel()
 
-    def reload_rows(self, image_ids=None) -> None:
+    def reload_rows(self, image_ids: Iterable[int] | None = None) -> None:
         """Read loaded pages again (labels changed); ``image_ids`` limits it to the pages holding them."""
         pages = (
             set(self._pages) if image_ids is None else {self._row_of[i] // PAGE for i in image_ids if i in self._row_of}
@@ -122,7 +134,7 @@ class ImageGridModel(QAbstractListModel):
         page = self._pages.get(row // PAGE)
         return page[row % PAGE] if page is not None else None
 
-    def seen_labels(self, image_ids) -> dict[int, tuple[str, ...]]:
+    def seen_labels(self, image_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
         """The labels (of ``attribute_id``) shown for those of ``image_ids`` whose rows are loaded."""
         seen = {}
         for image_id in image_ids:
@@ -154,10 +166,10 @@ class ImageGridModel(QAbstractListModel):
     def loaded_pages(self) -> int:
         return len(self._pages)
 
-    def rowCount(self, parent=QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._ids)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row = index.row()
@@ -200,7 +212,7 @@ class ImageGridModel(QAbstractListModel):
         token = self._requested[page_no] = self._token
         ids = self._ids[page_no * PAGE : (page_no + 1) * PAGE].tolist()
 
-        def failed(exc) -> None:
+        def failed(exc: BaseException) -> None:
             if self._requested.get(page_no) == token:
                 del self._requested[page_no]
 
@@ -223,6 +235,7 @@ class ImageGridModel(QAbstractListModel):
             on_return=lambda rows: self._page_arrived(token, page_no, ids, rows),
             on_error=failed,
             on_finish=finished,
+            owner=self,
         )
 
     def _page_arrived(self, token: int, page_no: int, ids: list[int], rows: list[ImageRow]) -> None:
@@ -271,7 +284,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     STRIPS = 4096
 
-    def __init__(self, cell: int = 112, parent=None) -> None:
+    def __init__(self, cell: int = 112, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cell = cell
         self._font: QFont | None = None
@@ -282,10 +295,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._placeholders.clear()
         self._strips.clear()
 
-    def sizeHint(self, option, index) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(self.cell + 12, self.cell + 30)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         rect = option.rect
         left, top, width = rect.left() + 3, rect.top() + 3, rect.width() - 6
         cell = self.cell
@@ -360,7 +375,7 @@ class ImageGridView(QListView):
 
     digitPressed = Signal(int)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
@@ -377,20 +392,26 @@ class ImageGridView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setDragEnabled(False)
-        self.setItemDelegate(ThumbnailDelegate(parent=self))
+        self.delegate = ThumbnailDelegate(parent=self)
+        self.setItemDelegate(self.delegate)
         self.verticalScrollBar().setSingleStep(40)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         background = self.palette().color(QPalette.ColorRole.Base)
         self.setStyleSheet(f"QListView {{ background: {QColor(background).name()}; }}")
 
-    def dataChanged(self, top_left, bottom_right, roles=()) -> None:
+    def dataChanged(
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: Sequence[int] = (),
+    ) -> None:
         # QListView's icon mode asks the delegate (Python) for the size of every changed row on each dataChanged:
         # up to 17 ms for a batch of thumbnails. Every cell has the same size here, so repainting is all it needs.
         QAbstractItemView.dataChanged(self, top_left, bottom_right, roles)
 
-    def changeEvent(self, event) -> None:
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self.itemDelegate().clear()  # pre-rendered placeholders and captions use the old colours
+            self.delegate.clear()  # pre-rendered placeholders and captions use the old colours
         super().changeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -404,10 +425,11 @@ class ImageGridView(QListView):
     def selected_rows(self) -> list[int]:
         """Selected rows from the selection's ranges (no index object per row: Ctrl+A on 60,000 is instant)."""
         rows: set[int] = set()
-        for span in self.selectionModel().selection():
+        for span in self.selectionModel().selection().toList():
             rows.update(range(span.top(), span.bottom() + 1))
         return sorted(rows)
 
     def selected_ids(self) -> list[int]:
         model = self.model()
+        assert isinstance(model, ImageGridModel)
         return [model.image_id(row) for row in self.selected_rows()]

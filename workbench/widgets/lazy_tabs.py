@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 
@@ -20,8 +21,8 @@ class LazyPage(QWidget):
         super().__init__()
         self._build: Callable[[], QWidget] | None = build
         self._view: QWidget | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
 
     @property
     def built(self) -> bool:
@@ -32,10 +33,10 @@ class LazyPage(QWidget):
             build, self._build = self._build, None
             assert build is not None, "a lazy page's view was asked for while it was being built"
             self._view = build()
-            self.layout().addWidget(self._view)
+            self._layout.addWidget(self._view)
         return self._view
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         self.view()
         super().showEvent(event)
 

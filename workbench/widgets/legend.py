@@ -47,9 +47,10 @@ class LegendRow(QWidget):
         self._entries = tuple(entries)
         while self._layout.count():
             item = self._layout.takeAt(0)
-            if item.widget() is not None:  # hidden at once: deleteLater alone leaves it painted until the loop runs
-                item.widget().hide()
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:  # hidden at once: deleteLater alone leaves it painted until the loop runs
+                widget.hide()
+                widget.deleteLater()
         per_row = len(entries) if len(entries) <= 3 else 2
         for k, (colour, text, dashed, bar) in enumerate(entries):
             entry = QWidget()

@@ -9,6 +9,7 @@ rich text is wanted for formatting (bold, colours), the names in it pass through
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
@@ -24,7 +25,7 @@ def tooltip(text: str) -> str:
     return f"<p style='white-space:pre'>{escape(text)}</p>" if text else ""
 
 
-def label(text: str = "", **kwargs) -> QLabel:
+def label(text: str = "", **kwargs: Any) -> QLabel:
     """A QLabel that shows ``text`` (and everything later set on it) as plain text."""
     return QLabel(text, textFormat=Qt.TextFormat.PlainText, **kwargs)
 

@@ -83,7 +83,7 @@ def _plot(title: str, left: str, bottom: str, axis: pg.AxisItem | None = None) -
     return plot
 
 
-def _values(items, key):
+def _values(items: list[dict], key: str) -> list[float]:
     return [float("nan") if item.get(key) is None else float(item[key]) for item in items]
 
 
@@ -92,14 +92,14 @@ def nice_ceiling(value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         return 1.0
     scale = 10 ** math.floor(math.log10(value))
-    return next(step * scale for step in (1, 2, 2.5, 5, 10) if step * scale >= value * (1 - 1e-12))
+    return float(next(step * scale for step in (1, 2, 2.5, 5, 10) if step * scale >= value * (1 - 1e-12)))
 
 
 STEP_GAP_MS = 4  # between the plots of one redraw: each is painted in its own event-loop turn
 
 
 class LivePlots(QWidget):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.series: dict[int, RunSeries] = {}
         self.focus: int | None = None
@@ -223,9 +223,9 @@ class LivePlots(QWidget):
         current = self.label_picker.currentText()
         self.label_picker.blockSignals(True)
         self.label_picker.clear()
-        order = sorted(range(len(names)), key=lambda j: run.counts[j]) if run else []
-        for j in order:  # rarest first: the tail is what a user looks at
-            self.label_picker.addItem(f"{names[j]} ({run.counts[j]})", j)
+        counts = run.counts if run else []
+        for j in sorted(range(len(names)), key=lambda j: counts[j]):  # rarest first: the tail is what a user looks at
+            self.label_picker.addItem(f"{names[j]} ({counts[j]})", j)
         index = next((i for i in range(self.label_picker.count()) if self.label_picker.itemText(i) == current), 0)
         self.label_picker.setCurrentIndex(index)
         self.label_picker.blockSignals(False)
@@ -332,7 +332,7 @@ class LivePlots(QWidget):
             if r.last is not None and r.labels == (reference.labels if reference else r.labels)
         ]
         order = sorted(range(len(runs[0].labels)), key=lambda j: -runs[0].counts[j]) if runs else []  # head left
-        heights = [[run.last["per_label"][j].get(key) or 0.0 for j in order] for run in runs]
+        heights = [[(run.last or {})["per_label"][j].get(key) or 0.0 for j in order] for run in runs]
         layout = (key, tuple(r.run_id for r in runs), tuple(runs[0].labels) if runs else ())
         if layout == self._bar_layout:  # the same runs and labels: new heights only
             for item, values in zip(self._bar_items, heights):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 def configure() -> None:
     app = QApplication.instance()
-    if app is None:
+    if not isinstance(app, QApplication):
         return
     palette = app.palette()
     pg.setConfigOptions(

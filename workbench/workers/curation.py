@@ -1,6 +1,7 @@
-"""The window's curation jobs, run on worker threads: each opens its own catalog from the location and imports
-``core.curation`` (torch, cleanlab) there, never on the GUI thread, torch through :func:`import_training` (its
-import otherwise stalls the event loop by up to 250 ms)."""
+"""The window's curation jobs, run on worker threads by a ``JobRunner``: each opens its own catalog from the location
+and imports ``core.curation`` (torch, cleanlab) there, never on the GUI thread, torch through
+:func:`import_training` (its import otherwise stalls the event loop by up to 250 ms), and reports
+:class:`~workbench.workers.progress.Progress`."""
 
 from __future__ import annotations
 
@@ -8,29 +9,60 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
+from workbench.workers.progress import Progress, count, described
 from workbench.workers.torch_loading import import_training
+
+
+def feature_progress(event: object) -> Progress | None:
+    """A feature pass's or a weights download's progress (``core.training.events``), else None."""
+    from core.training.events import FeatureProgress, WeightsDownload
+
+    if isinstance(event, FeatureProgress):
+        return count("Computing features: {done} of {total} images", event.done, event.total)
+    if isinstance(event, WeightsDownload):
+        text = f"Downloading weights: {event.done / 1e6:.1f} of {event.total / 1e6:.1f} MB"
+        return Progress(text, event.done, event.total)
+    return None
+
+
+def _predict_progress(event: object) -> Progress | None:
+    from core.curation.predict import WriteProgress
+
+    if isinstance(event, WriteProgress):
+        return count("Writing predictions: {done} of {total}", event.done, event.total)
+    return feature_progress(event)
+
+
+def _issues_progress(event: object) -> Progress | None:
+    from core.curation.crossfit import FoldProgress
+
+    if isinstance(event, FoldProgress):
+        return count("Cross-fitting: fold {done} of {total} done", event.done, event.total)
+    return feature_progress(event)
 
 
 def predict_job(
     location: str, run_id: int, scope: str, image_ids: list[int] | None, *, cancel: threading.Event
-) -> Generator[Any, None, Any]:
+) -> Generator[Progress, None, Any]:
     """``tailor predict`` for the window (``image_ids``: these images, else the scope); returns the PredictResult."""
     import_training()
     from core.curation.predict import predict
 
-    return (yield from predict(location, run_id, scope=scope, image_ids=image_ids, cancel=cancel))
+    events = predict(location, run_id, scope=scope, image_ids=image_ids, cancel=cancel)
+    return (yield from described(events, _predict_progress))
 
 
 def issues_job(
     location: str, attribute: str, features_of: int | None, folds: int, *, cancel: threading.Event
-) -> Generator[Any, None, Any]:
+) -> Generator[Progress, None, Any]:
     """``tailor label-issues`` for the window; returns the IssueReport."""
     import_training()
     from core.curation.crossfit import CrossFit
     from core.curation.label_issues import FeatureChoice, find_issues
 
     choice = FeatureChoice(features_of=features_of)
-    return (yield from find_issues(location, attribute, choice, settings=CrossFit(folds=folds), cancel=cancel))
+    events = find_issues(location, attribute, choice, settings=CrossFit(folds=folds), cancel=cancel)
+    return (yield from described(events, _issues_progress))
 
 
 def duplicate_warning(catalog, run_id: int) -> str:  # type: ignore[no-untyped-def]

@@ -38,7 +38,7 @@ class DeviceProbe(QObject):
             process.kill()
             process.waitForFinished(1000)
 
-    def _finished(self, code: int, _status) -> None:
+    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         found: dict = {}
         if code == 0 and self._process is not None:
             try:
@@ -47,7 +47,7 @@ class DeviceProbe(QObject):
                 found = {}
         self._deliver(found)
 
-    def _failed(self, _error) -> None:
+    def _failed(self, _error: QProcess.ProcessError) -> None:
         self._deliver({})
 
     def _deliver(self, found: dict) -> None:

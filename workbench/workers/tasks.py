@@ -15,7 +15,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from shiboken6 import isValid
@@ -35,11 +35,12 @@ def _pool() -> QThreadPool:
 POOL = _pool()
 TRAINING_POOL = _pool()  # training runs on threads of their own (lowered priority: see training_queue)
 TRAINING_POOL.setMaxThreadCount(1)
+W = TypeVar("W", "FunctionWorker[Any]", "GeneratorWorker[Any, Any, Any]")
 _LIVE: set = set()  # workers are kept alive here until they finish
 
 
 @functools.cache
-def _closing_generator_worker() -> type:
+def _closing_generator_worker() -> type[GeneratorWorker[Any, Any, Any]]:
     """A GeneratorWorker that closes its generator in the worker thread when it is aborted.
 
     superqt is imported on the first worker, not with this module: its import (all of qtpy's Qt wrappers) is a
@@ -48,7 +49,7 @@ def _closing_generator_worker() -> type:
     from superqt.utils import GeneratorWorker
 
     class ClosingGeneratorWorker(GeneratorWorker):
-        def work(self):
+        def work(self) -> Any:
             try:
                 return super().work()
             finally:
@@ -58,14 +59,40 @@ def _closing_generator_worker() -> type:
     return ClosingGeneratorWorker
 
 
-def _start(worker, on_return, on_error, on_finish, pool=None):
-    if on_return is not None:
-        worker.returned.connect(on_return)
-    # always connected: an unconnected error would be re-raised on the GUI thread
-    worker.errored.connect(on_error if on_error is not None else (lambda exc: None))
-    _LIVE.add(worker)
+def busy() -> bool:
+    """Whether a worker is running or its results are still on their way to the GUI thread (a worker leaves
+    ``_LIVE`` in its ``finished`` slot, which Qt delivers after its ``returned``)."""
+    return bool(_LIVE)
 
-    def finished() -> None:
+
+def _while_alive(owner: QObject | None, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback``, skipped once Qt has deleted ``owner`` (a closed window's model: its results go nowhere)."""
+    if owner is None:
+        return callback
+
+    def call(*args: Any) -> None:
+        if isValid(owner):
+            callback(*args)
+
+    return call
+
+
+def _start(
+    worker: W,
+    on_return: Callable[..., Any] | None,
+    on_error: Callable[..., Any] | None,
+    on_finish: Callable[[], Any] | None,
+    pool: QThreadPool | None = None,
+    owner: QObject | None = None,
+) -> W:
+    if on_return is not None:
+        worker.returned.connect(_while_alive(owner, on_return))
+    # always connected: an unconnected error would be re-raised on the GUI thread
+    worker.errored.connect(_while_alive(owner, on_error) if on_error is not None else (lambda exc: None))
+    _LIVE.add(worker)
+    on_finish = _while_alive(owner, on_finish) if on_finish is not None else None
+
+    def finished(*_: object) -> None:
         _LIVE.discard(worker)
         if on_finish is not None:
             on_finish()
@@ -76,39 +103,45 @@ def _start(worker, on_return, on_error, on_finish, pool=None):
 
 
 def run_function(
-    func: Callable,
-    *args,
-    on_return: Callable | None = None,
-    on_error: Callable | None = None,
-    on_finish: Callable | None = None,
+    func: Callable[..., Any],
+    *args: Any,
+    on_return: Callable[..., Any] | None = None,
+    on_error: Callable[..., Any] | None = None,
+    on_finish: Callable[[], Any] | None = None,
     pool: QThreadPool | None = None,
-    **kwargs,
-) -> FunctionWorker:
+    owner: QObject | None = None,
+    **kwargs: Any,
+) -> FunctionWorker[Any]:
+    """``func(*args, **kwargs)`` on a worker; the callbacks run on the GUI thread (never after Qt deleted
+    ``owner``)."""
     from superqt.utils import create_worker
 
     worker = create_worker(func, *args, _start_thread=False, **kwargs)
-    return _start(worker, on_return, on_error, on_finish, pool)
+    return _start(worker, on_return, on_error, on_finish, pool, owner)
 
 
 def run_generator(
-    func: Callable,
-    *args,
-    on_yield: Callable | None = None,
-    on_return: Callable | None = None,
-    on_error: Callable | None = None,
-    on_abort: Callable | None = None,
-    on_finish: Callable | None = None,
+    func: Callable[..., Any],
+    *args: Any,
+    on_yield: Callable[..., Any] | None = None,
+    on_return: Callable[..., Any] | None = None,
+    on_error: Callable[..., Any] | None = None,
+    on_abort: Callable[[], Any] | None = None,
+    on_finish: Callable[[], Any] | None = None,
     pool: QThreadPool | None = None,
-    **kwargs,
-) -> GeneratorWorker:
+    owner: QObject | None = None,
+    **kwargs: Any,
+) -> GeneratorWorker[Any, Any, Any]:
+    """The generator ``func(*args, **kwargs)`` on a worker; the callbacks run on the GUI thread (never after Qt
+    deleted ``owner``)."""
     from superqt.utils import create_worker
 
     worker = create_worker(func, *args, _start_thread=False, _worker_class=_closing_generator_worker(), **kwargs)
     if on_yield is not None:
-        worker.yielded.connect(on_yield)
+        worker.yielded.connect(_while_alive(owner, on_yield))
     if on_abort is not None:
-        worker.aborted.connect(on_abort)
-    return _start(worker, on_return, on_error, on_finish, pool)
+        worker.aborted.connect(_while_alive(owner, on_abort))
+    return _start(worker, on_return, on_error, on_finish, pool, owner)
 
 
 class Latest:
@@ -128,7 +161,13 @@ class Latest:
     def _wanted(self, mine: int) -> bool:
         return mine == self.generation and (self._owner is None or isValid(self._owner))
 
-    def run(self, func: Callable, *args, on_return: Callable, on_error: Callable | None = None) -> None:
+    def run(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        on_return: Callable[[Any], Any],
+        on_error: Callable[[BaseException], Any] | None = None,
+    ) -> None:
         self.generation += 1
         request = (self.generation, func, args, on_return, on_error)
         if self._running:
@@ -140,11 +179,11 @@ class Latest:
         mine, func, args, on_return, on_error = request
         self._running = True
 
-        def deliver(result) -> None:
+        def deliver(result: Any) -> None:
             if self._wanted(mine):
                 on_return(result)
 
-        def fail(exc) -> None:
+        def fail(exc: BaseException) -> None:
             if self._wanted(mine) and on_error is not None:
                 on_error(exc)
 

@@ -153,6 +153,9 @@ class ThumbnailLoader(QObject):
 
     # -- worker threads --------------------------------------------------------------------------------
 
+    def stopping(self) -> bool:
+        return self._stopping
+
     def _work(self) -> None:
         lower_priority()
         while True:
@@ -173,6 +176,6 @@ class ThumbnailLoader(QObject):
                 result, reason = None, f"cannot show ({type(exc).__name__}: {exc})"
             with self._lock:
                 self._in_flight.discard(key)
-                if self._stopping:
+                if self.stopping():  # stop() may have run while this image was read
                     return
             self._loaded.emit(key, result, reason)

@@ -27,7 +27,11 @@ import importlib.machinery
 import importlib.util
 import sys
 import threading
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 _LOCK = threading.Lock()
 _LOADED = threading.Event()
@@ -60,7 +64,7 @@ def _preload_libraries() -> None:
             dlopen(str(path).encode(), _RTLD_NOW | (_RTLD_GLOBAL if name == "libtorch_global_deps.so" else 0))
 
 
-def _dlopen():
+def _dlopen() -> Any:  # a ctypes foreign function
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -74,7 +78,7 @@ def _dlopen():
 class _PreopeningLoader(importlib.machinery.ExtensionFileLoader):
     """An extension-module loader that first opens the shared object with the GIL released."""
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
         dlopen = _dlopen()
         if dlopen is not None:
             dlopen(self.path.encode(), sys.getdlopenflags())  # the import's own dlopen then finds it loaded
@@ -84,7 +88,9 @@ class _PreopeningLoader(importlib.machinery.ExtensionFileLoader):
 class _PreopeningFinder(importlib.abc.MetaPathFinder):
     """Finds modules as the path finder does, handing extension modules to :class:`_PreopeningLoader`."""
 
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is not None and type(spec.loader) is importlib.machinery.ExtensionFileLoader:
             spec.loader = _PreopeningLoader(spec.loader.name, spec.loader.path)
@@ -97,7 +103,7 @@ def loaded() -> bool:
     return _LOADED.is_set()
 
 
-def _import_quietly(name: str):
+def _import_quietly(name: str) -> ModuleType:
     """Import module ``name`` with the collector paused and extension modules pre-opened; freeze what it made."""
     enabled = gc.isenabled()
     gc.disable()
@@ -112,7 +118,7 @@ def _import_quietly(name: str):
             gc.enable()
 
 
-def import_training():
+def import_training() -> ModuleType:
     """``core.training.loop`` (and torch), imported so that other threads keep running; returns the module."""
     with _LOCK:
         if _LOADED.is_set():

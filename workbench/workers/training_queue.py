@@ -10,18 +10,21 @@ than while a run starts), or by the first job.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from shiboken6 import isValid
 
 from core.catalog.runs import RunInfo
 from core.config import OVERSAMPLERS, OversampleConfig, TrainConfig
-from core.experiments.seeds import seed_configs
+from core.experiments.seeds import variant_configs
 from core.training.events import (
     BatchProgress,
     Decoding,
@@ -118,7 +121,7 @@ def _train_job(
     resume: int | None = None,
     oversampler: OversampleConfig | None = None,
     adjust: tuple[int, float] | None = None,
-):
+) -> Generator[Event, None, Any]:
     lower_priority()
     training = import_training()  # torch: first imported here, in the worker thread, without freezing the window
     import torch
@@ -146,7 +149,7 @@ class TrainingQueue(QObject):
     ``jobEnded(Job)`` when a job finished, failed or was cancelled; ``idle`` when nothing runs or waits."""
 
     changed = Signal()
-    event = Signal(object)
+    runEvent = Signal(object)  # a training event of the running job (core.training.events); not QObject.event
     jobEnded = Signal(object)
     idle = Signal()
     prepared = Signal(str)  # "" when the training engine is imported, else why it could not be
@@ -208,17 +211,11 @@ class TrainingQueue(QObject):
         """One job per seed and variant, all on the same split (``seeds``: a seed group on the first seed's split;
         ``oversampler``: the convex-GAN's Phase 2, seeded like its run)."""
         added = []
-        for seeded in seed_configs(base, seeds) if seeds else [base]:
-            for loss in losses:
-                self._numbers += 1
-                config = (
-                    replace(seeded, loss="nw", oversample=loss)
-                    if loss in OVERSAMPLERS  # its base run: nw
-                    else replace(seeded, loss=loss, oversample=None)
-                )
-                phase2 = oversampler or OversampleConfig(device=config.device)
-                over = replace(phase2, seed=config.seed) if loss in OVERSAMPLERS else None
-                added.append(Job(self._numbers, config, oversampler=over, seeded=bool(seeds and len(seeds) > 1)))
+        for variant, config in variant_configs(base, losses, seeds):
+            self._numbers += 1
+            phase2 = oversampler or OversampleConfig(device=config.device)
+            over = replace(phase2, seed=config.seed) if variant in OVERSAMPLERS else None
+            added.append(Job(self._numbers, config, oversampler=over, seeded=bool(seeds and len(seeds) > 1)))
         self.jobs.extend(added)
         self.changed.emit()
         self._start_next()
@@ -298,7 +295,7 @@ class TrainingQueue(QObject):
             job.adjust,
             on_yield=lambda e, j=job: self._on_event(j, e),
             on_error=lambda exc, j=job: self._on_error(j, exc),
-            on_finish=lambda j=job: self._on_finish(j),
+            on_finish=functools.partial(self._on_finish, job),
             pool=TRAINING_POOL,
         )
 
@@ -320,7 +317,7 @@ class TrainingQueue(QObject):
                 if event.run_id
                 else "cancelled during the feature pass (finished chunks are kept for the next run)"
             )
-        self.event.emit(event)
+        self.runEvent.emit(event)
 
     def _on_error(self, job: Job, exc: BaseException) -> None:
         job.status, job.message = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"

@@ -36,7 +36,7 @@ def recent_catalogs() -> list[str]:
     value = settings().value("recent", [])
     if isinstance(value, str):  # QSettings returns a lone string for a one-item list
         value = [value]
-    return [str(v) for v in value or []]
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def add_recent(location: str) -> list[str]:
