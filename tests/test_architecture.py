@@ -117,10 +117,10 @@ def test_contract_would_catch_a_qt_import(tmp_path):
         ("core/analysis/metrics.py", "import core.ingest.images", "core.analysis.metrics -> core.ingest.images"),
         (
             "workbench/workers/tasks.py",
-            "import workbench.views.runs",
-            "workbench.workers.tasks -> workbench.views.runs",
+            "import workbench.tabs.runs",
+            "workbench.workers.tasks -> workbench.tabs.runs",
         ),
-        ("workbench/views/runs.py", "import workbench.views.review", "workbench.views.runs -> workbench.views.review"),
+        ("workbench/tabs/runs.py", "import workbench.tabs.review", "workbench.tabs.runs -> workbench.tabs.review"),
     ],
 )
 def test_the_layers_and_independence_contracts_catch_a_wrong_import(tmp_path, module, wrong, broken):

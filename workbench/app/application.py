@@ -111,7 +111,7 @@ def _when(
 def _settled(window: MainWindow) -> bool:
     """The catalog is open, the grid's first page and its thumbnails are in (and the Imbalance tab's statistics,
     when it has been built: asking for ``window.imbalance`` would build it)."""
-    from workbench.views.browser import BrowserView
+    from workbench.tabs.browser import BrowserView
 
     browser, imbalance, state = (
         window.view_as("browser", BrowserView),
@@ -189,7 +189,7 @@ def leave(code: int) -> None:
 
 def _after_device_detected(window: MainWindow, action: Callable[[], object], timeout_ms: int = 30_000) -> None:
     """Call ``action`` once the Train tab knows its device (the probe runs in its own process), or on timeout."""
-    from workbench.views.training import TrainingPanel
+    from workbench.tabs.training import TrainingPanel
 
     _when(window, lambda: not window.view_as("training", TrainingPanel).detecting, action, timeout_ms)
 
@@ -201,7 +201,7 @@ def _show_for_screenshot(window: MainWindow, view: str, path: str) -> None:
         QTimer.singleShot(delay_ms, lambda: (window.grab().save(path), window.close()))
 
     if view == "browse":
-        from workbench.views.browser import BrowserView
+        from workbench.tabs.browser import BrowserView
 
         browser = window.view_as("browser", BrowserView)
         if browser.model.rowCount():
@@ -229,7 +229,7 @@ def _show_for_screenshot(window: MainWindow, view: str, path: str) -> None:
             _after_device_detected(window, lambda: save(1500))
             return
         elif view == "runs":
-            from workbench.views.runs import RunsView
+            from workbench.tabs.runs import RunsView
 
             runs_view = window.view_as("runs", RunsView)
             window.show_tab("runs")

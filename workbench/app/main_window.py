@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
     # -- tabs -----------------------------------------------------------------------------------------------
 
     def view(self, key: str) -> QWidget:
-        """The view of the tab declared in ``workbench/views/<key>.py``, built if it was not yet."""
+        """The view of the tab declared in ``workbench/tabs/<key>.py``, built if it was not yet."""
         return self._pages[key].view()
 
     def view_as(self, key: str, kind: type[V]) -> V:

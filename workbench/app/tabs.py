@@ -1,4 +1,4 @@
-"""The tabs of the window, read from the declarations of ``workbench/views/`` (see :mod:`workbench.viewmodels.tab`).
+"""The tabs of the window, read from the declarations of ``workbench/tabs/`` (see :mod:`workbench.viewmodels.tab`).
 
 Reading a declaration parses its statement from the module's source: nothing is imported until a tab is built.
 """
@@ -13,22 +13,22 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
-import workbench.views
+import workbench.tabs
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
 
-VIEWS = Path(workbench.views.__file__).parent
+TABS = Path(workbench.tabs.__file__).parent
 DECLARATION = re.compile(r"^TAB = Tab\(", re.MULTILINE)
 MAX_LINES = 12  # of a declaration
 
 
 @dataclass(frozen=True)
 class DeclaredTab:
-    key: str  # the module's name in workbench.views
+    key: str  # the module's name in workbench.tabs
     tab: Tab
 
     def build(self, workspace: Workspace) -> QWidget:
-        module = importlib.import_module(f"{workbench.views.__name__}.{self.key}")
+        module = importlib.import_module(f"{workbench.tabs.__name__}.{self.key}")
         view: QWidget = getattr(module, self.tab.view)(workspace)
         return view
 
@@ -51,7 +51,7 @@ def _declaration(source: str) -> Tab | None:
     raise ValueError(f"a tab's declaration is not at most {MAX_LINES} lines of keyword literals: {lines[0]}")
 
 
-def declared_tabs(folder: Path = VIEWS) -> list[DeclaredTab]:
+def declared_tabs(folder: Path = TABS) -> list[DeclaredTab]:
     """Every tab declared in ``folder``, in their positions' order."""
     found = []
     for path in sorted(folder.glob("*.py")):

@@ -1,7 +1,7 @@
 """What one tab asks of another, as plain data: tabs never import each other.
 
 A tab calls :meth:`workbench.viewmodels.workspace.Workspace.request` with one of these; the main window builds the
-tab the request names (``tab``, the module of ``workbench/views/`` that declares it), shows it and hands the request
+tab the request names (``tab``, the module of ``workbench/tabs/`` that declares it), shows it and hands the request
 to its ``handle`` method. ``Show`` only shows a tab.
 """
 

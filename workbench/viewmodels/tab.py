@@ -1,4 +1,4 @@
-"""How a tab of the window declares itself: a module of ``workbench/views/`` with, at its top level,
+"""How a tab of the window declares itself: a module of ``workbench/tabs/`` with, at its top level,
 
     TAB = Tab(title="Runs", menu="R&uns", shortcut="Ctrl+4", position=4, view="RunsView")
 

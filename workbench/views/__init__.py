@@ -1,5 +1,2 @@
-"""The main window's tabs and panes (Browse with its detail pane, prediction bar and accept preview, Imbalance,
-Train with its model source, Runs with its operating points and adjust panels, Review, Label issues, Matrix):
-widgets that show one catalog through view-models, reusable widgets and workers. A tab may contain a pane (Browse
-holds ``detail``); tabs never import each other, the main window connects them.
-"""
+"""The panes of the tabs: Browse's ``detail``, ``prediction_bar`` and ``accept_dialog``, Train's ``model_source``,
+Runs' ``operating_panel`` and ``adjust_panel``."""
