@@ -32,9 +32,9 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
     paired delta (``significant`` where it excludes 0; never for a label with too few test images), and the mean
     and spread of runs that differ only in their seed. All runs must be finished runs of the same attribute."""
     runs = _comparable(catalog, run_ids)
-    labels = [label["name"] for label in runs[0].labels]
+    labels = [label.name for label in runs[0].labels]
     rows = [_row(run, labels) for run in runs]
-    tests = [label["test"] for label in runs[0].labels]
+    tests = [label.test for label in runs[0].labels]
     boot = None
     if resamples > 0:
         from core.analysis.compare_intervals import bootstrap_runs
@@ -52,7 +52,7 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
     table = {
         "attribute": runs[0].attribute,
         "labels": labels,
-        "train_counts": [label["train"] for label in runs[0].labels],
+        "train_counts": [label.train for label in runs[0].labels],
         "test_counts": tests,
         "min_test_images": MIN_TEST_IMAGES,
         "too_few": [n < MIN_TEST_IMAGES for n in tests],
@@ -114,7 +114,7 @@ def _comparable(catalog: Catalog, run_ids: list[int]) -> list[RunInfo]:
 
 def _row(run: RunInfo, labels: list[str]) -> dict[str, Any]:
     last = run.last
-    by_name = {label["name"]: m for label, m in zip(run.labels, last["per_label"])}
+    by_name = {label.name: m for label, m in zip(run.labels, last["per_label"])}
     return {
         "run_id": run.id,
         "loss": run.loss,

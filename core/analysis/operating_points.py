@@ -67,11 +67,9 @@ def operating_points(
     saved = saved_thresholds(catalog, run_id)
     points = []
     for j, label in enumerate(run.labels):
-        label_id = int(label["id"])
+        label_id = label.id
         stored = saved.get(label_id)
-        points.append(
-            _label_point(label["name"], label_id, truth[:, j], scores[:, j], columns, target_precision, stored)
-        )
+        points.append(_label_point(label.name, label_id, truth[:, j], scores[:, j], columns, target_precision, stored))
     return points
 
 
@@ -182,10 +180,10 @@ def thresholds_document(catalog: Catalog, run_id: int, target_precision: float =
     truth, scores = review.truth_matrix, review.scores.astype(np.float64)
     labels = []
     for j, label in enumerate(run.labels):
-        stored = saved.get(int(label["id"]))
-        threshold = stored.threshold if stored else at_target[label["name"]]["threshold"]
+        stored = saved.get(label.id)
+        threshold = stored.threshold if stored else at_target[label.name]["threshold"]
         chosen = stored.chosen if stored else f"at {target_precision:.0%} precision"
-        item: dict = {"index": j, "name": label["name"], "threshold": threshold, "chosen": chosen}
+        item: dict = {"index": j, "name": label.name, "threshold": threshold, "chosen": chosen}
         if threshold is None:
             item["chosen"] = f"no threshold reaches {target_precision:.0%} precision on the test images"
         else:

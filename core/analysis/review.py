@@ -98,8 +98,8 @@ def load_review(catalog: Catalog, run_id: int) -> Review:
         run.id,
         run.attribute,
         run.kind == Kind.MULTI,
-        [label["name"] for label in run.labels],
-        [label["id"] for label in run.labels],
+        [label.name for label in run.labels],
+        [label.id for label in run.labels],
         image_ids,
         paths,
         targets,
@@ -206,6 +206,5 @@ def label_thresholds(catalog: Catalog, run_id: int, target_precision: float = 0.
     saved = saved_thresholds(catalog, run_id)
     by_name = {row["label"]: row["threshold"] for row in thresholds(load_review(catalog, run_id), target_precision)}
     return {
-        int(label["id"]): saved[int(label["id"])].threshold if int(label["id"]) in saved else by_name.get(label["name"])
-        for label in run.labels
+        label.id: saved[label.id].threshold if label.id in saved else by_name.get(label.name) for label in run.labels
     }

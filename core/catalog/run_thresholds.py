@@ -64,7 +64,7 @@ def save_thresholds(catalog: Catalog, run_id: int, thresholds: dict[int, float |
     run = get_run(catalog, run_id)
     if run.status != RunStatus.FINISHED:
         raise TailorError(f"run {run_id} is {run.status}; thresholds are saved with finished runs")
-    known = {int(label["id"]) for label in run.labels}
+    known = {label.id for label in run.labels}
     unknown = sorted(set(thresholds) - known)
     if unknown:
         raise TailorError(f"run {run_id} has no label with id {', '.join(str(i) for i in unknown)}")

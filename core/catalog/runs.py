@@ -57,6 +57,31 @@ class RunMetrics:
 
 
 @dataclass(frozen=True)
+class RunLabel:
+    """One output of a run's model: the catalog label it stands for and its training and test image counts."""
+
+    id: int
+    name: str
+    train: int
+    test: int
+
+    @classmethod
+    def from_json(cls, item: object) -> RunLabel:
+        """A stored label of a run, checked (a shared catalog's values are not trusted)."""
+        if not isinstance(item, dict):
+            raise TailorError(
+                "a run's stored labels are damaged: read them again with tailor runs, or train the run again"
+            )
+        try:
+            label = cls(int(item["id"]), str(item["name"]), int(item.get("train", 0)), int(item.get("test", 0)))
+        except (KeyError, TypeError, ValueError):
+            raise TailorError(
+                "a run's stored labels are damaged: read them again with tailor runs, or train the run again"
+            ) from None
+        return label
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """A run as recorded: its configuration (typed), its labels, status, files and results."""
 
@@ -68,7 +93,7 @@ class RunInfo:
     status: RunStatus
     message: str | None
     config: TrainConfig
-    labels: list[dict]  # {"id", "name", "train", "test"} in model output order
+    labels: list[RunLabel]  # in model output order
     directory: str
     device: str | None
     created_at: datetime
@@ -162,7 +187,7 @@ def _info(run: Run, catalog_location: str) -> RunInfo:
         RunStatus(run.status),
         run.message,
         TrainConfig.from_json(run.config),
-        json.loads(run.labels),
+        [RunLabel.from_json(item) for item in json.loads(run.labels)],
         str(run_folder(catalog_location, run.directory)),
         run.device,
         run.created_at,
@@ -445,7 +470,7 @@ def load_snapshot(catalog: Catalog, run_id: int) -> Snapshot:
         run.attribute,
         attribute_id or 0,
         run.kind,
-        [SnapshotLabel(label["id"], label["name"]) for label in run.labels],
+        [SnapshotLabel(label.id, label.name) for label in run.labels],
         [r[0] for r in rows],
         [r[1] for r in rows],
         [tuple(int(t) for t in r[2].split()) for r in rows],
@@ -485,9 +510,9 @@ def summary(run: RunInfo) -> dict:
     for label, metrics in zip(run.labels, last.get("per_label", [{}] * len(run.labels))):
         per_label.append(
             {
-                "name": label["name"],
-                "count": label["train"],
-                "test_count": label["test"],
+                "name": label.name,
+                "count": label.train,
+                "test_count": label.test,
                 "ap": metrics.get("ap"),
                 "accuracy": metrics.get("accuracy"),
                 "threshold": metrics.get("threshold"),

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _picked(run, pairs: list[str], cleared: list[str]) -> dict[int, float | None]:  # type: ignore[no-untyped-def]
-    ids = {label["name"]: int(label["id"]) for label in run.labels}
+    ids = {label.name: label.id for label in run.labels}
     chosen: dict[int, float | None] = {}
     for pair in pairs:
         name, equals, value = pair.rpartition("=")

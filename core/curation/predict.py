@@ -84,7 +84,7 @@ def check_run(catalog: Catalog, run_id: int, attribute: str | None = None) -> tu
     if attribute_id is None:
         raise TailorError(f"run {run_id}'s attribute '{run.attribute}' was deleted; its predictions have no labels")
     current = predictions.label_names(catalog, attribute_id)
-    gone = [label["name"] for label in run.labels if int(label["id"]) not in current]
+    gone = [label.name for label in run.labels if label.id not in current]
     if gone:
         raise TailorError(
             f"run {run_id}'s labels {', '.join(repr(name) for name in gone[:5])} were deleted or merged since it "
@@ -160,7 +160,7 @@ def predict(
         run, attribute_id = check_run(opened, run_id, attribute)
         ids = list(image_ids) if image_ids is not None else predictions.scope_ids(opened, attribute_id, scope, split)
         current = predictions.label_names(opened, attribute_id)  # a label renamed since the run: its name now
-        names = [current[int(label["id"])] for label in run.labels]
+        names = [current[label.id] for label in run.labels]
         if not ids:
             return PredictResult(run_id, [], names, np.zeros((0, len(names))), 0, time.perf_counter() - started)
         model, config, _ = load_run_model(opened, run_id)
@@ -183,7 +183,7 @@ def predict(
 def _write(
     catalog: Catalog, run: RunInfo, ids: list[int], scores: np.ndarray, cancel: threading.Event | None
 ) -> Generator[WriteProgress, None, bool]:
-    label_ids = [int(label["id"]) for label in run.labels]
+    label_ids = [label.id for label in run.labels]
     writer = predictions.write(catalog, run.id, label_ids, ids, scores, cancel=cancel)
     while True:
         try:

@@ -323,7 +323,7 @@ def synthetic(catalog: Catalog, run_id: int, label: str, *, count: int = 5, top:
     path = Path(run.directory) / STATE_FILE
     if run.loss != Oversampler.CONVEX_GAN or run.oversampler is None or not path.is_file():
         raise TailorError(f"run {run_id} is not a finished convex-gan run (no {STATE_FILE} in {run.directory})")
-    names = [item["name"] for item in run.labels]
+    names = [item.name for item in run.labels]
     if label not in names:
         raise TailorError(f"run {run_id} has no label '{label}' (labels: {', '.join(names)})")
     saved = checkpoints.load(path)

@@ -119,3 +119,20 @@ def test_a_run_without_sound_test_scores_is_one_line_for_adjust_and_compare(trai
     for args in (["adjust", location, str(run_id)], ["compare", location, str(run_id)]):
         result = main_cli(*args)
         assert result.returncode == 2 and expected in result.stderr and result.stderr.count("\n") == 1, result
+
+
+def test_a_runs_labels_are_typed_records_and_damaged_ones_are_one_line(trained):
+    """RunInfo.labels are RunLabel records (no dict unpacked by string keys); a hand-edited labels column says so."""
+    from core.catalog.runs import RunLabel, get_run, list_runs
+
+    location, run_id = trained
+    with Catalog(location) as cat:
+        labels = get_run(cat, run_id).labels
+        assert all(isinstance(label, RunLabel) for label in labels)
+        assert sorted(label.name for label in labels) == ["blue", "green", "red"] and all(
+            label.train > 0 for label in labels
+        )
+        with cat.session(write=True) as s:
+            s.execute(text("UPDATE run SET labels = :v WHERE id = :i"), {"v": '[{"id": "x", "name": 1}]', "i": run_id})
+        with pytest.raises(TailorError, match="stored labels are damaged"):
+            list_runs(cat)

@@ -66,7 +66,7 @@ def test_every_variant_trains_a_head_and_records_a_run(shapes, weights_file, los
         info = get_run(cat, done.run_id)
         assert info.status == "finished" and info.config.head_only and info.epochs_done == 3
         assert 0 <= info.last["acsa"] <= 1 and len(final_scores(cat, done.run_id)[0]) == sum(
-            x["test"] for x in info.labels
+            x.test for x in info.labels
         )
         model, config, _ = load_run_model(cat, done.run_id)
         assert config.loss == loss and model.backbone.conv1.weight.shape == (16, 3, 3, 3)

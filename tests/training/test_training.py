@@ -191,7 +191,7 @@ def test_snapshot_isolates_a_running_experiment_from_edits(shapes, tmp_path):
         after = load_snapshot(cat, started.run_id)
         info = get_run(cat, started.run_id)
     assert after.targets == before.targets and after.image_ids == before.image_ids
-    assert [label["train"] for label in info.labels] == [4, 7, 14]
+    assert [label.train for label in info.labels] == [4, 7, 14]
 
 
 def test_unreadable_image_fails_the_run_with_its_name(shapes, tmp_path):

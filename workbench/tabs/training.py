@@ -97,7 +97,7 @@ def _run_series(catalog: Catalog, run_ids: list[int]) -> list[RunSeries]:
     series = []
     for run_id in run_ids:
         run = get_run(catalog, run_id)
-        names, counts = [label["name"] for label in run.labels], [label["train"] for label in run.labels]
+        names, counts = [label.name for label in run.labels], [label.train for label in run.labels]
         series.append(RunSeries(run.id, display_name(run), names, counts, epochs(catalog, run_id), run.last or None))
     return series
 

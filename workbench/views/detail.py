@@ -31,7 +31,7 @@ def _prediction(catalog: Catalog, image_id: int, run_id: int | None) -> str:
 
     attribute_id = run_attribute_id(catalog, run_id)
     current = label_names(catalog, attribute_id) if attribute_id is not None else {}
-    names = [current.get(int(label["id"]), f"{label['name']} (deleted)") for label in get_run(catalog, run_id).labels]
+    names = [current.get(label.id, f"{label.name} (deleted)") for label in get_run(catalog, run_id).labels]
     found = read(catalog, run_id, [image_id], names)
     if not found:
         return ""
