@@ -42,7 +42,7 @@ def cli_run(catalog: Path, epochs: int) -> dict:
     return json.loads(done.stdout)
 
 
-def window_run(catalog: Path, epochs: int) -> dict:
+def window_run(catalog: Path, epochs: int, profile: bool = False) -> dict:
     from bench_training_window import open_window
     from bench_window import Heartbeat, wait
     from PySide6.QtCore import QTimer
@@ -66,12 +66,21 @@ def window_run(catalog: Path, epochs: int) -> dict:
 
     scroller = QTimer(interval=25)
     scroller.timeout.connect(step)
+    from stall_profiler import StallProfiler
+
     beat = Heartbeat()
+    profiler = StallProfiler() if profile else None
+    if profiler is not None:
+        profiler.start()
     beat.start()
     scroller.start()
     wait(app, lambda: bool(ended), 1800)
     scroller.stop()
+    gaps, ends = list(beat.gaps), list(beat.ends)
     stall = beat.stop()
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.report(gaps, ends, beat.began), file=sys.stderr)
     job = ended[0]
     window.close()
     return {"status": job.status, "run_id": job.run_id, "stall": stall}
@@ -92,6 +101,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where the GUI thread was during stalls")
     args = parser.parse_args()
     from bench_training_window import demo_catalog
 
@@ -99,7 +109,7 @@ def main() -> int:
     started = time.perf_counter()
     cli = cli_run(catalog, args.epochs)
     cli_seconds = time.perf_counter() - started
-    window = window_run(catalog, args.epochs)
+    window = window_run(catalog, args.epochs, args.profile)
     window_rate = images_per_second(catalog, window["run_id"])
     from workbench.workers.training_queue import BACKGROUND_NICENESS, training_threads
 

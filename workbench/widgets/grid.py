@@ -25,8 +25,17 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QRubberBand,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionRubberBand,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from core.catalog.records import ImageRow
 from workbench.widgets import plain
@@ -62,6 +71,9 @@ def prediction_text(info: ImageRow) -> str:
     return f"{', '.join(info.labels)} → {info.predicted} {confidence}".lstrip()
 
 
+SETTLE_MS = 120  # a view that has not scrolled for this long loads the thumbnails it shows
+
+
 class ImageGridModel(QAbstractListModel):
     """Rows are images; ``data`` never touches the database (pages arrive from a worker)."""
 
@@ -70,6 +82,7 @@ class ImageGridModel(QAbstractListModel):
     def __init__(self, thumbs: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbs = thumbs
+        self.loading = True  # False while a view scrolls fast: cells shown for a moment ask for no thumbnail
         self.catalog: Catalog | None = None
         self.attribute_id: int | None = None
         self.prediction_run: int | None = None  # captions show this run's stored predictions
@@ -84,7 +97,7 @@ class ImageGridModel(QAbstractListModel):
         self._dirty: set[int] = set()
         self._flush = QTimer(self, interval=40, singleShot=True)
         self._flush.timeout.connect(self._emit_dirty)
-        thumbs.ready.connect(self._thumbnail_ready)
+        thumbs.ready.connect(self._thumbnails_ready)
 
     # -- contents ------------------------------------------------------------------------------------------
 
@@ -185,13 +198,13 @@ class ImageGridModel(QAbstractListModel):
         if info is None:
             return None
         if role == CellRole:
-            return self.thumbs.get(info.id, info.path, info.content_hash), self.caption(info)
+            return self._thumbnail(info), self.caption(info)
         if role == RowRole:
             return info
         if role == Qt.ItemDataRole.DisplayRole:
             return self.caption(info)
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.thumbs.get(info.id, info.path, info.content_hash)
+            return self._thumbnail(info)
         if role == Qt.ItemDataRole.ToolTipRole:
             labels = ", ".join(info.labels) or "no label"
             failure = self.thumbs.failure(info.path, info.content_hash)
@@ -202,6 +215,11 @@ class ImageGridModel(QAbstractListModel):
                 extra += f"\nrun {self.prediction_run} predicts {info.predicted} ({100 * info.confidence:.1f}%)"
             return plain.tooltip(f"{caption}{info.path}\n{info.width} x {info.height} · {split} · {labels}{extra}")
         return None
+
+    def _thumbnail(self, info: ImageRow) -> QImage | None:
+        if self.loading:
+            return self.thumbs.get(info.id, info.path, info.content_hash)
+        return self.thumbs.cached(info.path, info.content_hash)
 
     # -- paging --------------------------------------------------------------------------------------------
 
@@ -261,10 +279,10 @@ class ImageGridModel(QAbstractListModel):
         self.dataChanged.emit(self.index(first), self.index(last))
         self.pageLoaded.emit(page_no)
 
-    def _thumbnail_ready(self, image_id: int) -> None:
-        row = self._row_of.get(image_id)
-        if row is not None:
-            self._dirty.add(row)
+    def _thumbnails_ready(self, image_ids: list[int]) -> None:
+        rows = {row for image_id in image_ids if (row := self._row_of.get(image_id)) is not None}
+        if rows:
+            self._dirty |= rows
             if not self._flush.isActive():
                 self._flush.start()
 
@@ -395,9 +413,96 @@ class ImageGridView(QListView):
         self.delegate = ThumbnailDelegate(parent=self)
         self.setItemDelegate(self.delegate)
         self.verticalScrollBar().setSingleStep(40)
+        # Scrolling fast (a fling, page after page), a cell is on screen for a few frames: decoding its thumbnail
+        # then (0.4 ms of the GIL each, a thousand a second) stalled painting the next ones by 30-60 ms. Cells ask
+        # for thumbnails once the view has stayed put for SETTLE_MS; those already cached are shown at once.
+        self._band_start: QPoint | None = None  # the selection rectangle being dragged (content coordinates)
+        self._band: QRect | None = None
+        self._settled = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settled.timeout.connect(self._resume_thumbnails)
+        self.verticalScrollBar().valueChanged.connect(self._scrolling)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         background = self.palette().color(QPalette.ColorRole.Base)
         self.setStyleSheet(f"QListView {{ background: {QColor(background).name()}; }}")
+
+    def _scrolling(self, _value: int) -> None:
+        model = self.model()
+        if isinstance(model, ImageGridModel):
+            model.loading = False
+            self._settled.start()
+
+    def _resume_thumbnails(self) -> None:
+        model = self.model()
+        if isinstance(model, ImageGridModel):
+            model.loading = True
+            self.viewport().update()  # the cells on screen ask for their thumbnails
+
+    # -- painting: every visible cell in one Python call ------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint the exposed cells here rather than letting QListView call the delegate once per cell: each call
+        from C++ into Python takes the GIL anew, and while a run trains (its thread holding the GIL between torch
+        operations) every such hand-over waited up to a switch interval: 40 cells stalled a frame by 80 ms."""
+        model = self.model()
+        if not isinstance(model, ImageGridModel) or model.rowCount() == 0:
+            return
+        area = event.rect()
+        painter = QPainter(self.viewport())
+        option = QStyleOptionViewItem()
+        self.initViewItemOption(option)
+        base, selection = option.state, self.selectionModel()
+        for row in self._rows_in(model, area):
+            index = model.index(row)
+            rect = self.visualRect(index)
+            if not rect.isValid() or not rect.intersects(area):
+                continue
+            option.rect = rect
+            selected = selection.isSelected(index)
+            option.state = (
+                base | QStyle.StateFlag.State_Selected if selected else base & ~QStyle.StateFlag.State_Selected
+            )
+            self.delegate.paint(painter, option, index)
+        if self._band is not None:
+            band = QStyleOptionRubberBand()
+            band.initFrom(self.viewport())
+            band.rect = self._band.translated(0, -self.verticalOffset()).normalized()
+            band.shape = QRubberBand.Shape.Rectangle
+            band.opaque = False
+            self.style().drawControl(QStyle.ControlElement.CE_RubberBand, band, painter, self)
+        painter.end()
+
+    def _rows_in(self, model: ImageGridModel, area: QRect) -> range:
+        """The rows whose cells can meet ``area`` (viewport coordinates): cells are laid out in a uniform grid."""
+        count = model.rowCount()
+        first = self.visualRect(model.index(0))
+        if not first.isValid():
+            return range(0)
+        columns = 1
+        while columns < count and self.visualRect(model.index(columns)).top() == first.top():
+            columns += 1
+        below = self.visualRect(model.index(columns)) if columns < count else QRect()
+        pitch = max(1, below.top() - first.top() if below.isValid() else first.height())
+        top_line = max(0, (area.top() - first.top()) // pitch)
+        bottom_line = max(0, (area.bottom() - first.top()) // pitch)
+        return range(top_line * columns, min(count, (bottom_line + 1) * columns))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        on_cell = self.indexAt(event.position().toPoint()).isValid()
+        start = event.position().toPoint() + QPoint(0, self.verticalOffset())
+        self._band_start = start if event.button() == Qt.MouseButton.LeftButton and not on_cell else None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)  # QListView selects what the band covers; it is drawn here (paintEvent)
+        if self._band_start is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self._band = QRect(self._band_start, event.position().toPoint() + QPoint(0, self.verticalOffset()))
+            self.viewport().update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        if self._band is not None:
+            self.viewport().update()
+        self._band_start = self._band = None
 
     def dataChanged(
         self,

@@ -35,10 +35,14 @@ def lower_priority(niceness: int = 10) -> None:
 
 
 class ThumbnailLoader(QObject):
-    """``ready(image_id)`` is emitted on the GUI thread when a thumbnail (or its failure) is known."""
+    """``ready(image_ids)`` is emitted on the GUI thread with the images whose thumbnails (or failures) became known.
 
-    ready = Signal(int)
-    _loaded = Signal(object, object, str)  # from worker threads: key, QImage or None, failure reason
+    Workers hand finished thumbnails over in batches: the first one after the GUI thread last took them wakes it
+    (``_arrived``), and it takes all that are done by then, under one lock. One event per thumbnail (about a
+    thousand a second while the grid scrolls) cost the GUI thread more than painting them."""
+
+    ready = Signal(list)
+    _arrived = Signal()  # from worker threads: results wait in _done
 
     def __init__(
         self,
@@ -64,9 +68,10 @@ class ThumbnailLoader(QObject):
         self._pending: OrderedDict[Key, None] = OrderedDict()  # newest last
         self._waiting: dict[Key, set[int]] = {}  # image ids to tell when a key is loaded
         self._in_flight: set[Key] = set()
+        self._done: list[tuple[Key, QImage | None, str]] = []  # loaded, not yet taken by the GUI thread
         self._lock = threading.Condition()
         self._stopping = False
-        self._loaded.connect(self._store)
+        self._arrived.connect(self._take)
         self._threads = [
             threading.Thread(target=self._work, name=f"tailor-thumbs-{i}", daemon=True) for i in range(threads)
         ]
@@ -94,6 +99,10 @@ class ThumbnailLoader(QObject):
                 self._lock.notify()
         return None
 
+    def cached(self, path: str, content_hash: str) -> QImage | None:
+        """The thumbnail when it is in memory, else None (nothing is asked for)."""
+        return self._cache.get((path, content_hash))
+
     def failure(self, path: str, content_hash: str) -> str | None:
         return self._failed.get((path, content_hash))
 
@@ -107,16 +116,26 @@ class ThumbnailLoader(QObject):
 
     def pending(self) -> int:
         with self._lock:
-            return len(self._pending) + len(self._in_flight)
+            return len(self._pending) + len(self._in_flight) + len(self._done)
 
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
             self._pending.clear()
+            self._done.clear()
             self._waiting.clear()
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
+
+    def _take(self) -> None:
+        with self._lock:
+            done, self._done = self._done, []
+            ids = {image_id for key, _image, _reason in done for image_id in self._waiting.pop(key, ())}
+        for key, image, reason in done:
+            self._store(key, image, reason)
+        if ids:
+            self.ready.emit(sorted(ids))
 
     def _store(self, key: Key, image: QImage | None, reason: str) -> None:
         if image is None:
@@ -130,10 +149,6 @@ class ThumbnailLoader(QObject):
             while (self._bytes > self.budget_bytes or len(self._cache) > self.max_items) and len(self._cache) > 1:
                 _, evicted = self._cache.popitem(last=False)
                 self._bytes -= evicted.sizeInBytes()
-        with self._lock:
-            ids = self._waiting.pop(key, set())
-        for image_id in sorted(ids):
-            self.ready.emit(image_id)
 
     def _for_display(self, thumb: thumbnails.Thumbnail) -> QImage:
         """Scaled to the cell and opaque 32-bit (the backing store's format), so painting is a plain copy.
@@ -178,4 +193,7 @@ class ThumbnailLoader(QObject):
                 self._in_flight.discard(key)
                 if self.stopping():  # stop() may have run while this image was read
                     return
-            self._loaded.emit(key, result, reason)
+                self._done.append((key, result, reason))
+                wake = len(self._done) == 1  # the GUI thread takes everything done when it wakes
+            if wake:
+                self._arrived.emit()
