@@ -28,7 +28,7 @@ from core.analysis.metrics import evaluate
 from core.base.errors import TailorError
 from core.catalog.snapshot import Snapshot, content_hashes, take_snapshot
 from core.catalog.store import Catalog, open_catalog
-from core.config import Loss, TrainConfig
+from core.config import LDAM_SCALE, LOSS_SPECS, Loss, TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor, build_model
 from core.training import checkpoints, weights
@@ -274,7 +274,8 @@ def scores_of(logits: torch.Tensor, multi_label: bool, criterion: TailorLoss) ->
     """What a run stores: sigmoid (multi-label) or softmax probabilities (of the LDAM-scaled logits for LDAM)."""
     if multi_label:
         return torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
-    scale = float(getattr(criterion, "s", 1.0)) if criterion.name.startswith("ldam") else 1.0
+    cosine = criterion.name in LOSS_SPECS and LOSS_SPECS[Loss(criterion.name)].cosine  # the loss's spec says
+    scale = float(getattr(criterion, "s", LDAM_SCALE)) if cosine else 1.0
     return torch.softmax(logits.float() * scale, dim=1).cpu().numpy().astype(np.float64)
 
 

@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
             create,
             on_return=lambda catalog: self._opened(location, catalog),
             on_error=lambda exc: self._open_failed(location, exc),
+            owner=self,
         )
 
     def _open_failed(self, location: str, exc: Exception) -> None:
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
             on_return=lambda n: self.catalog_label.setText(
                 f"{n:,} image{'s' if n != 1 else ''} · {attributes} attribute{'s' if attributes != 1 else ''}"
             ),
+            owner=self,  # a window closed meanwhile: its label is gone
         )
 
     def _attribute_chosen(self, index: int) -> None:

@@ -164,4 +164,5 @@ class ReportDialog(QDialog):
             self.report.skipped,
             Path(path),
             on_error=lambda exc: plain.warn(self, "Save report", f"Cannot save {path}: {exc}"),
+            owner=self,
         )

@@ -123,7 +123,7 @@ class ModelSource(QObject):
     def look_up_weights(self) -> None:
         """Find (in a worker) which backbones have ImageNet weights in the cache; the engine must be loaded."""
         if self.table is None:
-            run_function(weights_table, on_return=self.weights_known)
+            run_function(weights_table, on_return=self.weights_known, owner=self)
 
     def weights_known(self, table: dict[str, tuple[bool, str]]) -> None:
         self.table = table

@@ -308,10 +308,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._font: QFont | None = None
         self._placeholders: dict[bool, QImage] = {}  # selected -> placeholder on that background
         self._strips: OrderedDict[tuple[str, bool], QImage] = OrderedDict()
+        self._cells: OrderedDict[tuple[str, str, int], QImage] = OrderedDict()  # cells waiting for a thumbnail
 
     def clear(self) -> None:
         self._placeholders.clear()
         self._strips.clear()
+        self._cells.clear()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(self.cell + 12, self.cell + 30)
@@ -331,6 +333,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(QRect(left, top, width, rect.height() - 6), 6, 6)
             painter.restore()
         square_left, square_top = left + (width - cell) // 2, top + 4
+        if image is None and not selected:  # a cell scrolled past (no thumbnail asked for): one blit, cached
+            painter.drawImage(QPoint(left, top), self._waiting_cell(text, option, width))
+            return
         if image is None:
             image = self._placeholders.get(selected)
             if image is None:
@@ -346,6 +351,31 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawImage(target, image)
         if text:
             painter.drawImage(QPoint(left + 6, square_top + cell + 3), self._strip(text, selected, option, width - 12))
+
+    def _waiting_cell(self, text: str, option: QStyleOptionViewItem, width: int) -> QImage:
+        """A cell without its thumbnail (placeholder and caption) as one image: a fling paints one blit per cell,
+        each of which may wait for the GIL while a run trains."""
+        key = ("\0waiting", text, width)
+        cell = self._cells.get(key)
+        if cell is not None:
+            self._cells.move_to_end(key)
+            return cell
+        strip = self._strip(text, False, option, width - 12) if text else None
+        placeholder = self._placeholders.get(False)
+        if placeholder is None:
+            placeholder = self._placeholders[False] = self._placeholder_image(option.palette, QPalette.ColorRole.Base)
+        height = 4 + self.cell + 3 + (strip.height() if strip is not None else 0)
+        cell = QImage(width, height, QImage.Format.Format_RGB32)
+        cell.fill(option.palette.color(QPalette.ColorRole.Base))
+        painter = QPainter(cell)
+        painter.drawImage(QPoint((width - self.cell) // 2, 4), placeholder)
+        if strip is not None:
+            painter.drawImage(QPoint(6, 4 + self.cell + 3), strip)
+        painter.end()
+        self._cells[key] = cell
+        while len(self._cells) > self.STRIPS:
+            self._cells.popitem(last=False)
+        return cell
 
     def _placeholder_image(self, palette: QPalette, background: QPalette.ColorRole) -> QImage:
         image = QImage(self.cell, self.cell, QImage.Format.Format_RGB32)
