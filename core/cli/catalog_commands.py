@@ -4,7 +4,6 @@ catalog, and opening the window on it."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -127,8 +126,9 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def _progress_bar(events: Generator[Any, None, Any], *, quiet: bool) -> Any:
-    """Draw the import's progress events on stderr (only on a terminal) and return the report."""
-    from tqdm import tqdm
+    """Draw the import's progress events on stderr (a bar on a terminal, else a line every few seconds) and return
+    the report."""
+    from core.cli.progress_lines import progress
 
     bar, phase = None, None
     try:
@@ -143,15 +143,7 @@ def _progress_bar(events: Generator[Any, None, Any], *, quiet: bool) -> Any:
                 if bar is not None:
                     bar.close()
                 phase = event.phase
-                bar = tqdm(
-                    total=event.total or None,
-                    desc=f"{event.phase:<8}",
-                    unit=" files",
-                    file=sys.stderr,
-                    disable=None,
-                    dynamic_ncols=True,
-                    leave=False,
-                )
+                bar = progress(event.total or None, event.phase, " files")
             if bar is not None and event.total:
                 bar.update(event.done - bar.n)
     finally:

@@ -1,4 +1,5 @@
-"""Rendering a training run's events on a terminal: a progress bar per epoch, one line per epoch, the result."""
+"""Rendering a training run's events: a progress bar per epoch (progress lines when stderr is not a terminal), one
+line per epoch, the result."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.base.percent import percent
 from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, summary
 from core.catalog.store import Catalog
+from core.cli.progress_lines import progress
 from core.training.events import (
     BatchProgress,
     Decoding,
@@ -111,38 +113,18 @@ class _Terminal:
                 self.say(line)
 
     def _progress(self, event: BatchProgress) -> None:
-        from tqdm import tqdm
-
         if self.bar is None:
-            self.bar = tqdm(
-                total=event.batches,
-                desc=f"epoch {event.epoch + 1}/{event.epochs}",
-                unit=" batch",
-                file=sys.stderr,
-                disable=None,
-                leave=False,
-                dynamic_ncols=True,
-            )
+            self.bar = progress(event.batches, f"epoch {event.epoch + 1}/{event.epochs}", " batch")
         self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_second:.0f}")
         self.bar.update(event.batch - self.bar.n)
 
     def _count(self, what: str, done: int, total: int, unit: str) -> None:
-        """A bar for a download (bytes) or a feature pass (images), closed when done."""
-        from tqdm import tqdm
-
+        """A bar for a download (bytes) or a feature pass (images), closed when done (lines when stderr is not a
+        terminal: core.cli.progress_lines)."""
         if self.bar is None or self.bar_what != what:
             self._close_bar()
             self.bar_what = what
-            self.bar = tqdm(
-                total=total or None,
-                desc=what,
-                unit=unit,
-                unit_scale=unit == "B",
-                file=sys.stderr,
-                disable=None,
-                leave=False,
-                dynamic_ncols=True,
-            )
+            self.bar = progress(total or None, what, unit, unit_scale=unit == "B")
         self.bar.update(done - self.bar.n)
         if total and done >= total:
             self._close_bar()
