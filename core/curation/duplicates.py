@@ -28,6 +28,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features
 from core.curation.predict import run_extractor
 from core.training.events import FeatureProgress, Note, WeightsDownload
+from core.training.runtime import pick_device
 
 DEFAULT_THRESHOLD = 0.95
 BLOCK = 2048
@@ -254,7 +255,7 @@ def _features(
     else:
         raise TailorError("near duplicates need features: give --run RUN, --attribute NAME, --features-of RUN or "
                           "--backbone NAME --pretrained [FILE] (or --exact-only)")  # fmt: skip
-    store = extractor.open_store(catalog)
+    store = extractor.open_store(catalog, pick_device(device))
     if stored_only and store.missing(hashes):
         return None, ""
     features = yield from extractor_features(

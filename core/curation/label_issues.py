@@ -116,7 +116,7 @@ def find_issues(
         info = opened.attribute(attribute)
         snapshot = take_snapshot(opened, attribute, seed=settings.seed)  # refuses fewer than two labels
         extractor = choose_extractor(opened, attribute, choice)
-        store = extractor.open_store(opened)
+        store = extractor.open_store(opened, pick_device(device))
         hashes = content_hashes(opened, snapshot.image_ids)
         features = yield from extractor_features(
             opened, extractor, store, snapshot.image_ids, snapshot.paths, hashes, device=device, cancel=cancel

@@ -29,7 +29,7 @@ from core.config import TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor
 from core.features.store import FeatureStore
-from core.training.backbones import Classifier, input_statistics
+from core.training.backbones import Classifier
 from core.training.events import FeatureProgress, Note
 from core.training.export import load_run_model
 from core.training.runtime import pick_device
@@ -122,7 +122,7 @@ def features_of(
     missing_files(
         [p for p, h in zip(paths, hashes) if h in lacking], [i for i, h in zip(image_ids, hashes) if h in lacking]
     )
-    statistics = input_statistics(extractor.backbone, extractor.normalization)
+    statistics = extractor.statistics()
     finished = yield from extract(
         store, model.backbone, statistics, hashes, paths, extractor.image_size, device=device, cancel=cancel,
         run_id=run_id,
@@ -165,11 +165,12 @@ def predict(
             return PredictResult(run_id, [], names, np.zeros((0, len(names))), 0, time.perf_counter() - started)
         model, config, _ = load_run_model(opened, run_id)
         extractor = run_extractor(opened, run)
-        store = extractor.open_store(opened)
+        on = pick_device(device)
+        store = extractor.open_store(opened, on)
         stored_before = store.stored
         paths, hashes = predictions.image_paths(opened, ids)
         features = yield from features_of(
-            opened, store, model, extractor, ids, paths, hashes, device=pick_device(device), cancel=cancel,
+            opened, store, model, extractor, ids, paths, hashes, device=on, cancel=cancel,
             run_id=run_id,
         )  # fmt: skip
         if features is None:

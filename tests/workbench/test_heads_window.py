@@ -15,6 +15,7 @@ from core.catalog.store import Catalog
 from core.training.events import FeatureProgress, WeightsDownload
 from tests.features.test_feature_store import weights_file as weights_file
 from tests.qt_helpers import idle, open_window
+from tests.training.test_bundled_weights import fake_bundle as fake_bundle
 from tests.workbench.test_training_window import wardrobe as wardrobe
 
 
@@ -27,21 +28,27 @@ def ready_panel(qtbot, wardrobe):
 
 
 def table(present: set[str]) -> dict:
+    from core.training.backbone_list import BackboneInfo
+    from core.training.dataset import IMAGENET_MEAN, IMAGENET_STD
     from workbench.views.model_source import CHOICES
 
-    return {
-        name: (name in present, "ImageNet weights present" if name in present else "download 9 MB") for name in CHOICES
-    }
+    def info(name: str) -> BackboneInfo:
+        here = name in present
+        weights, detail = ("cached", "ImageNet weights present") if here else ("download", "download 9 MB")
+        return BackboneInfo(name, weights, detail, 0.0 if here else 9.0, 224, "imagenet", IMAGENET_MEAN, IMAGENET_STD,
+                            None)  # fmt: skip
+
+    return {name: info(name) for name in CHOICES}
 
 
-def test_without_weights_the_cpu_default_is_from_scratch_with_a_notice(qtbot, wardrobe):
+def test_without_weights_the_cpu_default_is_from_scratch_with_a_notice(qtbot, wardrobe, no_bundled_weights):
     _window, panel = ready_panel(qtbot, wardrobe)
     assert panel.source.whole.isChecked()
     assert panel.source.notice.isVisibleTo(panel) and "Training from scratch" in panel.source.notice.text()
     assert "download" in panel.source.weights_note.text() or "no ImageNet" in panel.source.weights_note.text()
 
 
-def test_with_weights_present_the_cpu_default_is_heads_on_that_backbone(qtbot, wardrobe):
+def test_with_weights_present_the_cpu_default_is_heads_on_that_backbone(qtbot, wardrobe, no_bundled_weights):
     _window, panel = ready_panel(qtbot, wardrobe)
     panel.source.weights_known(table({"timm:efficientnet_lite0"}))
     config = panel.config()
@@ -50,6 +57,35 @@ def test_with_weights_present_the_cpu_default_is_heads_on_that_backbone(qtbot, w
     panel.source.whole.click()  # the user's choice is never overridden afterwards
     panel.source.weights_known(table({"resnet18"}))
     assert not panel.config().head_only
+
+
+def test_a_fresh_window_defaults_to_heads_on_the_bundled_backbone_before_the_engine_loads(qtbot, wardrobe, fake_bundle):
+    """Bundled weights are known without torch: the default is heads on them, with their own statistics."""
+    window = open_window(qtbot, wardrobe)
+    panel = window.view("training")
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: not panel.detecting and panel.source.bundled is not None, timeout=60000)
+    config = panel.config()
+    assert config.head_only and config.backbone == "timm:efficientnet_lite0" and config.pretrained == "imagenet"
+    assert config.normalization == "auto" and panel.source.normalization.currentText() == "the weights' own"
+    assert "bundled with Tailor" in panel.source.notice.text()
+    assert "inception (mean 0.5, std 0.5), the weights' own" in panel.source.weights_note.text()
+    idle(qtbot, window)
+
+
+def test_the_weights_file_and_the_normalization_are_remembered(qtbot, wardrobe, tmp_path, no_bundled_weights):
+    from workbench.viewmodels import settings
+
+    weights = str(tmp_path / "my-weights.pth")
+    _window, panel = ready_panel(qtbot, wardrobe)
+    panel.source.set_pretrained(weights)
+    panel.source.set_normalization("inception")
+    settings.save_train_settings(panel.saved_settings())
+    window = open_window(qtbot, wardrobe)
+    again = window.view("training")
+    assert again.source.chosen_pretrained() == weights and again.pretrained.currentText() == "file: my-weights.pth"
+    assert again.config().normalization == "inception"
+    idle(qtbot, window)
 
 
 def test_heads_without_weights_are_refused_in_one_line(qtbot, wardrobe):

@@ -115,6 +115,7 @@ class TrainingPanel(QWidget):
         self.device_text = "detecting…"
         self.detecting = True
         self.restored = False
+        self.heads_defaulted = False
         self.source = ModelSource(self)
         self.backbone, self.pretrained = self.source.backbone, self.source.pretrained
         self.source.changed.connect(self._weights_known)
@@ -217,6 +218,7 @@ class TrainingPanel(QWidget):
         form.addRow("Variants", self.variants)
         form.addRow("Backbone", self.backbone)
         form.addRow("Pretrained", self.pretrained)
+        form.addRow("Normalization", self.source.normalization)
         form.addRow("", self.source.weights_note)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
@@ -363,7 +365,8 @@ class TrainingPanel(QWidget):
             Setting("variants", self.checked_variants, self.set_variants),
             Setting("head_only", source.heads.isChecked, source.set_heads, field="head_only"),
             Setting("backbone", *bound(self.backbone), field="backbone"),
-            Setting("pretrained", source.chosen_pretrained, source.set_pretrained, "pretrained", remembered=False),
+            Setting("pretrained", source.chosen_pretrained, source.set_pretrained, "pretrained"),
+            Setting("normalization", source.chosen_normalization, source.set_normalization, "normalization"),
             Setting("epochs", *bound(self.epochs), field="epochs"),
             Setting("batch_size", *bound(self.batch_size), field="batch_size"),
             Setting("lr", *bound(self.lr), field="lr", to_field=learning_rate, from_field=lambda v: v or ""),
@@ -395,8 +398,11 @@ class TrainingPanel(QWidget):
         its weights are here, else training from scratch with a notice (never over the user's own choice)."""
         if self.detecting or self.device_kind != "cpu" or self.restored or self.source.user_chose:
             return
+        if self.heads_defaulted:  # once: later answers (the full table after the bundled one) change nothing
+            return
         heads = self.source.cpu_default()
         if heads is not None:
+            self.heads_defaulted = True
             self.apply_defaults(heads)
 
     def checked_variants(self) -> list[str]:

