@@ -18,6 +18,9 @@ os.environ["HF_HOME"] = os.path.join(_HOME, "huggingface")
 # unless a test serves them itself on 127.0.0.1 (tests/training/test_weights.py).
 os.environ["TAILOR_WEIGHTS_MIRROR"] = "http://127.0.0.1:9"
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Forward passes in float32 whatever the CPU: the suite's numbers are the same on every machine; the bfloat16 path
+# has its own tests (tests/features/test_feature_pass.py), which set TAILOR_PRECISION=auto.
+os.environ["TAILOR_PRECISION"] = "fp32"
 
 import io  # noqa: E402
 import subprocess  # noqa: E402

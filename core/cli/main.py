@@ -4,7 +4,7 @@ Every command reports bad input as one line on stderr and exits with status 2; a
 with 130 and leaves the catalog as it was; an unexpected failure prints one line and exits with 1 (set
 ``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands``,
 ``run_commands``, ``curation_commands``, ``experiment_commands``, ``threshold_commands`` and
-``backbone_commands``; their options in
+``feature_commands``; their options in
 :mod:`core.cli.options`.
 """
 
@@ -22,10 +22,10 @@ from core.base.errors import TailorError
 from core.base.version import installed_version
 from core.catalog.names import shown
 from core.cli import (
-    backbone_commands,
     catalog_commands,
     curation_commands,
     experiment_commands,
+    feature_commands,
     run_commands,
     threshold_commands,
     train_commands,
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     curation_commands.register(sub)
     experiment_commands.register(sub)
     threshold_commands.register(sub)
-    backbone_commands.register(sub)
+    feature_commands.register(sub)
     return parser
 
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from core.base.memory import keep_freed_memory
 from core.features.store import FeatureStore
+from core.training import distributed as parallel
 from core.training.dataset import decode_square
 from core.training.events import FeatureProgress, Note
 from core.training.precision import Precision, choose
@@ -44,9 +45,11 @@ def extract(
     batch_size: int = 64,
     run_id: int = 0,
     decoders: int = 2,
+    group: parallel.Group | None = None,
 ) -> Generator[FeatureProgress | Note, None, bool]:
     """Compute what ``store`` lacks of these images (``hashes[i]`` is the content of ``paths[i]``); yields
-    progress over the distinct images, returns False when cancelled."""
+    progress over the distinct images, returns False when cancelled. ``group``: one process of a torchrun group
+    (every rank computes its share of each chunk, rank 0 gathers and writes)."""
     todo = store.missing(hashes)
     for note in store.notes:  # damaged chunks set aside while indexing: one line each
         yield Note(run_id, note)
@@ -54,32 +57,56 @@ def extract(
     total = len(set(hashes))
     done = cached = total - len(todo)
     yield FeatureProgress(run_id, done, total, cached)
+    if group is not None:
+        parallel.barrier(group)  # every rank has read the store before rank 0 writes to it
     if not todo:
         return True
     precision = store_precision(store, device)
-    yield Note(run_id, f"feature pass in {precision.describe()}")
+    yield Note(run_id, f"feature pass in {precision.describe()}" + (f" on {group.world} processes" if group else ""))
     keep_freed_memory()
     backbone.to(device).eval()
     if precision.channels_last:
         backbone.to(memory_format=torch.channels_last)
     normalise = Normaliser(device, precision.channels_last, *statistics)
-    pending: list[str] = []
-    features: list[np.ndarray] = []
-    batches = decoded_batches([first_path[h] for h in todo], image_size, batch_size, decoders)
+    rank, world = (group.rank, group.world) if group is not None else (0, 1)
+    chunks = [todo[start : start + CHUNK_IMAGES] for start in range(0, len(todo), CHUNK_IMAGES)]
+    shares = [chunk[rank::world] for chunk in chunks]  # this process's images of each chunk
+    plan = [
+        [first_path[h] for h in share[b : b + batch_size]] for share in shares for b in range(0, len(share), batch_size)
+    ]
+    batches = decoded_batches(plan, image_size, decoders)
     try:
-        for start, pixels in zip(range(0, len(todo), batch_size), batches):
-            if cancel is not None and cancel.is_set():
-                return False
-            features.append(_forward(backbone, normalise(pixels), precision))
-            pending.extend(todo[start : start + len(pixels)])
-            done += len(pixels)
-            if len(pending) >= CHUNK_IMAGES or done == total:
-                store.add(pending, np.concatenate(features), [first_path[h] for h in pending])
-                pending, features = [], []
-            yield FeatureProgress(run_id, done, total, cached)
+        for chunk, share in zip(chunks, shares):
+            rows = []
+            for _ in range(0, len(share), batch_size):
+                if cancel is not None and cancel.is_set():
+                    return False
+                pixels = next(batches)
+                rows.append(_forward(backbone, normalise(pixels), precision))
+                done += min(len(pixels) * world, total - done)
+                yield FeatureProgress(run_id, done, total, cached)
+            features = _gathered(rows, len(chunk), group)
+            if features is not None:
+                store.add(chunk, features, [first_path[h] for h in chunk])
     finally:
         batches.close()
     return True
+
+
+def _gathered(rows: list[np.ndarray], count: int, group: parallel.Group | None) -> np.ndarray | None:
+    """The chunk's features in chunk order (rank r computed rows r, r + world, ...); None on ranks other than 0."""
+    own = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+    if group is None:
+        return own
+    parts = parallel.gather_to_main(own, group)
+    if parts is None:
+        return None
+    width = max(part.shape[1] for part in parts)
+    merged = np.empty((count, width), np.float32)
+    for r, part in enumerate(parts):
+        if len(part):
+            merged[r :: group.world] = part
+    return merged
 
 
 def store_precision(store: FeatureStore, device: torch.device) -> Precision:
@@ -91,17 +118,17 @@ def store_precision(store: FeatureStore, device: torch.device) -> Precision:
     return precision
 
 
-def decoded_batches(paths: list[str], size: int, batch_size: int, workers: int) -> Generator[torch.Tensor]:
-    """uint8 N x 3 x size x size batches of ``paths`` in order, decoded by ``workers`` threads up to
-    :data:`DECODE_AHEAD` batches ahead of the consumer; closing the generator stops the decoding."""
-    starts: Iterator[int] = iter(range(0, len(paths), batch_size))
+def decoded_batches(plan: list[list[str]], size: int, workers: int) -> Generator[torch.Tensor]:
+    """Each batch of paths of ``plan`` as a uint8 N x 3 x size x size tensor, in order, decoded by ``workers``
+    threads up to :data:`DECODE_AHEAD` batches ahead of the consumer; closing the generator stops the decoding."""
+    pending: Iterator[list[str]] = iter(plan)
     queue: deque[Future[torch.Tensor]] = deque()
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tailor-decode") as pool:
 
         def submit() -> None:
-            start = next(starts, None)
-            if start is not None:
-                queue.append(pool.submit(_decode_batch, paths[start : start + batch_size], size))
+            batch = next(pending, None)
+            if batch is not None:
+                queue.append(pool.submit(_decode_batch, batch, size))
 
         for _ in range(DECODE_AHEAD):
             submit()

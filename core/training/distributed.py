@@ -79,6 +79,13 @@ def sum_floats(values: list[float], group: Group) -> list[float]:
     return tensor.tolist()
 
 
+def gather_to_main(value: object, group: Group) -> list | None:
+    """Every rank's ``value`` (any picklable object), in rank order, on rank 0; None on the others."""
+    gathered: list | None = [None] * group.world if group.main else None
+    dist.gather_object(value, gathered, dst=0)
+    return gathered
+
+
 def barrier(group: Group) -> None:
     if group.backend == "nccl":
         dist.barrier(device_ids=[group.local_rank])

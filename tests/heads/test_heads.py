@@ -183,10 +183,10 @@ def test_a_derived_run_records_the_adjusted_scores_and_its_model_computes_them(s
             assert np.allclose(recorded, adjusted_scores(base_scores, offset(prior, 1.0, False), False), atol=1e-6)
         model, _, _ = load_run_model(cat, derived.run_id)
         assert isinstance(model.head, PosthocHead)
-    from core.training.dataset import _decode
+    from core.training.dataset import decode_square
     from core.training.runtime import Normaliser
 
-    pixels = torch.stack([torch.from_numpy(_decode(p, 16)) for p in paths])
+    pixels = torch.stack([torch.from_numpy(decode_square(p, 16)) for p in paths])
     with torch.no_grad():
         exported = torch.softmax(model(Normaliser(torch.device("cpu"), False)(pixels)), dim=1).numpy()
     assert np.allclose(exported, recorded, atol=2e-3)  # features stored in float16

@@ -11,12 +11,12 @@ from PIL import Image
 
 from core.ingest import thumbnails
 from core.ingest.images import MAX_FILE_BYTES, probe
-from core.training.dataset import _decode
+from core.training.dataset import decode_square
 from tests.ingest.test_hostile_images import _png_declaring
 
 
 def _training_pixels(path, size: int) -> np.ndarray:
-    return _decode(str(path), size).transpose(1, 2, 0)  # what a run is fed (H x W x 3), before normalisation
+    return decode_square(str(path), size).transpose(1, 2, 0)  # what a run is fed (H x W x 3), before normalisation
 
 
 def _thumbnail_pixels(path, size: int = 128) -> np.ndarray:
