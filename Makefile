@@ -52,7 +52,7 @@ bench-oversampling: $(STAMP)
 # heads on frozen EfficientNet-Lite0 features of CIFAR-10-LT (needs ../shared/weights/): feature pass speed against a
 # plain torchvision loop, every head variant, post-hoc adjustment, the convex-GAN beside cRT: ~10 min on 2 CPU cores
 bench-heads: $(STAMP)
-	$(BIN)/python benchmarks/bench_heads.py
+	$(BIN)/python benchmarks/bench_heads.py --device $(DEVICE)
 
 # The variant matrix: every head variant x 3 seeds on the stored features, then the table (needs make bench-heads').
 bench-matrix: $(STAMP)

@@ -56,6 +56,9 @@ def register_features(sub: argparse._SubParsersAction) -> None:
     )
     group.add_argument("--image-size", type=int, metavar="PX", help="input size (default: 128 px)")
     group.add_argument("--normalization", choices=("auto", "imagenet", "inception"), default="auto")
+    group.add_argument(
+        "--mirrored", action="store_true", help="features of the images flipped left to right (a store of its own)"
+    )
     p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--distributed", action="store_true", help="one process of a torchrun group (see above)")
 
@@ -81,6 +84,7 @@ def run_features(args: argparse.Namespace) -> int:
     quiet = args.distributed and env_rank() != 0
     with opened(args.catalog) as catalog:
         extractor = choose_extractor(catalog, "", choice)
+        extractor = extractor.mirror() if args.mirrored else extractor
         events = fill_store(catalog, extractor, device=args.device, distributed=args.distributed)
         result = follow_progress(events, _feature_stage) if not quiet else _drain(events)
     if not result.main:

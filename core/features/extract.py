@@ -30,6 +30,8 @@ from core.training.runtime import Normaliser
 
 CHUNK_IMAGES = 2048  # images per chunk written to the store
 DECODE_AHEAD = 3  # batches decoded ahead of the network
+CPU_BATCH, GPU_BATCH = 64, 256  # images per forward pass (benchmarks/bench_features.py batch measures the CPU's)
+CPU_DECODERS, GPU_DECODERS = 2, 8  # decoding threads (a GPU's pass waits on decoding: more of them)
 
 
 def extract(
@@ -42,9 +44,9 @@ def extract(
     *,
     device: torch.device,
     cancel: threading.Event | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     run_id: int = 0,
-    decoders: int = 2,
+    decoders: int | None = None,
     group: parallel.Group | None = None,
 ) -> Generator[FeatureProgress | Note, None, bool]:
     """Compute what ``store`` lacks of these images (``hashes[i]`` is the content of ``paths[i]``); yields
@@ -68,13 +70,16 @@ def extract(
     if precision.channels_last:
         backbone.to(memory_format=torch.channels_last)
     normalise = Normaliser(device, precision.channels_last, *statistics)
+    mirrored = store.key.get("view") == "mirrored"  # the images flipped left to right before the network
     rank, world = (group.rank, group.world) if group is not None else (0, 1)
+    batch_size = batch_size or (GPU_BATCH if device.type == "cuda" else CPU_BATCH)
+    decoders = decoders or (GPU_DECODERS if device.type == "cuda" else CPU_DECODERS)
     chunks = [todo[start : start + CHUNK_IMAGES] for start in range(0, len(todo), CHUNK_IMAGES)]
     shares = [chunk[rank::world] for chunk in chunks]  # this process's images of each chunk
     plan = [
         [first_path[h] for h in share[b : b + batch_size]] for share in shares for b in range(0, len(share), batch_size)
     ]
-    batches = decoded_batches(plan, image_size, decoders)
+    batches = decoded_batches(plan, image_size, decoders, pinned=device.type == "cuda")
     try:
         for chunk, share in zip(chunks, shares):
             rows = []
@@ -82,6 +87,7 @@ def extract(
                 if cancel is not None and cancel.is_set():
                     return False
                 pixels = next(batches)
+                pixels = pixels.flip(-1) if mirrored else pixels
                 rows.append(_forward(backbone, normalise(pixels), precision))
                 done += min(len(pixels) * world, total - done)
                 yield FeatureProgress(run_id, done, total, cached)
@@ -118,9 +124,10 @@ def store_precision(store: FeatureStore, device: torch.device) -> Precision:
     return precision
 
 
-def decoded_batches(plan: list[list[str]], size: int, workers: int) -> Generator[torch.Tensor]:
-    """Each batch of paths of ``plan`` as a uint8 N x 3 x size x size tensor, in order, decoded by ``workers``
-    threads up to :data:`DECODE_AHEAD` batches ahead of the consumer; closing the generator stops the decoding."""
+def decoded_batches(plan: list[list[str]], size: int, workers: int, pinned: bool = False) -> Generator[torch.Tensor]:
+    """Each batch of paths of ``plan`` as a uint8 N x 3 x size x size tensor (in pinned memory for a GPU's
+    asynchronous copy), in order, decoded by ``workers`` threads up to :data:`DECODE_AHEAD` batches ahead of the
+    consumer; closing the generator stops the decoding."""
     pending: Iterator[list[str]] = iter(plan)
     queue: deque[Future[torch.Tensor]] = deque()
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tailor-decode") as pool:
@@ -128,7 +135,7 @@ def decoded_batches(plan: list[list[str]], size: int, workers: int) -> Generator
         def submit() -> None:
             batch = next(pending, None)
             if batch is not None:
-                queue.append(pool.submit(_decode_batch, batch, size))
+                queue.append(pool.submit(_decode_batch, batch, size, pinned))
 
         for _ in range(DECODE_AHEAD):
             submit()
@@ -142,8 +149,8 @@ def decoded_batches(plan: list[list[str]], size: int, workers: int) -> Generator
                 future.cancel()
 
 
-def _decode_batch(paths: list[str], size: int) -> torch.Tensor:
-    batch = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
+def _decode_batch(paths: list[str], size: int, pinned: bool) -> torch.Tensor:
+    batch = torch.empty((len(paths), 3, size, size), dtype=torch.uint8, pin_memory=pinned)
     for i, path in enumerate(paths):
         batch[i] = torch.from_numpy(decode_square(path, size))
     return batch

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,10 @@ class Extractor:
     image_size: int
     normalization: str = "auto"
     run_id: int | None = None  # the backbone of this finished run (its own weights, size and statistics)
+    mirrored: bool = False  # features of the horizontally mirrored images (a second view for augmentation)
+
+    def mirror(self) -> Extractor:
+        return replace(self, mirrored=True)
 
     @classmethod
     def for_config(cls, catalog: Catalog, config: TrainConfig) -> Extractor:
@@ -116,6 +120,8 @@ class Extractor:
             "image_size": self.image_size,
             "normalization": self.own_normalization,
         }
+        if self.mirrored:
+            key["view"] = "mirrored"
         return key if precision == "fp32" else {**key, "precision": precision}
 
     def open_store(self, catalog: Catalog, device: torch.device) -> FeatureStore:
@@ -123,7 +129,8 @@ class Extractor:
         from core.training.precision import choose
 
         key = self.key(catalog, choose(device).name)
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.backbone}-{self.image_size}px-{key_tag(key)}")
+        view = "-mirrored" if self.mirrored else ""
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.backbone}-{self.image_size}px{view}-{key_tag(key)}")
         root, location = features_root(catalog.location), catalog.location
 
         def claim() -> None:  # before the first write: this catalog's own, real folder (not a planted link)
@@ -135,12 +142,13 @@ class Extractor:
         return FeatureStore(root / name, key, claim)
 
     def describe(self) -> str:
+        view = ", mirrored images" if self.mirrored else ""
         if self.run_id is not None:
-            return f"the backbone of run {self.run_id} ({self.backbone}, {self.image_size} px)"
+            return f"the backbone of run {self.run_id} ({self.backbone}, {self.image_size} px{view})"
         weights = "ImageNet weights" if self.pretrained == "imagenet" else f"weights {Path(str(self.pretrained)).name}"
         normalization = self.own_normalization
         statistics = "" if normalization == "auto" else f", {normalization} statistics"
-        return f"{self.backbone} with {weights} at {self.image_size} px{statistics}"
+        return f"{self.backbone} with {weights} at {self.image_size} px{statistics}{view}"
 
 
 def build_model(catalog: Catalog, extractor: Extractor, num_labels: int, cosine: bool) -> tuple[object, str | None]:

@@ -8,7 +8,8 @@ epoch, how it ended) is :class:`core.training.recorder.RunRecorder`'s.
 
 Optimisation: Adam, or SGD with momentum 0.9 and weight decay; learning rate per epoch with an optional linear
 warm-up and a ``step`` schedule (x0.01 at 80% and x0.0001 at 90% of the epochs: the CIFAR-LT protocol's 160/180
-of 200) or ``cosine``. On CUDA: automatic mixed precision and channels_last.
+of 200) or ``cosine``. On CUDA: automatic mixed precision and channels_last; on a CPU: float32 unless
+TAILOR_PRECISION=bf16 asks for bfloat16 autocast (core.training.precision).
 
 Model selection: the metrics shown for a run are the **last** epoch's (its final model, whose test scores are
 stored). The **best** epoch is reported beside them, selected on the validation split when the catalog has one,
@@ -52,6 +53,7 @@ from core.training.events import (
     RunStarted,
 )
 from core.training.losses import make_loss
+from core.training.precision import choose
 from core.training.pretrained import input_statistics, resolved_normalization
 from core.training.recorder import BestEpoch, RunRecorder
 from core.training.runtime import Normaliser, device_label, pick_device, seed_everything
@@ -233,21 +235,22 @@ class _Trainer:
             config.loss, self.counts, multi_label=snapshot.multi_label, **config.loss_parameters()
         ).to(device)
         self.cuda = device.type == "cuda"
+        self.precision = choose(device, training=True)
         self.main = group is None or group.main
         self.model = self._placed()
         self.optimiser = self._optimiser()
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.name == "fp16")
         self.loader_rng = torch.Generator().manual_seed(config.seed)
         self.checkpoint = directory / "checkpoint.pt"
         self.best = BestEpoch.for_snapshot(snapshot)
         self.start_epoch = self._restore() if resuming else 0
         statistics = input_statistics(config.backbone, config.normalization, config.pretrained)
-        self.normalise = Normaliser(device, self.cuda, *statistics)
+        self.normalise = Normaliser(device, self.precision.channels_last, *statistics)
         self.groups = assign_groups(self.counts)
 
     def _placed(self) -> torch.nn.Module:
         self.net.to(self.device)
-        if self.cuda:
+        if self.precision.channels_last:
             self.net.to(memory_format=torch.channels_last)
         if self.group is None:
             return self.net
@@ -438,7 +441,7 @@ class _Trainer:
 
     def _step(self, images: torch.Tensor, targets: torch.Tensor) -> float:
         images, targets = self.normalise(images), targets.to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, enabled=self.cuda):
+        with self.precision.autocast():
             loss = self.criterion(self.model(images), targets)
         self.optimiser.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -476,7 +479,7 @@ class _Trainer:
         loader = DataLoader(data, batch_size=max(256, config.batch_size), shuffle=False)
         scores, losses = [], 0.0
         for images, targets in loader:
-            with torch.autocast(self.device.type, enabled=self.cuda):
+            with self.precision.autocast():
                 logits = model(self.normalise(images)).float()
             losses += float(self.criterion(logits, targets.to(self.device))) * len(images)
             probabilities = (

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 ENV = "TAILOR_PRECISION"
+TRAINING_NOTE = "training on a CPU: bfloat16 only when TAILOR_PRECISION=bf16 asks for it"
 CHOICES = ("auto", "fp32", "bf16")
 
 
@@ -54,9 +55,9 @@ def cpu_bf16_units() -> str | None:
     return None
 
 
-def choose(device: torch.device, requested: str | None = None) -> Precision:
+def choose(device: torch.device, requested: str | None = None, *, training: bool = False) -> Precision:
     """The precision of a forward pass on ``device`` (``requested``: auto, fp32 or bf16; default: $TAILOR_PRECISION
-    or auto)."""
+    or auto). ``training``: whole-network training, where "auto" keeps float32 on a CPU (see TRAINING_NOTE)."""
     requested = (requested or os.environ.get(ENV, "") or "auto").strip().lower()
     if requested not in CHOICES:
         from core.base.errors import TailorError
@@ -74,4 +75,6 @@ def choose(device: torch.device, requested: str | None = None) -> Precision:
         return Precision("bf16", kind, f"asked for; the CPU has {units or 'no bfloat16 units: emulated, slow'}")
     if units is None:
         return Precision("fp32", kind, "the CPU has no bfloat16 units")
+    if training:
+        return Precision("fp32", kind, TRAINING_NOTE)
     return Precision("bf16", kind, f"the CPU has {units}")

@@ -129,6 +129,7 @@ class TrainingPanel(QWidget):
         self.apply_defaults(defaults_for("cpu"))
         self._buttons()
         self.restore_settings(settings.train_settings())
+        self.untouched = settings_form.remembered(self.settings())  # the form before anyone changed it
         self.train_button.clicked.connect(lambda: settings.save_train_settings(self.saved_settings()))
         workspace.closing.connect(lambda: settings.save_train_settings(self.saved_settings()))
         self.status.connect(workspace.status)
@@ -398,8 +399,8 @@ class TrainingPanel(QWidget):
         its weights are here, else training from scratch with a notice (never over the user's own choice)."""
         if self.detecting or self.device_kind != "cpu" or self.restored or self.source.user_chose:
             return
-        if self.heads_defaulted:  # once: later answers (the full table after the bundled one) change nothing
-            return
+        if self.heads_defaulted or settings_form.remembered(self.settings()) != self.untouched:
+            return  # once, and never over a value changed meanwhile (the device probe takes seconds)
         heads = self.source.cpu_default()
         if heads is not None:
             self.heads_defaulted = True
