@@ -50,7 +50,7 @@ def split(catalog: str) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
 def matrix(store: dict[bytes, np.ndarray], hashes: list[str]) -> torch.Tensor:
     from core.features.store import key_of
 
-    return torch.from_numpy(np.stack([store[key_of(h)] for h in hashes]).astype(np.float32))
+    return torch.from_numpy(np.stack([store[key_of(h).rstrip(b"\0")] for h in hashes]).astype(np.float32))
 
 
 def train_head(x: torch.Tensor, y: torch.Tensor, classes: int, epochs: int, prior: torch.Tensor) -> torch.nn.Linear:

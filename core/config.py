@@ -130,6 +130,11 @@ class TrainConfig:
         False, "train only a classifier head on stored features of the frozen (pretrained) backbone: seconds"
     )
     features_of: int | None = option(None, "head-only on the features of a finished run's backbone", metavar="RUN")
+    mirrored_views: bool = option(
+        False,
+        "head-only: also train on the features of the images mirrored left to right (a second stored view) and "
+        "score every image by the mean of both views' logits",
+    )
     normalization: str = option(
         "auto", "input statistics: the backbone's own, ImageNet's, or inception (0.5, 0.5)", choices=NORMALIZATIONS
     )
@@ -242,6 +247,7 @@ class TrainConfig:
                 f"{self.loss} re-trains a classifier on frozen features: add --head-only",
             ),
             (self.features_of is None or self.head_only, "--features-of RUN needs --head-only"),
+            (not self.mirrored_views or self.head_only, "--mirrored-views needs --head-only"),
             (math.isfinite(self.tau) and 0 <= self.tau <= 10, "--tau must be a number in [0, 10]"),
             (self.normalization in NORMALIZATIONS, f"unknown normalization '{self.normalization}'"),
             (self.optimizer in OPTIMIZERS, f"unknown optimizer '{self.optimizer}' (adam or sgd)"),

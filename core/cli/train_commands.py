@@ -24,6 +24,7 @@ TRAIN_OPTIONS = (
     "pretrained",
     "head_only",
     "features_of",
+    "mirrored_views",
     "normalization",
     "epochs",
     "batch_size",

@@ -29,6 +29,7 @@ from core.config import TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor
 from core.features.store import FeatureStore
+from core.heads.views import view_extractors, view_scores
 from core.training.backbones import Classifier
 from core.training.events import FeatureProgress, Note
 from core.training.export import load_run_model
@@ -130,16 +131,9 @@ def features_of(
     return store.gather(hashes) if finished else None
 
 
-@torch.inference_mode()
-def head_scores(model: Classifier, features: np.ndarray, config: TrainConfig, multi_label: bool) -> np.ndarray:
-    """The run's scores (what it records) of stored features, in batches."""
-    model.head.eval()
-    out = []
-    for start in range(0, len(features), 8192):
-        logits = model.head(torch.from_numpy(features[start : start + 8192]).float()).float()
-        probabilities = torch.sigmoid(logits) if multi_label else torch.softmax(logits * score_scale(config), dim=1)
-        out.append(probabilities.numpy())
-    return np.concatenate(out)
+def head_scores(model: Classifier, views: list[np.ndarray], config: TrainConfig, multi_label: bool) -> np.ndarray:
+    """The run's scores (what it records) of stored features (one array per view: core.heads.views)."""
+    return view_scores(model.head, views, score_scale(config), multi_label)
 
 
 def predict(
@@ -164,20 +158,21 @@ def predict(
         if not ids:
             return PredictResult(run_id, [], names, np.zeros((0, len(names))), 0, time.perf_counter() - started)
         model, config, _ = load_run_model(opened, run_id)
-        extractor = run_extractor(opened, run)
         on = pick_device(device)
-        store = extractor.open_store(opened, on)
-        stored_before = store.stored
         paths, hashes = predictions.image_paths(opened, ids)
-        features = yield from features_of(
-            opened, store, model, extractor, ids, paths, hashes, device=on, cancel=cancel,
-            run_id=run_id,
-        )  # fmt: skip
-        if features is None:
-            return PredictResult(run_id, ids, names, np.zeros((0, len(names))), 0, 0.0, cancelled=True)
-        scores = head_scores(model, features, config, run.kind == "multi")
+        views, computed = [], 0
+        for extractor in view_extractors(run_extractor(opened, run), config):  # + the mirrored view, if it has one
+            store = extractor.open_store(opened, on)
+            stored_before = store.stored
+            features = yield from features_of(
+                opened, store, model, extractor, ids, paths, hashes, device=on, cancel=cancel, run_id=run_id,
+            )  # fmt: skip
+            if features is None:
+                return PredictResult(run_id, ids, names, np.zeros((0, len(names))), 0, 0.0, cancelled=True)
+            views.append(features)
+            computed += store.stored - stored_before
+        scores = head_scores(model, views, config, run.kind == "multi")
         written = yield from _write(opened, run, ids, scores, cancel)
-        computed = store.stored - stored_before
         return PredictResult(run_id, ids, names, scores, computed, time.perf_counter() - started, not written)
 
 

@@ -4,13 +4,15 @@ chunk at a time (see :mod:`core.features.store`).
 Decoding runs in worker threads a few batches ahead of the network (Pillow releases the GIL; JPEGs much larger
 than the input size are decoded at a reduced DCT scale, :func:`core.training.dataset.decode_square`), so large
 photos cost the network's time, not the decoder's. The forward pass runs in the store's precision
-(:mod:`core.training.precision`: bfloat16 autocast with channels_last on CPUs with bfloat16 units). Cancel (a
+(:mod:`core.training.precision`: bfloat16 autocast with channels_last on CPUs with bfloat16 units), through a copy
+of the backbone with its batch norms folded into the convolutions (:mod:`core.features.folding`). Cancel (a
 ``threading.Event``, checked before every batch) stops after the last finished chunk; the next pass continues
 from there.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from collections.abc import Generator, Iterator
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from core.base.memory import keep_freed_memory
+from core.features.folding import folded
 from core.features.store import FeatureStore
 from core.training import distributed as parallel
 from core.training.dataset import decode_square
@@ -66,7 +69,7 @@ def extract(
     precision = store_precision(store, device)
     yield Note(run_id, f"feature pass in {precision.describe()}" + (f" on {group.world} processes" if group else ""))
     keep_freed_memory()
-    backbone.to(device).eval()
+    backbone, _folded = folded(backbone.to(device).eval(), image_size)  # an inference copy: the caller's is kept
     if precision.channels_last:
         backbone.to(memory_format=torch.channels_last)
     normalise = Normaliser(device, precision.channels_last, *statistics)
@@ -150,10 +153,23 @@ def decoded_batches(plan: list[list[str]], size: int, workers: int, pinned: bool
 
 
 def _decode_batch(paths: list[str], size: int, pinned: bool) -> torch.Tensor:
+    _lower_priority()
     batch = torch.empty((len(paths), 3, size, size), dtype=torch.uint8, pin_memory=pinned)
     for i, path in enumerate(paths):
         batch[i] = torch.from_numpy(decode_square(path, size))
     return batch
+
+
+def _lower_priority() -> None:
+    """The decoding thread yields the cores to the network's threads: it runs when they wait (a decoder taking a
+    core from one of the network's threads stalls all of them at the next barrier); the batches decoded ahead keep
+    the network fed, and when they run out the network waits, its cores idle and the decoder catches up."""
+    if os.environ.get("TAILOR_DECODE_NICE", "1") == "0":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the default priority
+        pass
 
 
 @torch.inference_mode()

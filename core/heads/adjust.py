@@ -39,6 +39,7 @@ from core.catalog.snapshot import content_hashes
 from core.catalog.store import Catalog, open_catalog
 from core.features.extract import extract
 from core.features.extractor import Extractor
+from core.heads.views import view_extractors, view_scores
 from core.training import checkpoints
 from core.training.backbones import Classifier, CosineLinear, PosthocHead
 from core.training.events import EpochFinished, Event, Note, RunCancelled, RunFinished, RunStarted
@@ -80,6 +81,8 @@ def adjust(
             raise TailorError(f"run {run_id} is {base.status}; only a finished run can be adjusted")
         if base.config.posthoc:
             raise TailorError(f"run {run_id} is already adjusted; adjust its base run {base.base_run_id} instead")
+        if tau_norm and base.config.mirrored_views:
+            raise TailorError(f"run {run_id} has mirrored views: tau-normalisation is not supported for it (use --tau)")
         recorder = RunRecorder(opened, base.config, cancel)
         return (yield from recorder.run(lambda: _Adjusting(recorder, base, tau, tau_norm).run(runs_dir)))
 
@@ -100,28 +103,29 @@ class _Adjusting:
             return Extractor(c.backbone, c.pretrained, c.pixels, c.normalization)
         return Extractor(c.backbone, None, c.pixels, c.normalization, run_id=self.base.id)
 
-    def _features(self, indices: list[int]) -> Generator[Event, None, np.ndarray | None]:
-        extractor = self._extractor()
+    def _features(self, indices: list[int]) -> Generator[Event, None, list[np.ndarray] | None]:
+        """The features of these images, one array per view of the run (core.heads.views)."""
         device = pick_device(self.base.config.device)
-        feature_store = extractor.open_store(self.catalog, device)
         ids = [self.snapshot.image_ids[i] for i in indices]
         hashes = content_hashes(self.catalog, ids)
-        done = yield from extract(
-            feature_store, self.model.backbone, extractor.statistics(),
-            hashes, [self.snapshot.paths[i] for i in indices], extractor.image_size,
-            device=device, cancel=self.recorder.cancel,
-        )  # fmt: skip
-        return feature_store.gather(hashes).astype(np.float32) if done else None
+        views = []
+        for extractor in view_extractors(self._extractor(), self.base.config):
+            feature_store = extractor.open_store(self.catalog, device)
+            done = yield from extract(
+                feature_store, self.model.backbone, extractor.statistics(),
+                hashes, [self.snapshot.paths[i] for i in indices], extractor.image_size,
+                device=device, cancel=self.recorder.cancel,
+            )  # fmt: skip
+            if not done:
+                return None
+            views.append(feature_store.gather(hashes).astype(np.float32))
+        return views
 
-    def _scores(self, features: np.ndarray) -> np.ndarray:
+    def _scores(self, views: list[np.ndarray]) -> np.ndarray:
         if self.tau_norm:
-            return tau_normalised_scores(features, self.model.head, self.tau_norm, self.snapshot.multi_label)
-        with torch.no_grad():
-            logits = self.model.head(torch.from_numpy(features)).double()
+            return tau_normalised_scores(views[0], self.model.head, self.tau_norm, self.snapshot.multi_label)
         scale = 30.0 if self.base.config.cosine_head else 1.0  # LDAM's s, as the run's stored scores
-        scores = torch.sigmoid(logits) if self.snapshot.multi_label else torch.softmax(logits * scale, dim=1)
-        result: np.ndarray = scores.numpy()
-        return result
+        return view_scores(self.model.head, views, scale, self.snapshot.multi_label).astype(np.float64)
 
     def _truth(self, indices: list[int]) -> np.ndarray:
         s = self.snapshot
@@ -135,8 +139,8 @@ class _Adjusting:
             if features is None:
                 yield RunCancelled(0, 0)
                 return
-            test_scores = self._scores(features[: len(self.test_idx)])
-            val_scores = self._scores(features[len(self.test_idx) :])
+            test_scores = self._scores([view[: len(self.test_idx)] for view in features])
+            val_scores = self._scores([view[len(self.test_idx) :] for view in features])
         else:
             test_scores, val_scores = self._stored_test_scores(), None
         tau, how = self._tau(val_scores)

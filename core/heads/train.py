@@ -31,6 +31,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.config import LDAM_SCALE, LOSS_SPECS, Loss, TrainConfig
 from core.features.extract import extract
 from core.features.extractor import Extractor, build_model
+from core.heads.views import mean_logits, view_extractors
 from core.training import checkpoints, weights
 from core.training.backbones import Classifier
 from core.training.events import BatchProgress, EpochFinished, Event, Note, RunCancelled, RunFinished, RunStarted
@@ -94,16 +95,20 @@ def _start(recorder: RunRecorder, runs_dir: str | None) -> Generator[Event, None
     assert isinstance(model, Classifier)
     device = pick_device(config.device)
     pass_started = time.perf_counter()
-    features = yield from stored_features(recorder, extractor, model, snapshot, device)
-    if features is None:
-        yield Note(0, "feature pass cancelled; the finished chunks are kept and the next run continues from there")
-        yield RunCancelled(0, 0)
-        return
+    views = []
+    for view in view_extractors(extractor, config):  # the images, and their mirrored copies with mirrored_views
+        features = yield from stored_features(recorder, view, model, snapshot, device)
+        if features is None:
+            yield Note(0, "feature pass cancelled; the finished chunks are kept and the next run continues from there")
+            yield RunCancelled(0, 0)
+            return
+        views.append(features)
     passed = f"feature pass {time.perf_counter() - pass_started:.1f} s"
     started = time.perf_counter()  # the run's seconds are the head's: the feature pass is shared by later runs
     recorder.create(snapshot, runs_dir, device_label(device))
-    trainer = HeadTrainer(config, snapshot, features, model, criterion.to(device), device)
-    yield from trainer.run(recorder, [message, f"head-only on {extractor.describe()} ({passed})"], started)
+    trainer = HeadTrainer(config, snapshot, views, model, criterion.to(device), device)
+    mirrored = " and their mirrored views" if config.mirrored_views else ""
+    yield from trainer.run(recorder, [message, f"head-only on {extractor.describe()}{mirrored} ({passed})"], started)
 
 
 FLOAT32_BUDGET = 512 * 2**20  # bytes: features this small are converted from float16 once, not batch by batch
@@ -123,12 +128,14 @@ class HeadTrainer:
         self,
         config: TrainConfig,
         snapshot: Snapshot,
-        features: torch.Tensor,
+        views: list[torch.Tensor],
         model: Classifier,
         criterion: TailorLoss,
         device: torch.device,
     ) -> None:
-        self.config, self.snapshot, self.features, self.model = config, snapshot, features, model
+        """``views``: the snapshot's features (N x D, snapshot order), then those of the mirrored images when the
+        run has mirrored views: training draws from every view, evaluation averages the views' logits."""
+        self.config, self.snapshot, self.views, self.model = config, snapshot, views, model
         self.criterion, self.device = criterion, device
         self.head: nn.Module = model.head.to(device)
         self.train_idx, self.val_idx, self.test_idx = (snapshot.indices(s) for s in ("train", "val", "test"))
@@ -136,9 +143,9 @@ class HeadTrainer:
         self.groups = assign_groups(self.counts)
         self.best = BestEpoch.for_snapshot(snapshot)
         self.curves_at = time.perf_counter()  # when the last PR curves were computed (see _end_epoch)
-        self._test_x: torch.Tensor | None = None
+        self._test_x: list[torch.Tensor] | None = None
         self.rng = torch.Generator().manual_seed(config.seed)
-        self.targets = _targets(snapshot, self.train_idx)
+        self.targets = torch.cat([_targets(snapshot, self.train_idx)] * len(views))  # one row per view
         assert config.lr is not None and config.weight_decay is not None  # resolved() filled them
         params = self.head.parameters()
         if config.optimizer == "sgd":
@@ -157,15 +164,16 @@ class HeadTrainer:
         )  # fmt: skip
 
     def order(self) -> torch.Tensor:
-        """One epoch's rows into the training features: a permutation, or cRT's class-balanced draws."""
-        n = len(self.train_idx)
+        """One epoch's rows into the training features (every view's rows, view after view): a permutation, or
+        cRT's class-balanced draws (an image, then one of its views)."""
+        n, views = len(self.train_idx), len(self.views)
         if self.config.loss != Loss.CRT:
-            return torch.randperm(n, generator=self.rng)
+            return torch.randperm(n * views, generator=self.rng)
         by_label, counts = self._by_label
         offsets = torch.cumsum(counts, 0) - counts
-        drawn = torch.randint(len(counts), (n,), generator=self.rng)
-        within = (torch.rand(n, generator=self.rng) * counts[drawn]).long()
-        return by_label[offsets[drawn] + within]
+        drawn = torch.randint(len(counts), (n * views,), generator=self.rng)
+        within = (torch.rand(n * views, generator=self.rng) * counts[drawn]).long()
+        return by_label[offsets[drawn] + within] + n * torch.randint(views, (n * views,), generator=self.rng)
 
     @functools.cached_property
     def _by_label(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,7 +192,7 @@ class HeadTrainer:
         for note in notes:
             if note:
                 yield Note(recorder.run_id, note)
-        train_x = as_float32(self.features[self.train_idx])
+        train_x = torch.cat([as_float32(view[self.train_idx]) for view in self.views])
         last_eval, seen, train_seconds = None, 0, 0.0
         for epoch in range(self.config.epochs):
             recorder.progress.epoch = epoch
@@ -194,7 +202,7 @@ class HeadTrainer:
                 yield recorder.stop(f"cancelled during epoch {epoch + 1}", epoch)
                 return
             train_seconds += time.perf_counter() - epoch_started
-            seen += len(self.train_idx)
+            seen += len(self.train_idx) * len(self.views)
             last_eval = yield from self._end_epoch(recorder, epoch, trained, epoch_started)
         self.model.head = self.head
         checkpoints.save({k: v.cpu() for k, v in self.model.state_dict().items()}, recorder.directory / "model.pt")
@@ -255,11 +263,11 @@ class HeadTrainer:
         self.head.eval()
         if indices is self.test_idx:  # every epoch: gathered and converted once
             if self._test_x is None:
-                self._test_x = as_float32(self.features[indices])
+                self._test_x = [as_float32(view[indices]) for view in self.views]
             x = self._test_x
         else:
-            x = self.features[indices]
-        logits = self.head(x.to(self.device).float())
+            x = [view[indices] for view in self.views]
+        logits = mean_logits(self.head, x, self.device)
         loss = float(self.criterion(logits, _targets(self.snapshot, indices).to(self.device))) if indices else 0.0
         scores = scores_of(logits, self.snapshot.multi_label, self.criterion)
         truth = _truth(self.snapshot, indices)

@@ -108,6 +108,9 @@ def _start(
     base = store.get_run(recorder.catalog, base_run_id)
     if base.status != RunStatus.FINISHED:
         raise TailorError(f"run {base_run_id} is {base.status}; the oversampler needs a finished run")
+    if base.config.mirrored_views:
+        raise TailorError(f"run {base_run_id} has mirrored views: the convex-GAN oversamples one view; train its base "
+                          "without --mirrored-views")  # fmt: skip
     snapshot = store.load_snapshot(recorder.catalog, base_run_id)
     device = pick_device(config.device)
     recorder.config = replace(

@@ -86,6 +86,19 @@ class Classifier(nn.Module):
         return logits
 
 
+class MirroredViews(nn.Module):
+    """A run with mirrored views as one network: the mean of its logits of the image and of the image mirrored
+    left to right (what the run recorded and ``tailor predict`` computes from stored features)."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = (self.classifier(x) + self.classifier(x.flip(-1))) / 2
+        return logits
+
+
 # -- ResNet-32 for 32 x 32 images (He et al. 2016; the version of Cao et al.'s LDAM code) ---------------------
 
 

@@ -13,7 +13,7 @@ from core.catalog.runs import RunInfo, get_run
 from core.catalog.store import Catalog
 from core.config import TrainConfig
 from core.training import checkpoints
-from core.training.backbones import Classifier, build_classifier
+from core.training.backbones import Classifier, MirroredViews, build_classifier
 
 
 def load_run_model(catalog: Catalog, run_id: int) -> tuple[Classifier, TrainConfig, RunInfo]:
@@ -34,7 +34,8 @@ def load_run_model(catalog: Catalog, run_id: int) -> tuple[Classifier, TrainConf
 
 
 def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
-    model, config, _ = load_run_model(catalog, run_id)
+    network, config, _ = load_run_model(catalog, run_id)
+    model: torch.nn.Module = MirroredViews(network) if config.mirrored_views else network
     example = torch.zeros(1, 3, config.pixels, config.pixels)
     target = Path(out).expanduser()
     if not target.parent.is_dir():

@@ -365,6 +365,7 @@ class TrainingPanel(QWidget):
         return (
             Setting("variants", self.checked_variants, self.set_variants),
             Setting("head_only", source.heads.isChecked, source.set_heads, field="head_only"),
+            Setting("mirrored_views", source.mirrored_views, source.set_mirrored, field="mirrored_views"),
             Setting("backbone", *bound(self.backbone), field="backbone"),
             Setting("pretrained", source.chosen_pretrained, source.set_pretrained, "pretrained"),
             Setting("normalization", source.chosen_normalization, source.set_normalization, "normalization"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QButtonGroup, QComboBox, QHBoxLayout, QRadioButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QRadioButton, QWidget
 
 from core.config import OFFERED_BACKBONES, PREFERRED_FOR_HEADS, TrainConfig
 from core.training.backbone_list import BackboneInfo, bundled_infos
@@ -57,6 +57,13 @@ class ModelSource(QObject):
             "head per variant on them in seconds; needs pretrained weights",
         )
         self.whole.setChecked(True)
+        self.mirrored = QCheckBox(
+            "also the mirrored images",
+            toolTip="Heads also learn from the features of every image mirrored left to right (a second feature "
+            "pass, kept like the first) and score an image by both views: on CIFAR-10-LT about one point of ACSA",
+        )
+        self.mirrored.setEnabled(False)
+        self.heads.toggled.connect(self.mirrored.setEnabled)
         group = QButtonGroup(self)
         group.addButton(self.whole)
         group.addButton(self.heads)
@@ -65,6 +72,7 @@ class ModelSource(QObject):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.whole)
         row.addWidget(self.heads)
+        row.addWidget(self.mirrored)
         row.addStretch(1)
         self.backbone = QComboBox(toolTip="torchvision networks, and timm models as timm:NAME")
         self.backbone.addItems(CHOICES)
@@ -138,6 +146,13 @@ class ModelSource(QObject):
         self.pretrained_file = pretrained
         self.pretrained.setItemText(index, f"file: {pretrained.rsplit('/', 1)[-1]}")
         self.pretrained.setCurrentIndex(index)
+
+    def mirrored_views(self) -> bool:
+        """Mirrored views, for heads only (the box is greyed out for the whole network)."""
+        return bool(self.heads.isChecked() and self.mirrored.isChecked())
+
+    def set_mirrored(self, value: Any) -> None:
+        self.mirrored.setChecked(value is True)
 
     def chosen_normalization(self) -> str:
         return str(self.normalization.currentData())
