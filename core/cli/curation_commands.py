@@ -7,7 +7,7 @@ from typing import Any
 
 from core.base.json_text import json_text
 from core.catalog.records import SPLITS
-from core.cli.options import EXIT_OK, command, device, opened, positive, run_id, seed
+from core.cli.options import EXIT_OK, command, device, feature_options, opened, positive, run_id, seed
 from core.cli.render import follow_progress
 
 
@@ -110,22 +110,11 @@ def register_label_issues(sub: argparse._SubParsersAction) -> None:
         json="print the queue: a list of {image_id, path, given, suggested, score, priority}",
     )
     p.add_argument("--attribute", "-a", required=True, metavar="NAME")
-    _feature_options(p, "features (default: those of the attribute's newest finished run)")
+    feature_options(p, "features (default: those of the attribute's newest finished run)")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--limit", type=positive, default=30, metavar="N", help="issues printed without --json (default 30)")
     p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-
-
-def _feature_options(p: argparse.ArgumentParser, title: str) -> None:
-    features = p.add_argument_group(title)
-    features.add_argument("--features-of", type=run_id, metavar="RUN", help="the backbone of this finished run")
-    features.add_argument("--backbone", metavar="NAME", help="a pretrained backbone (with --pretrained)")
-    features.add_argument(
-        "--pretrained", nargs="?", const="imagenet", metavar="FILE", help="ImageNet weights (downloaded once) or FILE"
-    )
-    features.add_argument("--image-size", type=int, metavar="PX", help="input size (default: 128 px)")
-    features.add_argument("--normalization", choices=("auto", "imagenet", "inception"), default="auto")
 
 
 def _feature_or_fold(event: Any) -> tuple[str, int, int] | None:
@@ -196,7 +185,7 @@ def register_duplicates(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--run", type=run_id, metavar="RUN", help="check this run's splits (default features: its backbone)")
     p.add_argument("--attribute", "-a", metavar="NAME", help="take features from this attribute's newest run")
-    _feature_options(p, "features (default: --run's backbone, or the --attribute's newest finished run)")
+    feature_options(p, "features (default: --run's backbone, or the --attribute's newest finished run)")
     p.add_argument("--threshold", type=float, default=0.95, help="cosine similarity of near duplicates (0.95)")
     p.add_argument("--exact-only", action="store_true", help="only identical files (no features needed)")
     p.add_argument("--limit", type=positive, default=50, metavar="N", help="pairs printed without --json (default 50)")

@@ -5,14 +5,11 @@ the install, in the cache, a download, none), the input size they were trained a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Generator
-from typing import Any, TypeVar
 
+from core.base.iteration import drain
 from core.base.json_text import json_text
-from core.cli.options import EXIT_OK, command, device, opened, run_id
+from core.cli.options import EXIT_OK, command, device, feature_options, opened
 from core.cli.render import follow_progress
-
-R = TypeVar("R")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,18 +41,7 @@ def register_features(sub: argparse._SubParsersAction) -> None:
         "images among the processes (torchrun --nproc-per-node 2 -m core.cli features CATALOG --distributed).",
         json="print {store, features, images, computed, seconds, images_per_second, precision, processes}",
     )
-    group = p.add_argument_group("features (default: the best backbone with its ImageNet weights here)")
-    group.add_argument("--features-of", type=run_id, metavar="RUN", help="the backbone of this finished run")
-    group.add_argument("--backbone", metavar="NAME", help="a backbone (tailor backbones lists them)")
-    group.add_argument(
-        "--pretrained",
-        nargs="?",
-        const="imagenet",
-        metavar="FILE",
-        help="ImageNet weights (bundled or downloaded) or FILE",
-    )
-    group.add_argument("--image-size", type=int, metavar="PX", help="input size (default: 128 px)")
-    group.add_argument("--normalization", choices=("auto", "imagenet", "inception"), default="auto")
+    group = feature_options(p, "features (default: the best backbone with its ImageNet weights here)")
     group.add_argument(
         "--mirrored", action="store_true", help="features of the images flipped left to right (a store of its own)"
     )
@@ -86,7 +72,7 @@ def run_features(args: argparse.Namespace) -> int:
         extractor = choose_extractor(catalog, "", choice)
         extractor = extractor.mirror() if args.mirrored else extractor
         events = fill_store(catalog, extractor, device=args.device, distributed=args.distributed)
-        result = follow_progress(events, _feature_stage) if not quiet else _drain(events)
+        result = follow_progress(events, _feature_stage) if not quiet else drain(events)
     if not result.main:
         return EXIT_OK
     if args.json:
@@ -110,15 +96,6 @@ def _feature_stage(event: object) -> tuple[str, int, int] | None:
     if isinstance(event, FeatureProgress) and event.done < event.total:
         return "features", event.done, event.total
     return None
-
-
-def _drain(events: Generator[Any, None, R]) -> R:
-    while True:
-        try:
-            next(events)
-        except StopIteration as stop:
-            result: R = stop.value
-            return result
 
 
 def run_backbones(args: argparse.Namespace) -> int:

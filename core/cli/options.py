@@ -157,3 +157,20 @@ def config_from_args(
     prefixes = prefixes or {}
     values = {name: getattr(args, (prefixes.get(name, "") + name).replace("-", "_")) for name in names}
     return config(**values, **fixed)
+
+
+def feature_options(p: argparse.ArgumentParser, title: str) -> argparse._ArgumentGroup:
+    """The options that choose an extractor (core.curation.label_issues.FeatureChoice)."""
+    features = p.add_argument_group(title)
+    features.add_argument("--features-of", type=run_id, metavar="RUN", help="the backbone of this finished run")
+    features.add_argument("--backbone", metavar="NAME", help="a pretrained backbone (with --pretrained)")
+    features.add_argument(
+        "--pretrained",
+        nargs="?",
+        const="imagenet",
+        metavar="FILE",
+        help="ImageNet weights (bundled or downloaded once) or FILE",
+    )
+    features.add_argument("--image-size", type=int, metavar="PX", help="input size (default: 128 px)")
+    features.add_argument("--normalization", choices=("auto", "imagenet", "inception"), default="auto")
+    return features

