@@ -91,7 +91,7 @@ def test_crt_draws_labels_uniformly(shapes, weights_file):
     with Catalog(shapes) as cat:
         snapshot = load_snapshot(cat, finished(train_head(shapes, head_config(weights_file))).run_id)
     config = head_config(weights_file, loss="crt").resolved(False)
-    trainer = HeadTrainer(config, snapshot, torch.zeros(len(snapshot.image_ids), 4), _model(), _crt_loss(snapshot),
+    trainer = HeadTrainer(config, snapshot, [torch.zeros(len(snapshot.image_ids), 4)], _model(), _crt_loss(snapshot),
                           torch.device("cpu"))  # fmt: skip
     labels = [snapshot.targets[trainer.train_idx[r]][0] for _ in range(200) for r in trainer.order().tolist()]
     shares = np.bincount(labels, minlength=3) / len(labels)

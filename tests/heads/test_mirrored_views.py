@@ -83,3 +83,23 @@ def test_what_a_mirrored_run_cannot_do_is_refused_in_one_line(mirrored_run, weig
     assert adjusted.returncode == 0, adjusted.stderr
     whole = main_cli("train", catalog, "-a", "colour", "--mirrored-views", "--epochs", "1")
     assert whole.returncode == 2 and "--mirrored-views needs --head-only" in whole.stderr
+
+
+def test_crt_draws_an_image_uniformly_by_label_then_one_of_its_views(shapes, weights_file):
+    from core.catalog.runs import load_snapshot
+    from core.heads.train import HeadTrainer
+    from tests.features.test_feature_store import head_config
+    from tests.heads.test_heads import _crt_loss, _model
+
+    plain = train(shapes, weights_file)
+    with Catalog(shapes) as cat:
+        snapshot = load_snapshot(cat, plain["run_id"])
+    config = head_config(weights_file, loss="crt", mirrored_views=True).resolved(False)
+    views = [torch.zeros(len(snapshot.image_ids), 4)] * 2
+    trainer = HeadTrainer(config, snapshot, views, _model(), _crt_loss(snapshot), torch.device("cpu"))
+    n = len(trainer.train_idx)
+    rows = [r for _ in range(200) for r in trainer.order().tolist()]
+    assert len(rows) == 200 * 2 * n and 0.45 < np.mean([r >= n for r in rows]) < 0.55  # both views drawn
+    labels = [snapshot.targets[trainer.train_idx[r % n]][0] for r in rows]
+    assert np.allclose(np.bincount(labels, minlength=3) / len(labels), 1 / 3, atol=0.02)
+    assert torch.equal(trainer.targets[:n], trainer.targets[n:])  # each view's rows carry the image's labels

@@ -331,6 +331,7 @@ class TrainingPanel(QWidget):
         then look up which backbones have ImageNet weights in the cache."""
         if not self.isVisible() or self.queue is None:
             return
+        self.source.look_up_bundled()  # no torch needed: the default for heads before the engine loads
         if self.queue.prepare():
             if self.queue.running is None:
                 self.progress_text.setText("Loading the training engine (torch)…")

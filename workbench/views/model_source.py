@@ -2,9 +2,9 @@
 pretrained weights and the input statistics, with what each backbone's ImageNet weights cost (bundled with the
 install, present in the torch cache, or the size of the download).
 
-Bundled weights are known at once (no torch import); the rest once the training engine is loaded. On a CPU the
-default is heads on the best backbone whose weights are here (EfficientNet-Lite2 when bundled: a useful model in
-seconds); otherwise training from scratch, with one line saying why.
+Bundled weights are known as soon as the tab is shown (no torch import); the rest once the training engine is
+loaded. On a CPU the default is heads on the best backbone whose weights are here (EfficientNet-Lite2 when bundled:
+a useful model in seconds); otherwise training from scratch, with one line saying why.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class ModelSource(QObject):
         self.notice = plain.label("", wordWrap=True)
         self.notice.setVisible(False)
         self.table: dict[str, BackboneInfo] | None = None  # every offered backbone, once the engine is loaded
-        self.bundled: dict[str, BackboneInfo] | None = None  # the bundled ones, known at once
+        self.bundled: dict[str, BackboneInfo] | None = None  # the bundled ones, known once the tab is shown
+        self.asked_bundled = False
         self.user_chose = False
         signals = (self.backbone.currentTextChanged, self.pretrained.currentIndexChanged)
         for signal in (*signals, self.normalization.currentIndexChanged):
@@ -106,7 +107,6 @@ class ModelSource(QObject):
         self.backbone.activated.connect(self._chosen_by_user)
         self.heads.clicked.connect(self._chosen_by_user)
         self.whole.clicked.connect(self._chosen_by_user)
-        run_function(bundled_table, on_return=self._bundled_known, owner=self)
 
     def _chosen_by_user(self, *_args: object) -> None:
         self.user_chose = True
@@ -169,6 +169,12 @@ class ModelSource(QObject):
             raise ValueError("heads on frozen features need pretrained weights (ImageNet or a weights file)")
 
     # -- what the weights cost --------------------------------------------------------------------------------
+
+    def look_up_bundled(self) -> None:
+        """Find (in a worker, without torch) the bundled weights installed here; once."""
+        if self.bundled is None and not self.asked_bundled:
+            self.asked_bundled = True
+            run_function(bundled_table, on_return=self._bundled_known, owner=self)
 
     def look_up_weights(self) -> None:
         """Find (in a worker) the state of every offered backbone's weights; the engine must be loaded."""
