@@ -76,9 +76,14 @@ def feature_pass_speed(catalog: Path, images: int, size: int) -> None:
         return len(paths) / (time.perf_counter() - started)
 
     def ours() -> float:
-        store = FeatureStore(ROOT / ".bench" / "heads" / f"speed-{time.time_ns()}", {"bench": 1})
+        from core.training.precision import choose
+
+        device = pick_device("cpu")
+        precision = choose(device).name  # the store records the precision the pass runs in
+        key = {"bench": 1, **({"precision": precision} if precision != "fp32" else {})}
+        store = FeatureStore(ROOT / ".bench" / "heads" / f"speed-{time.time_ns()}", key)
         started = time.perf_counter()
-        for _ in extract(store, backbone, stats, hashes, paths, size, device=pick_device("cpu")):
+        for _ in extract(store, backbone, stats, hashes, paths, size, device=device):
             pass
         rate = len(paths) / (time.perf_counter() - started)
         shutil.rmtree(store.folder)
