@@ -185,3 +185,46 @@ def labels(catalog: Catalog, attribute_id: int) -> list[LabelInfo]:
     with catalog.session() as s:
         rows = label_count_rows(s, attribute_id)
     return sorted((LabelInfo(*row) for row in rows), key=lambda info: (info.name.lower(), info.id))
+
+
+def labels_of(
+    catalog: Catalog, image_ids: Sequence[int], attribute_id: int | None = None
+) -> dict[int, tuple[str, ...]]:
+    """Each image's label names (of one attribute, or "attribute: label" across all), sorted; no entry: none."""
+    found: dict[int, list[str]] = {}
+    with catalog.session() as s:
+        for chunk in chunks(list(image_ids), IDS_PER_QUERY):
+            query = (
+                select(Annotation.image_id, Attribute.name, Label.name)
+                .join(Label, Label.id == Annotation.label_id)
+                .join(Attribute, Attribute.id == Annotation.attribute_id)
+                .where(Annotation.image_id.in_(chunk))
+            )
+            if attribute_id is not None:
+                query = query.where(Annotation.attribute_id == attribute_id)
+            for image_id, attribute, label in s.execute(query):
+                found.setdefault(image_id, []).append(label if attribute_id is not None else f"{attribute}: {label}")
+    return {image_id: tuple(sorted(names)) for image_id, names in found.items()}
+
+
+def unlabeled_ids(catalog: Catalog, attribute_id: int | None = None) -> list[int]:
+    """Images without a label of the attribute (of any attribute when None), by id."""
+    condition = Annotation.image_id == Image.id
+    if attribute_id is not None:
+        condition = and_(condition, Annotation.attribute_id == attribute_id)
+    with catalog.session() as s:
+        return list(s.scalars(select(Image.id).where(~exists().where(condition)).order_by(Image.id)))
+
+
+def all_ids(catalog: Catalog) -> list[int]:
+    with catalog.session() as s:
+        return list(s.scalars(select(Image.id).order_by(Image.id)))
+
+
+def existing_ids(catalog: Catalog, image_ids: Sequence[int]) -> list[int]:
+    """Those of ``image_ids`` that are images of the catalog."""
+    found: list[int] = []
+    with catalog.session() as s:
+        for chunk in chunks(list(image_ids), IDS_PER_QUERY):
+            found.extend(s.scalars(select(Image.id).where(Image.id.in_(chunk))))
+    return found

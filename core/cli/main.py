@@ -3,8 +3,8 @@
 Every command reports bad input as one line on stderr and exits with status 2; an interrupted command exits
 with 130 and leaves the catalog as it was; an unexpected failure prints one line and exits with 1 (set
 ``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands``,
-``run_commands``, ``curation_commands``, ``experiment_commands``, ``threshold_commands`` and
-``feature_commands``; their options in
+``run_commands``, ``curation_commands``, ``experiment_commands``, ``threshold_commands``,
+``feature_commands`` and ``discovery_commands``; their options in
 :mod:`core.cli.options`.
 """
 
@@ -24,6 +24,7 @@ from core.catalog.names import shown
 from core.cli import (
     catalog_commands,
     curation_commands,
+    discovery_commands,
     experiment_commands,
     feature_commands,
     run_commands,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_commands.register(sub)
     threshold_commands.register(sub)
     feature_commands.register(sub)
+    discovery_commands.register(sub)
     return parser
 
 
