@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.catalog.records import PREDICTION_SORTS, SORTS, AttributeInfo, ImageFilter, Kind, LabelInfo
 from workbench.viewmodels import settings
 from workbench.viewmodels.requests import BrowseLabel, BrowseRunTestImages, PredictRun, Request
+from workbench.viewmodels.similar import MAX_SIMILAR_QUERY, SIMILAR_COUNT, Similar
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
 from workbench.views.accept_dialog import AcceptDialog
@@ -34,7 +35,7 @@ from workbench.views.prediction_bar import PredictionBar, prediction_runs
 from workbench.widgets import plain
 from workbench.widgets.grid import ImageGridModel, ImageGridView
 from workbench.widgets.job_runner import JobRunner
-from workbench.workers.curation import predict_job
+from workbench.workers.curation import predict_job, similar_job
 from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from core.catalog.edits import Edit
     from core.catalog.store import Catalog
     from core.curation.predict import PredictResult
+    from core.curation.similar import SimilarResult
     from workbench.viewmodels.catalog_state import CatalogState
     from workbench.viewmodels.editor import Editor
 
@@ -96,9 +98,17 @@ class FilterBar(QWidget):
         self.run_chip = QPushButton(toolTip="Showing only the images this run was tested on: click to show all")
         self.run_chip.setVisible(False)
         self.run_chip.clicked.connect(lambda: self.set_run(None))
+        self.similar_to: int | None = None  # how many chosen images Browse shows images like (None: no search)
+        self.similar_chip = QPushButton(
+            toolTip="Showing the images most like the chosen ones, nearest first (the distance before each "
+            "caption): click to show all"
+        )
+        self.similar_chip.setVisible(False)
+        self.similar_chip.clicked.connect(lambda: self.set_similar(None))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         for widget in (
+            self.similar_chip,
             self.run_chip,
             self.has,
             self.label,
@@ -147,6 +157,14 @@ class FilterBar(QWidget):
         self.run_id = run_id
         self.run_chip.setText(f"Test images of run {run_id}  ✕" if run_id is not None else "")
         self.run_chip.setVisible(run_id is not None)
+        self.changed.emit()
+
+    def set_similar(self, count: int | None) -> None:
+        """Show the images like ``count`` chosen ones (None: every image)."""
+        self.similar_to = count
+        plural = "s" if count != 1 else ""
+        self.similar_chip.setText(f"Similar to {count} image{plural}  ✕" if count is not None else "")
+        self.similar_chip.setVisible(count is not None)
         self.changed.emit()
 
     def current(self, attribute_id: int | None) -> ImageFilter:
@@ -301,6 +319,16 @@ class BrowserView(QWidget):
         self.select_all = QAction("Select all", self, shortcut="Ctrl+A")
         self.select_all.triggered.connect(self.grid.selectAll)
         self.grid.addAction(self.select_all)
+        self.find_similar_action = QAction(
+            "Find similar", self, shortcut="F", toolTip="Show the images most like the selected ones, nearest first"
+        )
+        self.find_similar_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.find_similar_action.triggered.connect(self.find_similar)
+        self.grid.addAction(self.find_similar_action)
+        self.similar: Similar | None = None
+        self.similar_runner = JobRunner(self)
+        self.similar_runner.running_changed.connect(workspace.busy)
+        self.similar_runner.failed.connect(lambda message: plain.warn(self, "Find similar", message))
         self.predict_runner = JobRunner(self)
         self.predict_runner.running_changed.connect(workspace.busy)
         self.predict_runner.failed.connect(lambda message: plain.warn(self, "Predict", message))
@@ -407,13 +435,19 @@ class BrowserView(QWidget):
         )
 
     def _ids_arrived(self, f: ImageFilter, ids: array) -> None:
+        prefixes = None
+        if self.filters.similar_to is None:
+            self.similar = None
+        elif self.similar is not None:  # the similar images the other filters let through, nearest first
+            ids, prefixes = self.similar.within(ids)
         same_filter = f == self._shown_filter  # read again after an edit: keep the place and the selection
         self._shown_filter = f
         keep = set(self.grid.selected_ids()) if len(ids) and same_filter else set()
         scroll = self.grid.verticalScrollBar().value() if same_filter else 0
         if self.state is None:
             return
-        self.model.set_ids(self.state.catalog, ids, f.attribute_id, prediction_run=f.prediction_run)
+        self.model.set_ids(self.state.catalog, ids, f.attribute_id, prediction_run=f.prediction_run,
+                           prefixes=prefixes)  # fmt: skip
         self.detail.prediction_run = f.prediction_run
         total = len(ids)
         self.filters.count.setText(f"{total:,} image{'s' if total != 1 else ''}")
@@ -538,6 +572,36 @@ class BrowserView(QWidget):
             self.model.reload_rows(edit.images)
         self.detail.refresh()
 
+    # -- similar images ---------------------------------------------------------------------------------
+
+    def find_similar(self) -> None:
+        """Search (on a worker, the feature pass first where needed) the images most like the selected ones."""
+        chosen = self.grid.selected_ids()
+        if self.workspace.location is None or self.state is None or not chosen:
+            self.status.emit("Find similar: select one or more images first")
+            return
+        if len(chosen) > MAX_SIMILAR_QUERY:
+            self.status.emit(f"Find similar: select at most {MAX_SIMILAR_QUERY} images")
+            return
+        attribute = self.state.attribute.name if self.state.attribute is not None else None
+        plural = "s" if len(chosen) != 1 else ""
+        self.similar_runner.start(
+            f"Finding the images most like the {len(chosen)} selected{plural}",
+            similar_job, self.workspace.location, chosen, SIMILAR_COUNT, attribute,
+            on_result=lambda result: self._similar_found(chosen, result),
+        )  # fmt: skip
+
+    def _similar_found(self, chosen: list[int], result: SimilarResult) -> None:
+        if result.cancelled:
+            self.status.emit("Find similar cancelled (the features computed so far are kept)")
+            return
+        self.similar = Similar.of(chosen, result)
+        self.filters.set_similar(len(chosen))
+        self.status.emit(
+            f"The {len(result.neighbours):,} images most like the {len(chosen)} chosen, nearest first "
+            f"(features: {result.features}; {result.computed:,} computed, {result.seconds:.1f} s)"
+        )
+
     def _context_menu(self, position: QPoint) -> None:
         if self.state is None or self.state.attribute is None or not self.grid.selected_rows():
             return
@@ -550,5 +614,6 @@ class BrowserView(QWidget):
             remove_menu.addAction(info.name, functools.partial(self.remove_label, info.id))
         menu.addAction(f"Clear '{self.state.attribute.name}'", self.clear_labels)
         menu.addSeparator()
+        menu.addAction(self.find_similar_action)
         menu.addAction(self.select_all)
         menu.exec(self.grid.viewport().mapToGlobal(position))

@@ -88,6 +88,7 @@ class ImageGridModel(QAbstractListModel):
         self.prediction_run: int | None = None  # captions show this run's stored predictions
         self._ids = array("q")
         self.captions: dict[int, str] | None = None
+        self.prefixes: dict[int, str] = {}
         self._pages: OrderedDict[int, list[ImageRow | None]] = OrderedDict()
         self._requested: dict[int, int] = {}  # page -> token of the newest request for it
         self._token = 0
@@ -108,11 +109,14 @@ class ImageGridModel(QAbstractListModel):
         attribute_id: int | None,
         captions: dict[int, str] | None = None,
         prediction_run: int | None = None,
+        prefixes: dict[int, str] | None = None,
     ) -> None:
-        """Show ``ids`` in this order; ``captions`` (image id -> text) replace the labels under the cells;
-        ``prediction_run``: show that run's predictions with the labels."""
+        """Show ``ids`` in this order; ``captions`` (image id -> text) replace the labels under the cells,
+        ``prefixes`` go before them (a similar image's distance); ``prediction_run``: show that run's predictions
+        with the labels."""
         self.beginResetModel()
         self.captions = captions
+        self.prefixes = prefixes or {}
         self.prediction_run = prediction_run
         self.catalog = catalog
         self.attribute_id = attribute_id
@@ -158,6 +162,9 @@ class ImageGridModel(QAbstractListModel):
         return seen
 
     def caption(self, info: ImageRow) -> str:
+        return self.prefixes.get(info.id, "") + self._caption(info)
+
+    def _caption(self, info: ImageRow) -> str:
         if self.captions is not None and info.id in self.captions:
             return self.captions[info.id]
         if info.predicted is not None:

@@ -82,3 +82,15 @@ def duplicate_warning(catalog, run_id: int) -> str:  # type: ignore[no-untyped-d
         f"{'have' if twins != 1 else 'has'} an {what} twin in its training split: its test metrics are optimistic "
         f"(tailor duplicates CATALOG --run {run_id} lists them)"
     )
+
+
+def similar_job(
+    location: str, image_ids: list[int], k: int, attribute: str | None, *, cancel: threading.Event
+) -> Generator[Progress, None, Any]:
+    """``tailor similar`` for the window (every image searched: Browse's filters narrow the result); returns the
+    SimilarResult."""
+    import_training()
+    from core.curation.similar import find_similar
+
+    events = find_similar(location, image_ids, k=k, attribute=attribute, cancel=cancel)
+    return (yield from described(events, feature_progress))
