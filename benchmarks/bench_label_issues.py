@@ -8,8 +8,9 @@ features stored and its head-only runs) copied to ``.bench/issues/`` for each va
    (seeded); ``tail``: 100 flipped images drawn from the three rarest labels only (272 images; 37% of them). Then
    ``tailor label-issues`` (5 folds, seed 0) on the whole labeled set (22,406: the test labels are clean) and
    cleanlab called directly on the same out-of-sample scores (``cleanlab.filter.find_label_issues``, ranked by
-   self-confidence). Printed: precision and recall of the flagged set, and of the top 100 / 250 / 500 of each
-   ranking (Tailor's tail-first queue, cleanlab's own order).
+   self-confidence). ``into-tail``: 30 images of the three largest labels filed under the three rarest (a t-shirt
+   under a 5-image "sneaker" label). Printed: precision and recall of the flagged set, and of the top 100 / 250 /
+   500 of each ranking (Tailor's tail-first queue, cleanlab's own order).
 2. ``tailor predict`` images/s over all 22,406 images of a head-only run: features stored (the head only), and
    through the backbone for ``--images`` of them with an empty store, against a plain torchvision loop (PIL decode
    and resize, ``pil_to_tensor``, ``v2.Normalize``, the same backbone, then the head; batch 128).
@@ -63,6 +64,20 @@ def flip(catalog: Path, variant: str, seed: int = 0) -> dict[int, tuple[int, int
     counts = {label: sum(r[2] == label for r in rows) for label in labels}
     if variant == "uniform":
         chosen = rng.choice(len(rows), size=round(0.05 * len(rows)), replace=False)
+    elif variant == "into-tail":  # 30 images of the three largest labels filed under the three rarest, 10 each
+        by_size = sorted(labels, key=lambda label: counts[label])
+        rarest, largest = by_size[:3], by_size[-3:]
+        pool = [i for i, r in enumerate(rows) if r[2] in largest]
+        chosen = rng.choice(pool, size=30, replace=False)
+        flipped = {}
+        for n, i in enumerate(chosen):
+            annotation, image, true = rows[int(i)]
+            given = rarest[n % 3]
+            db.execute("update annotation set label_id = ? where id = ?", (given, annotation))
+            flipped[image] = (true, given)
+        db.commit()
+        db.close()
+        return flipped
     else:
         rarest = sorted(labels, key=lambda label: counts[label])[:3]
         pool = [i for i, r in enumerate(rows) if r[2] in rarest]
@@ -172,7 +187,7 @@ def main() -> None:
 
     keep_freed_memory()
     if not args.skip_noise:
-        for variant in ("uniform", "tail"):
+        for variant in ("uniform", "tail", "into-tail"):
             noise(variant)
     if not args.skip_speed:
         speed(args.images)
