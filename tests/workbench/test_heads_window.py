@@ -88,6 +88,14 @@ def test_the_weights_file_and_the_normalization_are_remembered(qtbot, wardrobe, 
     idle(qtbot, window)
 
 
+def test_the_feature_pass_says_which_path_runs(qtbot, wardrobe):
+    from core.training.events import Note
+
+    _window, panel = ready_panel(qtbot, wardrobe)
+    panel._event(Note(0, "feature pass in bfloat16 autocast, channels_last (the CPU has AVX-512 BF16)"))
+    assert panel.progress_text.text() == "feature pass in bfloat16 autocast, channels_last (the CPU has AVX-512 BF16)"
+
+
 def test_heads_without_weights_are_refused_in_one_line(qtbot, wardrobe):
     _window, panel = ready_panel(qtbot, wardrobe)
     panel.source.heads.click()

@@ -51,6 +51,7 @@ from core.training.events import (
     EpochFinished,
     Event,
     FeatureProgress,
+    Note,
     RunStarted,
     WeightsDownload,
 )
@@ -561,6 +562,8 @@ class TrainingPanel(QWidget):
             self.progress_text.setText(f"loss {event.loss:.4f} · {event.images_per_second:.0f} images/s")
         elif isinstance(event, EpochFinished):
             self.plots.add_epoch(event.run_id, event.epoch, event.train_loss, event.test_loss, event.metrics)
+        elif isinstance(event, Note):  # which path the feature pass runs, a damaged chunk set aside
+            self.progress_text.setText(event.message)
 
     def _downloading(self, event: WeightsDownload) -> None:
         """A dialog with the download's progress and Cancel (which cancels the run that needs the weights)."""
