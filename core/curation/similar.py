@@ -4,8 +4,9 @@ The query is the mean of the chosen images' L2-normalised features; every other 
 label of an attribute, ``unlabeled``) is ranked by its cosine distance to it (1 - cosine: 0 is the same direction,
 2 the opposite), nearest first. Features come from a feature store (a run's backbone, a pretrained backbone, or
 by default the attribute's newest finished run, else the best backbone whose weights are here); what the store
-lacks is computed first, with progress and Cancel, as ``tailor predict`` does. The search is exact: a
-float32 product over the float16 store in chunks (:func:`nearest`).
+lacks is computed first, with progress and Cancel, as ``tailor predict`` does. Below 50,000 candidates the search
+is exact (a float32 product over the float16 store in chunks, :func:`nearest`); above, faiss's index beside the
+store (:mod:`core.features.similarity_index`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from core.catalog.records import RunStatus
 from core.catalog.runs import list_runs
 from core.catalog.store import Catalog, open_catalog
 from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features
+from core.features import similarity_index
 from core.features.extractor import Extractor
+from core.features.store import FeatureStore
 from core.training.events import FeatureProgress, Note, WeightsDownload
 from core.training.runtime import pick_device
 
@@ -86,8 +89,11 @@ def find_similar(
                                                  cancel=cancel)  # fmt: skip
         if features is None:
             return SimilarResult([], extractor.describe(), 0, store.stored - before, 0.0, cancelled=True)
-        rows, distances = nearest(features[: len(query)], features[len(query) :], k)
-        found = [candidates[r] for r in rows]
+        if len(candidates) >= similarity_index.EXACT_BELOW:
+            found, distances = _indexed(store, features[: len(query)], candidates, hashes[len(query) :], k)
+        else:
+            rows, distances = nearest(features[: len(query)], features[len(query) :], k)
+            found = [candidates[r] for r in rows]
         labels = browse.labels_of(opened, found, attribute_id)
     where = dict(zip(ids, paths))
     neighbours = [Neighbour(i, where[i], float(d), labels.get(i, ())) for i, d in zip(found, distances)]
@@ -98,8 +104,7 @@ def find_similar(
 def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``candidates`` nearest to the mean direction of ``query`` (rows: feature vectors), nearest first,
     and their cosine distances."""
-    direction = _normalised(query.astype(np.float32)).mean(axis=0)
-    direction /= max(float(np.linalg.norm(direction)), 1e-12)
+    direction = direction_of(query)
     similarity = np.empty(len(candidates), np.float32)
     for start in range(0, len(candidates), SEARCH_CHUNK):
         block = _normalised(candidates[start : start + SEARCH_CHUNK].astype(np.float32))
@@ -108,6 +113,30 @@ def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarr
     top = np.argpartition(-similarity, k - 1)[:k]
     order = top[np.lexsort((top, -similarity[top]))]  # nearest first; ties by row
     return order, 1.0 - similarity[order]
+
+
+def direction_of(query: np.ndarray) -> np.ndarray:
+    """The unit mean direction of the query rows' unit vectors."""
+    direction = _normalised(query.astype(np.float32)).mean(axis=0)
+    result: np.ndarray = direction / max(float(np.linalg.norm(direction)), 1e-12)
+    return result
+
+
+def _indexed(
+    store: FeatureStore, query: np.ndarray, candidates: list[int], hashes: list[str], k: int
+) -> tuple[list[int], np.ndarray]:
+    """The approximate search of a large store (core.features.similarity_index): images sharing a content hash
+    (the same file twice) come together."""
+    by_id: dict[int, list[int]] = {}
+    for image_id, key in zip(candidates, similarity_index.hash_ids(hashes)):
+        by_id.setdefault(int(key), []).append(image_id)
+    found: list[int] = []
+    distances: list[float] = []
+    for key, similarity in similarity_index.search(store, direction_of(query), k, hashes):
+        for image_id in by_id.get(key, []):
+            found.append(image_id)
+            distances.append(1.0 - similarity)
+    return found[:k], np.array(distances[:k])
 
 
 def _normalised(rows: np.ndarray) -> np.ndarray:
