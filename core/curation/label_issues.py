@@ -169,12 +169,13 @@ def extractor_features(
     device: str,
     cancel: threading.Event | None,
     run_id: int = 0,
+    first: int | None = None,
 ) -> Generator[FeatureProgress | WeightsDownload | Note, None, np.ndarray | None]:
     """The features of these images from ``extractor`` through its ``store`` (downloading ImageNet weights first
-    when the extractor needs them); None when cancelled."""
+    when the extractor needs them); None when cancelled. ``first``: read back only the first so many."""
     if extractor.pretrained == "imagenet":
         yield from weights.ensure(extractor.backbone, cancel)
     model, _ = build_model(catalog, extractor, 2, False)  # the head is not used: features only
     assert isinstance(model, Classifier)
     return (yield from features_of(catalog, store, model, extractor, image_ids, paths, hashes,
-                                   device=pick_device(device), cancel=cancel, run_id=run_id))  # fmt: skip
+                                   device=pick_device(device), cancel=cancel, run_id=run_id, first=first))  # fmt: skip

@@ -115,10 +115,11 @@ def features_of(
     device: torch.device,
     cancel: threading.Event | None,
     run_id: int,
+    first: int | None = None,
 ) -> Generator[FeatureProgress | Note, None, np.ndarray | None]:
     """The extractor's features of ``image_ids`` (their ``paths`` and content ``hashes``; N x D float16),
     computing what the store lacks; None when cancelled. Images whose features are not stored must be on disk
-    (checked before any is computed)."""
+    (checked before any is computed). ``first``: read back only the first so many (the others are stored)."""
     lacking = set(store.missing(hashes))
     missing_files(
         [p for p, h in zip(paths, hashes) if h in lacking], [i for i, h in zip(image_ids, hashes) if h in lacking]
@@ -128,7 +129,7 @@ def features_of(
         store, model.backbone, statistics, hashes, paths, extractor.image_size, device=device, cancel=cancel,
         run_id=run_id,
     )  # fmt: skip
-    return store.gather(hashes) if finished else None
+    return store.gather(hashes[:first] if first is not None else hashes) if finished else None
 
 
 def head_scores(model: Classifier, views: list[np.ndarray], config: TrainConfig, multi_label: bool) -> np.ndarray:

@@ -85,11 +85,12 @@ def find_similar(
         paths, hashes = predictions.image_paths(opened, ids)
         store = extractor.open_store(opened, pick_device(device))
         before = store.stored
+        indexed = len(candidates) >= similarity_index.EXACT_BELOW  # the index reads the candidates itself
         features = yield from extractor_features(opened, extractor, store, ids, paths, hashes, device=device,
-                                                 cancel=cancel)  # fmt: skip
+                                                 cancel=cancel, first=len(query) if indexed else None)  # fmt: skip
         if features is None:
             return SimilarResult([], extractor.describe(), 0, store.stored - before, 0.0, cancelled=True)
-        if len(candidates) >= similarity_index.EXACT_BELOW:
+        if indexed:
             found, distances = _indexed(store, features[: len(query)], candidates, hashes[len(query) :], k)
         else:
             rows, distances = nearest(features[: len(query)], features[len(query) :], k)
