@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import TailorError
+from core.base.held_files import refuse_held
 
 INCEPTION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
@@ -81,6 +82,9 @@ def installed_file(bundled: Bundled) -> Path | None:
 
 
 def digest(path: Path) -> str:
+    """The file's SHA-256 (computed once per process and version of the file); never of the catalog this process
+    holds open (core.base.held_files)."""
+    refuse_held(path, "weights file")
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _verified:
@@ -113,6 +117,7 @@ def verified_file(backbone: str) -> Path | None:
 
 def known_file(path: Path) -> Bundled | None:
     """The bundle a weights file is a copy of (by size and SHA-256), whatever its name or place."""
+    refuse_held(path, "weights file")
     try:
         size = path.stat().st_size
     except OSError:

@@ -129,3 +129,17 @@ def test_a_head_only_run_on_bundled_lite2_works_offline(tmp_path, capsys):
     with Catalog(catalog) as opened:
         config = get_run(opened, result["run_id"]).config
     assert config.pretrained == "imagenet" and config.normalization == "inception"
+
+
+def test_a_weights_file_that_is_the_open_catalog_is_refused_unread(tmp_path):
+    """Asking which statistics a --pretrained FILE expects hashes it: never the catalog this process holds open."""
+    from sqlalchemy import text
+
+    from core.base.held_files import HeldFileError
+    from core.catalog.store import Catalog
+
+    location = tmp_path / "c.sqlite"
+    with Catalog.create(str(location)) as catalog, catalog.session() as session:
+        session.execute(text("select 1"))  # a connection holds the file
+        with pytest.raises(HeldFileError, match="catalog"):
+            input_statistics(LITE0, "auto", str(location))
