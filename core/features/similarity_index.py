@@ -55,22 +55,33 @@ def _paths(store: FeatureStore) -> tuple[Path, Path]:
     return store.folder / "similarity.faiss", store.folder / "similarity.ids.npy"
 
 
+def key_ids(keys: np.ndarray) -> np.ndarray:
+    """:func:`hash_ids` of the store's keys (the hashes' first bytes), without a Python loop."""
+    padded = np.ascontiguousarray(keys, dtype=keys.dtype if keys.dtype.itemsize >= 8 else "S8")
+    first = np.ndarray(len(padded), dtype=">u8", buffer=padded.tobytes(), strides=(padded.dtype.itemsize,))
+    return (first & np.uint64(0x7FFF_FFFF_FFFF_FFFF)).astype(np.int64)
+
+
 def _up_to_date(store: FeatureStore):  # type: ignore[no-untyped-def]  # a faiss index
     keys = store.index()[0]
-    hashes = [bytes(key).hex().ljust(32, "0") for key in keys]
-    index, indexed = _load(store)
+    index, indexed = _load(store, store.width)
     if index is None:
-        index, indexed = _trained(store, hashes), np.zeros(0, np.int64)
-    ids = hash_ids(hashes)
+        index, indexed = _trained(store, _hex(keys)), np.zeros(0, np.int64)
+    ids = key_ids(keys)
     new = ~np.isin(ids, indexed)
     if new.any():
-        fresh = [h for h, n in zip(hashes, new) if n]
+        fresh = _hex(keys[new])
         for start in range(0, len(fresh), ADD_CHUNK):
             part = fresh[start : start + ADD_CHUNK]
             index.add_with_ids(_unit(store.gather(part)), hash_ids(part))
         indexed = np.concatenate([indexed, ids[new]])
         _save(store, index, indexed)
     return index
+
+
+def _hex(keys: np.ndarray) -> list[str]:
+    """Store keys as the hash prefixes ``FeatureStore.gather`` takes (NumPy drops a key's trailing zero bytes)."""
+    return [bytes(key).hex().ljust(32, "0") for key in keys]
 
 
 def _trained(store: FeatureStore, hashes: list[str]):  # type: ignore[no-untyped-def]
@@ -88,8 +99,9 @@ def _trained(store: FeatureStore, hashes: list[str]):  # type: ignore[no-untyped
     return index
 
 
-def _load(store: FeatureStore):  # type: ignore[no-untyped-def]
-    """The saved index and its ids; (None, None) when absent, unreadable or inconsistent (then rebuilt)."""
+def _load(store: FeatureStore, width: int):  # type: ignore[no-untyped-def]
+    """The saved index and its ids; (None, None) when absent, unreadable or inconsistent with itself or with the
+    store's features (then rebuilt)."""
     import faiss
 
     index_path, ids_path = _paths(store)
@@ -102,6 +114,8 @@ def _load(store: FeatureStore):  # type: ignore[no-untyped-def]
         return None, None
     if ids.dtype != np.int64 or ids.ndim != 1 or index.ntotal != len(ids) or not hasattr(index, "nlist"):
         return None, None
+    if index.d != width or index.metric_type != faiss.METRIC_INNER_PRODUCT or not index.is_trained:
+        return None, None
     return index, ids
 
 
@@ -109,6 +123,7 @@ def _save(store: FeatureStore, index: Any, ids: np.ndarray) -> None:
     import faiss
 
     index_path, ids_path = _paths(store)
+    store.claim()  # the catalog's own, real folder, as for the store's chunks
     with atomic_write(ids_path) as fh:
         np.save(fh, ids)
     with atomic_write(index_path) as fh:

@@ -179,6 +179,12 @@ class FeatureStore:
         )
         return out
 
+    def claim(self) -> None:
+        """Before a write into the store's folder (its chunks, or an index beside them): the catalog's own, real
+        folder (the ``claim`` given at construction)."""
+        if self._claim is not None:
+            self._claim()
+
     @property
     def width(self) -> int:
         self.index()
@@ -193,8 +199,7 @@ class FeatureStore:
             data = np.ascontiguousarray(features, dtype=np.float16)
         check_finite(data, content_hashes, "the backbone computed", names, "; nothing was stored")
         keys = np.array([key_of(h) for h in content_hashes], dtype=f"S{KEY_BYTES}")
-        if self._claim is not None:
-            self._claim()
+        self.claim()
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._locked():
             meta = self.folder / "meta.json"

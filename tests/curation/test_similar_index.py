@@ -53,3 +53,29 @@ def test_the_index_grows_with_the_store(shapes, weights_file, monkeypatch, tmp_p
         run(import_source(cat, tmp_path / "more", "colour"))
     search(shapes, weights_file, False, monkeypatch)
     assert len(np.load(ids_file)) == before + 1
+
+
+def test_an_index_of_another_width_is_rebuilt_not_trusted(shapes, weights_file, monkeypatch):
+    import faiss
+    import numpy as np
+
+    first = search(shapes, weights_file, False, monkeypatch)
+    ids = np.load(index_file(shapes).with_name("similarity.ids.npy"))
+    other = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(8), 8, 1, faiss.ScalarQuantizer.QT_fp16,
+                                          faiss.METRIC_INNER_PRODUCT)  # fmt: skip
+    vectors = np.random.default_rng(0).random((len(ids), 8), dtype=np.float32)
+    other.train(vectors)
+    other.add_with_ids(vectors, ids)  # readable, the right ids, another width
+    index_file(shapes).write_bytes(faiss.serialize_index(other).tobytes())
+    assert search(shapes, weights_file, False, monkeypatch) == first
+
+
+def test_the_stores_keys_map_to_the_ids_of_their_hashes():
+    import numpy as np
+
+    from core.features.store import key_of
+
+    hashes = ["00" * 32, "ff" * 32, "0123456789abcdef" + "00" * 24, "80" + "11" * 31]
+    keys = np.array([key_of(h) for h in hashes], dtype="S16")  # the store's keys (trailing zero bytes dropped)
+    assert similarity_index.key_ids(keys).tolist() == similarity_index.hash_ids(hashes).tolist()
+    assert similarity_index.key_ids(keys).dtype == np.int64 and (similarity_index.key_ids(keys) >= 0).all()
