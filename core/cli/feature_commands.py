@@ -51,22 +51,17 @@ def register_features(sub: argparse._SubParsersAction) -> None:
 
 def run_features(args: argparse.Namespace) -> int:
     from core.base.errors import TailorError
-    from core.curation.label_issues import FeatureChoice, choose_extractor
+    from core.curation.label_issues import FeatureChoice, choose_extractor, with_default_backbone
     from core.features.catalog_pass import fill_store
-    from core.training.backbone_list import best_for_heads, offered
     from core.training.distributed import env_rank, require_launched
 
     if args.distributed:
         require_launched()
     if args.image_size is not None and not 8 <= args.image_size <= 1024:
         raise TailorError("--image-size must be between 8 and 1024")
-    backbone, pretrained = args.backbone, args.pretrained
-    if args.features_of is None and backbone is None:
-        best = best_for_heads(offered())
-        if best is None:
-            raise TailorError("no backbone has its ImageNet weights here: give --backbone NAME --pretrained [FILE]")
-        backbone, pretrained = best.name, pretrained or "imagenet"
-    choice = FeatureChoice(args.features_of, backbone, pretrained, args.image_size, args.normalization)
+    choice = with_default_backbone(
+        FeatureChoice(args.features_of, args.backbone, args.pretrained, args.image_size, args.normalization)
+    )
     quiet = args.distributed and env_rank() != 0
     with opened(args.catalog) as catalog:
         extractor = choose_extractor(catalog, "", choice)

@@ -75,6 +75,19 @@ class IssueReport:
     image_ids: tuple[int, ...] = ()
 
 
+def with_default_backbone(choice: FeatureChoice) -> FeatureChoice:
+    """``choice``, with the best backbone whose ImageNet weights are here when it names neither a run nor a backbone
+    (its image size and statistics kept)."""
+    if choice.features_of is not None or choice.backbone is not None:
+        return choice
+    from core.training.backbone_list import best_for_heads, offered
+
+    best = best_for_heads(offered())
+    if best is None:
+        raise TailorError("no backbone has its ImageNet weights here: give --backbone NAME --pretrained [FILE]")
+    return replace(choice, backbone=best.name, pretrained=choice.pretrained or "imagenet")
+
+
 def choose_extractor(catalog: Catalog, attribute: str, choice: FeatureChoice) -> Extractor:
     """The extractor of ``choice``. A run's features are those its head reads: a head-only run's pretrained
     backbone (its store, no new pass), a whole-network run's own backbone."""

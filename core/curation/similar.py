@@ -23,7 +23,7 @@ from core.catalog import browse, predictions
 from core.catalog.records import RunStatus
 from core.catalog.runs import list_runs
 from core.catalog.store import Catalog, open_catalog
-from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features
+from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features, with_default_backbone
 from core.features import similarity_index
 from core.features.extractor import Extractor
 from core.features.store import FeatureStore
@@ -158,13 +158,11 @@ def _checked_ids(catalog: Catalog, image_ids: Sequence[int]) -> list[int]:
 def _extractor(catalog: Catalog, attribute: str | None, choice: FeatureChoice) -> Extractor:
     """The choice's extractor; by default the attribute's newest finished run's, else the best backbone whose
     ImageNet weights are here."""
-    if choice != FeatureChoice():
-        return choose_extractor(catalog, attribute or "", choice)
-    if attribute is not None and any(r.status == RunStatus.FINISHED for r in list_runs(catalog, attribute)):
+    names_one = choice.features_of is not None or choice.backbone is not None
+    if (
+        not names_one
+        and attribute is not None
+        and any(r.status == RunStatus.FINISHED for r in list_runs(catalog, attribute))
+    ):
         return choose_extractor(catalog, attribute, choice)
-    from core.training.backbone_list import best_for_heads, offered
-
-    best = best_for_heads(offered())
-    if best is None:
-        raise TailorError("no backbone has its ImageNet weights here: give --backbone NAME --pretrained [FILE]")
-    return choose_extractor(catalog, "", FeatureChoice(backbone=best.name, pretrained="imagenet"))
+    return choose_extractor(catalog, attribute or "", with_default_backbone(choice))

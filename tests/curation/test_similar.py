@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from core.curation.similar import find_similar, nearest
 from tests.conftest import main_cli
 from tests.features.test_feature_store import weights_file as weights_file
 from tests.heads.test_heads import shapes as shapes
+from tests.training.test_bundled_weights import fake_bundle as fake_bundle
 
 FEATURES = ("--backbone", "resnet32-cifar", "--pretrained")
 
@@ -79,3 +81,11 @@ def test_bad_input_is_one_line_and_writes_nothing(shapes, weights_file):
     assert refused.returncode == 2 and "--pretrained" in refused.stderr
     refused = main_cli("similar", shapes, "1", "-k", "0")
     assert refused.returncode == 2
+
+
+def test_without_a_backbone_the_bundled_one_is_used_at_the_size_asked(shapes, fake_bundle):
+    """The default of tailor features and tailor similar alike: the best bundled backbone, the options kept."""
+    found = main_cli("similar", shapes, "1", "-k", "3", "--image-size", "32", "--json")
+    assert found.returncode == 0, found.stderr
+    assert len(json.loads(found.stdout)) == 3
+    assert any("efficientnet_lite0-32px" in p.name for p in Path(shapes + ".features").iterdir())
