@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPixmap, QResizeEvent, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -266,13 +266,7 @@ class IssuesView(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        if self._image.isNull():
-            self.picture.clear()
-            return
-        scaled = self._image.scaled(
-            self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        self.picture.setPixmap(QPixmap.fromImage(scaled))
+        plain.show_fitted(self.picture, self._image)
 
     # -- decisions (undoable) --------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtGui import QImage, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.catalog.records import ImageDetail
 from core.ingest import thumbnails
 from core.ingest.images import BadImage
+from workbench.widgets import plain
 from workbench.workers.tasks import Latest
 
 if TYPE_CHECKING:
@@ -148,11 +149,4 @@ class DetailPane(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        if self._image.isNull():
-            self.preview.clear()
-            return
-        size = self.preview.size()
-        scaled = self._image.scaled(
-            size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        self.preview.setPixmap(QPixmap.fromImage(scaled))
+        plain.show_fitted(self.preview, self._image)

@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 
@@ -50,3 +51,12 @@ def ask(parent: QWidget | None, title: str, text: str) -> bool:
     """A Yes/No question; True for Yes."""
     buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
     return _box(parent, QMessageBox.Icon.Question, title, text, buttons) == QMessageBox.StandardButton.Yes
+
+
+def show_fitted(label: QLabel, image: QImage) -> None:
+    """``image`` scaled to fit ``label`` with its aspect kept (cleared for a null image): a preview pane."""
+    if image.isNull():
+        label.clear()
+        return
+    scaled = image.scaled(label.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    label.setPixmap(QPixmap.fromImage(scaled))
