@@ -13,11 +13,8 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from core.base.errors import TailorError
-from core.catalog import predictions
-from core.catalog.schema import Image
+from core.catalog import browse, predictions
 from core.catalog.store import Catalog
 from core.features.extract import extract
 from core.features.extractor import Extractor, build_model
@@ -88,8 +85,7 @@ def fill_store(
 
 
 def _all_ids(catalog: Catalog) -> list[int]:
-    with catalog.session() as s:
-        ids = list(s.scalars(select(Image.id).order_by(Image.id)))
+    ids = browse.all_ids(catalog)
     if not ids:
         raise TailorError("the catalog has no images yet: tailor import CATALOG FOLDER first")
     return ids
