@@ -21,16 +21,17 @@ from core.base.errors import TailorError
 from core.base.iteration import IDS_PER_QUERY, chunks
 from core.catalog.names import check_name
 from core.catalog.records import SOURCES, Kind
-from core.catalog.schema import Annotation, Attribute, Label, LabelReview, Run, utcnow
+from core.catalog.schema import Annotation, Attribute, Label, LabelAnswer, LabelReview, Run, utcnow
 from core.catalog.store import Catalog, check_kind
 
-_TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation] | type[LabelReview]] = {
+_TABLES: dict[str, type[Attribute] | type[Label] | type[Annotation] | type[LabelReview] | type[LabelAnswer]] = {
     "attribute": Attribute,
     "label": Label,
     "annotation": Annotation,
     "label_review": LabelReview,
+    "label_answer": LabelAnswer,
 }
-_PARENTS_FIRST = ("attribute", "label", "annotation", "label_review")
+_PARENTS_FIRST = ("attribute", "label", "annotation", "label_review", "label_answer")
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,13 @@ def _annotations_of(s: Session, attribute_id: int, image_ids: Sequence[int]) -> 
     return found
 
 
+def _answers_of(s: Session, label_ids: Sequence[int]) -> Rows:
+    """Delete the Label next answers about these labels (whole rows: undo brings them back)."""
+    return _delete_rows(
+        s, "label_answer", list(s.scalars(select(LabelAnswer.id).where(LabelAnswer.label_id.in_(label_ids))))
+    )
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -346,11 +354,18 @@ def delete_attribute(catalog: Catalog, attribute_id: int) -> Edit:
         annotations = _delete_rows(
             s, "annotation", list(s.scalars(select(Annotation.id).where(Annotation.attribute_id == attribute_id)))
         )
+        # what would cascade, taken whole so that undo brings it back
+        reviews = _delete_rows(
+            s, "label_review", list(s.scalars(select(LabelReview.id).where(LabelReview.attribute_id == attribute_id)))
+        )
+        answers = _delete_rows(
+            s, "label_answer", list(s.scalars(select(LabelAnswer.id).where(LabelAnswer.attribute_id == attribute_id)))
+        )
         labels = _delete_rows(s, "label", list(s.scalars(select(Label.id).where(Label.attribute_id == attribute_id))))
         attribute = _delete_rows(s, "attribute", [attribute_id])
     return Edit(
         f"delete attribute '{name}'",
-        deleted=(attribute, labels, annotations),
+        deleted=(attribute, labels, annotations, reviews, answers),
         updated=updates,
         images=tuple(sorted({r[1] for r in annotations.values})),
         attributes=(attribute_id,),
@@ -390,10 +405,11 @@ def delete_label(catalog: Catalog, label_id: int) -> Edit:
         annotations = _delete_rows(
             s, "annotation", list(s.scalars(select(Annotation.id).where(Annotation.label_id == label_id)))
         )
+        answers = _answers_of(s, [label_id])
         label = _delete_rows(s, "label", [label_id])
     return Edit(
         f"delete label '{name}'",
-        deleted=(label, annotations),
+        deleted=(label, annotations, answers),
         images=tuple(sorted(r[1] for r in annotations.values)),
         attributes=(attribute_id,),
     )
@@ -435,12 +451,13 @@ def merge_labels(catalog: Catalog, label_ids: Iterable[int], into: int) -> Edit:
                         "created_at": created_at,
                     }
                 )
+        answers = _answers_of(s, sources)  # a "no" to a merged label says nothing about the label merged into
         labels = _delete_rows(s, "label", sources)
         inserted = _insert_rows(s, "annotation", new)
     listed = ", ".join(f"'{n}'" for n in names)
     return Edit(
         f"merge {listed} into '{into_name}'",
-        deleted=(labels, annotations),
+        deleted=(labels, annotations, answers),
         inserted=(inserted,),
         images=tuple(sorted({row[1] for row in annotations.values})),
         attributes=(attribute_id,),

@@ -229,3 +229,21 @@ class RunThreshold(Base):
     threshold: Mapped[float] = mapped_column(Float)
     chosen: Mapped[str] = mapped_column(String(40))  # "picked on the curve" | "at 60% precision"
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LabelAnswer(Base):
+    """A person's "no" to "is this image a L?" (the Label next queue): that image is not proposed for L again."""
+
+    __tablename__ = "label_answer"
+    __table_args__ = (
+        CheckConstraint("answer IN ('no')", name="ck_label_answer_answer"),
+        UniqueConstraint("image_id", "label_id", name="uq_label_answer_image_label"),
+        Index("ix_label_answer_label_image", "label_id", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    attribute_id: Mapped[int] = mapped_column(ForeignKey("attribute.id", ondelete="CASCADE"))
+    label_id: Mapped[int] = mapped_column(ForeignKey("label.id", ondelete="CASCADE"))
+    answer: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

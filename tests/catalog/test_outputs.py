@@ -116,6 +116,7 @@ def test_an_older_catalog_s_absolute_run_folders_become_relative_and_a_stale_cop
     conn.execute("DROP TABLE prediction")  # the tables of later migrations did not exist yet
     conn.execute("DROP TABLE label_review")
     conn.execute("DROP TABLE run_threshold")
+    conn.execute("DROP TABLE label_answer")
     conn.commit()
     conn.close()
     stale = str(tmp_path / "copy-before-upgrade.sqlite")
