@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run Qt offscreen (tests/conftest.py); the demo uses the real display.
 
-.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues bench-matrix bench-bootstrap bench-compare-window crash-check package package-check lint clean
+.PHONY: venv test demo bench bench-quality bench-oversampling bench-heads bench-label-issues bench-label-next bench-matrix bench-bootstrap bench-compare-window crash-check package package-check lint clean
 EPOCHS ?= 16
 DEVICE ?= cpu
 BETA   ?= 0.999
@@ -69,6 +69,10 @@ bench-compare-window: $(STAMP)
 # Noise recovery of tailor label-issues and tailor predict's speed (needs make bench-heads' catalog; a few minutes).
 bench-label-issues: $(STAMP)
 	$(BIN)/python benchmarks/bench_label_issues.py
+
+# The simulated labeling loop of Label next on CIFAR-10-LT: random, least-confident and Tailor's queue (~12 min).
+bench-label-next: $(STAMP)
+	$(BIN)/python benchmarks/bench_label_next.py
 
 # kill -9 during an import of the 60,000-image CIFAR-10 tree (4 times), then import again: ~1 min
 crash-check: $(STAMP)

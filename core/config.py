@@ -50,13 +50,16 @@ class Loss(StrEnum):
 @dataclass(frozen=True)
 class LossSpec:
     """What a loss takes: every parameter ``make_loss`` accepts, those a run fills from its configuration, whether
-    it needs one label per image, and whether its model has a cosine head whose logits are scaled by
-    :data:`LDAM_SCALE` before the softmax (what a run records and exports as its scores)."""
+    it needs one label per image, whether its model has a cosine head whose logits are scaled by
+    :data:`LDAM_SCALE` before the softmax (what a run records and exports as its scores), and whether its model's
+    scores already leave the training label prior out (``balanced``: the prior is in the loss or the sampler, so a
+    rare label is not drowned by it; the Label next queue corrects the other runs' scores itself)."""
 
     parameters: tuple[str, ...] = ()
     from_config: tuple[str, ...] = ()
     single_label_only: bool = False
     cosine: bool = False
+    balanced: bool = False
 
 
 LOSS_SPECS: dict[Loss, LossSpec] = {
@@ -70,8 +73,8 @@ LOSS_SPECS: dict[Loss, LossSpec] = {
     Loss.LDAM_DRW: LossSpec(
         ("max_m", "s", "epochs", "drw_epoch", "drw_beta"), ("epochs",), single_label_only=True, cosine=True
     ),
-    Loss.BALANCED_SOFTMAX: LossSpec(("tau",), ("tau",), single_label_only=True),
-    Loss.CRT: LossSpec(),
+    Loss.BALANCED_SOFTMAX: LossSpec(("tau",), ("tau",), single_label_only=True, balanced=True),
+    Loss.CRT: LossSpec(balanced=True),
 }
 HEAD_ONLY_LOSSES = (Loss.CRT,)  # cRT re-trains a classifier on frozen features with a class-balanced sampler
 LOSSES = tuple(Loss)
@@ -181,6 +184,16 @@ class TrainConfig:
     def splitting_seed(self) -> int:
         """The seed of the train/test split a catalog without one gets (``split_seed``, else ``seed``)."""
         return self.seed if self.split_seed is None else self.split_seed
+
+    @property
+    def prior_free(self) -> bool:
+        """Whether the run's scores already leave the training label prior out: a balanced loss or sampler
+        (``LossSpec.balanced``), a post-hoc logit adjustment, or the convex-GAN's balancing oversampler."""
+        if self.posthoc and self.posthoc.get("tau"):
+            return True
+        if self.loss == Oversampler.CONVEX_GAN:
+            return True
+        return self.loss in LOSSES and LOSS_SPECS[Loss(self.loss)].balanced
 
     @property
     def cosine_head(self) -> bool:

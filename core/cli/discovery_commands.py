@@ -1,5 +1,5 @@
-"""``tailor similar``: finding more of a rare label among the catalog's images (the nearest images to a few chosen
-ones by their stored features)."""
+"""Finding more of a rare label among the catalog's images: ``tailor similar`` (the nearest images to a few chosen
+ones by their stored features), ``tailor suggest`` (the Label next queue) and ``tailor answer`` (its answers)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from core.base.json_text import json_text
+from core.catalog.names import shown
 from core.cli.options import EXIT_OK, command, device, feature_options, opened, positive, run_id
 from core.cli.render import follow_progress
 
@@ -28,6 +29,92 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unlabeled", action="store_true", help="only images without a label (of --attribute, else of any)")
     feature_options(p, "features (default: the attribute's newest finished run, else the best bundled backbone)")
     p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    _register_suggest(sub)
+    _register_answer(sub)
+
+
+def _register_suggest(sub: argparse._SubParsersAction) -> None:
+    p = command(
+        sub,
+        "suggest",
+        run_suggest,
+        "the unlabeled images to ask about next, to grow the rare labels",
+        "For each label (default: the run's tail labels, rarest first, taking turns) ask first about the images "
+        "without a label of the attribute that the run calls something else, most likely the label first by the "
+        "run's prior-corrected score (the model's misses), then the others; near-copies of the batch or of the "
+        "label's images are left for later. Images answered 'no' (tailor answer) are not proposed again.",
+        json="print a list in queue order: image_id, path, label (asked about), score, labels, called (the run's)",
+    )
+    p.add_argument("--attribute", "-a", required=True, metavar="NAME", help="the attribute to label")
+    p.add_argument("--label", action="append", metavar="LABEL", help="a label to find more of (repeatable; "
+                   "default: the run's tail labels)")  # fmt: skip
+    p.add_argument("--count", "-n", type=positive, default=50, metavar="N", help="images per label (default 50)")
+    p.add_argument("--run", type=run_id, metavar="RUN", help="the run that ranks (default: the newest finished)")
+    p.add_argument("--no-diversity", dest="diverse", action="store_false",
+                   help="the best images by score, without keeping one per cluster")  # fmt: skip
+    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+
+
+def _register_answer(sub: argparse._SubParsersAction) -> None:
+    p = command(
+        sub,
+        "answer",
+        run_answer,
+        "answer the Label next queue: these images are (--yes) or are not (--no) the label",
+        "--yes labels the images with the label (source human); --no remembers that they are not, so tailor "
+        "suggest never proposes them for that label again.",
+        json=None,
+    )
+    p.add_argument("--attribute", "-a", required=True, metavar="NAME", help="the label's attribute")
+    p.add_argument("--label", required=True, metavar="LABEL", help="the label asked about")
+    answer = p.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--yes", dest="answer", action="store_const", const="yes", help="they are LABEL")
+    answer.add_argument("--no", dest="answer", action="store_const", const="no", help="they are not LABEL")
+    p.add_argument("images", metavar="IMAGE_ID", nargs="+", type=run_id, help="the images answered")
+
+
+def run_suggest(args: argparse.Namespace) -> int:
+    from core.curation.suggest import suggest
+
+    with opened(args.catalog) as catalog:
+        report = follow_progress(
+            suggest(catalog, args.attribute, args.label, count=args.count, run_id=args.run, diverse=args.diverse,
+                    device=args.device),
+            _features,
+        )  # fmt: skip
+    if args.json:
+        items = [{"image_id": s.image_id, "path": s.path, "label": s.label, "score": round(s.score, 6),
+                  "labels": list(s.labels), "called": s.called} for s in report.suggestions]  # fmt: skip
+        print(json_text(items, indent=1))
+        return EXIT_OK
+    print(
+        f"{len(report.suggestions)} of {report.pool:,} unlabeled images to ask about, ranked by run {report.run_id} "
+        f"({report.correction}; {report.computed:,} features computed; {report.seconds:.1f} s)"
+    )
+    for needs in report.labels:
+        print(f"  {needs.describe()}")
+    for rank, s in enumerate(report.suggestions, 1):
+        said = f"the run says {shown(s.called)}"
+        print(
+            f"{rank:>4}. image {s.image_id}  is it {shown(s.label)}?  score {s.score:.3f} ({said})  "
+            f"{shown(s.path, 200)}"
+        )
+    return EXIT_OK
+
+
+def run_answer(args: argparse.Namespace) -> int:
+    from core.base.errors import TailorError
+    from core.catalog.answers import answer_no, answer_yes
+    from core.curation.similar import checked_ids
+
+    with opened(args.catalog) as catalog:
+        label = next((c for c in catalog.label_counts(args.attribute).labels if c.name == args.label), None)
+        if label is None:
+            raise TailorError(f"'{args.attribute}' has no label '{args.label}'")
+        images = checked_ids(catalog, args.images)
+        edit = (answer_yes if args.answer == "yes" else answer_no)(catalog, images, label.label_id)
+    print(edit.description[:1].upper() + edit.description[1:])
+    return EXIT_OK
 
 
 def run_similar(args: argparse.Namespace) -> int:

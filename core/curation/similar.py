@@ -71,7 +71,7 @@ def find_similar(
         raise TailorError("-k must be between 1 and 10000")
     with open_catalog(catalog) as opened:
         attribute_id = opened.attribute(attribute).id if attribute is not None else None
-        query = _checked_ids(opened, image_ids)
+        query = checked_ids(opened, image_ids)
         pool = browse.unlabeled_ids(opened, attribute_id) if unlabeled else browse.all_ids(opened)
         chosen = set(query)
         candidates = [i for i in pool if i not in chosen]
@@ -145,7 +145,7 @@ def _normalised(rows: np.ndarray) -> np.ndarray:
     return result
 
 
-def _checked_ids(catalog: Catalog, image_ids: Sequence[int]) -> list[int]:
+def checked_ids(catalog: Catalog, image_ids: Sequence[int]) -> list[int]:
     wanted = list(dict.fromkeys(int(i) for i in image_ids))
     known = set(browse.existing_ids(catalog, wanted))
     unknown = [i for i in wanted if i not in known]

@@ -94,3 +94,15 @@ def similar_job(
 
     events = find_similar(location, image_ids, k=k, attribute=attribute, cancel=cancel)
     return (yield from described(events, feature_progress))
+
+
+def suggest_job(
+    location: str, attribute: str, labels: list[str] | None, count: int, run_id: int | None, *,
+    cancel: threading.Event,
+) -> Generator[Progress, None, Any]:  # fmt: skip
+    """``tailor suggest`` for the window (the Label next queue); returns the SuggestReport."""
+    import_training()
+    from core.curation.suggest import suggest
+
+    events = suggest(location, attribute, labels, count=count, run_id=run_id, cancel=cancel)
+    return (yield from described(events, feature_progress))
