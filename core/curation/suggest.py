@@ -19,8 +19,8 @@ near-identical) is left out, and an image close to one in the batch or labelled 
 min(1, distance / ``REACH``)), so a batch of 50 is 50 different products, not 50 near-copies of one. Measured in
 ``make bench-label-next``: weighing the score by the distance itself (no ``REACH``) cost 15% of the Yes answers;
 k-means over the best images was tried first: with few products among them it splits one product into clusters and
-still proposes its copies. Images a person answered "no" for a label (:mod:`core.catalog.answers`) are never proposed for it again; a
-"yes" labels the image, which leaves the pool.
+still proposes its copies. Images a person answered "no" for a label (:mod:`core.catalog.answers`) are never
+proposed for it again; a "yes" labels the image, which leaves the pool.
 
 The features are the run's (its feature store; what the store lacks is computed first, with progress and Cancel,
 as ``tailor predict`` does), and the scores its head's on them.

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_each_declaration_read_from_source_is_the_one_its_module_defines():
     declared = declared_tabs()
-    assert [d.key for d in declared] == ["browser", "imbalance", "training", "runs", "review", "issues", "matrix", "label_next"]
+    keys = ["browser", "imbalance", "training", "runs", "review", "issues", "matrix", "label_next"]
+    assert [d.key for d in declared] == keys
     for d in declared:
         module = importlib.import_module(f"workbench.tabs.{d.key}")
         assert d.tab == module.TAB
