@@ -10,22 +10,16 @@ proposed again. Undo brings an issue's decision back to open.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -33,9 +27,10 @@ from PySide6.QtWidgets import (
 
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
-from workbench.views.detail import load_preview
+from workbench.views.detail import catalog_preview
 from workbench.widgets import plain
 from workbench.widgets.job_runner import JobRunner
+from workbench.widgets.queue_table import picture_label, queue_table
 from workbench.workers.curation import issues_job
 from workbench.workers.tasks import Latest
 
@@ -56,14 +51,6 @@ def _runs(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
     from core.catalog.runs import display_name, finished_runs
 
     return [(r.id, display_name(r)) for r in reversed(finished_runs(catalog, attribute))]
-
-
-def _picture(catalog: Catalog, image_id: int, path: str, cache_dir: Path) -> QImage:
-    """Worker thread: the image at preview size (the detail pane's loader; its hash keys the thumbnail cache)."""
-    from core.catalog.snapshot import content_hashes
-
-    image, _problem = load_preview(path, content_hashes(catalog, [image_id])[0], cache_dir, PREVIEW)
-    return image if image is not None else QImage()
 
 
 class IssuesView(QWidget):
@@ -87,18 +74,8 @@ class IssuesView(QWidget):
         self.find_button = QPushButton("Find suspected errors")
         self.find_button.clicked.connect(self.find_issues)
         self.summary = plain.label(wordWrap=True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._show_current)
-        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.picture.setMinimumSize(200, 200)
-        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.table = queue_table(COLUMNS, self._show_current)
+        self.picture = picture_label()
         self.verdict = plain.label(wordWrap=True)
         self.keep_button = QPushButton("Keep label (K)")
         self.relabel_button = QPushButton("Relabel as suggested (R)")
@@ -248,11 +225,12 @@ class IssuesView(QWidget):
             f"{'/'.join(issue.suggested) or 'no label'} (label quality {issue.quality:.3g})\n{issue.path}"
         )
         self._preview.run(
-            _picture,
+            catalog_preview,
             self.state.catalog,
             issue.image_id,
             issue.path,
             self.cache_dir,
+            PREVIEW,
             on_return=self._picture_arrived,
             on_error=lambda _exc: self.picture.setText("cannot show this image"),
         )

@@ -9,22 +9,16 @@ queue, each queued label's training and test images and the test images a compar
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QResizeEvent, QShortcut, QUndoCommand
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -32,9 +26,10 @@ from PySide6.QtWidgets import (
 
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
-from workbench.views.detail import load_preview
+from workbench.views.detail import catalog_preview
 from workbench.widgets import plain
 from workbench.widgets.job_runner import JobRunner
+from workbench.widgets.queue_table import picture_label, queue_table
 from workbench.workers.curation import suggest_job
 from workbench.workers.tasks import Latest
 
@@ -58,13 +53,6 @@ def _runs(catalog: Catalog, attribute: str) -> list[tuple[int, str, list[str]]]:
     return [
         (r.id, display_name(r), [label.name for label in r.labels]) for r in reversed(finished_runs(catalog, attribute))
     ]
-
-
-def _picture(catalog: Catalog, image_id: int, path: str, cache_dir: Path) -> QImage:
-    from core.catalog.snapshot import content_hashes
-
-    image, _problem = load_preview(path, content_hashes(catalog, [image_id])[0], cache_dir, PREVIEW)
-    return image if image is not None else QImage()
 
 
 class SkipCommand(QUndoCommand):
@@ -106,10 +94,8 @@ class LabelNextView(QWidget):
         self.find_button = QPushButton("Find next batch")
         self.find_button.clicked.connect(self.find_batch)
         self.summary = plain.label(wordWrap=True)
-        self.table = self._table()
-        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.picture.setMinimumSize(200, 200)
-        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.table = queue_table(COLUMNS, self._show_current)
+        self.picture = picture_label()
         self.question = plain.label(wordWrap=True)
         self.yes_button, self.no_button = QPushButton("Yes (Y)"), QPushButton("No (N)")
         self.skip_button = QPushButton("Skip (S)")
@@ -123,18 +109,6 @@ class LabelNextView(QWidget):
         self.status.connect(workspace.status)
         workspace.when_open(self._attach)
         workspace.runsChanged.connect(self._state_changed)
-
-    def _table(self) -> QTableWidget:
-        table = QTableWidget(0, len(COLUMNS))
-        table.setHorizontalHeaderLabels(COLUMNS)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.verticalHeader().setVisible(False)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
-        table.itemSelectionChanged.connect(self._show_current)
-        return table
 
     def _layout(self) -> None:
         header = QHBoxLayout()
@@ -287,7 +261,7 @@ class LabelNextView(QWidget):
         self.question.setText(f"Is image {item.image_id} {item.label}?  The run calls it {item.called} (score of "
                               f"{item.label}: {item.score:.3f}){others}\n{item.path}")  # fmt: skip
         self._preview.run(
-            _picture, self.state.catalog, item.image_id, item.path, self.workspace.cache_dir,
+            catalog_preview, self.state.catalog, item.image_id, item.path, self.workspace.cache_dir, PREVIEW,
             on_return=self._picture_arrived, on_error=lambda _exc: self.picture.setText("cannot show this image"),
         )  # fmt: skip
 

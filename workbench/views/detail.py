@@ -61,6 +61,15 @@ def load_preview(path: str, content_hash: str, cache_dir: Path, size: int) -> tu
     return QImage(thumb.rgb, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy(), ""
 
 
+def catalog_preview(catalog: Catalog, image_id: int, path: str, cache_dir: Path, size: int) -> QImage:
+    """Worker thread: a catalog image at ``size`` (:func:`load_preview`, its content hash read from the catalog;
+    an empty image when it cannot be shown): what the queue tabs show large."""
+    from core.catalog.snapshot import content_hashes
+
+    image, _problem = load_preview(path, content_hashes(catalog, [image_id])[0], cache_dir, size)
+    return image if image is not None else QImage()
+
+
 class DetailPane(QWidget):
     def __init__(self, cache_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
