@@ -94,7 +94,7 @@ def ensure_features(base: Path) -> None:
     store_root = Path(str(base) + ".features")
     donor = ROOT / ".bench" / "c10.sqlite.features"
     if not store_root.exists() and donor.is_dir():
-        shutil.copytree(donor, store_root, copy_function=os.link)
+        shutil.copytree(donor, store_root, copy_function=os.link, ignore=shutil.ignore_patterns(".owner.json"))
     started = time.perf_counter()
     with Catalog(str(base)) as cat:
         done = drain(fill_store(cat, choose_extractor(cat, "object", _features())))
@@ -106,7 +106,12 @@ def copy_catalog(base: Path, name: str) -> Path:
     for old in FOLDER.glob(f"{name}.sqlite*"):
         shutil.rmtree(old) if old.is_dir() else old.unlink()
     shutil.copy(base, target)
-    shutil.copytree(str(base) + ".features", str(target) + ".features", copy_function=os.link)
+    shutil.copytree(
+        str(base) + ".features",
+        str(target) + ".features",
+        copy_function=os.link,
+        ignore=shutil.ignore_patterns(".owner.json", "map-*.npz", "similarity.*"),
+    )  # the copy's own
     return target
 
 

@@ -1,5 +1,6 @@
 """Finding more of a rare label among the catalog's images: ``tailor similar`` (the nearest images to a few chosen
-ones by their stored features), ``tailor suggest`` (the Label next queue) and ``tailor answer`` (its answers)."""
+ones by their stored features), ``tailor suggest`` (the Label next queue), ``tailor answer`` (its answers) and
+``tailor map`` (every image on a 2-D map of its features)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     _register_suggest(sub)
     _register_answer(sub)
+    _register_map(sub)
+
+
+def _register_map(sub: argparse._SubParsersAction) -> None:
+    p = command(
+        sub,
+        "map",
+        run_map,
+        "every image of the catalog as a point of a 2-D map of its features",
+        "PCA then openTSNE (or umap-learn) over the feature store's features (computed first where missing); the "
+        "map is kept beside the store, so the next call reads it back. --png draws it, coloured by a field.",
+        json="print a list by image id: image_id, x, y",
+    )
+    p.add_argument("--attribute", "-a", metavar="NAME", help="the attribute whose runs give the default features and "
+                   "whose labels colour the PNG")  # fmt: skip
+    feature_options(p, "features (default: the attribute's newest finished run, else the best bundled backbone)")
+    p.add_argument("--method", choices=("tsne", "umap"), default="tsne", help="the layout (default tsne: openTSNE)")
+    p.add_argument("--png", metavar="FILE", help="draw the map into this PNG file")
+    p.add_argument("--color-by", default="label", metavar="FIELD",
+                   help="with --png: label, predicted, confidence, disagrees, split, group or unlabeled")  # fmt: skip
+    p.add_argument("--run", type=run_id, metavar="RUN", help="the run whose stored predictions colour the PNG")
+    p.add_argument("--force", action="store_true", help="replace an existing --png file")
+    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
 
 
 def _register_suggest(sub: argparse._SubParsersAction) -> None:
@@ -115,6 +139,59 @@ def run_answer(args: argparse.Namespace) -> int:
         edit = (answer_yes if args.answer == "yes" else answer_no)(catalog, images, label.label_id)
     print(edit.description[:1].upper() + edit.description[1:])
     return EXIT_OK
+
+
+def run_map(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.base.errors import TailorError
+    from core.curation.catalog_map import catalog_map, colouring
+    from core.curation.label_issues import FeatureChoice
+    from core.curation.map_image import draw
+
+    png = Path(args.png).expanduser() if args.png else None
+    if png is not None:
+        if png.exists() and not args.force:
+            raise TailorError(f"--png {args.png}: the file exists (add --force to replace it)")
+        if not png.parent.is_dir():
+            raise TailorError(f"--png {args.png}: folder {png.parent} does not exist")
+    choice = FeatureChoice(args.features_of, args.backbone, args.pretrained, args.image_size, args.normalization)
+    with opened(args.catalog) as catalog:
+        colours = None
+        if png is not None:  # bad colour input is refused before any work
+            from core.curation.catalog_map import COLOUR_FIELDS, NEEDS_ATTRIBUTE
+
+            if args.color_by not in COLOUR_FIELDS:
+                raise TailorError(f"--color-by {args.color_by}: expected one of {', '.join(COLOUR_FIELDS)}")
+            if args.color_by in NEEDS_ATTRIBUTE and args.attribute is None:
+                raise TailorError(f"--color-by {args.color_by} needs -a NAME")
+        made = follow_progress(
+            catalog_map(catalog, attribute=args.attribute, choice=choice, method=args.method, device=args.device),
+            _map_progress,
+        )
+        assert made is not None  # only_stored was not asked for
+        if png is not None:
+            colours = colouring(catalog, made.image_ids, args.color_by, args.attribute, args.run)
+            draw(made.points, colours, png)
+    if args.json:
+        items = [{"image_id": int(i), "x": round(float(x), 4), "y": round(float(y), 4)}
+                 for i, (x, y) in zip(made.image_ids, made.points)]  # fmt: skip
+        print(json_text(items, indent=1))
+        return EXIT_OK
+    how = "read back from beside the feature store" if made.reused else f"computed in {made.seconds:.1f} s"
+    print(f"map of {len(made.image_ids):,} images ({made.method}; features: {made.features}; {how})")
+    if png is not None and colours is not None:
+        note = f", {colours.note}" if colours.note else ""
+        print(f"drawn into {png} coloured by {args.color_by}{note}")
+    return EXIT_OK
+
+
+def _map_progress(event: Any) -> tuple[Any, ...] | None:
+    from core.features.projection import MapProgress
+
+    if isinstance(event, MapProgress):
+        return f"map ({event.what})", event.done, event.total, " steps"
+    return _features(event)
 
 
 def run_similar(args: argparse.Namespace) -> int:

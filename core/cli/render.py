@@ -210,9 +210,9 @@ def _print_result(run_id: int, result: dict) -> None:
         )
 
 
-def follow_progress(events: Generator[Any, None, R], describe: Callable[[Any], tuple[str, int, int] | None]) -> R:
+def follow_progress(events: Generator[Any, None, R], describe: Callable[[Any], tuple[Any, ...] | None]) -> R:
     """Drive a generator of progress events, one tqdm bar (on stderr) per stage; its return value. ``describe``
-    maps an event to (stage, done, total) or None (not shown)."""
+    maps an event to (stage, done, total), or (stage, done, total, unit) when not images, or None (not shown)."""
     terminal = _Terminal(lambda line: print(line, file=sys.stderr))
     try:
         while True:
@@ -227,6 +227,7 @@ def follow_progress(events: Generator[Any, None, R], describe: Callable[[Any], t
                 continue
             shown = describe(event)
             if shown is not None:
-                terminal._count(*shown, " img")
+                what, done, total, *unit = shown
+                terminal._count(what, done, total, unit[0] if unit else " img")
     finally:
         terminal._close_bar()

@@ -113,6 +113,19 @@ def choose_extractor(catalog: Catalog, attribute: str, choice: FeatureChoice) ->
     return run_extractor(catalog, finished[-1])
 
 
+def default_extractor(catalog: Catalog, attribute: str | None, choice: FeatureChoice) -> Extractor:
+    """The choice's extractor; one naming neither a run nor a backbone: the attribute's newest finished run's, else
+    the best backbone whose ImageNet weights are here (what the similar images and the map default to)."""
+    names_one = choice.features_of is not None or choice.backbone is not None
+    if (
+        not names_one
+        and attribute is not None
+        and any(r.status == RunStatus.FINISHED for r in list_runs(catalog, attribute))
+    ):
+        return choose_extractor(catalog, attribute, choice)
+    return choose_extractor(catalog, attribute or "", with_default_backbone(choice))
+
+
 def find_issues(
     catalog: Catalog | str,
     attribute: str,

@@ -20,12 +20,9 @@ import numpy as np
 
 from core.base.errors import TailorError
 from core.catalog import browse, predictions
-from core.catalog.records import RunStatus
-from core.catalog.runs import list_runs
 from core.catalog.store import Catalog, open_catalog
-from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features, with_default_backbone
+from core.curation.label_issues import FeatureChoice, default_extractor, extractor_features
 from core.features import similarity_index
-from core.features.extractor import Extractor
 from core.features.store import FeatureStore
 from core.training.events import FeatureProgress, Note, WeightsDownload
 from core.training.runtime import pick_device
@@ -80,7 +77,7 @@ def find_similar(
                 of = f" of '{attribute}'" if attribute is not None else ""
                 raise TailorError(f"no images without a label{of} to search")
             raise TailorError("no other images to search")
-        extractor = _extractor(opened, attribute, choice or FeatureChoice())
+        extractor = default_extractor(opened, attribute, choice or FeatureChoice())
         ids = query + candidates
         paths, hashes = predictions.image_paths(opened, ids)
         store = extractor.open_store(opened, pick_device(device))
@@ -153,16 +150,3 @@ def checked_ids(catalog: Catalog, image_ids: Sequence[int]) -> list[int]:
         shown = ", ".join(str(i) for i in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         raise TailorError(f"no image with id {shown} in the catalog")
     return wanted
-
-
-def _extractor(catalog: Catalog, attribute: str | None, choice: FeatureChoice) -> Extractor:
-    """The choice's extractor; by default the attribute's newest finished run's, else the best backbone whose
-    ImageNet weights are here."""
-    names_one = choice.features_of is not None or choice.backbone is not None
-    if (
-        not names_one
-        and attribute is not None
-        and any(r.status == RunStatus.FINISHED for r in list_runs(catalog, attribute))
-    ):
-        return choose_extractor(catalog, attribute, choice)
-    return choose_extractor(catalog, attribute or "", with_default_backbone(choice))

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_each_declaration_read_from_source_is_the_one_its_module_defines():
     declared = declared_tabs()
-    keys = ["browser", "imbalance", "training", "runs", "review", "issues", "matrix", "label_next"]
+    keys = ["browser", "imbalance", "training", "runs", "review", "issues", "matrix", "label_next", "map"]
     assert [d.key for d in declared] == keys
     for d in declared:
         module = importlib.import_module(f"workbench.tabs.{d.key}")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from core.catalog.records import PREDICTION_SORTS, SORTS, AttributeInfo, ImageFilter, Kind, LabelInfo
 from workbench.viewmodels import settings
-from workbench.viewmodels.requests import BrowseLabel, BrowseRunTestImages, PredictRun, Request
+from workbench.viewmodels.requests import BrowseImages, BrowseLabel, BrowseRunTestImages, PredictRun, Request
 from workbench.viewmodels.similar import MAX_SIMILAR_QUERY, SIMILAR_COUNT, Similar
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
@@ -71,6 +71,9 @@ SPLIT_CHOICES = (("All splits", None), ("train", "train"), ("val", "val"), ("tes
 SOURCE_CHOICES = (("Any source", None), ("human", "human"), ("import", "import"), ("model", "model"))
 
 
+SELECTION_SHARED = 10_000  # selected images told to the other tabs (the map highlights them)
+
+
 class FilterBar(QWidget):
     changed = Signal()
 
@@ -98,13 +101,10 @@ class FilterBar(QWidget):
         self.run_chip = QPushButton(toolTip="Showing only the images this run was tested on: click to show all")
         self.run_chip.setVisible(False)
         self.run_chip.clicked.connect(lambda: self.set_run(None))
-        self.similar_to: int | None = None  # how many chosen images Browse shows images like (None: no search)
-        self.similar_chip = QPushButton(
-            toolTip="Showing the images most like the chosen ones, nearest first (the distance before each "
-            "caption): click to show all"
-        )
+        self.subset: str | None = None  # the chip of a subset Browse shows (similar images, a map selection)
+        self.similar_chip = QPushButton()
         self.similar_chip.setVisible(False)
-        self.similar_chip.clicked.connect(lambda: self.set_similar(None))
+        self.similar_chip.clicked.connect(lambda: self.set_subset(None))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         for widget in (
@@ -161,10 +161,16 @@ class FilterBar(QWidget):
 
     def set_similar(self, count: int | None) -> None:
         """Show the images like ``count`` chosen ones (None: every image)."""
-        self.similar_to = count
         plural = "s" if count != 1 else ""
-        self.similar_chip.setText(f"Similar to {count} image{plural}  ✕" if count is not None else "")
-        self.similar_chip.setVisible(count is not None)
+        tip = "the images most like the chosen ones, nearest first (the distance before each caption)"
+        self.set_subset(f"Similar to {count} image{plural}" if count is not None else None, tip)
+
+    def set_subset(self, title: str | None, tip: str = "") -> None:
+        """Show only a subset of the images, named by ``title`` on its chip (None: every image)."""
+        self.subset = title
+        self.similar_chip.setText(f"{title}  ✕" if title is not None else "")
+        self.similar_chip.setToolTip(f"Showing {tip or title}: click to show all" if title else "")
+        self.similar_chip.setVisible(title is not None)
         self.changed.emit()
 
     def current(self, attribute_id: int | None) -> ImageFilter:
@@ -301,6 +307,7 @@ class BrowserView(QWidget):
         layout.addWidget(self.splitter, 1)
         self._query = Latest(self)
         self._shown_filter: ImageFilter | None = None
+        self._select_when_shown: set[int] = set()  # images a request asked to select once they are listed
         self._selection_timer = QTimer(self, singleShot=True, interval=60)
         self._selection_timer.timeout.connect(self._selection_settled)
         self.filters.changed.connect(self.apply_filter)
@@ -357,7 +364,9 @@ class BrowserView(QWidget):
         settings.settings().setValue(SPLITTER_KEY, self.splitter.saveState())
 
     def handle(self, request: Request) -> None:
-        if isinstance(request, BrowseLabel):
+        if isinstance(request, BrowseImages):
+            self.show_images(request)
+        elif isinstance(request, BrowseLabel):
             self.show_label(request.label_id)
         elif isinstance(request, BrowseRunTestImages):
             self.show_run_test_images(request.run_id)
@@ -436,7 +445,7 @@ class BrowserView(QWidget):
 
     def _ids_arrived(self, f: ImageFilter, ids: array) -> None:
         prefixes = None
-        if self.filters.similar_to is None:
+        if self.filters.subset is None:
             self.similar = None
         elif self.similar is not None:  # the similar images the other filters let through, nearest first
             ids, prefixes = self.similar.within(ids)
@@ -451,6 +460,8 @@ class BrowserView(QWidget):
         self.detail.prediction_run = f.prediction_run
         total = len(ids)
         self.filters.count.setText(f"{total:,} image{'s' if total != 1 else ''}")
+        asked, self._select_when_shown = self._select_when_shown, set()
+        keep = asked or keep
         if keep and len(keep) <= 5000:
             selection = QItemSelection()
             for row, image_id in enumerate(ids):
@@ -458,6 +469,9 @@ class BrowserView(QWidget):
                     selection.select(self.model.index(row), self.model.index(row))
             self.grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.grid.verticalScrollBar().setValue(scroll)
+        first = next((row for row, image_id in enumerate(ids) if image_id in asked), None) if asked else None
+        if first is not None:
+            self.grid.scrollTo(self.model.index(first))
         self._selection_settled()
 
     @property
@@ -475,6 +489,7 @@ class BrowserView(QWidget):
 
     def _selection_settled(self) -> None:
         rows = self.grid.selected_rows()
+        self.workspace.browseSelection.emit(tuple(self.model.image_id(r) for r in rows[:SELECTION_SHARED]))
         if self.state is not None:
             info = self.model.row_info(rows[0]) if len(rows) == 1 else None
             has = info.labels if info is not None and self.model.attribute_id == self.state.attribute_id else ()
@@ -571,6 +586,13 @@ class BrowserView(QWidget):
         else:
             self.model.reload_rows(edit.images)
         self.detail.refresh()
+
+    def show_images(self, request: BrowseImages) -> None:
+        """Show only these images (a map selection), in their order; ``select``: select them once shown."""
+        self.similar = Similar((), request.image_ids, {})
+        if request.select:
+            self._select_when_shown = set(request.image_ids)
+        self.filters.set_subset(request.title, f"{request.title} (the other filters narrow them)")
 
     # -- similar images ---------------------------------------------------------------------------------
 

@@ -35,6 +35,17 @@ class BrowseLabel:
 
 
 @dataclass(frozen=True)
+class BrowseImages:
+    """Browse only these images, in this order, under a chip named ``title`` (a selection on the map);
+    ``select``: select them."""
+
+    image_ids: tuple[int, ...]
+    title: str
+    select: bool = False
+    tab: ClassVar[str] = "browser"
+
+
+@dataclass(frozen=True)
 class BrowseRunTestImages:
     """Browse the images a run was tested on."""
 
@@ -76,4 +87,4 @@ class ReviewRun:
     tab: ClassVar[str] = "review"
 
 
-REQUESTS = (Show, BrowseLabel, BrowseRunTestImages, PredictRun, PlotRuns, ResumeRun, ReviewRun)
+REQUESTS = (Show, BrowseImages, BrowseLabel, BrowseRunTestImages, PredictRun, PlotRuns, ResumeRun, ReviewRun)

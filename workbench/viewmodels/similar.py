@@ -1,5 +1,5 @@
 """Browse's similar-images search as plain state: the images like the chosen ones, nearest first, and how the other
-filters narrow them (:meth:`Similar.within`)."""
+filters narrow them (:meth:`Similar.within`); a map selection is the same with no distances."""
 
 from __future__ import annotations
 
@@ -32,4 +32,4 @@ class Similar:
         the distance each caption starts with."""
         allowed = set(ids)
         kept = array("q", (i for i in self.order if i in allowed))
-        return kept, {i: f"{self.distance[i]:.3f} · " for i in kept}
+        return kept, {i: f"{self.distance[i]:.3f} · " for i in kept if i in self.distance}

@@ -33,6 +33,7 @@ class Workspace(QObject):
     requested = Signal(object)  # a Request for a tab (workbench.viewmodels.requests)
     closing = Signal()  # the window closes: tabs save what they remember between sessions
     busy = Signal(bool)  # a long job (JobRunner) started or ended: the window disables its tabs and catalog actions
+    browseSelection = Signal(object)  # the image ids selected in Browse (a tuple; the first SELECTION_SHARED)
     menuAction = Signal(str, object)  # a tab's action for one of the window's menus: its title ("&Edit"), the QAction
 
     def __init__(self, thumbs: ThumbnailLoader, cache_dir: Path, probe: DeviceProbe, parent: QObject) -> None:

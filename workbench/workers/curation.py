@@ -106,3 +106,28 @@ def suggest_job(
 
     events = suggest(location, attribute, labels, count=count, run_id=run_id, cancel=cancel)
     return (yield from described(events, feature_progress))
+
+
+def _map_progress(event: object) -> Progress | None:
+    from core.features.projection import MapProgress
+
+    if isinstance(event, MapProgress):
+        return count(f"Laying out the map ({event.what}): step {{done}} of {{total}}", event.done, event.total)
+    return feature_progress(event)
+
+
+def map_job(location: str, attribute: str | None, *, cancel: threading.Event) -> Generator[Progress, None, Any]:
+    """``tailor map`` for the window (features first where missing); returns the CatalogMap."""
+    import_training()
+    from core.curation.catalog_map import catalog_map
+
+    return (yield from described(catalog_map(location, attribute=attribute, cancel=cancel), _map_progress))
+
+
+def stored_map(location: str, attribute: str | None) -> Any:
+    """The map kept beside the feature store when it holds every image (nothing computed), else None."""
+    import_training()
+    from core.base.iteration import drain
+    from core.curation.catalog_map import catalog_map
+
+    return drain(catalog_map(location, attribute=attribute, only_stored=True))
