@@ -53,7 +53,9 @@ def test_map_lasso_into_browse_label_and_undo(qtbot, pool, weights_file):
     qtbot.waitUntil(lambda: view.colouring is not None and len(view.scatters) > 0, timeout=30000)
     made = view.made
     assert made is not None and len(made.image_ids) == 29 + 13 and "42 images" in view.summary.text()
-    assert view.colouring.categories == ("red", "green", "blue") and "The tail is drawn on top" in view.legend.text()
+    assert view.colouring.categories == ("red", "green", "blue") and "the tail is drawn on top" in view.legend.text()
+    swatches = [view.swatches.item(i).text() for i in range(view.swatches.count())]
+    assert swatches == ["red", "green", "blue", "none"]  # one swatch per colour, names as plain text
     view.colour_box.setCurrentIndex(view.colour_box.findData("unlabeled"))
     qtbot.waitUntil(lambda: view.colouring is not None and view.colouring.field == "unlabeled", timeout=15000)
     # a lasso around the blue images (labelled and not): Browse shows exactly those

@@ -15,10 +15,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPainterPath, QPixmap
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPainterPath, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from workbench.viewmodels.map_points import MAX_POINTS, Extent, density_image, in_polygon, in_view, nearest
+from workbench.viewmodels.map_points import (
+    DENSITY_PIXELS,
+    MAX_POINTS,
+    Extent,
+    density_image,
+    in_polygon,
+    in_view,
+    nearest,
+)
 from workbench.viewmodels.requests import BrowseImages
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
@@ -47,7 +66,7 @@ HOVER = 8  # pixels around the cursor a point is found within
 PREVIEW = 160
 
 
-def _colours(catalog: Catalog, made: CatalogMap, field: str, attribute: str | None) -> tuple[Any, ...]:
+def _colours(catalog: Catalog, made: CatalogMap, field: str, attribute: str | None, pixels: int) -> tuple[Any, ...]:
     """Worker thread: the colouring, each point's colour, when each point is drawn, and the density image (None
     for a small map)."""
     from core.curation.catalog_map import colouring
@@ -57,7 +76,7 @@ def _colours(catalog: Catalog, made: CatalogMap, field: str, attribute: str | No
     rgb = colours(chosen)
     rank = np.empty(len(made.points), dtype=np.int64)
     rank[chosen.order] = np.arange(len(made.points))
-    image = density_image(made.points, rgb, chosen.order) if len(made.points) > MAX_POINTS else None
+    image = density_image(made.points, rgb, chosen.order, pixels) if len(made.points) > MAX_POINTS else None
     return chosen, rgb, rank, image
 
 
@@ -144,6 +163,11 @@ class MapView(QWidget):
         self.lasso_button.setShortcut(QKeySequence("L"))
         self.summary = plain.label(wordWrap=True)
         self.legend = plain.label(wordWrap=True)
+        self.swatches = QListWidget(
+            flow=QListView.Flow.LeftToRight, wrapping=True, resizeMode=QListView.ResizeMode.Adjust
+        )
+        self.swatches.setSelectionMode(QListView.SelectionMode.NoSelection)
+        self.swatches.setMaximumHeight(52)
         self.box = LassoBox()
         self.box.lassoed.connect(self._lassoed)
         self.plot = pg.PlotWidget(viewBox=self.box)
@@ -177,6 +201,7 @@ class MapView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.swatches)
         layout.addWidget(self.legend)
 
     # -- the catalog and its map -----------------------------------------------------------------------------
@@ -245,9 +270,13 @@ class MapView(QWidget):
         field = self.colour_box.currentData()
         self.legend.setText("colouring…")
         self._colours.run(
-            _colours, self.state.catalog, self.made, field, self._attribute(), on_return=self._coloured,
+            _colours, self.state.catalog, self.made, field, self._attribute(), self._pixels(), on_return=self._coloured,
             on_error=lambda exc: self.legend.setText(str(exc)),
         )  # fmt: skip
+
+    def _pixels(self) -> int:
+        """The density image's size: one of its pixels a screen pixel when the whole map is in view."""
+        return int(min(self.plot.width(), self.plot.height(), DENSITY_PIXELS) * self.devicePixelRatioF())
 
     def _coloured(self, result: tuple[Colouring, np.ndarray, np.ndarray, np.ndarray | None]) -> None:
         if self.made is None:
@@ -260,6 +289,7 @@ class MapView(QWidget):
         else:
             self.density.clear()
         self.legend.setText(self._legend_text())
+        self._fill_legend()
         self.shown_rows = np.zeros(0, dtype=np.int64)
         self._view_changed()
 
@@ -267,11 +297,24 @@ class MapView(QWidget):
         colouring = self.colouring
         if colouring is None:
             return ""
-        names = list(colouring.categories) or ["dark: low confidence", "yellow: high"]
         note = f" ({colouring.note})" if colouring.note else ""
-        return (
-            f"{self.colour_box.currentText()}{note}: " + " · ".join(names) + "; grey: none. The tail is drawn on top."
-        )
+        return f"{self.colour_box.currentText()}{note}; the tail is drawn on top."
+
+    def _fill_legend(self) -> None:
+        """One swatch and plain-text name per colour (a shared catalog's names are never rich text)."""
+        from core.curation.map_image import HIGH, LOW, NONE, PALETTE
+
+        self.swatches.clear()
+        colouring = self.colouring
+        if colouring is None:
+            return
+        entries = [(name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(colouring.categories)]
+        if not colouring.categories:
+            entries = [("low confidence", tuple(LOW)), ("high confidence", tuple(HIGH))]
+        for name, colour in [*entries, ("none", NONE)]:
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(*(int(c) for c in colour)))
+            self.swatches.addItem(QListWidgetItem(QIcon(swatch), name))
 
     # -- what the view shows ---------------------------------------------------------------------------------------
 
@@ -330,7 +373,11 @@ class MapView(QWidget):
 
     def _card(self, result: tuple[int, QImage, str]) -> None:
         _image_id, image, caption = result
-        self.card_image.setPixmap(QPixmap.fromImage(image))
+        picture = QPixmap.fromImage(image)
+        if not picture.isNull() and max(picture.width(), picture.height()) < PREVIEW:  # small photos, enlarged
+            picture = picture.scaled(PREVIEW, PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)  # fmt: skip
+        self.card_image.setPixmap(picture)
         self.card_text.setText(caption)
         self.card.adjustSize()
         self.card.setVisible(True)

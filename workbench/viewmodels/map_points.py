@@ -46,7 +46,7 @@ def density_image(points: np.ndarray, rgb: np.ndarray, order: np.ndarray, pixels
     flat = image.reshape(-1, 4)
     flat[hit, :3] = rgb[last[hit]]
     counts = np.bincount(cell, minlength=pixels * pixels)
-    flat[hit, 3] = (110 + 145 * np.log1p(counts[hit]) / np.log1p(counts.max())).astype(np.uint8)
+    flat[hit, 3] = (150 + 105 * np.log1p(counts[hit]) / np.log1p(counts.max())).astype(np.uint8)
     return image
 
 
