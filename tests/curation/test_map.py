@@ -112,6 +112,18 @@ def test_tailor_map_json_png_and_the_map_read_back(pool, weights_file, tmp_path)
     assert refused.returncode == 2 and "no attribute 'nope'" in refused.stderr
 
 
+def test_an_image_missing_from_disk_is_one_line_and_nothing_is_written(pool, weights_file):
+    catalog, ids = pool
+    with Catalog(catalog) as cat, cat.session() as s:
+        from sqlalchemy import text
+
+        path = s.execute(text("select path from image where id = :i"), {"i": ids["green"][0]}).scalar_one()
+    Path(path).unlink()
+    refused = main_cli("map", catalog, *FEATURES, weights_file, "--image-size", "16")
+    assert refused.returncode == 2 and f"{path} is missing on disk" in refused.stderr
+    assert not list(Path(catalog + ".features").glob("*/map-*.npz"))
+
+
 def test_colours_put_the_tail_on_top(pool, weights_file):
     catalog, ids = pool
     choice = FeatureChoice(backbone="resnet32-cifar", pretrained=weights_file, image_size=16)

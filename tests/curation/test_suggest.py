@@ -173,12 +173,14 @@ def test_bad_input_is_one_line_and_writes_nothing(pool, weights_file, tmp_path):
     before = rows(catalog, "annotation"), rows(catalog, "label_answer"), rows(catalog, "prediction")
     with Catalog(catalog) as cat:
         edits.create_attribute(cat, "other")
+        edits.create_label(cat, cat.attribute("colour").id, "empty")  # a label with no images
     checks = [
         (
             ("suggest", catalog, "-a", "other", "--run", str(run_id)),
             f"run {run_id} was trained on 'colour', not 'other'",
         ),
         (("suggest", catalog, "-a", "colour", "--label", "purple"), "has no label 'purple'"),
+        (("suggest", catalog, "-a", "colour", "--label", "empty"), "has no label 'empty': it had no training images"),
         (("suggest", catalog, "-a", "colour", "-n", "5000"), "--count must be between 1 and 1000"),
         (("suggest", catalog, "-a", "colour", "--run", "99"), "no run 99"),
         (("answer", catalog, "-a", "colour", "--label", "blue", "--no", "424242"), "no image with id 424242"),

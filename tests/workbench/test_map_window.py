@@ -34,11 +34,14 @@ def test_geometry_helpers():
 
 def trained_catalog(pool, weights_file) -> tuple[str, dict]:
     """The pool catalog whose default features (its newest run's) are the small network's."""
+    from core.base.iteration import drain
+    from core.curation.predict import predict
     from core.heads.train import train_head
     from tests.features.test_feature_store import head_config
 
     location, ids = pool
-    list(train_head(location, head_config(weights_file, epochs=5)))
+    run_id = list(train_head(location, head_config(weights_file, epochs=5)))[-1].run_id
+    drain(predict(location, run_id))  # the unlabeled images' predictions: what "Colour by predicted label" shows
     return location, ids
 
 
@@ -56,8 +59,11 @@ def test_map_lasso_into_browse_label_and_undo(qtbot, pool, weights_file):
     assert view.colouring.categories == ("red", "green", "blue") and "the tail is drawn on top" in view.legend.text()
     swatches = [view.swatches.item(i).text() for i in range(view.swatches.count())]
     assert swatches == ["red", "green", "blue", "none"]  # one swatch per colour, names as plain text
-    view.colour_box.setCurrentIndex(view.colour_box.findData("unlabeled"))
-    qtbot.waitUntil(lambda: view.colouring is not None and view.colouring.field == "unlabeled", timeout=15000)
+    view.colour_box.setCurrentIndex(view.colour_box.findData("predicted"))
+    qtbot.waitUntil(lambda: view.colouring is not None and view.colouring.field == "predicted", timeout=15000)
+    assert "predictions of run 1" in view.legend.text()
+    rows_predicted = view.colouring.values >= 0
+    assert rows_predicted.sum() == 13  # the unlabeled images were predicted; the labelled ones show as none
     # a lasso around the blue images (labelled and not): Browse shows exactly those
     rows = {int(i): r for r, i in enumerate(made.image_ids)}
     blue = [rows[i] for i in ids["blue"]]
