@@ -9,6 +9,8 @@ Three strategies, each on its own copy of the catalog, 5 rounds of 100 answers e
 "is this image L?", answered from the hidden truth (Yes labels the image, source human; No is remembered):
 
 * ``random``: 100 random unlabeled images not asked before, L = the current model's top label for it;
+* ``random-tail``: 100 random unlabeled images not asked before, L = the run's tail labels in turn (the questions
+  Tailor's queue asks, about random images);
 * ``least-confident``: the 100 unlabeled images not asked before with the lowest top score, L = that top label;
 * ``tailor``: ``tailor suggest`` (core ``suggest``): the run's tail labels taking turns, the images the run calls
   something else first, by prior-corrected score, near-copies left out; the first 100 of its queue.
@@ -41,7 +43,7 @@ from cifar_lt import CLASSES, lt_counts
 
 FOLDER = ROOT / ".bench" / "label-next"
 RARE = CLASSES[-3:]  # horse 139, ship 83, truck 50 training images
-STRATEGIES = ("random", "least-confident", "tailor")
+STRATEGIES = ("random", "random-tail", "least-confident", "tailor")
 
 
 def _features():  # type: ignore[no-untyped-def]
@@ -144,6 +146,11 @@ def questions(strategy: str, catalog: Path, run_id: int, asked: set[int], answer
         report = drain(suggest(str(catalog), "object", None, count=answers, run_id=run_id))
         return [(s.image_id, s.label) for s in report.suggestions[:answers]]
     ids, scores, names = pool_scores(catalog, run_id)
+    if strategy == "random-tail":  # random images asked about the tail labels in turn, as Tailor's queue asks
+        tail = tail_labels(catalog, run_id)
+        fresh_rows = [r for r, i in enumerate(ids) if i not in asked]
+        picked = rng.choice(fresh_rows, size=min(answers, len(fresh_rows)), replace=False)
+        return [(ids[r], tail[n % len(tail)]) for n, r in enumerate(picked)]
     fresh = np.array([i not in asked for i in ids])
     rows = np.flatnonzero(fresh)
     if strategy == "random":
@@ -152,6 +159,19 @@ def questions(strategy: str, catalog: Path, run_id: int, asked: set[int], answer
         top = scores[rows].max(axis=1)
         chosen = rows[np.argsort(top, kind="stable")[:answers]]
     return [(ids[r], names[int(scores[r].argmax())]) for r in chosen]
+
+
+def tail_labels(catalog: Path, run_id: int) -> list[str]:
+    """The run's tail labels, rarest first (what ``tailor suggest`` queues by default)."""
+    from core.analysis.imbalance import assign_groups
+    from core.catalog.runs import get_run
+    from core.catalog.store import Catalog
+
+    with Catalog(str(catalog)) as cat:
+        labels = get_run(cat, run_id).labels
+    groups = assign_groups([label.train for label in labels])
+    tail = [label for label, group in zip(labels, groups) if group == "tail"]
+    return [label.name for label in sorted(tail, key=lambda label: (label.train, label.name))]
 
 
 def pool_scores(catalog: Path, run_id: int) -> tuple[list[int], np.ndarray, list[str]]:
