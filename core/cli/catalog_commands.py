@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--beta", type=float, default=DEFAULT_BETA, help="beta of the effective number (default %(default)s)"
     )
-    p.add_argument("--split", choices=SPLITS, help="count one split only")
+    p.add_argument("--split", choices=(*SPLITS, "all"),
+                   help="count one split (default: train when the catalog has a training split, else all)")  # fmt: skip
     p.add_argument(
         "--groups", default="log", metavar="RULE", help="head/medium/tail rule: log (default), shots or shots:MANY,FEW"
     )

@@ -8,14 +8,26 @@ from core.base.errors import TailorError
 from core.catalog.store import Catalog
 
 
+def shown_split(catalog: Catalog, split: str | None) -> str | None:
+    """The split the statistics show: the one asked for ("all": every split), else the training split when the
+    catalog has one (a balanced test set would hide the training imbalance), else every split."""
+    if split == "all":
+        return None
+    if split is not None:
+        return split
+    return "train" if catalog.image_count("train") > 0 else None
+
+
 def stats_dict(catalog: Catalog, attribute: str, *, beta: float, split: str | None, groups: str) -> dict:
-    """``tailor stats --json``: the attribute's counts summarised by core.analysis.imbalance.summarize."""
+    """``tailor stats --json``: the attribute's counts summarised by core.analysis.imbalance.summarize, of
+    :func:`shown_split` (``split`` says which: a split's name, or "all")."""
     try:
         rule = GroupRule.parse(groups)
         if not 0 <= beta < 1:
             raise ValueError(f"--beta must be in [0, 1), got {beta}")
     except ValueError as exc:
         raise TailorError(str(exc)) from None
+    split = shown_split(catalog, split)
     counts = catalog.label_counts(attribute, split)
     if not counts.labels:
         where = f" in split {split}" if split else ""
@@ -23,7 +35,7 @@ def stats_dict(catalog: Catalog, attribute: str, *, beta: float, split: str | No
             f"attribute '{attribute}' has no labelled images{where} yet "
             f"(tailor import CATALOG SOURCE --attribute {attribute})"
         )
-    return summarize(
+    stats = summarize(
         counts.attribute,
         counts.kind,
         [c.name for c in counts.labels],
@@ -33,11 +45,13 @@ def stats_dict(catalog: Catalog, attribute: str, *, beta: float, split: str | No
         beta=beta,
         rule=rule,
     )
+    stats["split"] = split or "all"
+    return stats
 
 
 def format_stats(stats: dict) -> str:
     """The table ``tailor stats`` prints: one line per label with its share, group, E_n and weights."""
-    where = f"split {stats['split']}" if stats["split"] else "all splits"
+    where = "all splits" if stats["split"] in (None, "all") else f"split {stats['split']}"
     ratio = stats["imbalance_ratio"]
     groups = stats["groups"]
     lines = [

@@ -288,10 +288,23 @@ def test_split_view_counts_one_split(qtbot, tmp_path):
     window = open_window(qtbot, location)
     view = window.view("imbalance")
     qtbot.waitUntil(lambda: view.stats is not None, timeout=5000)
-    assert dict(view.bar_values()) == {"a": 11, "b": 5}
+    # the catalog has a training split: shown first (a balanced test set would hide the imbalance), and said
+    assert dict(view.bar_values()) == {"a": 8, "b": 2} and view.split.currentData() == "train"
+    assert "(train split)" in view.summary.text() and "imbalance ratio <b>4.0" in view.summary.text()
+    assert view.count_axis.names == view.name_axis.names == ["a", "b"]  # every count bar named
+    stats = json.loads(run_cli("stats", str(location), "-a", "x", "--json").stdout)
+    assert stats["split"] == "train" and stats["imbalance_ratio"] == 4.0
+    view.split.setCurrentIndex(view.split.findData(None))
+    qtbot.waitUntil(lambda: view.stats["split"] is None, timeout=5000)
+    assert dict(view.bar_values()) == {"a": 11, "b": 5} and "(all splits)" in view.summary.text()
+    stats = json.loads(run_cli("stats", str(location), "-a", "x", "--split", "all", "--json").stdout)
+    assert stats["split"] == "all" and {i["name"]: i["count"] for i in stats["labels"]} == {"a": 11, "b": 5}
     view.split.setCurrentIndex(view.split.findData("test"))
     qtbot.waitUntil(lambda: view.stats["split"] == "test", timeout=5000)
     assert dict(view.bar_values()) == {"a": 3, "b": 3}
+    window.workspace.state.refresh()  # an edit re-reads the counts: the person's choice of split is kept
+    settle(qtbot, window)
+    assert view.split.currentData() == "test"
 
 
 def test_import_from_the_window_reports_skipped_files_and_saves_them(qtbot, tmp_path):

@@ -62,8 +62,15 @@ def slider_from_beta(beta: float) -> int:
 LOG_BASE = math.log10(0.5)  # where the log-scale bars start: half an image
 
 
-def _counts_and_total(catalog: Catalog, attribute: str, split: str | None) -> tuple[LabelCounts, int]:
-    """Worker thread: images per label, and all images of the split (the status bar's count for all splits)."""
+def _counts_and_total(
+    catalog: Catalog, attribute: str, split: str | None, auto: bool
+) -> tuple[LabelCounts, int]:  # fmt: skip
+    """Worker thread: images per label, and all images of the split (the status bar's count for all splits);
+    ``auto``: of the training split when the catalog has one (what ``tailor stats`` shows by default)."""
+    if auto:
+        from core.cli.stats import shown_split
+
+        split = shown_split(catalog, None)
     return catalog.label_counts(attribute, split), catalog.image_count(split)
 
 
@@ -96,6 +103,7 @@ class ImbalanceView(QWidget):
         self.workspace = workspace
         self.state: CatalogState | None = None
         self.counts: LabelCounts | None = None
+        self.auto_split = True  # show the training split when the catalog has one, until a person chooses
         self.stats: dict | None = None
         self.total_images = 0  # in the catalog (the split shown), labeled or not
         self._latest = Latest(self)
@@ -120,7 +128,7 @@ class ImbalanceView(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
 
-        self.split.currentIndexChanged.connect(self.reload)
+        self.split.currentIndexChanged.connect(self._split_chosen)
         self.rule.currentIndexChanged.connect(self._recompute)
         self.log.toggled.connect(self._draw)
         self.beta.valueChanged.connect(self._recompute)
@@ -149,8 +157,8 @@ class ImbalanceView(QWidget):
         return top
 
     def _count_plot(self) -> None:
-        self.count_plot = pg.PlotWidget()
-        self.count_plot.getAxis("bottom").setStyle(showValues=False)  # the names are under the weights below
+        self.count_axis = CategoryAxis()  # every bar named (the weights below repeat the names)
+        self.count_plot = pg.PlotWidget(axisItems={"bottom": self.count_axis})
         self.count_plot.setMenuEnabled(False)
         self.count_plot.setLabel("left", "images")
         self.count_plot.showGrid(y=True, alpha=0.25)
@@ -196,10 +204,15 @@ class ImbalanceView(QWidget):
 
     # -- data ------------------------------------------------------------------------------------------
 
+    def _split_chosen(self) -> None:
+        self.auto_split = False  # a person chose: kept until another catalog opens
+        self.reload()
+
     def _attach(self) -> None:
         """Follow the catalog's state; the window refreshes it after every edit, so edits reach the view too."""
         self.state = state = self.workspace.state
         assert state is not None
+        self.auto_split = True
         state.changed.connect(self.reload)
         if state.loaded:
             self.reload()
@@ -220,12 +233,18 @@ class ImbalanceView(QWidget):
             state.catalog,
             name,
             split,
+            self.auto_split,
             on_return=self._arrived,
             on_error=lambda exc: self.summary.setText(f"<i>{plain.escape(exc)}</i>"),
         )
 
     def _arrived(self, result: tuple[LabelCounts, int]) -> None:
         self.counts, self.total_images = result
+        shown = self.split.findData(self.counts.split)
+        if shown >= 0 and shown != self.split.currentIndex():  # the training split chosen for the person
+            self.split.blockSignals(True)
+            self.split.setCurrentIndex(shown)
+            self.split.blockSignals(False)
         self._recompute()
 
     def _update_beta_label(self) -> None:
@@ -270,6 +289,7 @@ class ImbalanceView(QWidget):
         brushes = [pg.mkBrush(GROUP_COLOURS[item["group"]]) for item in labels]
         self.count_bars.set(x, heights, brushes, 0.8, base=base)
         self.name_axis.set_names([item["name"] for item in labels])
+        self.count_axis.set_names([item["name"] for item in labels])
         left = self.count_plot.getAxis("left")
         if log and n:
             top = int(math.ceil(max(tops.max(), 1.0)))
@@ -302,7 +322,7 @@ class ImbalanceView(QWidget):
             f"<span style='color:{GROUP_COLOURS[g]}'>■</span> {g} {stats['groups'][g]}" for g in GROUP_COLOURS
         )
         empty = f" · <b>{len(stats['empty_labels'])}</b> empty" if stats["empty_labels"] else ""
-        split = stats["split"] or "all splits"
+        split = "all splits" if stats["split"] in (None, "all") else f"{stats['split']} split"
         unlabeled = max(self.total_images - stats["images"], 0)
         self.summary.setText(
             f"<b>{plain.escape(stats['attribute'])}</b> ({split}): {stats['images']:,} of {self.total_images:,} "
