@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.base.errors import TailorError
 from core.catalog.records import RunStatus
-from core.catalog.runs import RunInfo, get_run, variant_name
+from core.catalog.runs import RunInfo, differences, get_run, variant_name
 from core.catalog.store import Catalog
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def compare(catalog: Catalog, run_ids: list[int], *, resamples: int = DEFAULT_RE
     }
     _add_intervals(table, boot)
     table["seed_groups"] = seed_groups(runs, rows)
+    table["differences"] = differences(runs)  # settings beyond the variant: "batch size 64 / 32"
     add_seed_differences(table)
     return table
 

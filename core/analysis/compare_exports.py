@@ -116,6 +116,10 @@ def _markdown_note(table: dict) -> str:
             )
         notes = sorted({group["seeds_note"] for group in table["seed_groups"] if group.get("seeds_note")})
         note += "".join(f" {text[0].upper()}{text[1:]}." for text in notes)
+    if table.get("differences"):
+        note += (
+            " The runs differ in settings, not only in variant: " + markdown_cell("; ".join(table["differences"])) + "."
+        )
     tests = table.get("test_counts")
     if tests:
         note += (
@@ -207,7 +211,7 @@ def compare_json(table: dict) -> dict:
         ]
         runs.append(item)
     keys = ("attribute", "baseline", "min_test_images", "confidence", "resamples", "bootstrap_seed", "paired_on",
-            "same_test_images", "test_images", "overall_not_marked")  # fmt: skip
+            "same_test_images", "test_images", "overall_not_marked", "differences")  # fmt: skip
     return {
         **{k: table.get(k) for k in keys},
         "labels": [

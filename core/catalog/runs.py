@@ -503,6 +503,44 @@ def final_scores(catalog: Catalog, run_id: int) -> tuple[list[int], list[str], l
     return [r[0] for r in rows], [r[1] for r in rows], [tuple(int(t) for t in r[2].split()) for r in rows], scores
 
 
+SETTINGS = ("image_size", "batch_size", "normalization", "weights", "epochs", "lr", "optimizer")
+SETTING_NAMES = {"image_size": "image size", "batch_size": "batch size", "lr": "learning rate"}
+
+
+def settings(run: RunInfo) -> dict:
+    """How a run was made, beyond its variant and backbone: what ``tailor runs --json`` and the Runs tab show."""
+    config = run.config
+    if config.features_of is not None:
+        weights = f"features of run {config.features_of}"
+    elif config.pretrained == "imagenet":
+        weights = "imagenet"
+    elif config.pretrained:
+        weights = Path(config.pretrained).name
+    else:
+        weights = "random initialisation"
+    return {"image_size": config.pixels, "batch_size": config.batch_size, "normalization": config.normalization,
+            "weights": weights, "epochs": config.epochs, "lr": config.lr, "optimizer": config.optimizer}  # fmt: skip
+
+
+def describe_settings(values: dict) -> str:
+    """ "128 px · batch 64 · inception · imagenet · 30 ep · lr 0.001" for a table cell."""
+    lr = f"lr {values['lr']:g}" if values["lr"] is not None else "lr default"
+    return (f"{values['image_size']} px · batch {values['batch_size']} · {values['normalization']} · "
+            f"{values['weights']} · {values['epochs']} ep · {lr} · {values['optimizer']}")  # fmt: skip
+
+
+def differences(runs: list[RunInfo]) -> list[str]:
+    """The settings in which these runs differ, each with its values in the runs' order ("batch size 64 / 32")."""
+    found = []
+    table = [settings(run) for run in runs]
+    for key in SETTINGS:
+        values = [row[key] for row in table]
+        if len(set(map(str, values))) > 1:
+            shown = " / ".join("default" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+            found.append(f"{SETTING_NAMES.get(key, key)} {shown}")
+    return found
+
+
 def summary(run: RunInfo) -> dict:
     """The JSON of ``tailor train --json`` and ``tailor runs --json``."""
     last = run.last
@@ -528,7 +566,7 @@ def summary(run: RunInfo) -> dict:
         "loss": run.loss,
         "backbone": run.backbone,
         "device": run.device,
-        "epochs": run.epochs,
+        **settings(run),
         "epochs_done": run.epochs_done,
         "seed": run.config.seed,
         "split_seed": run.config.splitting_seed,

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from core.analysis.compare import compare
 from core.base.percent import percent
 from core.catalog.records import RunStatus
-from core.catalog.runs import RunInfo, list_runs, variant_name
+from core.catalog.runs import RunInfo, describe_settings, list_runs, settings, variant_name
 from core.catalog.store import Catalog
 from core.config import Oversampler
 from workbench.viewmodels.requests import (
@@ -56,7 +56,9 @@ from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis
 
 TAB = Tab(title="Runs", menu="R&uns", shortcut="Ctrl+4", position=4, view="RunsView")
-COLUMNS = ("run", "variant", "backbone", "attribute", "status", "top-1", "ACSA", "GM", "macro AP", "duration", "date")
+COLUMNS: tuple[str, ...] = ("run", "variant", "backbone", "settings", "attribute", "status")
+COLUMNS += ("top-1", "ACSA", "GM", "macro AP", "duration", "date")
+STATUS = COLUMNS.index("status")
 
 
 RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED)
@@ -77,6 +79,7 @@ def _cells(run: RunInfo) -> list[str]:
         str(run.id),
         variant_name(run),
         run.backbone,
+        describe_settings(settings(run)),
         run.attribute,
         status,
         percent(last.get("top1")),
@@ -273,8 +276,8 @@ class RunsView(QWidget):
         self.table.setRowCount(len(runs))
         for r, run in enumerate(runs):
             for c, text in enumerate(_cells(run)):
-                item = _item(text, run.id if c == 0 else None, run.message if c == 4 else None)
-                if c == 4 and run.status == RunStatus.FAILED:
+                item = _item(text, run.id if c == 0 else None, run.message if c == STATUS else None)
+                if c == STATUS and run.status == RunStatus.FAILED:
                     item.setForeground(QBrush(QColor("#c0392b")))
                 self.table.setItem(r, c, item)
         self.table.clearSelection()
@@ -405,7 +408,9 @@ class RunsView(QWidget):
     def _compared(self, table: dict) -> None:
         self.table_data = table
         self.compare_table.show_table(table)
-        self.compare_caption.setText(self.compare_table.caption())
+        differ = table.get("differences") or []
+        note = f"\n⚠ These runs differ in settings, not only in variant: {'; '.join(differ)}" if differ else ""
+        self.compare_caption.setText(self.compare_table.caption() + note)
         self._buttons()
 
     def export(self, kind: str, path: str | None = None) -> str | None:
