@@ -250,6 +250,12 @@ def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, 
     window.undo()
     settle(qtbot, window)
     assert dump(wardrobe) == before
+    # the catalog was reverted: the gallery no longer says fixed (it did before issue 30)
+    assert review_view.items[0].image_id not in review_view.fixed
+    assert "✓ fixed" not in model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
+    window.redo()
+    settle(qtbot, window)
+    assert "✓ fixed" in model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
 
 
 @pytest.mark.skipif(not os.environ.get("TAILOR_SCREENSHOTS"), reason="set TAILOR_SCREENSHOTS=DIR to write them")

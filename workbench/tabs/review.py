@@ -73,7 +73,8 @@ class ReviewView(QWidget):
         self.items: list[core_review.ReviewItem] = []
         self._runs_latest, self._load_latest = Latest(self), Latest(self)
         self._select: int | None = None  # a run asked for by review_run, kept until a newer list arrives
-        self.fixed: set[int] = set()  # images relabelled or accepted since the run was read
+        self.fixed: set[int] = set()  # images relabelled or accepted since the run was read (and not undone)
+        self._edits_of: dict[int, int] = {}  # image id -> edits of it applied since the run was read
 
         self._pickers()
         self._matrix()
@@ -170,6 +171,7 @@ class ReviewView(QWidget):
         self.catalog, self.editor = self.workspace.catalog, self.workspace.editor
         assert self.editor is not None
         self.editor.edited.connect(self._edited)
+        self.editor.undone.connect(self._undone)
         self.refresh_runs()
 
     def handle(self, request: Request) -> None:
@@ -244,6 +246,7 @@ class ReviewView(QWidget):
     def _loaded(self, result: tuple[core_review.Review, core_review.Review | None]) -> None:
         self.review, self.other = review, _other = result
         self.fixed.clear()
+        self._edits_of.clear()
         multi = review.multi_label
         self.label.setVisible(multi)
         self.label_caption.setVisible(multi)
@@ -327,9 +330,18 @@ class ReviewView(QWidget):
 
     def _edited(self, edit: Edit) -> None:
         """Images given a label here (or anywhere) since the review was read are marked fixed in the gallery."""
+        self._count(edit, 1)
+
+    def _undone(self, edit: Edit) -> None:
+        """An undone edit no longer fixes its images (``edited`` counted the undo as an edit just before)."""
+        self._count(edit, -2)
+
+    def _count(self, edit: Edit, step: int) -> None:
         shown = {item.image_id: item for item in self.items}
+        for image_id in edit.images:
+            self._edits_of[image_id] = max(0, self._edits_of.get(image_id, 0) + step)
+        self.fixed = {image_id for image_id, n in self._edits_of.items() if n > 0}
         changed = [image_id for image_id in edit.images if image_id in shown]
-        self.fixed.update(changed)
         self.model.set_captions({image_id: self._caption(shown[image_id]) for image_id in changed})
 
     def show_items(self, items: list[core_review.ReviewItem], what: str) -> None:
