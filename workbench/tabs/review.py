@@ -51,7 +51,9 @@ TAB = Tab(title="Review", menu="Re&view", shortcut="Ctrl+5", position=5, view="R
 
 
 def _finished_runs(catalog: Catalog) -> list[tuple[int, str, str]]:
-    return [(r.id, f"run {r.id}: {display_name(r)} ({r.attribute})", r.attribute) for r in finished_runs(catalog)]
+    """Worker thread: the finished runs, newest first (what the tab opens on)."""
+    runs = reversed(finished_runs(catalog))
+    return [(r.id, f"run {r.id}: {display_name(r)} ({r.attribute})", r.attribute) for r in runs]
 
 
 def _load(catalog: Catalog, run_id: int, other: int | None) -> tuple[core_review.Review, core_review.Review | None]:
