@@ -13,6 +13,18 @@ def percent(value: float | None, unit: str = "") -> str:
     return MISSING if value is None else f"{100 * value:.1f}{unit}"
 
 
+def chance(value: float | None) -> str:
+    """A probability that may be tiny, readably: ``0.42`` -> ``"42%"``, ``0.0031`` -> ``"0.31%"``,
+    ``6.87e-06`` -> ``"< 0.01%"``; what the label-issue queue shows as a label's quality."""
+    if value is None:
+        return MISSING
+    if value >= 0.0995:
+        return f"{100 * value:.0f}%"
+    if value >= 0.0001:
+        return f"{100 * value:.2g}%"
+    return "< 0.01%"
+
+
 def points(delta: float | None) -> str:
     """A difference of fractions in percentage points with its sign: ``0.018`` -> ``"+1.8"``."""
     return MISSING if delta is None else f"{100 * delta:+.1f}"

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from core.base.json_text import json_text
+from core.base.percent import chance
 from core.catalog.records import SPLITS
 from core.cli.options import EXIT_OK, command, device, feature_options, opened, positive, run_id, seed
 from core.cli.render import follow_progress
@@ -167,7 +168,7 @@ def run_label_issues(args: argparse.Namespace) -> int:
     for rank_, issue in enumerate(report.issues[: args.limit], 1):
         print(
             f"{rank_:>4}. image {issue.image_id}: {'/'.join(issue.given)} -> {'/'.join(issue.suggested) or 'none'} "
-            f"(quality {issue.quality:.3f}, priority {issue.priority:.3f})  {issue.path}"
+            f"(label quality {chance(issue.quality)}, priority {issue.priority:.3f})  {issue.path}"
         )
     return EXIT_OK
 

@@ -77,3 +77,11 @@ def test_markdown_marks_labels_with_too_few_test_images_and_never_calls_them_bes
     second = text.splitlines()[3]
     assert "**60.0**" not in second  # the best AP of a label too small to compare is not bold
     assert "**100.0**" in text.splitlines()[2]
+
+
+def test_a_tiny_probability_reads_as_a_percentage_not_an_exponent():
+    from core.base.percent import chance
+
+    assert [chance(v) for v in (0.42, 0.0995, 0.0031, 0.0001, 6.87e-06, None)] == [
+        "42%", "10%", "0.31%", "0.01%", "< 0.01%", "–",
+    ]  # fmt: skip

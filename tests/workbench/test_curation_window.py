@@ -97,6 +97,8 @@ def test_label_issues_tab_keep_relabel_and_undo(qtbot, trained):
     row = next(r for r, issue in enumerate(report.issues) if issue.image_id == hidden_tail)
     view.table.selectRow(row)
     assert "labeled red, the features suggest blue" in view.verdict.text()
+    assert "label quality " in view.verdict.text() and "e-0" not in view.verdict.text()  # a percentage, never 6.87e-06
+    assert view.table.item(row, 4).text().endswith("%")
     before = dump(location)
     view.keep_button.click()
     settle(qtbot, window)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.base.percent import chance
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
 from workbench.views.detail import catalog_preview
@@ -190,7 +191,7 @@ class IssuesView(QWidget):
                 str(issue.image_id),
                 "/".join(issue.given),
                 "/".join(issue.suggested) or "none",
-                f"{issue.quality:.3g}",
+                chance(issue.quality),
                 f"{issue.priority:.2f}",
                 "",
             )
@@ -222,7 +223,8 @@ class IssuesView(QWidget):
             return
         self.verdict.setText(
             f"Image {issue.image_id}: labeled {'/'.join(issue.given)}, the features suggest "
-            f"{'/'.join(issue.suggested) or 'no label'} (label quality {issue.quality:.3g})\n{issue.path}"
+            f"{'/'.join(issue.suggested) or 'no label'} (label quality {chance(issue.quality)}: the out-of-sample "
+            f"probability of the given label)\n{issue.path}"
         )
         self._preview.run(
             catalog_preview,
