@@ -45,9 +45,9 @@ def test_predict_then_accept_at_60_percent_precision_and_undo_row_for_row(qtbot,
     qtbot.waitUntil(lambda: browser.predictions.run_id == run_id, timeout=15000)
     assert browser.predictions.accept.isEnabled() and browser.predictions.isVisibleTo(browser)
     assert window.tabs.currentWidget() is browser
-    qtbot.waitUntil(lambda: browser.model.prediction_run == run_id and browser.model.rowCount() == 51, timeout=15000)
-    browser.filters.unlabeled.setChecked(True)
-    qtbot.waitUntil(lambda: browser.model.rowCount() == 6, timeout=15000)
+    # what was predicted is shown at once: the unlabeled images with their predictions (issue 30)
+    qtbot.waitUntil(lambda: browser.model.prediction_run == run_id and browser.model.rowCount() == 6, timeout=15000)
+    assert browser.filters.unlabeled.isChecked() and "the unlabeled ones" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: browser.model.row_info(0) is not None, timeout=15000)
     caption = browser.model.caption(browser.model.row_info(0))
     assert caption.startswith("→ ") and caption.endswith("%"), caption

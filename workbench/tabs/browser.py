@@ -143,6 +143,14 @@ class FilterBar(QWidget):
         self.label.setCurrentIndex(max(index, 0))
         self._quiet = False
 
+    def show_unlabeled(self) -> None:
+        """Only the images without a label of the attribute, any label filter off (the caller applies)."""
+        self._quiet = True
+        self.has.setCurrentIndex(0)
+        self.label.setCurrentIndex(0)
+        self.unlabeled.setChecked(True)
+        self._quiet = False
+
     def select_label(self, label_id: int | None) -> None:
         self._quiet = True
         self.has.setCurrentIndex(0)
@@ -387,16 +395,20 @@ class BrowserView(QWidget):
             run_id,
             scope,
             shown,
-            on_result=lambda result: self._predicted(run_id, result),
+            on_result=lambda result: self._predicted(run_id, result, scope),
         )
 
-    def _predicted(self, run_id: int, result: PredictResult) -> None:
+    def _predicted(self, run_id: int, result: PredictResult, scope: str = "all") -> None:
         if result.cancelled:
             self.status.emit(f"Prediction with run {run_id} cancelled; nothing was written")
             return
+        unlabeled = scope == "unlabeled"
+        if unlabeled:  # what was predicted is what to look at: the unlabeled images, not the labelled ones first
+            self.filters.show_unlabeled()
+        shown = "the unlabeled ones" if unlabeled else "them"
         self.status.emit(
-            f"Run {run_id} predicted {len(result.image_ids):,} images in {result.seconds:.1f} s; Browse shows them "
-            f"(Predictions row)"
+            f"Run {run_id} predicted {len(result.image_ids):,} images in {result.seconds:.1f} s; Browse shows "
+            f"{shown} with their predictions (Predictions row)"
         )
         self.refresh_predictions(run_id)
 
