@@ -43,10 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export-model",
         run_export_model,
         "write a run's model as TorchScript or ONNX",
-        "Export the final model of a finished run (image in: N x 3 x S x S float, ImageNet-normalised; out: "
-        "N x labels logits), and beside it FILE.thresholds.json: per label the score threshold to apply "
-        "(saved with the run by tailor thresholds or the Runs tab, else the smallest reaching --precision on the "
-        "test images) and how scores come from the logits.",
+        "Export the final model of a finished run (image in: N x 3 x S x S float; out: N x labels logits) with "
+        "what a deployer needs inside it (ONNX metadata_props / TorchScript extra file 'tailor': the "
+        "preprocessing, the labels, how scores come from the logits, the thresholds with their test counts, the "
+        "Tailor version and run id), and beside it FILE.thresholds.json (per label the threshold: saved with the "
+        "run by tailor thresholds or the Runs tab, else the smallest reaching --precision on the test images) and "
+        "the model card FILE.card.json and FILE.card.md (data, split sizes, metrics with intervals, how to call "
+        "it: docs/examples/predict_onnx.py).",
         json=None,
     )
     p.add_argument("run", metavar="RUN", type=run_id)
@@ -112,18 +115,17 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_export_model(args: argparse.Namespace) -> int:
-    from core.analysis.operating_points import thresholds_document, thresholds_path
     from core.catalog.outputs import check_output
-    from core.training.export import export_model
+    from core.training.model_card import beside, export_package
 
     check_output(args.out, "--out", force=args.force, catalog=args.catalog)
-    beside = thresholds_path(args.out)
-    check_output(str(beside), "--out's thresholds file", force=args.force, catalog=args.catalog)
+    for what, path in beside(args.out).items():
+        check_output(str(path), f"--out's {what.replace('_', ' ')} file", force=args.force, catalog=args.catalog)
     with opened(args.catalog) as catalog:
-        document = thresholds_document(catalog, args.run, args.precision)
-        path = export_model(catalog, args.run, args.format, args.out)
-    beside.write_text(json_text(document, indent=2) + "\n", encoding="utf-8")
-    for line in document["ignored"]:
+        written = export_package(catalog, args.run, args.format, args.out, args.precision)
+    for line in written["ignored"]:
         print(line, file=sys.stderr)
-    print(f"wrote {args.format} model of run {args.run} to {path} and its thresholds to {beside}")
+    print(f"wrote {args.format} model of run {args.run} to {written['model']} (its preprocessing, labels and "
+          f"thresholds inside), its thresholds to {written['thresholds']} and its model card to {written['card']} "
+          f"and {written['card_markdown']}")  # fmt: skip
     return EXIT_OK

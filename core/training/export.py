@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def load_run_model(catalog: Catalog, run_id: int) -> tuple[Classifier, TrainConf
     return model.eval(), config, run
 
 
-def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
+def export_model(catalog: Catalog, run_id: int, fmt: str, out: str, metadata: dict | None = None) -> Path:
+    """Write the run's model; ``metadata`` (core.training.model_card.metadata) goes into the file: ONNX
+    ``metadata_props`` key ``tailor``, TorchScript extra file ``tailor.json`` (both JSON)."""
     network, config, _ = load_run_model(catalog, run_id)
     model: torch.nn.Module = MirroredViews(network) if config.mirrored_views else network
     example = torch.zeros(1, 3, config.pixels, config.pixels)
@@ -43,7 +46,9 @@ def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # jit.trace is deprecated in favour of torch.export
-            torch.jit.trace(model, example).save(str(target))  # type: ignore[no-untyped-call]  # torch's own
+            traced = torch.jit.trace(model, example)  # type: ignore[no-untyped-call]  # torch's own
+            extra = {"tailor.json": json.dumps(metadata)} if metadata is not None else {}
+            traced.save(str(target), _extra_files=extra)
     elif fmt == "onnx":
         try:
             torch.onnx.export(
@@ -59,6 +64,18 @@ def export_model(catalog: Catalog, run_id: int, fmt: str, out: str) -> Path:
             if "onnx" in str(exc).lower() and "install" in str(exc).lower():
                 raise TailorError("ONNX export needs the onnx package: pip install onnx") from None
             raise
+        if metadata is not None:
+            _onnx_metadata(target, metadata)
     else:
         raise TailorError(f"unknown format '{fmt}' (torchscript or onnx)")
     return target
+
+
+def _onnx_metadata(path: Path, metadata: dict) -> None:
+    """Add ``metadata`` to the ONNX file's ``metadata_props`` (key ``tailor``) in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "tailor", json.dumps(metadata)
+    onnx.save(model, str(path))

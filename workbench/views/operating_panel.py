@@ -8,7 +8,6 @@ Accept predictions. Everything is computed on worker threads.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,16 +59,13 @@ def _save(catalog: Catalog, run_id: int, thresholds: dict[int, float | None], ch
 def _export(location: str, run_id: int, fmt: str, out: str, target: float) -> str:
     """Worker thread: the run's model and its thresholds beside it (as ``tailor export-model``); its own catalog."""
     import_training()
-    from core.analysis.operating_points import thresholds_document, thresholds_path
     from core.catalog.store import Catalog
-    from core.training.export import export_model
+    from core.training.model_card import export_package
 
-    beside = thresholds_path(out)
     with Catalog(location) as catalog:
-        document = thresholds_document(catalog, run_id, target)
-        path = export_model(catalog, run_id, fmt, out)
-    beside.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    return f"Run {run_id}'s model written to {path}, its thresholds to {beside}"
+        written = export_package(catalog, run_id, fmt, out, target)
+    model, card = written["model"], written["card_markdown"].name
+    return f"Run {run_id}'s model written to {model} (its preprocessing and labels inside), its model card to {card}"
 
 
 def points_csv(rows: list[tuple[int, list]], target: float) -> str:
