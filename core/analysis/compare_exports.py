@@ -226,3 +226,53 @@ def compare_json(table: dict) -> dict:
 def _json_value(row: dict, key: str, j: int | None) -> dict:
     value, ci, delta, delta_ci, significant = value_parts(row, key, j)
     return {"value": value, "ci": ci, "delta": delta, "delta_ci": delta_ci, "significant": significant}
+
+
+def compare_text(table: dict, width: int = 100) -> str:
+    """The comparison for a terminal of ``width`` columns: which run is which, the overall metrics, then each label's
+    AP, each as rows with the runs as columns (as many side by side as fit, the rest in further blocks)."""
+    from core.catalog.names import shown
+
+    rows, baseline = table["rows"], table["baseline"]
+    lines = [f"{table['attribute']}: {len(rows)} runs" + (f", differences to run {baseline}" if len(rows) > 1 else "")]
+    lines += [f"  run {row['run_id']}: {shown(row.get('variant', row['loss']), width - 12)[1:-1]}" for row in rows]
+    metrics = [(name, [_cell(row, key, None, row["run_id"] == baseline) for row in rows])
+               for key, name in zip(METRICS, ("top-1", "ACSA", "GM", "macro AP"))]  # fmt: skip
+    lines += _blocks("metric", metrics, rows, width)
+    labels = []
+    for j, (name, n, t) in enumerate(zip(table["labels"], table["train_counts"], table["test_counts"])):
+        mark = " (too few)" if too_few(table, j) else ""
+        labels.append((f"{shown(name, 24)[1:-1]} ({n}/{t}){mark}",
+                       [_cell(row, "ap", j, row["run_id"] == baseline) for row in rows]))  # fmt: skip
+    lines += _blocks("label AP (train/test)", labels, rows, width)
+    note = "Values in %, 95% bootstrap intervals in brackets" if table.get("paired_on") else "Values in %"
+    lines += ["", note + "; *: the difference's interval excludes 0.",
+              "More (head / medium / tail, seed groups): --markdown, --csv or --json."]  # fmt: skip
+    if table.get("same_test_images") is False:
+        lines.append(other_test_sets(table) + ".")
+    if table.get("differences"):
+        lines.append("⚠ These runs differ in settings, not only in variant: " + "; ".join(table["differences"]))
+    return "\n".join(lines)
+
+
+def _blocks(title: str, named: list[tuple[str, list[str]]], rows: list[dict], width: int) -> list[str]:
+    """Rows of (name, one cell per run), the runs as columns: as many runs side by side as ``width`` holds."""
+    first = max(len(title), *(len(name) for name, _ in named))
+    cell = max([len(text) for _, cells in named for text in cells] + [len(f"run {r['run_id']}") for r in rows]) + 2
+    side_by_side = max(1, (width - first) // cell)
+    out: list[str] = []
+    for start in range(0, len(rows), side_by_side):
+        block = range(start, min(len(rows), start + side_by_side))
+        grid = [[title, *(f"run {rows[i]['run_id']}" for i in block)]]
+        grid += [[name, *(cells[i] for i in block)] for name, cells in named]
+        out += ["", *_aligned(grid, width)]
+    return out
+
+
+def _aligned(grid: list[list[str]], width: int) -> list[str]:
+    widths = [max(len(row[c]) for row in grid) for c in range(len(grid[0]))]
+    out = []
+    for row in grid:
+        line = "  ".join(text.ljust(w) if c == 0 else text.rjust(w) for c, (text, w) in enumerate(zip(row, widths)))
+        out.append(line.rstrip())
+    return out

@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare",
         run_compare,
         "compare runs label by label (runs x labels AP table)",
-        "Per-label AP of each run (rows: runs, columns: labels), top-1, ACSA, GM, macro AP with the "
-        "difference to the first run, and head/medium/tail means.",
+        "Top-1, ACSA, GM and macro AP of each run, then each label's AP (labels as rows, runs as columns), with "
+        "95% bootstrap intervals and the difference to the first run, sized to the terminal; --markdown (the "
+        "runs x labels table with head / medium / tail means), --csv or --json for everything.",
         json=None,
     )
     p.add_argument("runs", metavar="RUN", type=run_id, nargs="+")
@@ -98,8 +99,10 @@ def _run_line(run: RunInfo) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    import shutil
+
     from core.analysis.compare import compare
-    from core.analysis.compare_exports import compare_csv, compare_json, compare_markdown
+    from core.analysis.compare_exports import compare_csv, compare_json, compare_markdown, compare_text
 
     if args.resamples < 0:
         raise TailorError("--resamples must be 0 (no intervals) or more")
@@ -109,8 +112,10 @@ def run_compare(args: argparse.Namespace) -> int:
         print(json_text(compare_json(table), indent=2))
     elif args.csv:
         print(compare_csv(table), end="")
-    else:
+    elif args.markdown:
         print(compare_markdown(table))
+    else:
+        print(compare_text(table, shutil.get_terminal_size((100, 24)).columns))
     return EXIT_OK
 
 

@@ -85,3 +85,21 @@ def test_a_tiny_probability_reads_as_a_percentage_not_an_exponent():
     assert [chance(v) for v in (0.42, 0.0995, 0.0031, 0.0001, 6.87e-06, None)] == [
         "42%", "10%", "0.31%", "0.01%", "< 0.01%", "–",
     ]  # fmt: skip
+
+
+def test_the_terminal_table_fits_its_width_overall_metrics_first_then_labels_as_rows():
+    from core.analysis.compare_exports import compare_text
+
+    row = {"run_id": 1, "loss": "nw", "variant": "nw head", "top1": 0.7, "acsa": 0.6, "gm": 0.55, "macro_ap": 0.5,
+           "ap": [0.5] * 19, "groups": {}}  # fmt: skip
+    rows = [dict(row, run_id=i, variant=f"variant {i}") for i in range(1, 8)]
+    table = {"attribute": "sleeve", "labels": [f"label {j}" for j in range(19)], "train_counts": [100] * 19,
+             "test_counts": [5] + [50] * 18, "min_test_images": 10, "too_few": [True] + [False] * 18,
+             "baseline": 1, "rows": rows, "paired_on": None, "differences": ["batch size 64 / 32"]}  # fmt: skip
+    text = compare_text(table, 50)
+    lines = text.splitlines()
+    assert lines[1] == "  run 1: variant 1" and "label 0 (100/5) (too few)" in text
+    assert all(len(line) <= 50 for line in lines if not line.startswith(("Values", "⚠", "More")))
+    assert text.count("label AP (train/test)") > 1  # seven runs do not fit side by side in 50 columns: blocks
+    assert text.count("metric") > 1 and "ACSA" in text
+    assert "⚠ These runs differ in settings, not only in variant: batch size 64 / 32" in text

@@ -40,7 +40,7 @@ def test_seeds_train_one_run_each_on_one_split_and_compare_shows_their_spread(ca
     assert group["runs"] == [r["run_id"] for r in runs] and group["seeds"] == [3, 4, 5]
     acsa = [r["acsa"]["value"] for r in compared["runs"]]
     assert group["mean"]["acsa"] == pytest.approx(sum(acsa) / 3) and group["sd"]["acsa"] >= 0
-    markdown = main_cli("compare", catalog, *[str(r["run_id"]) for r in runs]).stdout
+    markdown = main_cli("compare", catalog, *[str(r["run_id"]) for r in runs], "--markdown").stdout
     assert "nw head, 3 seeds" in markdown and "±" in markdown
 
 

@@ -283,9 +283,12 @@ def test_every_loss_on_fashion_mnist_900_through_the_cli(tmp_path, capsys):
         assert sum(p["count"] for p in data["metrics"]["per_label"]) == 810
     listed = json.loads(run_cli("runs", cat, "--json").stdout)
     assert [r["loss"] for r in listed] == trained
-    table = run_cli("compare", cat, *[str(r["run_id"]) for r in listed])
+    table = run_cli("compare", cat, *[str(r["run_id"]) for r in listed], "--markdown")
     assert table.returncode == 0
     assert sum(line.startswith("| ") for line in table.stdout.splitlines()) == len(trained) + 1  # header + runs
+    terminal = run_cli("compare", cat, *[str(r["run_id"]) for r in listed])  # a terminal's table by default
+    assert terminal.returncode == 0 and "label AP (train/test)" in terminal.stdout
+    assert max(len(line) for line in terminal.stdout.splitlines() if not line.startswith("⚠")) <= 100
 
 
 def test_the_image_cache_changes_nothing_and_forkserver_workers_train(shapes):
