@@ -38,3 +38,37 @@ def test_the_matrix_progress_follows_the_heads_not_only_the_feature_pass():
     assert "Training the matrix: run 2 of 6 (crt, seed 0), epoch 1 of 2" in texts
     heads = [p for p in shown if p is not None and p.text.startswith("Training")]
     assert [p.done for p in heads] == sorted(p.done for p in heads) and heads[-1].done == heads[-1].total
+
+
+def test_review_at_1024_x_700_shows_every_column_and_whole_label_names(qtbot, tmp_path, weights_file):
+    """Twelve labels: every column of the confusion matrix in view, captions on two lines, each cut at its end."""
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from core.catalog.store import Catalog
+    from core.heads.train import train_head
+    from core.ingest.importer import import_source, run
+    from tests.features.test_feature_store import head_config
+
+    rng, rows = np.random.default_rng(0), []
+    for k in range(12):
+        for i in range(8):
+            path = tmp_path / "twelve" / f"{k}-{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(path)
+            rows.append((str(path), f"a_rather_long_label_{k}", "test" if i < 3 else "train"))
+    pd.DataFrame(rows, columns=["path", "labels", "split"]).to_csv(tmp_path / "twelve.csv", index=False)
+    location = str(tmp_path / "twelve.sqlite")
+    with Catalog.create(location) as cat:
+        run(import_source(cat, tmp_path / "twelve.csv", "colour"))
+    list(train_head(location, head_config(weights_file, epochs=1)))
+    window = open_window(qtbot, location)
+    window.resize(1024, 700)
+    review = window.view("review")
+    window.tabs.setCurrentWidget(review)
+    qtbot.waitUntil(lambda: review.review is not None and review.matrix.columnCount() == 12, timeout=15000)
+    qtbot.waitUntil(lambda: review.matrix.horizontalScrollBar().maximum() == 0, timeout=5000)
+    item = review.items[0]
+    caption = review._caption(item)
+    assert caption.count("\n") == 1 and caption.split("\n")[1].startswith("← a_rather_long_label_")

@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -129,6 +129,7 @@ class ReviewView(QWidget):
     def _gallery(self, thumbs: ThumbnailLoader) -> None:
         self.model = ImageGridModel(thumbs, self)
         self.gallery = ImageGridView()
+        self.gallery.delegate.caption_lines = 2  # "74% t-shirt_top" over "← ankle_boot": both labels readable
         self.gallery.setModel(self.model)
         self.gallery.selectionModel().selectionChanged.connect(lambda *_a: self._selection_changed())
         self.fix_label = QComboBox(toolTip="The label to give the selected images")
@@ -297,6 +298,24 @@ class ReviewView(QWidget):
                     plain.tooltip(f"true {review.labels[i]}, predicted {review.labels[j]}: {n} ({100 * share:.0f}%)")
                 )
                 self.matrix.setItem(i, j, item)
+        self._fit_matrix()
+
+    def _fit_matrix(self) -> None:
+        """Every column in view: the matrix takes the width its columns need (at most 55% of the tab), its columns
+        narrower when that is not enough."""
+        columns = self.matrix.columnCount()
+        if columns == 0:
+            return
+        frame = 2 * self.matrix.frameWidth() + self.matrix.verticalScrollBar().sizeHint().width() + 4
+        names = self.matrix.verticalHeader().sizeHint().width()
+        room = int(0.55 * self.width()) - names - frame - 24  # the "← true" label beside it
+        size = max(22, min(34, room // columns))
+        self.matrix.horizontalHeader().setDefaultSectionSize(size)
+        self.matrix_box.setMinimumWidth(names + frame + 24 + size * columns)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_matrix()
 
     # -- listing ----------------------------------------------------------------------------------------------
 
@@ -325,10 +344,10 @@ class ReviewView(QWidget):
         self.show_items(items, f"true {labels[row]} predicted as {labels[column]}")
 
     def _caption(self, item: core_review.ReviewItem) -> str:
-        fixed = "✓ fixed · " if item.image_id in self.fixed else ""
-        # the confidence and the prediction first, the true label last: elided in the middle, both ends stay
+        fixed = "✓ " if item.image_id in self.fixed else ""
+        # the confidence and the prediction on the first line, the true label on the second: each cut at its end
         predicted, truth = "/".join(item.predicted) or "–", "/".join(item.truth) or "–"
-        return f"{fixed}{100 * item.confidence:.0f}% {predicted} ← {truth}"
+        return f"{fixed}{100 * item.confidence:.0f}% {predicted}\n← {truth}{' (fixed)' if fixed else ''}"
 
     def _edited(self, edit: Edit) -> None:
         """Images given a label here (or anywhere) since the review was read are marked fixed in the gallery."""

@@ -49,6 +49,7 @@ PAGE = 200
 MAX_PAGES = 30
 IdRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
+LINE_HEIGHT = 15  # pixels a further caption line adds to a cell
 CellRole = Qt.ItemDataRole.UserRole + 3  # (thumbnail or None, caption): what the delegate paints
 
 
@@ -312,6 +313,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, cell: int = 112, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cell = cell
+        self.caption_lines = 1  # a caption's lines ("\n"); one line is elided in the middle, more at each end
         self._font: QFont | None = None
         self._placeholders: dict[bool, QImage] = {}  # selected -> placeholder on that background
         self._strips: OrderedDict[tuple[str, bool], QImage] = OrderedDict()
@@ -323,7 +325,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._cells.clear()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return QSize(self.cell + 12, self.cell + 30)
+        return QSize(self.cell + 12, self.cell + 30 + LINE_HEIGHT * (self.caption_lines - 1))
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -408,16 +410,22 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.9))
         palette = option.palette
         metrics = QFontMetrics(self._font)
-        strip = QImage(max(1, width), metrics.height() + 2, QImage.Format.Format_RGB32)
+        lines = text.split("\n")[: self.caption_lines]
+        # one line: elided in the middle, both ends stay (a score at the end); several: each cut at its end, so a
+        # label keeps its first letters ("74% t-shirt_t…" over "← ankle_boot", never "74% t-s…le_boot")
+        mode = Qt.TextElideMode.ElideMiddle if len(lines) == 1 else Qt.TextElideMode.ElideRight
+        step = min(metrics.height(), LINE_HEIGHT)
+        strip = QImage(max(1, width), step * len(lines) + 2, QImage.Format.Format_RGB32)
         strip.fill(palette.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base))
         painter = QPainter(strip)
         painter.setFont(self._font)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        painter.drawText(
-            strip.rect(),
-            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-            metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width),  # both ends stay (a score at the end)
-        )
+        for n, line in enumerate(lines):
+            painter.drawText(
+                QRect(0, n * step, strip.width(), step + 2),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                metrics.elidedText(line, mode, width),
+            )
         painter.end()
         self._strips[key] = strip
         while len(self._strips) > self.STRIPS:
