@@ -205,8 +205,8 @@ def seed_groups(runs: list[RunInfo], rows: list[dict]) -> list[dict]:
         grouped.setdefault(_group_key(run), []).append(index)
     result = []
     for members in grouped.values():
-        if len(members) < 2:
-            continue
+        if len(members) < 2 or len({runs[i].config.seed for i in members}) < len(members):
+            continue  # one run, or runs of one seed (trained again on changed labels): not a spread over seeds
         chosen = [rows[i] for i in members]
         result.append(
             {

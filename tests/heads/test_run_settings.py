@@ -55,3 +55,14 @@ def test_the_runs_tab_shows_the_settings_and_warns_when_compared_runs_differ(qtb
     runs.select_runs([first, second])
     qtbot.waitUntil(lambda: "differ in settings" in runs.compare_caption.text(), timeout=30000)
     assert "batch size" in runs.compare_caption.text() and "learning rate" in runs.compare_caption.text()
+
+
+def test_runs_of_one_seed_are_not_a_seed_group(shapes, weights_file):
+    """Two runs of the same settings and seed (trained again after labels changed) are not 'x 2 seeds'."""
+    first = finished(train_head(shapes, head_config(weights_file))).run_id
+    second = finished(train_head(shapes, head_config(weights_file))).run_id
+    third = finished(train_head(shapes, head_config(weights_file, seed=1))).run_id
+    with Catalog(shapes) as cat:
+        assert compare(cat, [first, second], resamples=0)["seed_groups"] == []
+        groups = compare(cat, [first, third], resamples=0)["seed_groups"]
+    assert [group["seeds"] for group in groups] == [[0, 1]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPointF, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QPointF, Qt
 
 from core.analysis.review import label_thresholds, load_review, misclassified
 from core.catalog.runs import final_scores, list_runs
@@ -182,6 +182,18 @@ def test_a_failed_run_shows_its_message_and_the_window_lives(qtbot, wardrobe):
     assert jobs[0].status == "failed" and "puff" in jobs[0].message
     assert "failed" in window.view("training").jobs.item(0).text()
     assert window.isVisible()
+    # issue 30: a long failure message never widens the settings past the window (nor cuts the Train button)
+    panel = window.view("training")
+    window.resize(1024, 700)
+    settle(qtbot, window)
+    content = panel.train_button.parentWidget()
+    before = content.minimumSizeHint().width()
+    panel.progress_text.setText("failed: /a/" + "very_long_unbroken_folder_name/" * 12 + "image.png is unreadable")
+    settle(qtbot, window)
+    assert content.minimumSizeHint().width() == before
+    button = panel.train_button
+    assert button.mapTo(window, QPoint(button.width(), 0)).x() <= window.width()
+    assert panel.splitter.sizes()[1] > 300  # the plots keep their room
 
 
 def test_review_gallery_lists_the_misclassified_images_and_fixes_a_label(qtbot, wardrobe):

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -147,6 +148,7 @@ class RunsView(QWidget):
         splitter.addWidget(self.bottom)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([260, 340])  # the runs table shows several runs, the comparison the rest
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self._poll = QTimer(self, interval=5000)
@@ -199,7 +201,7 @@ class RunsView(QWidget):
         column.addWidget(self.duplicates_note)
         return _panel(
             [
-                (QLabel("Runs of this catalog (from the window and the CLI)"), 1),
+                (self._shrinking_label("Runs of this catalog (from the window and the CLI)"), 1),
                 (self.resume_button, 0),
                 (self.browse_button, 0),
                 (self.plot_button, 0),
@@ -208,6 +210,13 @@ class RunsView(QWidget):
             ],
             body,
         )
+
+    @staticmethod
+    def _shrinking_label(text: str) -> QLabel:
+        """A caption that gives way to the buttons beside it (they are never clipped)."""
+        label = plain.label(text, toolTip=text)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        return label
 
     def _compare_panel(self) -> QWidget:
         self.baseline = QComboBox(toolTip="Differences are to this run")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QProgressDialog,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -250,7 +251,9 @@ class TrainingPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.jobs.currentRowChanged.connect(lambda _r: self._buttons())
         self.progress = QProgressBar(textVisible=True)
-        self.progress_text = plain.label("Nothing is training.")
+        self.progress_text = plain.label("Nothing is training.", wordWrap=True)
+        # a long message (an unbroken path) never widens the settings pane: it wraps, or is cut (the queue keeps it)
+        self.progress_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
         for button in (self.up, self.down, self.remove):
             buttons.addWidget(button)
