@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QRadioButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QCheckBox, QComboBox, QGridLayout, QRadioButton, QWidget
 
 from core.config import OFFERED_BACKBONES, PREFERRED_FOR_HEADS, TrainConfig
 from core.training.backbone_list import BackboneInfo, bundled_infos
@@ -67,13 +67,13 @@ class ModelSource(QObject):
         group = QButtonGroup(self)
         group.addButton(self.whole)
         group.addButton(self.heads)
-        self.mode = QWidget()
-        row = QHBoxLayout(self.mode)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.whole)
-        row.addWidget(self.heads)
-        row.addWidget(self.mirrored)
-        row.addStretch(1)
+        self.mode = QWidget()  # the two choices on one line, the option of heads under them: a narrow settings pane
+        grid = QGridLayout(self.mode)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.whole, 0, 0)
+        grid.addWidget(self.heads, 0, 1)
+        grid.addWidget(self.mirrored, 1, 1)
+        grid.setColumnStretch(2, 1)
         self.backbone = QComboBox(toolTip="torchvision networks, and timm models as timm:NAME")
         self.backbone.addItems(CHOICES)
         self.pretrained = QComboBox(
