@@ -72,3 +72,20 @@ def test_review_at_1024_x_700_shows_every_column_and_whole_label_names(qtbot, tm
     item = review.items[0]
     caption = review._caption(item)
     assert caption.count("\n") == 1 and caption.split("\n")[1].startswith("← a_rather_long_label_")
+
+
+def test_the_matrix_hint_to_train_a_run_first_goes_once_a_run_exists(qtbot, shapes, weights_file):
+    from core.heads.train import train_head
+    from tests.features.test_feature_store import head_config
+    from tests.heads.test_heads import finished
+    from workbench.tabs.matrix import NO_RUN_HINT
+
+    window = open_window(qtbot, shapes)
+    matrix = window.view("matrix")
+    window.tabs.setCurrentWidget(matrix)
+    qtbot.waitUntil(lambda: matrix.caption.text() == NO_RUN_HINT, timeout=15000)
+    finished(train_head(shapes, head_config(weights_file)))
+    window.tabs.setCurrentWidget(window.view("browser"))
+    window.tabs.setCurrentWidget(matrix)  # shown again: the runs finished since are read
+    qtbot.waitUntil(lambda: matrix.features.count() > 0, timeout=15000)
+    assert matrix.caption.text() != NO_RUN_HINT and matrix.train_button.isEnabled()

@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 
 TAB = Tab(title="Matrix", menu="Variant &matrix", shortcut="Ctrl+7", position=7, view="MatrixView")
 TICKS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+NO_RUN_HINT = (
+    "Train one run of this attribute first (heads on a pretrained backbone are fastest): the matrix trains every "
+    "variant on that run's features."
+)
 
 
 def _sources(catalog: Catalog, attribute: str) -> list[tuple[int, str]]:
@@ -193,10 +197,9 @@ class MatrixView(QWidget):
         ready = attribute is not None and self.features.count() > 0 and bool(self.variants())
         self.train_button.setEnabled(ready)
         if attribute is not None and self.features.count() == 0:
-            self.caption.setText(
-                "Train one run of this attribute first (heads on a pretrained backbone are fastest): the matrix "
-                "trains every variant on that run's features."
-            )
+            self.caption.setText(NO_RUN_HINT)
+        elif self.caption.text() == NO_RUN_HINT:  # a run arrived: the hint no longer applies
+            self.caption.setText("Choose the variants and seeds, then Train matrix.")
         for button in (self.csv_button, self.markdown_button):
             button.setEnabled(self.table_data is not None)
 
