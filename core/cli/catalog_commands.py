@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "demo",
         run_demo,
-        "build the demo catalog of drawn garments",
+        "build a demo catalog: drawn garments, or CIFAR-10-LT",
         "Draw a few hundred garments (no download), import them into a catalog with a long-tailed "
         "single-label attribute 'sleeve' and a multi-label attribute 'style', and print their statistics.",
         catalog=False,
@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default="tailor-demo", metavar="DIR", help="folder for images and catalog (default ./tailor-demo)"
     )
     p.add_argument("--no-gui", action="store_true", help="only build the catalog and print its statistics")
+    p.add_argument("--dataset", choices=("garments", "cifar10-lt"), default="garments",
+                   help="garments (drawn, no download; default) or cifar10-lt (CIFAR-10, long-tailed)")  # fmt: skip
+    p.add_argument("--from", dest="archive", metavar="ARCHIVE",
+                   help="cifar10-lt: CIFAR-10's cifar-10-python.tar.gz, or a tar of train|test/<class>/ images "
+                   "(default: download through torchvision)")  # fmt: skip
+    p.add_argument("--ratio", type=float, default=100.0, help="cifar10-lt: imbalance ratio (default 100)")
+    p.add_argument("--with-unlabeled", action="store_true",
+                   help="cifar10-lt: also import the other training images, without a label")  # fmt: skip
     p.add_argument(
         "--force", action="store_true", help="write the demo's files into DIR even over files a demo did not make"
     )
@@ -217,7 +225,41 @@ def run_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_cifar_demo(args: argparse.Namespace) -> int:
+    """``tailor demo --dataset cifar10-lt``: CIFAR-10-LT as a catalog (core.ingest.cifar_demo)."""
+    import csv
+
+    from core.ingest.cifar_demo import download, manifest, unpack
+    from core.ingest.importer import import_source, run
+
+    if not args.ratio >= 1:
+        raise TailorError("--ratio must be at least 1")
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise TailorError(f"--out {out} is a file, not a folder")
+    location = out / "catalog.sqlite"
+    if location.exists() and not args.force:
+        raise TailorError(f"{location} exists: choose another --out, or pass --force to import into it again")
+    out.mkdir(parents=True, exist_ok=True)
+    archive = Path(args.archive).expanduser() if args.archive else download(out / "download")
+    tree = unpack(archive, out)
+    rows, counts = manifest(tree, args.ratio, args.with_unlabeled)
+    with open(out / "cifar10-lt.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "labels", "split"])
+        writer.writerows(rows)
+    with Catalog(location, create=True) as catalog:
+        report = run(import_source(catalog, out / "cifar10-lt.csv", "object"))
+        print(f"object: {report.summary()}")
+        print(f"training images per class: {', '.join(map(str, counts))} (ratio {args.ratio:g})\n")
+        print(format_stats(stats_dict(catalog, "object", beta=DEFAULT_BETA, split=None, groups="log")))
+    print(f"\ndemo catalog: {location}")
+    return EXIT_OK if args.no_gui else _open_window(args, str(location))
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    if args.dataset == "cifar10-lt":
+        return run_cifar_demo(args)
     from core.ingest.demo import conflicts, demo_files, generate
     from core.ingest.importer import import_source, run
 

@@ -1,0 +1,139 @@
+"""Sample data as a command: CIFAR-10-LT (Cui et al. 2019; Cao et al. 2019) as a Tailor catalog.
+
+The training split keeps n_i = n_max x (1 / ratio) ^ (i / 9) images of class i (the first files of each class, in
+file-name order; ratio 100 over CIFAR-10: 5,000, 2,997, ..., 50 = 12,406), the test split all of CIFAR-10's balanced
+test images; ``with_unlabeled`` imports the other training images without a label (what Label next and the map
+find rare images among).
+
+The images come from an archive: CIFAR-10's own Python archive (``cifar-10-python.tar.gz``, what torchvision
+downloads; its images are written out as PNG files) or a tree of ``train|test/<class>/<image>`` files in a tar
+archive. Without ``--from``, torchvision downloads the Python archive; offline, one line says what to fetch.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from core.base.errors import TailorError
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+def lt_counts(available: list[int], ratio: float) -> list[int]:
+    """Training images kept per class (class i in order): the largest class's count decaying to 1 / ratio of it."""
+    top = max(available)
+    return [max(1, min(n, int(top * (1 / ratio) ** (i / max(len(available) - 1, 1))))) for i, n in enumerate(available)]
+
+
+def unpack(archive: Path, folder: Path) -> Path:
+    """A ``train|test/<class>/`` tree of the archive's images under ``folder`` (written once)."""
+    tree = folder / "cifar10"
+    if (tree / "train").is_dir() and (tree / "test").is_dir():
+        return tree
+    if not archive.is_file():
+        raise TailorError(f"--from {archive}: no such file")
+    try:
+        with tarfile.open(archive) as tar:
+            names = tar.getnames()
+            if any(name.startswith("cifar-10-batches-py") for name in names):
+                tar.extractall(folder / "raw", filter="data")
+                _write_python_batches(folder / "raw" / "cifar-10-batches-py", tree)
+            else:
+                tar.extractall(folder / "raw", filter="data")
+                _move_tree(folder / "raw", tree)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise TailorError(f"--from {archive}: not a readable tar archive ({exc})") from None
+    shutil.rmtree(folder / "raw", ignore_errors=True)
+    return tree
+
+
+def _write_python_batches(batches: Path, tree: Path) -> None:
+    from PIL import Image
+
+    meta = batches / "batches.meta"
+    if not meta.is_file():
+        raise TailorError("the archive has cifar-10-batches-py but no batches.meta: download it again")
+    with open(meta, "rb") as fh:
+        names = [str(n) for n in _load(fh)["label_names"]]
+    for split, files in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        count = 0
+        for file in files:
+            with open(batches / file, "rb") as fh:
+                batch = _load(fh)
+            images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            for pixels, label in zip(images, batch["labels"]):
+                target = tree / split / names[label] / f"{count:05d}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(target)
+                count += 1
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """CIFAR-10's batches are pickles of dicts, lists and NumPy arrays; an archive from elsewhere may carry a pickle
+    that runs code when loaded: only NumPy's array reconstruction is let through."""
+
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})  # fmt: skip
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise TailorError(f"the archive's CIFAR batches ask for {module}.{name}: not CIFAR-10's own files")
+        return super().find_class(module, name)
+
+
+def _load(fh: object) -> dict:
+    try:
+        loaded = _ArraysOnly(fh, encoding="latin1").load()  # type: ignore[arg-type]
+    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise TailorError(f"the archive's CIFAR batches cannot be read ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise TailorError("the archive's CIFAR batches are not CIFAR-10's own files")
+    return loaded
+
+
+def _move_tree(raw: Path, tree: Path) -> None:
+    """The archive's ``train`` and ``test`` folders (at its top or one folder down) become the tree."""
+    top = raw if (raw / "train").is_dir() else next((p for p in raw.iterdir() if (p / "train").is_dir()), None)
+    if top is None or not (top / "test").is_dir():
+        raise TailorError("the archive holds neither cifar-10-batches-py nor train/ and test/ folders of images")
+    tree.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "test"):
+        (top / split).rename(tree / split)
+
+
+def download(folder: Path) -> Path:
+    """CIFAR-10's Python archive through torchvision (checked by its MD5); one line naming what to fetch offline."""
+    from torchvision.datasets import CIFAR10
+
+    target: Path = folder / str(CIFAR10.filename)
+    if target.is_file():
+        return target
+    try:
+        CIFAR10(str(folder), train=True, download=True)
+    except Exception as exc:  # urllib, SSL, socket: every way of being offline
+        raise TailorError(
+            f"cannot download CIFAR-10 ({type(exc).__name__}: offline?): fetch {URL} (163 MB) on a machine with "
+            "internet, then tailor demo --dataset cifar10-lt --from cifar-10-python.tar.gz"
+        ) from None
+    return target
+
+
+def manifest(tree: Path, ratio: float, with_unlabeled: bool) -> tuple[list[tuple[str, str, str]], list[int]]:
+    """Rows (path, label or "", split) of the LT catalog, and the training images kept per class."""
+    classes = sorted(p.name for p in (tree / "train").iterdir() if p.is_dir())
+    order = [c for c in CLASSES if c in classes] + [c for c in classes if c not in CLASSES]
+    files = {c: sorted((tree / "train" / c).iterdir()) for c in order}
+    counts = lt_counts([len(files[c]) for c in order], ratio)
+    rows = []
+    for c, n in zip(order, counts):
+        rows += [(str(f), c, "train") for f in files[c][:n]]
+        if with_unlabeled:
+            rows += [(str(f), "", "train") for f in files[c][n:]]
+        rows += [(str(f), c, "test") for f in sorted((tree / "test" / c).iterdir())]
+    return rows, counts

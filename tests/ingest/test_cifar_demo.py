@@ -1,0 +1,101 @@
+"""``tailor demo --dataset cifar10-lt``: CIFAR-10-LT as a catalog from CIFAR-10's own archive or a tree of images,
+a hostile pickle refused, and the offline message naming what to fetch."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.ingest.cifar_demo import CLASSES, lt_counts
+from tests.conftest import main_cli
+
+
+def python_archive(path: Path, per_class: int = 6, hostile: bool = False) -> Path:
+    """A small archive in CIFAR-10's Python format (pickled dicts of NumPy arrays)."""
+    rng = np.random.default_rng(0)
+
+    def batch(n: int) -> bytes:
+        labels = [i % 10 for i in range(n)]
+        data = rng.integers(0, 255, (n, 3072), dtype=np.uint8)
+        return pickle.dumps({"data": data, "labels": labels}, protocol=2)
+
+    members = {"cifar-10-batches-py/batches.meta": pickle.dumps({"label_names": list(CLASSES)}, protocol=2)}
+    for i in range(1, 6):
+        members[f"cifar-10-batches-py/data_batch_{i}"] = batch(2 * per_class)
+    members["cifar-10-batches-py/test_batch"] = batch(20)
+    if hostile:
+
+        class Boom:
+            def __reduce__(self):
+                return (print, ("pwned",))
+
+        members["cifar-10-batches-py/test_batch"] = pickle.dumps(Boom())
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_lt_counts_follow_the_protocol():
+    assert lt_counts([5000] * 10, 100) == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    assert lt_counts([3, 3], 100) == [3, 1]
+
+
+def test_cifar10_lt_from_cifar_s_own_archive(tmp_path):
+    archive = python_archive(tmp_path / "cifar-10-python.tar.gz")
+    out = tmp_path / "demo"
+    result = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui",
+                      "--with-unlabeled")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(main_cli("stats", str(out / "catalog.sqlite"), "-a", "object", "--json").stdout)
+    assert stats["split"] == "train" and stats["imbalance_ratio"] == 10.0  # 10 down to 1
+    counts = {item["name"]: item["count"] for item in stats["labels"]}
+    assert counts["airplane"] == 10 and counts["truck"] == 1
+    info = main_cli("info", str(out / "catalog.sqlite"), "--json")
+    assert json.loads(info.stdout)["images"] == 60 + 20  # every training image (some unlabeled) and the test set
+    again = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui")
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_a_tree_archive_works_and_a_hostile_pickle_is_refused(tmp_path):
+    tree = tmp_path / "jpg"
+    for split, n in (("train", 4), ("test", 2)):
+        for c in CLASSES:
+            for i in range(n):
+                target = tree / split / c / f"{i:04d}.jpg"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (32, 32), (i * 40, 90, 160)).save(target)
+    archive = tmp_path / "cifar10-jpg.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree / "train", arcname="train")
+        tar.add(tree / "test", arcname="test")
+    result = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(tmp_path / "a"),
+                      "--no-gui")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "training images per class: 4, 2, 1, 1, 1, 1, 1, 1, 1, 1" in result.stdout
+    hostile = python_archive(tmp_path / "bad.tar.gz", hostile=True)
+    refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(hostile), "--out", str(tmp_path / "b"),
+                       "--no-gui")  # fmt: skip
+    assert refused.returncode == 2 and "builtins.print: not CIFAR-10's own files" in refused.stderr
+    not_tar = tmp_path / "x.tar.gz"
+    not_tar.write_bytes(b"not an archive")
+    refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(not_tar), "--out", str(tmp_path / "c"))
+    assert refused.returncode == 2 and "not a readable tar archive" in refused.stderr
+
+
+def test_offline_the_message_names_what_to_fetch(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10
+
+    monkeypatch.setattr(CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")  # nothing listens there
+    refused = main_cli("demo", "--dataset", "cifar10-lt", "--out", str(tmp_path / "d"), "--no-gui")
+    assert refused.returncode == 2
+    assert "cannot download CIFAR-10" in refused.stderr and "cifar-10-python.tar.gz" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
