@@ -8,7 +8,7 @@ from typing import Any
 from core.base.json_text import json_text
 from core.base.percent import chance
 from core.catalog.records import SPLITS
-from core.cli.options import EXIT_OK, command, device, feature_options, opened, positive, run_id, seed
+from core.cli.options import EXIT_OK, command, device_option, feature_options, opened, positive, run_id, seed
 from core.cli.render import follow_progress
 
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     scope.add_argument("--all", action="store_true", help="every image of the catalog")
     scope.add_argument("--split", choices=SPLITS, help="the images of one split")
     p.add_argument("--attribute", "-a", metavar="NAME", help="refuse unless the run was trained on this attribute")
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    device_option(p)
     register_label_issues(sub)
     register_duplicates(sub)
 
@@ -115,7 +115,7 @@ def register_label_issues(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--limit", type=positive, default=30, metavar="N", help="issues printed without --json (default 30)")
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    device_option(p)
 
 
 def _feature_or_fold(event: Any) -> tuple[str, int, int] | None:
@@ -190,7 +190,7 @@ def register_duplicates(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=0.95, help="cosine similarity of near duplicates (0.95)")
     p.add_argument("--exact-only", action="store_true", help="only identical files (no features needed)")
     p.add_argument("--limit", type=positive, default=50, metavar="N", help="pairs printed without --json (default 50)")
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    device_option(p)
 
 
 def run_duplicates(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.base.json_text import json_text
 from core.catalog.names import shown
-from core.cli.options import EXIT_OK, command, device, feature_options, opened, positive, run_id
+from core.cli.options import EXIT_OK, command, device_option, feature_options, opened, positive, run_id
 from core.cli.render import follow_progress
 
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attribute", "-a", metavar="NAME", help="labels shown, and --unlabeled, of this attribute")
     p.add_argument("--unlabeled", action="store_true", help="only images without a label (of --attribute, else of any)")
     feature_options(p, "features (default: the attribute's newest finished run, else the best bundled backbone)")
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    device_option(p)
     _register_suggest(sub)
     _register_answer(sub)
     _register_map(sub)
@@ -54,7 +54,7 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
                    help="with --png: label, predicted, confidence, disagrees, split, group or unlabeled")  # fmt: skip
     p.add_argument("--run", type=run_id, metavar="RUN", help="the run whose stored predictions colour the PNG")
     p.add_argument("--force", action="store_true", help="replace an existing --png file")
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    device_option(p)
 
 
 def _register_suggest(sub: argparse._SubParsersAction) -> None:
@@ -75,8 +75,8 @@ def _register_suggest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", "-n", type=positive, default=50, metavar="N", help="images per label (default 50)")
     p.add_argument("--run", type=run_id, metavar="RUN", help="the run that ranks (default: the newest finished)")
     p.add_argument("--no-diversity", dest="diverse", action="store_false",
-                   help="the best images by score, without keeping one per cluster")  # fmt: skip
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+                   help="the best images by score, near-copies included")  # fmt: skip
+    device_option(p)
 
 
 def _register_answer(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ import argparse
 
 from core.base.iteration import drain
 from core.base.json_text import json_text
-from core.cli.options import EXIT_OK, command, device, feature_options, opened
+from core.cli.options import EXIT_OK, command, device_option, feature_options, opened
 from core.cli.render import follow_progress
 
 
@@ -45,7 +45,7 @@ def register_features(sub: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--mirrored", action="store_true", help="features of the images flipped left to right (a store of its own)"
     )
-    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    device_option(p)
     p.add_argument("--distributed", action="store_true", help="one process of a torchrun group (see above)")
 
 

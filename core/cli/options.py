@@ -56,6 +56,11 @@ def device(text: str) -> str:
     return text
 
 
+def device_option(p: argparse.ArgumentParser) -> None:
+    """``--device``: where a command computes (auto: cuda, then mps, then cpu)."""
+    p.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+
+
 def positive(text: str) -> int:
     value = _whole(text, "a count")
     if value < 1:
