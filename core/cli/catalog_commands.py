@@ -229,7 +229,8 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
     """``tailor demo --dataset cifar10-lt``: CIFAR-10-LT as a catalog (core.ingest.cifar_demo)."""
     import csv
 
-    from core.ingest.cifar_demo import download, manifest, unpack
+    from core.cli.demo_data import download
+    from core.ingest.cifar_demo import manifest, unpack
     from core.ingest.importer import import_source, run
 
     if not args.ratio >= 1:

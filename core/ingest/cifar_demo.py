@@ -7,7 +7,8 @@ find rare images among).
 
 The images come from an archive: CIFAR-10's own Python archive (``cifar-10-python.tar.gz``, what torchvision
 downloads; its images are written out as PNG files) or a tree of ``train|test/<class>/<image>`` files in a tar
-archive. Without ``--from``, torchvision downloads the Python archive; offline, one line says what to fetch.
+archive. Without ``--from``, torchvision downloads the Python archive (:mod:`core.cli.demo_data`: this module stays
+free of torch); offline, one line says what to fetch.
 """
 
 from __future__ import annotations
@@ -105,23 +106,6 @@ def _move_tree(raw: Path, tree: Path) -> None:
     tree.mkdir(parents=True, exist_ok=True)
     for split in ("train", "test"):
         (top / split).rename(tree / split)
-
-
-def download(folder: Path) -> Path:
-    """CIFAR-10's Python archive through torchvision (checked by its MD5); one line naming what to fetch offline."""
-    from torchvision.datasets import CIFAR10
-
-    target: Path = folder / str(CIFAR10.filename)
-    if target.is_file():
-        return target
-    try:
-        CIFAR10(str(folder), train=True, download=True)
-    except Exception as exc:  # urllib, SSL, socket: every way of being offline
-        raise TailorError(
-            f"cannot download CIFAR-10 ({type(exc).__name__}: offline?): fetch {URL} (163 MB) on a machine with "
-            "internet, then tailor demo --dataset cifar10-lt --from cifar-10-python.tar.gz"
-        ) from None
-    return target
 
 
 def manifest(tree: Path, ratio: float, with_unlabeled: bool) -> tuple[list[tuple[str, str, str]], list[int]]:
