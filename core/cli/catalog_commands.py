@@ -229,7 +229,7 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
     """``tailor demo --dataset cifar10-lt``: CIFAR-10-LT as a catalog (core.ingest.cifar_demo)."""
     import csv
 
-    from core.cli.demo_data import download
+    from core.cli.demo_data import download, is_python_archive, python_archive_tree
     from core.ingest.cifar_demo import manifest, unpack
     from core.ingest.importer import import_source, run
 
@@ -243,7 +243,7 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
         raise TailorError(f"{location} exists: choose another --out, or pass --force to import into it again")
     out.mkdir(parents=True, exist_ok=True)
     archive = Path(args.archive).expanduser() if args.archive else download(out / "download")
-    tree = unpack(archive, out)
+    tree = python_archive_tree(archive, out) if is_python_archive(archive) else unpack(archive, out)
     rows, counts = manifest(tree, args.ratio, args.with_unlabeled)
     with open(out / "cifar10-lt.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -5,25 +5,24 @@ file-name order; ratio 100 over CIFAR-10: 5,000, 2,997, ..., 50 = 12,406), the t
 test images; ``with_unlabeled`` imports the other training images without a label (what Label next and the map
 find rare images among).
 
-The images come from an archive: CIFAR-10's own Python archive (``cifar-10-python.tar.gz``, what torchvision
-downloads; its images are written out as PNG files) or a tree of ``train|test/<class>/<image>`` files in a tar
-archive. Without ``--from``, torchvision downloads the Python archive (:mod:`core.cli.demo_data`: this module stays
-free of torch); offline, one line says what to fetch.
+The images come from a tar archive of ``train|test/<class>/<image>`` files (this module), or from CIFAR-10's own
+Python archive (``cifar-10-python.tar.gz``), which :mod:`core.cli.demo_data` checks against its published MD5 and
+lets torchvision read (its batches are pickles: Tailor never unpickles a file itself, and torchvision reads only the
+genuine ones), writing the images out as a tree; without ``--from`` torchvision downloads that archive; offline,
+one line says what to fetch.
 """
 
 from __future__ import annotations
 
-import pickle
 import shutil
 import tarfile
 from pathlib import Path
-
-import numpy as np
 
 from core.base.errors import TailorError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+PYTHON_ARCHIVE = "CIFAR-10's Python archive is read by torchvision (core.cli.demo_data), not here"
 
 
 def lt_counts(available: list[int], ratio: float) -> list[int]:
@@ -41,61 +40,14 @@ def unpack(archive: Path, folder: Path) -> Path:
         raise TailorError(f"--from {archive}: no such file")
     try:
         with tarfile.open(archive) as tar:
-            names = tar.getnames()
-            if any(name.startswith("cifar-10-batches-py") for name in names):
-                tar.extractall(folder / "raw", filter="data")
-                _write_python_batches(folder / "raw" / "cifar-10-batches-py", tree)
-            else:
-                tar.extractall(folder / "raw", filter="data")
-                _move_tree(folder / "raw", tree)
+            if any(name.startswith("cifar-10-batches-py") for name in tar.getnames()):
+                raise TailorError(PYTHON_ARCHIVE)
+            tar.extractall(folder / "raw", filter="data")
+            _move_tree(folder / "raw", tree)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise TailorError(f"--from {archive}: not a readable tar archive ({exc})") from None
     shutil.rmtree(folder / "raw", ignore_errors=True)
     return tree
-
-
-def _write_python_batches(batches: Path, tree: Path) -> None:
-    from PIL import Image
-
-    meta = batches / "batches.meta"
-    if not meta.is_file():
-        raise TailorError("the archive has cifar-10-batches-py but no batches.meta: download it again")
-    with open(meta, "rb") as fh:
-        names = [str(n) for n in _load(fh)["label_names"]]
-    for split, files in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
-        count = 0
-        for file in files:
-            with open(batches / file, "rb") as fh:
-                batch = _load(fh)
-            images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-            for pixels, label in zip(images, batch["labels"]):
-                target = tree / split / names[label] / f"{count:05d}.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels).save(target)
-                count += 1
-
-
-class _ArraysOnly(pickle.Unpickler):
-    """CIFAR-10's batches are pickles of dicts, lists and NumPy arrays; an archive from elsewhere may carry a pickle
-    that runs code when loaded: only NumPy's array reconstruction is let through."""
-
-    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})  # fmt: skip
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in self.ALLOWED:
-            raise TailorError(f"the archive's CIFAR batches ask for {module}.{name}: not CIFAR-10's own files")
-        return super().find_class(module, name)
-
-
-def _load(fh: object) -> dict:
-    try:
-        loaded = _ArraysOnly(fh, encoding="latin1").load()  # type: ignore[arg-type]
-    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise TailorError(f"the archive's CIFAR batches cannot be read ({exc})") from None
-    if not isinstance(loaded, dict):
-        raise TailorError("the archive's CIFAR batches are not CIFAR-10's own files")
-    return loaded
 
 
 def _move_tree(raw: Path, tree: Path) -> None:

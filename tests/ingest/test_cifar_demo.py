@@ -49,23 +49,17 @@ def test_lt_counts_follow_the_protocol():
     assert lt_counts([3, 3], 100) == [3, 1]
 
 
-def test_cifar10_lt_from_cifar_s_own_archive(tmp_path):
-    archive = python_archive(tmp_path / "cifar-10-python.tar.gz")
-    out = tmp_path / "demo"
-    result = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui",
-                      "--with-unlabeled")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    stats = json.loads(main_cli("stats", str(out / "catalog.sqlite"), "-a", "object", "--json").stdout)
-    assert stats["split"] == "train" and stats["imbalance_ratio"] == 10.0  # 10 down to 1
-    counts = {item["name"]: item["count"] for item in stats["labels"]}
-    assert counts["airplane"] == 10 and counts["truck"] == 1
-    info = main_cli("info", str(out / "catalog.sqlite"), "--json")
-    assert json.loads(info.stdout)["images"] == 60 + 20  # every training image (some unlabeled) and the test set
-    again = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui")
-    assert again.returncode == 2 and "--force" in again.stderr
+def test_a_python_archive_that_is_not_cifar_s_own_is_refused_before_anything_is_unpickled(tmp_path):
+    """CIFAR-10's Python archive holds pickles: only the published archive (its MD5) is read, by torchvision."""
+    for hostile in (False, True):
+        archive = python_archive(tmp_path / f"cifar-10-python-{hostile}.tar.gz", hostile=hostile)
+        out = tmp_path / f"demo-{hostile}"
+        refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui")
+        assert refused.returncode == 2 and "not CIFAR-10's published archive (its MD5 differs)" in refused.stderr
+        assert "pwned" not in refused.stdout and not (out / "cifar10").exists()
 
 
-def test_a_tree_archive_works_and_a_hostile_pickle_is_refused(tmp_path):
+def test_cifar10_lt_from_a_tree_of_images(tmp_path):
     tree = tmp_path / "jpg"
     for split, n in (("train", 4), ("test", 2)):
         for c in CLASSES:
@@ -81,10 +75,15 @@ def test_a_tree_archive_works_and_a_hostile_pickle_is_refused(tmp_path):
                       "--no-gui")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "training images per class: 4, 2, 1, 1, 1, 1, 1, 1, 1, 1" in result.stdout
-    hostile = python_archive(tmp_path / "bad.tar.gz", hostile=True)
-    refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(hostile), "--out", str(tmp_path / "b"),
-                       "--no-gui")  # fmt: skip
-    assert refused.returncode == 2 and "builtins.print: not CIFAR-10's own files" in refused.stderr
+    stats = json.loads(main_cli("stats", str(tmp_path / "a" / "catalog.sqlite"), "-a", "object", "--json").stdout)
+    assert stats["split"] == "train" and stats["imbalance_ratio"] == 4.0
+    with_rest = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(tmp_path / "w"),
+                         "--no-gui", "--with-unlabeled")  # fmt: skip
+    assert with_rest.returncode == 0, with_rest.stderr
+    info = json.loads(main_cli("info", str(tmp_path / "w" / "catalog.sqlite"), "--json").stdout)
+    assert info["images"] == 40 + 20  # every training image (26 without a label) and the test set
+    again = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(tmp_path / "w"))
+    assert again.returncode == 2 and "--force" in again.stderr
     not_tar = tmp_path / "x.tar.gz"
     not_tar.write_bytes(b"not an archive")
     refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(not_tar), "--out", str(tmp_path / "c"))
