@@ -142,19 +142,14 @@ def run_answer(args: argparse.Namespace) -> int:
 
 
 def run_map(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from core.base.errors import TailorError
+    from core.catalog.outputs import check_output
     from core.curation.catalog_map import catalog_map, colouring
     from core.curation.label_issues import FeatureChoice
     from core.curation.map_image import draw
 
-    png = Path(args.png).expanduser() if args.png else None
-    if png is not None:
-        if png.exists() and not args.force:
-            raise TailorError(f"--png {args.png}: the file exists (add --force to replace it)")
-        if not png.parent.is_dir():
-            raise TailorError(f"--png {args.png}: folder {png.parent} does not exist")
+    png = check_output(args.png, "--png", force=args.force, catalog=args.catalog) if args.png else None
     choice = FeatureChoice(args.features_of, args.backbone, args.pretrained, args.image_size, args.normalization)
     with opened(args.catalog) as catalog:
         colours = None

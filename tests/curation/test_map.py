@@ -102,6 +102,8 @@ def test_tailor_map_json_png_and_the_map_read_back(pool, weights_file, tmp_path)
     assert Image.open(png).size == (1200, 1200)
     refused = main_cli(*args, "--png", str(png))
     assert refused.returncode == 2 and "add --force" in refused.stderr
+    refused = main_cli(*args, "--png", catalog, "--force")  # never over the catalog, whatever the flags
+    assert refused.returncode == 2 and "is the catalog itself" in refused.stderr
     assert main_cli(*args, "--png", str(png), "--force", "--color-by", "split").returncode == 0
     for bad, message in ((("--color-by", "size"), "--color-by size: expected one of"),
                          (("--color-by", "predicted"), "no run of this attribute has stored predictions")):  # fmt: skip
