@@ -115,45 +115,53 @@ def colouring(
     if attribute is None:
         raise TailorError(f"colouring by {field} needs an attribute (-a NAME)")
     info = catalog.attribute(attribute)
-    names, rarest = _rarest_labels(catalog, info.id, attribute, image_ids)
+    labels = _Labels.read(catalog, info.id, attribute, image_ids)
     if field == "label":
-        return Colouring(field, tuple(names), rarest, np.argsort(rarest, kind="stable"))
+        return Colouring(field, labels.names, labels.rarest, np.argsort(labels.rarest, kind="stable"))
     if field == "unlabeled":
-        values = (rarest < 0).astype(np.int64)
+        values = (labels.rarest < 0).astype(np.int64)
         return Colouring(field, ("labeled", "unlabeled"), values, np.argsort(values, kind="stable"))
     if field == "group":
-        return _groups(catalog, attribute, names, rarest)
-    return _predicted(catalog, (info.id, attribute), image_ids, field, run_id, rarest)
+        return _groups(catalog, attribute, labels)
+    return _predicted(catalog, info.id, image_ids, field, run_id, labels)
 
 
-def _rarest_labels(
-    catalog: Catalog, attribute_id: int, attribute: str, image_ids: np.ndarray
-) -> tuple[list[str], np.ndarray]:
-    """The attribute's label names, most images first, and each image's rarest label's index (-1: none)."""
-    counts = catalog.label_counts(attribute).labels  # most images first
-    index = {c.label_id: i for i, c in enumerate(counts)}
-    rows, label_ids = columns.label_pairs(catalog, attribute_id, image_ids)
-    rarest = np.full(len(image_ids), -1, dtype=np.int64)
-    np.maximum.at(rarest, rows, np.array([index[i] for i in label_ids.tolist()], dtype=np.int64))
-    return [c.name for c in counts], rarest
+@dataclass(frozen=True)
+class _Labels:
+    """The attribute's labels, most images first, and the images' labels: read once for every colour."""
+
+    names: tuple[str, ...]
+    counts: tuple[int, ...]
+    index: dict[int, int]  # label id -> its place in ``names``
+    rows: np.ndarray  # (row of an image, label id) pairs
+    label_ids: np.ndarray
+    rarest: np.ndarray  # each image's rarest label's index (-1: none)
+
+    @classmethod
+    def read(cls, catalog: Catalog, attribute_id: int, attribute: str, image_ids: np.ndarray) -> _Labels:
+        counts = catalog.label_counts(attribute).labels  # most images first
+        index = {c.label_id: i for i, c in enumerate(counts)}
+        rows, label_ids = columns.label_pairs(catalog, attribute_id, image_ids)
+        rarest = np.full(len(image_ids), -1, dtype=np.int64)
+        np.maximum.at(rarest, rows, np.array([index[i] for i in label_ids.tolist()], dtype=np.int64))
+        names = tuple(c.name for c in counts)
+        return cls(names, tuple(c.count for c in counts), index, rows, label_ids, rarest)
 
 
-def _groups(catalog: Catalog, attribute: str, names: list[str], rarest: np.ndarray) -> Colouring:
+def _groups(catalog: Catalog, attribute: str, labels: _Labels) -> Colouring:
     train = {c.name: c.count for c in catalog.label_counts(attribute, "train").labels}
-    counts = [train.get(n, 0) for n in names] if any(train.values()) else [
-        c.count for c in catalog.label_counts(attribute).labels]  # fmt: skip
+    counts = [train.get(n, 0) for n in labels.names] if any(train.values()) else list(labels.counts)
     groups = ("head", "medium", "tail")
-    of_label = np.array([groups.index(g) for g in assign_groups(counts)] if names else [], dtype=np.int64)
+    of_label = np.array([groups.index(g) for g in assign_groups(counts)] if labels.names else [], dtype=np.int64)
+    rarest = labels.rarest
     values = np.where(rarest >= 0, of_label[np.maximum(rarest, 0)] if len(of_label) else -1, -1)
     note = "training images per label" if any(train.values()) else "images per label (no training split)"
     return Colouring("group", groups, values, np.argsort(values, kind="stable"), note)
 
 
 def _predicted(
-    catalog: Catalog, attribute: tuple[int, str], image_ids: np.ndarray, field: str, run_id: int | None,
-    rarest: np.ndarray,
-) -> Colouring:  # fmt: skip
-    attribute_id, name = attribute
+    catalog: Catalog, attribute_id: int, image_ids: np.ndarray, field: str, run_id: int | None, labels: _Labels
+) -> Colouring:
     runs = predictions.runs_with_predictions(catalog, attribute_id)
     if run_id is None:
         if not runs:
@@ -166,13 +174,10 @@ def _predicted(
     if field == "confidence":
         order = np.argsort(np.nan_to_num(scores, nan=-1.0), kind="stable")
         return Colouring(field, (), scores, order, note)
-    counts = catalog.label_counts(name).labels
-    index = {c.label_id: i for i, c in enumerate(counts)}
-    predicted = np.array([index.get(i, -1) for i in label_ids.tolist()], dtype=np.int64)
+    predicted = np.array([labels.index.get(i, -1) for i in label_ids.tolist()], dtype=np.int64)
     if field == "predicted":
-        return Colouring(field, tuple(c.name for c in counts), predicted, np.argsort(predicted, kind="stable"), note)
-    rows, labels = columns.label_pairs(catalog, attribute_id, image_ids)
+        return Colouring(field, labels.names, predicted, np.argsort(predicted, kind="stable"), note)
     agrees = np.zeros(len(image_ids), dtype=bool)
-    agrees[rows[labels == label_ids[rows]]] = True
-    values = np.where((rarest < 0) | (predicted < 0), -1, np.where(agrees, 0, 1))
+    agrees[labels.rows[labels.label_ids == label_ids[labels.rows]]] = True
+    values = np.where((labels.rarest < 0) | (predicted < 0), -1, np.where(agrees, 0, 1))
     return Colouring(field, ("agrees", "disagrees"), values, np.argsort(values, kind="stable"), note)
