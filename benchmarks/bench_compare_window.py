@@ -67,9 +67,6 @@ def main() -> int:
     first = timed_comparison(app, view, lambda: view.select_runs(ids))
     again = timed_comparison(app, view, lambda: view.baseline.setCurrentIndex((view.baseline.currentIndex() + 1) % 2))
     window.close()
-    from workbench.app.application import _let_workers_finish
-
-    _let_workers_finish()  # the operating points may still be computing
     result = {"catalog": str(args.catalog), "runs": ids, "first": first, "another_baseline": again}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -83,4 +80,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from workbench.app.application import finish
+
+    finish(main())  # as `tailor gui` ends: no pool thread outlives the interpreter

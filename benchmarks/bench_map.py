@@ -152,6 +152,10 @@ def window(n: int) -> None:
             f"{result['over_16ms']} over 16 ms; points drawn at the end {len(view.shown_rows):,}",
             flush=True,
         )
+    main_window.close()
+    from workbench.app.application import finish
+
+    finish(0)  # as `tailor gui` ends: no pool thread outlives the interpreter
 
 
 def main() -> None:

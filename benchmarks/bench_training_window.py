@@ -133,4 +133,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from workbench.app.application import finish
+
+    finish(main())  # as `tailor gui` ends: no pool thread outlives the interpreter

@@ -421,7 +421,8 @@ def test_window_start_does_not_import_torch_or_scikit_learn(shop):
         "while time.time() < end and not (b.model.rowCount() and b.model.loaded_pages()):\n"
         "    app.processEvents(); time.sleep(0.01)\n"
         "assert w.view('browser').model.rowCount() == 556, w.view('browser').model.rowCount()\n"
-        "print(at_paint[0]); print(loaded())\n"
+        "print(at_paint[0]); print(loaded(), flush=True)\n"
+        "w.close()\nfrom workbench.app.application import finish\nfinish(0)\n"  # ends as `tailor gui` does
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -434,6 +435,22 @@ def test_window_start_does_not_import_torch_or_scikit_learn(shop):
     at_paint, at_first_page = result.stdout.strip().splitlines()[-2:]
     assert at_paint == "[]"
     assert at_first_page == "['sqlalchemy', 'superqt']"
+
+
+def test_a_process_that_ends_with_a_read_still_running_ends_quietly():
+    """A process that opened a window ends through ``finish``: the read still running is let finish, then the
+    process leaves without tearing the interpreter down under the pool (falling off the end instead printed
+    "Signal source has been deleted" tracebacks, and under load the window-start test's script aborted:
+    "terminate called without an active exception")."""
+    code = (
+        "import time\nfrom PySide6.QtWidgets import QApplication\napp = QApplication([])\n"
+        "from workbench.workers.tasks import run_function\n"
+        "run_function(lambda: (time.sleep(0.3), print('read done', flush=True)))\napp.processEvents()\n"
+        "from workbench.app.application import finish\nfinish(0)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    ended = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert (ended.returncode, ended.stdout, ended.stderr) == (0, "read done\n", "")
 
 
 def test_cli_gui_screenshot_and_bad_catalog(shop, tmp_path):

@@ -160,9 +160,14 @@ def run(
     window.show()
     if screenshot:
         _when_settled(window, lambda: _show_for_screenshot(window, view, screenshot))
-    code = app.exec()
+    return app.exec()
+
+
+def finish(code: int = 0) -> None:
+    """How every process that opened a window ends (``tailor gui``, the benchmarks, the tests' window scripts):
+    the reads still running get their moment, then :func:`leave`."""
     _let_workers_finish()
-    return code
+    leave(code)
 
 
 def _let_workers_finish(timeout_s: float = 5.0) -> None:
@@ -181,7 +186,9 @@ def _let_workers_finish(timeout_s: float = 5.0) -> None:
 def leave(code: int) -> None:
     """End the process once the window has closed, without tearing down the interpreter under worker threads
     that cannot be stopped (a background ``import torch`` started by the Train tab): they would die with
-    tracebacks at interpreter shutdown. Everything the window writes is flushed and closed by then."""
+    tracebacks at interpreter shutdown, or abort the process ("terminate called without an active exception")
+    when a pool thread reaches for the interpreter while it is being torn down. Everything the window writes is
+    flushed and closed by then."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

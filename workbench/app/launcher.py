@@ -15,10 +15,10 @@ def open_window(
     view: str = "browse",
     size: tuple[int, int] | None = None,
 ) -> int:
-    from workbench.app.application import leave, run
+    from workbench.app.application import finish, run
 
-    leave(run(catalog, screenshot=screenshot, view=view, size=size))
-    return 0  # not reached: leave() ends the process
+    finish(run(catalog, screenshot=screenshot, view=view, size=size))
+    return 0  # not reached: finish() ends the process
 
 
 def main(argv: list[str] | None = None) -> int:
