@@ -58,7 +58,7 @@ def main() -> int:
     app, window = open_window(args.catalog)
     view = window.view("runs")
     window.tabs.setCurrentWidget(view)
-    wait(app, lambda: view.table.rowCount() > 0, 60)
+    wait(app, lambda: view.row_count() > 0, 60)
     finished = [run for run in view.runs if run.status == RunStatus.FINISHED]
     attribute = finished[-1].attribute
     ids = [run.id for run in finished if run.attribute == attribute][-args.runs :]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +23,23 @@ from core.base.errors import TailorError
 
 DEVICE_NAME = re.compile(r"auto|cpu|cuda|cuda:\d{1,3}|mps")  # what --device takes
 MAX_SEED = 2**63 - 1
+
+
+BATCH_KINDS = ("matrix", "seeds", "variants")
+BATCH = re.compile(r"(matrix|seeds|variants)-\d{14}-[0-9a-f]{6}")
+
+
+def new_batch(kind: str) -> str:
+    """The id shared by the runs one request trains (``kind``: a matrix, a seed set or several variants), by which
+    the Runs tab and ``tailor runs`` group them: "matrix-20261203054012-a1b2c3"."""
+    if kind not in BATCH_KINDS:
+        raise ValueError(f"unknown batch kind {kind!r}")
+    return f"{kind}-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+
+
+def batch_kind(batch: object) -> str | None:
+    """ "matrix", "seeds" or "variants" for a batch id :func:`new_batch` made; None for anything else."""
+    return batch.split("-", 1)[0] if isinstance(batch, str) and BATCH.fullmatch(batch) else None
 
 
 def device_problem(name: str) -> str | None:
@@ -174,6 +193,7 @@ class TrainConfig:
     )
     base_loss: str | None = None  # an oversampled run's record: the loss its base run was trained with
     posthoc: dict[str, float] | None = None  # a derived run's post-hoc adjustment: {"tau": T, "tau_norm": P}
+    batch: str | None = None  # the runs one request trained (a matrix, a seed set, variants): see new_batch
 
     @property
     def pixels(self) -> int:
@@ -213,8 +233,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """From a recorded run's JSON (keys this version does not know are ignored)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        """From a recorded run's JSON (keys this version does not know are ignored; a batch id that is not one
+        :func:`new_batch` makes is dropped: the Runs tab would group by it)."""
+        config = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        if config.batch is not None and batch_kind(config.batch) is None:
+            config.batch = None
+        return config
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:

@@ -192,7 +192,7 @@ def _add_intervals(table: dict, boot: Bootstrapped | None) -> None:
 
 def _group_key(run: RunInfo) -> str:
     """What a run is apart from its seed (and where it ran): runs with the same key form a seed group."""
-    config = {k: v for k, v in asdict(run.config).items() if k not in ("seed", "device", "workers", "cache")}
+    config = {k: v for k, v in asdict(run.config).items() if k not in ("seed", "device", "workers", "cache", "batch")}
     oversampler = run.oversampler and {k: v for k, v in asdict(run.oversampler).items() if k not in ("seed", "device")}
     return json.dumps([config, oversampler], sort_keys=True, default=str)
 

@@ -575,6 +575,7 @@ def summary(run: RunInfo) -> dict:
         "created_at": run.created_at.isoformat(timespec="seconds"),
         "directory": run.directory,
         "base_run_id": run.base_run_id,
+        "batch": run.config.batch,  # the request that trained it with others (core.catalog.run_groups)
     }
     if run.metrics:
         result["metrics"] = {

@@ -64,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_runs(args: argparse.Namespace) -> int:
+    from core.catalog.run_groups import RunGroup, grouped, heading
     from core.catalog.runs import list_runs, summary
 
     with opened(args.catalog) as catalog:
@@ -78,8 +79,14 @@ def run_runs(args: argparse.Namespace) -> int:
         f"{'run':>4}  {'attribute':<12} {'variant':<22} {'backbone':<23} {'status':<10} {'epochs':>6}  {'top-1':>6} "
         f"{'ACSA':>6} {'GM':>6} {'mAP':>6}  {'time':>7}  created"
     )
-    for run in runs:
-        print(_run_line(run))
+    for item in grouped(runs):
+        if isinstance(item, RunGroup):
+            print(heading(item))
+            for run in item.runs:
+                print(_run_line(run))
+            print("──")
+        else:
+            print(_run_line(item))
     return EXIT_OK
 
 

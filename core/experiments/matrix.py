@@ -19,7 +19,7 @@ from core.base.errors import TailorError
 from core.catalog.records import Kind, RunStatus
 from core.catalog.runs import get_run
 from core.catalog.store import Catalog, open_catalog
-from core.config import MATRIX_VARIANTS, OVERSAMPLERS, SINGLE_LABEL_ONLY, OversampleConfig, TrainConfig
+from core.config import MATRIX_VARIANTS, OVERSAMPLERS, SINGLE_LABEL_ONLY, OversampleConfig, TrainConfig, new_batch
 from core.experiments.seeds import variant_configs
 from core.heads.train import train_head
 from core.oversampling.job import oversample
@@ -153,6 +153,7 @@ def train_matrix(
             "--features-of RUN"
         )
     result = MatrixResult()
+    base = replace(base, batch=new_batch("matrix"))  # the Runs tab shows the matrix's runs as one group
     with open_catalog(catalog) as opened:
         kind = str(opened.attribute(base.attribute).kind)  # one line for an unknown attribute
         chosen = check_variants(variants, kind)
@@ -166,7 +167,7 @@ def train_matrix(
             failures: list[str] = []
             if variant in OVERSAMPLERS:
                 settings = replace(oversampler or OversampleConfig(), seed=config.seed, device=config.device)
-                events = oversample(opened, nw_run, settings, cancel=cancel, runs_dir=runs_dir)
+                events = oversample(opened, nw_run, settings, cancel=cancel, runs_dir=runs_dir, batch=config.batch)
             else:
                 events = train_head(opened, config, cancel=cancel, runs_dir=runs_dir)
             run_id = yield from _watched(events, failures)

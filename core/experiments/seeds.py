@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.base.errors import TailorError
-from core.config import OVERSAMPLERS, TrainConfig
+from core.config import OVERSAMPLERS, TrainConfig, new_batch
 
 MAX_SEEDS = 100
 
@@ -35,7 +35,10 @@ def parse_seeds(text: str) -> list[int]:
 
 def variant_configs(base: TrainConfig, variants: list[str], seeds: list[int] | None) -> list[tuple[str, TrainConfig]]:
     """Seed by seed (a seed group on the first seed's split; ``None``: ``base`` alone), each variant's run: a loss
-    trains with that loss; an oversampler (the convex-GAN) is Phase 2 on an nw run, whose ``oversample`` names it."""
+    trains with that loss; an oversampler (the convex-GAN) is Phase 2 on an nw run, whose ``oversample`` names it.
+    More than one run: they share a batch id (``base``'s, or a new one), by which the Runs tab groups them."""
+    if base.batch is None and len(variants) * len(seeds or [0]) > 1:
+        base = replace(base, batch=new_batch("seeds" if seeds and len(seeds) > 1 else "variants"))
     return [
         (v, replace(c, loss="nw", oversample=v) if v in OVERSAMPLERS else replace(c, loss=v, oversample=None))
         for c in (seed_configs(base, seeds) if seeds else [base])
@@ -46,4 +49,5 @@ def variant_configs(base: TrainConfig, variants: list[str], seeds: list[int] | N
 def seed_configs(config: TrainConfig, seeds: list[int]) -> list[TrainConfig]:
     """One configuration per seed, all with one split seed: ``config.split_seed`` or the first seed."""
     split = config.split_seed if config.split_seed is not None else seeds[0]
-    return [replace(config, seed=seed, split_seed=split) for seed in seeds]
+    batch = config.batch or (new_batch("seeds") if len(seeds) > 1 else None)
+    return [replace(config, seed=seed, split_seed=split, batch=batch) for seed in seeds]

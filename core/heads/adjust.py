@@ -148,7 +148,7 @@ class _Adjusting:
         metrics, scores = evaluate_adjusted(test_scores, self._truth(self.test_idx), self.snapshot, tau,
                                             config.target_precision)  # fmt: skip
         posthoc = {"tau": float(tau), **({"tau_norm": float(self.tau_norm)} if self.tau_norm else {})}
-        self.recorder.config = replace(config, posthoc=posthoc, epochs=1)  # nothing trained: one evaluation
+        self.recorder.config = replace(config, posthoc=posthoc, epochs=1, batch=None)  # one evaluation, kept alone
         yield from self._record(runs_dir, metrics, scores, posthoc, how, started)
 
     def _stored_test_scores(self) -> np.ndarray:

@@ -93,16 +93,18 @@ def oversample(
     *,
     cancel: threading.Event | None = None,
     runs_dir: str | None = None,
+    batch: str | None = None,
 ) -> Generator[Event, None, int]:
     """Record and run Phase 2 on a finished run (the catalog open, or its location: opened once); yields events,
-    returns the new run's id."""
+    returns the new run's id. ``batch``: the request's, when Phase 2 is part of one (a matrix, variants, seeds);
+    a run oversampled on its own is not in its base run's batch."""
     with open_catalog(catalog) as opened:
         recorder = RunRecorder(opened, TrainConfig(attribute=""), cancel)
-        return (yield from recorder.run(lambda: _start(recorder, base_run_id, config, runs_dir)))
+        return (yield from recorder.run(lambda: _start(recorder, base_run_id, config, runs_dir, batch)))
 
 
 def _start(
-    recorder: RunRecorder, base_run_id: int, config: OversampleConfig, runs_dir: str | None
+    recorder: RunRecorder, base_run_id: int, config: OversampleConfig, runs_dir: str | None, batch: str | None
 ) -> Generator[Event, None, None]:
     config.validate()
     base = store.get_run(recorder.catalog, base_run_id)
@@ -122,6 +124,7 @@ def _start(
         batch_size=config.batch_size,
         lr=config.lr,
         seed=config.seed,
+        batch=batch,
     )
     recorder.create(snapshot, runs_dir, device_label(device), base_run_id=base_run_id, oversampler=config)
     yield from _PhaseTwo(recorder, base, config, snapshot, device).run()
@@ -312,7 +315,7 @@ def train_and_oversample(
         if not finished or (cancel is not None and cancel.is_set()):
             return base_id
         settings = oversampler or OversampleConfig(device=config.device, seed=config.seed)
-        return (yield from oversample(opened, base_id, settings, cancel=cancel, runs_dir=runs_dir))
+        return (yield from oversample(opened, base_id, settings, cancel=cancel, runs_dir=runs_dir, batch=config.batch))
 
 
 # -- inspection ---------------------------------------------------------------------------------------------------

@@ -57,6 +57,31 @@ def test_matrix_trains_every_variant_and_seed_and_sorts_labels_tail_last(catalog
     assert all(len(row["ap_ci"]) == 3 for row in table["rows"])
 
 
+def test_a_matrix_is_one_group_of_runs_and_a_later_oversample_is_not_in_it(catalog):
+    from core.catalog.run_groups import RunGroup, grouped
+    from core.catalog.runs import list_runs
+    from core.oversampling.job import oversample
+
+    with Catalog(catalog) as cat:
+        base = base_config(cat, "colour", 1, epochs=1, batch_size=16)
+        gan = OversampleConfig(epochs=1, batch_size=32, iterations=2)
+        result = drain(train_matrix(cat, base, ["crt", "convex-gan"], [0], oversampler=gan))
+        ids = [r.run_id for r in result.runs]
+        hidden = get_run(cat, ids[1]).base_run_id
+        later = drain(oversample(cat, hidden, gan))  # the same base, oversampled again on its own
+        runs = list_runs(cat)
+    batches = {run.id: run.config.batch for run in runs}
+    assert batches[1] is None and batches[later] is None
+    assert batches[hidden] == batches[ids[0]] == batches[ids[1]] and str(batches[hidden]).startswith("matrix-")
+    shown = grouped(runs)
+    assert [type(item).__name__ for item in shown] == ["RunInfo", "RunGroup", "RunInfo"]
+    group = shown[1]
+    assert isinstance(group, RunGroup) and group.ids == sorted([hidden, *ids]) and group.kind == "matrix"
+    assert group.title() == f"matrix of 3 runs ({min(group.ids)}–{max(group.ids)})" and group.status() == "3 finished"
+    best = max(run.last["acsa"] for run in group.runs)
+    assert group.metric("acsa") == (best, f"best: run {next(r.id for r in group.runs if r.last['acsa'] == best)}")
+
+
 def test_feature_sources_tell_apart_the_input_statistics(catalog, weights_file):
     result = main_cli("train", catalog, "-a", "colour", "--head-only", "--backbone", "resnet32-cifar", "--pretrained",
                       weights_file, "--image-size", "16", "--epochs", "1", "--normalization", "inception")  # fmt: skip

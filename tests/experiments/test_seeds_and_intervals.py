@@ -42,6 +42,25 @@ def test_seeds_train_one_run_each_on_one_split_and_compare_shows_their_spread(ca
     assert group["mean"]["acsa"] == pytest.approx(sum(acsa) / 3) and group["sd"]["acsa"] >= 0
     markdown = main_cli("compare", catalog, *[str(r["run_id"]) for r in runs], "--markdown").stdout
     assert "nw head, 3 seeds" in markdown and "±" in markdown
+    listed = json.loads(main_cli("runs", catalog, "--json").stdout)
+    assert len({r["batch"] for r in listed}) == 1 and listed[0]["batch"].startswith("seeds-")
+    table = main_cli("runs", catalog).stdout.splitlines()
+    first, last = (str(r["run_id"]) for r in (runs[0], runs[-1]))
+    heading = next(line for line in table if line.startswith("── seed set"))
+    assert heading.startswith(f"── seed set of 3 runs ({first}–{last}): nw head, seeds 3, 4, 5 · 3 finished · ACSA ")
+    assert "(mean of 3 seeds)" in heading
+    assert table.index(heading) == 1 and table[-1] == "──"  # the three runs under it
+
+
+def test_a_batch_id_read_back_from_a_shared_catalog_is_checked():
+    from core.config import TrainConfig, batch_kind, new_batch
+
+    made = new_batch("matrix")
+    assert batch_kind(made) == "matrix" and TrainConfig.from_dict({"attribute": "a", "batch": made}).batch == made
+    for bad in ("matrix", "x" * 5000, 7, ["matrix-20261203054012-a1b2c3"], "evil-20261203054012-a1b2c3"):
+        assert TrainConfig.from_dict({"attribute": "a", "batch": bad}).batch is None
+    with pytest.raises(ValueError):
+        new_batch("other")
 
 
 def test_compare_json_carries_intervals_and_marks_significant_differences(catalog, weights_file):

@@ -48,9 +48,10 @@ def test_the_runs_tab_shows_the_settings_and_warns_when_compared_runs_differ(qtb
     window = open_window(qtbot, shapes)
     runs = window.view("runs")
     window.tabs.setCurrentWidget(runs)
-    qtbot.waitUntil(lambda: runs.table.rowCount() == 2, timeout=15000)
-    column = [runs.table.horizontalHeaderItem(c).text() for c in range(runs.table.columnCount())].index("settings")
-    cells = {runs.table.item(r, column).text() for r in range(2)}
+    qtbot.waitUntil(lambda: runs.row_count() == 2, timeout=15000)
+    header = runs.table.headerItem()
+    column = [header.text(c) for c in range(runs.table.columnCount())].index("settings")
+    cells = {runs.table.topLevelItem(r).text(column) for r in range(2)}
     assert any("batch 4" in text for text in cells) and any("batch 8" in text for text in cells)
     runs.select_runs([first, second])
     qtbot.waitUntil(lambda: "differ in settings" in runs.compare_caption.text(), timeout=30000)

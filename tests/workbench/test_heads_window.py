@@ -143,8 +143,9 @@ def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wa
 
     runs_view = window.view("runs")
     window.tabs.setCurrentWidget(runs_view)
-    qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=15000)
+    qtbot.waitUntil(lambda: runs_view.row_count() == 1, timeout=15000)  # nw and crt of one click: one group
     runs_view.select_runs([ended[0].run_id])
+    assert runs_view.table.topLevelItem(0).isExpanded()  # the group opened to show the run selected in it
     runs_view.bottom.setCurrentWidget(runs_view.adjust)
     adjust = runs_view.adjust
     qtbot.waitUntil(lambda: adjust.data is not None and adjust.current is not None, timeout=30000)
@@ -165,6 +166,9 @@ def test_heads_from_the_window_reuse_the_features_then_adjust_and_keep(qtbot, wa
     with Catalog(str(wardrobe)) as cat:
         derived = get_run(cat, ended[2].run_id)
     assert derived.base_run_id == ended[0].run_id and derived.config.posthoc == {"tau": 1.0}
+    assert derived.config.batch is None and runs[0].config.batch == runs[1].config.batch is not None
+    runs_view.refresh()
+    qtbot.waitUntil(lambda: runs_view.row_count() == 2, timeout=15000)  # kept alone, not in the group
     assert derived.last["acsa"] == pytest.approx(expected["acsa"])
 
 
@@ -189,8 +193,10 @@ def test_seeds_from_the_train_tab_make_a_group_the_runs_tab_summarises(qtbot, wa
     assert [(r.config.seed, r.config.split_seed) for r in runs] == [(7, 7), (8, 7)]
     runs_view = window.view("runs")
     window.tabs.setCurrentWidget(runs_view)
-    qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=15000)
-    runs_view.select_runs([r.id for r in runs])
+    qtbot.waitUntil(lambda: runs_view.row_count() == 1, timeout=15000)  # one row: the seed set, opening to its runs
+    group = runs_view.table.topLevelItem(0)
+    assert group.childCount() == 2 and group.text(1) == "seed set · 2 runs" and group.text(5) == "2 finished"
+    group.setSelected(True)  # selecting the group selects its runs
     qtbot.waitUntil(lambda: runs_view.table_data is not None, timeout=30000)
     table = runs_view.compare_table
     assert table.rowCount() == 3 and "× 2 seeds" in table.item(2, 0).text() and "±" in table.item(2, 1).text()

@@ -86,7 +86,9 @@ def test_train_from_the_panel_plots_each_epoch_and_lists_the_run(qtbot, wardrobe
         listed = {r.id: r.status for r in list_runs(catalog)}
     assert listed == {jobs[0].run_id: "finished", jobs[1].run_id: "finished"}
     window.view("runs").refresh()
-    qtbot.waitUntil(lambda: window.view("runs").table.rowCount() == 2, timeout=10000)
+    qtbot.waitUntil(lambda: window.view("runs").row_count() == 1, timeout=10000)  # two variants of one click: a group
+    group = window.view("runs").table.topLevelItem(0)
+    assert group.text(1) == "variants · 2 runs" and group.childCount() == 2 and not group.isExpanded()
 
     # compare: select both runs -> runs x labels AP table, exported as CSV and Markdown
     runs_view = window.view("runs")
@@ -283,7 +285,7 @@ def test_screenshots_of_training_compare_and_review(qtbot, wardrobe):
     window.view("training").plots.flush()
     window.grab().save(str(out / "train.png"))
     window.tabs.setCurrentWidget(window.view("runs"))
-    qtbot.waitUntil(lambda: window.view("runs").table.rowCount() == len(jobs), timeout=10000)
+    qtbot.waitUntil(lambda: window.view("runs").row_count() == 1, timeout=10000)
     window.view("runs").select_runs([j.run_id for j in jobs])
     qtbot.waitUntil(lambda: window.view("runs").table_data is not None, timeout=10000)
     idle(qtbot, window)

@@ -1,11 +1,12 @@
 """The Runs tab: every run of the catalog (window or CLI), the runs x labels comparison and operating points.
 
-Select runs in the table: two or more finished runs of one attribute fill the comparison (per-label AP with 95%
-bootstrap intervals, best per label highlighted, paired differences to the chosen baseline marked where significant,
-mean and spread of seed groups) and can be exported as CSV or Markdown; the selected runs' operating points
-(thresholds at a target precision with intervals, PR curves with bands, thresholds picked on the curve and saved
-with the run) are in their own tab (``operating_panel``). The table re-reads the catalog every few seconds while
-shown, so runs started from the CLI appear too.
+A matrix, a seed set or variants trained together are one row of the table that opens to its runs; selecting that
+row selects them all. Two or more selected finished runs of one attribute fill the comparison (per-label AP with
+95% bootstrap intervals, best per label highlighted, paired differences to the chosen baseline marked where
+significant, mean and spread of seed groups) and can be exported as CSV or Markdown; the selected runs' operating
+points (thresholds at a target precision with intervals, PR curves with bands, thresholds picked on the curve and
+saved with the run) are in their own tab (``operating_panel``). The table re-reads the catalog every few seconds
+while shown, so runs started from the CLI appear too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,10 +26,10 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from core.analysis.compare import compare
 from core.base.percent import percent
 from core.catalog.records import RunStatus
+from core.catalog.run_groups import KIND_NAMES, RunGroup, grouped
 from core.catalog.runs import RunInfo, describe_settings, list_runs, settings, variant_name
 from core.catalog.store import Catalog
 from core.config import Oversampler
@@ -92,6 +94,26 @@ def _cells(run: RunInfo) -> list[str]:
     ]
 
 
+def _shared(values: list[str]) -> str:
+    return values[0] if len(set(values)) == 1 else "several"
+
+
+def _group_cells(group: RunGroup) -> tuple[list[str], list[str]]:
+    """A group's row (what its runs share, the seeds' mean or the best run of each metric) and its cells' tips."""
+    runs = group.runs
+    cells = [f"{group.ids[0]}–{group.ids[-1]}", f"{KIND_NAMES[group.kind]} · {len(runs)} runs"]
+    cells += [_shared([run.backbone for run in runs]), _shared([describe_settings(settings(run)) for run in runs])]
+    cells += [_shared([run.attribute for run in runs]), group.status()]
+    tips = [group.title(), group.title(), "", "", "", ""]
+    for key in ("top1", "acsa", "gm", "macro_ap"):
+        value, note = group.metric(key)
+        cells.append(percent(value))
+        tips.append(note)
+    seconds = [run.seconds for run in runs if run.seconds is not None]
+    cells += [_duration(sum(seconds) if seconds else None), f"{runs[0].created_at:%Y-%m-%d %H:%M:%S}"]
+    return cells, [*tips, "all its runs together", "its first run"]
+
+
 def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
     """A row of widgets (with their stretch factors) above ``body``."""
     panel = QWidget()
@@ -105,13 +127,32 @@ def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
     return panel
 
 
-def _item(text: str, sort_value: object = None, tip: str | None = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if sort_value is not None:
-        item.setData(Qt.ItemDataRole.UserRole, sort_value)
-    if tip:
-        item.setToolTip(plain.tooltip(tip))
+def _run_item(run: RunInfo) -> QTreeWidgetItem:
+    item = QTreeWidgetItem(_cells(run))
+    item.setData(0, Qt.ItemDataRole.UserRole, run.id)
+    if run.message:
+        item.setToolTip(STATUS, plain.tooltip(run.message))
+    if run.status == RunStatus.FAILED:
+        item.setForeground(STATUS, QBrush(QColor("#c0392b")))
+    return item
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [child for j in range(item.childCount()) if (child := item.child(j)) is not None]
+
+
+def _group_item(group: RunGroup) -> QTreeWidgetItem:
+    cells, tips = _group_cells(group)
+    item = QTreeWidgetItem(cells)
+    item.setData(0, Qt.ItemDataRole.UserRole + 1, group.batch)
+    for column, tip in enumerate(tips):
+        if tip:
+            item.setToolTip(column, plain.tooltip(tip))
+    font = item.font(0)
+    font.setBold(True)
+    for column in range(len(cells)):
+        item.setFont(column, font)
+    item.addChildren([_run_item(run) for run in group.runs])
     return item
 
 
@@ -159,12 +200,11 @@ class RunsView(QWidget):
         self._buttons()
 
     def _runs_panel(self) -> QWidget:
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = QTreeWidget(columnCount=len(COLUMNS), uniformRowHeights=True, allColumnsShowFocus=True)
+        self.table.setHeaderLabels(COLUMNS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.header().setStretchLastSection(False)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.plot_button = QPushButton("Show in plots")
         self.review_button = QPushButton("Review mistakes")
@@ -279,37 +319,54 @@ class RunsView(QWidget):
     def _runs_arrived(self, runs: list[RunInfo]) -> None:
         if runs == self.runs:
             return
-        selected = set(self.selected_ids())
+        selected = {self._key(item) for item in self.table.selectedItems()}
+        opened = {self._key(item) for item in self._items() if item.isExpanded()}
         self.runs = runs
         self.table.blockSignals(True)
-        self.table.setRowCount(len(runs))
-        for r, run in enumerate(runs):
-            for c, text in enumerate(_cells(run)):
-                item = _item(text, run.id if c == 0 else None, run.message if c == STATUS else None)
-                if c == STATUS and run.status == RunStatus.FAILED:
-                    item.setForeground(QBrush(QColor("#c0392b")))
-                self.table.setItem(r, c, item)
-        self.table.clearSelection()
-        for r, run in enumerate(runs):
-            if run.id in selected:
-                self._add_row_to_selection(r)
+        self.table.clear()
+        self.table.addTopLevelItems(
+            [_group_item(item) if isinstance(item, RunGroup) else _run_item(item) for item in grouped(runs)]
+        )
+        for item in self._items():
+            item.setSelected(self._key(item) in selected)
+            item.setExpanded(self._key(item) in opened)
         self.table.blockSignals(False)
         self._selection_changed()
 
-    def _add_row_to_selection(self, row: int) -> None:
-        model = self.table.model()
-        selection = QItemSelection(model.index(row, 0), model.index(row, len(COLUMNS) - 1))
-        self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.Select)
+    def _items(self) -> list[QTreeWidgetItem]:
+        """Every row: the runs and groups at the top, and each group's runs."""
+        top = _children(self.table.invisibleRootItem())
+        return top + [child for item in top for child in _children(item)]
+
+    @staticmethod
+    def _key(item: QTreeWidgetItem) -> object:
+        """A run row's run id, a group row's batch id (what a refresh keeps selected and open)."""
+        run_id = item.data(0, Qt.ItemDataRole.UserRole)
+        return run_id if run_id is not None else item.data(0, Qt.ItemDataRole.UserRole + 1)
+
+    def _ids_of(self, item: QTreeWidgetItem) -> list[int]:
+        run_id = item.data(0, Qt.ItemDataRole.UserRole)
+        if run_id is not None:
+            return [int(run_id)]
+        return [int(child.data(0, Qt.ItemDataRole.UserRole)) for child in _children(item)]
+
+    def row_count(self) -> int:
+        """The table's rows at the top: single runs and groups (a group's runs are under it)."""
+        return self.table.topLevelItemCount()
 
     def selected_ids(self) -> list[int]:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.runs[r].id for r in rows if r < len(self.runs)]
+        """The selected runs in the table's order (a selected group: all its runs)."""
+        chosen = {run_id for item in self.table.selectedItems() for run_id in self._ids_of(item)}
+        return [run.id for run in self.runs if run.id in chosen]
 
     def select_runs(self, run_ids: list[int]) -> None:
         self.table.clearSelection()
-        for r, run in enumerate(self.runs):
-            if run.id in run_ids:
-                self._add_row_to_selection(r)
+        for item in self._items():
+            if item.data(0, Qt.ItemDataRole.UserRole) in run_ids:
+                item.setSelected(True)
+                parent = item.parent()
+                if parent is not None:
+                    parent.setExpanded(True)
 
     def _selected_finished(self) -> list[int]:
         finished = {run.id for run in self.runs if run.status == RunStatus.FINISHED}
