@@ -245,13 +245,16 @@ def compare_text(table: dict, width: int = 100) -> str:
         labels.append((f"{shown(name, 24)[1:-1]} ({n}/{t}){mark}",
                        [_cell(row, "ap", j, row["run_id"] == baseline) for row in rows]))  # fmt: skip
     lines += _blocks("label AP (train/test)", labels, rows, width)
+    import textwrap
+
     note = "Values in %, 95% bootstrap intervals in brackets" if table.get("paired_on") else "Values in %"
-    lines += ["", note + "; *: the difference's interval excludes 0.",
-              "More (head / medium / tail, seed groups): --markdown, --csv or --json."]  # fmt: skip
+    notes = [note + "; *: the difference's interval excludes 0.",
+             "More (head / medium / tail, seed groups): --markdown, --csv or --json."]  # fmt: skip
     if table.get("same_test_images") is False:
-        lines.append(other_test_sets(table) + ".")
+        notes.append(other_test_sets(table) + ".")
     if table.get("differences"):
-        lines.append("⚠ These runs differ in settings, not only in variant: " + "; ".join(table["differences"]))
+        notes.append("⚠ These runs differ in settings, not only in variant: " + "; ".join(table["differences"]))
+    lines += ["", *(line for text in notes for line in textwrap.wrap(text, max(20, width)))]
     return "\n".join(lines)
 
 

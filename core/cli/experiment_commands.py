@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train every head variant x seed on stored features and compare them in one table",
         "Head-only runs of each variant (default: all, the convex-GAN and its control cRT included) and seed on "
         "one feature store, then the runs x labels table (labels by training count, tail on the right) with 95% "
-        "bootstrap intervals, differences to the baseline variant and the mean and spread over seeds. Progress "
-        "goes to stderr, the table to stdout.",
+        "bootstrap intervals, differences to the baseline variant and the mean and spread over seeds, sized to "
+        "the terminal as tailor compare prints it (--markdown, --csv or --json for the whole table). Progress goes "
+        "to stderr, the table to stdout.",
         json=None,
     )
     p.add_argument("--attribute", "-a", metavar="NAME", required=True, help="attribute to learn")
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resamples", type=int, default=2000, metavar="B", help="bootstrap resamples (0: no intervals)")
     p.add_argument("--runs-dir", metavar="DIR", help="where run folders go (default: CATALOG.runs/ beside it)")
     output = p.add_mutually_exclusive_group()
-    output.add_argument("--markdown", action="store_true", help="the table as Markdown (the default)")
+    output.add_argument("--markdown", action="store_true", help="the whole table as Markdown")
     output.add_argument("--csv", action="store_true")
     output.add_argument("--json", action="store_true", help="a list of the runs with their metrics and intervals")
 
@@ -63,7 +64,9 @@ def _describe(event: Any) -> tuple[str, int, int] | None:
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    from core.analysis.compare_exports import compare_csv, compare_json, compare_markdown
+    import shutil
+
+    from core.analysis.compare_exports import compare_csv, compare_json, compare_markdown, compare_text
     from core.cli.render import follow_progress
     from core.experiments.matrix import check_variants, default_variants, matrix_table, train_matrix
     from core.experiments.seeds import parse_seeds
@@ -91,6 +94,8 @@ def run_matrix(args: argparse.Namespace) -> int:
         print(json_text(compare_json(table)["runs"], indent=2))
     elif args.csv:
         print(compare_csv(table), end="")
-    else:
+    elif args.markdown:
         print(compare_markdown(table))
+    else:
+        print(compare_text(table, shutil.get_terminal_size((100, 24)).columns))
     return EXIT_OK

@@ -110,3 +110,14 @@ def test_matrix_cli_json_is_a_list_of_runs_with_intervals(catalog):
     assert [r["variant"] for r in runs] == ["nw head", "crt head"]
     assert all(r["acsa"]["ci"][0] <= r["acsa"]["value"] <= r["acsa"]["ci"][1] for r in runs)
     assert runs[1]["acsa"]["delta"] is not None and "delta_ci" in runs[1]["per_label"][0]["ap"]
+
+
+def test_matrix_prints_a_table_that_fits_the_terminal_and_markdown_when_asked(catalog, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = ("matrix", catalog, "-a", "colour", "--features-of", "1", "--variants", "nw,crt", "--epochs", "1")
+    shown = main_cli(*args, "--resamples", "50")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and not any(line.startswith("|") for line in lines) and "crt head" in shown.stdout
+    markdown = main_cli(*args, "--resamples", "0", "--markdown").stdout
+    assert markdown.startswith("| run |") and max(map(len, markdown.splitlines())) > 80
