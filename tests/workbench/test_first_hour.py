@@ -89,3 +89,21 @@ def test_the_matrix_hint_to_train_a_run_first_goes_once_a_run_exists(qtbot, shap
     window.tabs.setCurrentWidget(matrix)  # shown again: the runs finished since are read
     qtbot.waitUntil(lambda: matrix.features.count() > 0, timeout=15000)
     assert matrix.caption.text() != NO_RUN_HINT and matrix.train_button.isEnabled()
+
+
+def test_a_caption_too_long_for_its_place_ends_in_an_ellipsis_and_keeps_its_whole_text(qtbot):
+    """The Train tab's plot caption and the Runs tab's title were clipped mid-word ("Run 1 (nw head · timm:ε")."""
+    from PySide6.QtWidgets import QLabel
+
+    from workbench.widgets.plain import ElidedLabel
+
+    whole = "Run 1 (nw head · timm:efficientnet_lite0 · 128 px) and run 2 (crt head · resnet18)"
+    label = ElidedLabel(whole)
+    qtbot.addWidget(label)
+    label.show()
+    label.resize(160, 24)
+    shown = QLabel.text(label)
+    assert shown.endswith("…") and whole.startswith(shown[:-1]) and label.text() == whole
+    assert label.fontMetrics().horizontalAdvance(shown) <= 160 and whole in label.toolTip()
+    label.resize(2000, 24)
+    assert QLabel.text(label) == whole

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -59,9 +58,10 @@ from workbench.workers.tasks import Latest
 from workbench.workers.torch_loading import import_analysis
 
 TAB = Tab(title="Runs", menu="R&uns", shortcut="Ctrl+4", position=4, view="RunsView")
-COLUMNS: tuple[str, ...] = ("run", "variant", "backbone", "settings", "attribute", "status")
-COLUMNS += ("top-1", "ACSA", "GM", "macro AP", "duration", "date")
+COLUMNS: tuple[str, ...] = ("run", "variant", "attribute", "status", "top-1", "ACSA", "GM", "macro AP")
+COLUMNS += ("backbone", "settings", "duration", "date")  # the metrics before the long cells: in view at 1024 px
 STATUS = COLUMNS.index("status")
+METRIC_KEYS = {"top-1": "top1", "ACSA": "acsa", "GM": "gm", "macro AP": "macro_ap"}
 
 
 RESUMABLE = (RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED)
@@ -76,22 +76,12 @@ def _duration(seconds: float | None) -> str:
 
 
 def _cells(run: RunInfo) -> list[str]:
-    last = run.last
     status = run.status + (f" ({run.epochs_done}/{run.epochs})" if run.status == RunStatus.RUNNING else "")
-    return [
-        str(run.id),
-        variant_name(run),
-        run.backbone,
-        describe_settings(settings(run)),
-        run.attribute,
-        status,
-        percent(last.get("top1")),
-        percent(last.get("acsa")),
-        percent(last.get("gm")),
-        percent(last.get("macro_ap")),
-        _duration(run.seconds),
-        f"{run.created_at:%Y-%m-%d %H:%M:%S}",
-    ]
+    cells = {"run": str(run.id), "variant": variant_name(run), "attribute": run.attribute, "status": status,
+             "backbone": run.backbone, "settings": describe_settings(settings(run)),
+             "duration": _duration(run.seconds), "date": f"{run.created_at:%Y-%m-%d %H:%M:%S}"}  # fmt: skip
+    cells |= {name: percent(run.last.get(key)) for name, key in METRIC_KEYS.items()}
+    return [cells[name] for name in COLUMNS]
 
 
 def _shared(values: list[str]) -> str:
@@ -101,17 +91,19 @@ def _shared(values: list[str]) -> str:
 def _group_cells(group: RunGroup) -> tuple[list[str], list[str]]:
     """A group's row (what its runs share, the seeds' mean or the best run of each metric) and its cells' tips."""
     runs = group.runs
-    cells = [f"{group.ids[0]}–{group.ids[-1]}", f"{KIND_NAMES[group.kind]} · {len(runs)} runs"]
-    cells += [_shared([run.backbone for run in runs]), _shared([describe_settings(settings(run)) for run in runs])]
-    cells += [_shared([run.attribute for run in runs]), group.status()]
-    tips = [group.title(), group.title(), "", "", "", ""]
-    for key in ("top1", "acsa", "gm", "macro_ap"):
-        value, note = group.metric(key)
-        cells.append(percent(value))
-        tips.append(note)
     seconds = [run.seconds for run in runs if run.seconds is not None]
-    cells += [_duration(sum(seconds) if seconds else None), f"{runs[0].created_at:%Y-%m-%d %H:%M:%S}"]
-    return cells, [*tips, "all its runs together", "its first run"]
+    cells = {"run": f"{group.ids[0]}–{group.ids[-1]}", "variant": f"{KIND_NAMES[group.kind]} · {len(runs)} runs",
+             "attribute": _shared([run.attribute for run in runs]), "status": group.status(),
+             "backbone": _shared([run.backbone for run in runs]),
+             "settings": _shared([describe_settings(settings(run)) for run in runs]),
+             "duration": _duration(sum(seconds) if seconds else None),
+             "date": f"{runs[0].created_at:%Y-%m-%d %H:%M:%S}"}  # fmt: skip
+    title = group.title()
+    tips = {"run": title, "variant": title, "duration": "all its runs together", "date": "its first run"}
+    for name, key in METRIC_KEYS.items():
+        value, tips[name] = group.metric(key)
+        cells[name] = percent(value)
+    return [cells[name] for name in COLUMNS], [tips.get(name, "") for name in COLUMNS]
 
 
 def _panel(header: list[tuple[QWidget, int]], body: QWidget) -> QWidget:
@@ -254,9 +246,7 @@ class RunsView(QWidget):
     @staticmethod
     def _shrinking_label(text: str) -> QLabel:
         """A caption that gives way to the buttons beside it (they are never clipped)."""
-        label = plain.label(text, toolTip=text)
-        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        return label
+        return plain.ElidedLabel(text)
 
     def _compare_panel(self) -> QWidget:
         self.baseline = QComboBox(toolTip="Differences are to this run")

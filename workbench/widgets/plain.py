@@ -12,8 +12,8 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtWidgets import QLabel, QMessageBox, QSizePolicy, QWidget
 
 
 def escape(text: object) -> str:
@@ -29,6 +29,33 @@ def tooltip(text: str) -> str:
 def label(text: str = "", **kwargs: Any) -> QLabel:
     """A QLabel that shows ``text`` (and everything later set on it) as plain text."""
     return QLabel(text, textFormat=Qt.TextFormat.PlainText, **kwargs)
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text that gives way to the widgets beside it: what does not fit ends in "…" (the whole
+    text in the tooltip), never cut off in the middle of a letter; ``text()`` is the whole text."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(textFormat=Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._whole = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._whole = text
+        self.setToolTip(tooltip(text))
+        self._elide()
+
+    def text(self) -> str:
+        return self._whole
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._whole, Qt.TextElideMode.ElideRight, max(0, self.width()))
+        QLabel.setText(self, shown)
 
 
 def _box(

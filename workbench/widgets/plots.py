@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from workbench.widgets import plain
 from workbench.widgets.category_axis import CategoryAxis, elide_middle
@@ -133,7 +133,7 @@ class LivePlots(QWidget):
             key: self.metrics.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, name=name)
             for key, name, colour in METRICS
         }
-        self._pr_title = "Precision-recall (latest epoch)"
+        self._pr_title = "PR, latest epoch"
         self.pr = _plot(self._pr_title, "precision", "recall")
         self.pr.setRange(xRange=(0, 1), yRange=(0, 1.02), padding=0)
         self.pr_legend = LegendRow()
@@ -155,9 +155,9 @@ class LivePlots(QWidget):
         self.bar_metric.addItem("accuracy", "accuracy")
         self.bar_metric.addItem("average precision", "ap")
         self.bar_metric.currentIndexChanged.connect(lambda _i: self._schedule())
-        self.caption = plain.label("Train a run or pick runs in the Runs tab to see their curves.")
-        # a new caption never changes the layout (which would resize, and so repaint, all four plots)
-        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # one line ending in "…" when long: a new caption never changes the layout (which would resize, and so
+        # repaint, all four plots) and is never cut in the middle of a word
+        self.caption = plain.ElidedLabel("Train a run or pick runs in the Runs tab to see their curves.")
 
         controls = QHBoxLayout()
         controls.addWidget(self.caption, 1)
