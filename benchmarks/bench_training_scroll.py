@@ -12,7 +12,7 @@ batch 32; ``--epochs`` of them):
 
 ``TAILOR_TRAINING_THREADS`` and ``TAILOR_TRAINING_NICENESS`` set the training thread's torch threads and nice
 value (defaults: :func:`workbench.workers.training_queue.training_threads`, ``BACKGROUND_NICENESS``), which is how
-the defaults were chosen (README).
+the defaults were chosen (docs/benchmarks.md).
 
     .venv/bin/python benchmarks/bench_training_scroll.py [--epochs 3] [--json] [--profile]
 """

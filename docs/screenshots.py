@@ -59,6 +59,18 @@ def save(window, out: Path, name: str) -> None:
     print(f"wrote {path}", flush=True)
 
 
+def training_tab(window) -> None:
+    """The newest three finished runs overlaid in the plots (as "Show in plots" in the Runs tab does)."""
+    from core.catalog.records import RunStatus
+    from core.catalog.runs import list_runs
+    from workbench.viewmodels.requests import PlotRuns
+
+    runs = [run for run in list_runs(window.workspace.catalog) if run.status == RunStatus.FINISHED]
+    window.workspace.request(PlotRuns(tuple(run.id for run in runs[-3:])))
+    panel = window.view("training")
+    wait(lambda: not panel.detecting, 60)
+
+
 def runs_tab(window) -> None:
     view = window.view("runs")
     wait(lambda: view.row_count() > 0, 60)
@@ -107,6 +119,7 @@ def browse_tab(window) -> None:
 
 ACTIONS: dict[str, Callable] = {
     "browser": browse_tab,
+    "training": training_tab,
     "runs": runs_tab,
     "issues": issues_tab,
     "matrix": matrix_tab,

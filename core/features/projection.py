@@ -2,10 +2,10 @@
 
 The features are centred, L2-normalised and reduced to ``PCA_DIMENSIONS`` by PCA, then laid out in 2-D by openTSNE
 (FFT-accelerated t-SNE, PCA initialisation, perplexity 30; Poličar et al. 2024) or umap-learn (15 neighbours,
-min_dist 0.1). Chosen by measuring both (``benchmarks/bench_map.py``; README "The map of the catalog"): openTSNE is
-the default because it reports progress and stops on Cancel between iterations (umap-learn offers neither) and
-separated CIFAR-10's labels as well. Above ``FIT_AT_MOST`` images the layout is fitted on a seeded sample and the
-others are placed into it (openTSNE's ``transform``), which keeps 1,000,000 images in minutes.
+min_dist 0.1). Chosen by measuring both (``benchmarks/bench_map.py``; docs/benchmarks.md "The map of the
+catalog"): openTSNE is the default because it reports progress and stops on Cancel between iterations (umap-learn
+offers neither) and separated CIFAR-10's labels as well. Above ``FIT_AT_MOST`` images the layout is fitted on a
+seeded sample and the others are placed into it (openTSNE's ``transform``), which keeps 1,000,000 images in minutes.
 
 The map lives in the store's folder (``map-<method>.npz``: the ids of :func:`core.features.similarity_index.hash_ids`
 and their 2-D points); a map that lacks some of the wanted images is computed again, and a file that cannot be read

@@ -28,8 +28,8 @@ ever of C_m, the classes but the largest, drawn with probability proportional to
 class, the more it is generated); G is updated to make D call its features real, ``lam (D(G) - 1)^2``, while
 pushing Q's score of the conditioning class down in the same least-squares form, ``Q_c(G)^2`` (Eq. 4: hard but
 realistic minority samples, as in GAMO). Since the real batch is class-balanced already, Q is re-balanced even
-without G: the control of the benchmark is cRT on the same features (``core.heads``, README). Adam (0.9, 0.999) for
-all three, ``lr`` then ``lr_late`` after
+without G: the control of the benchmark is cRT on the same features (``core.heads``, docs/benchmarks.md). Adam
+(0.9, 0.999) for all three, ``lr`` then ``lr_late`` after
 ``decay_after`` epochs; Q's rate is ``head_lr`` (decayed by the same factor), 1e-3 by default: at the paper's
 5e-5 a head moves too little in the few thousand iterations of a CIFAR-size problem to change its balance (on the
 toy problem of the tests the tail recall stays at 0.22 with 5e-5 and rises to 0.52 with 1e-3; ``--head-lr 5e-5``

@@ -107,3 +107,23 @@ def test_a_caption_too_long_for_its_place_ends_in_an_ellipsis_and_keeps_its_whol
     assert label.fontMetrics().horizontalAdvance(shown) <= 160 and whole in label.toolTip()
     label.resize(2000, 24)
     assert QLabel.text(label) == whole
+
+
+def test_three_runs_in_the_bars_legend_take_two_rows_and_their_names_end_in_an_ellipsis(qtbot):
+    """At 1024 x 700 the legend of three runs read "run 17:", "run 18: balance", "run" (cut, one row)."""
+    from PySide6.QtWidgets import QLabel
+
+    from workbench.widgets.legend import LegendRow
+    from workbench.widgets.plain import ElidedLabel
+
+    legend = LegendRow()
+    qtbot.addWidget(legend)
+    legend.show()
+    legend.resize(270, 40)
+    names = [f"run {k}: balanced-softmax head · timm:efficientnet_lite0" for k in (17, 18, 19)]
+    legend.set_entries([("#1f77b4", name, False, True) for name in names])
+    layout = legend.layout()
+    assert {layout.getItemPosition(i)[0] for i in range(layout.count())} == {0, 1}
+    labels = legend.findChildren(ElidedLabel)
+    qtbot.waitUntil(lambda: all(QLabel.text(label).endswith("…") for label in labels), timeout=5000)
+    assert [label.text() for label in labels] == names and legend.texts() == names

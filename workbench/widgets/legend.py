@@ -51,21 +51,25 @@ class LegendRow(QWidget):
             if widget is not None:  # hidden at once: deleteLater alone leaves it painted until the loop runs
                 widget.hide()
                 widget.deleteLater()
-        per_row = len(entries) if len(entries) <= 3 else 2
+        # short names packed on the left; long ones ("run 17: ldam-drw head · …") two a row, sharing the width evenly
+        short = all(len(text) <= 14 for _colour, text, _dashed, _bar in entries)
+        per_row = len(entries) if len(entries) <= 3 and short else 2
+        policy = QSizePolicy.Policy.Preferred if short else QSizePolicy.Policy.Ignored
         for k, (colour, text, dashed, bar) in enumerate(entries):
             entry = QWidget()
+            entry.setSizePolicy(policy, QSizePolicy.Policy.Preferred)
             row = QHBoxLayout(entry)
             row.setContentsMargins(0, 0, 0, 0)
             row.setSpacing(4)
             picture = QLabel()
             picture.setPixmap(swatch(colour, dashed, bar))
-            name = plain.label(text)
-            name.setToolTip(plain.tooltip(text))
-            name.setMinimumWidth(24)  # cut rather than widen the window; the tooltip has it whole
+            name = plain.ElidedLabel(text, policy)  # "…" rather than widen the window
+            name.setMinimumWidth(24)
             row.addWidget(picture)
             row.addWidget(name, 1)
             self._layout.addWidget(entry, k // per_row, k % per_row)
-        self._layout.setColumnStretch(per_row, 1)
+        for column in range(max(4, per_row + 1)):
+            self._layout.setColumnStretch(column, int(column == per_row) if short else int(column < per_row))
 
     def texts(self) -> list[str]:
         return [text for _colour, text, _dashed, _bar in self._entries]

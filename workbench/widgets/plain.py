@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QMessageBox, QSizePolicy, QWidget
 
@@ -33,17 +33,31 @@ def label(text: str = "", **kwargs: Any) -> QLabel:
 
 class ElidedLabel(QLabel):
     """One line of plain text that gives way to the widgets beside it: what does not fit ends in "…" (the whole
-    text in the tooltip), never cut off in the middle of a letter; ``text()`` is the whole text."""
+    text in the tooltip), never cut off in the middle of a letter; ``text()`` is the whole text.
 
-    def __init__(self, text: str = "") -> None:
+    ``Ignored`` (the default): the layout gives it what is left and a new text never changes the layout (a caption
+    beside buttons); ``Preferred``: it asks for its whole text and gives way down to an ellipsis (legend entries)."""
+
+    def __init__(self, text: str = "", policy: QSizePolicy.Policy = QSizePolicy.Policy.Ignored) -> None:
         super().__init__(textFormat=Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(policy, QSizePolicy.Policy.Preferred)
         self._whole = ""
         self.setText(text)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        hint.setWidth(self.fontMetrics().horizontalAdvance(self._whole) + 2 * self.margin() + 2)
+        return hint
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        hint.setWidth(min(hint.width(), self.fontMetrics().horizontalAdvance("x…") + 2 * self.margin() + 2))
+        return hint
 
     def setText(self, text: str) -> None:
         self._whole = text
         self.setToolTip(tooltip(text))
+        self.updateGeometry()
         self._elide()
 
     def text(self) -> str:

@@ -101,7 +101,7 @@ def training_threads(cores: int | None = None) -> int:
     """torch's intra-op threads for training in the window (``TAILOR_TRAINING_THREADS`` overrides it).
 
     All cores, as the CLI uses, at nice 10: measured with benchmarks/bench_training_scroll.py while the grid is
-    scrolled (README), this keeps 72-80% of the CLI's images/s; one thread kept 64%, and nice 0 kept 78% but
+    scrolled (docs/benchmarks.md), this keeps 72-80% of the CLI's images/s; one thread kept 64%, and nice 0 kept 78% but
     stalled the window seven times as often (453 gaps over 16 ms against 64)."""
     override = os.environ.get("TAILOR_TRAINING_THREADS", "")
     if override.isdigit() and int(override) > 0:
