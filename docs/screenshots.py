@@ -84,13 +84,18 @@ def runs_tab(window) -> None:
     wait(lambda: view.table_data is not None, 300)
 
 
-def issues_tab(window) -> None:
-    view = window.view("issues")
-    wait(view.find_button.isEnabled, 60)
-    view.find_button.click()
-    wait(lambda: view.report is not None, 600)
-    if view.report is not None and view.report.issues:
-        view.table.selectRow(0)
+def queue_tab(key: str, items: Callable) -> Callable:
+    """Label issues, Label next: the queue found (its first row shown) as **Find** leaves it."""
+
+    def action(window) -> None:
+        view = window.view(key)
+        wait(view.find_button.isEnabled, 60)
+        view.find_button.click()
+        wait(lambda: view.report is not None, 600)
+        if view.report is not None and items(view.report):
+            view.table.selectRow(0)
+
+    return action
 
 
 def matrix_tab(window) -> None:
@@ -100,15 +105,6 @@ def matrix_tab(window) -> None:
     view.seed_count.setValue(1)
     view.train_button.click()
     wait(lambda: view.table_data is not None, 600)
-
-
-def label_next_tab(window) -> None:
-    view = window.view("label_next")
-    wait(lambda: view.run_box.count() > 0 and view.find_button.isEnabled(), 60)
-    view.find_button.click()
-    wait(lambda: view.report is not None, 600)
-    if view.report is not None and view.report.suggestions:
-        view.table.selectRow(0)
 
 
 def browse_tab(window) -> None:
@@ -121,9 +117,9 @@ ACTIONS: dict[str, Callable] = {
     "browser": browse_tab,
     "training": training_tab,
     "runs": runs_tab,
-    "issues": issues_tab,
+    "issues": queue_tab("issues", lambda report: report.issues),
     "matrix": matrix_tab,
-    "label_next": label_next_tab,
+    "label_next": queue_tab("label_next", lambda report: report.suggestions),
 }
 TABS = ("browser", "imbalance", "training", "runs", "review", "issues", "matrix", "label_next", "map")
 
