@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import TailorError
+from core.base.files import atomic_write
 from core.base.json_text import json_text
 from core.catalog.records import SPLITS
 from core.catalog.store import Catalog
@@ -230,22 +231,19 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
     import csv
 
     from core.cli.demo_data import download, is_python_archive, python_archive_tree
-    from core.ingest.cifar_demo import manifest, unpack
+    from core.ingest.cifar_demo import check_out, manifest, unpack
     from core.ingest.importer import import_source, run
 
     if not args.ratio >= 1:
         raise TailorError("--ratio must be at least 1")
     out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise TailorError(f"--out {out} is a file, not a folder")
+    check_out(out, args.force)
     location = out / "catalog.sqlite"
-    if location.exists() and not args.force:
-        raise TailorError(f"{location} exists: choose another --out, or pass --force to import into it again")
     out.mkdir(parents=True, exist_ok=True)
     archive = Path(args.archive).expanduser() if args.archive else download(out / "download")
     tree = python_archive_tree(archive, out) if is_python_archive(archive) else unpack(archive, out)
     rows, counts = manifest(tree, args.ratio, args.with_unlabeled)
-    with open(out / "cifar10-lt.csv", "w", newline="", encoding="utf-8") as fh:
+    with atomic_write(out / "cifar10-lt.csv", "w", newline="", encoding="utf-8") as fh:  # replaces, never through a link
         writer = csv.writer(fh)
         writer.writerow(["path", "labels", "split"])
         writer.writerows(rows)

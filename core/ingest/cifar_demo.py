@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 from core.base.errors import TailorError
@@ -23,6 +24,23 @@ from core.base.errors import TailorError
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 PYTHON_ARCHIVE = "CIFAR-10's Python archive is read by torchvision (core.cli.demo_data), not here"
+
+
+WRITES = ("catalog.sqlite", "cifar10-lt.csv", "cifar10", "download")  # what the demo writes in --out
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` that holds any of the demo's names (a catalog, a manifest, image folders) unless ``force``:
+    the demo writes over them. With ``force`` a tree of images there is used as it is and the catalog imported into
+    again."""
+    if out.exists() and not out.is_dir():
+        raise TailorError(f"--out {out} is a file, not a folder")
+    present = [name for name in WRITES if (out / name).exists() or (out / name).is_symlink()]
+    if present and not force:
+        raise TailorError(
+            f"--out {out} already holds {', '.join(present)}: choose another --out, or pass --force to import into "
+            "the catalog again (the images already there are used as they are)"
+        )
 
 
 def lt_counts(available: list[int], ratio: float) -> list[int]:
@@ -38,15 +56,17 @@ def unpack(archive: Path, folder: Path) -> Path:
         return tree
     if not archive.is_file():
         raise TailorError(f"--from {archive}: no such file")
+    scratch = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=folder))  # ours alone: removed whatever happens
     try:
         with tarfile.open(archive) as tar:
             if any(name.startswith("cifar-10-batches-py") for name in tar.getnames()):
                 raise TailorError(PYTHON_ARCHIVE)
-            tar.extractall(folder / "raw", filter="data")
-            _move_tree(folder / "raw", tree)
+            tar.extractall(scratch, filter="data")
+            _move_tree(scratch, tree)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise TailorError(f"--from {archive}: not a readable tar archive ({exc})") from None
-    shutil.rmtree(folder / "raw", ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return tree
 
 

@@ -84,10 +84,41 @@ def test_cifar10_lt_from_a_tree_of_images(tmp_path):
     assert info["images"] == 40 + 20  # every training image (26 without a label) and the test set
     again = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(tmp_path / "w"))
     assert again.returncode == 2 and "--force" in again.stderr
+    forced = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(tmp_path / "w"),
+                      "--no-gui", "--force")  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
     not_tar = tmp_path / "x.tar.gz"
     not_tar.write_bytes(b"not an archive")
     refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(not_tar), "--out", str(tmp_path / "c"))
     assert refused.returncode == 2 and "not a readable tar archive" in refused.stderr
+
+
+def test_the_demo_never_writes_over_or_deletes_a_folder_s_own_files(tmp_path):
+    """--out holding a manifest of the user's: refused (one line) and left as it was; a folder of the user's named
+    raw/ (the name the unpacking used, and removed after) is left alone."""
+    tree = tmp_path / "jpg"
+    for split in ("train", "test"):
+        for c in CLASSES:
+            target = tree / split / c / "0000.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (32, 32), (40, 90, 160)).save(target)
+    archive = tmp_path / "cifar10-jpg.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree / "train", arcname="train")
+        tar.add(tree / "test", arcname="test")
+    out = tmp_path / "mine"
+    (out / "raw").mkdir(parents=True)
+    (out / "raw" / "notes.txt").write_text("my notes")
+    (out / "cifar10-lt.csv").write_text("my own manifest")
+    refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "already holds cifar10-lt.csv" in refused.stderr and "--force" in refused.stderr
+    assert (out / "cifar10-lt.csv").read_text() == "my own manifest" and not (out / "catalog.sqlite").exists()
+    (out / "cifar10-lt.csv").unlink()
+    made = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(out), "--no-gui")
+    assert made.returncode == 0, made.stderr
+    assert (out / "raw" / "notes.txt").read_text() == "my notes"
+    assert sorted(p.name for p in out.iterdir()) == ["catalog.sqlite", "cifar10", "cifar10-lt.csv", "raw"]
 
 
 def test_offline_the_message_names_what_to_fetch(tmp_path, monkeypatch):
