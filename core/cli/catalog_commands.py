@@ -243,7 +243,7 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
     archive = Path(args.archive).expanduser() if args.archive else download(out / "download")
     tree = python_archive_tree(archive, out) if is_python_archive(archive) else unpack(archive, out)
     rows, counts = manifest(tree, args.ratio, args.with_unlabeled)
-    with atomic_write(out / "cifar10-lt.csv", "w", newline="", encoding="utf-8") as fh:  # replaces, never through a link
+    with atomic_write(out / "cifar10-lt.csv", "w", newline="", encoding="utf-8") as fh:  # never through a link
         writer = csv.writer(fh)
         writer.writerow(["path", "labels", "split"])
         writer.writerows(rows)
