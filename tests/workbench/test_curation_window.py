@@ -104,12 +104,17 @@ def test_label_issues_tab_keep_relabel_and_undo(qtbot, trained):
     settle(qtbot, window)
     with Catalog(location) as cat:
         kept = dump_tables(cat, ("label_review",))["label_review"]
-    assert len(kept) == 1 and kept[0][1] == hidden_tail and view.decisions == {hidden_tail: "kept"}
+    assert len(kept) == 1 and kept[0][1] == hidden_tail and view.marks.decided == {hidden_tail: "kept"}
     window.undo()
     settle(qtbot, window)
-    assert hidden_tail not in view.decisions
+    assert hidden_tail not in view.marks.decided and view.table.item(row, 6).text() == ""
     with Catalog(location) as cat:
         assert dump_tables(cat, ("label_review",))["label_review"] == []
+    window.redo()
+    settle(qtbot, window)
+    assert view.marks.decided == {hidden_tail: "kept"} and view.table.item(row, 6).text() == "kept"  # not "edited"
+    window.undo()
+    settle(qtbot, window)
     view.table.selectRow(row)
     view.relabel_button.click()
     settle(qtbot, window)

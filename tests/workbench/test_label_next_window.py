@@ -44,10 +44,10 @@ def test_a_label_next_batch_answered_with_keys_and_undone_row_for_row(qtbot, poo
     view.table.setFocus()
     qtbot.keyClick(view.table, Qt.Key.Key_Y)
     settle(qtbot, window)
-    assert view.answers == {first.image_id: "yes"} and view.current() == second
+    assert view.marks.decided == {first.image_id: "yes"} and view.current() == second
     qtbot.keyClick(view.table, Qt.Key.Key_N)
     settle(qtbot, window)
-    assert view.answers[second.image_id] == "no"
+    assert view.marks.decided[second.image_id] == "no"
     with Catalog(location) as cat:
         after = dump_tables(cat, TABLES)
         blue = first.label_id
@@ -56,20 +56,20 @@ def test_a_label_next_batch_answered_with_keys_and_undone_row_for_row(qtbot, poo
     assert len(added) == 1 and added[0][1] == first.image_id and blue in added[0] and "human" in added[0]
     if len(report.suggestions) > 2:
         qtbot.keyClick(view.table, Qt.Key.Key_S)
-        assert view.answers[report.suggestions[2].image_id] == "skipped"
+        assert view.marks.decided[report.suggestions[2].image_id] == "skipped"
         window.undo()
-        assert report.suggestions[2].image_id not in view.answers
+        assert report.suggestions[2].image_id not in view.marks.decided
     window.undo()
     settle(qtbot, window)
-    assert second.image_id not in view.answers and view.answers == {first.image_id: "yes"}
+    assert second.image_id not in view.marks.decided and view.marks.decided == {first.image_id: "yes"}
     window.undo()
     settle(qtbot, window)
-    assert view.answers == {}
+    assert view.marks.decided == {}
     with Catalog(location) as cat:
         assert dump_tables(cat, TABLES) == before
     window.redo()
     settle(qtbot, window)
-    assert view.answers == {first.image_id: "yes"}  # redo brings the answer back
+    assert view.marks.decided == {first.image_id: "yes"}  # redo brings the answer back
     if os.environ.get("TAILOR_SCREENSHOTS"):
         window.resize(1024, 700)
         idle(qtbot, window)

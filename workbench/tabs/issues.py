@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from core.base.percent import chance
+from workbench.viewmodels.queue_decisions import QueueDecisions
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
 from workbench.views.detail import catalog_preview
 from workbench.widgets import plain
 from workbench.widgets.job_runner import JobRunner
-from workbench.widgets.queue_table import picture_label, queue_table
+from workbench.widgets.queue_table import mark_rows, picture_label, queue_table
 from workbench.workers.curation import issues_job
 from workbench.workers.tasks import Latest
 
@@ -67,7 +68,8 @@ class IssuesView(QWidget):
         self.state: CatalogState | None = None
         self.editor: Editor | None = None
         self.report: IssueReport | None = None
-        self.decisions: dict[int, str] = {}  # image id -> "kept" | "relabelled" | "removed"
+        self.marks = QueueDecisions(self._show_mark)  # image id -> "kept" | "relabelled" | "removed" | "edited"
+        self._ids: list[int] = []  # each row's image
         self._runs, self._preview = Latest(self), Latest(self)
         self.features = QComboBox(minimumContentsLength=30)
         self.features.setToolTip("Whose backbone's features the cross-fitted heads read")
@@ -121,7 +123,7 @@ class IssuesView(QWidget):
         self.state, self.editor = state, editor = self.workspace.state, self.workspace.editor
         assert state is not None and editor is not None
         state.changed.connect(self._state_changed)
-        editor.edited.connect(self._edited)
+        editor.edited.connect(self._edited)  # the view's own slots: Qt disconnects them when the tab goes
         editor.undone.connect(self._undone)
         if state.loaded:
             self._state_changed()
@@ -151,7 +153,7 @@ class IssuesView(QWidget):
         if attribute is not None and self.features.count() == 0:
             self.summary.setText("Train a run of this attribute first: its backbone's features find the errors.")
         issue = self.current()
-        open_issue = issue is not None and issue.image_id not in self.decisions
+        open_issue = issue is not None and self.marks.is_open(issue.image_id)
         for button in (self.keep_button, self.relabel_button, self.remove_button):
             button.setEnabled(open_issue)
 
@@ -178,7 +180,8 @@ class IssuesView(QWidget):
     # -- the queue -------------------------------------------------------------------------------------------
 
     def show_report(self, report: IssueReport | None) -> None:
-        self.report, self.decisions = report, {}
+        self.report, self._ids = report, [issue.image_id for issue in report.issues] if report else []
+        self.marks.reset(self._ids)
         self.table.setRowCount(0)
         if report is None:
             self.summary.setText("")
@@ -252,10 +255,10 @@ class IssuesView(QWidget):
 
     def _decide(self, decision: str, build: Callable[[Catalog], Edit], text: str) -> None:
         issue = self.current()
-        if issue is None or self.editor is None or issue.image_id in self.decisions:
+        if issue is None or self.editor is None or not self.marks.is_open(issue.image_id):
             return
         self.editor.push(build, text)
-        self._mark(issue.image_id, decision)
+        self.marks.decide(issue.image_id, decision)
         row = self.table.currentRow()
         if row + 1 < self.table.rowCount():
             self.table.selectRow(row + 1)
@@ -295,25 +298,12 @@ class IssuesView(QWidget):
             f"remove image {issue.image_id}'s label",
         )
 
-    def _mark(self, image_id: int, decision: str | None) -> None:
-        if decision is None:
-            self.decisions.pop(image_id, None)
-        else:
-            self.decisions[image_id] = decision
-        for row, issue in enumerate(self.report.issues if self.report else []):
-            cell = self.table.item(row, len(COLUMNS) - 1)
-            if issue.image_id == image_id and cell is not None:
-                cell.setText(decision or "")
+    def _show_mark(self, image_id: int, decision: str) -> None:
+        mark_rows(self.table, self._ids, image_id, decision)
         self._enable()
 
-    def _shown(self, edit: Edit) -> set[int]:
-        return set(edit.images) & ({issue.image_id for issue in self.report.issues} if self.report else set())
-
     def _edited(self, edit: Edit) -> None:
-        for image_id in self._shown(edit):
-            if image_id not in self.decisions:  # redone, or relabelled elsewhere (Browse)
-                self._mark(image_id, "edited")
+        self.marks.edited(edit)
 
     def _undone(self, edit: Edit) -> None:
-        for image_id in self._shown(edit):  # an undone decision: the issue is open again
-            self._mark(image_id, None)
+        self.marks.undone(edit)

@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.viewmodels.queue_decisions import QueueDecisions
 from workbench.viewmodels.tab import Tab
 from workbench.viewmodels.workspace import Workspace
 from workbench.views.detail import catalog_preview
 from workbench.widgets import plain
 from workbench.widgets.job_runner import JobRunner
-from workbench.widgets.queue_table import picture_label, queue_table
+from workbench.widgets.queue_table import mark_rows, picture_label, queue_table
 from workbench.workers.curation import suggest_job
 from workbench.workers.tasks import Latest
 
@@ -64,11 +65,11 @@ class SkipCommand(QUndoCommand):
 
     def redo(self) -> None:
         if self.view.report is self.report:
-            self.view._mark(self.image_id, "skipped")
+            self.view.marks.mark(self.image_id, "skipped")
 
     def undo(self) -> None:
         if self.view.report is self.report:
-            self.view._mark(self.image_id, None)
+            self.view.marks.mark(self.image_id, None)
 
 
 class LabelNextView(QWidget):
@@ -83,8 +84,8 @@ class LabelNextView(QWidget):
         self.state: CatalogState | None = None
         self.editor: Editor | None = None
         self.report: SuggestReport | None = None
-        self.answers: dict[int, str] = {}  # image id -> "yes" | "no" | "skipped" | "edited"
-        self.given: dict[int, str] = {}  # the answers given here (what a redo brings back)
+        self.marks = QueueDecisions(self._show_mark)  # image id -> "yes" | "no" | "skipped" | "edited"
+        self._ids: list[int] = []  # each row's image
         self._runs, self._preview = Latest(self), Latest(self)
         self.run_box = QComboBox(minimumContentsLength=24)
         self.run_box.setToolTip("The run whose scores rank the unlabeled images")
@@ -183,7 +184,7 @@ class LabelNextView(QWidget):
                                  "scores rank the unlabeled images.")  # fmt: skip
         item = self.current()
         for button in (self.yes_button, self.no_button, self.skip_button):
-            button.setEnabled(item is not None and item.image_id not in self.answers)
+            button.setEnabled(item is not None and self.marks.is_open(item.image_id))
         self.yes_button.setText(f"Yes, it is {item.label} (Y)" if item is not None else "Yes (Y)")
 
     def find_batch(self) -> None:
@@ -213,7 +214,8 @@ class LabelNextView(QWidget):
     # -- the queue -------------------------------------------------------------------------------------------
 
     def show_report(self, report: SuggestReport | None) -> None:
-        self.report, self.answers, self.given = report, {}, {}
+        self.report, self._ids = report, [item.image_id for item in report.suggestions] if report else []
+        self.marks.reset(self._ids)
         self.table.setRowCount(0)
         if report is None:
             self.summary.setText("")
@@ -236,7 +238,7 @@ class LabelNextView(QWidget):
         report = self.report
         if report is None:
             return
-        counts = {a: sum(1 for v in self.answers.values() if v == a) for a in ("yes", "no", "skipped")}
+        counts = {a: sum(1 for v in self.marks.decided.values() if v == a) for a in ("yes", "no", "skipped")}
         if not report.suggestions:
             head = f"No unlabeled image left to propose ({report.pool:,} unlabeled; those answered No are left out)."
         else:
@@ -287,7 +289,7 @@ class LabelNextView(QWidget):
 
     def _answer(self, answer: str, write, verb: str) -> None:  # type: ignore[no-untyped-def]
         item = self.current()
-        if item is None or self.editor is None or item.image_id in self.answers:
+        if item is None or self.editor is None or not self.marks.is_open(item.image_id):
             return
         image_id, label_id = item.image_id, item.label_id
 
@@ -296,13 +298,12 @@ class LabelNextView(QWidget):
             return edit
 
         self.editor.push(build, f"image {image_id} {verb} '{item.label}'")
-        self.given[image_id] = answer
-        self._mark(image_id, answer)
+        self.marks.decide(image_id, answer)
         self._next()
 
     def skip(self) -> None:
         item = self.current()
-        if item is None or self.editor is None or item.image_id in self.answers:
+        if item is None or self.editor is None or not self.marks.is_open(item.image_id):
             return
         self.editor.stack.push(SkipCommand(self, item.image_id))
         self._next()
@@ -313,31 +314,18 @@ class LabelNextView(QWidget):
             return
         start = self.table.currentRow()
         for row in list(range(start + 1, self.table.rowCount())) + list(range(0, start)):
-            if self.report.suggestions[row].image_id not in self.answers:
+            if self.marks.is_open(self.report.suggestions[row].image_id):
                 self.table.selectRow(row)
                 return
         self._enable()
 
-    def _mark(self, image_id: int, answer: str | None) -> None:
-        if answer is None:
-            self.answers.pop(image_id, None)
-        else:
-            self.answers[image_id] = answer
-        for row, item in enumerate(self.report.suggestions if self.report else []):
-            cell = self.table.item(row, len(COLUMNS) - 1)
-            if item.image_id == image_id and cell is not None:
-                cell.setText(answer or "")
+    def _show_mark(self, image_id: int, answer: str) -> None:
+        mark_rows(self.table, self._ids, image_id, answer)
         self._summarise()
         self._enable()
 
-    def _shown(self, edit: Edit) -> set[int]:
-        return set(edit.images) & ({s.image_id for s in self.report.suggestions} if self.report else set())
-
-    def _edited(self, edit: Edit) -> None:
-        for image_id in self._shown(edit):
-            if image_id not in self.answers:  # redone, or labelled elsewhere (Browse)
-                self._mark(image_id, self.given.get(image_id, "edited"))
+    def _edited(self, edit: Edit) -> None:  # the view's own slots: Qt disconnects them when the tab goes
+        self.marks.edited(edit)
 
     def _undone(self, edit: Edit) -> None:
-        for image_id in self._shown(edit):  # an undone answer: the question is open again
-            self._mark(image_id, None)
+        self.marks.undone(edit)

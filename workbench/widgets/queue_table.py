@@ -22,6 +22,14 @@ def queue_table(columns: Sequence[str], on_current: Callable[[], None]) -> QTabl
     return table
 
 
+def mark_rows(table: QTableWidget, image_ids: Sequence[int], image_id: int, text: str) -> None:
+    """``text`` in the last column of the rows that show ``image_id`` (``image_ids``: each row's image)."""
+    for row, shown in enumerate(image_ids):
+        cell = table.item(row, table.columnCount() - 1)
+        if shown == image_id and cell is not None:
+            cell.setText(text)
+
+
 def picture_label() -> QLabel:
     """A label for one image shown large: centred, and free to shrink (the image is fitted to it, never the reverse)."""
     picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
