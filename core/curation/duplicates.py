@@ -27,6 +27,7 @@ from core.catalog.runs import get_run, load_snapshot
 from core.catalog.store import Catalog, open_catalog
 from core.curation.label_issues import FeatureChoice, choose_extractor, extractor_features
 from core.curation.predict import run_extractor
+from core.features.vectors import unit_rows
 from core.training.events import FeatureProgress, Note, WeightsDownload
 from core.training.runtime import pick_device
 
@@ -104,8 +105,7 @@ def near_pairs(
     x = np.asarray(features, dtype=np.float32)
     if not np.isfinite(x).all():  # the feature store refuses these; a caller's own array is checked too
         raise TailorError(f"{int((~np.isfinite(x).all(axis=1)).sum())} images have features that are not finite")
-    x = x - np.median(x, axis=0, keepdims=True)  # not the mean: one huge row would pull every other row one way
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = unit_rows(x, np.median(x, axis=0, keepdims=True))  # the median: one huge row would pull a mean its way
     split_array = np.asarray(splits)
     kept = _Best(MAX_PAIRS)
     total, twins = 0, set[int]()

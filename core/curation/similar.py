@@ -24,6 +24,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.curation.label_issues import FeatureChoice, default_extractor, extractor_features
 from core.features import similarity_index
 from core.features.store import FeatureStore
+from core.features.vectors import unit_rows
 from core.training.events import FeatureProgress, Note, WeightsDownload
 from core.training.runtime import pick_device
 
@@ -105,7 +106,7 @@ def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarr
     direction = direction_of(query)
     similarity = np.empty(len(candidates), np.float32)
     for start in range(0, len(candidates), SEARCH_CHUNK):
-        block = _normalised(candidates[start : start + SEARCH_CHUNK].astype(np.float32))
+        block = unit_rows(candidates[start : start + SEARCH_CHUNK])
         similarity[start : start + len(block)] = block @ direction
     k = min(k, len(candidates))
     top = np.argpartition(-similarity, k - 1)[:k]
@@ -115,7 +116,7 @@ def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarr
 
 def direction_of(query: np.ndarray) -> np.ndarray:
     """The unit mean direction of the query rows' unit vectors."""
-    direction = _normalised(query.astype(np.float32)).mean(axis=0)
+    direction = unit_rows(query).mean(axis=0)
     result: np.ndarray = direction / max(float(np.linalg.norm(direction)), 1e-12)
     return result
 
@@ -135,11 +136,6 @@ def _indexed(
             found.append(image_id)
             distances.append(1.0 - similarity)
     return found[:k], np.array(distances[:k])
-
-
-def _normalised(rows: np.ndarray) -> np.ndarray:
-    result: np.ndarray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return result
 
 
 def checked_ids(catalog: Catalog, image_ids: Sequence[int]) -> list[int]:

@@ -49,6 +49,7 @@ from core.catalog.store import Catalog, open_catalog
 from core.config import TrainConfig
 from core.curation.duplicates import DEFAULT_THRESHOLD
 from core.curation.predict import check_run, features_of, head_scores, run_extractor
+from core.features.vectors import unit_rows
 from core.heads.views import view_extractors
 from core.training.backbones import Classifier
 from core.training.events import FeatureProgress, Note
@@ -274,11 +275,11 @@ def _diverse(
     similarity at least ``NEAR_COPY``, the near-duplicate search's threshold); each next the one of highest score x
     min(1, d / ``REACH``), d the cosine distance to the nearest picked or ``known`` image (the label's own images: d
     counted as at least ``LIKE_LABELLED``, as another photo of a labelled product still needs its label)."""
-    unit = _unit(features[best], centre)
+    unit = unit_rows(features[best], centre)
     distance = np.full(len(best), 2.0, np.float32)  # to the batch
     labelled = np.full(len(best), 2.0, np.float32)  # to the label's images
     if len(known):
-        anchors = _unit(known, centre)
+        anchors = unit_rows(known, centre)
         for start in range(0, len(anchors), ANCHOR_BLOCK):
             labelled = np.minimum(labelled, 1.0 - (unit @ anchors[start : start + ANCHOR_BLOCK].T).max(axis=1))
     open_ = labelled > 1.0 - NEAR_COPY
@@ -291,12 +292,6 @@ def _diverse(
         distance = np.minimum(distance, 1.0 - unit @ unit[pick])
         open_ &= distance > 1.0 - NEAR_COPY
     return chosen
-
-
-def _unit(rows: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
-    unit = rows.astype(np.float32) - (centre if centre is not None else 0.0)
-    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-    return unit
 
 
 def _take_turns(queues: list[list[int]]) -> list[tuple[int, int]]:

@@ -26,6 +26,7 @@ from core.base.errors import TailorError
 from core.base.files import atomic_write
 from core.features.similarity_index import hash_ids
 from core.features.store import FeatureStore
+from core.features.vectors import unit_rows
 
 METHODS = ("tsne", "umap")
 PCA_DIMENSIONS = 50
@@ -63,9 +64,8 @@ def project(
 def _reduced(features: np.ndarray) -> np.ndarray:
     from sklearn.decomposition import PCA
 
-    rows = features.astype(np.float32)
-    rows -= rows.mean(axis=0)
-    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    rows = np.asarray(features, dtype=np.float32)
+    rows = unit_rows(rows, rows.mean(axis=0))
     components = min(PCA_DIMENSIONS, rows.shape[1], len(rows) - 1)
     reduced: np.ndarray = PCA(components, svd_solver="randomized", random_state=SEED).fit_transform(rows)
     return reduced.astype(np.float32)

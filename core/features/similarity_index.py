@@ -20,6 +20,7 @@ import numpy as np
 
 from core.base.files import atomic_write
 from core.features.store import FeatureStore
+from core.features.vectors import unit_rows
 
 EXACT_BELOW = 50_000  # images: below this an exact search is as fast
 TRAIN_SAMPLE = 60_000  # features the coarse quantizer is trained on
@@ -73,7 +74,7 @@ def _up_to_date(store: FeatureStore):  # type: ignore[no-untyped-def]  # a faiss
         fresh = _hex(keys[new])
         for start in range(0, len(fresh), ADD_CHUNK):
             part = fresh[start : start + ADD_CHUNK]
-            index.add_with_ids(_unit(store.gather(part)), hash_ids(part))
+            index.add_with_ids(unit_rows(store.gather(part)), hash_ids(part))
         indexed = np.concatenate([indexed, ids[new]])
         _save(store, index, indexed)
     return index
@@ -89,7 +90,7 @@ def _trained(store: FeatureStore, hashes: list[str]):  # type: ignore[no-untyped
 
     rng = np.random.default_rng(0)
     sample = [hashes[i] for i in sorted(rng.choice(len(hashes), min(len(hashes), TRAIN_SAMPLE), replace=False))]
-    features = _unit(store.gather(sample))
+    features = unit_rows(store.gather(sample))
     lists = int(min(4096, max(1, min(4 * math.sqrt(len(hashes)), len(sample) // 39))))
     quantizer = faiss.IndexFlatIP(features.shape[1])
     index = faiss.IndexIVFScalarQuantizer(
@@ -128,9 +129,3 @@ def _save(store: FeatureStore, index: Any, ids: np.ndarray) -> None:
         np.save(fh, ids)
     with atomic_write(index_path) as fh:
         fh.write(faiss.serialize_index(index).tobytes())
-
-
-def _unit(features: np.ndarray) -> np.ndarray:
-    rows = np.ascontiguousarray(features, dtype=np.float32)
-    result: np.ndarray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return result
