@@ -165,3 +165,12 @@ def no_bundled_weights(monkeypatch):
     from core.training import bundled_weights
 
     monkeypatch.setattr(bundled_weights, "installed_file", lambda bundled: None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The window tests' pool threads finish before the interpreter is torn down, as they do when `tailor gui` ends
+    (``workbench.app.application.finish``): one still running then printed "Signal source has been deleted"."""
+    if "workbench.workers.tasks" in sys.modules:
+        from workbench.workers.tasks import wait_for_workers
+
+        wait_for_workers()

@@ -166,21 +166,10 @@ def run(
 def finish(code: int = 0) -> None:
     """How every process that opened a window ends (``tailor gui``, the benchmarks, the tests' window scripts):
     the reads still running get their moment, then :func:`leave`."""
-    _let_workers_finish()
+    from workbench.workers.tasks import wait_for_workers
+
+    wait_for_workers()
     leave(code)
-
-
-def _let_workers_finish(timeout_s: float = 5.0) -> None:
-    """After the window closed (edits flushed, a training run cancelled and recorded, an import cancelled): give
-    the reads still running a moment, polling with ``time.sleep`` (which gives the GIL away, unlike
-    ``QThreadPool.waitForDone``)."""
-    import time
-
-    from workbench.workers.tasks import POOL
-
-    deadline = time.monotonic() + timeout_s
-    while POOL.activeThreadCount() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 def leave(code: int) -> None:

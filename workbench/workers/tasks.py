@@ -65,6 +65,18 @@ def busy() -> bool:
     return bool(_LIVE)
 
 
+def wait_for_workers(timeout_s: float = 5.0) -> None:
+    """Before the process ends (the window closed: edits flushed, a training run cancelled and recorded, an import
+    cancelled): give the pools' threads still running ``timeout_s`` to finish, polling with ``time.sleep`` (which
+    gives the GIL away, unlike ``QThreadPool.waitForDone``). A pool thread still running when the interpreter is
+    torn down dies with a traceback or aborts the process."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while (POOL.activeThreadCount() or TRAINING_POOL.activeThreadCount()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def _while_alive(owner: QObject | None, callback: Callable[..., Any]) -> Callable[..., Any]:
     """``callback``, skipped once Qt has deleted ``owner`` (a closed window's model: its results go nowhere)."""
     if owner is None:
