@@ -9,8 +9,10 @@ features stored and its head-only runs) copied to ``.bench/issues/`` for each va
    ``tailor label-issues`` (5 folds, seed 0) on the whole labeled set (22,406: the test labels are clean) and
    cleanlab called directly on the same out-of-sample scores (``cleanlab.filter.find_label_issues``, ranked by
    self-confidence). ``into-tail``: 30 images of the three largest labels filed under the three rarest (a t-shirt
-   under a 5-image "sneaker" label). Printed: precision and recall of the flagged set, and of the top 100 / 250 /
-   500 of each ranking (Tailor's tail-first queue, cleanlab's own order).
+   under a 5-image "sneaker" label). Printed: precision and recall of the flagged set, and of the top 30 / 100 /
+   250 / 500 of each ranking (Tailor's tail-first queue, cleanlab's own order), on the out-of-sample scores as they
+   are and prior-corrected (issue 29, point 4: each score divided by its label's share of the labeled images and
+   renormalised, the logit adjustment with tau 1, before confident learning).
 2. ``tailor predict`` images/s over all 22,406 images of a head-only run: features stored (the head only), and
    through the backbone for ``--images`` of them with an empty store, against a plain torchvision loop (PIL decode
    and resize, ``pil_to_tensor``, ``v2.Normalize``, the same backbone, then the head; batch 128).
@@ -93,7 +95,7 @@ def flip(catalog: Path, variant: str, seed: int = 0) -> dict[int, tuple[int, int
     return flipped
 
 
-def scores(ranked: list[int], flipped: set[int], ks=(100, 250, 500)) -> str:
+def scores(ranked: list[int], flipped: set[int], ks=(30, 100, 250, 500)) -> str:
     hits = [image in flipped for image in ranked]
     parts = [f"flagged {len(ranked):5,}: P {np.mean(hits) if hits else 0:5.1%} R {sum(hits) / len(flipped):5.1%}"]
     for k in ks:
@@ -131,6 +133,24 @@ def noise(variant: str) -> None:
     print(f"\n{variant}: {len(flipped)} flipped training labels; label-issues {seconds:.1f} s (5 folds, CPU)")
     print(f"  Tailor's tail-first queue   {scores(queue, set(flipped))}")
     print(f"  cleanlab's own ranking      {scores(cleanlab_ranked, set(flipped))}")
+    adjusted_queue, adjusted_cleanlab = prior_corrected(snapshot, report.scores)
+    print(f"  prior-corrected, queue      {scores(adjusted_queue, set(flipped))}")
+    print(f"  prior-corrected, cleanlab   {scores(adjusted_cleanlab, set(flipped))}")
+
+
+def prior_corrected(snapshot, oos: np.ndarray) -> tuple[list[int], list[int]]:  # type: ignore[no-untyped-def]
+    """Tailor's queue and cleanlab's ranking on the out-of-sample scores with the label prior taken out."""
+    from cleanlab.filter import find_label_issues
+
+    from core.curation.ranking import rank
+
+    counts = np.bincount([j for labels in snapshot.targets for j in labels], minlength=len(snapshot.labels))
+    adjusted = oos / np.maximum(counts / counts.sum(), 1e-12)
+    adjusted /= adjusted.sum(axis=1, keepdims=True)
+    ranked = rank(snapshot.targets, adjusted, counts, multi_label=False)
+    given = np.array([t[0] for t in snapshot.targets])
+    direct = find_label_issues(given, adjusted, return_indices_ranked_by="self_confidence", n_jobs=1)
+    return [snapshot.image_ids[i] for i in ranked.rows], [snapshot.image_ids[i] for i in direct]
 
 
 def speed(images: int) -> None:

@@ -223,6 +223,19 @@ def test_label_issues_find_injected_flips_and_a_kept_label_stays_out(trained, we
         assert hidden_tail in [i.image_id for i in drain(find_issues(cat, "colour")).issues]
 
 
+def test_a_head_image_filed_under_a_five_image_label_is_flagged_first(tmp_path, weights):
+    """Issue 29, point 4: a t-shirt filed under a 5-image "sneaker" label was reported never flagged; a red image
+    filed under the 5-image blue label is the first of the queue (benchmarks/bench_label_issues.py: into-tail)."""
+    location = colour_catalog(tmp_path, counts=(40, 20, 5))
+    with Catalog(location) as cat:
+        shirt = ids_of(cat, "red")[0]
+        edits.assign(cat, [shirt], label_id(cat, "blue"))
+        choice = FeatureChoice(backbone="resnet32-cifar", pretrained=weights, image_size=16)
+        report = drain(find_issues(cat, "colour", choice))
+    first = report.issues[0]
+    assert (first.image_id, first.given, first.suggested) == (shirt, ("blue",), ("red",))
+
+
 def test_multi_label_issues(tmp_path, weights):
     import pandas as pd
     from PIL import Image
