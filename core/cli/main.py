@@ -4,7 +4,7 @@ Every command reports bad input as one line on stderr and exits with status 2; a
 with 130 and leaves the catalog as it was; an unexpected failure prints one line and exits with 1 (set
 ``TAILOR_DEBUG=1`` to see the traceback). Commands live in ``catalog_commands``, ``train_commands``,
 ``run_commands``, ``curation_commands``, ``experiment_commands``, ``threshold_commands``,
-``feature_commands`` and ``discovery_commands``; their options in
+``feature_commands``, ``discovery_commands`` and ``label_commands``; their options in
 :mod:`core.cli.options`.
 """
 
@@ -27,6 +27,7 @@ from core.cli import (
     discovery_commands,
     experiment_commands,
     feature_commands,
+    label_commands,
     run_commands,
     threshold_commands,
     train_commands,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     catalog_commands.register(sub)
+    label_commands.register(sub)
     train_commands.register(sub)
     run_commands.register(sub)
     curation_commands.register(sub)
