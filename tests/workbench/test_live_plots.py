@@ -82,7 +82,7 @@ def test_epochs_do_not_move_the_axes_and_bars_update_in_place(qtbot):
     plots.add_epoch(8, 0, 1.0, 1.0, metrics(1))
     plots.flush()
     assert set(plots.bar_heights()) == {7, 8}
-    assert plots.bars_legend.texts() == ["run 7: nw · resnet18", "run 8: ldam · resnet18"]  # outside the plot
+    assert plots.bars_legend.texts() == ["run 7: nw", "run 8: ldam"]  # outside the plot; the shared backbone left out
     assert plots.bar_axis.names == ["long (40)", "short (24)", "cap (8)", "puff (5)"]  # every label named
 
 
@@ -124,3 +124,20 @@ def test_thirty_classes_are_all_named_within_the_axis_height(qtbot):
     assert len(axis.names) == 30 and all(name.endswith(f"({count})") for name, count in zip(axis.names, counts))
     assert axis.angle in (60.0, 90.0) and axis.height() <= axis.max_height  # rotated, elided, never taller
     assert all("…" in name for name in axis.names)  # the long names are elided in the middle, counts kept whole
+
+
+def test_legend_names_keep_what_tells_the_runs_apart():
+    from workbench.widgets.plots import RunSeries, legend_names
+
+    def run(run_id, name):
+        return RunSeries(run_id, name, [], [])
+
+    assert legend_names([run(3, "nw head · resnet18 · 30 ep · 03 Dec 05:37")]) == [
+        "run 3: nw head · resnet18 · 30 ep · 03 Dec 05:37"
+    ]
+    assert legend_names([run(20, "nw head · lite0 · 30 ep · 03 Dec 05:37"),
+                         run(21, "crt head · lite0 · 30 ep · 03 Dec 05:38")]) == [
+        "run 20: nw head · 03 Dec 05:37", "run 21: crt head · 03 Dec 05:38"]  # fmt: skip
+    assert legend_names([run(4, "nw · resnet18 · 10 ep"), run(5, "nw · resnet32 · 10 ep")]) == [
+        "run 4: resnet18", "run 5: resnet32"]  # fmt: skip
+    assert legend_names([run(6, "nw · a"), run(7, "nw · a")]) == ["run 6: nw", "run 7: nw"]  # nothing differs

@@ -46,6 +46,16 @@ GROUP_COLOURS = {"head": "#1f77b4", "medium": "#ff7f0e", "tail": "#d62728"}
 MAX_RUNS = 4
 
 
+def legend_names(runs: list[RunSeries]) -> list[str]:
+    """ "run 7: nw", "run 8: ldam": each run's name without the parts every shown run shares (backbone, epochs, the
+    minute it was made), what tells them apart in the legend's little room; one run keeps its whole name."""
+    parts = [run.name.split(" · ") for run in runs]
+    shared = set.intersection(*(set(p) for p in parts)) if len(runs) > 1 else set()
+    return [
+        f"run {run.run_id}: {' · '.join([x for x in p if x not in shared] or p[:1])}" for run, p in zip(runs, parts)
+    ]
+
+
 @dataclass
 class RunSeries:
     """What the plots know about one run."""
@@ -345,10 +355,7 @@ class LivePlots(QWidget):
         self._bar_runs.clear()
         self.bars.setLabel("left", "accuracy" if key == "accuracy" else "AP")
         self.bars_legend.set_entries(
-            [
-                (RUN_COLOURS[k % len(RUN_COLOURS)], f"run {run.run_id}: {run.name}", False, True)
-                for k, run in enumerate(runs)
-            ]
+            [(RUN_COLOURS[k % len(RUN_COLOURS)], name, False, True) for k, name in enumerate(legend_names(runs))]
         )
         if not runs:
             self.bar_axis.set_names([])
