@@ -199,6 +199,30 @@ def keep_label(catalog: Catalog, image_id: int, attribute_id: int, label_ids: Se
     return Edit(f"keep the '{name}' label of image {image_id}", inserted=(inserted,), images=(image_id,))
 
 
+def keep_labels(catalog: Catalog, image_ids: Sequence[int], attribute_id: int, features: str) -> Edit:
+    """:func:`keep_label` for several images at once, each with its labels of the attribute now, in one transaction
+    (``tailor label-issues --keep``); an image without such a label is refused, one kept already is left as it is."""
+    wanted = sorted(set(image_ids))
+    with catalog.session(write=True) as s:
+        _, name, _ = _attribute(s, attribute_id)
+        given: dict[int, list[int]] = {}
+        for _annotation, image, label, _source in _annotations_of(s, attribute_id, wanted):
+            given.setdefault(image, []).append(label)
+        missing = [image for image in wanted if image not in given]
+        if missing:
+            raise TailorError(f"image {missing[0]} has no '{name}' label: there is nothing to keep")
+        done = {(image, key) for image, key in s.execute(
+            select(LabelReview.image_id, LabelReview.labels).where(
+                LabelReview.attribute_id == attribute_id, LabelReview.features == features))}  # fmt: skip
+        now = utcnow()
+        images = [image for image in wanted if (image, labels_key(given[image])) not in done]
+        rows = [{"image_id": image, "attribute_id": attribute_id, "labels": labels_key(given[image]),
+                 "features": features, "decision": "kept", "created_at": now} for image in images]  # fmt: skip
+        inserted = _insert_rows(s, "label_review", rows)
+    return Edit(f"keep the '{name}' labels of {_plural(len(images), 'image')}", inserted=(inserted,),
+                images=tuple(images))  # fmt: skip
+
+
 def kept(catalog: Catalog, attribute_id: int, features: str) -> set[tuple[int, str]]:
     """(image id, labels key) of the labels kept for these features."""
     with catalog.session() as s:
@@ -208,4 +232,4 @@ def kept(catalog: Catalog, attribute_id: int, features: str) -> set[tuple[int, s
         return {(int(image_id), str(labels)) for image_id, labels in s.execute(query)}
 
 
-__all__ = ["Accepted", "accept_predictions", "keep_label", "kept", "labels_key", "set_labels"]
+__all__ = ["Accepted", "accept_predictions", "keep_label", "keep_labels", "kept", "labels_key", "set_labels"]

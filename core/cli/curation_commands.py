@@ -107,7 +107,7 @@ def register_label_issues(sub: argparse._SubParsersAction) -> None:
         "flag suspected label errors with cleanlab and rank them tail first: priority = ln(rarity) + ln(t / q), q "
         "cleanlab's label quality, t the mean quality of the given label, rarity = 1 + ln(n_max / n) / "
         "ln(n_max / n_min) of the rarest label in question. "
-        "Labels kept in the window are not listed again for the same features.",
+        "Labels kept (the window's Keep label, or --keep here) are not listed again for the same features.",
         json="print the queue: a list of {image_id, path, given, suggested, score, priority}",
     )
     p.add_argument("--attribute", "-a", required=True, metavar="NAME")
@@ -115,6 +115,8 @@ def register_label_issues(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--limit", type=positive, default=30, metavar="N", help="issues printed without --json (default 30)")
+    keep = "keep these images' labels as they are: not listed again for these features (no search)"
+    p.add_argument("--keep", nargs="+", type=run_id, metavar="IMAGE_ID", help=keep)
     device_option(p)
 
 
@@ -139,6 +141,8 @@ def run_label_issues(args: argparse.Namespace) -> int:
     if args.image_size is not None and not 8 <= args.image_size <= 1024:
         raise TailorError("--image-size must be between 8 and 1024")
     choice = FeatureChoice(args.features_of, args.backbone, args.pretrained, args.image_size, args.normalization)
+    if args.keep:
+        return _keep(args, choice)
     with opened(args.catalog) as catalog:
         report = follow_progress(
             find_issues(catalog, args.attribute, choice, settings=CrossFit(folds=args.folds, seed=args.seed),
@@ -223,4 +227,14 @@ def run_duplicates(args: argparse.Namespace) -> int:
         print(
             f"  {pair.split_a} {pair.image_a} {pair.path_a}  ~  {pair.split_b} {pair.image_b} {pair.path_b}  ({kind})"
         )
+    return EXIT_OK
+
+
+def _keep(args: argparse.Namespace, choice: Any) -> int:
+    from core.curation.label_issues import keep
+    from core.curation.similar import checked_ids
+
+    with opened(args.catalog) as catalog:
+        edit, features = keep(catalog, args.attribute, checked_ids(catalog, args.keep), choice, device=args.device)
+    print(f"{edit.description[:1].upper()}{edit.description[1:]} (features {features})")
     return EXIT_OK

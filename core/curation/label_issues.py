@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.base.errors import TailorError
-from core.catalog.model_edits import kept, labels_key
+from core.catalog.edits import Edit
+from core.catalog.model_edits import keep_labels, kept, labels_key
 from core.catalog.records import RunStatus
 from core.catalog.runs import get_run, list_runs
 from core.catalog.snapshot import content_hashes, take_snapshot
@@ -205,3 +206,20 @@ def extractor_features(
     assert isinstance(model, Classifier)
     return (yield from features_of(catalog, store, model, extractor, image_ids, paths, hashes,
                                    device=pick_device(device), cancel=cancel, run_id=run_id, first=first))  # fmt: skip
+
+
+def keep(
+    catalog: Catalog,
+    attribute: str,
+    image_ids: Sequence[int],
+    choice: FeatureChoice | None = None,
+    *,
+    device: str = "auto",
+) -> tuple[Edit, str]:
+    """Keep these images' labels for the features ``choice`` names, as the Label issues tab's **Keep label** does:
+    :func:`find_issues` with the same features does not list them again. Returns the edit and the features' name
+    (their store's)."""
+    info = catalog.attribute(attribute)
+    extractor = choose_extractor(catalog, attribute, choice or FeatureChoice())
+    features = extractor.open_store(catalog, pick_device(device)).folder.name
+    return keep_labels(catalog, image_ids, info.id, features), features

@@ -37,6 +37,32 @@ def test_predict_label_issues_and_duplicates_from_the_command_line(trained):
     assert duplicates.returncode == 0 and json.loads(duplicates.stdout) == []
 
 
+def test_a_label_kept_from_the_command_line_is_not_listed_again(trained):
+    from tests.conftest import main_cli
+
+    location, _run_id = trained
+    with Catalog(location) as cat:
+        flipped, bare = ids_of(cat, "red")[0], ids_of(cat, "green")[0]
+        edits.assign(cat, [flipped], label_id(cat, "blue"))
+        edits.clear(cat, [bare], cat.attribute("colour").id)
+    refused = main_cli("label-issues", location, "-a", "colour", "--keep", str(flipped), str(bare))
+    assert refused.returncode == 2 and f"image {bare} has no 'colour' label: there is nothing to keep" in refused.stderr
+    with Catalog(location) as cat:
+        assert dump_tables(cat, ("label_review",))["label_review"] == []  # one transaction: the other not kept either
+    queue = [
+        item["image_id"] for item in json.loads(main_cli("label-issues", location, "-a", "colour", "--json").stdout)
+    ]
+    assert flipped in queue
+    kept = main_cli("label-issues", location, "-a", "colour", "--keep", str(flipped))
+    assert kept.returncode == 0 and kept.stdout.startswith("Keep the 'colour' labels of 1 image (features "), kept
+    again = main_cli("label-issues", location, "-a", "colour", "--keep", str(flipped))
+    assert again.stdout.startswith("Keep the 'colour' labels of 0 images")  # kept already: no second row
+    listed = json.loads(main_cli("label-issues", location, "-a", "colour", "--json").stdout)
+    assert flipped not in [item["image_id"] for item in listed]
+    text = main_cli("label-issues", location, "-a", "colour")
+    assert "1 kept earlier left out" in text.stdout
+
+
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained, capsys):
     """Through ``main`` in this process (the script's own entry point; one subprocess above shows the script)."""
     from core.cli.main import main
@@ -50,6 +76,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(trained, capsys):
         (("label-issues", location, "-a", "shape"), "shape"),
         (("label-issues", location, "-a", "colour", "--folds", "1"), "--folds must be between 2 and 20"),
         (("duplicates", location, "--threshold", "2"), "--threshold must be in (0, 1]"),
+        (("label-issues", location, "-a", "colour", "--keep", "999999"), "no image with id 999999"),
     ]:
         code = main(list(args))
         err = capsys.readouterr().err
