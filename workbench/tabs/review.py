@@ -152,14 +152,15 @@ class ReviewView(QWidget):
         ):
             controls.addWidget(widget)
         controls.addStretch(1)
-        fixes = QHBoxLayout()
-        fixes.addWidget(self.caption, 1)
+        fixes = QHBoxLayout()  # the caption on a row of its own: the whole width to wrap in, not a narrow column
+        fixes.addStretch(1)
         fixes.addWidget(self.fix_label)
         fixes.addWidget(self.fix_button)
         fixes.addWidget(self.accept_button)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.caption)
         right_layout.addLayout(fixes)
         right_layout.addWidget(self.gallery, 1)
         splitter = QSplitter()
