@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ from core.analysis.imbalance import assign_groups
 from core.analysis.posthoc import adjusted_scores, offset, prior
 from core.base.errors import TailorError
 from core.catalog import browse, predictions
+from core.catalog import columns as catalog_columns
 from core.catalog.answers import answered_no
 from core.catalog.names import shown
 from core.catalog.records import ImageFilter
@@ -73,6 +74,7 @@ class Suggestion:
     score: float  # the run's prior-corrected probability of the label
     labels: tuple[str, ...]  # the image's labels of other attributes ("attribute: label")
     called: str  # what the run calls the image (its top label; multi-label: its labels at 0.5)
+    split: str | None = None  # the image's split (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,12 @@ class LabelNeeds:
     def test_needed(self) -> int:
         """More test images before the Runs tab compares runs on this label (its minimum test count)."""
         return max(0, MIN_TEST_IMAGES - self.test)
+
+    def after(self, splits: Sequence[str | None]) -> LabelNeeds:
+        """The counts once these images (their splits) have been given the label (the queue's Yes answers)."""
+        return replace(self, train=self.train + sum(s == "train" for s in splits),
+                       test=self.test + sum(s == "test" for s in splits),
+                       unsplit=self.unsplit + sum(s is None for s in splits))  # fmt: skip
 
     def describe(self) -> str:
         unsplit = f", {self.unsplit:,} without a split" if self.unsplit else ""
@@ -161,12 +169,14 @@ def suggest(
             queues.append(_queue(scores[:, j], views[0], allowed, count, diverse, anchors.get(j), missed))
         chosen = _take_turns(queues)
         other = browse.labels_of(opened, [pool[row] for row, _ in chosen])
+        where = [catalog_columns.SPLITS[k] for k in catalog_columns.splits(opened, [pool[row] for row, _ in chosen])]
         needs = _needs(opened, attribute, run, columns, refused)
     names = [label.name for label in run.labels]
     suggestions = [
         Suggestion(pool[row], paths[row], names[columns[q]], run.labels[columns[q]].id, float(scores[row, columns[q]]),
-                   other.get(pool[row], ()), _called(own[row], names, run.kind == "multi"))
-        for row, q in chosen
+                   other.get(pool[row], ()), _called(own[row], names, run.kind == "multi"),
+                   None if split == "none" else split)
+        for (row, q), split in zip(chosen, where)
     ]  # fmt: skip
     return SuggestReport(attribute, attribute_id, run.id, needs, suggestions, len(pool), correction, computed,
                          time.perf_counter() - started)  # fmt: skip

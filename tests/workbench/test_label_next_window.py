@@ -42,9 +42,13 @@ def test_a_label_next_batch_answered_with_keys_and_undone_row_for_row(qtbot, poo
     assert view.current() == first and view.yes_button.text() == "Yes, it is blue (Y)"
     assert f"Is image {first.image_id} blue?" in view.question.text()
     view.table.setFocus()
+    needs = report.labels[0]
+    assert needs.describe() in view.summary.text()
     qtbot.keyClick(view.table, Qt.Key.Key_Y)
     settle(qtbot, window)
     assert view.marks.decided == {first.image_id: "yes"} and view.current() == second
+    grown = needs.after([first.split])  # the Yes counts at once, in the split the image is in
+    assert grown.describe() in view.summary.text() and grown != needs
     qtbot.keyClick(view.table, Qt.Key.Key_N)
     settle(qtbot, window)
     assert view.marks.decided[second.image_id] == "no"
@@ -64,7 +68,7 @@ def test_a_label_next_batch_answered_with_keys_and_undone_row_for_row(qtbot, poo
     assert second.image_id not in view.marks.decided and view.marks.decided == {first.image_id: "yes"}
     window.undo()
     settle(qtbot, window)
-    assert view.marks.decided == {}
+    assert view.marks.decided == {} and needs.describe() in view.summary.text()
     with Catalog(location) as cat:
         assert dump_tables(cat, TABLES) == before
     window.redo()

@@ -244,7 +244,9 @@ class LabelNextView(QWidget):
         else:
             head = (f"{len(report.suggestions):,} of {report.pool:,} unlabeled images, ranked by run {report.run_id}: "
                     f"{counts['yes']} yes · {counts['no']} no · {counts['skipped']} skipped")  # fmt: skip
-        self.summary.setText("\n".join([head, *(needs.describe() for needs in report.labels)]))
+        yes = [item for item in report.suggestions if self.marks.decided.get(item.image_id) == "yes"]
+        now = [needs.after([item.split for item in yes if item.label_id == needs.label_id]) for needs in report.labels]
+        self.summary.setText("\n".join([head, *(needs.describe() for needs in now)]))  # with this batch's Yes
 
     def current(self) -> Suggestion | None:
         rows = self.table.selectionModel().selectedRows()
