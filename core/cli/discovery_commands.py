@@ -67,7 +67,8 @@ def _register_suggest(sub: argparse._SubParsersAction) -> None:
         "without a label of the attribute that the run calls something else, most likely the label first by the "
         "run's prior-corrected score (the model's misses), then the others; near-copies of the batch or of the "
         "label's images are left for later. Images answered 'no' (tailor answer) are not proposed again.",
-        json="print a list in queue order: image_id, path, label (asked about), score, labels, called (the run's)",
+        json="print a list in queue order: image_id, path, label (asked about), score, labels, called (the run's), "
+        "split (null: none yet)",
     )
     p.add_argument("--attribute", "-a", required=True, metavar="NAME", help="the attribute to label")
     p.add_argument("--label", action="append", metavar="LABEL", help="a label to find more of (repeatable; "
@@ -108,7 +109,8 @@ def run_suggest(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.json:
         items = [{"image_id": s.image_id, "path": s.path, "label": s.label, "score": round(s.score, 6),
-                  "labels": list(s.labels), "called": s.called} for s in report.suggestions]  # fmt: skip
+                  "labels": list(s.labels), "called": s.called, "split": s.split}
+                 for s in report.suggestions]  # fmt: skip
         print(json_text(items, indent=1))
         return EXIT_OK
     print(

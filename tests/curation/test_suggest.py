@@ -83,7 +83,10 @@ def test_default_labels_are_the_tail_taking_turns_and_json_lists_the_queue(pool,
     assert result.returncode == 0, result.stderr
     items = json.loads(result.stdout)
     assert {item["label"] for item in items} == {"blue"}  # red 16, green 8, blue 5: the tail is blue
-    assert set(items[0]) == {"image_id", "path", "label", "score", "labels", "called"} and len(items) == 3
+    assert set(items[0]) == {"image_id", "path", "label", "score", "labels", "called", "split"} and len(items) == 3
+    with Catalog(catalog) as cat, cat.engine.connect() as conn:
+        splits = dict(conn.execute(text("SELECT id, split FROM image")).all())
+    assert [item["split"] for item in items] == [splits[item["image_id"]] for item in items]
     both = drain(suggest(catalog, "colour", ["blue", "green"], count=2, diverse=False))
     assert [s.label for s in both.suggestions] == ["blue", "green", "blue", "green"]
     assert len({s.image_id for s in both.suggestions}) == 4
