@@ -11,6 +11,7 @@ import sys
 
 from core.base.errors import TailorError
 from core.base.json_text import json_text
+from core.catalog.edits import Edit
 from core.catalog.names import shown
 from core.catalog.store import Catalog
 from core.cli.options import EXIT_OK, command, opened, run_id
@@ -165,14 +166,8 @@ def run_labels(args: argparse.Namespace) -> int:
                                   "them and delete it, or --merge it --into another label")  # fmt: skip
             edit = edits.delete_label(catalog, label)
         counts = catalog.label_counts(args.attribute).labels
-    if args.json:
-        print(json_text([{"name": c.name, "images": c.count} for c in counts], indent=2))
-        return EXIT_OK
-    if edit is not None:
-        print(edit.description[:1].upper() + edit.description[1:])
-    for c in counts:
-        print(f"{c.count:>9,}  {shown(c.name)[1:-1]}")
-    return EXIT_OK
+    items = [{"name": c.name, "images": c.count} for c in counts]
+    return _report(edit, args.json, items, [f"{c.count:>9,}  {shown(c.name)[1:-1]}" for c in counts])
 
 
 # -- tailor attributes ----------------------------------------------------------------------------------------
@@ -197,12 +192,18 @@ def run_attributes(args: argparse.Namespace) -> int:
                                   "delete the attribute with its labels and their annotations")  # fmt: skip
             edit = edits.delete_attribute(catalog, attribute.id)
         attributes = catalog.attributes()
-    if args.json:
-        items = [{"name": a.name, "kind": a.kind, "labels": a.labels, "images": a.images} for a in attributes]
+    items = [{"name": a.name, "kind": a.kind, "labels": a.labels, "images": a.images} for a in attributes]
+    lines = [f"{shown(a.name)[1:-1]} ({a.kind}-label): {a.labels} labels on {a.images:,} images" for a in attributes]
+    return _report(edit, args.json, items, lines)
+
+
+def _report(edit: Edit | None, as_json: bool, items: list[dict], lines: list[str]) -> int:
+    """What ``tailor labels`` / ``attributes`` print after a change: the list as JSON, or the change and the list."""
+    if as_json:
         print(json_text(items, indent=2))
         return EXIT_OK
     if edit is not None:
         print(edit.description[:1].upper() + edit.description[1:])
-    for a in attributes:
-        print(f"{shown(a.name)[1:-1]} ({a.kind}-label): {a.labels} labels on {a.images:,} images")
+    for line in lines:
+        print(line)
     return EXIT_OK
