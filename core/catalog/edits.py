@@ -75,6 +75,11 @@ class Edit:
     def empty(self) -> bool:
         return not (any(r.values for r in self.deleted) or any(r.values for r in self.inserted) or self.updated)
 
+    @property
+    def sentence(self) -> str:
+        """The description as a sentence ("Label 3 images 'puff'"): what the CLI and the window's status bar say."""
+        return self.description[:1].upper() + self.description[1:]
+
     def inverse(self) -> Edit:
         return Edit(
             f"undo {self.description}",

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from core.base.percent import percent
 from core.catalog.records import RunStatus
 from core.catalog.runs import RunInfo, variant_name
-from core.config import batch_kind
 
 KIND_NAMES = {"matrix": "matrix", "seeds": "seed set", "variants": "variants"}
 
@@ -23,8 +22,12 @@ class RunGroup:
     """The runs of one batch, in id order."""
 
     batch: str
-    kind: str  # matrix, seeds or variants
     runs: tuple[RunInfo, ...]
+
+    @property
+    def kind(self) -> str:
+        """matrix, seeds or variants (the batch id says; ids read back were checked, core.config.batch_kind)."""
+        return self.batch.split("-", 1)[0]
 
     @property
     def ids(self) -> list[int]:
@@ -65,8 +68,8 @@ def grouped(runs: list[RunInfo]) -> list[RunInfo | RunGroup]:
     """The runs in their order, each batch of two or more runs as one :class:`RunGroup` at its first run's place."""
     members: dict[str, list[RunInfo]] = {}
     for run in runs:
-        if batch_kind(run.config.batch) is not None:
-            members.setdefault(str(run.config.batch), []).append(run)
+        if run.config.batch is not None:  # checked when read back (TrainConfig.from_dict)
+            members.setdefault(run.config.batch, []).append(run)
     result: list[RunInfo | RunGroup] = []
     placed: set[str] = set()
     for run in runs:
@@ -75,7 +78,7 @@ def grouped(runs: list[RunInfo]) -> list[RunInfo | RunGroup]:
             result.append(run)
         elif batch not in placed:
             placed.add(batch)
-            result.append(RunGroup(batch, str(batch_kind(batch)), tuple(members[batch])))
+            result.append(RunGroup(batch, tuple(members[batch])))
     return result
 
 

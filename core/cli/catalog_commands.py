@@ -236,7 +236,7 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
 
     if not args.ratio >= 1:
         raise TailorError("--ratio must be at least 1")
-    out = Path(args.out).expanduser()
+    out = Path(args.out).expanduser()  # a folder, or none yet (run_demo checked)
     check_out(out, args.force)
     location = out / "catalog.sqlite"
     out.mkdir(parents=True, exist_ok=True)
@@ -257,14 +257,14 @@ def run_cifar_demo(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise TailorError(f"--out {out} is a file, not a folder")
     if args.dataset == "cifar10-lt":
         return run_cifar_demo(args)
     from core.ingest.demo import conflicts, demo_files, generate
     from core.ingest.importer import import_source, run
 
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise TailorError(f"--out {out} is a file, not a folder")
     files = demo_files()
     foreign = conflicts(out, files)
     if foreign and not args.force:

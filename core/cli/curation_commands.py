@@ -236,5 +236,5 @@ def _keep(args: argparse.Namespace, choice: Any) -> int:
 
     with opened(args.catalog) as catalog:
         edit, features = keep(catalog, args.attribute, checked_ids(catalog, args.keep), choice, device=args.device)
-    print(f"{edit.description[:1].upper()}{edit.description[1:]} (features {features})")
+    print(f"{edit.sentence} (features {features})")
     return EXIT_OK

@@ -129,17 +129,15 @@ def run_suggest(args: argparse.Namespace) -> int:
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    from core.base.errors import TailorError
     from core.catalog.answers import answer_no, answer_yes
+    from core.cli.label_commands import label_id
     from core.curation.similar import checked_ids
 
     with opened(args.catalog) as catalog:
-        label = next((c for c in catalog.label_counts(args.attribute).labels if c.name == args.label), None)
-        if label is None:
-            raise TailorError(f"'{args.attribute}' has no label '{args.label}'")
+        label = label_id(catalog, args.attribute, args.label)
         images = checked_ids(catalog, args.images)
-        edit = (answer_yes if args.answer == "yes" else answer_no)(catalog, images, label.label_id)
-    print(edit.description[:1].upper() + edit.description[1:])
+        edit = (answer_yes if args.answer == "yes" else answer_no)(catalog, images, label)
+    print(edit.sentence)
     return EXIT_OK
 
 

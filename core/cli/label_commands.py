@@ -100,10 +100,10 @@ def run_label(args: argparse.Namespace) -> int:
         if args.clear:
             edit = edits.clear(catalog, images, attribute.id)
         elif args.remove is not None:
-            edit = edits.remove(catalog, images, _label_id(catalog, args.attribute, args.remove))
+            edit = edits.remove(catalog, images, label_id(catalog, args.attribute, args.remove))
         else:
-            edit = edits.assign(catalog, images, _label_id(catalog, args.attribute, args.label, create=True))
-    print(edit.description[:1].upper() + edit.description[1:])
+            edit = edits.assign(catalog, images, label_id(catalog, args.attribute, args.label, create=True))
+    print(edit.sentence)
     return EXIT_OK
 
 
@@ -125,7 +125,8 @@ def _ids_from_stdin() -> list[int]:
     return ids
 
 
-def _label_id(catalog: Catalog, attribute: str, name: str, *, create: bool = False) -> int:
+def label_id(catalog: Catalog, attribute: str, name: str, *, create: bool = False) -> int:
+    """The id of the attribute's label ``name`` (one line when there is none), or of a new one when ``create``."""
     from core.catalog import edits
 
     counts = catalog.label_counts(attribute)
@@ -152,14 +153,14 @@ def run_labels(args: argparse.Namespace) -> int:
         if args.create is not None:
             edit = edits.create_label(catalog, attribute.id, args.create)
         elif args.rename is not None:
-            edit = edits.rename_label(catalog, _label_id(catalog, args.attribute, args.rename[0]), args.rename[1])
+            edit = edits.rename_label(catalog, label_id(catalog, args.attribute, args.rename[0]), args.rename[1])
         elif args.merge is not None:
             if args.into is None:
                 raise TailorError("--merge needs --into LABEL: the label the images move to")
-            into = _label_id(catalog, args.attribute, args.into)
-            edit = edits.merge_labels(catalog, [_label_id(catalog, args.attribute, n) for n in args.merge], into)
+            into = label_id(catalog, args.attribute, args.into)
+            edit = edits.merge_labels(catalog, [label_id(catalog, args.attribute, n) for n in args.merge], into)
         elif args.delete is not None:
-            label = _label_id(catalog, args.attribute, args.delete)
+            label = label_id(catalog, args.attribute, args.delete)
             images = next(c.count for c in catalog.label_counts(args.attribute).labels if c.label_id == label)
             if images and not args.force:
                 raise TailorError(f"{images:,} images have the label {shown(args.delete)}: pass --force to take it off "
@@ -203,7 +204,7 @@ def _report(edit: Edit | None, as_json: bool, items: list[dict], lines: list[str
         print(json_text(items, indent=2))
         return EXIT_OK
     if edit is not None:
-        print(edit.description[:1].upper() + edit.description[1:])
+        print(edit.sentence)
     for line in lines:
         print(line)
     return EXIT_OK

@@ -93,8 +93,7 @@ def run_accept(args: argparse.Namespace) -> int:
         would = sum(row.images for row in rows if row.label_id in taken)
         print(f"dry run: nothing written; {would:,} images would get a label")
     else:
-        said = accepted.edit.description
-        print(f"{said[:1].upper()}{said[1:]}; {accepted.skipped:,} predicted images left alone")
+        print(f"{accepted.edit.sentence}; {accepted.skipped:,} predicted images left alone")
     return EXIT_OK
 
 

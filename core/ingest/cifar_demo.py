@@ -30,11 +30,9 @@ WRITES = ("catalog.sqlite", "cifar10-lt.csv", "cifar10", "download")  # what the
 
 
 def check_out(out: Path, force: bool) -> None:
-    """Refuse an ``--out`` that holds any of the demo's names (a catalog, a manifest, image folders) unless ``force``:
-    the demo writes over them. With ``force`` a tree of images there is used as it is and the catalog imported into
-    again."""
-    if out.exists() and not out.is_dir():
-        raise TailorError(f"--out {out} is a file, not a folder")
+    """Refuse an ``--out`` folder that holds any of the demo's names (a catalog, a manifest, image folders) unless
+    ``force``: the demo writes over them. With ``force`` a tree of images there is used as it is and the catalog
+    imported into again."""
     present = [name for name in WRITES if (out / name).exists() or (out / name).is_symlink()]
     if present and not force:
         raise TailorError(

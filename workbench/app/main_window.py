@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
             self.workspace.state.set_attribute(self.attribute.itemData(index))
 
     def _edited(self, edit) -> None:  # type: ignore[no-untyped-def]
-        self.status(edit.description[:1].upper() + edit.description[1:])
+        self.status(edit.sentence)
         if self.workspace.state is not None:
             self.workspace.state.refresh()
 

@@ -233,7 +233,7 @@ class RunsView(QWidget):
         column.addWidget(self.duplicates_note)
         return _panel(
             [
-                (self._shrinking_label("Runs of this catalog (from the window and the CLI)"), 1),
+                (plain.ElidedLabel("Runs of this catalog (from the window and the CLI)"), 1),  # gives way to buttons
                 (self.resume_button, 0),
                 (self.browse_button, 0),
                 (self.plot_button, 0),
@@ -242,11 +242,6 @@ class RunsView(QWidget):
             ],
             body,
         )
-
-    @staticmethod
-    def _shrinking_label(text: str) -> QLabel:
-        """A caption that gives way to the buttons beside it (they are never clipped)."""
-        return plain.ElidedLabel(text)
 
     def _compare_panel(self) -> QWidget:
         self.baseline = QComboBox(toolTip="Differences are to this run")
