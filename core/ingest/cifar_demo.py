@@ -32,7 +32,11 @@ WRITES = ("catalog.sqlite", "cifar10-lt.csv", "cifar10", "download")  # what the
 def check_out(out: Path, force: bool) -> None:
     """Refuse an ``--out`` folder that holds any of the demo's names (a catalog, a manifest, image folders) unless
     ``force``: the demo writes over them. With ``force`` a tree of images there is used as it is and the catalog
-    imported into again."""
+    imported into again. A symbolic link at any of those names is refused even then: Tailor never writes through
+    one."""
+    links = [name for name in WRITES if (out / name).is_symlink()]
+    if links:
+        raise TailorError(f"--out {out}: {links[0]} is a symbolic link; Tailor does not write through it")
     present = [name for name in WRITES if (out / name).exists() or (out / name).is_symlink()]
     if present and not force:
         raise TailorError(

@@ -119,6 +119,16 @@ def test_the_demo_never_writes_over_or_deletes_a_folder_s_own_files(tmp_path):
     assert made.returncode == 0, made.stderr
     assert (out / "raw" / "notes.txt").read_text() == "my notes"
     assert sorted(p.name for p in out.iterdir()) == ["catalog.sqlite", "cifar10", "cifar10-lt.csv", "raw"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "cifar10").symlink_to(elsewhere, target_is_directory=True)
+    for force in ((), ("--force",)):  # never through a link, --force or not
+        refused = main_cli("demo", "--dataset", "cifar10-lt", "--from", str(archive), "--out", str(linked),
+                           "--no-gui", *force)  # fmt: skip
+        assert refused.returncode == 2 and "cifar10 is a symbolic link" in refused.stderr, refused.stderr
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in linked.iterdir()) == ["cifar10"]
 
 
 def test_offline_the_message_names_what_to_fetch(tmp_path, monkeypatch):
